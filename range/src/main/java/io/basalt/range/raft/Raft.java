@@ -1,0 +1,1031 @@
+package io.basalt.range.raft;
+
+import io.basalt.range.raft.Config.BuggyBehavior;
+import io.basalt.range.raft.Message.Type;
+import io.basalt.range.raft.RaftNode.Role;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The Raft state machine of one replica. Pure and single-threaded: every input is a method call,
+ * every output is appended to {@link #msgs}, {@link #readStates} or the {@link RaftLog}. The
+ * invariants it keeps, and why, are described on {@link RaftNode}.
+ */
+final class Raft {
+  static final long NONE = 0;
+
+  enum CampaignType {
+    PRE_ELECTION,
+    ELECTION,
+    TRANSFER
+  }
+
+  /** A ReadIndex request waiting for a heartbeat quorum (thesis §6.4 step 3). */
+  private static final class ReadRequest {
+    final long index;
+    final long from;
+    final byte[] context;
+    final Map<Long, Boolean> acks = new TreeMap<>();
+
+    ReadRequest(long index, long from, byte[] context) {
+      this.index = index;
+      this.from = from;
+      this.context = context;
+    }
+  }
+
+  final long id;
+  private final Config cfg;
+  final RaftLog log;
+  final ProgressTracker tracker;
+
+  long term;
+  long vote = NONE;
+  long lead = NONE;
+  Role role = Role.FOLLOWER;
+  long leadTransferee = NONE;
+
+  /** Index of the last conf change appended by this leader (§4.1: one change at a time). */
+  long pendingConfIndex;
+
+  /** Payload bytes appended by this leader and not yet applied. */
+  long uncommittedBytes;
+
+  int electionElapsed;
+  int heartbeatElapsed;
+  int randomizedElectionTimeout;
+
+  /** The local tick count since start: the clock of the leader lease. */
+  long ticks;
+
+  /** Ticks since the leader last had something to do (proposal, read, transfer). */
+  int idleTicks;
+
+  boolean quiesced;
+
+  /**
+   * True from (re)start until the first election timeout, a campaign or a term change: a restarted
+   * replica may have acknowledged a leader's heartbeat just before crashing, so with CheckQuorum it
+   * keeps ignoring votes as if it still heard from that leader (protects leases across restarts).
+   */
+  boolean restartQuarantine = true;
+
+  /** A TIMEOUT_NOW was sent this term: voters may now ignore the lease, so it is void. */
+  boolean timeoutNowSent;
+
+  final List<Message> msgs = new ArrayList<>();
+  final List<ReadState> readStates = new ArrayList<>();
+  private final LinkedHashMap<ByteBuffer, ReadRequest> pendingReads = new LinkedHashMap<>();
+
+  /** ReadIndex requests received before this leader committed an entry of its term. */
+  private final List<ReadRequest> readsAwaitingCommit = new ArrayList<>();
+
+  Raft(Config cfg, RaftStorage storage) {
+    this.id = cfg.id();
+    this.cfg = cfg;
+    this.log = new RaftLog(storage);
+    this.tracker = new ProgressTracker(cfg.maxInflightMsgs(), cfg.maxInflightBytes());
+    RaftStorage.InitialState st = storage.initialState();
+    tracker.restore(st.confState(), log.lastIndex());
+    HardState hs = st.hardState();
+    long applied = Math.max(cfg.appliedIndex(), log.applied());
+    if (!hs.isEmpty()) {
+      if (hs.commit() < log.committed()) {
+        throw new IllegalStateException(
+            "persisted commit " + hs.commit() + " is below the snapshot index " + log.committed());
+      }
+      term = hs.term();
+      vote = hs.vote();
+      log.restoreCommitAndApplied(hs.commit(), applied);
+    } else {
+      log.restoreCommitAndApplied(log.committed(), applied);
+    }
+    becomeFollower(term, NONE);
+    restartQuarantine = true;
+  }
+
+  HardState hardState() {
+    return new HardState(term, vote, log.committed());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Role transitions
+
+  private void reset(long newTerm) {
+    if (term != newTerm) {
+      term = newTerm;
+      vote = NONE;
+      restartQuarantine = false;
+    }
+    lead = NONE;
+    electionElapsed = 0;
+    heartbeatElapsed = 0;
+    randomizedElectionTimeout =
+        cfg.electionTimeoutTicks() + cfg.random().nextInt(cfg.electionTimeoutTicks());
+    leadTransferee = NONE;
+    tracker.resetVotes();
+    tracker.resetProgress(log.lastIndex());
+    pendingConfIndex = 0;
+    uncommittedBytes = 0;
+    pendingReads.clear();
+    readsAwaitingCommit.clear();
+    quiesced = false;
+    idleTicks = 0;
+    timeoutNowSent = false;
+  }
+
+  void becomeFollower(long newTerm, long leader) {
+    reset(newTerm);
+    lead = leader;
+    role = Role.FOLLOWER;
+  }
+
+  private void becomePreCandidate() {
+    if (role == Role.LEADER) {
+      throw new IllegalStateException("invalid transition leader -> pre-candidate");
+    }
+    // Pre-vote (thesis §9.6) changes neither term nor vote: a partitioned replica that keeps
+    // timing out cannot inflate its term and disrupt the group when it returns.
+    tracker.resetVotes();
+    role = Role.PRE_CANDIDATE;
+    lead = NONE;
+    restartQuarantine = false;
+    quiesced = false;
+  }
+
+  private void becomeCandidate() {
+    if (role == Role.LEADER) {
+      throw new IllegalStateException("invalid transition leader -> candidate");
+    }
+    reset(term + 1);
+    vote = id;
+    role = Role.CANDIDATE;
+    restartQuarantine = false;
+  }
+
+  private void becomeLeader() {
+    if (role == Role.FOLLOWER) {
+      throw new IllegalStateException("invalid transition follower -> leader");
+    }
+    reset(term);
+    lead = id;
+    role = Role.LEADER;
+    Progress self = tracker.get(id);
+    self.match = log.stableLastIndex();
+    self.becomeReplicate();
+    self.recentActive = true;
+    // Entries of earlier terms may include an unapplied conf change: allow no new one until
+    // everything up to here is applied (§4.1).
+    pendingConfIndex = log.lastIndex();
+    // A no-op entry of the new term lets the leader commit, and so learn the commit index (§5.4.2,
+    // §8): it commits only entries of its own term by counting replicas.
+    appendEntries(List.of(new Entry(term, 0, EntryType.NORMAL, null)));
+  }
+
+  boolean promotable() {
+    return tracker.config().isVoter(id) && log.unstableSnapshot() == null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ticks
+
+  void tick() {
+    ticks++;
+    if (role == Role.LEADER) {
+      tickHeartbeat();
+    } else {
+      tickElection();
+    }
+  }
+
+  private void tickElection() {
+    if (quiesced) {
+      return; // The leader told us it has nothing to say; wait for any message to wake us.
+    }
+    electionElapsed++;
+    if (electionElapsed >= cfg.electionTimeoutTicks()) {
+      restartQuarantine = false;
+    }
+    if (promotable() && electionElapsed >= randomizedElectionTimeout) {
+      electionElapsed = 0;
+      campaign(cfg.preVote() ? CampaignType.PRE_ELECTION : CampaignType.ELECTION);
+    }
+  }
+
+  private void tickHeartbeat() {
+    if (quiesced) {
+      return;
+    }
+    heartbeatElapsed++;
+    electionElapsed++;
+    idleTicks++;
+    if (electionElapsed >= cfg.electionTimeoutTicks()) {
+      electionElapsed = 0;
+      if (cfg.checkQuorum()) {
+        // CheckQuorum (thesis §6.2): a leader that has not heard from a quorum within an election
+        // timeout may have been replaced; it steps down rather than serve stale state.
+        if (!tracker.quorumActive(id)) {
+          becomeFollower(term, NONE);
+          return;
+        }
+        tracker.progress().forEach((pid, p) -> p.recentActive = pid == id);
+      }
+      if (leadTransferee != NONE) {
+        leadTransferee = NONE; // The transfer did not complete within an election timeout.
+      }
+    }
+    if (maybeQuiesce()) {
+      return;
+    }
+    if (heartbeatElapsed >= cfg.heartbeatTicks()) {
+      heartbeatElapsed = 0;
+      bcastHeartbeat();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Quiescence
+
+  private boolean maybeQuiesce() {
+    if (cfg.quiesceAfterTicks() == 0 || idleTicks < cfg.quiesceAfterTicks()) {
+      return false;
+    }
+    long last = log.lastIndex();
+    if (leadTransferee != NONE
+        || !pendingReads.isEmpty()
+        || !readsAwaitingCommit.isEmpty()
+        || tracker.config().isJoint()
+        || pendingConfIndex > log.applied()
+        || log.committed() != last
+        || log.applied() != last) {
+      return false;
+    }
+    for (Progress p : tracker.progress().values()) {
+      if (p.match != last) {
+        return false;
+      }
+    }
+    quiesced = true;
+    for (long to : tracker.progress().keySet()) {
+      if (to != id) {
+        send(
+            Message.builder(Type.HEARTBEAT, id, to, term)
+                .commit(last)
+                .index(ticks)
+                .quiesce(true)
+                .build());
+      }
+    }
+    return true;
+  }
+
+  /** Resumes ticking after quiescence; a leader heartbeats at once so followers wake too. */
+  void wake() {
+    idleTicks = 0;
+    if (!quiesced) {
+      return;
+    }
+    quiesced = false;
+    electionElapsed = 0;
+    if (role == Role.LEADER) {
+      // CheckQuorum was suspended: give every member a fresh round to answer.
+      tracker.progress().values().forEach(p -> p.recentActive = true);
+      heartbeatElapsed = 0;
+      bcastHeartbeat();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Elections (§5.2)
+
+  void campaign(CampaignType type) {
+    if (!promotable()) {
+      return;
+    }
+    long voteTerm;
+    Type voteType;
+    if (type == CampaignType.PRE_ELECTION) {
+      becomePreCandidate();
+      voteType = Type.PRE_VOTE;
+      voteTerm = term + 1;
+    } else {
+      becomeCandidate();
+      voteType = Type.VOTE;
+      voteTerm = term;
+    }
+    tracker.recordVote(id, true);
+    if (tracker.tallyVotes() == Quorum.VoteResult.WON) {
+      // A single-voter group wins at once.
+      if (type == CampaignType.PRE_ELECTION) {
+        campaign(CampaignType.ELECTION);
+      } else {
+        becomeLeader();
+        bcastAppend();
+      }
+      return;
+    }
+    ConfState c = tracker.config();
+    TreeSet<Long> voters = new TreeSet<>(c.voters());
+    voters.addAll(c.votersOutgoing());
+    for (long to : voters) {
+      if (to == id) {
+        continue;
+      }
+      send(
+          Message.builder(voteType, id, to, voteTerm)
+              .index(log.lastIndex())
+              .logTerm(log.lastTerm())
+              .leaderTransfer(type == CampaignType.TRANSFER)
+              .build());
+    }
+  }
+
+  /** Whether we heard from a leader within the (non-randomised) election timeout. */
+  private boolean heardFromLeaderRecently() {
+    return (lead != NONE || restartQuarantine) && electionElapsed < cfg.electionTimeoutTicks();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Step
+
+  void step(Message m) {
+    if (m.from() == id || m.to() != id) {
+      return;
+    }
+    if (quiesced && wakes(m)) {
+      wake();
+    }
+    // Term rules (§5.1): a higher term means we are out of date; a lower one means the sender is.
+    if (m.term() > term) {
+      if (m.type() == Type.VOTE || m.type() == Type.PRE_VOTE) {
+        if (cfg.checkQuorum() && !m.leaderTransfer() && heardFromLeaderRecently()) {
+          // Leader stickiness (thesis §4.2.3): while we hear from a live leader, a candidate is
+          // disruptive; ignore it without even adopting its term. Leader leases depend on this.
+          return;
+        }
+      }
+      if (m.type() == Type.PRE_VOTE) {
+        // A pre-vote does not change our term.
+      } else if (m.type() == Type.PRE_VOTE_RESPONSE && !m.reject()) {
+        // Granted pre-votes carry the future term; we adopt it only by campaigning.
+      } else if (m.type() == Type.APPEND
+          || m.type() == Type.HEARTBEAT
+          || m.type() == Type.SNAPSHOT) {
+        becomeFollower(m.term(), m.from());
+      } else {
+        becomeFollower(m.term(), NONE);
+      }
+    } else if (m.term() < term) {
+      if ((cfg.checkQuorum() || cfg.preVote())
+          && (m.type() == Type.APPEND || m.type() == Type.HEARTBEAT)) {
+        // A stale leader (e.g. back from a partition): tell it our term so it steps down. Without
+        // this, pre-vote/check-quorum could leave it stuck forever.
+        send(Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).build());
+      } else if (m.type() == Type.PRE_VOTE) {
+        send(Message.builder(Type.PRE_VOTE_RESPONSE, id, m.from(), term).reject(true).build());
+      }
+      return; // Everything else from an older term is stale: ignore it.
+    }
+
+    switch (m.type()) {
+      case VOTE, PRE_VOTE -> handleVoteRequest(m);
+      default -> {
+        switch (role) {
+          case LEADER -> stepLeader(m);
+          case CANDIDATE, PRE_CANDIDATE -> stepCandidate(m);
+          case FOLLOWER -> stepFollower(m);
+        }
+      }
+    }
+  }
+
+  /**
+   * Any message wakes a quiesced group except the quiesce heartbeat itself and, at a leader, late
+   * acknowledgements (they carry nothing the leader must act on; letting them wake it would make
+   * delayed responses keep a quiet group awake forever).
+   */
+  private boolean wakes(Message m) {
+    if (m.type() == Type.HEARTBEAT && m.quiesce()) {
+      return false;
+    }
+    return !(role == Role.LEADER
+        && m.term() <= term
+        && (m.type() == Type.HEARTBEAT_RESPONSE || m.type() == Type.APPEND_RESPONSE));
+  }
+
+  private void handleVoteRequest(Message m) {
+    Type respType = m.type() == Type.VOTE ? Type.VOTE_RESPONSE : Type.PRE_VOTE_RESPONSE;
+    boolean preVote = m.type() == Type.PRE_VOTE;
+    // §5.2: at most one vote per term, first come first served. We may re-grant to the same
+    // candidate (its request may have been duplicated).
+    boolean canVote =
+        vote == m.from() || (vote == NONE && lead == NONE) || (preVote && m.term() > term);
+    if (preVote && !m.leaderTransfer() && lead != NONE && heardFromLeaderRecently()) {
+      // Thesis §9.6: grant a pre-vote only if we have not heard from a leader recently.
+      canVote = false;
+    }
+    boolean upToDate =
+        cfg.buggy(BuggyBehavior.VOTE_WITHOUT_LOG_CHECK)
+            || log.isUpToDate(m.index(), m.logTerm()); // §5.4.1 election restriction
+    if (canVote && upToDate) {
+      send(Message.builder(respType, id, m.from(), m.term()).build());
+      if (!preVote) {
+        electionElapsed = 0;
+        vote = m.from();
+      }
+    } else {
+      send(Message.builder(respType, id, m.from(), term).reject(true).build());
+    }
+  }
+
+  private void stepFollower(Message m) {
+    switch (m.type()) {
+      case APPEND -> {
+        electionElapsed = 0;
+        lead = m.from();
+        handleAppend(m);
+      }
+      case HEARTBEAT -> {
+        electionElapsed = 0;
+        lead = m.from();
+        handleHeartbeat(m);
+      }
+      case SNAPSHOT -> {
+        electionElapsed = 0;
+        lead = m.from();
+        handleSnapshot(m);
+      }
+      case TIMEOUT_NOW -> campaign(CampaignType.TRANSFER);
+      case READ_INDEX_RESPONSE -> readStates.add(new ReadState(m.index(), m.context()));
+      default -> {
+        // Responses for a role we no longer hold, or requests meant for a leader: drop.
+      }
+    }
+  }
+
+  private void stepCandidate(Message m) {
+    switch (m.type()) {
+      case APPEND -> {
+        becomeFollower(m.term(), m.from()); // §5.2: a leader of our term exists.
+        handleAppend(m);
+      }
+      case HEARTBEAT -> {
+        becomeFollower(m.term(), m.from());
+        handleHeartbeat(m);
+      }
+      case SNAPSHOT -> {
+        becomeFollower(m.term(), m.from());
+        handleSnapshot(m);
+      }
+      case VOTE_RESPONSE, PRE_VOTE_RESPONSE -> {
+        boolean expected =
+            (role == Role.CANDIDATE && m.type() == Type.VOTE_RESPONSE)
+                || (role == Role.PRE_CANDIDATE && m.type() == Type.PRE_VOTE_RESPONSE);
+        if (!expected) {
+          return;
+        }
+        tracker.recordVote(m.from(), !m.reject());
+        switch (tracker.tallyVotes()) {
+          case WON -> {
+            if (role == Role.PRE_CANDIDATE) {
+              campaign(CampaignType.ELECTION);
+            } else {
+              becomeLeader();
+              bcastAppend();
+            }
+          }
+          case LOST -> becomeFollower(term, NONE);
+          case PENDING -> {}
+        }
+      }
+      default -> {}
+    }
+  }
+
+  private void stepLeader(Message m) {
+    Progress pr = tracker.get(m.from());
+    if (pr == null) {
+      return; // Not a member (e.g. removed): ignore.
+    }
+    switch (m.type()) {
+      case APPEND_RESPONSE -> handleAppendResponse(m, pr);
+      case HEARTBEAT_RESPONSE -> handleHeartbeatResponse(m, pr);
+      case READ_INDEX -> handleReadIndex(m.from(), m.context());
+      default -> {}
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Follower side of replication (§5.3)
+
+  private void handleAppend(Message m) {
+    if (m.index() < log.committed()) {
+      // Everything up to our commit index matches the leader (§5.4.3); tell it so.
+      send(
+          Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(log.committed()).build());
+      return;
+    }
+    long lastNew = log.maybeAppend(m.index(), m.logTerm(), m.commit(), m.entries());
+    if (lastNew >= 0) {
+      send(Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(lastNew).build());
+      return;
+    }
+    // Consistency check failed (§5.3). Hint where our log could match so that the leader skips a
+    // whole term per round trip instead of one entry.
+    long[] hint = log.findConflictByTerm(Math.min(m.index(), log.lastIndex()), m.logTerm());
+    send(
+        Message.builder(Type.APPEND_RESPONSE, id, m.from(), term)
+            .index(m.index())
+            .reject(true)
+            .rejectHint(hint[0])
+            .rejectHintTerm(hint[1])
+            .build());
+  }
+
+  private void handleHeartbeat(Message m) {
+    // The leader sends min(our match, its commit), so every index up to it matches its log.
+    log.commitTo(Math.min(m.commit(), log.lastIndex()));
+    if (m.quiesce()) {
+      quiesced = true; // No answer: an answer would wake the leader.
+      return;
+    }
+    send(
+        Message.builder(Type.HEARTBEAT_RESPONSE, id, m.from(), term)
+            .index(m.index())
+            .context(m.context())
+            .build());
+  }
+
+  private void handleSnapshot(Message m) {
+    Snapshot s = m.snapshot();
+    if (s != null && restore(s)) {
+      send(
+          Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(log.lastIndex()).build());
+    } else {
+      send(
+          Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(log.committed()).build());
+    }
+  }
+
+  /** Installs a leader's snapshot (§7); returns false if it brings nothing new. */
+  private boolean restore(Snapshot s) {
+    SnapshotMetadata md = s.metadata();
+    if (md.index() <= log.committed()) {
+      return false; // Stale, or we already have everything it covers.
+    }
+    if (!md.confState().contains(id)) {
+      return false; // Not for us: a snapshot taken after we were removed.
+    }
+    if (log.matchTerm(md.index(), md.term())) {
+      // Our log already has the snapshot's last entry, so it holds everything before it (Log
+      // Matching, §5.3): keep the log and just learn that it is committed.
+      log.commitTo(md.index());
+      return false;
+    }
+    log.restore(s);
+    // The snapshot carries the configuration as of its index; it replaces ours.
+    tracker.restore(md.confState(), log.lastIndex());
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader side of replication (§5.3, §5.4.2)
+
+  private void handleAppendResponse(Message m, Progress pr) {
+    pr.recentActive = true;
+    if (m.reject()) {
+      long nextProbe = m.rejectHint();
+      if (m.rejectHintTerm() > 0) {
+        nextProbe = log.findConflictByTerm(m.rejectHint(), m.rejectHintTerm())[0];
+      }
+      if (pr.maybeDecrTo(m.index(), nextProbe)) {
+        if (pr.state == Progress.State.REPLICATE) {
+          pr.becomeProbe();
+        }
+        maybeSendAppend(m.from(), false);
+      }
+      return;
+    }
+    boolean wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index())) {
+      return; // Stale or duplicate acknowledgement.
+    }
+    switch (pr.state) {
+      case PROBE -> pr.becomeReplicate();
+      case SNAPSHOT -> {
+        if (pr.match + 1 >= log.firstIndex()) {
+          pr.becomeProbe();
+          pr.becomeReplicate();
+        }
+      }
+      case REPLICATE -> pr.inflights.freeLE(m.index());
+    }
+    if (maybeCommit()) {
+      bcastAppend();
+    } else if (wasPaused) {
+      maybeSendAppend(m.from(), false);
+    }
+    while (maybeSendAppend(m.from(), false)) {
+      // Pipeline (replicate state) until the in-flight window is full or nothing is left.
+    }
+    if (m.from() == leadTransferee && pr.match == log.lastIndex()) {
+      sendTimeoutNow(m.from());
+    }
+  }
+
+  private void handleHeartbeatResponse(Message m, Progress pr) {
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (m.index() <= ticks && m.index() > pr.leaseAckTick) {
+      pr.leaseAckTick = m.index();
+    }
+    if (pr.match < log.lastIndex()) {
+      maybeSendAppend(m.from(), false);
+    }
+    if (m.context().length == 0) {
+      return;
+    }
+    ReadRequest acked = pendingReads.get(ByteBuffer.wrap(m.context()));
+    if (acked == null) {
+      return;
+    }
+    acked.acks.put(m.from(), true);
+    if (Quorum.jointVote(tracker.config(), acked.acks) != Quorum.VoteResult.WON) {
+      return;
+    }
+    // Leadership confirmed at the time the heartbeat was sent, for this request and every
+    // request queued before it.
+    Iterator<Map.Entry<ByteBuffer, ReadRequest>> it = pendingReads.entrySet().iterator();
+    while (it.hasNext()) {
+      ReadRequest r = it.next().getValue();
+      it.remove();
+      respondToRead(r.from, r.index, r.context);
+      if (r == acked) {
+        break;
+      }
+    }
+  }
+
+  /** Advances the commit index to what a quorum holds, if that entry is of the current term. */
+  boolean maybeCommit() {
+    long mci = tracker.committed();
+    if (mci <= log.committed() || mci == Long.MAX_VALUE) {
+      return false;
+    }
+    // §5.4.2 / Figure 8: an entry of an earlier term may be on a majority and still be
+    // overwritten; only counting replicas of a current-term entry makes it (and, by Log
+    // Matching, everything before it) committed.
+    if (log.termOrZero(mci) != term && !cfg.buggy(BuggyBehavior.COMMIT_PREVIOUS_TERM_BY_COUNTING)) {
+      return false;
+    }
+    log.commitTo(mci);
+    if (committedInCurrentTerm() && !readsAwaitingCommit.isEmpty()) {
+      List<ReadRequest> waiting = new ArrayList<>(readsAwaitingCommit);
+      readsAwaitingCommit.clear();
+      for (ReadRequest r : waiting) {
+        handleReadIndex(r.from, r.context);
+      }
+    }
+    return true;
+  }
+
+  boolean committedInCurrentTerm() {
+    return log.termOrZero(log.committed()) == term;
+  }
+
+  private void bcastAppend() {
+    for (long to : tracker.progress().keySet()) {
+      if (to != id) {
+        maybeSendAppend(to, true);
+      }
+    }
+  }
+
+  private void bcastHeartbeat() {
+    byte[] ctx = new byte[0];
+    for (ReadRequest r : pendingReads.values()) {
+      ctx = r.context; // The newest request: acks for it confirm every older one too.
+    }
+    bcastHeartbeat(ctx);
+  }
+
+  private void bcastHeartbeat(byte[] ctx) {
+    tracker
+        .progress()
+        .forEach((to, pr) -> {
+          if (to != id) {
+            send(
+                Message.builder(Type.HEARTBEAT, id, to, term)
+                    .commit(Math.min(pr.match, log.committed()))
+                    .index(ticks)
+                    .context(ctx)
+                    .build());
+          }
+        });
+  }
+
+  /**
+   * Sends {@code to} the entries it is missing (or a snapshot if they were compacted).
+   *
+   * @return whether a message was sent
+   */
+  boolean maybeSendAppend(long to, boolean sendIfEmpty) {
+    Progress pr = tracker.get(to);
+    if (pr == null || pr.isPaused()) {
+      return false;
+    }
+    long prevIndex = pr.next - 1;
+    if (log.isCompacted(prevIndex) || pr.next < log.firstIndex()) {
+      return sendSnapshot(to, pr);
+    }
+    long prevTerm = log.termOrZero(prevIndex);
+    List<Entry> ents = log.entries(pr.next, log.lastIndex() + 1, cfg.maxSizePerMsgBytes());
+    if (ents.isEmpty() && !sendIfEmpty) {
+      return false;
+    }
+    long bytes = 0;
+    for (Entry e : ents) {
+      bytes += e.sizeBytes();
+    }
+    send(
+        Message.builder(Type.APPEND, id, to, term)
+            .index(prevIndex)
+            .logTerm(prevTerm)
+            .entries(ents)
+            .commit(log.committed())
+            .build());
+    pr.sentEntries(ents.size(), bytes);
+    return true;
+  }
+
+  private boolean sendSnapshot(long to, Progress pr) {
+    if (!pr.recentActive) {
+      return false; // Do not ship a large snapshot to a member that may be down.
+    }
+    Snapshot s = log.snapshot();
+    if (s.isEmpty()) {
+      throw new IllegalStateException(
+          "member " + to + " needs compacted entries but storage has no snapshot");
+    }
+    send(Message.builder(Type.SNAPSHOT, id, to, term).snapshot(s).build());
+    pr.becomeSnapshot(s.metadata().index());
+    return true;
+  }
+
+  private void sendTimeoutNow(long to) {
+    timeoutNowSent = true;
+    send(Message.builder(Type.TIMEOUT_NOW, id, to, term).build());
+  }
+
+  /** The application persisted entries up to {@code index}: a leader may now count itself. */
+  void onPersisted(long index, long persistedTerm) {
+    if (role != Role.LEADER || !log.matchTerm(index, persistedTerm)) {
+      return;
+    }
+    if (tracker.get(id) != null && tracker.get(id).maybeUpdate(index) && maybeCommit()) {
+      bcastAppend();
+    }
+  }
+
+  void reportUnreachable(long to) {
+    Progress pr = tracker.get(to);
+    if (role == Role.LEADER && pr != null && pr.state == Progress.State.REPLICATE) {
+      pr.becomeProbe(); // Appends in flight were probably lost.
+    }
+  }
+
+  void reportSnapshot(long to, boolean success) {
+    Progress pr = tracker.get(to);
+    if (role != Role.LEADER || pr == null || pr.state != Progress.State.SNAPSHOT) {
+      return;
+    }
+    if (!success) {
+      pr.pendingSnapshot = 0;
+    }
+    // Wait for the member's answer (success) or the next heartbeat (failure) before probing.
+    pr.becomeProbe();
+    pr.probeSent = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Proposals
+
+  private long appendEntries(List<Entry> ents) {
+    long li = log.lastIndex();
+    List<Entry> stamped = new ArrayList<>(ents.size());
+    for (int i = 0; i < ents.size(); i++) {
+      Entry e = ents.get(i);
+      stamped.add(new Entry(term, li + 1 + i, e.type(), e.data()));
+    }
+    return log.append(stamped);
+  }
+
+  RaftNode.ProposeResult propose(EntryType type, byte[] data) {
+    if (role != Role.LEADER) {
+      return RaftNode.ProposeResult.refused(RaftNode.ProposeResult.Outcome.NOT_LEADER);
+    }
+    if (leadTransferee != NONE) {
+      // Thesis §3.10: stop accepting requests so the target can catch up and take over.
+      return RaftNode.ProposeResult.refused(RaftNode.ProposeResult.Outcome.TRANSFER_IN_PROGRESS);
+    }
+    long size = data == null ? 0 : data.length;
+    if (cfg.maxUncommittedEntriesBytes() > 0
+        && size > 0
+        && uncommittedBytes > 0
+        && uncommittedBytes + size > cfg.maxUncommittedEntriesBytes()) {
+      return RaftNode.ProposeResult.refused(
+          RaftNode.ProposeResult.Outcome.UNCOMMITTED_LIMIT_EXCEEDED);
+    }
+    wake();
+    uncommittedBytes += size;
+    long index = appendEntries(List.of(new Entry(term, 0, type, data)));
+    bcastAppend();
+    return new RaftNode.ProposeResult(RaftNode.ProposeResult.Outcome.ACCEPTED, index, term);
+  }
+
+  RaftNode.ProposeResult proposeConfChange(ConfChange cc) {
+    if (role == Role.LEADER && leadTransferee == NONE) {
+      if (pendingConfIndex > log.applied()) {
+        return RaftNode.ProposeResult.refused(RaftNode.ProposeResult.Outcome.CONF_CHANGE_PENDING);
+      }
+      try {
+        tracker.plan(cc);
+      } catch (IllegalArgumentException e) {
+        return RaftNode.ProposeResult.refused(RaftNode.ProposeResult.Outcome.INVALID_CONF_CHANGE);
+      }
+    }
+    RaftNode.ProposeResult r = propose(EntryType.CONF_CHANGE, cc.encode());
+    if (r.accepted()) {
+      pendingConfIndex = r.index();
+    }
+    return r;
+  }
+
+  /** Reduces the uncommitted-bytes account by the entries just applied. */
+  void reduceUncommitted(List<Entry> applied) {
+    if (role != Role.LEADER) {
+      return;
+    }
+    for (Entry e : applied) {
+      uncommittedBytes = Math.max(0, uncommittedBytes - e.payloadBytes());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership (thesis §4.3, applied when committed entries are applied)
+
+  void applyConfChange(ConfChange cc) {
+    ConfState next;
+    try {
+      next = tracker.plan(cc);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException("committed conf change cannot be applied: " + cc, e);
+    }
+    tracker.apply(next, log.lastIndex());
+    if (role != Role.LEADER) {
+      return;
+    }
+    if (!next.isVoter(id)) {
+      // We were removed (or demoted) and the change is committed: stop leading. The remaining
+      // voters elect a leader among themselves after an election timeout.
+      becomeFollower(term, NONE);
+      return;
+    }
+    if (leadTransferee != NONE && !next.contains(leadTransferee)) {
+      leadTransferee = NONE;
+    }
+    if (maybeCommit()) {
+      bcastAppend(); // The quorum changed: something may be committed now.
+    } else {
+      for (long to : tracker.progress().keySet()) {
+        if (to != id) {
+          maybeSendAppend(to, false); // Start replicating to new members.
+        }
+      }
+    }
+  }
+
+  /** After applying: a leader leaves a joint configuration on its own when told to. */
+  void maybeAutoLeave() {
+    ConfState c = tracker.config();
+    if (role == Role.LEADER && c.isJoint() && c.autoLeave() && pendingConfIndex <= log.applied()) {
+      long index =
+          appendEntries(
+              List.of(new Entry(term, 0, EntryType.CONF_CHANGE, ConfChange.leaveJoint().encode())));
+      pendingConfIndex = index;
+      bcastAppend();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leadership transfer (thesis §3.10)
+
+  boolean transferLeader(long target) {
+    if (role != Role.LEADER) {
+      return false;
+    }
+    Progress pr = tracker.get(target);
+    if (target == id || pr == null || pr.isLearner) {
+      return false;
+    }
+    if (leadTransferee == target) {
+      return true;
+    }
+    wake();
+    electionElapsed = 0; // The transfer must finish within an election timeout, or it aborts.
+    leadTransferee = target;
+    if (pr.match == log.lastIndex()) {
+      sendTimeoutNow(target);
+    } else {
+      maybeSendAppend(target, true);
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads (thesis §6.4)
+
+  boolean readIndex(byte[] context) {
+    if (context == null || context.length == 0) {
+      throw new IllegalArgumentException("a read context must not be empty");
+    }
+    wake();
+    if (role == Role.LEADER) {
+      handleReadIndex(id, context);
+      return true;
+    }
+    if (lead != NONE) {
+      send(Message.builder(Type.READ_INDEX, id, lead, term).context(context).build());
+      return true;
+    }
+    return false;
+  }
+
+  private void handleReadIndex(long from, byte[] context) {
+    idleTicks = 0;
+    if (!committedInCurrentTerm()) {
+      // Step 1: until the leader commits an entry of its term it does not know the commit index.
+      readsAwaitingCommit.add(new ReadRequest(0, from, context));
+      return;
+    }
+    long index = log.committed();
+    if (tracker.isSingleton() && tracker.config().isVoter(id)) {
+      respondToRead(from, index, context);
+      return;
+    }
+    if (cfg.readOnlyOption() == Config.ReadOnlyOption.LEASE_BASED && leaseValid()) {
+      respondToRead(from, index, context);
+      return;
+    }
+    ByteBuffer key = ByteBuffer.wrap(context.clone());
+    if (pendingReads.containsKey(key)) {
+      return; // Duplicate request id: it will be answered once.
+    }
+    ReadRequest r = new ReadRequest(index, from, context);
+    r.acks.put(id, true);
+    pendingReads.put(key, r);
+    bcastHeartbeat(context);
+  }
+
+  private void respondToRead(long from, long index, byte[] context) {
+    if (from == id) {
+      readStates.add(new ReadState(index, context));
+    } else {
+      send(
+          Message.builder(Type.READ_INDEX_RESPONSE, id, from, term)
+              .index(index)
+              .context(context)
+              .build());
+    }
+  }
+
+  /** See the lease paragraph on {@link RaftNode}. */
+  boolean leaseValid() {
+    if (role != Role.LEADER || quiesced || leadTransferee != NONE || timeoutNowSent) {
+      return false;
+    }
+    if (!cfg.checkQuorum() && !cfg.buggy(BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM)) {
+      return false;
+    }
+    if (!committedInCurrentTerm()) {
+      return false;
+    }
+    long start = tracker.quorumLeaseAckTick(id, ticks);
+    if (start < 0) {
+      return false;
+    }
+    return ticks < start + cfg.electionTimeoutTicks() - cfg.leaseClockDriftTicks();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private void send(Message m) {
+    msgs.add(m);
+  }
+}

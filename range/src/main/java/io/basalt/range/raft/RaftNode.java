@@ -1,0 +1,372 @@
+package io.basalt.range.raft;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * One replica's Raft consensus core: a pure, deterministic state machine (DESIGN.md decision 1,
+ * after etcd-io/raft). Inputs are {@link #step(Message)}, {@link #tick()}, {@link
+ * #propose(byte[])}, {@link #proposeConfChange(ConfChange)}, {@link #readIndex(byte[])} and {@link
+ * #transferLeader(long)}; the output is a {@link Ready}, acknowledged with {@link #advance(Ready)}.
+ * There are no threads, clocks, sockets or disks inside: time is {@code tick()}, randomness is the
+ * injected {@link Config#random()}, and persistence is the application's job between {@code
+ * ready()} and {@code advance()}. Not thread-safe; drive one instance from one thread.
+ *
+ * <h2>Invariants, and why they hold</h2>
+ *
+ * <ul>
+ *   <li><b>Terms (§5.1).</b> Every message carries a term. A higher term makes us a follower of
+ *       that term before anything else happens; a lower term marks the message stale and it is
+ *       dropped (a stale leader is told our term so it steps down). Term and vote are part of the
+ *       {@link HardState}, and every message whose meaning depends on them (votes,
+ *       acknowledgements, anything produced after a term change) is only in {@link
+ *       Ready#messagesAfterPersist()}: a crash can never make us forget a vote we already
+ *       announced.
+ *   <li><b>Election Safety (§5.2).</b> At most one vote per term (the vote is reset only when the
+ *       term changes); a candidate needs a quorum of voters, and in a joint configuration a quorum
+ *       of both halves (thesis §4.3). Learners never count. Election timeouts are randomised in
+ *       {@code [T, 2T)} to make split votes rare.
+ *   <li><b>Log Matching (§5.3).</b> A follower accepts an append only if its entry at the preceding
+ *       index has the preceding term; it then deletes the first conflicting entry and everything
+ *       after it (never an entry it has seen committed) and appends. Rejections carry a hint (the
+ *       last index whose term is at most the leader's) so the leader skips a term per round trip.
+ *   <li><b>Leader Completeness (§5.4.1).</b> A vote is granted only to a candidate whose log is at
+ *       least as up-to-date as the voter's (last term, then last index).
+ *   <li><b>Commitment (§5.4.2, Figure 8).</b> A leader advances its commit index only to an entry
+ *       of its own term replicated on a quorum (it appends a no-op on election to get there); the
+ *       commit index never decreases. The leader counts its own log only after the application
+ *       reports it durable ({@code advance}); followers acknowledge only after persisting.
+ *   <li><b>State Machine Safety (§5.4.3).</b> {@link Ready#committedEntries()} contains only
+ *       committed entries that this replica has itself persisted, in order, each once; the applied
+ *       index never passes the commit index.
+ *   <li><b>Membership (thesis §4).</b> One change at a time: a leader refuses a conf change while
+ *       an earlier one is not applied. Changes take effect when applied. Changes of more than one
+ *       voter go through a joint configuration. A leader that is no longer a voter once a change is
+ *       applied steps down.
+ *   <li><b>Pre-vote and CheckQuorum (thesis §9.6, §6.2).</b> A pre-candidate asks whether it could
+ *       win before incrementing its term; voters refuse if they heard from a leader within the
+ *       election timeout. With CheckQuorum a leader steps down after an election timeout without
+ *       hearing from a quorum, and followers ignore (pre-)votes while they hear from a leader
+ *       (unless the campaign is a leadership transfer).
+ * </ul>
+ *
+ * <h2>Reads (thesis §6.4, DESIGN.md decision 4)</h2>
+ *
+ * <p>ReadIndex: the leader records its commit index (after it has committed an entry of its term,
+ * so the commit index is current), confirms it is still leader with a heartbeat round carrying the
+ * request context, and once a quorum answers returns a {@link ReadState}; the read is served when
+ * the state machine has applied that index. Followers forward the request to the leader.
+ *
+ * <p><b>Leader lease and why its bound is safe.</b> With {@link Config.ReadOnlyOption#LEASE_BASED}
+ * the leader answers at once while its lease is valid. Each heartbeat carries the leader's tick
+ * count {@code s} at sending; a follower echoes it back. When a follower receives that heartbeat
+ * (at or after {@code s}) it resets its election timer, and with CheckQuorum it then ignores every
+ * (pre-)vote request until {@code electionTimeoutTicks} of its own ticks have passed; it will not
+ * campaign itself before that either (its timeout is at least {@code electionTimeoutTicks}). A
+ * replica that restarts keeps that promise by ignoring votes for one election timeout after start.
+ * Any other leader needs votes from a quorum, which intersects every quorum that acknowledged
+ * {@code s}. So if a quorum acknowledged heartbeats sent at or after {@code s}, no other leader can
+ * exist before {@code s + electionTimeoutTicks} follower ticks, which is at least {@code s +
+ * electionTimeoutTicks - leaseClockDriftTicks} of the leader's ticks if tick rates differ by no
+ * more than the drift bound over that period. The lease is valid while {@code now < s +
+ * electionTimeoutTicks - leaseClockDriftTicks} for the newest {@code s} acknowledged by a quorum.
+ * It is never valid without CheckQuorum (followers would not promise anything), before the leader
+ * commits an entry of its term, during a leadership transfer or after a TIMEOUT_NOW was sent in
+ * this term (voters then grant votes regardless of the lease), or while quiesced.
+ *
+ * <h2>Quiescence</h2>
+ *
+ * <p>A leader whose members all hold its whole log, with everything committed and applied and no
+ * proposals, reads or transfers for {@link Config#quiesceAfterTicks()} ticks, sends a final
+ * heartbeat marked {@code quiesce} and stops heartbeating; followers that get it stop their
+ * election timers. Any other message, proposal, read or transfer wakes the group (the leader
+ * heartbeats at once). While quiesced the leader suspends CheckQuorum (it would otherwise step down
+ * for lack of answers it no longer asks for) and its lease is not valid: lease reads fall back to
+ * ReadIndex, which wakes the group. Quiescence never weakens the lease argument: it only stops
+ * followers' timers, which makes them more reluctant to vote. A quiesced follower does not notice a
+ * dead leader by itself; the host must call {@link #wake()} when it suspects the leader (e.g. its
+ * node liveness lapsed).
+ */
+public final class RaftNode {
+
+  /** A replica's role. */
+  public enum Role {
+    FOLLOWER,
+    PRE_CANDIDATE,
+    CANDIDATE,
+    LEADER
+  }
+
+  /**
+   * The outcome of a proposal. When accepted, the entry was appended at {@code index} in {@code
+   * term}; it is committed if and when an entry with that index and term is applied.
+   */
+  public record ProposeResult(Outcome outcome, long index, long term) {
+    /** Why a proposal was or was not appended. */
+    public enum Outcome {
+      ACCEPTED,
+      /** Only the leader appends; see {@link Status#leaderId()} for where to go. */
+      NOT_LEADER,
+      /** A leadership transfer is in progress; retry at the new leader. */
+      TRANSFER_IN_PROGRESS,
+      /** Too many uncommitted bytes at the leader: back off. */
+      UNCOMMITTED_LIMIT_EXCEEDED,
+      /** A conf change is appended but not yet applied. */
+      CONF_CHANGE_PENDING,
+      /** The conf change is not valid in the current configuration. */
+      INVALID_CONF_CHANGE
+    }
+
+    static ProposeResult refused(Outcome o) {
+      return new ProposeResult(o, 0, 0);
+    }
+
+    public boolean accepted() {
+      return outcome == Outcome.ACCEPTED;
+    }
+  }
+
+  /** A snapshot of the replica's state for monitoring, tests and simulator oracles. */
+  public record Status(
+      long id,
+      Role role,
+      long term,
+      long vote,
+      long leaderId,
+      long commit,
+      long applied,
+      long lastIndex,
+      ConfState confState,
+      long leadTransferee,
+      boolean quiesced,
+      boolean leaseValid) {}
+
+  /** Message kinds a leader may send before its own writes are durable (thesis §10.2.1). */
+  private static final Set<Message.Type> SEND_BEFORE_PERSIST =
+      EnumSet.of(
+          Message.Type.APPEND,
+          Message.Type.HEARTBEAT,
+          Message.Type.SNAPSHOT,
+          Message.Type.TIMEOUT_NOW,
+          Message.Type.READ_INDEX_RESPONSE);
+
+  private final Raft raft;
+  private final long maxApplyBytes;
+  private Ready.SoftState prevSoftState;
+  private HardState prevHardState;
+  private Ready outstanding;
+
+  private RaftNode(Config config, RaftStorage storage) {
+    this.raft = new Raft(config, storage);
+    this.maxApplyBytes = Long.MAX_VALUE;
+    this.prevSoftState = new Ready.SoftState(raft.lead, raft.role);
+    this.prevHardState = raft.hardState();
+  }
+
+  /**
+   * Starts (or restarts) a replica from what {@code storage} holds: its hard state, the
+   * configuration and the log. A new group's storage holds its initial configuration (see {@link
+   * MemoryRaftStorage#MemoryRaftStorage(ConfState)}); a replica added later starts with an empty
+   * configuration and learns it from the leader's snapshot. Committed entries after {@link
+   * Config#appliedIndex()} (or the snapshot) are handed out again for applying.
+   *
+   * @throws IllegalStateException if the storage is inconsistent
+   */
+  public static RaftNode create(Config config, RaftStorage storage) {
+    Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(storage, "storage");
+    return new RaftNode(config, storage);
+  }
+
+  /** Advances logical time by one tick: election timeouts, heartbeats, CheckQuorum, quiescence. */
+  public void tick() {
+    raft.tick();
+  }
+
+  /**
+   * Feeds a message from another replica. Messages not addressed to this replica, and stale ones,
+   * are ignored.
+   */
+  public void step(Message m) {
+    raft.step(Objects.requireNonNull(m, "message"));
+  }
+
+  /** Starts an election now (skipping the pre-vote), e.g. to bootstrap a group in tests. */
+  public void campaign() {
+    raft.campaign(Raft.CampaignType.ELECTION);
+  }
+
+  /**
+   * Appends {@code data} to the log if this replica is the leader. Proposals are not forwarded: a
+   * follower refuses with {@code NOT_LEADER}.
+   */
+  public ProposeResult propose(byte[] data) {
+    return raft.propose(EntryType.NORMAL, Objects.requireNonNull(data, "data"));
+  }
+
+  /**
+   * Appends a membership change. Refused while another change is appended and not yet applied, or
+   * if the change is invalid (e.g. a second change while joint, removing every voter, changing more
+   * than one voter without joint consensus).
+   */
+  public ProposeResult proposeConfChange(ConfChange change) {
+    return raft.proposeConfChange(Objects.requireNonNull(change, "change"));
+  }
+
+  /**
+   * Requests a linearizable read. The answer arrives as a {@link ReadState} with the same context
+   * in a later {@link Ready} (or never, if leadership changes meanwhile: retry after a timeout).
+   *
+   * @param context a unique, non-empty request id
+   * @return false if no leader is known (nothing was sent)
+   * @throws IllegalArgumentException if {@code context} is empty
+   */
+  public boolean readIndex(byte[] context) {
+    return raft.readIndex(context);
+  }
+
+  /**
+   * Asks the leader to hand leadership to voter {@code target}: it stops accepting proposals,
+   * brings the target up to date and sends it TIMEOUT_NOW. Aborts after an election timeout.
+   *
+   * @return false if this replica is not the leader or the target is not a voter
+   */
+  public boolean transferLeader(long target) {
+    return raft.transferLeader(target);
+  }
+
+  /** Wakes a quiesced group (call when the leader is suspected dead). */
+  public void wake() {
+    raft.wake();
+  }
+
+  /** Reports that the last message to {@code id} could not be delivered. */
+  public void reportUnreachable(long id) {
+    raft.reportUnreachable(id);
+  }
+
+  /** Reports whether the snapshot sent to {@code id} was delivered and installed. */
+  public void reportSnapshot(long id, boolean success) {
+    raft.reportSnapshot(id, success);
+  }
+
+  /** Whether {@link #ready()} has anything to hand out. */
+  public boolean hasReady() {
+    if (outstanding != null) {
+      return false;
+    }
+    Ready.SoftState ss = new Ready.SoftState(raft.lead, raft.role);
+    return !ss.equals(prevSoftState)
+        || !raft.hardState().equals(prevHardState)
+        || !raft.log.unstableEntries().isEmpty()
+        || raft.log.unstableSnapshot() != null
+        || raft.log.hasNextCommittedEntries()
+        || !raft.msgs.isEmpty()
+        || !raft.readStates.isEmpty();
+  }
+
+  /**
+   * Collects the pending work. Call {@link #advance(Ready)} with the returned value before calling
+   * this again.
+   *
+   * @throws IllegalStateException if the previous Ready was not advanced
+   */
+  public Ready ready() {
+    if (outstanding != null) {
+      throw new IllegalStateException("advance the previous Ready before asking for another");
+    }
+    Ready.SoftState ss = new Ready.SoftState(raft.lead, raft.role);
+    HardState hs = raft.hardState();
+    boolean termOrVoteChanged =
+        hs.term() != prevHardState.term() || hs.vote() != prevHardState.vote();
+    List<Entry> entries = raft.log.unstableEntries();
+    Snapshot snapshot = raft.log.unstableSnapshot();
+    List<Message> now = new ArrayList<>();
+    List<Message> afterPersist = new ArrayList<>();
+    for (Message m : raft.msgs) {
+      if (!termOrVoteChanged && SEND_BEFORE_PERSIST.contains(m.type())) {
+        now.add(m);
+      } else {
+        afterPersist.add(m);
+      }
+    }
+    raft.msgs.clear();
+    Ready rd =
+        new Ready(
+            ss.equals(prevSoftState) ? null : ss,
+            hs.equals(prevHardState) ? null : hs,
+            entries,
+            snapshot,
+            raft.log.nextCommittedEntries(maxApplyBytes),
+            now,
+            afterPersist,
+            new ArrayList<>(raft.readStates),
+            termOrVoteChanged || !entries.isEmpty() || snapshot != null);
+    raft.readStates.clear();
+    prevSoftState = ss;
+    outstanding = rd;
+    return rd;
+  }
+
+  /**
+   * Acknowledges that {@code rd} was processed: its snapshot, entries and hard state are durable,
+   * its messages sent and its committed entries applied. Conf change entries among them take effect
+   * here.
+   *
+   * @throws IllegalArgumentException if {@code rd} is not the Ready last returned
+   */
+  public void advance(Ready rd) {
+    if (rd == null || rd != outstanding) {
+      throw new IllegalArgumentException("advance() must be given the Ready last returned");
+    }
+    outstanding = null;
+    if (rd.hardState() != null) {
+      prevHardState = rd.hardState();
+    }
+    if (rd.snapshot() != null) {
+      long index = rd.snapshot().metadata().index();
+      raft.log.stableSnapTo(index);
+      raft.log.appliedSnapshot(index);
+    }
+    if (!rd.entries().isEmpty()) {
+      Entry last = rd.entries().get(rd.entries().size() - 1);
+      raft.log.stableTo(last.index(), last.term());
+      raft.onPersisted(last.index(), last.term());
+    }
+    if (!rd.committedEntries().isEmpty()) {
+      for (Entry e : rd.committedEntries()) {
+        raft.log.appliedTo(e.index());
+        if (e.type() == EntryType.CONF_CHANGE) {
+          raft.applyConfChange(ConfChange.decode(e.data()));
+        }
+      }
+      raft.reduceUncommitted(rd.committedEntries());
+      raft.maybeAutoLeave();
+    }
+  }
+
+  /** The replica's current state. */
+  public Status status() {
+    return new Status(
+        raft.id,
+        raft.role,
+        raft.term,
+        raft.vote,
+        raft.lead,
+        raft.log.committed(),
+        raft.log.applied(),
+        raft.log.lastIndex(),
+        raft.tracker.config(),
+        raft.leadTransferee,
+        raft.quiesced,
+        raft.leaseValid());
+  }
+
+  /** The core, for white-box tests in this package. */
+  Raft raft() {
+    return raft;
+  }
+}
