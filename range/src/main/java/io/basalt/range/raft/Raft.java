@@ -107,7 +107,8 @@ final class Raft {
       log.restoreCommitAndApplied(log.committed(), applied);
     }
     becomeFollower(term, NONE);
-    restartQuarantine = true;
+    // A replica that has never seen a term cannot have acknowledged any leader.
+    restartQuarantine = term > 0;
   }
 
   HardState hardState() {
@@ -646,7 +647,9 @@ final class Raft {
       pr.leaseAckTick = m.index();
     }
     if (pr.match < log.lastIndex()) {
-      maybeSendAppend(m.from(), false);
+      // Even with nothing new to send: an empty append at `next` exposes appends that were lost
+      // (the member rejects it and we fall back to probing, or to a snapshot).
+      maybeSendAppend(m.from(), true);
     }
     if (m.context().length == 0) {
       return;

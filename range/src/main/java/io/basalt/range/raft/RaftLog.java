@@ -23,6 +23,10 @@ final class RaftLog {
     this.applied = first - 1;
   }
 
+  RaftStorage storage() {
+    return storage;
+  }
+
   long committed() {
     return committed;
   }
