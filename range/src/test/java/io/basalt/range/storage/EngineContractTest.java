@@ -213,7 +213,7 @@ abstract class EngineContractTest {
     String replay =
         "seed "
             + seed
-            + "; replay: bin/test -pl range -Dtest='"
+            + "; replay: bin/test -pl range -am -Dtest='"
             + getClass().getSimpleName()
             + "#randomBatchesMatchAModel' -Dbasalt.seed="
             + seed;
