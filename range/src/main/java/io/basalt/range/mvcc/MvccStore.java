@@ -29,6 +29,9 @@ public final class MvccStore {
   /** A key above every MVCC key of every user key of at most {@link #MAX_KEY_BYTES} bytes. */
   public static final byte[] KEYSPACE_END = keyspaceEnd();
 
+  /** How many next() steps a scan takes through versions before it seeks instead. */
+  private static final int NEXTS_BEFORE_SEEK = 4;
+
   private static final byte TOMBSTONE = 0x00;
   private static final byte VALUE = 0x01;
 
@@ -111,26 +114,58 @@ public final class MvccStore {
     try (EngineIterator it = reader.newIterator(ColumnFamily.MVCC, lower, upper)) {
       it.seekToFirst();
       while (it.valid()) {
-        MvccKeys.Decoded decoded = MvccKeys.decode(it.key());
+        byte[] key = it.key();
+        MvccKeys.Decoded decoded = MvccKeys.decode(key);
         byte[] userKey = decoded.userKey();
-        byte[] metadata = Arrays.copyOf(it.key(), decoded.userKeyEncodedLength());
         if (out.size() == limit || (!out.isEmpty() && bytes >= maxBytes)) {
           return new ScanResult(out, userKey);
         }
-        // Jump to the newest version at or below ts of this key, if any.
-        it.seek(MvccKeys.version(userKey, ts));
-        if (it.valid() && Bytes.startsWith(it.key(), metadata)) {
-          MvccKeys.Decoded version = MvccKeys.decode(it.key());
-          Version v = toVersion(userKey, version.timestamp(), it.value());
-          if (!v.isTombstone()) {
-            out.add(v);
-            bytes += userKey.length + v.value().length;
+        byte[] metadata = Arrays.copyOf(key, decoded.userKeyEncodedLength());
+        // Find the newest version at or below ts: step over newer versions with next(), which is
+        // much cheaper than a seek when a key has few versions, and seek past many.
+        int steps = 0;
+        while (decoded.isMetadata() || decoded.timestamp().isAfter(ts)) {
+          if (++steps > NEXTS_BEFORE_SEEK) {
+            it.seek(MvccKeys.version(userKey, ts));
+          } else {
+            it.next();
+          }
+          if (!it.valid()) {
+            return new ScanResult(out, null);
+          }
+          key = it.key();
+          if (!Bytes.startsWith(key, metadata)) {
+            decoded = null;
+            break;
+          }
+          decoded = MvccKeys.decode(key);
+          if (steps > NEXTS_BEFORE_SEEK) {
+            break;
           }
         }
-        it.seek(MvccKeys.afterAllVersions(metadata));
+        if (decoded == null) {
+          continue; // no version at or below ts; positioned at the next user key
+        }
+        Version v = toVersion(userKey, decoded.timestamp(), it.value());
+        if (!v.isTombstone()) {
+          out.add(v);
+          bytes += userKey.length + v.value().length;
+        }
+        skipToNextUserKey(it, metadata);
       }
     }
     return new ScanResult(out, null);
+  }
+
+  /** Steps over the remaining (older) versions of the key, seeking if there are many. */
+  private static void skipToNextUserKey(EngineIterator it, byte[] metadata) {
+    for (int steps = 0; steps < NEXTS_BEFORE_SEEK; steps++) {
+      it.next();
+      if (!it.valid() || !Bytes.startsWith(it.key(), metadata)) {
+        return;
+      }
+    }
+    it.seek(MvccKeys.afterAllVersions(metadata));
   }
 
   private static Version toVersion(byte[] key, Timestamp ts, byte[] stored) {

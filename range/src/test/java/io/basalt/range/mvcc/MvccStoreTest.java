@@ -148,4 +148,54 @@ class MvccStoreTest {
     put("\u00ff\u00ff", 10, "last");
     assertThat(MvccStore.scan(engine, b("a"), b(""), ts(10), 10, 100).versions()).hasSize(1);
   }
+
+  @Test
+  void scanAndGetAgreeWithAModelOverManyVersions() {
+    long seed = Long.getLong("basalt.seed", System.nanoTime());
+    String replay =
+        "seed "
+            + seed
+            + "; replay: bin/test -pl range -am -Dtest='MvccStoreTest' -Dbasalt.seed="
+            + seed;
+    java.util.Random random = new java.util.Random(seed);
+    // model: key -> (wall -> value or null for tombstone)
+    java.util.TreeMap<String, java.util.TreeMap<Long, String>> model = new java.util.TreeMap<>();
+    for (int i = 0; i < 400; i++) {
+      String key = "k" + random.nextInt(30);
+      long wall = 1 + random.nextInt(60);
+      WriteBatch batch = new WriteBatch();
+      if (random.nextInt(5) == 0) {
+        MvccStore.delete(batch, b(key), ts(wall));
+        model.computeIfAbsent(key, k -> new java.util.TreeMap<>()).put(wall, null);
+      } else {
+        String value = key + "@" + wall + "#" + i;
+        MvccStore.put(batch, b(key), ts(wall), b(value));
+        model.computeIfAbsent(key, k -> new java.util.TreeMap<>()).put(wall, value);
+      }
+      engine.write(batch, false);
+    }
+    for (long readWall = 0; readWall <= 61; readWall++) {
+      java.util.List<String> expected = new java.util.ArrayList<>();
+      for (var entry : model.entrySet()) {
+        var visible = entry.getValue().floorEntry(readWall);
+        String value = visible == null ? null : visible.getValue();
+        assertThat(get(entry.getKey(), readWall)).as(replay).isEqualTo(value);
+        if (value != null) {
+          expected.add(entry.getKey() + "=" + value);
+        }
+      }
+      java.util.List<String> scanned = new java.util.ArrayList<>();
+      byte[] start = b("");
+      while (start != null) {
+        MvccStore.ScanResult page =
+            MvccStore.scan(
+                engine, start, b(""), ts(readWall), 1 + random.nextInt(4), Long.MAX_VALUE);
+        for (MvccStore.Version v : page.versions()) {
+          scanned.add(new String(v.key(), UTF_8) + "=" + new String(v.value(), UTF_8));
+        }
+        start = page.resumeKey();
+      }
+      assertThat(scanned).as(replay + " at " + readWall).containsExactlyElementsOf(expected);
+    }
+  }
 }
