@@ -1,2 +1,0 @@
-/** JMH benchmarks and load drivers; each benchmark's Javadoc gives its exact run command. */
-package io.basalt.bench;

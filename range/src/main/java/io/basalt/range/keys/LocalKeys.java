@@ -1,0 +1,109 @@
+package io.basalt.range.keys;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Keys of range-local state in the {@code RAFT} and {@code LOCAL} column families. Every key starts
+ * with the range id (8 bytes, big-endian, so unsigned order is numeric order), so that one range's
+ * state is contiguous and can be deleted or exported as one span.
+ *
+ * <pre>
+ * RAFT:  rangeId | 0x01                      hard state (term, vote, commit)
+ *        rangeId | 0x02                      truncated state (index, term of the compacted prefix)
+ *        rangeId | 0x03 | index (8 bytes)    log entry
+ * LOCAL: rangeId | 0x01                      applied index
+ *        rangeId | 0x02                      range descriptor
+ *        rangeId | 0x03 | request id         write dedupe record
+ *        rangeId | 0x04 | encoded key        transaction record (reserved for transactions)
+ * </pre>
+ */
+public final class LocalKeys {
+  static final byte HARD_STATE = 0x01;
+  static final byte TRUNCATED_STATE = 0x02;
+  static final byte LOG_ENTRY = 0x03;
+
+  static final byte APPLIED_INDEX = 0x01;
+  static final byte DESCRIPTOR = 0x02;
+  static final byte DEDUPE = 0x03;
+  static final byte TXN_RECORD = 0x04;
+
+  private LocalKeys() {}
+
+  /** The 8-byte prefix every local key of {@code rangeId} starts with. */
+  public static byte[] rangePrefix(long rangeId) {
+    return ByteBuffer.allocate(8).putLong(checkRangeId(rangeId)).array();
+  }
+
+  /** The first key after every local key of {@code rangeId}. */
+  public static byte[] rangePrefixEnd(long rangeId) {
+    return ByteBuffer.allocate(8).putLong(checkRangeId(rangeId) + 1).array();
+  }
+
+  private static long checkRangeId(long rangeId) {
+    if (rangeId <= 0 || rangeId == Long.MAX_VALUE) {
+      throw new IllegalArgumentException("range id must be in [1, 2^63-1), got " + rangeId);
+    }
+    return rangeId;
+  }
+
+  private static byte[] key(long rangeId, byte kind) {
+    return ByteBuffer.allocate(9).putLong(checkRangeId(rangeId)).put(kind).array();
+  }
+
+  public static byte[] hardState(long rangeId) {
+    return key(rangeId, HARD_STATE);
+  }
+
+  public static byte[] truncatedState(long rangeId) {
+    return key(rangeId, TRUNCATED_STATE);
+  }
+
+  public static byte[] logEntry(long rangeId, long index) {
+    return ByteBuffer.allocate(17)
+        .putLong(checkRangeId(rangeId))
+        .put(LOG_ENTRY)
+        .putLong(index)
+        .array();
+  }
+
+  /** The first log-entry key of {@code rangeId} (index 0). */
+  public static byte[] logPrefix(long rangeId) {
+    return key(rangeId, LOG_ENTRY);
+  }
+
+  /** The first key after every log entry of {@code rangeId}. */
+  public static byte[] logPrefixEnd(long rangeId) {
+    return key(rangeId, (byte) (LOG_ENTRY + 1));
+  }
+
+  /** The index of a log-entry key made by {@link #logEntry}. */
+  public static long logIndexOf(byte[] logEntryKey) {
+    if (logEntryKey.length != 17 || logEntryKey[8] != LOG_ENTRY) {
+      throw new IllegalArgumentException("not a log entry key: length " + logEntryKey.length);
+    }
+    return ByteBuffer.wrap(logEntryKey, 9, 8).getLong();
+  }
+
+  public static byte[] appliedIndex(long rangeId) {
+    return key(rangeId, APPLIED_INDEX);
+  }
+
+  public static byte[] descriptor(long rangeId) {
+    return key(rangeId, DESCRIPTOR);
+  }
+
+  public static byte[] dedupe(long rangeId, byte[] requestId) {
+    return ByteBuffer.allocate(9 + requestId.length)
+        .putLong(checkRangeId(rangeId))
+        .put(DEDUPE)
+        .put(requestId)
+        .array();
+  }
+
+  public static byte[] txnRecord(long rangeId, byte[] anchorKey) {
+    byte[] out = new byte[9 + OrderedBytes.encodedLength(anchorKey)];
+    ByteBuffer.wrap(out).putLong(checkRangeId(rangeId)).put(TXN_RECORD);
+    OrderedBytes.encodeInto(anchorKey, out, 9);
+    return out;
+  }
+}

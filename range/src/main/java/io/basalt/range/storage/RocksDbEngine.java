@@ -1,0 +1,296 @@
+package io.basalt.range.storage;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
+import org.rocksdb.Snapshot;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The production {@link Engine}: one RocksDB instance per node with a column family per {@link
+ * ColumnFamily} (DESIGN.md decision 2). Durability comes from RocksDB's write-ahead log: a synced
+ * write returns after the WAL is fsynced, and the WAL makes each write batch atomic across column
+ * families on recovery.
+ */
+public final class RocksDbEngine implements Engine {
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Path directory;
+  private final DBOptions dbOptions;
+  private final LRUCache blockCache;
+  private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private final Map<ColumnFamily, ColumnFamilyHandle> handleByCf =
+      new EnumMap<>(ColumnFamily.class);
+  private final WriteOptions syncWrite;
+  private final WriteOptions asyncWrite;
+  private final RocksDB db;
+
+  private RocksDbEngine(Path directory, long blockCacheBytes) {
+    this.directory = directory;
+    this.dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(true)
+            .setCreateMissingColumnFamilies(true)
+            .setMaxBackgroundJobs(2)
+            .setBytesPerSync(1 << 20);
+    this.blockCache = new LRUCache(blockCacheBytes);
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, newCfOptions(false)));
+    for (ColumnFamily cf : ColumnFamily.values()) {
+      descriptors.add(
+          new ColumnFamilyDescriptor(
+              cf.rocksName().getBytes(java.nio.charset.StandardCharsets.UTF_8),
+              newCfOptions(cf == ColumnFamily.MVCC)));
+    }
+    try {
+      Files.createDirectories(directory);
+      this.db = RocksDB.open(dbOptions, directory.toString(), descriptors, handles);
+    } catch (RocksDBException | java.io.IOException e) {
+      closeOptions();
+      throw new StorageException("cannot open RocksDB at " + directory + ": " + e.getMessage(), e);
+    }
+    for (ColumnFamily cf : ColumnFamily.values()) {
+      handleByCf.put(cf, handles.get(cf.ordinal() + 1));
+    }
+    this.syncWrite = new WriteOptions().setSync(true);
+    this.asyncWrite = new WriteOptions().setSync(false);
+  }
+
+  /** Opens (creating if missing) the engine stored in {@code directory}. */
+  public static RocksDbEngine open(Path directory) {
+    return new RocksDbEngine(directory, 64L << 20);
+  }
+
+  private ColumnFamilyOptions newCfOptions(boolean pointLookups) {
+    BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
+    if (pointLookups) {
+      table.setFilterPolicy(new BloomFilter(10, false)).setWholeKeyFiltering(false);
+    }
+    ColumnFamilyOptions options =
+        new ColumnFamilyOptions()
+            .setTableFormatConfig(table)
+            .setCompressionType(CompressionType.LZ4_COMPRESSION);
+    cfOptions.add(options);
+    return options;
+  }
+
+  public Path directory() {
+    return directory;
+  }
+
+  @Override
+  public byte[] get(ColumnFamily cf, byte[] key) {
+    try {
+      return db.get(handleByCf.get(cf), key);
+    } catch (RocksDBException e) {
+      throw new StorageException("get failed in " + cf + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public EngineIterator newIterator(ColumnFamily cf, byte[] lowerInclusive, byte[] upperExclusive) {
+    return new RocksEngineIterator(cf, null, lowerInclusive, upperExclusive);
+  }
+
+  @Override
+  public void write(WriteBatch batch, boolean sync) {
+    Objects.requireNonNull(batch, "batch");
+    if (batch.isEmpty() && !sync) {
+      return;
+    }
+    try (org.rocksdb.WriteBatch rocksBatch = new org.rocksdb.WriteBatch()) {
+      for (WriteBatch.Op op : batch.ops()) {
+        ColumnFamilyHandle handle = handleByCf.get(op.cf());
+        switch (op) {
+          case WriteBatch.Put put -> rocksBatch.put(handle, put.key(), put.value());
+          case WriteBatch.Delete delete -> rocksBatch.delete(handle, delete.key());
+          case WriteBatch.DeleteRange range ->
+              rocksBatch.deleteRange(handle, range.lowerInclusive(), range.upperExclusive());
+        }
+      }
+      db.write(sync ? syncWrite : asyncWrite, rocksBatch);
+    } catch (RocksDBException e) {
+      throw new StorageException(
+          "write of " + batch.count() + " mutations failed (sync=" + sync + "): " + e.getMessage(),
+          e);
+    }
+  }
+
+  @Override
+  public void sync() {
+    try {
+      db.flushWal(true);
+    } catch (RocksDBException e) {
+      throw new StorageException("WAL sync failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public ReadView newReadView() {
+    return new RocksReadView(db.getSnapshot());
+  }
+
+  @Override
+  public void close() {
+    try {
+      db.syncWal();
+    } catch (RocksDBException e) {
+      // Nothing acknowledged depends on this sync (acknowledged writes were synced already).
+    }
+    syncWrite.close();
+    asyncWrite.close();
+    for (ColumnFamilyHandle handle : handles) {
+      handle.close();
+    }
+    db.close();
+    closeOptions();
+  }
+
+  private void closeOptions() {
+    dbOptions.close();
+    for (ColumnFamilyOptions options : cfOptions) {
+      options.close();
+    }
+    blockCache.close();
+  }
+
+  private final class RocksReadView implements ReadView {
+    private final Snapshot snapshot;
+    private final ReadOptions readOptions;
+
+    RocksReadView(Snapshot snapshot) {
+      this.snapshot = snapshot;
+      this.readOptions = new ReadOptions().setSnapshot(snapshot);
+    }
+
+    @Override
+    public byte[] get(ColumnFamily cf, byte[] key) {
+      try {
+        return db.get(handleByCf.get(cf), readOptions, key);
+      } catch (RocksDBException e) {
+        throw new StorageException("get failed in " + cf + ": " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public EngineIterator newIterator(
+        ColumnFamily cf, byte[] lowerInclusive, byte[] upperExclusive) {
+      return new RocksEngineIterator(cf, snapshot, lowerInclusive, upperExclusive);
+    }
+
+    @Override
+    public void close() {
+      readOptions.close();
+      db.releaseSnapshot(snapshot);
+    }
+  }
+
+  private final class RocksEngineIterator implements EngineIterator {
+    private final ReadOptions options;
+    private final Slice lower;
+    private final Slice upper;
+    private final byte[] lowerBytes;
+    private final RocksIterator iterator;
+    private boolean positioned;
+
+    RocksEngineIterator(ColumnFamily cf, Snapshot snapshot, byte[] lowerBytes, byte[] upperBytes) {
+      this.options = new ReadOptions();
+      if (snapshot != null) {
+        options.setSnapshot(snapshot);
+      }
+      this.lowerBytes = lowerBytes;
+      this.lower = lowerBytes == null ? null : new Slice(lowerBytes);
+      this.upper = upperBytes == null ? null : new Slice(upperBytes);
+      if (lower != null) {
+        options.setIterateLowerBound(lower);
+      }
+      if (upper != null) {
+        options.setIterateUpperBound(upper);
+      }
+      this.iterator = db.newIterator(handleByCf.get(cf), options);
+    }
+
+    @Override
+    public void seekToFirst() {
+      if (lowerBytes != null) {
+        iterator.seek(lowerBytes);
+      } else {
+        iterator.seekToFirst();
+      }
+      positioned = true;
+    }
+
+    @Override
+    public void seek(byte[] target) {
+      if (lowerBytes != null && Bytes.compare(target, lowerBytes) < 0) {
+        iterator.seek(lowerBytes);
+      } else {
+        iterator.seek(target);
+      }
+      positioned = true;
+    }
+
+    @Override
+    public boolean valid() {
+      if (!positioned) {
+        return false;
+      }
+      if (iterator.isValid()) {
+        return true;
+      }
+      try {
+        iterator.status();
+      } catch (RocksDBException e) {
+        throw new StorageException("iteration failed: " + e.getMessage(), e);
+      }
+      return false;
+    }
+
+    @Override
+    public void next() {
+      iterator.next();
+    }
+
+    @Override
+    public byte[] key() {
+      return iterator.key();
+    }
+
+    @Override
+    public byte[] value() {
+      return iterator.value();
+    }
+
+    @Override
+    public void close() {
+      iterator.close();
+      options.close();
+      if (lower != null) {
+        lower.close();
+      }
+      if (upper != null) {
+        upper.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+package io.basalt.range.storage;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An ordered list of mutations that an {@link Engine} applies atomically. Batches are
+ * engine-agnostic values so that the group-committing log writer can merge the batches of many
+ * ranges and threads into one engine write. Not thread-safe; a batch must not be modified after it
+ * has been handed to a writer.
+ */
+public final class WriteBatch {
+  /** One mutation. */
+  public sealed interface Op permits Put, Delete, DeleteRange {
+    ColumnFamily cf();
+  }
+
+  /** Sets {@code key} to {@code value}. */
+  public record Put(ColumnFamily cf, byte[] key, byte[] value) implements Op {}
+
+  /** Removes {@code key}. */
+  public record Delete(ColumnFamily cf, byte[] key) implements Op {}
+
+  /** Removes every key in {@code [lowerInclusive, upperExclusive)}. */
+  public record DeleteRange(ColumnFamily cf, byte[] lowerInclusive, byte[] upperExclusive)
+      implements Op {}
+
+  private final List<Op> ops = new ArrayList<>();
+  private long byteSize;
+
+  public WriteBatch put(ColumnFamily cf, byte[] key, byte[] value) {
+    Objects.requireNonNull(cf, "cf");
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(value, "value");
+    ops.add(new Put(cf, key, value));
+    byteSize += key.length + value.length;
+    return this;
+  }
+
+  public WriteBatch delete(ColumnFamily cf, byte[] key) {
+    Objects.requireNonNull(cf, "cf");
+    Objects.requireNonNull(key, "key");
+    ops.add(new Delete(cf, key));
+    byteSize += key.length;
+    return this;
+  }
+
+  public WriteBatch deleteRange(ColumnFamily cf, byte[] lowerInclusive, byte[] upperExclusive) {
+    Objects.requireNonNull(cf, "cf");
+    Objects.requireNonNull(lowerInclusive, "lowerInclusive");
+    Objects.requireNonNull(upperExclusive, "upperExclusive");
+    if (Bytes.compare(lowerInclusive, upperExclusive) > 0) {
+      throw new IllegalArgumentException(
+          "deleteRange lower bound "
+              + Bytes.toHex(lowerInclusive)
+              + " is above upper bound "
+              + Bytes.toHex(upperExclusive));
+    }
+    ops.add(new DeleteRange(cf, lowerInclusive, upperExclusive));
+    byteSize += lowerInclusive.length + upperExclusive.length;
+    return this;
+  }
+
+  /** Appends every mutation of {@code other} after this batch's own. */
+  public WriteBatch addAll(WriteBatch other) {
+    ops.addAll(other.ops);
+    byteSize += other.byteSize;
+    return this;
+  }
+
+  public List<Op> ops() {
+    return Collections.unmodifiableList(ops);
+  }
+
+  public int count() {
+    return ops.size();
+  }
+
+  public boolean isEmpty() {
+    return ops.isEmpty();
+  }
+
+  /** Bytes of keys and values in the batch (an estimate of its cost, not an encoded size). */
+  public long byteSize() {
+    return byteSize;
+  }
+}
