@@ -11,6 +11,8 @@ import java.nio.ByteBuffer;
  * RAFT:  rangeId | 0x01                      hard state (term, vote, commit)
  *        rangeId | 0x02                      truncated state (index, term of the compacted prefix)
  *        rangeId | 0x03 | index (8 bytes)    log entry
+ *        rangeId | 0x04                      latest Raft snapshot (metadata and data)
+ *        rangeId | 0x05                      applied membership (conf state)
  * LOCAL: rangeId | 0x01                      applied index
  *        rangeId | 0x02                      range descriptor
  *        rangeId | 0x03 | request id         write dedupe record
@@ -21,6 +23,8 @@ public final class LocalKeys {
   static final byte HARD_STATE = 0x01;
   static final byte TRUNCATED_STATE = 0x02;
   static final byte LOG_ENTRY = 0x03;
+  static final byte RAFT_SNAPSHOT = 0x04;
+  static final byte CONF_STATE = 0x05;
 
   static final byte APPLIED_INDEX = 0x01;
   static final byte DESCRIPTOR = 0x02;
@@ -82,6 +86,14 @@ public final class LocalKeys {
       throw new IllegalArgumentException("not a log entry key: length " + logEntryKey.length);
     }
     return ByteBuffer.wrap(logEntryKey, 9, 8).getLong();
+  }
+
+  public static byte[] raftSnapshot(long rangeId) {
+    return key(rangeId, RAFT_SNAPSHOT);
+  }
+
+  public static byte[] confState(long rangeId) {
+    return key(rangeId, CONF_STATE);
   }
 
   public static byte[] appliedIndex(long rangeId) {

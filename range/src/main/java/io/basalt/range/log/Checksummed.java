@@ -10,10 +10,10 @@ import java.util.zip.CRC32C;
  * The checksum also covers the value's key, so a value copied under the wrong key is caught as well
  * as flipped bits.
  */
-final class Checksummed {
+public final class Checksummed {
   private Checksummed() {}
 
-  static byte[] wrap(byte[] key, byte[] payload) {
+  public static byte[] wrap(byte[] key, byte[] payload) {
     byte[] out = new byte[4 + payload.length];
     ByteBuffer.wrap(out).putInt(crc(key, payload, 0, payload.length));
     System.arraycopy(payload, 0, out, 4, payload.length);
@@ -21,7 +21,7 @@ final class Checksummed {
   }
 
   /** Returns the payload, or throws {@link CorruptionException} with {@code what} in it. */
-  static byte[] unwrap(byte[] key, byte[] stored, String what) {
+  public static byte[] unwrap(byte[] key, byte[] stored, String what) {
     if (stored.length < 4) {
       throw new CorruptionException(what + ": stored value is " + stored.length + " bytes");
     }

@@ -29,6 +29,13 @@ final class Inflights {
     }
   }
 
+  /** Frees the oldest message (its acknowledgement is presumed lost). */
+  void freeFirstOne() {
+    if (!window.isEmpty()) {
+      bytes -= window.pollFirst()[1];
+    }
+  }
+
   boolean full() {
     return window.size() >= maxCount || (maxBytes > 0 && bytes >= maxBytes);
   }

@@ -646,6 +646,11 @@ final class Raft {
     if (m.index() <= ticks && m.index() > pr.leaseAckTick) {
       pr.leaseAckTick = m.index();
     }
+    if (pr.state == Progress.State.REPLICATE && pr.inflights.full()) {
+      // A full window whose appends were lost would stall replication for good: a heartbeat
+      // answer frees one slot, so the next append exposes the gap and we fall back to probing.
+      pr.inflights.freeFirstOne();
+    }
     if (pr.match < log.lastIndex()) {
       // Even with nothing new to send: an empty append at `next` exposes appends that were lost
       // (the member rejects it and we fall back to probing, or to a snapshot).

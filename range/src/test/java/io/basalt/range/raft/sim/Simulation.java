@@ -1,0 +1,1385 @@
+package io.basalt.range.raft.sim;
+
+import io.basalt.range.check.LinearizabilityChecker;
+import io.basalt.range.check.Operation;
+import io.basalt.range.check.RegisterModel;
+import io.basalt.range.raft.ConfChange;
+import io.basalt.range.raft.ConfState;
+import io.basalt.range.raft.Config;
+import io.basalt.range.raft.EngineRaftStorage;
+import io.basalt.range.raft.Entry;
+import io.basalt.range.raft.EntryType;
+import io.basalt.range.raft.Message;
+import io.basalt.range.raft.RaftNode;
+import io.basalt.range.raft.ReadState;
+import io.basalt.range.raft.Ready;
+import io.basalt.range.raft.Snapshot;
+import io.basalt.range.raft.SnapshotMetadata;
+import io.basalt.range.storage.MemEngine;
+import io.basalt.range.storage.StorageException;
+import io.basalt.range.storage.WriteBatch;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * A deterministic simulation of several Raft groups on a handful of nodes, in one thread, in
+ * virtual time, driven by one seeded random source (VERIFICATION.md, "Deterministic simulation").
+ *
+ * <p>The world: nodes, each with one {@link MemEngine} shared by the replicas it hosts (a crash
+ * loses exactly what was not synced); Raft groups of 3 or 5 voters whose replicas persist through
+ * {@link EngineRaftStorage} and apply a register map; a network that delays, drops, duplicates and
+ * reorders messages and can be partitioned (symmetric and one-way); clients that write, CAS and
+ * read (ReadIndex or lease) registers through whichever replica they think leads. Faults during the
+ * chaos phase: partitions, crashes and restarts, pauses (a paused node catches up its missed ticks
+ * when it resumes, as a node driven by a monotonic clock must), disk I/O errors (the node crashes),
+ * membership changes (learners added, promoted, voters removed, the leader included, and joint
+ * changes), leadership transfers, and log compaction with snapshots to lagging replicas.
+ *
+ * <p>Checked on every step: one leader per term (Election Safety), a leader's log only grows in its
+ * term (Leader Append-Only), equal entries at every index any replica applied (State Machine
+ * Safety), equal state digests at equal applied index, a new leader holding every applied entry
+ * (Leader Completeness), at most one valid lease per group at any instant; periodically, Log
+ * Matching between every two replicas' persisted logs. At the end, after faults heal: every group
+ * elects a leader and commits a probe within a bounded number of election timeouts (liveness),
+ * every acknowledged write is applied by every live member, and the client history of every
+ * register is linearizable.
+ */
+final class Simulation {
+  /** What a run varies; everything is drawn from the seed. */
+  record Options(
+      int nodes,
+      int groups,
+      int chaosMillis,
+      int healMillis,
+      double dropRate,
+      double duplicateRate,
+      int maxDelayMillis,
+      Set<Config.BuggyBehavior> bugs) {
+    static Options random(SplittableRandom rng, Set<Config.BuggyBehavior> bugs) {
+      return new Options(
+          5 + 2 * rng.nextInt(2),
+          1 + rng.nextInt(3),
+          3000 + rng.nextInt(3000),
+          3000,
+          rng.nextInt(4) == 0 ? 0 : rng.nextDouble() * 0.05,
+          rng.nextDouble() * 0.03,
+          2 + rng.nextInt(20),
+          bugs);
+    }
+  }
+
+  /** Thrown when an invariant is violated. */
+  static final class Violation extends AssertionError {
+    private static final long serialVersionUID = 1L;
+
+    Violation(String message) {
+      super(message);
+    }
+  }
+
+  /** With -Dbasalt.sim.trace=FILE, every event of the run is written to FILE (for debugging). */
+  private static final java.io.PrintStream FULL_TRACE = openTrace();
+
+  private static java.io.PrintStream openTrace() {
+    String file = System.getProperty("basalt.sim.trace");
+    if (file == null) {
+      return null;
+    }
+    try {
+      return new java.io.PrintStream(new java.io.FileOutputStream(file), true, "UTF-8");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  static final int TICK_MILLIS = 10;
+  static final int ELECTION_TICKS = 10;
+  static final int CLIENT_TIMEOUT_MILLIS = 400;
+  static final long BOOTSTRAP_INDEX = 5;
+  static final long BOOTSTRAP_TERM = 1;
+
+  private final long seed;
+  private final Options options;
+  private final SplittableRandom rng;
+  private final PriorityQueue<Event> events = new PriorityQueue<>();
+  private long now;
+  private long eventSeq;
+  private final TreeMap<Long, Node> nodes = new TreeMap<>();
+  private final TreeMap<Long, Group> groups = new TreeMap<>();
+  private final Map<String, Long> leaderOfTerm = new HashMap<>();
+  private final List<Operation<RegisterModel.Op, Object>> history = new ArrayList<>();
+  private final List<String> trace = new ArrayList<>();
+  private final Set<List<Long>> cutLinks = new java.util.HashSet<>();
+  private long nextProcess = 1;
+  private long nextOpId = 1;
+  private boolean chaos = true;
+  private long stepsSinceLogMatchCheck;
+  final Stats stats = new Stats();
+
+  /** Counters a run reports, for tuning and for the closing note. */
+  static final class Stats {
+    long events;
+    long messages;
+    long crashes;
+    long partitions;
+    long confChanges;
+    long transfers;
+    long snapshotsSent;
+    long compactions;
+    long okWrites;
+    long okReads;
+    long leaseReads;
+    long unknownOps;
+  }
+
+  private record Event(long time, long seq, Runnable action) implements Comparable<Event> {
+    @Override
+    public int compareTo(Event o) {
+      int byTime = Long.compare(time, o.time);
+      return byTime != 0 ? byTime : Long.compare(seq, o.seq);
+    }
+  }
+
+  Simulation(long seed, Set<Config.BuggyBehavior> bugs) {
+    this.seed = seed;
+    this.rng = new SplittableRandom(seed);
+    this.options = Options.random(rng, bugs);
+  }
+
+  Options options() {
+    return options;
+  }
+
+  private void at(long time, Runnable action) {
+    events.add(new Event(Math.max(time, now), eventSeq++, action));
+  }
+
+  private void note(String line) {
+    trace.add(now + "ms " + line);
+    if (FULL_TRACE != null) {
+      FULL_TRACE.println(now + "ms " + line);
+    }
+    if (trace.size() > 400) {
+      trace.subList(0, 100).clear();
+    }
+  }
+
+  private Violation violation(String what) {
+    StringBuilder replicas = new StringBuilder();
+    for (Node node : nodes.values()) {
+      for (Replica r : node.replicas.values()) {
+        replicas.append("\n    node ").append(node.id).append(node.up ? "" : " (down)")
+            .append(node.paused ? " (paused)" : "").append(" g").append(r.group.id)
+            .append(" applied=").append(r.sm.appliedIndex)
+            .append(" first=").append(r.storage.firstIndex())
+            .append(" outstanding=").append(r.readyOutstanding)
+            .append(" ").append(r.raft.status());
+      }
+    }
+    return new Violation(
+        what
+            + "\n  replicas:" + replicas
+            + "\n  at "
+            + now
+            + "ms, options "
+            + options
+            + "\n  recent events:\n    "
+            + String.join("\n    ", trace.subList(Math.max(0, trace.size() - 40), trace.size())));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The world
+
+  final class Node {
+    final long id;
+    MemEngine engine = new MemEngine();
+    final TreeMap<Long, Replica> replicas = new TreeMap<>();
+
+    /** Replicas this node hosts, by group; what a real node finds in its store on restart. */
+    final TreeMap<Long, Long> hosted = new TreeMap<>();
+
+    /** Per group, the highest replica id destroyed here; older messages are ignored. */
+    final TreeMap<Long, Long> tombstones = new TreeMap<>();
+
+    final long tickMillis;
+    boolean up = true;
+    boolean paused;
+    boolean failIo;
+    long incarnation;
+    long pausedAt;
+    final List<Runnable> deferred = new ArrayList<>();
+
+    Node(long id) {
+      this.id = id;
+      this.tickMillis = TICK_MILLIS;
+    }
+
+    boolean live() {
+      return up && !paused;
+    }
+  }
+
+  final class Group {
+    final long id;
+    final boolean leaseReads;
+    final TreeMap<Long, Long> nodeOfReplica = new TreeMap<>();
+    long nextReplicaId = 1;
+    final List<String> keys = new ArrayList<>();
+
+    /** index -> term and digest of the entry applied there (by anyone). */
+    final TreeMap<Long, long[]> applied = new TreeMap<>();
+
+    /** applied index -> state digest after it. */
+    final HashMap<Long, Long> digests = new HashMap<>();
+
+    long maxApplied;
+    long probeAppliedAt = -1;
+    final TreeSet<Long> ackedWrites = new TreeSet<>();
+
+    Group(long id, boolean leaseReads) {
+      this.id = id;
+      this.leaseReads = leaseReads;
+      for (int k = 0; k < 2; k++) {
+        keys.add("g" + id + "k" + k);
+      }
+    }
+  }
+
+  private Config config(long replicaId, long appliedIndex) {
+    return Config.builder(replicaId, new SplittableRandom(rng.nextLong()))
+        .electionTimeoutTicks(ELECTION_TICKS)
+        .heartbeatTicks(1)
+        .maxSizePerMsgBytes(2048)
+        .maxInflightMsgs(8)
+        .maxUncommittedEntriesBytes(64 * 1024)
+        .preVote(true)
+        .checkQuorum(true)
+        .readOnlyOption(Config.ReadOnlyOption.SAFE)
+        .leaseClockDriftTicks(1)
+        .quiesceAfterTicks(rng.nextInt(3) == 0 ? 0 : 20)
+        .appliedIndex(appliedIndex)
+        .testOnlyBuggyBehaviors(options.bugs())
+        .build();
+  }
+
+  final class Replica {
+    final Node node;
+    final Group group;
+    final long id;
+    final EngineRaftStorage storage;
+    final RaftNode raft;
+    final StateMachine sm = new StateMachine();
+    boolean readyOutstanding;
+    boolean destroyed;
+    boolean wasMember;
+    final long incarnation;
+    long leaderTerm = -1;
+    long leaderLastIndex;
+    final TreeMap<Long, ClientRequest> pendingWrites = new TreeMap<>();
+    final TreeMap<Long, ClientRequest> pendingReadIndex = new TreeMap<>();
+    final List<long[]> readsAwaitingApply = new ArrayList<>(); // [index, opId]
+    final TreeMap<Long, ClientRequest> readsById = new TreeMap<>();
+
+    Replica(Node node, Group group, long id) {
+      this.node = node;
+      this.group = group;
+      this.id = id;
+      this.incarnation = node.incarnation;
+      this.storage = new EngineRaftStorage(node.engine, group.id);
+      Snapshot snap = storage.snapshot();
+      sm.restore(snap.data());
+      sm.appliedIndex = snap.metadata().index();
+      this.raft = RaftNode.create(config(id, snap.metadata().index()), storage);
+      this.wasMember = storage.initialState().confState().contains(id);
+    }
+
+    boolean alive() {
+      return !destroyed && node.live() && node.incarnation == incarnation;
+    }
+
+    void process() {
+      if (!alive() || readyOutstanding || !raft.hasReady()) {
+        return;
+      }
+      Ready rd = raft.ready();
+      readyOutstanding = true;
+      send(this, rd.messages());
+      WriteBatch batch = new WriteBatch();
+      if (rd.snapshot() != null) {
+        storage.applySnapshot(batch, rd.snapshot());
+      }
+      storage.append(batch, rd.entries());
+      if (rd.hardState() != null) {
+        storage.setHardState(batch, rd.hardState());
+      }
+      if (!write(node, batch)) {
+        return;
+      }
+      long inc = node.incarnation;
+      Runnable persisted =
+          () -> {
+            if (node.incarnation != inc || destroyed || !node.up) {
+              return;
+            }
+            if (!sync(node)) {
+              return;
+            }
+            afterPersist(rd);
+          };
+      if (rd.mustSync()) {
+        at(now + 1 + rng.nextInt(3), () -> whenLive(node, persisted));
+      } else {
+        persisted.run();
+      }
+    }
+
+    private void afterPersist(Ready rd) {
+      send(this, rd.messagesAfterPersist());
+      if (rd.snapshot() != null) {
+        SnapshotMetadata m = rd.snapshot().metadata();
+        if (m.index() < sm.appliedIndex) {
+          throw violation(
+              "replica "
+                  + id
+                  + " of group "
+                  + group.id
+                  + " installed snapshot "
+                  + m.index()
+                  + " below its applied index "
+                  + sm.appliedIndex);
+        }
+        sm.restore(rd.snapshot().data());
+        sm.appliedIndex = m.index();
+        checkDigest();
+      }
+      for (Entry e : rd.committedEntries()) {
+        apply(e);
+      }
+      for (ReadState rs : rd.readStates()) {
+        long opId = ByteBuffer.wrap(rs.context()).getLong();
+        ClientRequest request = pendingReadIndex.remove(opId);
+        if (request != null) {
+          readsAwaitingApply.add(new long[] {rs.index(), opId});
+          readsById.put(opId, request);
+        }
+      }
+      raft.advance(rd);
+      readyOutstanding = false;
+      serveReads();
+      checkSafety();
+      maybeCompact();
+      maybeRemoved();
+      process();
+    }
+
+    private void apply(Entry e) {
+      if (e.index() != sm.appliedIndex + 1) {
+        throw violation(
+            "replica "
+                + id
+                + " of group "
+                + group.id
+                + " applies index "
+                + e.index()
+                + " after "
+                + sm.appliedIndex);
+      }
+      long dataHash = java.util.Arrays.hashCode(e.data()) * 31L + e.type().ordinal();
+      long[] first = group.applied.putIfAbsent(e.index(), new long[] {e.term(), dataHash});
+      if (first != null && (first[0] != e.term() || first[1] != dataHash)) {
+        throw violation(
+            "State Machine Safety: group "
+                + group.id
+                + " index "
+                + e.index()
+                + " applied as term "
+                + first[0]
+                + " elsewhere but term "
+                + e.term()
+                + " at replica "
+                + id);
+      }
+      group.maxApplied = Math.max(group.maxApplied, e.index());
+      Object result = null;
+      long opId = -1;
+      if (e.type() == EntryType.NORMAL && e.data().length > 0) {
+        Command command = Command.decode(e.data());
+        result = sm.apply(e.index(), command);
+        opId = command.opId();
+        if (command.kind() == Command.Kind.PROBE && group.probeAppliedAt < 0 && !chaos) {
+          group.probeAppliedAt = now;
+        }
+      } else {
+        sm.skip(e.index());
+      }
+      checkDigest();
+      ClientRequest request = opId < 0 ? null : pendingWrites.remove(opId);
+      if (request != null && result != null) {
+        reply(this, request, result);
+      }
+    }
+
+    private void checkDigest() {
+      Long other = group.digests.putIfAbsent(sm.appliedIndex, sm.digest);
+      if (other != null && other != sm.digest) {
+        throw violation(
+            "state digests differ at applied index "
+                + sm.appliedIndex
+                + " in group "
+                + group.id
+                + " (replica "
+                + id
+                + ")");
+      }
+    }
+
+    void serveReads() {
+      for (var it = readsAwaitingApply.iterator(); it.hasNext(); ) {
+        long[] waiting = it.next();
+        if (sm.appliedIndex >= waiting[0]) {
+          it.remove();
+          ClientRequest request = readsById.remove(waiting[1]);
+          if (request != null) {
+            reply(this, request, sm.values.getOrDefault(request.key, RegisterModel.ABSENT));
+          }
+        }
+      }
+    }
+
+    private void maybeCompact() {
+      long snapIndex = storage.firstIndex() - 1;
+      if (sm.appliedIndex - snapIndex < 6 + rng.nextInt(10) || readyOutstanding) {
+        return;
+      }
+      long index = sm.appliedIndex;
+      ConfState confState = raft.status().confState();
+      Snapshot snapshot =
+          new Snapshot(new SnapshotMetadata(index, storage.term(index), confState), sm.serialize());
+      WriteBatch batch = new WriteBatch();
+      storage.saveSnapshot(batch, snapshot, index - rng.nextInt(3));
+      storage.setConfState(batch, confState);
+      if (write(node, batch)) {
+        stats.compactions++;
+      }
+    }
+
+    private void maybeRemoved() {
+      ConfState conf = raft.status().confState();
+      if (conf.contains(id)) {
+        wasMember = true;
+        return;
+      }
+      if (wasMember && !conf.allMembers().isEmpty()) {
+        // Removed from the group: destroy the replica a little later (the way a real node
+        // garbage-collects it), leaving a tombstone so that it is never recreated.
+        long inc = node.incarnation;
+        at(
+            now + 300,
+            () -> {
+              if (node.incarnation == inc
+                  && !destroyed
+                  && !raft.status().confState().contains(id)) {
+                destroy(this);
+              }
+            });
+      }
+    }
+
+    void checkSafety() {
+      if (!alive()) {
+        return;
+      }
+      RaftNode.Status st = raft.status();
+      if (st.role() == RaftNode.Role.LEADER) {
+        Long other = leaderOfTerm.putIfAbsent(group.id + "/" + st.term(), id);
+        if (other != null && other != id) {
+          throw violation(
+              "Election Safety: group "
+                  + group.id
+                  + " has leaders "
+                  + other
+                  + " and "
+                  + id
+                  + " in term "
+                  + st.term());
+        }
+        if (leaderTerm != st.term()) {
+          leaderTerm = st.term();
+          leaderLastIndex = st.lastIndex();
+          checkLeaderCompleteness(st);
+        } else if (st.lastIndex() < leaderLastIndex) {
+          throw violation(
+              "Leader Append-Only: leader "
+                  + id
+                  + " of group "
+                  + group.id
+                  + " shrank its log from "
+                  + leaderLastIndex
+                  + " to "
+                  + st.lastIndex());
+        }
+        leaderLastIndex = st.lastIndex();
+      }
+      checkLeases();
+    }
+
+    private void checkLeaderCompleteness(RaftNode.Status st) {
+      if (st.lastIndex() < group.maxApplied) {
+        throw violation(
+            "Leader Completeness: leader "
+                + id
+                + " of group "
+                + group.id
+                + " in term "
+                + st.term()
+                + " has last index "
+                + st.lastIndex()
+                + " but index "
+                + group.maxApplied
+                + " was applied");
+      }
+      for (long index = Math.max(storage.firstIndex(), 1);
+          index <= Math.min(storage.lastIndex(), group.maxApplied);
+          index++) {
+        long[] applied = group.applied.get(index);
+        if (applied != null && storage.term(index) != applied[0]) {
+          throw violation(
+              "Leader Completeness: leader "
+                  + id
+                  + " of group "
+                  + group.id
+                  + " has term "
+                  + storage.term(index)
+                  + " at applied index "
+                  + index
+                  + ", applied as term "
+                  + applied[0]);
+        }
+      }
+    }
+
+    private void checkLeases() {
+      long holders = 0;
+      String who = "";
+      for (Map.Entry<Long, Long> e : group.nodeOfReplica.entrySet()) {
+        Replica r = nodes.get(e.getValue()).replicas.get(group.id);
+        if (r != null && r.alive() && r.id == e.getKey() && r.raft.status().leaseValid()) {
+          holders++;
+          who += " " + r.id + "(term " + r.raft.status().term() + ")";
+        }
+      }
+      if (holders > 1) {
+        throw violation("two valid leases at once in group " + group.id + ":" + who);
+      }
+    }
+  }
+
+  /** Runs a delayed action only once the node is running (not paused); drops it if it crashed. */
+  private void whenLive(Node node, Runnable action) {
+    if (!node.up) {
+      return;
+    }
+    if (node.paused) {
+      node.deferred.add(action);
+      return;
+    }
+    action.run();
+  }
+
+  private boolean write(Node node, WriteBatch batch) {
+    try {
+      if (node.failIo) {
+        node.engine.failIo(true);
+      }
+      node.engine.write(batch, false);
+      return true;
+    } catch (StorageException e) {
+      note("node " + node.id + " disk error on write: crashes");
+      crash(node);
+      return false;
+    }
+  }
+
+  private boolean sync(Node node) {
+    try {
+      node.engine.sync();
+      return true;
+    } catch (StorageException e) {
+      note("node " + node.id + " disk error on sync: crashes");
+      crash(node);
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Network
+
+  private void send(Replica from, List<Message> messages) {
+    for (Message m : messages) {
+      Long toNode = from.group.nodeOfReplica.get(m.to());
+      if (toNode == null) {
+        continue;
+      }
+      stats.messages++;
+      if (m.type() == Message.Type.SNAPSHOT) {
+        stats.snapshotsSent++;
+      }
+      deliver(from, toNode, m, false);
+      if (rng.nextDouble() < options.duplicateRate()) {
+        deliver(from, toNode, m, true);
+      }
+    }
+  }
+
+  private boolean linkUp(long from, long to) {
+    return !cutLinks.contains(List.of(from, to));
+  }
+
+  private void deliver(Replica from, long toNode, Message m, boolean duplicate) {
+    long fromNode = from.node.id;
+    boolean dropped =
+        fromNode != toNode && (rng.nextDouble() < options.dropRate() || !linkUp(fromNode, toNode));
+    long delay = fromNode == toNode ? 0 : 1 + rng.nextInt(options.maxDelayMillis());
+    Group group = from.group;
+    at(
+        now + delay,
+        () -> {
+          boolean arrived = !dropped && linkUp(fromNode, toNode);
+          if (m.type() == Message.Type.SNAPSHOT && !duplicate) {
+            // The sender learns how its snapshot stream ended (as a real sender does when the
+            // stream completes), once it is running again if it is paused.
+            boolean success = arrived && nodes.get(toNode).up;
+            Node sender = from.node;
+            long inc = sender.incarnation;
+            whenLive(
+                sender,
+                () -> {
+                  if (sender.incarnation == inc && from.alive()) {
+                    from.raft.reportSnapshot(m.to(), success);
+                    from.process();
+                  }
+                });
+          }
+          if (!arrived) {
+            return;
+          }
+          Node node = nodes.get(toNode);
+          whenLive(node, () -> receive(node, group, m));
+        });
+  }
+
+  private void receive(Node node, Group group, Message m) {
+    Replica r = node.replicas.get(group.id);
+    if (r == null || r.id != m.to()) {
+      if (r != null) {
+        return; // for another replica of this group than the one hosted here
+      }
+      Long hostedId = node.hosted.get(group.id);
+      if (hostedId != null && hostedId != m.to()) {
+        if (hostedId > m.to()) {
+          return;
+        }
+      }
+      if (node.tombstones.getOrDefault(group.id, 0L) >= m.to()) {
+        return;
+      }
+      if (!Objects.equals(group.nodeOfReplica.get(m.to()), node.id)) {
+        return;
+      }
+      // First message for a replica added here: create it empty; its leader sends a snapshot.
+      r = new Replica(node, group, m.to());
+      node.replicas.put(group.id, r);
+      node.hosted.put(group.id, m.to());
+      note("node " + node.id + " creates replica " + m.to() + " of group " + group.id);
+    }
+    note(
+        "deliver "
+            + m.type()
+            + " g"
+            + group.id
+            + " "
+            + m.from()
+            + "->"
+            + m.to()
+            + " t"
+            + m.term()
+            + (m.reject() ? " reject" : ""));
+    r.raft.step(m);
+    r.process();
+    r.checkSafety();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Nodes: ticks, crashes, restarts, pauses
+
+  private void scheduleTick(Node node, long incarnation) {
+    at(
+        now + node.tickMillis,
+        () -> {
+          if (!node.up || node.incarnation != incarnation) {
+            return;
+          }
+          if (!node.paused) {
+            tickNode(node);
+          }
+          scheduleTick(node, incarnation);
+        });
+  }
+
+  private void tickNode(Node node) {
+    for (Replica r : List.copyOf(node.replicas.values())) {
+      if (r.alive()) {
+        r.raft.tick();
+        r.process();
+        r.checkSafety();
+      }
+    }
+  }
+
+  private void crash(Node node) {
+    if (!node.up) {
+      return;
+    }
+    stats.crashes++;
+    note("crash node " + node.id);
+    node.up = false;
+    node.paused = false;
+    node.deferred.clear();
+    node.incarnation++;
+    node.engine = node.engine.crash();
+    node.replicas.clear();
+  }
+
+  private void restart(Node node) {
+    if (node.up) {
+      return;
+    }
+    note("restart node " + node.id);
+    node.up = true;
+    node.failIo = false;
+    node.engine.failIo(false);
+    for (Map.Entry<Long, Long> hosted : node.hosted.entrySet()) {
+      Group group = groups.get(hosted.getKey());
+      Replica r = new Replica(node, group, hosted.getValue());
+      node.replicas.put(group.id, r);
+    }
+    scheduleTick(node, node.incarnation);
+    for (Replica r : node.replicas.values()) {
+      r.process();
+    }
+  }
+
+  private void pause(Node node) {
+    if (!node.live()) {
+      return;
+    }
+    note("pause node " + node.id);
+    node.paused = true;
+    node.pausedAt = now;
+  }
+
+  private void resume(Node node) {
+    if (!node.up || !node.paused) {
+      return;
+    }
+    note("resume node " + node.id);
+    node.paused = false;
+    // A node's ticks come from a monotonic clock: on resume it first accounts for the time it
+    // was stopped, so that its lease has expired before it serves anything.
+    // The catch-up is one instant: no check or request sees the replica half caught up.
+    long missed = (now - node.pausedAt) / node.tickMillis;
+    for (Replica r : List.copyOf(node.replicas.values())) {
+      for (long i = 0; i < missed && r.alive(); i++) {
+        r.raft.tick();
+      }
+    }
+    for (Replica r : List.copyOf(node.replicas.values())) {
+      r.process();
+      r.checkSafety();
+    }
+    List<Runnable> deferred = List.copyOf(node.deferred);
+    node.deferred.clear();
+    deferred.forEach(Runnable::run);
+  }
+
+  private void destroy(Replica r) {
+    note("destroy replica " + r.id + " of group " + r.group.id + " on node " + r.node.id);
+    r.destroyed = true;
+    WriteBatch batch = new WriteBatch();
+    r.storage.destroy(batch);
+    try {
+      r.node.engine.write(batch, true);
+    } catch (StorageException e) {
+      crash(r.node);
+      return;
+    }
+    r.node.replicas.remove(r.group.id);
+    r.node.hosted.remove(r.group.id);
+    r.node.tombstones.put(r.group.id, r.id);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Clients
+
+  record ClientRequest(
+      long opId,
+      long process,
+      Group group,
+      String key,
+      RegisterModel.Op op,
+      long callTime,
+      Client client) {}
+
+  final class Client {
+    long process = nextProcess++;
+    final TreeMap<Long, Long> leaderGuess = new TreeMap<>();
+    ClientRequest inFlight;
+    boolean stopped;
+  }
+
+  private void clientNext(Client client) {
+    if (client.stopped) {
+      return;
+    }
+    Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
+    String key = group.keys.get(rng.nextInt(group.keys.size()));
+    int kind = rng.nextInt(20);
+    RegisterModel.Op op;
+    if (kind < 8) {
+      op = new RegisterModel.Write("v" + nextOpId);
+    } else if (kind < 11) {
+      String expected = rng.nextBoolean() ? null : "v" + Math.max(1, nextOpId - 1 - rng.nextInt(6));
+      op = new RegisterModel.Cas(expected, "v" + nextOpId);
+    } else {
+      op = new RegisterModel.Read();
+    }
+    ClientRequest request =
+        new ClientRequest(nextOpId++, client.process, group, key, op, now, client);
+    client.inFlight = request;
+    Long replicaId = client.leaderGuess.get(group.id);
+    if (replicaId == null || !group.nodeOfReplica.containsKey(replicaId)) {
+      List<Long> ids = new ArrayList<>(group.nodeOfReplica.keySet());
+      replicaId = ids.get(rng.nextInt(ids.size()));
+    }
+    long target = replicaId;
+    long toNode = group.nodeOfReplica.get(target);
+    boolean dropped = rng.nextDouble() < options.dropRate();
+    at(
+        now + 1 + rng.nextInt(options.maxDelayMillis()),
+        () -> {
+          if (!dropped) {
+            Node node = nodes.get(toNode);
+            whenLive(node, () -> handleRequest(node, target, request));
+          }
+        });
+    at(
+        now + CLIENT_TIMEOUT_MILLIS,
+        () -> {
+          if (client.inFlight == request) {
+            complete(request, null, true);
+          }
+        });
+  }
+
+  private void handleRequest(Node node, long replicaId, ClientRequest request) {
+    Replica r = node.replicas.get(request.group.id);
+    if (r == null || r.id != replicaId || !r.alive()) {
+      return; // no such replica here: the client times out
+    }
+    RaftNode.Status st = r.raft.status();
+    if (request.op instanceof RegisterModel.Read) {
+      byte[] context = ByteBuffer.allocate(8).putLong(request.opId).array();
+      if (request.group.leaseReads && st.role() == RaftNode.Role.LEADER && st.leaseValid()) {
+        stats.leaseReads++;
+        r.readsAwaitingApply.add(new long[] {st.commit(), request.opId});
+        r.readsById.put(request.opId, request);
+        r.serveReads();
+        return;
+      }
+      if (!r.raft.readIndex(context)) {
+        replyFail(r, request, st.leaderId());
+        return;
+      }
+      r.pendingReadIndex.put(request.opId, request);
+      r.process();
+      return;
+    }
+    Command command =
+        switch (request.op) {
+          case RegisterModel.Write w ->
+              new Command(request.opId, request.key, Command.Kind.PUT, null, w.value());
+          case RegisterModel.Cas c ->
+              new Command(request.opId, request.key, Command.Kind.CAS, c.expected(), c.value());
+          default -> throw new IllegalStateException();
+        };
+    RaftNode.ProposeResult result = r.raft.propose(command.encode());
+    if (!result.accepted()) {
+      replyFail(r, request, st.leaderId());
+      return;
+    }
+    r.pendingWrites.put(request.opId, request);
+    r.process();
+  }
+
+  private void reply(Replica from, ClientRequest request, Object result) {
+    boolean dropped = rng.nextDouble() < options.dropRate();
+    long replicaId = from.id;
+    at(
+        now + 1 + rng.nextInt(options.maxDelayMillis()),
+        () -> {
+          if (!dropped && request.client.inFlight == request) {
+            request.client.leaderGuess.put(request.group.id, replicaId);
+            complete(request, result, false);
+          }
+        });
+  }
+
+  private void replyFail(Replica from, ClientRequest request, long leaderHint) {
+    at(
+        now + 1 + rng.nextInt(options.maxDelayMillis()),
+        () -> {
+          if (request.client.inFlight == request) {
+            if (leaderHint != 0) {
+              request.client.leaderGuess.put(request.group.id, leaderHint);
+            } else {
+              request.client.leaderGuess.remove(request.group.id);
+            }
+            request.client.inFlight = null;
+            at(now + rng.nextInt(10), () -> clientNext(request.client));
+          }
+        });
+  }
+
+  private void complete(ClientRequest request, Object result, boolean unknown) {
+    Client client = request.client;
+    client.inFlight = null;
+    if (unknown) {
+      stats.unknownOps++;
+      history.add(
+          new Operation<>(
+              request.process, request.key, request.op, null, request.callTime, Operation.UNKNOWN));
+      client.process = nextProcess++; // an unknown outcome ends the process (VERIFICATION.md)
+      client.leaderGuess.remove(request.group.id);
+    } else {
+      history.add(
+          new Operation<>(request.process, request.key, request.op, result, request.callTime, now));
+      if (request.op instanceof RegisterModel.Read) {
+        stats.okReads++;
+      } else {
+        stats.okWrites++;
+        request.group.ackedWrites.add(request.opId);
+      }
+    }
+    at(now + rng.nextInt(10), () -> clientNext(client));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Faults and operators
+
+  private Replica leaderOf(Group group) {
+    Replica best = null;
+    for (Map.Entry<Long, Long> e : group.nodeOfReplica.entrySet()) {
+      Replica r = nodes.get(e.getValue()).replicas.get(group.id);
+      if (r != null
+          && r.alive()
+          && r.id == e.getKey()
+          && r.raft.status().role() == RaftNode.Role.LEADER) {
+        if (best == null || r.raft.status().term() > best.raft.status().term()) {
+          best = r;
+        }
+      }
+    }
+    return best;
+  }
+
+  private void chaosStep() {
+    if (!chaos) {
+      return;
+    }
+    List<Node> all = new ArrayList<>(nodes.values());
+    Node node = all.get(rng.nextInt(all.size()));
+    int action = rng.nextInt(100);
+    if (action < 12) {
+      // Symmetric partition into two sides.
+      cutLinks.clear();
+      List<Long> side = new ArrayList<>();
+      for (Node n : all) {
+        if (rng.nextBoolean()) {
+          side.add(n.id);
+        }
+      }
+      for (Node a : all) {
+        for (Node b : all) {
+          if (side.contains(a.id) != side.contains(b.id)) {
+            cutLinks.add(List.of(a.id, b.id));
+          }
+        }
+      }
+      stats.partitions++;
+      note("partition " + side + " | rest");
+    } else if (action < 18) {
+      Node other = all.get(rng.nextInt(all.size()));
+      if (other != node) {
+        cutLinks.add(List.of(node.id, other.id));
+        stats.partitions++;
+        note("one-way cut " + node.id + " -> " + other.id);
+      }
+    } else if (action < 24) {
+      for (Node other : all) {
+        if (other != node) {
+          cutLinks.add(List.of(node.id, other.id));
+          cutLinks.add(List.of(other.id, node.id));
+        }
+      }
+      stats.partitions++;
+      note("isolate node " + node.id);
+    } else if (action < 36) {
+      cutLinks.clear();
+      note("heal network");
+    } else if (action < 46) {
+      crash(node);
+      at(now + 50 + rng.nextInt(800), () -> restart(node));
+    } else if (action < 50) {
+      if (node.up) {
+        note("disk of node " + node.id + " starts failing");
+        node.failIo = true;
+        at(now + 200 + rng.nextInt(500), () -> restart(node));
+      }
+    } else if (action < 56) {
+      pause(node);
+      at(now + 50 + rng.nextInt(600), () -> resume(node));
+    } else if (action < 72) {
+      changeMembership(groups.get(1 + (long) rng.nextInt(groups.size())));
+    } else if (action < 82) {
+      Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
+      Replica leader = leaderOf(group);
+      if (leader != null) {
+        List<Long> voters = new ArrayList<>(leader.raft.status().confState().voters());
+        long target = voters.get(rng.nextInt(voters.size()));
+        if (target != leader.id && leader.raft.transferLeader(target)) {
+          stats.transfers++;
+          note("transfer leader of group " + group.id + " " + leader.id + " -> " + target);
+          leader.process();
+        }
+      }
+    }
+    at(now + 20 + rng.nextInt(200), this::chaosStep);
+  }
+
+  private void changeMembership(Group group) {
+    Replica leader = leaderOf(group);
+    if (leader == null) {
+      return;
+    }
+    ConfState conf = leader.raft.status().confState();
+    if (conf.isJoint()) {
+      return;
+    }
+    List<Long> voters = new ArrayList<>(conf.voters());
+    List<Long> learners = new ArrayList<>(conf.learners());
+    TreeSet<Long> usedNodes = new TreeSet<>();
+    for (long member : conf.allMembers()) {
+      Long n = group.nodeOfReplica.get(member);
+      if (n != null) {
+        usedNodes.add(n);
+      }
+    }
+    List<Long> freeNodes = new ArrayList<>();
+    for (Node n : nodes.values()) {
+      if (!usedNodes.contains(n.id) && !n.hosted.containsKey(group.id)) {
+        freeNodes.add(n.id);
+      }
+    }
+    int choice = rng.nextInt(4);
+    ConfChange change;
+    String what;
+    if (choice == 0 && !freeNodes.isEmpty() && learners.isEmpty()) {
+      long node = freeNodes.get(rng.nextInt(freeNodes.size()));
+      long replicaId = group.nextReplicaId++;
+      group.nodeOfReplica.put(replicaId, node);
+      change = ConfChange.addLearner(replicaId);
+      what = "add learner " + replicaId + " on node " + node;
+    } else if (choice == 1 && !learners.isEmpty() && voters.size() < 5) {
+      long learner = learners.get(0);
+      change = ConfChange.addVoter(learner);
+      what = "promote learner " + learner;
+    } else if (choice == 2 && voters.size() > 3) {
+      long victim = voters.get(rng.nextInt(voters.size()));
+      change = ConfChange.removeNode(victim);
+      what = "remove voter " + victim + (victim == leader.id ? " (the leader)" : "");
+    } else if (choice == 3 && !learners.isEmpty()) {
+      // A joint change: promote the learner and remove a voter at once.
+      long learner = learners.get(0);
+      long victim = voters.get(rng.nextInt(voters.size()));
+      change =
+          ConfChange.of(
+              rng.nextBoolean() ? ConfChange.Transition.AUTO : ConfChange.Transition.JOINT_IMPLICIT,
+              new ConfChange.Change(ConfChange.Kind.ADD_VOTER, learner),
+              new ConfChange.Change(ConfChange.Kind.REMOVE_NODE, victim));
+      what = "joint: promote " + learner + ", remove " + victim;
+    } else {
+      return;
+    }
+    RaftNode.ProposeResult result = leader.raft.proposeConfChange(change);
+    note(
+        "group "
+            + group.id
+            + " leader "
+            + leader.id
+            + " proposes "
+            + what
+            + ": "
+            + result.outcome());
+    if (result.accepted()) {
+      stats.confChanges++;
+      leader.process();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The run
+
+  /** Runs the simulation; throws {@link Violation} on the first broken invariant. */
+  void run() {
+    for (long id = 1; id <= options.nodes(); id++) {
+      nodes.put(id, new Node(id));
+    }
+    for (long g = 1; g <= options.groups(); g++) {
+      Group group = new Group(g, rng.nextBoolean());
+      groups.put(g, group);
+      int size = rng.nextBoolean() ? 3 : 5;
+      List<Long> candidates = new ArrayList<>(nodes.keySet());
+      List<Long> chosen = new ArrayList<>();
+      for (int i = 0; i < size; i++) {
+        chosen.add(candidates.remove(rng.nextInt(candidates.size())));
+      }
+      long[] replicaIds = new long[size];
+      for (int i = 0; i < size; i++) {
+        replicaIds[i] = group.nextReplicaId++;
+        group.nodeOfReplica.put(replicaIds[i], chosen.get(i));
+      }
+      ConfState initial = ConfState.ofVoters(replicaIds);
+      StateMachine empty = new StateMachine();
+      empty.appliedIndex = BOOTSTRAP_INDEX;
+      for (int i = 0; i < size; i++) {
+        Node node = nodes.get(chosen.get(i));
+        EngineRaftStorage storage = new EngineRaftStorage(node.engine, g);
+        WriteBatch batch = new WriteBatch();
+        storage.bootstrap(batch, BOOTSTRAP_INDEX, BOOTSTRAP_TERM, initial, empty.serialize());
+        node.engine.write(batch, true);
+        node.hosted.put(g, replicaIds[i]);
+      }
+    }
+    for (Node node : nodes.values()) {
+      restartFresh(node);
+    }
+    List<Client> clients = new ArrayList<>();
+    for (int i = 0; i < 3 + rng.nextInt(5); i++) {
+      Client client = new Client();
+      clients.add(client);
+      at(rng.nextInt(50), () -> clientNext(client));
+    }
+    at(100 + rng.nextInt(200), this::chaosStep);
+    long healAt = options.chaosMillis();
+    at(healAt, this::heal);
+    long end = healAt + options.healMillis();
+    at(end - 1500, () -> clients.forEach(c -> c.stopped = true));
+    while (!events.isEmpty()) {
+      Event event = events.poll();
+      if (event.time > end) {
+        break;
+      }
+      now = event.time;
+      stats.events++;
+      event.action.run();
+      if (++stepsSinceLogMatchCheck >= 500) {
+        stepsSinceLogMatchCheck = 0;
+        checkLogMatching();
+      }
+    }
+    finalChecks(healAt);
+  }
+
+  private void restartFresh(Node node) {
+    node.up = false;
+    restart(node);
+  }
+
+  private void heal() {
+    note("heal everything; faults stop");
+    chaos = false;
+    cutLinks.clear();
+    for (Node node : nodes.values()) {
+      node.failIo = false;
+      restart(node);
+      resume(node);
+    }
+    // Liveness probes: propose to each group's leader until one is applied.
+    for (Group group : groups.values()) {
+      probe(group);
+    }
+    wakeLoop();
+  }
+
+  private void wakeLoop() {
+    // Node liveness: a quiesced follower whose leader is unreachable is woken (the host's job).
+    for (Node node : nodes.values()) {
+      for (Replica r : node.replicas.values()) {
+        RaftNode.Status st = r.raft.status();
+        if (r.alive() && st.quiesced()) {
+          Long leaderNode = r.group.nodeOfReplica.get(st.leaderId());
+          if (leaderNode == null || !nodes.get(leaderNode).live() || !linkUp(leaderNode, node.id)) {
+            r.raft.wake();
+            r.process();
+          }
+        }
+      }
+    }
+    at(now + 100, this::wakeLoop);
+  }
+
+  private void probe(Group group) {
+    if (group.probeAppliedAt >= 0) {
+      return;
+    }
+    Replica leader = leaderOf(group);
+    if (leader != null) {
+      Command command =
+          new Command(nextOpId++, group.keys.get(0) + "-probe", Command.Kind.PROBE, null, "p");
+      if (leader.raft.propose(command.encode()).accepted()) {
+        leader.process();
+      }
+    }
+    at(now + 50, () -> probe(group));
+  }
+
+  private void checkLogMatching() {
+    for (Group group : groups.values()) {
+      List<Replica> replicas = new ArrayList<>();
+      for (Map.Entry<Long, Long> e : group.nodeOfReplica.entrySet()) {
+        Replica r = nodes.get(e.getValue()).replicas.get(group.id);
+        if (r != null && r.id == e.getKey() && !r.destroyed && r.node.up) {
+          replicas.add(r);
+        }
+      }
+      for (int i = 0; i < replicas.size(); i++) {
+        for (int j = i + 1; j < replicas.size(); j++) {
+          checkLogMatching(group, replicas.get(i), replicas.get(j));
+        }
+      }
+    }
+  }
+
+  private void checkLogMatching(Group group, Replica a, Replica b) {
+    long lo = Math.max(a.storage.firstIndex(), b.storage.firstIndex());
+    long hi = Math.min(a.storage.lastIndex(), b.storage.lastIndex());
+    if (lo > hi) {
+      return;
+    }
+    List<Entry> ea = a.storage.entries(lo, hi + 1, Long.MAX_VALUE);
+    List<Entry> eb = b.storage.entries(lo, hi + 1, Long.MAX_VALUE);
+    // Find the highest index where the terms agree: everything up to it must be identical.
+    for (int k = ea.size() - 1; k >= 0; k--) {
+      if (ea.get(k).term() == eb.get(k).term()) {
+        for (int m = 0; m <= k; m++) {
+          if (!ea.get(m).equals(eb.get(m))) {
+            throw violation(
+                "Log Matching: group "
+                    + group.id
+                    + " replicas "
+                    + a.id
+                    + " and "
+                    + b.id
+                    + " agree on the term at index "
+                    + ea.get(k).index()
+                    + " but differ at "
+                    + ea.get(m).index());
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  private void finalChecks(long healAt) {
+    long bound = 20L * ELECTION_TICKS * TICK_MILLIS;
+    for (Group group : groups.values()) {
+      if (group.probeAppliedAt < 0) {
+        throw violation(
+            "Liveness: group "
+                + group.id
+                + " committed no probe within "
+                + options.healMillis()
+                + "ms after faults stopped");
+      }
+      if (group.probeAppliedAt - healAt > bound) {
+        throw violation(
+            "Liveness: group "
+                + group.id
+                + " needed "
+                + (group.probeAppliedAt - healAt)
+                + "ms after faults stopped to commit (bound "
+                + bound
+                + "ms)");
+      }
+      Replica leader = leaderOf(group);
+      if (leader == null) {
+        throw violation("Liveness: group " + group.id + " has no leader at the end");
+      }
+      RaftNode.Status ls = leader.raft.status();
+      for (long member : ls.confState().allMembers()) {
+        Node node = nodes.get(group.nodeOfReplica.get(member));
+        Replica r = node.replicas.get(group.id);
+        if (r == null || r.id != member) {
+          throw violation(
+              "member " + member + " of group " + group.id + " is not running on node " + node.id);
+        }
+        if (r.sm.appliedIndex != ls.commit()) {
+          throw violation(
+              "member "
+                  + member
+                  + " of group "
+                  + group.id
+                  + " has applied "
+                  + r.sm.appliedIndex
+                  + " of the leader's commit "
+                  + ls.commit()
+                  + " long after faults stopped");
+        }
+        for (long op : group.ackedWrites) {
+          if (!r.sm.appliedOps.contains(op)) {
+            throw violation(
+                "acknowledged write "
+                    + op
+                    + " of group "
+                    + group.id
+                    + " is not applied at member "
+                    + member);
+          }
+        }
+      }
+    }
+    LinearizabilityChecker.Result<RegisterModel.Op, Object> result =
+        new LinearizabilityChecker().check(new RegisterModel(), history);
+    if (!result.linearizable()) {
+      throw violation("client history is not linearizable:\n" + result.describe());
+    }
+  }
+
+  long seed() {
+    return seed;
+  }
+
+  int historySize() {
+    return history.size();
+  }
+}
