@@ -63,6 +63,7 @@ final class Simulation {
       double dropRate,
       double duplicateRate,
       int maxDelayMillis,
+      long maxMessageBytes,
       Set<Config.BuggyBehavior> bugs) {
     static Options random(SplittableRandom rng, Set<Config.BuggyBehavior> bugs) {
       return new Options(
@@ -73,6 +74,7 @@ final class Simulation {
           rng.nextInt(4) == 0 ? 0 : rng.nextDouble() * 0.05,
           rng.nextDouble() * 0.03,
           2 + rng.nextInt(20),
+          new long[] {64, 256, 2048}[rng.nextInt(3)],
           bugs);
     }
   }
@@ -231,6 +233,8 @@ final class Simulation {
   final class Group {
     final long id;
     final boolean leaseReads;
+    /** Most groups run CheckQuorum; without it the lease must never be valid. */
+    final boolean checkQuorum;
     final TreeMap<Long, Long> nodeOfReplica = new TreeMap<>();
     long nextReplicaId = 1;
     final List<String> keys = new ArrayList<>();
@@ -245,24 +249,25 @@ final class Simulation {
     long probeAppliedAt = -1;
     final TreeSet<Long> ackedWrites = new TreeSet<>();
 
-    Group(long id, boolean leaseReads) {
+    Group(long id, boolean leaseReads, boolean checkQuorum) {
       this.id = id;
       this.leaseReads = leaseReads;
+      this.checkQuorum = checkQuorum;
       for (int k = 0; k < 2; k++) {
         keys.add("g" + id + "k" + k);
       }
     }
   }
 
-  private Config config(long replicaId, long appliedIndex) {
+  private Config config(Group group, long replicaId, long appliedIndex) {
     return Config.builder(replicaId, new SplittableRandom(rng.nextLong()))
         .electionTimeoutTicks(ELECTION_TICKS)
         .heartbeatTicks(1)
-        .maxSizePerMsgBytes(2048)
+        .maxSizePerMsgBytes(options.maxMessageBytes())
         .maxInflightMsgs(8)
         .maxUncommittedEntriesBytes(64 * 1024)
         .preVote(true)
-        .checkQuorum(true)
+        .checkQuorum(group.checkQuorum)
         .readOnlyOption(Config.ReadOnlyOption.SAFE)
         .leaseClockDriftTicks(1)
         .quiesceAfterTicks(rng.nextInt(3) == 0 ? 0 : 20)
@@ -298,7 +303,7 @@ final class Simulation {
       Snapshot snap = storage.snapshot();
       sm.restore(snap.data());
       sm.appliedIndex = snap.metadata().index();
-      this.raft = RaftNode.create(config(id, snap.metadata().index()), storage);
+      this.raft = RaftNode.create(config(group, id, snap.metadata().index()), storage);
       this.wasMember = storage.initialState().confState().contains(id);
     }
 
@@ -377,6 +382,9 @@ final class Simulation {
       serveReads();
       checkSafety();
       maybeCompact();
+      if (!alive()) {
+        return; // the compaction write hit a disk error and the node crashed
+      }
       maybeRemoved();
       process();
     }
@@ -1030,8 +1038,13 @@ final class Simulation {
       Node other = all.get(rng.nextInt(all.size()));
       if (other != node) {
         cutLinks.add(List.of(node.id, other.id));
+        if (rng.nextBoolean()) {
+          cutLinks.add(List.of(other.id, node.id));
+          note("cut link " + node.id + " <-> " + other.id);
+        } else {
+          note("one-way cut " + node.id + " -> " + other.id);
+        }
         stats.partitions++;
-        note("one-way cut " + node.id + " -> " + other.id);
       }
     } else if (action < 24) {
       for (Node other : all) {
@@ -1054,7 +1067,15 @@ final class Simulation {
         node.failIo = true;
         at(now + 200 + rng.nextInt(500), () -> restart(node));
       }
-    } else if (action < 56) {
+    } else if (action < 53) {
+      // Crash the node of some group's leader: the moment Figure 8 and lease bugs need.
+      Replica leader = leaderOf(groups.get(1 + (long) rng.nextInt(groups.size())));
+      if (leader != null) {
+        Node victim = leader.node;
+        crash(victim);
+        at(now + 20 + rng.nextInt(400), () -> restart(victim));
+      }
+    } else if (action < 58) {
       pause(node);
       at(now + 50 + rng.nextInt(600), () -> resume(node));
     } else if (action < 72) {
@@ -1154,7 +1175,7 @@ final class Simulation {
       nodes.put(id, new Node(id));
     }
     for (long g = 1; g <= options.groups(); g++) {
-      Group group = new Group(g, rng.nextBoolean());
+      Group group = new Group(g, rng.nextBoolean(), rng.nextInt(3) != 0);
       groups.put(g, group);
       int size = rng.nextBoolean() ? 3 : 5;
       List<Long> candidates = new ArrayList<>(nodes.keySet());
@@ -1189,15 +1210,24 @@ final class Simulation {
       at(rng.nextInt(50), () -> clientNext(client));
     }
     at(100 + rng.nextInt(200), this::chaosStep);
+    at(100, this::wakeLoop);
+    at(500, this::gcLoop);
     long healAt = options.chaosMillis();
     at(healAt, this::heal);
     long end = healAt + options.healMillis();
     at(end - 1500, () -> clients.forEach(c -> c.stopped = true));
-    while (!events.isEmpty()) {
+    runUntil(end);
+    // Eventually every member applies everything committed: give it a bounded time.
+    long deadline = end + 3000;
+    while (!converged() && now < deadline) {
+      runUntil(now + 50);
+    }
+    finalChecks(healAt);
+  }
+
+  private void runUntil(long end) {
+    while (!events.isEmpty() && events.peek().time <= end) {
       Event event = events.poll();
-      if (event.time > end) {
-        break;
-      }
       now = event.time;
       stats.events++;
       event.action.run();
@@ -1206,7 +1236,24 @@ final class Simulation {
         checkLogMatching();
       }
     }
-    finalChecks(healAt);
+    now = Math.max(now, end);
+  }
+
+  private boolean converged() {
+    for (Group group : groups.values()) {
+      Replica leader = leaderOf(group);
+      if (leader == null) {
+        return false;
+      }
+      RaftNode.Status ls = leader.raft.status();
+      for (long member : ls.confState().allMembers()) {
+        Replica r = nodes.get(group.nodeOfReplica.get(member)).replicas.get(group.id);
+        if (r == null || r.id != member || r.sm.appliedIndex != ls.commit()) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   private void restartFresh(Node node) {
@@ -1227,15 +1274,17 @@ final class Simulation {
     for (Group group : groups.values()) {
       probe(group);
     }
-    wakeLoop();
   }
 
   private void wakeLoop() {
     // Node liveness: a quiesced follower whose leader is unreachable is woken (the host's job).
     for (Node node : nodes.values()) {
-      for (Replica r : node.replicas.values()) {
+      for (Replica r : List.copyOf(node.replicas.values())) {
+        if (!r.alive()) {
+          continue;
+        }
         RaftNode.Status st = r.raft.status();
-        if (r.alive() && st.quiesced()) {
+        if (st.quiesced()) {
           Long leaderNode = r.group.nodeOfReplica.get(st.leaderId());
           if (leaderNode == null || !nodes.get(leaderNode).live() || !linkUp(leaderNode, node.id)) {
             r.raft.wake();
@@ -1245,6 +1294,35 @@ final class Simulation {
       }
     }
     at(now + 100, this::wakeLoop);
+  }
+
+  /**
+   * Replica garbage collection, as a real node does it against the range descriptor: a replica
+   * that the group's current leader no longer counts as a member (it was removed while it was
+   * down or cut off, so it never applied its own removal) is destroyed.
+   */
+  private void gcLoop() {
+    for (Group group : groups.values()) {
+      Replica leader = leaderOf(group);
+      if (leader == null) {
+        continue;
+      }
+      ConfState conf = leader.raft.status().confState();
+      for (Node node : nodes.values()) {
+        Replica r = node.replicas.get(group.id);
+        // Only against a leader that has applied at least as much as the replica, so that a
+        // member the leader has not yet seen added is not collected.
+        if (r != null
+            && r.alive()
+            && r.wasMember
+            && !conf.contains(r.id)
+            && leader.sm.appliedIndex >= r.sm.appliedIndex) {
+          note("gc replica " + r.id + " of group " + group.id + " on node " + node.id);
+          destroy(r);
+        }
+      }
+    }
+    at(now + 500, this::gcLoop);
   }
 
   private void probe(Group group) {
