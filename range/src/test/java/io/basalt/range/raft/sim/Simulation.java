@@ -64,6 +64,8 @@ final class Simulation {
       double duplicateRate,
       int maxDelayMillis,
       long maxMessageBytes,
+      double writeFraction,
+      double leaderKillRate,
       Set<Config.BuggyBehavior> bugs) {
     static Options random(SplittableRandom rng, Set<Config.BuggyBehavior> bugs) {
       return new Options(
@@ -75,6 +77,8 @@ final class Simulation {
           rng.nextDouble() * 0.03,
           2 + rng.nextInt(20),
           new long[] {64, 256, 2048}[rng.nextInt(3)],
+          0.05 + rng.nextDouble() * 0.6,
+          new double[] {0, 0.1, 0.3}[rng.nextInt(3)],
           bugs);
     }
   }
@@ -524,6 +528,7 @@ final class Simulation {
           leaderTerm = st.term();
           leaderLastIndex = st.lastIndex();
           checkLeaderCompleteness(st);
+          maybeKillNewLeader(this);
         } else if (st.lastIndex() < leaderLastIndex) {
           throw violation(
               "Leader Append-Only: leader "
@@ -860,11 +865,11 @@ final class Simulation {
     }
     Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
     String key = group.keys.get(rng.nextInt(group.keys.size()));
-    int kind = rng.nextInt(20);
+    double kind = rng.nextDouble();
     RegisterModel.Op op;
-    if (kind < 8) {
+    if (kind < options.writeFraction() * 0.7) {
       op = new RegisterModel.Write("v" + nextOpId);
-    } else if (kind < 11) {
+    } else if (kind < options.writeFraction()) {
       String expected = rng.nextBoolean() ? null : "v" + Math.max(1, nextOpId - 1 - rng.nextInt(6));
       op = new RegisterModel.Cas(expected, "v" + nextOpId);
     } else {
@@ -1094,6 +1099,28 @@ final class Simulation {
       }
     }
     at(now + 20 + rng.nextInt(200), this::chaosStep);
+  }
+
+  /**
+   * Targeted fault (FoundationDB's BUGGIFY): now and then crash a leader moments after it is
+   * elected, before its first entries are everywhere; the window in which Figure 8's anomaly and
+   * commit-rule bugs live.
+   */
+  private void maybeKillNewLeader(Replica leader) {
+    if (!chaos || rng.nextDouble() >= options.leaderKillRate()) {
+      return;
+    }
+    Node victim = leader.node;
+    long inc = victim.incarnation;
+    at(
+        now + 1 + rng.nextInt(3 * options.maxDelayMillis()),
+        () -> {
+          if (victim.incarnation == inc) {
+            note("kill new leader " + leader.id + " of group " + leader.group.id);
+            crash(victim);
+            at(now + 20 + rng.nextInt(300), () -> restart(victim));
+          }
+        });
   }
 
   private void changeMembership(Group group) {
