@@ -18,7 +18,11 @@ public final class MemoryRaftStorage implements RaftStorage {
   private Snapshot snapshot;
   private final ArrayList<Entry> entries = new ArrayList<>();
 
-  /** An empty log whose group consists of {@code confState} (how a new group is bootstrapped). */
+  /**
+   * An empty log whose configuration is {@code confState} as of index 0, outside the log. Every
+   * member must be created this way with the same configuration; a replica added later cannot learn
+   * it from the log and must be sent a snapshot. Prefer {@link #bootstrap(ConfState)}.
+   */
   public MemoryRaftStorage(ConfState confState) {
     this.confState = Objects.requireNonNull(confState, "confState");
     this.snapshot = new Snapshot(new SnapshotMetadata(0, 0, confState), new byte[0]);
@@ -28,6 +32,19 @@ public final class MemoryRaftStorage implements RaftStorage {
   /** An empty log for a replica that will learn its group from a leader's snapshot. */
   public MemoryRaftStorage() {
     this(ConfState.EMPTY);
+  }
+
+  /**
+   * The storage of an initial member of a new group: the log holds {@link
+   * RaftNode#bootstrapEntries(ConfState)}, committed, so that replicas added later learn the
+   * configuration by replaying the log.
+   */
+  public static MemoryRaftStorage bootstrap(ConfState initial) {
+    MemoryRaftStorage st = new MemoryRaftStorage();
+    List<Entry> ents = RaftNode.bootstrapEntries(initial);
+    st.append(ents);
+    st.setHardState(new HardState(0, 0, ents.size()));
+    return st;
   }
 
   @Override

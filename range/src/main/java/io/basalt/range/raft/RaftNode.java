@@ -181,6 +181,32 @@ public final class RaftNode {
     return new RaftNode(config, storage);
   }
 
+  /**
+   * The log a new group starts from (etcd's bootstrap): one committed conf change entry per initial
+   * member, at indexes 1..n in term 1. Write them to each initial member's storage together with
+   * {@code HardState(0, 0, n)} and an empty configuration; the configuration is then built by
+   * applying them, on the initial members as on replicas added later, which get them by
+   * replication. Term 0 in the hard state records that no leader was ever acknowledged.
+   *
+   * @throws IllegalArgumentException if {@code initial} has no voters or is joint
+   */
+  public static List<Entry> bootstrapEntries(ConfState initial) {
+    if (initial.voters().isEmpty() || initial.isJoint()) {
+      throw new IllegalArgumentException(
+          "a new group needs voters and no joint config: " + initial);
+    }
+    List<Entry> ents = new ArrayList<>();
+    for (long id : initial.voters()) {
+      ents.add(
+          new Entry(1, ents.size() + 1, EntryType.CONF_CHANGE, ConfChange.addVoter(id).encode()));
+    }
+    for (long id : initial.learners()) {
+      ents.add(
+          new Entry(1, ents.size() + 1, EntryType.CONF_CHANGE, ConfChange.addLearner(id).encode()));
+    }
+    return List.copyOf(ents);
+  }
+
   /** Advances logical time by one tick: election timeouts, heartbeats, CheckQuorum, quiescence. */
   public void tick() {
     raft.tick();
