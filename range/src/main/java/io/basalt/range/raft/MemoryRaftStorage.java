@@ -14,7 +14,6 @@ import java.util.Objects;
 public final class MemoryRaftStorage implements RaftStorage {
 
   private HardState hardState = HardState.EMPTY;
-  private ConfState confState;
   private Snapshot snapshot;
   private final ArrayList<Entry> entries = new ArrayList<>();
 
@@ -24,7 +23,7 @@ public final class MemoryRaftStorage implements RaftStorage {
    * it from the log and must be sent a snapshot. Prefer {@link #bootstrap(ConfState)}.
    */
   public MemoryRaftStorage(ConfState confState) {
-    this.confState = Objects.requireNonNull(confState, "confState");
+    Objects.requireNonNull(confState, "confState");
     this.snapshot = new Snapshot(new SnapshotMetadata(0, 0, confState), new byte[0]);
     entries.add(new Entry(0, 0, EntryType.NORMAL, null));
   }
@@ -47,9 +46,10 @@ public final class MemoryRaftStorage implements RaftStorage {
     return st;
   }
 
+  /** The hard state, and the configuration of the latest snapshot (the restart point). */
   @Override
   public InitialState initialState() {
-    return new InitialState(hardState, confState);
+    return new InitialState(hardState, snapshot.metadata().confState());
   }
 
   @Override
@@ -104,11 +104,6 @@ public final class MemoryRaftStorage implements RaftStorage {
   /** Persists the hard state of a {@link Ready}. */
   public void setHardState(HardState hardState) {
     this.hardState = Objects.requireNonNull(hardState, "hardState");
-  }
-
-  /** Records the configuration as of the applied index (returned by {@link #initialState()}). */
-  public void setConfState(ConfState confState) {
-    this.confState = Objects.requireNonNull(confState, "confState");
   }
 
   /**
@@ -196,7 +191,6 @@ public final class MemoryRaftStorage implements RaftStorage {
       return;
     }
     snapshot = s;
-    confState = s.metadata().confState();
     entries.clear();
     entries.add(new Entry(s.metadata().term(), s.metadata().index(), EntryType.NORMAL, null));
     if (hardState.commit() < s.metadata().index()) {

@@ -19,6 +19,7 @@ import java.util.TreeSet;
  */
 final class Raft {
   static final long NONE = 0;
+  static final int SNAPSHOT_TIMEOUT_ELECTIONS = 10;
 
   enum CampaignType {
     PRE_ELECTION,
@@ -94,18 +95,20 @@ final class Raft {
     RaftStorage.InitialState st = storage.initialState();
     tracker.restore(st.confState(), log.lastIndex());
     HardState hs = st.hardState();
-    long applied = Math.max(cfg.appliedIndex(), log.applied());
-    if (!hs.isEmpty()) {
-      if (hs.commit() < log.committed()) {
-        throw new IllegalStateException(
-            "persisted commit " + hs.commit() + " is below the snapshot index " + log.committed());
-      }
-      term = hs.term();
-      vote = hs.vote();
-      log.restoreCommitAndApplied(hs.commit(), applied);
-    } else {
-      log.restoreCommitAndApplied(log.committed(), applied);
+    // Restart point: the snapshot. The state machine is restored from it and every committed
+    // entry after it is handed out again (apply is idempotent by index, DESIGN.md decision 3).
+    long snapshotIndex = storage.snapshot().metadata().index();
+    if (snapshotIndex < storage.firstIndex() - 1) {
+      throw new IllegalStateException(
+          "entries after snapshot "
+              + snapshotIndex
+              + " were compacted (first index "
+              + storage.firstIndex()
+              + ")");
     }
+    term = hs.term();
+    vote = hs.vote();
+    log.restoreCommitAndApplied(Math.max(hs.commit(), snapshotIndex), snapshotIndex);
     becomeFollower(term, NONE);
     // A replica that has never seen a term cannot have acknowledged any leader.
     restartQuarantine = term > 0;
@@ -226,6 +229,15 @@ final class Raft {
     heartbeatElapsed++;
     electionElapsed++;
     idleTicks++;
+    for (Progress p : tracker.progress().values()) {
+      // The transport should report a failed snapshot (reportSnapshot); if the report is lost
+      // too, give up after SNAPSHOT_TIMEOUT_ELECTIONS election timeouts and probe again.
+      if (p.state == Progress.State.SNAPSHOT
+          && ++p.snapshotTicks >= SNAPSHOT_TIMEOUT_ELECTIONS * cfg.electionTimeoutTicks()) {
+        p.pendingSnapshot = 0;
+        p.becomeProbe();
+      }
+    }
     if (electionElapsed >= cfg.electionTimeoutTicks()) {
       electionElapsed = 0;
       if (cfg.checkQuorum()) {

@@ -169,9 +169,11 @@ public final class RaftNode {
   /**
    * Starts (or restarts) a replica from what {@code storage} holds: its hard state, the
    * configuration and the log. A new group's storage holds its initial configuration (see {@link
-   * MemoryRaftStorage#MemoryRaftStorage(ConfState)}); a replica added later starts with an empty
-   * configuration and learns it from the leader's snapshot. Committed entries after {@link
-   * Config#appliedIndex()} (or the snapshot) are handed out again for applying.
+   * MemoryRaftStorage#bootstrap(ConfState)}); a replica added later starts with empty storage and
+   * learns the configuration from the log or from the leader's snapshot. A restarted replica
+   * resumes from its storage's snapshot: the application restores its state machine from that
+   * snapshot, and every committed entry after it is handed out again (apply must be idempotent by
+   * index).
    *
    * @throws IllegalStateException if the storage is inconsistent
    */
@@ -184,9 +186,9 @@ public final class RaftNode {
   /**
    * The log a new group starts from (etcd's bootstrap): one committed conf change entry per initial
    * member, at indexes 1..n in term 1. Write them to each initial member's storage together with
-   * {@code HardState(0, 0, n)} and an empty configuration; the configuration is then built by
-   * applying them, on the initial members as on replicas added later, which get them by
-   * replication. Term 0 in the hard state records that no leader was ever acknowledged.
+   * {@code HardState(0, 0, n)} and an empty configuration at snapshot index 0; the configuration is
+   * then built by applying them, on the initial members as on replicas added later, which get them
+   * by replication. Term 0 in the hard state records that no leader was ever acknowledged.
    *
    * @throws IllegalArgumentException if {@code initial} has no voters or is joint
    */

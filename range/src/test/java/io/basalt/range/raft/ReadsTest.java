@@ -127,6 +127,45 @@ class ReadsTest {
   }
 
   @Test
+  void brokenLeaseWithoutCheckQuorumOverlapsANewerLeader() {
+    // What the simulator's lease oracle must catch: without CheckQuorum followers promise nothing,
+    // so a new leader can be elected while the old one still believes its lease.
+    Network n =
+        Network.of(
+            id ->
+                Network.config(id)
+                    .readOnlyOption(ReadOnlyOption.LEASE_BASED)
+                    .checkQuorum(false)
+                    .preVote(false)
+                    .testOnlyBuggyBehaviors(
+                        Set.of(Config.BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM)),
+            1,
+            2,
+            3);
+    n.elect(1);
+    n.tickAll(1);
+    n.cut(1, 2);
+    n.cut(1, 3);
+    n.node(2).campaign();
+    n.settle();
+    assertThat(n.status(2).role()).isEqualTo(Role.LEADER);
+    assertThat(n.status(1).leaseValid()).as("stale lease holder").isTrue();
+  }
+
+  @Test
+  void withCheckQuorumFollowersRefuseToElectWhileTheLeaseHolds() {
+    Network n = leaseNetwork(true);
+    n.elect(1);
+    n.tickAll(1);
+    n.cut(1, 2);
+    n.cut(1, 3);
+    n.node(2).campaign();
+    n.settle();
+    assertThat(n.status(2).role()).isNotEqualTo(Role.LEADER);
+    assertThat(n.status(1).leaseValid()).isTrue();
+  }
+
+  @Test
   void leaseExpiresBeforeFollowersCanElect() {
     Network n = leaseNetwork(true);
     n.elect(1);
