@@ -592,9 +592,10 @@ final class Raft {
     if (md.index() <= log.committed()) {
       return false; // Stale, or we already have everything it covers.
     }
-    if (!md.confState().contains(id)) {
-      return false; // Not for us: a snapshot taken after we were removed.
-    }
+    // The snapshot's configuration may not contain us: it can predate our addition (we learn of it
+    // from the entries that follow) or postdate our removal. Either way we install it; a replica
+    // outside its configuration never campaigns, so this is safe, and refusing it could leave a new
+    // member waiting forever for a newer snapshot.
     if (log.matchTerm(md.index(), md.term())) {
       // Our log already has the snapshot's last entry, so it holds everything before it (Log
       // Matching, §5.3): keep the log and just learn that it is committed.

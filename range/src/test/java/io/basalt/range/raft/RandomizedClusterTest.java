@@ -26,17 +26,21 @@ import org.junit.jupiter.api.Test;
  */
 class RandomizedClusterTest {
 
-  private static final long[] IDS = {1, 2, 3, 4, 5};
+  /** 1..5 start as voters; 6 starts empty and is added and removed by conf changes. */
+  private static final long[] IDS = {1, 2, 3, 4, 5, 6};
 
   @Test
   void safetyHoldsUnderRandomFaults() {
     String only = System.getProperty("basalt.raft.seed");
+    String bug = System.getProperty("basalt.raft.bug");
+    Set<Config.BuggyBehavior> bugs =
+        bug == null ? Set.of() : Set.of(Config.BuggyBehavior.valueOf(bug));
     if (only != null) {
-      new Run(Long.parseLong(only), Set.of()).run(4000);
+      new Run(Long.parseLong(only), bugs).run(3000);
       return;
     }
     for (long seed = 1; seed <= 200; seed++) {
-      Run run = new Run(seed, Set.of());
+      Run run = new Run(seed, bugs);
       try {
         run.run(3000);
       } catch (AssertionError | RuntimeException e) {
@@ -49,6 +53,22 @@ class RandomizedClusterTest {
             e);
       }
     }
+  }
+
+  @Test
+  void brokenVoteRuleIsCaught() {
+    // The harness has teeth: with the §5.4.1 election restriction switched off, committed entries
+    // get overwritten and the State Machine Safety oracle fires within a few seeds.
+    int caught = 0;
+    for (long seed = 1; seed <= 20 && caught == 0; seed++) {
+      try {
+        new Run(seed, Set.of(Config.BuggyBehavior.VOTE_WITHOUT_LOG_CHECK)).run(3000);
+      } catch (AssertionError e) {
+        assertThat(e).hasMessageContaining("State Machine Safety");
+        caught++;
+      }
+    }
+    assertThat(caught).isPositive();
   }
 
   private static final class Run {
@@ -72,18 +92,15 @@ class RandomizedClusterTest {
       this.seed = seed;
       this.rnd = new SplittableRandom(seed);
       this.bugs = bugs;
-      TreeSet<Long> voters = new TreeSet<>();
+      TreeSet<Long> voters = new TreeSet<>(List.of(1L, 2L, 3L, 4L, 5L));
       for (long id : IDS) {
-        voters.add(id);
-      }
-      for (long id : IDS) {
-        boolean checkQuorum = bugs.isEmpty();
+        boolean checkQuorum = !bugs.contains(Config.BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM);
         Config cfg =
             Config.builder(id, new SplittableRandom(seed * 31 + id))
                 .electionTimeoutTicks(10)
                 .heartbeatTicks(2)
                 .checkQuorum(checkQuorum)
-                .preVote(bugs.isEmpty())
+                .preVote(checkQuorum)
                 .readOnlyOption(ReadOnlyOption.LEASE_BASED)
                 .leaseClockDriftTicks(1)
                 .maxSizePerMsgBytes(200)
@@ -93,7 +110,9 @@ class RandomizedClusterTest {
                 .build();
         configs.put(id, cfg);
         MemoryRaftStorage st =
-            MemoryRaftStorage.bootstrap(new ConfState(voters, null, null, null, false));
+            id == 6
+                ? new MemoryRaftStorage()
+                : MemoryRaftStorage.bootstrap(new ConfState(voters, null, null, null, false));
         storages.put(id, st);
         nodes.put(id, RaftNode.create(cfg, st));
         lastApplied.put(id, 0L);
@@ -124,6 +143,8 @@ class RandomizedClusterTest {
           nodes.get(id).transferLeader(pick());
         } else if (a < 89) {
           compact(pick());
+        } else if (a < 90) {
+          nodes.get(pick()).proposeConfChange(randomConfChange());
         }
         for (long id : IDS) {
           if (nodes.get(id).hasReady()) {
@@ -173,7 +194,7 @@ class RandomizedClusterTest {
           }
         }
       }
-      for (long id : IDS) {
+      for (long id : nodes.get(leader).status().confState().allMembers()) {
         assertThat(lastApplied.get(id))
             .as("replica %d applied the final write: %s", id, statuses())
             .isGreaterThanOrEqualTo(p.index());
@@ -190,6 +211,21 @@ class RandomizedClusterTest {
         sb.append(" progress=").append(r.tracker.progress());
       }
       return sb.toString();
+    }
+
+    ConfChange randomConfChange() {
+      return switch (rnd.nextInt(6)) {
+        case 0 -> ConfChange.addLearner(6);
+        case 1 -> ConfChange.addVoter(6);
+        case 2 -> ConfChange.removeNode(6);
+        case 3 -> ConfChange.addVoter(5);
+        case 4 -> ConfChange.removeNode(5);
+        default ->
+            ConfChange.of(
+                ConfChange.Transition.AUTO,
+                new ConfChange.Change(ConfChange.Kind.ADD_VOTER, rnd.nextBoolean() ? 5 : 6),
+                new ConfChange.Change(ConfChange.Kind.REMOVE_NODE, rnd.nextBoolean() ? 5 : 6));
+      };
     }
 
     long pick() {
