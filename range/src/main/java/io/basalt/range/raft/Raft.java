@@ -55,6 +55,12 @@ final class Raft {
   /** Index of the last conf change appended by this leader (§4.1: one change at a time). */
   long pendingConfIndex;
 
+  /**
+   * The log index the current configuration corresponds to: the snapshot it was restored from, or
+   * the last conf change entry applied. Conf change entries at or below it are already reflected.
+   */
+  long confIndex;
+
   /** Payload bytes appended by this leader and not yet applied. */
   long uncommittedBytes;
 
@@ -106,6 +112,7 @@ final class Raft {
               + storage.firstIndex()
               + ")");
     }
+    confIndex = snapshotIndex;
     term = hs.term();
     vote = hs.vote();
     log.restoreCommitAndApplied(Math.max(hs.commit(), snapshotIndex), snapshotIndex);
@@ -605,6 +612,7 @@ final class Raft {
     log.restore(s);
     // The snapshot carries the configuration as of its index; it replaces ours.
     tracker.restore(md.confState(), log.lastIndex());
+    confIndex = md.index();
     return true;
   }
 
@@ -613,6 +621,9 @@ final class Raft {
 
   private void handleAppendResponse(Message m, Progress pr) {
     pr.recentActive = true;
+    if (!m.reject() && m.index() > log.lastIndex()) {
+      return; // Acknowledges entries we never sent: not from an honest member of this term.
+    }
     if (m.reject()) {
       long nextProbe = m.rejectHint();
       if (m.rejectHintTerm() > 0) {
@@ -896,7 +907,13 @@ final class Raft {
   // ---------------------------------------------------------------------------------------------
   // Membership (thesis §4.3, applied when committed entries are applied)
 
-  void applyConfChange(ConfChange cc) {
+  void applyConfChange(long index, ConfChange cc) {
+    if (index <= confIndex) {
+      // Already reflected: a snapshot covering this entry was installed after the entry was
+      // handed out for applying. Applying it again could undo later changes.
+      return;
+    }
+    confIndex = index;
     ConfState next;
     try {
       next = tracker.plan(cc);

@@ -217,9 +217,34 @@ public final class RaftNode {
   /**
    * Feeds a message from another replica. Messages not addressed to this replica, and stale ones,
    * are ignored.
+   *
+   * @throws IllegalArgumentException if the message is malformed (checked before any state changes,
+   *     so the replica is unaffected and the caller may drop it and carry on)
    */
   public void step(Message m) {
-    raft.step(Objects.requireNonNull(m, "message"));
+    Objects.requireNonNull(m, "message");
+    validate(m);
+    raft.step(m);
+  }
+
+  private static void validate(Message m) {
+    if (m.from() <= 0 || m.to() <= 0 || m.term() < 0 || m.index() < 0 || m.commit() < 0) {
+      throw new IllegalArgumentException("malformed message (negative or zero ids): " + m);
+    }
+    if (m.type() == Message.Type.APPEND) {
+      long expected = m.index() + 1;
+      for (Entry e : m.entries()) {
+        if (e.index() != expected++ || e.term() > m.term() || e.term() < m.logTerm()) {
+          throw new IllegalArgumentException("malformed append entries: " + m);
+        }
+      }
+    }
+    if (m.type() == Message.Type.SNAPSHOT
+        && (m.snapshot() == null
+            || m.snapshot().isEmpty()
+            || m.snapshot().metadata().term() > m.term())) {
+      throw new IllegalArgumentException("malformed snapshot message: " + m);
+    }
   }
 
   /** Starts an election now (skipping the pre-vote), e.g. to bootstrap a group in tests. */
@@ -368,7 +393,7 @@ public final class RaftNode {
       for (Entry e : rd.committedEntries()) {
         raft.log.appliedTo(e.index());
         if (e.type() == EntryType.CONF_CHANGE) {
-          raft.applyConfChange(ConfChange.decode(e.data()));
+          raft.applyConfChange(e.index(), ConfChange.decode(e.data()));
         }
       }
       raft.reduceUncommitted(rd.committedEntries());

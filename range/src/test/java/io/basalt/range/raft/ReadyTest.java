@@ -177,4 +177,50 @@ class ReadyTest {
     r.propose(EntryType.NORMAL, new byte[1]);
     assertThat(take(r)).as("2 and 3 are paused while their probe is unanswered").isEmpty();
   }
+
+  @Test
+  void confChangeCoveredByALaterSnapshotIsNotReapplied() {
+    MemoryRaftStorage st = new MemoryRaftStorage(THREE);
+    RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);
+    Entry learner4 = new Entry(1, 1, EntryType.CONF_CHANGE, ConfChange.addLearner(4).encode());
+    node.step(msg(Type.APPEND, 2, 1, 1).entries(List.of(learner4)).commit(1).build());
+    Ready persist = node.ready();
+    st.append(persist.entries());
+    st.setHardState(persist.hardState());
+    node.advance(persist);
+    Ready apply = node.ready();
+    assertThat(apply.committedEntries()).containsExactly(learner4);
+    // Before the application acknowledges, a snapshot arrives in which 4 is already a voter.
+    ConfState later = ConfState.ofVoters(1, 2, 3, 4);
+    node.step(
+        msg(Type.SNAPSHOT, 2, 1, 1)
+            .snapshot(new Snapshot(new SnapshotMetadata(5, 1, later), null))
+            .build());
+    node.advance(apply);
+    assertThat(node.status().confState()).isEqualTo(later);
+  }
+
+  @Test
+  void malformedAppendIsRefusedWithoutStateChange() {
+    RaftNode node =
+        RaftNode.create(RaftTestSupport.config(1).build(), new MemoryRaftStorage(THREE));
+    Message gap =
+        msg(Type.APPEND, 2, 1, 1).index(0).entries(List.of(Entry.normal(1, 5, null))).build();
+    assertThatThrownBy(() -> node.step(gap)).isInstanceOf(IllegalArgumentException.class);
+    Message futureTerm =
+        msg(Type.APPEND, 2, 1, 1).index(0).entries(List.of(Entry.normal(7, 1, null))).build();
+    assertThatThrownBy(() -> node.step(futureTerm)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(node.status().term()).isZero();
+    assertThat(node.hasReady()).isFalse();
+  }
+
+  @Test
+  void leaderIgnoresAcknowledgementOfEntriesItNeverSent() {
+    Raft r = raft(1, storage(THREE));
+    makeLeader(r, 2);
+    RaftTestSupport.persistAll(r);
+    r.step(ack(2, 1, r.term, 99));
+    assertThat(r.tracker.get(2).match).isZero();
+    assertThat(r.log.committed()).isZero();
+  }
 }
