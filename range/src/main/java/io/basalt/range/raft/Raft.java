@@ -21,6 +21,12 @@ final class Raft {
   static final long NONE = 0;
   static final int SNAPSHOT_TIMEOUT_ELECTIONS = 10;
 
+  /**
+   * The index of an unsolicited HEARTBEAT_RESPONSE with which a woken follower wakes its quiesced
+   * leader. Real responses echo the leader's tick count, which is at least 1 once it has ticked.
+   */
+  static final long WAKE_PING = 0;
+
   enum CampaignType {
     PRE_ELECTION,
     ELECTION,
@@ -307,6 +313,15 @@ final class Raft {
 
   /** Resumes ticking after quiescence; a leader heartbeats at once so followers wake too. */
   void wake() {
+    wake(true);
+  }
+
+  /**
+   * Resumes ticking. A follower woken by anything but its leader pings the leader (a HEARTBEAT with
+   * index 0 in reverse, see {@link #wakes}), so that the whole group wakes together: a follower
+   * whose timer runs while the leader stays silent would otherwise start an election.
+   */
+  private void wake(boolean pingLeader) {
     idleTicks = 0;
     if (!quiesced) {
       return;
@@ -318,6 +333,8 @@ final class Raft {
       tracker.progress().values().forEach(p -> p.recentActive = true);
       heartbeatElapsed = 0;
       bcastHeartbeat();
+    } else if (pingLeader && lead != NONE) {
+      send(Message.builder(Type.HEARTBEAT_RESPONSE, id, lead, term).index(WAKE_PING).build());
     }
   }
 
@@ -379,7 +396,7 @@ final class Raft {
       return;
     }
     if (quiesced && wakes(m)) {
-      wake();
+      wake(m.from() != lead);
     }
     // Term rules (§5.1): a higher term means we are out of date; a lower one means the sender is.
     if (m.term() > term) {
@@ -428,15 +445,20 @@ final class Raft {
   /**
    * Any message wakes a quiesced group except the quiesce heartbeat itself and, at a leader, late
    * acknowledgements (they carry nothing the leader must act on; letting them wake it would make
-   * delayed responses keep a quiet group awake forever).
+   * delayed responses keep a quiet group awake forever). A follower's wake-up ping does wake it.
    */
   private boolean wakes(Message m) {
     if (m.type() == Type.HEARTBEAT && m.quiesce()) {
       return false;
     }
-    return !(role == Role.LEADER
-        && m.term() <= term
-        && (m.type() == Type.HEARTBEAT_RESPONSE || m.type() == Type.APPEND_RESPONSE));
+    if (role == Role.LEADER && m.term() <= term) {
+      return switch (m.type()) {
+        case HEARTBEAT_RESPONSE -> m.index() == WAKE_PING && m.context().length == 0;
+        case APPEND_RESPONSE -> false;
+        default -> true;
+      };
+    }
+    return true;
   }
 
   private void handleVoteRequest(Message m) {
@@ -667,7 +689,7 @@ final class Raft {
   private void handleHeartbeatResponse(Message m, Progress pr) {
     pr.recentActive = true;
     pr.probeSent = false;
-    if (m.index() <= ticks && m.index() > pr.leaseAckTick) {
+    if (m.index() != WAKE_PING && m.index() <= ticks && m.index() > pr.leaseAckTick) {
       pr.leaseAckTick = m.index();
     }
     if (pr.match < log.lastIndex()) {

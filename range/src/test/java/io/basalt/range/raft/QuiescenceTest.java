@@ -97,4 +97,18 @@ class QuiescenceTest {
     n.tickAll(40);
     assertThat(n.status(2).role() == Role.LEADER || n.status(3).role() == Role.LEADER).isTrue();
   }
+
+  @Test
+  void strayMessageAtAFollowerWakesTheLeaderToo() {
+    Network n = quiesced();
+    long term = n.status(1).term();
+    // A removed replica that never learned of its removal pre-votes; only 3 hears it.
+    n.node(3).step(Message.builder(Type.PRE_VOTE, 9, 3, term + 1).index(1).logTerm(1).build());
+    n.settle();
+    assertThat(n.status(1).quiesced()).as("the follower pinged its leader").isFalse();
+    n.tickAll(100);
+    assertThat(n.status(1).role()).isEqualTo(Role.LEADER);
+    assertThat(n.status(1).term()).as("no election was triggered").isEqualTo(term);
+    assertThat(n.status(3).quiesced()).as("and the group went quiet again").isTrue();
+  }
 }

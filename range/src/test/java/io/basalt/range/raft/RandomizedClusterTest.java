@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * before it was issued).
  *
  * <p>Replay one seed: {@code ./mvnw -pl range verify -Dtest=RandomizedClusterTest
- * -Dbasalt.raft.seed=SEED}.
+ * -Dbasalt.raft.seed=SEED}. More seeds: {@code -Dbasalt.raft.seeds=5000}. A deliberately broken
+ * variant: {@code -Dbasalt.raft.bug=VOTE_WITHOUT_LOG_CHECK}.
  */
 class RandomizedClusterTest {
 
@@ -39,7 +40,8 @@ class RandomizedClusterTest {
       new Run(Long.parseLong(only), bugs).run(3000);
       return;
     }
-    for (long seed = 1; seed <= 200; seed++) {
+    long seeds = Long.getLong("basalt.raft.seeds", 200);
+    for (long seed = 1; seed <= seeds; seed++) {
       Run run = new Run(seed, bugs);
       try {
         run.run(3000);
@@ -148,16 +150,33 @@ class RandomizedClusterTest {
         }
         for (long id : IDS) {
           if (nodes.get(id).hasReady()) {
-            process(id, rnd.nextInt(100) == 0);
+            process(id, rnd.nextInt(50) == 0);
           }
         }
         check();
       }
       // Heal and let the group converge: it must elect a leader and commit.
       partition = Set.of();
+      boolean trace = Boolean.getBoolean("basalt.raft.trace");
       for (int i = 0; i < 400; i++) {
         if (i % 3 == 0) {
           nodes.values().forEach(RaftNode::tick);
+          if (trace) {
+            StringBuilder line = new StringBuilder("tick");
+            for (RaftNode n : nodes.values()) {
+              RaftNode.Status st = n.status();
+              line.append(
+                  String.format(
+                      " | %d %s t%d L%d e%d%s",
+                      st.id(),
+                      st.role().name().charAt(0),
+                      st.term(),
+                      st.leaderId(),
+                      n.raft().electionElapsed,
+                      st.quiesced() ? " Q" : ""));
+            }
+            System.out.println(line);
+          }
         }
         while (!pool.isEmpty()) {
           deliver();
@@ -169,8 +188,20 @@ class RandomizedClusterTest {
         }
         check();
       }
-      long leaders =
-          nodes.values().stream().filter(n -> n.status().role() == RaftNode.Role.LEADER).count();
+      // An election may be under way at this instant: allow it to finish.
+      for (int i = 0; i < 200 && leaderCount() != 1; i++) {
+        nodes.values().forEach(RaftNode::tick);
+        while (!pool.isEmpty()) {
+          deliver();
+        }
+        for (long id : IDS) {
+          if (nodes.get(id).hasReady()) {
+            process(id, false);
+          }
+        }
+        check();
+      }
+      long leaders = leaderCount();
       assertThat(leaders).as("a leader after healing: %s", statuses()).isEqualTo(1);
       long leader =
           nodes.values().stream()
@@ -211,6 +242,10 @@ class RandomizedClusterTest {
         sb.append(" progress=").append(r.tracker.progress());
       }
       return sb.toString();
+    }
+
+    long leaderCount() {
+      return nodes.values().stream().filter(n -> n.status().role() == RaftNode.Role.LEADER).count();
     }
 
     ConfChange randomConfChange() {
@@ -265,7 +300,11 @@ class RandomizedClusterTest {
       RaftNode node = nodes.get(id);
       Ready rd = node.ready();
       if (crash) {
-        // Crash before anything of this Ready is durable or sent: restart from storage.
+        // Crash before anything of this Ready is durable; the messages that may be sent before
+        // persisting may or may not have left. Restart from storage.
+        if (rnd.nextBoolean()) {
+          pool.addAll(rd.messages());
+        }
         RaftNode restarted = RaftNode.create(configs.get(id), storages.get(id));
         nodes.put(id, restarted);
         lastApplied.put(id, restarted.status().applied());
