@@ -29,6 +29,12 @@ final class Inflights {
     }
   }
 
+  void freeFirstOne() {
+    if (!window.isEmpty()) {
+      bytes -= window.pollFirst()[1];
+    }
+  }
+
   boolean full() {
     return window.size() >= maxCount || (maxBytes > 0 && bytes >= maxBytes);
   }

@@ -689,6 +689,11 @@ final class Raft {
   private void handleHeartbeatResponse(Message m, Progress pr) {
     pr.recentActive = true;
     pr.probeSent = false;
+    if (pr.state == Progress.State.REPLICATE && pr.inflights.full()) {
+      // Every append in the window may have been lost: free a slot so that the next append (an
+      // empty one at worst) can expose the gap and move the member back to probing.
+      pr.inflights.freeFirstOne();
+    }
     if (m.index() != WAKE_PING && m.index() <= ticks && m.index() > pr.leaseAckTick) {
       pr.leaseAckTick = m.index();
     }

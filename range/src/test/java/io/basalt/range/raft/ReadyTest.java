@@ -223,4 +223,32 @@ class ReadyTest {
     assertThat(r.tracker.get(2).match).isZero();
     assertThat(r.log.committed()).isZero();
   }
+
+  @Test
+  void heartbeatResponseRecoversAFullWindowOfLostAppends() {
+    Raft r = raft(1, storage(THREE), b -> b.maxSizePerMsgBytes(1).maxInflightMsgs(2));
+    makeLeader(r, 2);
+    r.step(ack(2, 1, r.term, 1)); // replicate state
+    for (int i = 0; i < 4; i++) {
+      r.propose(EntryType.NORMAL, new byte[10]);
+    }
+    take(r); // the two appends to 2 are lost; the window is full
+    assertThat(r.tracker.get(2).isPaused()).isTrue();
+    r.step(msg(Type.HEARTBEAT_RESPONSE, 2, 1, r.term).build());
+    List<Message> out = take(r).stream().filter(m -> m.to() == 2).toList();
+    assertThat(out).singleElement().matches(m -> m.type() == Type.APPEND);
+    // 2 rejects it (it lacks the lost entries); the leader falls back to probing from its match.
+    Message sent = out.get(0);
+    r.step(
+        msg(Type.APPEND_RESPONSE, 2, 1, r.term)
+            .index(sent.index())
+            .reject(true)
+            .rejectHint(1)
+            .rejectHintTerm(r.term)
+            .build());
+    assertThat(take(r))
+        .filteredOn(m -> m.to() == 2)
+        .singleElement()
+        .matches(m -> m.index() == 1 && !m.entries().isEmpty());
+  }
 }
