@@ -535,7 +535,9 @@ final class Raft {
         tracker.recordVote(m.from(), !m.reject());
         switch (tracker.tallyVotes()) {
           case WON -> {
-            if (role == Role.PRE_CANDIDATE) {
+            if (!promotable()) {
+              becomeFollower(term, NONE); // No longer a voter: it may not lead.
+            } else if (role == Role.PRE_CANDIDATE) {
               campaign(CampaignType.ELECTION);
             } else {
               becomeLeader();
@@ -948,13 +950,16 @@ final class Raft {
       throw new IllegalStateException("committed conf change cannot be applied: " + cc, e);
     }
     tracker.apply(next, log.lastIndex());
-    if (role != Role.LEADER) {
+    if (role == Role.FOLLOWER) {
       return;
     }
     if (!next.isVoter(id)) {
-      // We were removed (or demoted) and the change is committed: stop leading. The remaining
-      // voters elect a leader among themselves after an election timeout.
+      // We were removed (or demoted) and the change is applied: stop leading (or campaigning).
+      // The remaining voters elect a leader among themselves after an election timeout.
       becomeFollower(term, NONE);
+      return;
+    }
+    if (role != Role.LEADER) {
       return;
     }
     if (leadTransferee != NONE && !next.contains(leadTransferee)) {

@@ -197,4 +197,25 @@ class MembershipTest {
     assertThat(ConfChange.decode(cc.encode())).isEqualTo(cc);
     assertThat(ConfChange.decode(ConfChange.leaveJoint().encode()).isLeaveJoint()).isTrue();
   }
+
+  @Test
+  void candidateRemovedWhileCampaigningDoesNotBecomeLeader() {
+    MemoryRaftStorage st = new MemoryRaftStorage(ConfState.ofVoters(1, 2, 3));
+    RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);
+    Entry remove1 = new Entry(1, 1, EntryType.CONF_CHANGE, ConfChange.removeNode(1).encode());
+    node.step(msg(Type.APPEND, 2, 1, 1).entries(List.of(remove1)).commit(1).build());
+    Ready persist = node.ready();
+    st.append(persist.entries());
+    st.setHardState(persist.hardState());
+    node.advance(persist);
+    Ready apply = node.ready(); // hands out the committed removal
+    node.campaign(); // still a voter until the removal is applied
+    assertThat(node.status().role()).isEqualTo(Role.CANDIDATE);
+    node.advance(apply);
+    assertThat(node.status().role()).isEqualTo(Role.FOLLOWER);
+    long term = node.status().term();
+    node.step(msg(Type.VOTE_RESPONSE, 2, 1, term).build());
+    node.step(msg(Type.VOTE_RESPONSE, 3, 1, term).build());
+    assertThat(node.status().role()).isEqualTo(Role.FOLLOWER);
+  }
 }
