@@ -25,7 +25,6 @@ import java.util.random.RandomGenerator;
  *     differences between replicas; less than {@code electionTimeoutTicks}
  * @param quiesceAfterTicks a leader with nothing to do for this many ticks quiesces its group (0:
  *     never)
- * @param appliedIndex the application's applied index on restart (0: the snapshot's index)
  * @param random the source of election jitter; inject a seeded one for determinism
  * @param buggyBehaviors TEST ONLY: deliberate protocol violations to prove that a simulator catches
  *     them; must be empty in production
@@ -43,7 +42,6 @@ public record Config(
     ReadOnlyOption readOnlyOption,
     int leaseClockDriftTicks,
     int quiesceAfterTicks,
-    long appliedIndex,
     RandomGenerator random,
     Set<BuggyBehavior> buggyBehaviors) {
 
@@ -102,9 +100,6 @@ public record Config(
       throw new IllegalArgumentException(
           "quiesceAfterTicks must not be negative: " + quiesceAfterTicks);
     }
-    if (appliedIndex < 0) {
-      throw new IllegalArgumentException("appliedIndex must not be negative: " + appliedIndex);
-    }
     Objects.requireNonNull(random, "random");
     buggyBehaviors =
         buggyBehaviors.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(buggyBehaviors));
@@ -134,7 +129,6 @@ public record Config(
     private ReadOnlyOption readOnlyOption = ReadOnlyOption.SAFE;
     private int leaseClockDriftTicks = 1;
     private int quiesceAfterTicks = 0;
-    private long appliedIndex = 0;
     private Set<BuggyBehavior> buggyBehaviors = Set.of();
 
     private Builder(long id, RandomGenerator random) {
@@ -197,11 +191,6 @@ public record Config(
       return this;
     }
 
-    public Builder appliedIndex(long v) {
-      appliedIndex = v;
-      return this;
-    }
-
     /** TEST ONLY: see {@link BuggyBehavior}. */
     public Builder testOnlyBuggyBehaviors(Set<BuggyBehavior> v) {
       buggyBehaviors = v;
@@ -222,7 +211,6 @@ public record Config(
           readOnlyOption,
           leaseClockDriftTicks,
           quiesceAfterTicks,
-          appliedIndex,
           random,
           buggyBehaviors);
     }

@@ -153,7 +153,7 @@ public final class EngineRaftStorage implements RaftStorage {
             .build());
   }
 
-  /** Stages the membership that the state machine has applied. */
+  /** Stages the membership as of the latest snapshot (what a restart resumes from). */
   public void setConfState(WriteBatch batch, ConfState confState) {
     byte[] key = LocalKeys.confState(rangeId);
     batch.put(ColumnFamily.RAFT, key, Checksummed.wrap(key, toProto(confState).toByteArray()));
@@ -175,6 +175,8 @@ public final class EngineRaftStorage implements RaftStorage {
               + index);
     }
     putSnapshot(batch, snapshot);
+    // A restart resumes from the snapshot, so the membership stored is the one as of it.
+    setConfState(batch, snapshot.metadata().confState());
     if (compactTo >= log.firstIndex()) {
       log.compact(batch, compactTo);
     }

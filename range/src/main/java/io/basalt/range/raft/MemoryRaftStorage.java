@@ -14,13 +14,16 @@ import java.util.Objects;
 public final class MemoryRaftStorage implements RaftStorage {
 
   private HardState hardState = HardState.EMPTY;
-  private ConfState confState;
   private Snapshot snapshot;
   private final ArrayList<Entry> entries = new ArrayList<>();
 
-  /** An empty log whose group consists of {@code confState} (how a new group is bootstrapped). */
+  /**
+   * An empty log whose configuration is {@code confState} as of index 0, outside the log. Every
+   * member must be created this way with the same configuration; a replica added later cannot learn
+   * it from the log and must be sent a snapshot. Prefer {@link #bootstrap(ConfState)}.
+   */
   public MemoryRaftStorage(ConfState confState) {
-    this.confState = Objects.requireNonNull(confState, "confState");
+    Objects.requireNonNull(confState, "confState");
     this.snapshot = new Snapshot(new SnapshotMetadata(0, 0, confState), new byte[0]);
     entries.add(new Entry(0, 0, EntryType.NORMAL, null));
   }
@@ -30,9 +33,23 @@ public final class MemoryRaftStorage implements RaftStorage {
     this(ConfState.EMPTY);
   }
 
+  /**
+   * The storage of an initial member of a new group: the log holds {@link
+   * RaftNode#bootstrapEntries(ConfState)}, committed, so that replicas added later learn the
+   * configuration by replaying the log.
+   */
+  public static MemoryRaftStorage bootstrap(ConfState initial) {
+    MemoryRaftStorage st = new MemoryRaftStorage();
+    List<Entry> ents = RaftNode.bootstrapEntries(initial);
+    st.append(ents);
+    st.setHardState(new HardState(0, 0, ents.size()));
+    return st;
+  }
+
+  /** The hard state, and the configuration of the latest snapshot (the restart point). */
   @Override
   public InitialState initialState() {
-    return new InitialState(hardState, confState);
+    return new InitialState(hardState, snapshot.metadata().confState());
   }
 
   @Override
@@ -87,11 +104,6 @@ public final class MemoryRaftStorage implements RaftStorage {
   /** Persists the hard state of a {@link Ready}. */
   public void setHardState(HardState hardState) {
     this.hardState = Objects.requireNonNull(hardState, "hardState");
-  }
-
-  /** Records the configuration as of the applied index (returned by {@link #initialState()}). */
-  public void setConfState(ConfState confState) {
-    this.confState = Objects.requireNonNull(confState, "confState");
   }
 
   /**
@@ -179,7 +191,6 @@ public final class MemoryRaftStorage implements RaftStorage {
       return;
     }
     snapshot = s;
-    confState = s.metadata().confState();
     entries.clear();
     entries.add(new Entry(s.metadata().term(), s.metadata().index(), EntryType.NORMAL, null));
     if (hardState.commit() < s.metadata().index()) {

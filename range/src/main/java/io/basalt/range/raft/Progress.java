@@ -31,6 +31,11 @@ final class Progress {
   /** In PROBE, an append was sent and we wait for its answer (or the next heartbeat response). */
   boolean probeSent;
 
+  /**
+   * Ticks spent in SNAPSHOT state (a lost snapshot whose failure nobody reported must not stall).
+   */
+  int snapshotTicks;
+
   /** The leader tick at which the newest heartbeat this member acknowledged was sent. */
   long leaseAckTick = -1;
 
@@ -62,6 +67,7 @@ final class Progress {
   void becomeSnapshot(long snapshotIndex) {
     resetState(State.SNAPSHOT);
     pendingSnapshot = snapshotIndex;
+    snapshotTicks = 0;
   }
 
   private void resetState(State s) {

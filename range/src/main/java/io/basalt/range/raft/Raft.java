@@ -19,6 +19,13 @@ import java.util.TreeSet;
  */
 final class Raft {
   static final long NONE = 0;
+  static final int SNAPSHOT_TIMEOUT_ELECTIONS = 10;
+
+  /**
+   * The index of an unsolicited HEARTBEAT_RESPONSE with which a woken follower wakes its quiesced
+   * leader. Real responses echo the leader's tick count, which is at least 1 once it has ticked.
+   */
+  static final long WAKE_PING = 0;
 
   enum CampaignType {
     PRE_ELECTION,
@@ -53,6 +60,12 @@ final class Raft {
 
   /** Index of the last conf change appended by this leader (§4.1: one change at a time). */
   long pendingConfIndex;
+
+  /**
+   * The log index the current configuration corresponds to: the snapshot it was restored from, or
+   * the last conf change entry applied. Conf change entries at or below it are already reflected.
+   */
+  long confIndex;
 
   /** Payload bytes appended by this leader and not yet applied. */
   long uncommittedBytes;
@@ -94,18 +107,21 @@ final class Raft {
     RaftStorage.InitialState st = storage.initialState();
     tracker.restore(st.confState(), log.lastIndex());
     HardState hs = st.hardState();
-    long applied = Math.max(cfg.appliedIndex(), log.applied());
-    if (!hs.isEmpty()) {
-      if (hs.commit() < log.committed()) {
-        throw new IllegalStateException(
-            "persisted commit " + hs.commit() + " is below the snapshot index " + log.committed());
-      }
-      term = hs.term();
-      vote = hs.vote();
-      log.restoreCommitAndApplied(hs.commit(), applied);
-    } else {
-      log.restoreCommitAndApplied(log.committed(), applied);
+    // Restart point: the snapshot. The state machine is restored from it and every committed
+    // entry after it is handed out again (apply is idempotent by index, DESIGN.md decision 3).
+    long snapshotIndex = storage.snapshot().metadata().index();
+    if (snapshotIndex < storage.firstIndex() - 1) {
+      throw new IllegalStateException(
+          "entries after snapshot "
+              + snapshotIndex
+              + " were compacted (first index "
+              + storage.firstIndex()
+              + ")");
     }
+    confIndex = snapshotIndex;
+    term = hs.term();
+    vote = hs.vote();
+    log.restoreCommitAndApplied(Math.max(hs.commit(), snapshotIndex), snapshotIndex);
     becomeFollower(term, NONE);
     // A replica that has never seen a term cannot have acknowledged any leader.
     restartQuarantine = term > 0;
@@ -226,6 +242,15 @@ final class Raft {
     heartbeatElapsed++;
     electionElapsed++;
     idleTicks++;
+    for (Progress p : tracker.progress().values()) {
+      // The transport should report a failed snapshot (reportSnapshot); if the report is lost
+      // too, give up after SNAPSHOT_TIMEOUT_ELECTIONS election timeouts and probe again.
+      if (p.state == Progress.State.SNAPSHOT
+          && ++p.snapshotTicks >= SNAPSHOT_TIMEOUT_ELECTIONS * cfg.electionTimeoutTicks()) {
+        p.pendingSnapshot = 0;
+        p.becomeProbe();
+      }
+    }
     if (electionElapsed >= cfg.electionTimeoutTicks()) {
       electionElapsed = 0;
       if (cfg.checkQuorum()) {
@@ -288,6 +313,15 @@ final class Raft {
 
   /** Resumes ticking after quiescence; a leader heartbeats at once so followers wake too. */
   void wake() {
+    wake(true);
+  }
+
+  /**
+   * Resumes ticking. A follower woken by anything but its leader pings the leader (a HEARTBEAT with
+   * index 0 in reverse, see {@link #wakes}), so that the whole group wakes together: a follower
+   * whose timer runs while the leader stays silent would otherwise start an election.
+   */
+  private void wake(boolean pingLeader) {
     idleTicks = 0;
     if (!quiesced) {
       return;
@@ -299,6 +333,8 @@ final class Raft {
       tracker.progress().values().forEach(p -> p.recentActive = true);
       heartbeatElapsed = 0;
       bcastHeartbeat();
+    } else if (pingLeader && lead != NONE) {
+      send(Message.builder(Type.HEARTBEAT_RESPONSE, id, lead, term).index(WAKE_PING).build());
     }
   }
 
@@ -360,7 +396,7 @@ final class Raft {
       return;
     }
     if (quiesced && wakes(m)) {
-      wake();
+      wake(m.from() != lead);
     }
     // Term rules (§5.1): a higher term means we are out of date; a lower one means the sender is.
     if (m.term() > term) {
@@ -409,15 +445,20 @@ final class Raft {
   /**
    * Any message wakes a quiesced group except the quiesce heartbeat itself and, at a leader, late
    * acknowledgements (they carry nothing the leader must act on; letting them wake it would make
-   * delayed responses keep a quiet group awake forever).
+   * delayed responses keep a quiet group awake forever). A follower's wake-up ping does wake it.
    */
   private boolean wakes(Message m) {
     if (m.type() == Type.HEARTBEAT && m.quiesce()) {
       return false;
     }
-    return !(role == Role.LEADER
-        && m.term() <= term
-        && (m.type() == Type.HEARTBEAT_RESPONSE || m.type() == Type.APPEND_RESPONSE));
+    if (role == Role.LEADER && m.term() <= term) {
+      return switch (m.type()) {
+        case HEARTBEAT_RESPONSE -> m.index() == WAKE_PING && m.context().length == 0;
+        case APPEND_RESPONSE -> false;
+        default -> true;
+      };
+    }
+    return true;
   }
 
   private void handleVoteRequest(Message m) {
@@ -494,7 +535,9 @@ final class Raft {
         tracker.recordVote(m.from(), !m.reject());
         switch (tracker.tallyVotes()) {
           case WON -> {
-            if (role == Role.PRE_CANDIDATE) {
+            if (!promotable()) {
+              becomeFollower(term, NONE); // No longer a voter: it may not lead.
+            } else if (role == Role.PRE_CANDIDATE) {
               campaign(CampaignType.ELECTION);
             } else {
               becomeLeader();
@@ -580,9 +623,10 @@ final class Raft {
     if (md.index() <= log.committed()) {
       return false; // Stale, or we already have everything it covers.
     }
-    if (!md.confState().contains(id)) {
-      return false; // Not for us: a snapshot taken after we were removed.
-    }
+    // The snapshot's configuration may not contain us: it can predate our addition (we learn of it
+    // from the entries that follow) or postdate our removal. Either way we install it; a replica
+    // outside its configuration never campaigns, so this is safe, and refusing it could leave a new
+    // member waiting forever for a newer snapshot.
     if (log.matchTerm(md.index(), md.term())) {
       // Our log already has the snapshot's last entry, so it holds everything before it (Log
       // Matching, §5.3): keep the log and just learn that it is committed.
@@ -592,6 +636,7 @@ final class Raft {
     log.restore(s);
     // The snapshot carries the configuration as of its index; it replaces ours.
     tracker.restore(md.confState(), log.lastIndex());
+    confIndex = md.index();
     return true;
   }
 
@@ -600,6 +645,9 @@ final class Raft {
 
   private void handleAppendResponse(Message m, Progress pr) {
     pr.recentActive = true;
+    if (!m.reject() && m.index() > log.lastIndex()) {
+      return; // Acknowledges entries we never sent: not from an honest member of this term.
+    }
     if (m.reject()) {
       long nextProbe = m.rejectHint();
       if (m.rejectHintTerm() > 0) {
@@ -643,13 +691,13 @@ final class Raft {
   private void handleHeartbeatResponse(Message m, Progress pr) {
     pr.recentActive = true;
     pr.probeSent = false;
-    if (m.index() <= ticks && m.index() > pr.leaseAckTick) {
-      pr.leaseAckTick = m.index();
-    }
     if (pr.state == Progress.State.REPLICATE && pr.inflights.full()) {
-      // A full window whose appends were lost would stall replication for good: a heartbeat
-      // answer frees one slot, so the next append exposes the gap and we fall back to probing.
+      // Every append in the window may have been lost: free a slot so that the next append (an
+      // empty one at worst) can expose the gap and move the member back to probing.
       pr.inflights.freeFirstOne();
+    }
+    if (m.index() != WAKE_PING && m.index() <= ticks && m.index() > pr.leaseAckTick) {
+      pr.leaseAckTick = m.index();
     }
     if (pr.match < log.lastIndex()) {
       // Even with nothing new to send: an empty append at `next` exposes appends that were lost
@@ -888,7 +936,13 @@ final class Raft {
   // ---------------------------------------------------------------------------------------------
   // Membership (thesis §4.3, applied when committed entries are applied)
 
-  void applyConfChange(ConfChange cc) {
+  void applyConfChange(long index, ConfChange cc) {
+    if (index <= confIndex) {
+      // Already reflected: a snapshot covering this entry was installed after the entry was
+      // handed out for applying. Applying it again could undo later changes.
+      return;
+    }
+    confIndex = index;
     ConfState next;
     try {
       next = tracker.plan(cc);
@@ -896,13 +950,16 @@ final class Raft {
       throw new IllegalStateException("committed conf change cannot be applied: " + cc, e);
     }
     tracker.apply(next, log.lastIndex());
-    if (role != Role.LEADER) {
+    if (role == Role.FOLLOWER) {
       return;
     }
     if (!next.isVoter(id)) {
-      // We were removed (or demoted) and the change is committed: stop leading. The remaining
-      // voters elect a leader among themselves after an election timeout.
+      // We were removed (or demoted) and the change is applied: stop leading (or campaigning).
+      // The remaining voters elect a leader among themselves after an election timeout.
       becomeFollower(term, NONE);
+      return;
+    }
+    if (role != Role.LEADER) {
       return;
     }
     if (leadTransferee != NONE && !next.contains(leadTransferee)) {

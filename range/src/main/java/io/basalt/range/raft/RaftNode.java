@@ -169,9 +169,11 @@ public final class RaftNode {
   /**
    * Starts (or restarts) a replica from what {@code storage} holds: its hard state, the
    * configuration and the log. A new group's storage holds its initial configuration (see {@link
-   * MemoryRaftStorage#MemoryRaftStorage(ConfState)}); a replica added later starts with an empty
-   * configuration and learns it from the leader's snapshot. Committed entries after {@link
-   * Config#appliedIndex()} (or the snapshot) are handed out again for applying.
+   * MemoryRaftStorage#bootstrap(ConfState)}); a replica added later starts with empty storage and
+   * learns the configuration from the log or from the leader's snapshot. A restarted replica
+   * resumes from its storage's snapshot: the application restores its state machine from that
+   * snapshot, and every committed entry after it is handed out again (apply must be idempotent by
+   * index).
    *
    * @throws IllegalStateException if the storage is inconsistent
    */
@@ -179,6 +181,32 @@ public final class RaftNode {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(storage, "storage");
     return new RaftNode(config, storage);
+  }
+
+  /**
+   * The log a new group starts from (etcd's bootstrap): one committed conf change entry per initial
+   * member, at indexes 1..n in term 1. Write them to each initial member's storage together with
+   * {@code HardState(0, 0, n)} and an empty configuration at snapshot index 0; the configuration is
+   * then built by applying them, on the initial members as on replicas added later, which get them
+   * by replication. Term 0 in the hard state records that no leader was ever acknowledged.
+   *
+   * @throws IllegalArgumentException if {@code initial} has no voters or is joint
+   */
+  public static List<Entry> bootstrapEntries(ConfState initial) {
+    if (initial.voters().isEmpty() || initial.isJoint()) {
+      throw new IllegalArgumentException(
+          "a new group needs voters and no joint config: " + initial);
+    }
+    List<Entry> ents = new ArrayList<>();
+    for (long id : initial.voters()) {
+      ents.add(
+          new Entry(1, ents.size() + 1, EntryType.CONF_CHANGE, ConfChange.addVoter(id).encode()));
+    }
+    for (long id : initial.learners()) {
+      ents.add(
+          new Entry(1, ents.size() + 1, EntryType.CONF_CHANGE, ConfChange.addLearner(id).encode()));
+    }
+    return List.copyOf(ents);
   }
 
   /** Advances logical time by one tick: election timeouts, heartbeats, CheckQuorum, quiescence. */
@@ -189,9 +217,34 @@ public final class RaftNode {
   /**
    * Feeds a message from another replica. Messages not addressed to this replica, and stale ones,
    * are ignored.
+   *
+   * @throws IllegalArgumentException if the message is malformed (checked before any state changes,
+   *     so the replica is unaffected and the caller may drop it and carry on)
    */
   public void step(Message m) {
-    raft.step(Objects.requireNonNull(m, "message"));
+    Objects.requireNonNull(m, "message");
+    validate(m);
+    raft.step(m);
+  }
+
+  private static void validate(Message m) {
+    if (m.from() <= 0 || m.to() <= 0 || m.term() < 0 || m.index() < 0 || m.commit() < 0) {
+      throw new IllegalArgumentException("malformed message (negative or zero ids): " + m);
+    }
+    if (m.type() == Message.Type.APPEND) {
+      long expected = m.index() + 1;
+      for (Entry e : m.entries()) {
+        if (e.index() != expected++ || e.term() > m.term() || e.term() < m.logTerm()) {
+          throw new IllegalArgumentException("malformed append entries: " + m);
+        }
+      }
+    }
+    if (m.type() == Message.Type.SNAPSHOT
+        && (m.snapshot() == null
+            || m.snapshot().isEmpty()
+            || m.snapshot().metadata().term() > m.term())) {
+      throw new IllegalArgumentException("malformed snapshot message: " + m);
+    }
   }
 
   /** Starts an election now (skipping the pre-vote), e.g. to bootstrap a group in tests. */
@@ -340,7 +393,7 @@ public final class RaftNode {
       for (Entry e : rd.committedEntries()) {
         raft.log.appliedTo(e.index());
         if (e.type() == EntryType.CONF_CHANGE) {
-          raft.applyConfChange(ConfChange.decode(e.data()));
+          raft.applyConfChange(e.index(), ConfChange.decode(e.data()));
         }
       }
       raft.reduceUncommitted(rd.committedEntries());

@@ -16,7 +16,10 @@ import java.util.List;
  */
 public interface RaftStorage {
 
-  /** The persisted hard state and the configuration of the group as of the applied index. */
+  /**
+   * The persisted hard state, and the configuration of the group as of the snapshot index (the
+   * point a restarted replica resumes applying from).
+   */
   record InitialState(HardState hardState, ConfState confState) {}
 
   /** The state to restart from. */

@@ -39,8 +39,9 @@ final class Network {
   static Network of(LongFunction<Config.Builder> cfg, long... ids) {
     Network n = new Network();
     for (long id : ids) {
-      n.add(cfg.apply(id).build(), new MemoryRaftStorage(ConfState.ofVoters(ids)));
+      n.add(cfg.apply(id).build(), MemoryRaftStorage.bootstrap(ConfState.ofVoters(ids)));
     }
+    n.settle(); // Apply the bootstrap configuration.
     return n;
   }
 
@@ -157,6 +158,7 @@ final class Network {
 
   /** Makes {@code id} leader by a forced election and lets the group settle. */
   void elect(long id) {
+    settle();
     nodes.get(id).campaign();
     settle();
     if (status(id).role() != RaftNode.Role.LEADER) {

@@ -263,7 +263,7 @@ final class Simulation {
     }
   }
 
-  private Config config(Group group, long replicaId, long appliedIndex) {
+  private Config config(Group group, long replicaId) {
     return Config.builder(replicaId, new SplittableRandom(rng.nextLong()))
         .electionTimeoutTicks(ELECTION_TICKS)
         .heartbeatTicks(1)
@@ -275,7 +275,6 @@ final class Simulation {
         .readOnlyOption(Config.ReadOnlyOption.SAFE)
         .leaseClockDriftTicks(1)
         .quiesceAfterTicks(rng.nextInt(3) == 0 ? 0 : 20)
-        .appliedIndex(appliedIndex)
         .testOnlyBuggyBehaviors(options.bugs())
         .build();
   }
@@ -307,7 +306,7 @@ final class Simulation {
       Snapshot snap = storage.snapshot();
       sm.restore(snap.data());
       sm.appliedIndex = snap.metadata().index();
-      this.raft = RaftNode.create(config(group, id, snap.metadata().index()), storage);
+      this.raft = RaftNode.create(config(group, id), storage);
       this.wasMember = storage.initialState().confState().contains(id);
     }
 
@@ -478,7 +477,6 @@ final class Simulation {
           new Snapshot(new SnapshotMetadata(index, storage.term(index), confState), sm.serialize());
       WriteBatch batch = new WriteBatch();
       storage.saveSnapshot(batch, snapshot, index - rng.nextInt(3));
-      storage.setConfState(batch, confState);
       if (write(node, batch)) {
         stats.compactions++;
       }
