@@ -183,17 +183,27 @@ final class Simulation {
     StringBuilder replicas = new StringBuilder();
     for (Node node : nodes.values()) {
       for (Replica r : node.replicas.values()) {
-        replicas.append("\n    node ").append(node.id).append(node.up ? "" : " (down)")
-            .append(node.paused ? " (paused)" : "").append(" g").append(r.group.id)
-            .append(" applied=").append(r.sm.appliedIndex)
-            .append(" first=").append(r.storage.firstIndex())
-            .append(" outstanding=").append(r.readyOutstanding)
-            .append(" ").append(r.raft.status());
+        replicas
+            .append("\n    node ")
+            .append(node.id)
+            .append(node.up ? "" : " (down)")
+            .append(node.paused ? " (paused)" : "")
+            .append(" g")
+            .append(r.group.id)
+            .append(" applied=")
+            .append(r.sm.appliedIndex)
+            .append(" first=")
+            .append(r.storage.firstIndex())
+            .append(" outstanding=")
+            .append(r.readyOutstanding)
+            .append(" ")
+            .append(r.raft.status());
       }
     }
     return new Violation(
         what
-            + "\n  replicas:" + replicas
+            + "\n  replicas:"
+            + replicas
             + "\n  at "
             + now
             + "ms, options "
@@ -237,8 +247,10 @@ final class Simulation {
   final class Group {
     final long id;
     final boolean leaseReads;
+
     /** Most groups run CheckQuorum; without it the lease must never be valid. */
     final boolean checkQuorum;
+
     final TreeMap<Long, Long> nodeOfReplica = new TreeMap<>();
     long nextReplicaId = 1;
     final List<String> keys = new ArrayList<>();
@@ -1322,9 +1334,9 @@ final class Simulation {
   }
 
   /**
-   * Replica garbage collection, as a real node does it against the range descriptor: a replica
-   * that the group's current leader no longer counts as a member (it was removed while it was
-   * down or cut off, so it never applied its own removal) is destroyed.
+   * Replica garbage collection, as a real node does it against the range descriptor: a replica that
+   * the group's current leader no longer counts as a member (it was removed while it was down or
+   * cut off, so it never applied its own removal) is destroyed.
    */
   private void gcLoop() {
     for (Group group : groups.values()) {
