@@ -42,15 +42,24 @@ import java.util.Set;
  *   <li><b>State Machine Safety (§5.4.3).</b> {@link Ready#committedEntries()} contains only
  *       committed entries that this replica has itself persisted, in order, each once; the applied
  *       index never passes the commit index.
- *   <li><b>Membership (thesis §4).</b> One change at a time: a leader refuses a conf change while
- *       an earlier one is not applied. Changes take effect when applied. Changes of more than one
- *       voter go through a joint configuration. A leader that is no longer a voter once a change is
- *       applied steps down.
- *   <li><b>Pre-vote and CheckQuorum (thesis §9.6, §6.2).</b> A pre-candidate asks whether it could
- *       win before incrementing its term; voters refuse if they heard from a leader within the
- *       election timeout. With CheckQuorum a leader steps down after an election timeout without
- *       hearing from a quorum, and followers ignore (pre-)votes while they hear from a leader
- *       (unless the campaign is a leadership transfer).
+ *   <li><b>Membership (paper §6, thesis §4).</b> One change at a time: a leader refuses a conf
+ *       change while an earlier one is not applied (and a new leader refuses one until it has
+ *       applied its whole log). Changes take effect when applied, in log order, exactly once (a
+ *       change already covered by an installed snapshot is skipped). Changes of more than one voter
+ *       go through a joint configuration in which elections and commitment need a majority of both
+ *       halves. A leader or candidate that is no longer a voter once a change is applied steps
+ *       down; a replica outside its configuration never campaigns.
+ *   <li><b>Snapshots (paper §7).</b> A follower installs a leader's snapshot only if it covers more
+ *       than it has committed; if its log already holds the snapshot's last entry it keeps the log.
+ *       The snapshot's configuration replaces the current one. A leader sends a snapshot only when
+ *       the entries a member needs were compacted.
+ *   <li><b>Reads and the no-op (paper §8).</b> A new leader appends an empty entry of its term; it
+ *       serves reads only once that entry is committed (then its commit index is current).
+ *   <li><b>Pre-vote, CheckQuorum, stickiness (thesis §9.6, §6.2, §4.2.3).</b> A pre-candidate asks
+ *       whether it could win before incrementing its term; voters refuse if they heard from a
+ *       leader within the election timeout. With CheckQuorum a leader steps down after an election
+ *       timeout without hearing from a quorum, and followers ignore (pre-)votes while they hear
+ *       from a leader (unless the campaign is a leadership transfer).
  * </ul>
  *
  * <h2>Reads (thesis §6.4, DESIGN.md decision 4)</h2>
