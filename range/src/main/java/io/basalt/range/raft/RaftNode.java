@@ -1,10 +1,13 @@
 package io.basalt.range.raft;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * One replica's Raft consensus core: a pure, deterministic state machine (DESIGN.md decision 1,
@@ -138,7 +141,11 @@ public final class RaftNode {
     }
   }
 
-  /** A snapshot of the replica's state for monitoring, tests and simulator oracles. */
+  /**
+   * A snapshot of the replica's state for monitoring, tests and simulator oracles. {@code
+   * matchIndex} is, at a leader, the highest index known replicated on each member (e.g. to promote
+   * a learner once it has caught up); empty elsewhere.
+   */
   public record Status(
       long id,
       Role role,
@@ -151,7 +158,8 @@ public final class RaftNode {
       ConfState confState,
       long leadTransferee,
       boolean quiesced,
-      boolean leaseValid) {}
+      boolean leaseValid,
+      SortedMap<Long, Long> matchIndex) {}
 
   /** Message kinds a leader may send before its own writes are durable (thesis §10.2.1). */
   private static final Set<Message.Type> SEND_BEFORE_PERSIST =
@@ -323,7 +331,7 @@ public final class RaftNode {
     Ready.SoftState ss = new Ready.SoftState(raft.lead, raft.role);
     return !ss.equals(prevSoftState)
         || !raft.hardState().equals(prevHardState)
-        || !raft.log.unstableEntries().isEmpty()
+        || raft.log.hasUnstableEntries()
         || raft.log.unstableSnapshot() != null
         || raft.log.hasNextCommittedEntries()
         || !raft.msgs.isEmpty()
@@ -424,7 +432,17 @@ public final class RaftNode {
         raft.tracker.config(),
         raft.leadTransferee,
         raft.quiesced,
-        raft.leaseValid());
+        raft.leaseValid(),
+        matchIndex());
+  }
+
+  private SortedMap<Long, Long> matchIndex() {
+    if (raft.role != Role.LEADER) {
+      return Collections.emptySortedMap();
+    }
+    TreeMap<Long, Long> m = new TreeMap<>();
+    raft.tracker.progress().forEach((id, p) -> m.put(id, p.match));
+    return Collections.unmodifiableSortedMap(m);
   }
 
   /** The core, for white-box tests in this package. */
