@@ -238,6 +238,10 @@ final class RaftLog {
     return unstable.entries();
   }
 
+  boolean hasUnstableEntries() {
+    return unstable.hasEntries();
+  }
+
   Snapshot unstableSnapshot() {
     return unstable.snapshot();
   }

@@ -1,10 +1,13 @@
 package io.basalt.range.raft;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * One replica's Raft consensus core: a pure, deterministic state machine (DESIGN.md decision 1,
@@ -42,15 +45,24 @@ import java.util.Set;
  *   <li><b>State Machine Safety (§5.4.3).</b> {@link Ready#committedEntries()} contains only
  *       committed entries that this replica has itself persisted, in order, each once; the applied
  *       index never passes the commit index.
- *   <li><b>Membership (thesis §4).</b> One change at a time: a leader refuses a conf change while
- *       an earlier one is not applied. Changes take effect when applied. Changes of more than one
- *       voter go through a joint configuration. A leader that is no longer a voter once a change is
- *       applied steps down.
- *   <li><b>Pre-vote and CheckQuorum (thesis §9.6, §6.2).</b> A pre-candidate asks whether it could
- *       win before incrementing its term; voters refuse if they heard from a leader within the
- *       election timeout. With CheckQuorum a leader steps down after an election timeout without
- *       hearing from a quorum, and followers ignore (pre-)votes while they hear from a leader
- *       (unless the campaign is a leadership transfer).
+ *   <li><b>Membership (paper §6, thesis §4).</b> One change at a time: a leader refuses a conf
+ *       change while an earlier one is not applied (and a new leader refuses one until it has
+ *       applied its whole log). Changes take effect when applied, in log order, exactly once (a
+ *       change already covered by an installed snapshot is skipped). Changes of more than one voter
+ *       go through a joint configuration in which elections and commitment need a majority of both
+ *       halves. A leader or candidate that is no longer a voter once a change is applied steps
+ *       down; a replica outside its configuration never campaigns.
+ *   <li><b>Snapshots (paper §7).</b> A follower installs a leader's snapshot only if it covers more
+ *       than it has committed; if its log already holds the snapshot's last entry it keeps the log.
+ *       The snapshot's configuration replaces the current one. A leader sends a snapshot only when
+ *       the entries a member needs were compacted.
+ *   <li><b>Reads and the no-op (paper §8).</b> A new leader appends an empty entry of its term; it
+ *       serves reads only once that entry is committed (then its commit index is current).
+ *   <li><b>Pre-vote, CheckQuorum, stickiness (thesis §9.6, §6.2, §4.2.3).</b> A pre-candidate asks
+ *       whether it could win before incrementing its term; voters refuse if they heard from a
+ *       leader within the election timeout. With CheckQuorum a leader steps down after an election
+ *       timeout without hearing from a quorum, and followers ignore (pre-)votes while they hear
+ *       from a leader (unless the campaign is a leadership transfer).
  * </ul>
  *
  * <h2>Reads (thesis §6.4, DESIGN.md decision 4)</h2>
@@ -129,7 +141,11 @@ public final class RaftNode {
     }
   }
 
-  /** A snapshot of the replica's state for monitoring, tests and simulator oracles. */
+  /**
+   * A snapshot of the replica's state for monitoring, tests and simulator oracles. {@code
+   * matchIndex} is, at a leader, the highest index known replicated on each member (e.g. to promote
+   * a learner once it has caught up); empty elsewhere.
+   */
   public record Status(
       long id,
       Role role,
@@ -142,7 +158,8 @@ public final class RaftNode {
       ConfState confState,
       long leadTransferee,
       boolean quiesced,
-      boolean leaseValid) {}
+      boolean leaseValid,
+      SortedMap<Long, Long> matchIndex) {}
 
   /** Message kinds a leader may send before its own writes are durable (thesis §10.2.1). */
   private static final Set<Message.Type> SEND_BEFORE_PERSIST =
@@ -314,7 +331,7 @@ public final class RaftNode {
     Ready.SoftState ss = new Ready.SoftState(raft.lead, raft.role);
     return !ss.equals(prevSoftState)
         || !raft.hardState().equals(prevHardState)
-        || !raft.log.unstableEntries().isEmpty()
+        || raft.log.hasUnstableEntries()
         || raft.log.unstableSnapshot() != null
         || raft.log.hasNextCommittedEntries()
         || !raft.msgs.isEmpty()
@@ -415,7 +432,17 @@ public final class RaftNode {
         raft.tracker.config(),
         raft.leadTransferee,
         raft.quiesced,
-        raft.leaseValid());
+        raft.leaseValid(),
+        matchIndex());
+  }
+
+  private SortedMap<Long, Long> matchIndex() {
+    if (raft.role != Role.LEADER) {
+      return Collections.emptySortedMap();
+    }
+    TreeMap<Long, Long> m = new TreeMap<>();
+    raft.tracker.progress().forEach((id, p) -> m.put(id, p.match));
+    return Collections.unmodifiableSortedMap(m);
   }
 
   /** The core, for white-box tests in this package. */

@@ -29,6 +29,10 @@ final class Unstable {
     return List.copyOf(entries);
   }
 
+  boolean hasEntries() {
+    return !entries.isEmpty();
+  }
+
   /** The first index if there is an unstable snapshot, else -1. */
   long maybeFirstIndex() {
     return snapshot != null ? snapshot.metadata().index() + 1 : -1;

@@ -89,6 +89,7 @@ class MembershipTest {
     assertThat(n.status(1).confState().learners()).containsExactly(4L);
     assertThat(n.appliedData(4)).containsExactly("a");
     assertThat(n.status(4).confState().learners()).containsExactly(4L);
+    assertThat(n.status(1).matchIndex().get(4L)).as("caught up").isEqualTo(n.status(1).lastIndex());
     assertThat(n.node(1).proposeConfChange(ConfChange.addVoter(4)).accepted()).isTrue();
     n.settle();
     assertThat(n.status(1).confState().voters()).containsExactly(1L, 2L, 3L, 4L);
