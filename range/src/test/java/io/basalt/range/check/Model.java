@@ -1,5 +1,6 @@
 package io.basalt.range.check;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -26,5 +27,15 @@ public interface Model<S, I, O> {
    */
   default boolean isReadOnly(I input) {
     return false;
+  }
+
+  /**
+   * A smaller history to try first: one whose linearizability implies that of {@code ops} (for
+   * example, without unknown-outcome operations whose effect nobody observed, which may simply
+   * never have happened). The checker falls back to the whole history when the smaller one is not
+   * linearizable, so this only ever saves work.
+   */
+  default <T extends Operation<I, O>> List<T> prune(List<T> ops) {
+    return ops;
   }
 }

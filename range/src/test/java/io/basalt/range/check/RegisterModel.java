@@ -1,7 +1,11 @@
 package io.basalt.range.check;
 
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * A read/write/compare-and-set register holding a value or nothing. Outputs: a read returns the
@@ -50,6 +54,37 @@ public final class RegisterModel implements Model<RegisterModel.State, RegisterM
         yield Optional.of(matches ? new State(cas.value()) : state);
       }
     };
+  }
+
+  /**
+   * Drops writes and CASes of unknown outcome whose value no read returned and no CAS expected: if
+   * the rest is linearizable, so is the whole (they take effect never). Values are assumed unique
+   * per operation, as the workloads make them.
+   */
+  @Override
+  public <T extends Operation<Op, Object>> List<T> prune(List<T> ops) {
+    Set<Object> observed = new HashSet<>();
+    for (T op : ops) {
+      if (op.input() instanceof Read && !op.outcomeUnknown()) {
+        observed.add(op.output());
+      } else if (op.input() instanceof Cas cas && cas.expected() != null) {
+        observed.add(cas.expected());
+      }
+    }
+    List<T> kept = new ArrayList<>(ops.size());
+    for (T op : ops) {
+      String written =
+          switch (op.input()) {
+            case Write w -> w.value();
+            case Cas c -> c.value();
+            case Read r -> null;
+          };
+      if (op.outcomeUnknown() && written != null && !observed.contains(written)) {
+        continue;
+      }
+      kept.add(op);
+    }
+    return kept;
   }
 
   @Override

@@ -77,10 +77,12 @@ class RaftSimulationTest {
       totals.snapshotsSent += simulation.stats.snapshotsSent;
       totals.leaseReads += simulation.stats.leaseReads;
       totals.partitions += simulation.stats.partitions;
+      totals.oldTermCommits += simulation.stats.oldTermCommits;
     }
     System.out.printf(
         "simulated seeds %d..%d: %d events, %d client operations, %d crashes, %d partitions,"
-            + " %d conf changes, %d leader transfers, %d snapshots sent, %d lease reads in %.1fs%n",
+            + " %d conf changes, %d leader transfers, %d snapshots sent, %d lease reads,"
+            + " %d commits of earlier-term entries in %.1fs%n",
         first,
         first + seeds - 1,
         events,
@@ -91,6 +93,7 @@ class RaftSimulationTest {
         totals.transfers,
         totals.snapshotsSent,
         totals.leaseReads,
+        totals.oldTermCommits,
         (System.nanoTime() - started) / 1e9);
   }
 }

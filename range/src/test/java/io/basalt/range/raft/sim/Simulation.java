@@ -76,9 +76,9 @@ final class Simulation {
           rng.nextInt(4) == 0 ? 0 : rng.nextDouble() * 0.05,
           rng.nextDouble() * 0.03,
           2 + rng.nextInt(20),
-          new long[] {64, 256, 2048}[rng.nextInt(3)],
-          0.05 + rng.nextDouble() * 0.6,
-          new double[] {0, 0.1, 0.3}[rng.nextInt(3)],
+          new long[] {1, 64, 256, 2048}[rng.nextInt(4)],
+          rng.nextInt(4) == 0 ? 0.02 : 0.05 + rng.nextDouble() * 0.6,
+          new double[] {0, 0.1, 0.3, 0.6}[rng.nextInt(4)],
           bugs);
     }
   }
@@ -128,6 +128,7 @@ final class Simulation {
   private long nextProcess = 1;
   private long nextOpId = 1;
   private boolean chaos = true;
+  private boolean readOnlyPhase;
   private long stepsSinceLogMatchCheck;
   final Stats stats = new Stats();
 
@@ -145,6 +146,7 @@ final class Simulation {
     long okReads;
     long leaseReads;
     long unknownOps;
+    long oldTermCommits;
   }
 
   private record Event(long time, long seq, Runnable action) implements Comparable<Event> {
@@ -251,6 +253,8 @@ final class Simulation {
     /** Most groups run CheckQuorum; without it the lease must never be valid. */
     final boolean checkQuorum;
 
+    final int quiesceAfterTicks;
+
     final TreeMap<Long, Long> nodeOfReplica = new TreeMap<>();
     long nextReplicaId = 1;
     final List<String> keys = new ArrayList<>();
@@ -269,6 +273,7 @@ final class Simulation {
       this.id = id;
       this.leaseReads = leaseReads;
       this.checkQuorum = checkQuorum;
+      this.quiesceAfterTicks = rng.nextInt(3) == 0 ? 0 : 20;
       for (int k = 0; k < 2; k++) {
         keys.add("g" + id + "k" + k);
       }
@@ -286,7 +291,7 @@ final class Simulation {
         .checkQuorum(group.checkQuorum)
         .readOnlyOption(Config.ReadOnlyOption.SAFE)
         .leaseClockDriftTicks(1)
-        .quiesceAfterTicks(rng.nextInt(3) == 0 ? 0 : 20)
+        .quiesceAfterTicks(group.quiesceAfterTicks)
         .testOnlyBuggyBehaviors(options.bugs())
         .build();
   }
@@ -302,7 +307,12 @@ final class Simulation {
     boolean destroyed;
     boolean wasMember;
     final long incarnation;
+
+    /** Targeted fault: until then, appends carrying entries of this leader's term are lost. */
+    long loseOwnTermEntriesUntil;
+
     long leaderTerm = -1;
+    long lastSeenCommit;
     long leaderLastIndex;
     final TreeMap<Long, ClientRequest> pendingWrites = new TreeMap<>();
     final TreeMap<Long, ClientRequest> pendingReadIndex = new TreeMap<>();
@@ -551,6 +561,13 @@ final class Simulation {
                   + st.lastIndex());
         }
         leaderLastIndex = st.lastIndex();
+        if (st.commit() > lastSeenCommit
+            && st.commit() >= storage.firstIndex()
+            && st.commit() <= storage.lastIndex()
+            && storage.term(st.commit()) < st.term()) {
+          stats.oldTermCommits++;
+        }
+        lastSeenCommit = st.commit();
       }
       checkLeases();
     }
@@ -669,8 +686,15 @@ final class Simulation {
 
   private void deliver(Replica from, long toNode, Message m, boolean duplicate) {
     long fromNode = from.node.id;
+    boolean ownTermEntryLost =
+        m.type() == Message.Type.APPEND
+            && now < from.loseOwnTermEntriesUntil
+            && m.entries().stream().anyMatch(e -> e.term() == m.term());
     boolean dropped =
-        fromNode != toNode && (rng.nextDouble() < options.dropRate() || !linkUp(fromNode, toNode));
+        fromNode != toNode
+            && (ownTermEntryLost
+                || rng.nextDouble() < options.dropRate()
+                || !linkUp(fromNode, toNode));
     long delay = fromNode == toNode ? 0 : 1 + rng.nextInt(options.maxDelayMillis());
     Group group = from.group;
     at(
@@ -875,7 +899,9 @@ final class Simulation {
     }
     Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
     String key = group.keys.get(rng.nextInt(group.keys.size()));
-    double kind = rng.nextDouble();
+    // Bursty load: in read-only phases the logs stay equal, which is when a candidate that lost
+    // touch with a live leader can win, the moment leases exist for.
+    double kind = readOnlyPhase ? 1.0 : rng.nextDouble();
     RegisterModel.Op op;
     if (kind < options.writeFraction() * 0.7) {
       op = new RegisterModel.Write("v" + nextOpId);
@@ -1061,7 +1087,22 @@ final class Simulation {
         }
         stats.partitions++;
       }
-    } else if (action < 24) {
+    } else if (action < 21) {
+      // Cut a leader from one of its followers, both ways.
+      Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
+      Replica leader = leaderOf(group);
+      if (leader != null) {
+        List<Long> members = new ArrayList<>(leader.raft.status().confState().voters());
+        long follower = members.get(rng.nextInt(members.size()));
+        long followerNode = group.nodeOfReplica.get(follower);
+        if (followerNode != leader.node.id) {
+          cutLinks.add(List.of(leader.node.id, followerNode));
+          cutLinks.add(List.of(followerNode, leader.node.id));
+          stats.partitions++;
+          note("cut leader " + leader.id + " from follower " + follower + " of group " + group.id);
+        }
+      }
+    } else if (action < 26) {
       for (Node other : all) {
         if (other != node) {
           cutLinks.add(List.of(node.id, other.id));
@@ -1122,8 +1163,14 @@ final class Simulation {
     }
     Node victim = leader.node;
     long inc = victim.incarnation;
+    long delay = 1 + rng.nextInt(3 * options.maxDelayMillis());
+    if (rng.nextBoolean()) {
+      // Figure 8's schedule: the new leader gets its predecessors' entries onto a majority, but
+      // none of its own, and dies. Only the commit rule keeps that from counting as committed.
+      leader.loseOwnTermEntriesUntil = now + delay + 1;
+    }
     at(
-        now + 1 + rng.nextInt(3 * options.maxDelayMillis()),
+        now + delay,
         () -> {
           if (victim.incarnation == inc) {
             note("kill new leader " + leader.id + " of group " + leader.group.id);
@@ -1248,6 +1295,9 @@ final class Simulation {
     }
     at(100 + rng.nextInt(200), this::chaosStep);
     at(100, this::wakeLoop);
+    if (rng.nextBoolean()) {
+      at(200, this::togglePhase);
+    }
     at(500, this::gcLoop);
     long healAt = options.chaosMillis();
     at(healAt, this::heal);
@@ -1311,6 +1361,11 @@ final class Simulation {
     for (Group group : groups.values()) {
       probe(group);
     }
+  }
+
+  private void togglePhase() {
+    readOnlyPhase = !readOnlyPhase && chaos;
+    at(now + 100 + rng.nextInt(700), this::togglePhase);
   }
 
   private void wakeLoop() {
