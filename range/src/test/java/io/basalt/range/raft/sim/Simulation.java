@@ -66,8 +66,26 @@ final class Simulation {
       long maxMessageBytes,
       double writeFraction,
       double leaderKillRate,
+      boolean leaderChurn,
       Set<Config.BuggyBehavior> bugs) {
     static Options random(SplittableRandom rng, Set<Config.BuggyBehavior> bugs) {
+      if (rng.nextInt(4) == 0) {
+        // Leader churn: one 3-replica group, a clean network, one entry per message, and almost
+        // every new leader killed moments after election (the schedules of Figure 8).
+        return new Options(
+            5,
+            1,
+            3000 + rng.nextInt(3000),
+            3000,
+            0,
+            0,
+            2 + rng.nextInt(8),
+            1,
+            0.3,
+            0.9,
+            true,
+            bugs);
+      }
       return new Options(
           5 + 2 * rng.nextInt(2),
           1 + rng.nextInt(3),
@@ -79,6 +97,7 @@ final class Simulation {
           new long[] {1, 64, 256, 2048}[rng.nextInt(4)],
           rng.nextInt(4) == 0 ? 0.02 : 0.05 + rng.nextDouble() * 0.6,
           new double[] {0, 0.1, 0.3, 0.6}[rng.nextInt(4)],
+          false,
           bugs);
     }
   }
@@ -547,6 +566,7 @@ final class Simulation {
         if (leaderTerm != st.term()) {
           leaderTerm = st.term();
           leaderLastIndex = st.lastIndex();
+          lastSeenCommit = st.commit();
           checkLeaderCompleteness(st);
           maybeKillNewLeader(this);
         } else if (st.lastIndex() < leaderLastIndex) {
@@ -1056,7 +1076,7 @@ final class Simulation {
     }
     List<Node> all = new ArrayList<>(nodes.values());
     Node node = all.get(rng.nextInt(all.size()));
-    int action = rng.nextInt(100);
+    int action = options.leaderChurn() ? 100 : rng.nextInt(100);
     if (action < 12) {
       // Symmetric partition into two sides.
       cutLinks.clear();
@@ -1103,14 +1123,7 @@ final class Simulation {
         }
       }
     } else if (action < 26) {
-      for (Node other : all) {
-        if (other != node) {
-          cutLinks.add(List.of(node.id, other.id));
-          cutLinks.add(List.of(other.id, node.id));
-        }
-      }
-      stats.partitions++;
-      note("isolate node " + node.id);
+      isolate(node);
     } else if (action < 36) {
       cutLinks.clear();
       note("heal network");
@@ -1134,6 +1147,34 @@ final class Simulation {
     } else if (action < 58) {
       pause(node);
       at(now + 50 + rng.nextInt(600), () -> resume(node));
+    } else if (action < 62) {
+      // A clock jump on one node: its replicas see two election timeouts pass at once (their
+      // timers fire early). With CheckQuorum the others still refuse to elect while they hear
+      // from a leader; sometimes the leader is cut off at the same moment, the worst case for a
+      // lease.
+      Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
+      Replica leader = leaderOf(group);
+      Node jumped = node;
+      if (leader != null && rng.nextBoolean()) {
+        List<Long> followers = new ArrayList<>(leader.raft.status().confState().voters());
+        followers.remove(leader.id);
+        if (!followers.isEmpty()) {
+          jumped = nodes.get(group.nodeOfReplica.get(followers.get(rng.nextInt(followers.size()))));
+          isolate(leader.node);
+        }
+      }
+      if (jumped.live()) {
+        note("clock jump on node " + jumped.id);
+        for (Replica r : List.copyOf(jumped.replicas.values())) {
+          for (int i = 0; i < 2 * ELECTION_TICKS && r.alive(); i++) {
+            r.raft.tick();
+          }
+        }
+        for (Replica r : List.copyOf(jumped.replicas.values())) {
+          r.process();
+          r.checkSafety();
+        }
+      }
     } else if (action < 72) {
       changeMembership(groups.get(1 + (long) rng.nextInt(groups.size())));
     } else if (action < 82) {
@@ -1164,7 +1205,7 @@ final class Simulation {
     Node victim = leader.node;
     long inc = victim.incarnation;
     long delay = 1 + rng.nextInt(3 * options.maxDelayMillis());
-    if (rng.nextBoolean()) {
+    if (rng.nextDouble() < (options.leaderChurn() ? 0.8 : 0.5)) {
       // Figure 8's schedule: the new leader gets its predecessors' entries onto a majority, but
       // none of its own, and dies. Only the commit rule keeps that from counting as committed.
       leader.loseOwnTermEntriesUntil = now + delay + 1;
@@ -1178,6 +1219,17 @@ final class Simulation {
             at(now + 20 + rng.nextInt(300), () -> restart(victim));
           }
         });
+  }
+
+  private void isolate(Node node) {
+    for (Node other : nodes.values()) {
+      if (other != node) {
+        cutLinks.add(List.of(node.id, other.id));
+        cutLinks.add(List.of(other.id, node.id));
+      }
+    }
+    stats.partitions++;
+    note("isolate node " + node.id);
   }
 
   private void changeMembership(Group group) {
@@ -1261,7 +1313,7 @@ final class Simulation {
     for (long g = 1; g <= options.groups(); g++) {
       Group group = new Group(g, rng.nextBoolean(), rng.nextInt(3) != 0);
       groups.put(g, group);
-      int size = rng.nextBoolean() ? 3 : 5;
+      int size = options.leaderChurn() || rng.nextBoolean() ? 3 : 5;
       List<Long> candidates = new ArrayList<>(nodes.keySet());
       List<Long> chosen = new ArrayList<>();
       for (int i = 0; i < size; i++) {
