@@ -51,8 +51,11 @@ class WireContractTest {
           Map.entry(
               RaftMessage.getDescriptor(),
               "commit=9 context=13 entries=8 from=3 index=7 leader_transfer=15 log_term=6"
-                  + " range_generation=14 range_id=1 reject=10 reject_hint=11 reject_hint_term=16"
-                  + " snapshot=12 term=5 to=4 type=2"),
+                  + " quiesce=17 range_generation=14 range_id=1 reject=10 reject_hint=11"
+                  + " reject_hint_term=16 snapshot=12 term=5 to=4 type=2"),
+          Map.entry(
+              CoalescedHeartbeat.getDescriptor(),
+              "commit=5 context=6 from=2 index=7 quiesce=8 range_id=1 term=4 to=3"),
           Map.entry(
               SnapshotChunk.getDescriptor(),
               "data=8 from=2 last=9 metadata=5 range_id=1 sequence=7 snapshot_id=6"
