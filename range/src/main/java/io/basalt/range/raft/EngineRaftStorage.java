@@ -4,8 +4,6 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.log.Checksummed;
-import io.basalt.range.log.LogCompactedException;
-import io.basalt.range.log.LogUnavailableException;
 import io.basalt.range.log.RaftLogStore;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.CorruptionException;
@@ -29,6 +27,8 @@ import java.util.List;
  * snapshot), or left empty, to be filled by the first snapshot its leader sends.
  */
 public final class EngineRaftStorage implements RaftStorage {
+  // The log store's exceptions are named in full below: the simple names would resolve to the
+  // RaftStorage member types this class inherits, and the catch would never match.
   private final Engine engine;
   private final long rangeId;
   private final RaftLogStore log;
@@ -86,9 +86,9 @@ public final class EngineRaftStorage implements RaftStorage {
         out.add(fromProto(e));
       }
       return out;
-    } catch (LogCompactedException e) {
+    } catch (io.basalt.range.log.LogCompactedException e) {
       throw new RaftStorage.LogCompactedException(lo, log.firstIndex());
-    } catch (LogUnavailableException e) {
+    } catch (io.basalt.range.log.LogUnavailableException e) {
       throw new RaftStorage.LogUnavailableException(hi - 1, log.lastIndex());
     }
   }
@@ -97,9 +97,9 @@ public final class EngineRaftStorage implements RaftStorage {
   public long term(long index) {
     try {
       return log.term(index);
-    } catch (LogCompactedException e) {
+    } catch (io.basalt.range.log.LogCompactedException e) {
       throw new RaftStorage.LogCompactedException(index, log.firstIndex());
-    } catch (LogUnavailableException e) {
+    } catch (io.basalt.range.log.LogUnavailableException e) {
       throw new RaftStorage.LogUnavailableException(index, log.lastIndex());
     }
   }
