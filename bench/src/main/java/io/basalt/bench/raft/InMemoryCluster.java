@@ -56,10 +56,42 @@ final class InMemoryCluster {
         inboxes.add(new ArrayDeque<>());
       }
     }
-    for (int g = 0; g < groups; g++) {
-      replicas[g][0].campaign();
+    electLeaders();
+  }
+
+  /**
+   * Ticks every replica until every group has a leader (a freshly bootstrapped replica ignores
+   * votes for one election timeout, so this takes a few timeouts), then lets the groups settle.
+   */
+  private void electLeaders() {
+    for (int tick = 0; tick < 1000; tick++) {
+      tickAll();
+      pumpUntilQuiet();
+      if (leaderlessGroups() == 0) {
+        return;
+      }
     }
-    pumpUntilQuiet();
+    throw new IllegalStateException(leaderlessGroups() + " groups elected no leader");
+  }
+
+  private int leaderlessGroups() {
+    int leaderless = 0;
+    for (int g = 0; g < replicas.length; g++) {
+      if (leader(g) == null) {
+        leaderless++;
+      }
+    }
+    return leaderless;
+  }
+
+  /** The replica of {@code group} that is leader, or null. */
+  RaftNode leader(int group) {
+    for (RaftNode node : replicas[group]) {
+      if (node.status().role() == RaftNode.Role.LEADER) {
+        return node;
+      }
+    }
+    return null;
   }
 
   private ArrayDeque<Message> inbox(int group, long replicaId) {
@@ -111,7 +143,7 @@ final class InMemoryCluster {
         inbox(g, m.to()).add(m);
         messagesSent++;
       }
-      if (n == 0) {
+      if (replicas[g][n].status().role() == RaftNode.Role.LEADER) {
         entriesCommitted += rd.committedEntries().size();
       }
       replicas[g][n].advance(rd);

@@ -1,5 +1,6 @@
 package io.basalt.bench.raft;
 
+import io.basalt.range.raft.RaftNode;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -53,7 +54,8 @@ public class RaftCoreBenchmark {
   public void proposeToEveryGroupAndCommit(Counters counters) {
     long before = cluster.entriesCommitted;
     for (int g = 0; g < groups; g++) {
-      if (!cluster.replicas[g][0].propose(payload).accepted()) {
+      RaftNode leader = cluster.leader(g);
+      if (leader == null || !leader.propose(payload).accepted()) {
         throw new IllegalStateException("group " + g + " refused a proposal");
       }
     }
