@@ -1,0 +1,68 @@
+package io.basalt.node.transport;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.TooLongFrameException;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last handler of every connection's pipeline: whatever goes wrong on one connection (bad
+ * bytes, an oversize frame, a handshake from another cluster, a handler's exception) closes that
+ * connection with one log line naming the peer and the reason, and the node goes on serving
+ * everyone else (DESIGN.md decision 10).
+ */
+@ChannelHandler.Sharable
+public final class ConnectionGuard extends ChannelDuplexHandler {
+  private static final Logger log = LoggerFactory.getLogger(ConnectionGuard.class);
+
+  private final BiConsumer<Channel, String> onClose;
+
+  /**
+   * @param onClose told of every connection closed for a protocol error, with the reason
+   */
+  public ConnectionGuard(BiConsumer<Channel, String> onClose) {
+    this.onClose = onClose;
+  }
+
+  public ConnectionGuard() {
+    this((channel, reason) -> {});
+  }
+
+  /** Closes {@code channel} because of {@code reason}, logging it once. */
+  public void refuse(Channel channel, String reason) {
+    report(channel, reason);
+    channel.close();
+  }
+
+  /** Logs a protocol problem of {@code channel} (and tells the listener). */
+  public void report(Channel channel, String reason) {
+    log.warn("closing connection {}: {}", channel.remoteAddress(), reason);
+    onClose.accept(channel, reason);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    refuse(ctx.channel(), describe(cause));
+  }
+
+  static String describe(Throwable cause) {
+    if (cause instanceof TooLongFrameException) {
+      return "oversize frame: " + cause.getMessage();
+    }
+    if (cause instanceof CorruptedFrameException) {
+      return cause.getMessage();
+    }
+    if (cause instanceof DecoderException && cause.getCause() != null) {
+      // A handler's exception wrapped by the decoder: the inner one says what happened.
+      Throwable inner = cause.getCause();
+      return inner.getMessage() != null ? inner.getMessage() : inner.toString();
+    }
+    return cause.getMessage() != null ? cause.getMessage() : cause.toString();
+  }
+}

@@ -1,0 +1,85 @@
+package io.basalt.node.transport;
+
+import io.basalt.api.Frame;
+import io.basalt.api.Hello;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * The first frame each way is a {@link Hello}. This handler sends ours when the connection opens,
+ * and refuses the connection unless the peer's first frame is a Hello from the same cluster with a
+ * protocol version we speak; after that it steps aside and frames flow on.
+ */
+public final class Handshake extends ChannelInboundHandlerAdapter {
+  public static final int PROTOCOL_VERSION = 1;
+
+  private final String clusterId;
+  private final long nodeId;
+  private final ConnectionGuard guard;
+  private volatile Hello peer;
+
+  public Handshake(String clusterId, long nodeId, ConnectionGuard guard) {
+    if (clusterId.isEmpty()) {
+      throw new IllegalArgumentException("cluster id must not be empty");
+    }
+    this.clusterId = clusterId;
+    this.nodeId = nodeId;
+    this.guard = guard;
+  }
+
+  /** The peer's Hello, once received. */
+  public Hello peer() {
+    return peer;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    ctx.writeAndFlush(
+        Frame.newBuilder()
+            .setHello(
+                Hello.newBuilder()
+                    .setClusterId(clusterId)
+                    .setNodeId(nodeId)
+                    .setProtocolVersion(PROTOCOL_VERSION))
+            .build());
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (peer != null) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    try {
+      if (!(msg instanceof Frame frame) || !frame.hasHello()) {
+        guard.refuse(ctx.channel(), "the first frame was not a hello");
+        return;
+      }
+      Hello hello = frame.getHello();
+      if (!hello.getClusterId().equals(clusterId)) {
+        guard.refuse(
+            ctx.channel(),
+            "peer belongs to cluster '"
+                + hello.getClusterId()
+                + "', this node to '"
+                + clusterId
+                + "'");
+        return;
+      }
+      if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
+        guard.refuse(
+            ctx.channel(),
+            "peer speaks protocol version "
+                + hello.getProtocolVersion()
+                + ", this node "
+                + PROTOCOL_VERSION);
+        return;
+      }
+      peer = hello;
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+}
