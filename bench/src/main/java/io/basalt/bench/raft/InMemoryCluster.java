@@ -119,13 +119,7 @@ final class InMemoryCluster {
           inbox(g, m.to()).add(m);
           messagesSent++;
         }
-        if (rd.snapshot() != null) {
-          storages[g][n].applySnapshot(batches[n], rd.snapshot());
-        }
-        storages[g][n].append(batches[n], rd.entries());
-        if (rd.hardState() != null) {
-          storages[g][n].setHardState(batches[n], rd.hardState());
-        }
+        storages[g][n].stage(batches[n], rd);
         readies.add(rd);
         owners.add(new int[] {g, n});
       }

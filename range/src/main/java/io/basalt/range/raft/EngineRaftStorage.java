@@ -134,6 +134,21 @@ public final class EngineRaftStorage implements RaftStorage {
     }
   }
 
+  /**
+   * Stages what {@code ready} asks to persist, in the order Raft requires: its snapshot (which
+   * replaces the log), then its entries, then its hard state. Write the batch (synced when {@link
+   * Ready#mustSync()}) before sending the Ready's after-persist messages and advancing.
+   */
+  public void stage(WriteBatch batch, Ready ready) {
+    if (ready.snapshot() != null) {
+      applySnapshot(batch, ready.snapshot());
+    }
+    append(batch, ready.entries());
+    if (ready.hardState() != null) {
+      setHardState(batch, ready.hardState());
+    }
+  }
+
   /** Stages unstable entries from a Ready (replacing any conflicting suffix). */
   public void append(WriteBatch batch, List<Entry> entries) {
     List<io.basalt.api.Entry> protos = new ArrayList<>(entries.size());

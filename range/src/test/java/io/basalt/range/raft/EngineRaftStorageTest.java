@@ -41,13 +41,7 @@ class EngineRaftStorageTest {
       while (node.hasReady()) {
         Ready rd = node.ready();
         WriteBatch batch = new WriteBatch();
-        if (rd.snapshot() != null) {
-          storage.applySnapshot(batch, rd.snapshot());
-        }
-        storage.append(batch, rd.entries());
-        if (rd.hardState() != null) {
-          storage.setHardState(batch, rd.hardState());
-        }
+        storage.stage(batch, rd);
         engine.write(batch, sync);
         applied.addAll(rd.committedEntries());
         node.advance(rd);

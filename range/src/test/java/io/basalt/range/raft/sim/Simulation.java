@@ -363,13 +363,7 @@ final class Simulation {
       readyOutstanding = true;
       send(this, rd.messages());
       WriteBatch batch = new WriteBatch();
-      if (rd.snapshot() != null) {
-        storage.applySnapshot(batch, rd.snapshot());
-      }
-      storage.append(batch, rd.entries());
-      if (rd.hardState() != null) {
-        storage.setHardState(batch, rd.hardState());
-      }
+      storage.stage(batch, rd);
       if (!write(node, batch)) {
         return;
       }
