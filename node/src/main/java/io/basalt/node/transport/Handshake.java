@@ -14,6 +14,9 @@ import io.netty.util.ReferenceCountUtil;
 public final class Handshake extends ChannelInboundHandlerAdapter {
   public static final int PROTOCOL_VERSION = 1;
 
+  /** Fired down the pipeline once the peer's Hello was accepted. */
+  public record Completed(Hello peer) {}
+
   private final String clusterId;
   private final long nodeId;
   private final ConnectionGuard guard;
@@ -78,6 +81,7 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
         return;
       }
       peer = hello;
+      ctx.fireUserEventTriggered(new Completed(hello));
     } finally {
       ReferenceCountUtil.release(msg);
     }

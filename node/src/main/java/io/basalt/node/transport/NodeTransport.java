@@ -1,0 +1,429 @@
+package io.basalt.node.transport;
+
+import io.basalt.api.Frame;
+import io.basalt.api.RaftBatch;
+import io.basalt.api.RaftMessage;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Node-to-node transport of Raft traffic (DESIGN.md decision 2, the node issue's "Transport").
+ *
+ * <ul>
+ *   <li><b>One connection per peer pair.</b> The node with the lower id dials, the other accepts;
+ *       both send on the same connection. The dialer reconnects with exponential backoff and
+ *       jitter. Epoll is used when available, NIO otherwise.
+ *   <li><b>Batching.</b> {@link #send} only queues; the peer's event loop drains everything queued
+ *       for that peer into one {@link RaftBatch} frame (up to the frame limit), so the traffic of
+ *       every range bound for a node travels together.
+ *   <li><b>Back-pressure.</b> A peer's queue is bounded in bytes, and it is drained only while the
+ *       connection is writable (Netty's write-buffer water marks). A slow or stalled peer fills its
+ *       queue, after which {@link #send} refuses (returns {@code false}): Raft treats it as a lost
+ *       message and retries later, and the heap stays bounded.
+ *   <li><b>Failure.</b> A protocol error closes that connection alone ({@link ConnectionGuard}).
+ * </ul>
+ *
+ * <p>Inbound batches are handed to {@link Inbound} on the connection's event loop; the handler must
+ * not block.
+ */
+public final class NodeTransport implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(NodeTransport.class);
+
+  /** Receives the Raft batches peers send. */
+  @FunctionalInterface
+  public interface Inbound {
+    void onRaftBatch(long fromNode, RaftBatch batch);
+  }
+
+  /** Settings; see {@link #defaults}. */
+  public record Options(
+      String clusterId,
+      long nodeId,
+      int maxFrameBytes,
+      long maxQueuedBytesPerPeer,
+      long reconnectMinMillis,
+      long reconnectMaxMillis) {
+    public Options {
+      Objects.requireNonNull(clusterId, "clusterId");
+      if (nodeId <= 0) {
+        throw new IllegalArgumentException("nodeId must be positive, got " + nodeId);
+      }
+      if (maxFrameBytes < 1024) {
+        throw new IllegalArgumentException(
+            "maxFrameBytes must be at least 1024, got " + maxFrameBytes);
+      }
+      if (maxQueuedBytesPerPeer < maxFrameBytes) {
+        throw new IllegalArgumentException("maxQueuedBytesPerPeer must be at least maxFrameBytes");
+      }
+    }
+
+    public static Options defaults(String clusterId, long nodeId) {
+      return new Options(clusterId, nodeId, 16 << 20, 64L << 20, 50, 5_000);
+    }
+  }
+
+  private final Options options;
+  private final Inbound inbound;
+  private final ConnectionGuard guard;
+  private final EventLoopGroup group;
+  private final boolean epoll;
+  private final Map<Long, Peer> peers = new ConcurrentHashMap<>();
+  private Channel server;
+  private volatile boolean closed;
+
+  public NodeTransport(Options options, Inbound inbound, ConnectionGuard guard) {
+    this.options = options;
+    this.inbound = inbound;
+    this.guard = guard;
+    this.epoll = Epoll.isAvailable();
+    this.group =
+        new MultiThreadIoEventLoopGroup(
+            2, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+  }
+
+  /** Starts accepting connections on {@code listen}; returns the bound address. */
+  public InetSocketAddress start(InetSocketAddress listen) throws InterruptedException {
+    Class<? extends ServerChannel> channelClass =
+        epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    server =
+        new ServerBootstrap()
+            .group(group)
+            .channel(channelClass)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
+            .childHandler(initializer(null))
+            .bind(listen)
+            .sync()
+            .channel();
+    InetSocketAddress bound = (InetSocketAddress) server.localAddress();
+    log.info("node {} listening on {} ({})", options.nodeId(), bound, epoll ? "epoll" : "nio");
+    return bound;
+  }
+
+  private WriteBufferWaterMark waterMark() {
+    return new WriteBufferWaterMark(256 * 1024, Math.max(512 * 1024, options.maxFrameBytes()));
+  }
+
+  private ChannelInitializer<SocketChannel> initializer(Peer dialing) {
+    return new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(SocketChannel ch) {
+        FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
+        ch.pipeline().addLast(new Handshake(options.clusterId(), options.nodeId(), guard));
+        ch.pipeline().addLast(new PeerHandler(dialing));
+        ch.pipeline().addLast(guard);
+      }
+    };
+  }
+
+  /**
+   * Declares a peer. This node dials it if its id is higher than ours; otherwise it waits for the
+   * peer to connect.
+   */
+  public void addPeer(long nodeId, InetSocketAddress address) {
+    if (nodeId == options.nodeId()) {
+      throw new IllegalArgumentException("a node is not its own peer: " + nodeId);
+    }
+    Peer peer = peers.computeIfAbsent(nodeId, Peer::new);
+    peer.address = address;
+    if (nodeId > options.nodeId()) {
+      peer.dial(0);
+    }
+  }
+
+  /**
+   * Queues {@code message} for {@code toNode}. Returns {@code false}, dropping it, when the peer is
+   * unknown or its queue is full (back-pressure; Raft retransmits).
+   */
+  public boolean send(long toNode, RaftMessage message) {
+    Peer peer = peers.get(toNode);
+    return peer != null && peer.enqueue(message);
+  }
+
+  /** Whether a handshaken connection to {@code toNode} is open. */
+  public boolean connected(long toNode) {
+    Peer peer = peers.get(toNode);
+    return peer != null && peer.channel != null && peer.channel.isActive();
+  }
+
+  /** Bytes queued for {@code toNode} and not yet handed to its connection. */
+  public long queuedBytes(long toNode) {
+    Peer peer = peers.get(toNode);
+    return peer == null ? 0 : peer.queuedBytes();
+  }
+
+  /** The frames sent to {@code toNode} so far (batches, not messages). */
+  public long framesSent(long toNode) {
+    Peer peer = peers.get(toNode);
+    return peer == null ? 0 : peer.framesSent;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (server != null) {
+      server.close().syncUninterruptibly();
+    }
+    for (Peer peer : peers.values()) {
+      Channel channel = peer.channel;
+      if (channel != null) {
+        channel.close().syncUninterruptibly();
+      }
+    }
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  /** One remote node: its connection, its outbound queue, its reconnect state. */
+  private final class Peer {
+    final long nodeId;
+    volatile InetSocketAddress address;
+    volatile Channel channel;
+    private final ArrayDeque<RaftMessage> queue = new ArrayDeque<>();
+    private long queued;
+    private boolean flushScheduled;
+    private long backoffMillis;
+    volatile long framesSent;
+
+    Peer(long nodeId) {
+      this.nodeId = nodeId;
+    }
+
+    synchronized long queuedBytes() {
+      return queued;
+    }
+
+    boolean enqueue(RaftMessage message) {
+      int size = message.getSerializedSize();
+      Channel ch;
+      synchronized (this) {
+        if (queued + size > options.maxQueuedBytesPerPeer()) {
+          return false;
+        }
+        queue.add(message);
+        queued += size;
+        ch = channel;
+        if (ch == null || flushScheduled) {
+          return true;
+        }
+        flushScheduled = true;
+      }
+      ch.eventLoop().execute(this::flush);
+      return true;
+    }
+
+    /** Runs on the channel's event loop: writes queued messages while the channel is writable. */
+    void flush() {
+      Channel ch = channel;
+      synchronized (this) {
+        flushScheduled = false;
+      }
+      if (ch == null || !ch.isActive()) {
+        return;
+      }
+      boolean wrote = false;
+      while (ch.isWritable()) {
+        RaftBatch.Builder batch =
+            RaftBatch.newBuilder()
+                .setClusterId(options.clusterId())
+                .setFromNode(options.nodeId())
+                .setToNode(nodeId);
+        long bytes = 0;
+        synchronized (this) {
+          RaftMessage next;
+          while ((next = queue.peek()) != null) {
+            int size = next.getSerializedSize();
+            if (batch.getMessagesCount() > 0 && bytes + size > options.maxFrameBytes() - 1024) {
+              break;
+            }
+            queue.poll();
+            queued -= size;
+            bytes += size;
+            batch.addMessages(next);
+          }
+        }
+        if (batch.getMessagesCount() == 0) {
+          break;
+        }
+        ch.write(Frame.newBuilder().setRaftBatch(batch).build());
+        framesSent++;
+        wrote = true;
+      }
+      if (wrote) {
+        ch.flush();
+      }
+    }
+
+    void attach(Channel ch) {
+      synchronized (this) {
+        channel = ch;
+        backoffMillis = 0;
+      }
+      log.info("node {} connected to node {} ({})", options.nodeId(), nodeId, ch.remoteAddress());
+      ch.eventLoop().execute(this::flush);
+    }
+
+    void detach(Channel ch) {
+      boolean wasOurs;
+      synchronized (this) {
+        wasOurs = channel == ch;
+        if (wasOurs) {
+          channel = null;
+        }
+      }
+      if (wasOurs) {
+        log.info("node {} lost its connection to node {}", options.nodeId(), nodeId);
+        if (nodeId > options.nodeId()) {
+          long delay;
+          synchronized (this) {
+            backoffMillis =
+                backoffMillis == 0
+                    ? options.reconnectMinMillis()
+                    : Math.min(options.reconnectMaxMillis(), backoffMillis * 2);
+            delay = backoffMillis / 2 + ThreadLocalRandom.current().nextLong(backoffMillis / 2 + 1);
+          }
+          dial(delay);
+        }
+      }
+    }
+
+    void dial(long delayMillis) {
+      if (closed || address == null) {
+        return;
+      }
+      group
+          .next()
+          .schedule(
+              () -> {
+                if (closed || channel != null) {
+                  return;
+                }
+                ChannelFuture connect =
+                    new Bootstrap()
+                        .group(group)
+                        .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                        .option(ChannelOption.TCP_NODELAY, true)
+                        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 2_000)
+                        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
+                        .handler(initializer(this))
+                        .connect(address);
+                connect.addListener(done -> {
+                  if (!done.isSuccess()) {
+                    detachFailedDial();
+                  }
+                });
+              },
+              delayMillis,
+              TimeUnit.MILLISECONDS);
+    }
+
+    private void detachFailedDial() {
+      long delay;
+      synchronized (this) {
+        backoffMillis =
+            backoffMillis == 0
+                ? options.reconnectMinMillis()
+                : Math.min(options.reconnectMaxMillis(), backoffMillis * 2);
+        delay = backoffMillis / 2 + ThreadLocalRandom.current().nextLong(backoffMillis / 2 + 1);
+      }
+      dial(delay);
+    }
+  }
+
+  /**
+   * After the handshake: binds the connection to its peer, dispatches batches, tracks writability.
+   */
+  private final class PeerHandler extends ChannelInboundHandlerAdapter {
+    private final Peer dialing;
+    private Peer peer;
+
+    PeerHandler(Peer dialing) {
+      this.dialing = dialing;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+      if (!(event instanceof Handshake.Completed completed)) {
+        ctx.fireUserEventTriggered(event);
+        return;
+      }
+      long remote = completed.peer().getNodeId();
+      if (remote <= 0 || remote == options.nodeId()) {
+        guard.refuse(ctx.channel(), "peer announced node id " + remote);
+        return;
+      }
+      if (dialing != null && dialing.nodeId != remote) {
+        guard.refuse(
+            ctx.channel(), "dialed node " + dialing.nodeId + " but node " + remote + " answered");
+        return;
+      }
+      peer = peers.computeIfAbsent(remote, Peer::new);
+      peer.attach(ctx.channel());
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      try {
+        if (msg instanceof Frame frame && frame.hasRaftBatch() && peer != null) {
+          inbound.onRaftBatch(peer.nodeId, frame.getRaftBatch());
+        } else {
+          guard.refuse(ctx.channel(), "unexpected frame on a node connection: " + describe(msg));
+        }
+      } finally {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (ctx.channel().isWritable() && peer != null) {
+        peer.flush();
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (peer != null) {
+        peer.detach(ctx.channel());
+      } else if (dialing != null) {
+        dialing.detachFailedDial();
+      }
+      ctx.fireChannelInactive();
+    }
+
+    private String describe(Object msg) {
+      return msg instanceof Frame frame ? frame.getBodyCase().toString() : String.valueOf(msg);
+    }
+  }
+}
