@@ -163,7 +163,8 @@ public final class LogWriter implements AutoCloseable {
     }
     try {
       engine.write(merged, true);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // Whatever the failure, every waiter learns of it: none is left hanging on a dead writer.
       StorageException fatal =
           e instanceof StorageException storage
               ? storage
