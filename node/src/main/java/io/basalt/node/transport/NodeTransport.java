@@ -304,15 +304,7 @@ public final class NodeTransport implements AutoCloseable {
       if (wasOurs) {
         log.info("node {} lost its connection to node {}", options.nodeId(), nodeId);
         if (nodeId > options.nodeId()) {
-          long delay;
-          synchronized (this) {
-            backoffMillis =
-                backoffMillis == 0
-                    ? options.reconnectMinMillis()
-                    : Math.min(options.reconnectMaxMillis(), backoffMillis * 2);
-            delay = backoffMillis / 2 + ThreadLocalRandom.current().nextLong(backoffMillis / 2 + 1);
-          }
-          dial(delay);
+          dial(nextBackoffMillis());
         }
       }
     }
@@ -348,15 +340,16 @@ public final class NodeTransport implements AutoCloseable {
     }
 
     private void detachFailedDial() {
-      long delay;
-      synchronized (this) {
-        backoffMillis =
-            backoffMillis == 0
-                ? options.reconnectMinMillis()
-                : Math.min(options.reconnectMaxMillis(), backoffMillis * 2);
-        delay = backoffMillis / 2 + ThreadLocalRandom.current().nextLong(backoffMillis / 2 + 1);
-      }
-      dial(delay);
+      dial(nextBackoffMillis());
+    }
+
+    /** Doubles the backoff (from the minimum, up to the maximum) and draws a jittered delay. */
+    private synchronized long nextBackoffMillis() {
+      backoffMillis =
+          backoffMillis == 0
+              ? options.reconnectMinMillis()
+              : Math.min(options.reconnectMaxMillis(), backoffMillis * 2);
+      return backoffMillis / 2 + ThreadLocalRandom.current().nextLong(backoffMillis / 2 + 1);
     }
   }
 
