@@ -32,10 +32,15 @@ class WireContractTest {
               "range_generation=4 range_id=1 request_id=2 timestamp=3"),
           Map.entry(
               KvRequest.getDescriptor(),
-              "conditional_put=6 delete=4 get=2 header=1 put=3 scan=5 write_batch=7"),
+              "bootstrap=10 call_id=16 conditional_put=6 delete=4 get=2 header=1 init_cluster=9"
+                  + " node_info=8 put=3 scan=5 status=11 write_batch=7"),
           Map.entry(
               KvResponse.getDescriptor(),
-              "conditional_put=6 delete=4 error=15 get=2 header=1 put=3 scan=5 write_batch=7"),
+              "bootstrap=10 call_id=16 conditional_put=6 delete=4 error=15 get=2 header=1"
+                  + " init_cluster=9 node_info=8 put=3 scan=5 status=11 write_batch=7"),
+          Map.entry(NodeDescriptor.getDescriptor(), "address=2 node_id=1"),
+          Map.entry(NodeInfoResponse.getDescriptor(), "cluster_id=1 node=2 nodes=3"),
+          Map.entry(BootstrapRequest.getDescriptor(), "cluster_id=1 nodes=3 ranges=2"),
           Map.entry(ScanRequest.getDescriptor(), "end_key=2 limit=3 max_bytes=4 start_key=1"),
           Map.entry(ScanResponse.getDescriptor(), "kvs=1 resume_key=2"),
           Map.entry(
@@ -67,6 +72,7 @@ class WireContractTest {
           Map.entry(
               RaftBatch.getDescriptor(),
               "cluster_id=1 from_node=2 heartbeat_responses=7 heartbeats=6 messages=5"
+                  + " ping_sent_nanos=9 pong_echo_nanos=10 pong_remote_nanos=11"
                   + " snapshot_chunks=8 timestamp=4 to_node=3"));
 
   private static final Map<EnumDescriptor, String> ENUMS =
