@@ -51,7 +51,9 @@ class KeySpaceTest {
   void userKeysAreValidatedWithAReason() {
     assertThat(KeySpace.invalidUserKey(new byte[0])).contains("empty");
     assertThat(KeySpace.invalidUserKey(new byte[] {0, 1})).contains("reserved");
-    assertThat(KeySpace.invalidUserKey(new byte[KeySpace.MAX_KEY_BYTES + 1])).contains("maximum");
+    byte[] tooLong = new byte[KeySpace.MAX_KEY_BYTES + 1];
+    Arrays.fill(tooLong, (byte) 'a');
+    assertThat(KeySpace.invalidUserKey(tooLong)).contains("maximum");
     assertThat(KeySpace.invalidUserKey(new byte[] {1})).isNull();
   }
 }
