@@ -1,0 +1,81 @@
+package io.basalt.node.store;
+
+import io.basalt.api.Error;
+import io.basalt.api.GenericError;
+import io.basalt.api.KeyNotInRangeError;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NotLeaderError;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.RangeNotFoundError;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.TimeoutError;
+import io.basalt.api.UnavailableError;
+
+/** The errors a node answers with, each one telling the client how to recover (decision 8). */
+public final class Errors {
+  /** Generic error codes (machine-readable). */
+  public static final String INVALID_ARGUMENT = "INVALID_ARGUMENT";
+
+  public static final String NOT_INITIALIZED = "NOT_INITIALIZED";
+  public static final String NOT_SERVING = "NOT_SERVING";
+  public static final String ALREADY_INITIALIZED = "ALREADY_INITIALIZED";
+  public static final String INTERNAL = "INTERNAL";
+
+  private Errors() {}
+
+  public static KvResponse generic(String code, String message) {
+    return error(
+        Error.newBuilder()
+            .setGeneric(GenericError.newBuilder().setCode(code).setMessage(message))
+            .build());
+  }
+
+  public static KvResponse invalid(String message) {
+    return generic(INVALID_ARGUMENT, message);
+  }
+
+  public static KvResponse notLeader(long rangeId, long leaderNode, String leaderAddress) {
+    NotLeaderError.Builder b = NotLeaderError.newBuilder().setRangeId(rangeId);
+    if (leaderNode != 0) {
+      b.setLeaderHint(
+          ReplicaDescriptor.newBuilder().setNodeId(leaderNode).setReplicaId(leaderNode));
+    }
+    if (leaderAddress != null) {
+      b.setLeaderAddress(leaderAddress);
+    }
+    return error(Error.newBuilder().setNotLeader(b).build());
+  }
+
+  public static KvResponse rangeNotFound(long rangeId) {
+    return error(
+        Error.newBuilder()
+            .setRangeNotFound(RangeNotFoundError.newBuilder().setRangeId(rangeId))
+            .build());
+  }
+
+  public static KvResponse keyNotInRange(byte[] key, RangeDescriptor current) {
+    return error(
+        Error.newBuilder()
+            .setKeyNotInRange(
+                KeyNotInRangeError.newBuilder()
+                    .setKey(com.google.protobuf.ByteString.copyFrom(key))
+                    .setCurrent(current))
+            .build());
+  }
+
+  public static KvResponse timeout(String message) {
+    return error(
+        Error.newBuilder().setTimeout(TimeoutError.newBuilder().setMessage(message)).build());
+  }
+
+  public static KvResponse unavailable(String message) {
+    return error(
+        Error.newBuilder()
+            .setUnavailable(UnavailableError.newBuilder().setMessage(message))
+            .build());
+  }
+
+  private static KvResponse error(Error e) {
+    return KvResponse.newBuilder().setError(e).build();
+  }
+}

@@ -1,0 +1,1101 @@
+package io.basalt.node.store;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.ConditionalPutRequest;
+import io.basalt.api.ConditionalPutResponse;
+import io.basalt.api.DeleteResponse;
+import io.basalt.api.GetResponse;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KeyValue;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.Mutation;
+import io.basalt.api.NodeDescriptor;
+import io.basalt.api.PutResponse;
+import io.basalt.api.RaftCommand;
+import io.basalt.api.RaftMessage;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.ReplicatedWrite;
+import io.basalt.api.ResponseHeader;
+import io.basalt.api.ScanRequest;
+import io.basalt.api.ScanResponse;
+import io.basalt.api.WriteBatchResponse;
+import io.basalt.range.keys.LocalKeys;
+import io.basalt.range.mvcc.MvccStore;
+import io.basalt.range.mvcc.MvccStore.Version;
+import io.basalt.range.mvcc.Timestamp;
+import io.basalt.range.raft.ConfState;
+import io.basalt.range.raft.Config;
+import io.basalt.range.raft.EngineRaftStorage;
+import io.basalt.range.raft.Entry;
+import io.basalt.range.raft.EntryType;
+import io.basalt.range.raft.Message;
+import io.basalt.range.raft.RaftNode;
+import io.basalt.range.raft.ReadState;
+import io.basalt.range.raft.Ready;
+import io.basalt.range.replica.ReplicaStateMachine;
+import io.basalt.range.storage.ColumnFamily;
+import io.basalt.range.storage.Engine;
+import io.basalt.range.storage.EngineIterator;
+import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.hlc.HybridClock;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.random.RandomGenerator;
+
+/**
+ * The Multi-Raft store: every range replica of one node, driven together (DESIGN.md decisions 2–5).
+ *
+ * <p><b>Deterministic and single-threaded.</b> The store has no threads, sockets or timers of its
+ * own: its host feeds it {@link #tick()}, {@link #receive}, {@link #submit} and {@link #heardFrom},
+ * and calls {@link #process()} to do the work those inputs created. The real node drives it from
+ * one thread ({@code StoreLoop}); the whole-cluster simulator drives many stores from one thread
+ * with a simulated network and crashing disks. Only the injected {@code nanoTime} (for metrics) and
+ * the engine's contents differ between the two.
+ *
+ * <p><b>One group commit per round.</b> {@link #process()} collects the {@link Ready} of every
+ * replica with work, stages all their log entries and hard states in one {@link WriteBatch}, writes
+ * it with one fsync, and only then sends the messages Raft allows after persistence, applies
+ * committed entries and answers clients. Leaders' replication traffic goes out before the fsync
+ * (thesis §10.2.1).
+ *
+ * <p><b>Requests.</b> Writes are evaluated by the leader into a {@link RaftCommand} (decision 3)
+ * after it has applied everything up to its first entry of its term, under per-key latches held
+ * from evaluation until the command is applied or known to be lost, so that concurrent writes to a
+ * key evaluate in log order. A retried request id is answered from its dedupe record. Reads go
+ * through ReadIndex, which the core answers at once under a valid lease, and are served once the
+ * read index is applied. A write whose proposal was superseded at its index is answered NotLeader
+ * (it was not applied, retry is safe); one that outlives its deadline is answered Timeout (its
+ * outcome is unknown).
+ */
+public final class Store {
+  /** Where the store's outbound traffic goes. */
+  public interface Network {
+    void send(long toNode, RaftMessage message);
+
+    /** A liveness (and clock) probe to a peer node; the peer answers with {@link #heardFrom}. */
+    void ping(long toNode);
+  }
+
+  /**
+   * Timing, in ticks.
+   *
+   * @param electionTicks Raft election timeout
+   * @param heartbeatTicks Raft heartbeat interval
+   * @param quiesceAfterTicks idle ticks before a range stops heartbeating (0: never)
+   * @param leaseDriftTicks the clock-drift allowance subtracted from the lease
+   * @param requestTimeoutTicks how long a request may wait before it is answered Timeout
+   * @param pingEveryTicks how often peer nodes are probed
+   * @param livenessTicks how long without hearing from a node before its ranges' followers wake
+   */
+  public record Options(
+      int electionTicks,
+      int heartbeatTicks,
+      int quiesceAfterTicks,
+      int leaseDriftTicks,
+      int requestTimeoutTicks,
+      int pingEveryTicks,
+      int livenessTicks) {
+    /** For a 100 ms tick: 1 s election timeout, 5 s request deadline. */
+    public static Options defaults() {
+      return new Options(10, 2, 30, 2, 50, 5, 20);
+    }
+  }
+
+  /** The identity a store was initialized with. */
+  public record Identity(String clusterId, long nodeId) {}
+
+  /** The first log position of a bootstrapped range (as in CockroachDB, leaving room below). */
+  static final long BOOTSTRAP_INDEX = 10;
+
+  static final long BOOTSTRAP_TERM = 5;
+
+  /** The MVCC timestamp of data written at bootstrap: the same on every initial replica. */
+  static final Timestamp BOOTSTRAP_TS = new Timestamp(1, 0);
+
+  private static final byte[] IDENTITY_KEY = storeKey('i');
+  private static final byte[] REPLICA_LIST_PREFIX = storeKey('R');
+
+  private final long nodeId;
+  private final Engine engine;
+  private final HybridClock clock;
+  private final Network network;
+  private final Options options;
+  private final RandomGenerator random;
+  private final StoreListener listener;
+  private final LongSupplier nanoTime;
+  private final TreeMap<Long, Replica> replicas = new TreeMap<>();
+  private final LinkedHashSet<Replica> dirty = new LinkedHashSet<>();
+  // Every request gets the same timeout, so deadlines arrive in submission order.
+  private final ArrayDeque<Pending> deadlines = new ArrayDeque<>();
+  private final Map<Long, Long> lastHeard = new HashMap<>();
+  private final Map<Long, String> addresses = new HashMap<>();
+  private Identity identity;
+  private long ticks;
+  private long readSeq;
+  private String notServingReason;
+
+  public Store(
+      long nodeId,
+      Engine engine,
+      HybridClock clock,
+      Network network,
+      Options options,
+      RandomGenerator random,
+      StoreListener listener,
+      LongSupplier nanoTime) {
+    if (nodeId <= 0) {
+      throw new IllegalArgumentException("node id must be positive, got " + nodeId);
+    }
+    this.nodeId = nodeId;
+    this.engine = engine;
+    this.clock = clock;
+    this.network = network;
+    this.options = options;
+    this.random = random;
+    this.listener = listener;
+    this.nanoTime = nanoTime;
+  }
+
+  private static byte[] storeKey(char kind) {
+    // Range-local keys start with a range id >= 1; the store's own keys use id 0.
+    return ByteBuffer.allocate(9).putLong(0).put((byte) kind).array();
+  }
+
+  /** The identity recorded in {@code engine}, if the store was ever initialized. */
+  public static Optional<Identity> readIdentity(Engine engine) {
+    byte[] v = engine.get(ColumnFamily.LOCAL, IDENTITY_KEY);
+    if (v == null) {
+      return Optional.empty();
+    }
+    ByteBuffer b = ByteBuffer.wrap(v);
+    long id = b.getLong();
+    byte[] cluster = new byte[b.remaining()];
+    b.get(cluster);
+    return Optional.of(new Identity(new String(cluster, StandardCharsets.UTF_8), id));
+  }
+
+  /**
+   * Loads the replicas this store holds (after a restart).
+   *
+   * @throws IllegalStateException if the store belongs to another node id
+   */
+  public void load() {
+    Optional<Identity> stored = readIdentity(engine);
+    if (stored.isEmpty()) {
+      return;
+    }
+    if (stored.get().nodeId() != nodeId) {
+      throw new IllegalStateException(
+          "this store belongs to node "
+              + stored.get().nodeId()
+              + ", not node "
+              + nodeId
+              + "; start it with --id "
+              + stored.get().nodeId());
+    }
+    identity = stored.get();
+    byte[] end = REPLICA_LIST_PREFIX.clone();
+    end[end.length - 1]++;
+    List<Long> ids = new ArrayList<>();
+    try (EngineIterator it = engine.newIterator(ColumnFamily.LOCAL, REPLICA_LIST_PREFIX, end)) {
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        ids.add(ByteBuffer.wrap(it.key(), REPLICA_LIST_PREFIX.length, 8).getLong());
+      }
+    }
+    for (long rangeId : ids) {
+      byte[] d = engine.get(ColumnFamily.LOCAL, LocalKeys.descriptor(rangeId));
+      try {
+        RangeDescriptor descriptor = RangeDescriptor.parseFrom(d);
+        Replica r = new Replica(descriptor);
+        replicas.put(rangeId, r);
+        dirty.add(r);
+        listener.replicaCreated(rangeId, true);
+      } catch (InvalidProtocolBufferException | NullPointerException e) {
+        throw new IllegalStateException("range " + rangeId + " has no readable descriptor", e);
+      }
+    }
+  }
+
+  public Optional<Identity> identity() {
+    return Optional.ofNullable(identity);
+  }
+
+  public long nodeId() {
+    return nodeId;
+  }
+
+  /**
+   * Initializes this store as one of the first nodes of cluster {@code clusterId}: records the
+   * identity and creates a replica of every range in {@code ranges} that names this node, all in
+   * one synced write. The meta range's replica also gets the range and node directories. Every
+   * initial replica of a range writes exactly the same state, so they start in agreement.
+   *
+   * @throws IllegalStateException if the store is already initialized
+   */
+  public void bootstrap(
+      String clusterId, List<RangeDescriptor> ranges, List<NodeDescriptor> nodes) {
+    if (identity != null) {
+      throw new IllegalStateException(
+          "this store already belongs to cluster " + identity.clusterId());
+    }
+    WriteBatch batch = new WriteBatch();
+    putIdentity(batch, new Identity(clusterId, nodeId));
+    List<RangeDescriptor> mine = new ArrayList<>();
+    for (RangeDescriptor d : ranges) {
+      if (d.getReplicasList().stream().noneMatch(r -> r.getNodeId() == nodeId)) {
+        continue;
+      }
+      mine.add(d);
+      long[] voters = d.getReplicasList().stream().mapToLong(r -> r.getNodeId()).toArray();
+      new EngineRaftStorage(engine, d.getRangeId())
+          .bootstrap(
+              batch, BOOTSTRAP_INDEX, BOOTSTRAP_TERM, ConfState.ofVoters(voters), new byte[0]);
+      batch.put(
+          ColumnFamily.LOCAL,
+          LocalKeys.appliedIndex(d.getRangeId()),
+          ByteBuffer.allocate(8).putLong(BOOTSTRAP_INDEX).array());
+      putDescriptor(batch, d);
+      if (d.getRangeId() == KeySpace.META_RANGE_ID) {
+        for (RangeDescriptor r : ranges) {
+          MvccStore.put(
+              batch,
+              KeySpace.rangeDescriptorKey(r.getEndKey().toByteArray()),
+              BOOTSTRAP_TS,
+              r.toByteArray());
+        }
+        for (NodeDescriptor n : nodes) {
+          MvccStore.put(batch, KeySpace.nodeKey(n.getNodeId()), BOOTSTRAP_TS, n.toByteArray());
+        }
+      }
+    }
+    engine.write(batch, true);
+    identity = new Identity(clusterId, nodeId);
+    for (RangeDescriptor d : mine) {
+      Replica r = new Replica(d);
+      replicas.put(d.getRangeId(), r);
+      dirty.add(r);
+      listener.replicaCreated(d.getRangeId(), false);
+    }
+  }
+
+  /** Records the cluster this store belongs to, without replicas (a node joining later). */
+  public void adopt(String clusterId) {
+    if (identity != null) {
+      throw new IllegalStateException(
+          "this store already belongs to cluster " + identity.clusterId());
+    }
+    WriteBatch batch = new WriteBatch();
+    putIdentity(batch, new Identity(clusterId, nodeId));
+    engine.write(batch, true);
+    identity = new Identity(clusterId, nodeId);
+  }
+
+  private void putIdentity(WriteBatch batch, Identity id) {
+    byte[] cluster = id.clusterId().getBytes(StandardCharsets.UTF_8);
+    batch.put(
+        ColumnFamily.LOCAL,
+        IDENTITY_KEY,
+        ByteBuffer.allocate(8 + cluster.length).putLong(id.nodeId()).put(cluster).array());
+  }
+
+  private static void putDescriptor(WriteBatch batch, RangeDescriptor d) {
+    batch.put(ColumnFamily.LOCAL, LocalKeys.descriptor(d.getRangeId()), d.toByteArray());
+    batch.put(
+        ColumnFamily.LOCAL,
+        ByteBuffer.allocate(REPLICA_LIST_PREFIX.length + 8)
+            .put(REPLICA_LIST_PREFIX)
+            .putLong(d.getRangeId())
+            .array(),
+        new byte[0]);
+  }
+
+  /** Where node {@code id} listens, for NotLeader hints. */
+  public void setAddress(long id, String address) {
+    addresses.put(id, address);
+  }
+
+  /**
+   * Stops (reason non-null) or resumes (null) serving KV requests, e.g. while this node's clock
+   * offset to the cluster is too large. Raft keeps running: only clients are refused.
+   */
+  public void setNotServing(String reason) {
+    notServingReason = reason;
+  }
+
+  public Optional<String> notServingReason() {
+    return Optional.ofNullable(notServingReason);
+  }
+
+  /** The nodes that hold a replica of some range this store has a replica of. */
+  public Set<Long> peerNodes() {
+    Set<Long> out = new HashSet<>();
+    for (Replica r : replicas.values()) {
+      for (var rd : r.descriptor.getReplicasList()) {
+        if (rd.getNodeId() != nodeId) {
+          out.add(rd.getNodeId());
+        }
+      }
+    }
+    return out;
+  }
+
+  public int replicaCount() {
+    return replicas.size();
+  }
+
+  public int leaderCount() {
+    int n = 0;
+    for (Replica r : replicas.values()) {
+      if (r.leader == nodeId) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  public long ticks() {
+    return ticks;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Advances logical time by one tick for every replica. */
+  public void tick() {
+    ticks++;
+    for (Replica r : replicas.values()) {
+      r.raft.tick();
+      if (r.raft.hasReady()) {
+        dirty.add(r);
+      }
+    }
+    if (ticks % options.pingEveryTicks() == 0) {
+      for (long peer : peerNodes()) {
+        network.ping(peer);
+      }
+      wakeFollowersOfSilentNodes();
+    }
+    expireDeadlines();
+  }
+
+  /** Records that {@code node} was heard from (any message or probe answer). */
+  public void heardFrom(long node) {
+    lastHeard.put(node, ticks);
+  }
+
+  private void wakeFollowersOfSilentNodes() {
+    for (Replica r : replicas.values()) {
+      long leader = r.leader;
+      if (leader != 0 && leader != nodeId) {
+        long heard = lastHeard.getOrDefault(leader, 0L);
+        if (ticks - heard > options.livenessTicks()) {
+          r.raft.wake();
+          dirty.add(r);
+        }
+      }
+    }
+  }
+
+  /** Steps a Raft message from {@code fromNode} into its replica; drops malformed ones. */
+  public void receive(long fromNode, RaftMessage m) {
+    heardFrom(fromNode);
+    Replica r = replicas.get(m.getRangeId());
+    if (r == null) {
+      // Not (yet, or no longer) a replica here; replica creation by message comes with placement.
+      return;
+    }
+    Message msg;
+    try {
+      msg = RaftMessages.fromProto(m);
+      if (msg.to() != nodeId || msg.from() != fromNode) {
+        return;
+      }
+      if (msg.type() == Message.Type.SNAPSHOT) {
+        // Logs are not compacted yet, so no leader needs to send one; refuse rather than install
+        // a snapshot without its data.
+        return;
+      }
+      r.raft.step(msg);
+    } catch (IllegalArgumentException e) {
+      return;
+    }
+    dirty.add(r);
+  }
+
+  /**
+   * Handles a KV request; {@code reply} is called exactly once, on this store's thread, now or from
+   * a later {@link #tick()} or {@link #process()}.
+   */
+  public void submit(KvRequest request, Consumer<KvResponse> reply) {
+    long start = nanoTime.getAsLong();
+    String method = method(request);
+    Consumer<KvResponse> done =
+        response -> {
+          KvResponse withHeader =
+              response.toBuilder()
+                  .setHeader(ResponseHeader.newBuilder().setTimestamp(toProto(clock.now())))
+                  .build();
+          listener.requestDone(method, nanoTime.getAsLong() - start, !withHeader.hasError());
+          reply.accept(withHeader);
+        };
+    if (request.getHeader().hasTimestamp()) {
+      try {
+        clock.update(fromProto(request.getHeader().getTimestamp()));
+      } catch (RuntimeException e) {
+        done.accept(Errors.unavailable("request timestamp refused: " + e.getMessage()));
+        return;
+      }
+    }
+    if (identity == null) {
+      done.accept(Errors.generic(Errors.NOT_INITIALIZED, "this node is not initialized"));
+      return;
+    }
+    if (notServingReason != null) {
+      done.accept(Errors.generic(Errors.NOT_SERVING, notServingReason));
+      return;
+    }
+    long rangeId = request.getHeader().getRangeId();
+    Replica r = replicas.get(rangeId);
+    if (r == null) {
+      done.accept(Errors.rangeNotFound(rangeId));
+      return;
+    }
+    KvResponse invalid = r.validate(request);
+    if (invalid != null) {
+      done.accept(invalid);
+      return;
+    }
+    Pending p = new Pending(r, request, done, ticks + options.requestTimeoutTicks());
+    deadlines.add(p);
+    r.handle(p);
+    dirty.add(r);
+  }
+
+  private static String method(KvRequest request) {
+    return switch (request.getRequestCase()) {
+      case GET -> "get";
+      case PUT -> "put";
+      case DELETE -> "delete";
+      case SCAN -> "scan";
+      case CONDITIONAL_PUT -> "conditional_put";
+      case WRITE_BATCH -> "write_batch";
+      default -> "other";
+    };
+  }
+
+  private void expireDeadlines() {
+    Pending p;
+    while ((p = deadlines.peek()) != null && p.deadline <= ticks) {
+      deadlines.poll();
+      if (!p.done) {
+        p.reply(
+            Errors.timeout(
+                p.isWrite()
+                    ? "the write was not confirmed in time; its outcome is unknown"
+                    : "the read was not served in time"));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The round
+
+  /** Whether {@link #process()} has anything to do. */
+  public boolean hasWork() {
+    for (Replica r : dirty) {
+      if (r.raft.hasReady()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Does the work the inputs created: persists every ready replica's Raft state in one (synced)
+   * write, sends messages, applies committed entries, serves reads and answers requests.
+   */
+  public void process() {
+    while (!dirty.isEmpty()) {
+      List<Replica> ready = new ArrayList<>();
+      List<Ready> readies = new ArrayList<>();
+      for (Replica r : dirty) {
+        if (r.raft.hasReady()) {
+          ready.add(r);
+        }
+      }
+      dirty.clear();
+      if (ready.isEmpty()) {
+        return;
+      }
+      WriteBatch batch = new WriteBatch();
+      boolean sync = false;
+      for (Replica r : ready) {
+        Ready rd = r.raft.ready();
+        readies.add(rd);
+        r.send(rd.messages());
+        r.storage.stage(batch, rd);
+        sync |= rd.mustSync();
+      }
+      if (!batch.isEmpty()) {
+        long t0 = nanoTime.getAsLong();
+        engine.write(batch, sync);
+        listener.raftStateWritten(nanoTime.getAsLong() - t0, ready.size(), sync);
+      }
+      for (int i = 0; i < ready.size(); i++) {
+        Replica r = ready.get(i);
+        Ready rd = readies.get(i);
+        r.send(rd.messagesAfterPersist());
+        r.afterPersist(rd);
+        r.raft.advance(rd);
+        r.afterAdvance();
+        if (r.raft.hasReady()) {
+          dirty.add(r);
+        }
+      }
+    }
+  }
+
+  /** The state of every replica, for {@code status}. */
+  public List<ReplicaStatus> status() {
+    List<ReplicaStatus> out = new ArrayList<>();
+    for (Replica r : replicas.values()) {
+      RaftNode.Status s = r.raft.status();
+      out.add(
+          ReplicaStatus.newBuilder()
+              .setRange(r.descriptor)
+              .setRole(s.role().name())
+              .setLeaderNode(s.leaderId())
+              .setTerm(s.term())
+              .setCommit(s.commit())
+              .setApplied(r.sm.appliedIndex())
+              .setLastIndex(s.lastIndex())
+              .setQuiesced(s.quiesced())
+              .setLeaseValid(s.leaseValid())
+              .build());
+    }
+    return out;
+  }
+
+  /** The Raft status of a range's replica, for tests and the simulator's oracles. */
+  public Optional<RaftNode.Status> raftStatus(long rangeId) {
+    Replica r = replicas.get(rangeId);
+    return r == null ? Optional.empty() : Optional.of(r.raft.status());
+  }
+
+  /** The replicated value of {@code key} in range {@code rangeId}, read locally (for checks). */
+  public Optional<byte[]> readLocal(long rangeId, byte[] key) {
+    return MvccStore.get(engine, key, Timestamp.MAX).map(Version::value);
+  }
+
+  /** The applied index of a range's replica (0 if absent). */
+  public long appliedIndex(long rangeId) {
+    Replica r = replicas.get(rangeId);
+    return r == null ? 0 : r.sm.appliedIndex();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  static io.basalt.api.Timestamp toProto(Timestamp ts) {
+    return io.basalt.api.Timestamp.newBuilder()
+        .setWallNanos(ts.wallNanos())
+        .setLogical(ts.logical())
+        .build();
+  }
+
+  static Timestamp fromProto(io.basalt.api.Timestamp ts) {
+    return new Timestamp(ts.getWallNanos(), ts.getLogical());
+  }
+
+  /** A request in flight: answered once, by whichever of apply, error or deadline comes first. */
+  private static final class Pending {
+    final Replica replica;
+    final KvRequest request;
+    final Consumer<KvResponse> reply;
+    final long deadline;
+    boolean done;
+    Set<ByteString> latches = Set.of();
+
+    Pending(Replica replica, KvRequest request, Consumer<KvResponse> reply, long deadline) {
+      this.replica = replica;
+      this.request = request;
+      this.reply = reply;
+      this.deadline = deadline;
+    }
+
+    boolean isWrite() {
+      return switch (request.getRequestCase()) {
+        case PUT, DELETE, CONDITIONAL_PUT, WRITE_BATCH -> true;
+        default -> false;
+      };
+    }
+
+    void reply(KvResponse response) {
+      if (!done) {
+        done = true;
+        reply.accept(response);
+      }
+    }
+  }
+
+  /** A proposed command: answered and unlatched when its index is applied. */
+  private record Proposal(long term, Pending pending) {}
+
+  /** A read waiting for its read index to be applied. */
+  private record WaitingRead(long index, Pending pending) {}
+
+  /** One range replica: Raft core, storage, state machine, and the requests it is working on. */
+  private final class Replica {
+    RangeDescriptor descriptor;
+    final long rangeId;
+    final RaftNode raft;
+    final EngineRaftStorage storage;
+    final ReplicaStateMachine sm;
+    long leader;
+    boolean isLeader;
+
+    /** The index of this leader's first entry; it serves once it has applied up to there. */
+    long leaderReadyIndex = Long.MAX_VALUE;
+
+    final TreeMap<Long, Proposal> proposals = new TreeMap<>();
+    final Map<ByteString, Pending> readIndexWaiting = new HashMap<>();
+    final PriorityQueue<WaitingRead> readsAwaitingApply =
+        new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
+    final ArrayDeque<Pending> awaitingLeaderReady = new ArrayDeque<>();
+    final Set<ByteString> latched = new HashSet<>();
+    final ArrayDeque<Pending> blocked = new ArrayDeque<>();
+
+    Replica(RangeDescriptor descriptor) {
+      this.descriptor = descriptor;
+      this.rangeId = descriptor.getRangeId();
+      this.storage = new EngineRaftStorage(engine, rangeId);
+      this.sm = new ReplicaStateMachine(engine, rangeId);
+      Config config =
+          Config.builder(nodeId, random)
+              .electionTimeoutTicks(options.electionTicks())
+              .heartbeatTicks(options.heartbeatTicks())
+              .quiesceAfterTicks(options.quiesceAfterTicks())
+              .leaseClockDriftTicks(options.leaseDriftTicks())
+              .readOnlyOption(Config.ReadOnlyOption.LEASE_BASED)
+              .preVote(true)
+              .checkQuorum(true)
+              .maxUncommittedEntriesBytes(64L << 20)
+              .build();
+      this.raft = RaftNode.create(config, storage);
+    }
+
+    void send(List<Message> messages) {
+      for (Message m : messages) {
+        network.send(m.to(), RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
+      }
+    }
+
+    KvResponse validate(KvRequest request) {
+      boolean meta = rangeId == KeySpace.META_RANGE_ID;
+      List<byte[]> keys = new ArrayList<>();
+      switch (request.getRequestCase()) {
+        case GET -> keys.add(request.getGet().getKey().toByteArray());
+        case PUT -> keys.add(request.getPut().getKey().toByteArray());
+        case DELETE -> keys.add(request.getDelete().getKey().toByteArray());
+        case CONDITIONAL_PUT -> keys.add(request.getConditionalPut().getKey().toByteArray());
+        case WRITE_BATCH -> {
+          if (request.getWriteBatch().getMutationsCount() == 0) {
+            return Errors.invalid("a write batch needs at least one mutation");
+          }
+          for (Mutation m : request.getWriteBatch().getMutationsList()) {
+            switch (m.getOpCase()) {
+              case PUT -> keys.add(m.getPut().getKey().toByteArray());
+              case DELETE -> keys.add(m.getDelete().getKey().toByteArray());
+              default -> {
+                return Errors.invalid("a mutation must be a put or a delete");
+              }
+            }
+          }
+        }
+        case SCAN -> {
+          ScanRequest s = request.getScan();
+          byte[] start = s.getStartKey().toByteArray();
+          byte[] end = s.getEndKey().toByteArray();
+          if (end.length > 0 && Arrays.compareUnsigned(start, end) >= 0) {
+            return Errors.invalid("scan start key must be below its end key");
+          }
+          if (!KeySpace.contains(descriptor, start)
+              && Arrays.compareUnsigned(start, descriptor.getStartKey().toByteArray()) >= 0) {
+            return Errors.keyNotInRange(start, descriptor);
+          }
+          return null;
+        }
+        case REQUEST_NOT_SET -> {
+          return Errors.invalid("the request names no operation");
+        }
+        default -> {
+          return Errors.invalid("not a KV operation: " + request.getRequestCase());
+        }
+      }
+      if (meta && request.getRequestCase() != KvRequest.RequestCase.GET) {
+        return Errors.invalid("the meta range is written by the system only");
+      }
+      for (byte[] key : keys) {
+        String why = meta ? null : KeySpace.invalidUserKey(key);
+        if (why != null) {
+          return Errors.invalid(why);
+        }
+        if (!KeySpace.contains(descriptor, key)) {
+          return Errors.keyNotInRange(key, descriptor);
+        }
+      }
+      return null;
+    }
+
+    void handle(Pending p) {
+      if (!isLeader) {
+        p.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
+        return;
+      }
+      if (!p.isWrite()) {
+        byte[] ctx = ByteBuffer.allocate(8).putLong(++readSeq).array();
+        if (!raft.readIndex(ctx)) {
+          p.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
+          return;
+        }
+        readIndexWaiting.put(ByteString.copyFrom(ctx), p);
+        return;
+      }
+      if (sm.appliedIndex() < leaderReadyIndex) {
+        awaitingLeaderReady.add(p);
+        return;
+      }
+      evaluateWrite(p);
+    }
+
+    private Set<ByteString> writeKeys(KvRequest request) {
+      Set<ByteString> keys = new HashSet<>();
+      switch (request.getRequestCase()) {
+        case PUT -> keys.add(request.getPut().getKey());
+        case DELETE -> keys.add(request.getDelete().getKey());
+        case CONDITIONAL_PUT -> keys.add(request.getConditionalPut().getKey());
+        case WRITE_BATCH -> {
+          for (Mutation m : request.getWriteBatch().getMutationsList()) {
+            keys.add(m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey());
+          }
+        }
+        default -> {}
+      }
+      return keys;
+    }
+
+    void evaluateWrite(Pending p) {
+      if (p.done) {
+        return;
+      }
+      Set<ByteString> keys = writeKeys(p.request);
+      for (ByteString k : keys) {
+        if (latched.contains(k)) {
+          blocked.add(p);
+          return;
+        }
+      }
+      ByteString requestId = p.request.getHeader().getRequestId();
+      if (!requestId.isEmpty()) {
+        Optional<ByteString> recorded = sm.recordedResult(requestId);
+        if (recorded.isPresent()) {
+          p.reply(parseResult(recorded.get()));
+          return;
+        }
+      }
+      Timestamp ts = clock.now();
+      RaftCommand.Builder cmd = RaftCommand.newBuilder().setRequestId(requestId);
+      KvResponse result = evaluate(p.request, ts, cmd);
+      cmd.setResult(result.toByteString());
+      RaftNode.ProposeResult pr = raft.propose(cmd.build().toByteArray());
+      listener.proposed(1);
+      if (!pr.accepted()) {
+        p.reply(
+            switch (pr.outcome()) {
+              case NOT_LEADER, TRANSFER_IN_PROGRESS ->
+                  Errors.notLeader(rangeId, leader, addresses.get(leader));
+              default -> Errors.unavailable("proposal refused: " + pr.outcome());
+            });
+        return;
+      }
+      latched.addAll(keys);
+      p.latches = keys;
+      proposals.put(pr.index(), new Proposal(pr.term(), p));
+    }
+
+    private KvResponse evaluate(KvRequest request, Timestamp ts, RaftCommand.Builder cmd) {
+      io.basalt.api.Timestamp pts = toProto(ts);
+      switch (request.getRequestCase()) {
+        case PUT -> {
+          cmd.addWrites(put(request.getPut().getKey(), request.getPut().getValue(), pts));
+          return KvResponse.newBuilder().setPut(PutResponse.getDefaultInstance()).build();
+        }
+        case DELETE -> {
+          ByteString key = request.getDelete().getKey();
+          boolean existed = current(key).isPresent();
+          if (existed) {
+            cmd.addWrites(tombstone(key, pts));
+          }
+          return KvResponse.newBuilder()
+              .setDelete(DeleteResponse.newBuilder().setExisted(existed))
+              .build();
+        }
+        case CONDITIONAL_PUT -> {
+          ConditionalPutRequest c = request.getConditionalPut();
+          Optional<Version> cur = current(c.getKey());
+          boolean ok =
+              c.getExpectAbsent()
+                  ? cur.isEmpty()
+                  : cur.isPresent()
+                      && Arrays.equals(cur.get().value(), c.getExpectedValue().toByteArray());
+          ConditionalPutResponse.Builder r = ConditionalPutResponse.newBuilder().setSucceeded(ok);
+          if (ok) {
+            cmd.addWrites(put(c.getKey(), c.getValue(), pts));
+          } else if (cur.isPresent()) {
+            r.setFound(true).setActualValue(ByteString.copyFrom(cur.get().value()));
+          }
+          return KvResponse.newBuilder().setConditionalPut(r).build();
+        }
+        case WRITE_BATCH -> {
+          for (Mutation m : request.getWriteBatch().getMutationsList()) {
+            cmd.addWrites(
+                m.hasPut()
+                    ? put(m.getPut().getKey(), m.getPut().getValue(), pts)
+                    : tombstone(m.getDelete().getKey(), pts));
+          }
+          return KvResponse.newBuilder()
+              .setWriteBatch(WriteBatchResponse.getDefaultInstance())
+              .build();
+        }
+        default -> throw new IllegalStateException("not a write: " + request.getRequestCase());
+      }
+    }
+
+    private Optional<Version> current(ByteString key) {
+      return MvccStore.get(engine, key.toByteArray(), Timestamp.MAX);
+    }
+
+    private static ReplicatedWrite put(
+        ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
+      return ReplicatedWrite.newBuilder().setKey(key).setValue(value).setTimestamp(ts).build();
+    }
+
+    private static ReplicatedWrite tombstone(ByteString key, io.basalt.api.Timestamp ts) {
+      return ReplicatedWrite.newBuilder().setKey(key).setTombstone(true).setTimestamp(ts).build();
+    }
+
+    private KvResponse parseResult(ByteString bytes) {
+      try {
+        return KvResponse.parseFrom(bytes);
+      } catch (InvalidProtocolBufferException e) {
+        return Errors.generic(Errors.INTERNAL, "stored result of range " + rangeId + " unreadable");
+      }
+    }
+
+    KvResponse serveRead(KvRequest request) {
+      switch (request.getRequestCase()) {
+        case GET -> {
+          Optional<Version> v = current(request.getGet().getKey());
+          GetResponse.Builder g = GetResponse.newBuilder().setFound(v.isPresent());
+          v.ifPresent(ver ->
+              g.setKv(
+                  KeyValue.newBuilder()
+                      .setKey(request.getGet().getKey())
+                      .setValue(ByteString.copyFrom(ver.value()))
+                      .setVersion(toProto(ver.timestamp()))));
+          return KvResponse.newBuilder().setGet(g).build();
+        }
+        case SCAN -> {
+          ScanRequest s = request.getScan();
+          byte[] start = max(s.getStartKey().toByteArray(), descriptor.getStartKey().toByteArray());
+          byte[] end = minEnd(s.getEndKey().toByteArray(), descriptor.getEndKey().toByteArray());
+          int limit = s.getLimit() <= 0 ? 1000 : Math.min(s.getLimit(), 10_000);
+          long maxBytes = s.getMaxBytes() == 0 ? 4L << 20 : Math.min(s.getMaxBytes(), 16L << 20);
+          ScanResponse.Builder out = ScanResponse.newBuilder();
+          if (end.length == 0 || Arrays.compareUnsigned(start, end) < 0) {
+            MvccStore.ScanResult res =
+                MvccStore.scan(engine, start, end, Timestamp.MAX, limit, maxBytes);
+            for (Version v : res.versions()) {
+              out.addKvs(
+                  KeyValue.newBuilder()
+                      .setKey(ByteString.copyFrom(v.key()))
+                      .setValue(ByteString.copyFrom(v.value()))
+                      .setVersion(toProto(v.timestamp())));
+            }
+            if (res.resumeKey() != null) {
+              out.setResumeKey(ByteString.copyFrom(res.resumeKey()));
+            }
+          }
+          return KvResponse.newBuilder().setScan(out).build();
+        }
+        default -> throw new IllegalStateException("not a read: " + request.getRequestCase());
+      }
+    }
+
+    void afterPersist(Ready rd) {
+      if (rd.softState() != null) {
+        long newLeader = rd.softState().leaderId();
+        boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
+        if (nowLeader && !isLeader) {
+          leaderReadyIndex = raft.status().lastIndex();
+        }
+        boolean lost = !nowLeader && isLeader;
+        if (newLeader != leader || nowLeader != isLeader) {
+          listener.leaderChanged(rangeId, newLeader, nowLeader);
+        }
+        leader = newLeader;
+        isLeader = nowLeader;
+        if (lost) {
+          leaderReadyIndex = Long.MAX_VALUE;
+          lostLeadership();
+        }
+      }
+      if (rd.snapshot() != null) {
+        throw new IllegalStateException(
+            "range " + rangeId + " was handed a snapshot, which this store cannot install yet");
+      }
+      apply(rd.committedEntries());
+      for (ReadState rs : rd.readStates()) {
+        Pending p = readIndexWaiting.remove(ByteString.copyFrom(rs.context()));
+        if (p != null && !p.done) {
+          readsAwaitingApply.add(new WaitingRead(rs.index(), p));
+        }
+      }
+      serveReads();
+    }
+
+    private void apply(List<Entry> entries) {
+      if (entries.isEmpty()) {
+        return;
+      }
+      long t0 = nanoTime.getAsLong();
+      for (Entry e : entries) {
+        byte[] data = e.type() == EntryType.NORMAL ? e.data() : new byte[0];
+        if (!isLeader && data.length > 0) {
+          observeTimestamps(data);
+        }
+        Optional<ReplicaStateMachine.Applied> applied = sm.apply(e.index(), data);
+        Proposal prop = proposals.remove(e.index());
+        if (prop != null) {
+          latched.removeAll(prop.pending.latches);
+          if (prop.term == e.term() && applied.isPresent()) {
+            prop.pending.reply(parseResult(applied.get().result()));
+          } else {
+            prop.pending.reply(
+                Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, addresses.get(leader)));
+          }
+        }
+      }
+      // Proposals below the applied index can no longer commit (their index holds another entry).
+      while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
+        Proposal prop = proposals.pollFirstEntry().getValue();
+        latched.removeAll(prop.pending.latches);
+        prop.pending.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
+      }
+      listener.applied(entries.size(), nanoTime.getAsLong() - t0);
+    }
+
+    private void observeTimestamps(byte[] data) {
+      try {
+        for (ReplicatedWrite w : RaftCommand.parseFrom(data).getWritesList()) {
+          clock.update(fromProto(w.getTimestamp()));
+        }
+      } catch (InvalidProtocolBufferException | RuntimeException e) {
+        // The state machine reports an unparseable command; a timestamp ahead of our clock by
+        // more than the maximum offset is the offset monitor's business, not apply's.
+      }
+    }
+
+    private void serveReads() {
+      WaitingRead w;
+      while ((w = readsAwaitingApply.peek()) != null && w.index <= sm.appliedIndex()) {
+        readsAwaitingApply.poll();
+        if (!w.pending.done) {
+          w.pending.reply(serveRead(w.pending.request));
+        }
+      }
+    }
+
+    void afterAdvance() {
+      if (isLeader && sm.appliedIndex() >= leaderReadyIndex && !awaitingLeaderReady.isEmpty()) {
+        ArrayDeque<Pending> waiting = new ArrayDeque<>(awaitingLeaderReady);
+        awaitingLeaderReady.clear();
+        for (Pending p : waiting) {
+          evaluateWrite(p);
+        }
+      }
+      if (!blocked.isEmpty() && isLeader) {
+        ArrayDeque<Pending> waiting = new ArrayDeque<>(blocked);
+        blocked.clear();
+        for (Pending p : waiting) {
+          evaluateWrite(p);
+        }
+      }
+    }
+
+    private void lostLeadership() {
+      long hint = leader;
+      failAll(readIndexWaiting.values(), hint);
+      readIndexWaiting.clear();
+      List<Pending> reads = new ArrayList<>();
+      readsAwaitingApply.forEach(w -> reads.add(w.pending));
+      readsAwaitingApply.clear();
+      failAll(reads, hint);
+      failAll(awaitingLeaderReady, hint);
+      awaitingLeaderReady.clear();
+      failAll(blocked, hint);
+      blocked.clear();
+      // Proposals stay: they may still commit; each is answered when its index is applied or its
+      // deadline passes.
+    }
+
+    private void failAll(Collection<Pending> pendings, long hint) {
+      for (Iterator<Pending> it = pendings.iterator(); it.hasNext(); ) {
+        it.next().reply(Errors.notLeader(rangeId, hint, addresses.get(hint)));
+      }
+    }
+  }
+
+  private static byte[] max(byte[] a, byte[] b) {
+    return Arrays.compareUnsigned(a, b) >= 0 ? a : b;
+  }
+
+  private static byte[] minEnd(byte[] a, byte[] b) {
+    if (a.length == 0) {
+      return b;
+    }
+    if (b.length == 0) {
+      return a;
+    }
+    return Arrays.compareUnsigned(a, b) <= 0 ? a : b;
+  }
+
+  @Override
+  public String toString() {
+    return "Store[node " + nodeId + ", " + replicas.size() + " replicas]";
+  }
+
+  /** For equality checks in tests: whether two stores hold the same replica set. */
+  Set<Long> rangeIds() {
+    return Objects.requireNonNull(replicas.keySet());
+  }
+}

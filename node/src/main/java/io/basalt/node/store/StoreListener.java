@@ -1,0 +1,26 @@
+package io.basalt.node.store;
+
+/**
+ * What a {@link Store} reports as it works: the hooks for metrics and the notable-event log. Called
+ * on the store's thread; implementations must be cheap and must not call back into the store.
+ */
+public interface StoreListener {
+  /** A replica learned a new leader (0: none) or changed role. */
+  default void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {}
+
+  /** A replica was created on this store (bootstrapped or loaded). */
+  default void replicaCreated(long rangeId, boolean loaded) {}
+
+  /** One group-committed write of Raft state: how long, how many ranges, whether synced. */
+  default void raftStateWritten(long nanos, int ranges, boolean synced) {}
+
+  default void proposed(int commands) {}
+
+  /** Committed entries applied in one pass, and how long it took. */
+  default void applied(int entries, long nanos) {}
+
+  /** A KV request finished ({@code ok} false when answered with an error). */
+  default void requestDone(String method, long nanos, boolean ok) {}
+
+  StoreListener NONE = new StoreListener() {};
+}
