@@ -121,6 +121,24 @@ public final class Store {
     }
   }
 
+  /**
+   * Deliberate bugs for the simulator's teeth tests: each must make the whole-cluster simulation
+   * fail. Never set outside tests.
+   */
+  enum Bug {
+    /** Any replica serves reads from its own state, without ReadIndex or a lease. */
+    LOCAL_READS_WITHOUT_READ_INDEX,
+    /** A write is acknowledged when proposed instead of when applied. */
+    ACK_BEFORE_COMMIT
+  }
+
+  private Set<Bug> bugs = Set.of();
+
+  /** Test hook: turns on deliberate bugs (see {@link Bug}). */
+  void testOnlyBugs(Set<Bug> bugs) {
+    this.bugs = Set.copyOf(bugs);
+  }
+
   /** The identity a store was initialized with. */
   public record Identity(String clusterId, long nodeId) {}
 
@@ -767,6 +785,10 @@ public final class Store {
     }
 
     void handle(Pending p) {
+      if (!p.isWrite() && bugs.contains(Bug.LOCAL_READS_WITHOUT_READ_INDEX)) {
+        p.reply(serveRead(p.request));
+        return;
+      }
       if (!isLeader) {
         p.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
         return;
@@ -840,6 +862,9 @@ public final class Store {
       latched.addAll(keys);
       p.latches = keys;
       proposals.put(pr.index(), new Proposal(pr.term(), p));
+      if (bugs.contains(Bug.ACK_BEFORE_COMMIT)) {
+        p.reply(result);
+      }
     }
 
     private KvResponse evaluate(KvRequest request, Timestamp ts, RaftCommand.Builder cmd) {

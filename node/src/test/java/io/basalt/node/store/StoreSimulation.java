@@ -1,0 +1,693 @@
+package io.basalt.node.store;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.ConditionalPutRequest;
+import io.basalt.api.DeleteRequest;
+import io.basalt.api.GetRequest;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NodeDescriptor;
+import io.basalt.api.PutRequest;
+import io.basalt.api.RaftMessage;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.RequestHeader;
+import io.basalt.range.check.Operation;
+import io.basalt.range.check.RegisterModel;
+import io.basalt.range.storage.MemEngine;
+import io.basalt.txn.hlc.HybridClock;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+/**
+ * A whole cluster of {@link Store}s in one thread (DESIGN.md decision 1): N nodes with their own
+ * {@link MemEngine} and hybrid clock, a simulated network that delays, drops, duplicates and
+ * reorders messages and can be partitioned, crashes that lose unsynced writes, pauses (a stalled
+ * process that resumes with its ticks caught up), and clients that issue gets, puts, deletes and
+ * compare-and-sets with retries under the same request id. Every client operation is recorded with
+ * its invoke and completion time (unknown when the client gave up on a write), for a per-key
+ * linearizability check. Everything is derived from one seed.
+ */
+final class StoreSimulation {
+  static final int TICK_MS = 10;
+
+  /** What happened in a run (for the summary line and to prove runs are deterministic). */
+  static final class Stats {
+    long events;
+    long opsOk;
+    long opsFailed;
+    long opsUnknown;
+    long retries;
+    long crashes;
+    long partitions;
+    long pauses;
+    long messages;
+    long dropped;
+
+    @Override
+    public String toString() {
+      return String.format(
+          "events=%d ok=%d failed=%d unknown=%d retries=%d crashes=%d partitions=%d pauses=%d"
+              + " messages=%d dropped=%d",
+          events,
+          opsOk,
+          opsFailed,
+          opsUnknown,
+          retries,
+          crashes,
+          partitions,
+          pauses,
+          messages,
+          dropped);
+    }
+  }
+
+  private record Event(long time, long seq, Runnable action) {}
+
+  private final SplittableRandom random;
+  private final PriorityQueue<Event> events =
+      new PriorityQueue<>(
+          (a, b) -> a.time != b.time ? Long.compare(a.time, b.time) : Long.compare(a.seq, b.seq));
+  private long seq;
+  long now;
+  final Stats stats = new Stats();
+  final int nodeCount;
+  final SimNode[] nodes;
+  final List<RangeDescriptor> ranges = new ArrayList<>();
+  final List<String> keys = new ArrayList<>();
+  final List<Operation<RegisterModel.Op, Object>> history = new ArrayList<>();
+  private final Set<Long> partitionA = new HashSet<>();
+  private boolean partitioned;
+  private final double dropRate;
+  private boolean faultsOn = true;
+  private long clientSeq;
+
+  private final java.util.Set<Store.Bug> bugs;
+
+  StoreSimulation(long seed) {
+    this(seed, java.util.Set.of());
+  }
+
+  StoreSimulation(long seed, java.util.Set<Store.Bug> bugs) {
+    this.bugs = bugs;
+    this.random = new SplittableRandom(seed);
+    this.nodeCount = random.nextBoolean() ? 3 : 5;
+    this.dropRate = random.nextDouble() * 0.05;
+    this.nodes = new SimNode[nodeCount + 1];
+    int dataRanges = 1 + random.nextInt(3);
+    List<ReplicaDescriptor> first3 = new ArrayList<>();
+    List<Long> ids = new ArrayList<>();
+    for (long i = 1; i <= nodeCount; i++) {
+      ids.add(i);
+    }
+    // The meta range and each data range on 3 nodes chosen at random.
+    for (int r = 0; r <= dataRanges; r++) {
+      List<Long> shuffled = new ArrayList<>(ids);
+      for (int i = shuffled.size() - 1; i > 0; i--) {
+        int j = random.nextInt(i + 1);
+        Long t = shuffled.get(i);
+        shuffled.set(i, shuffled.get(j));
+        shuffled.set(j, t);
+      }
+      RangeDescriptor.Builder d = RangeDescriptor.newBuilder().setRangeId(r + 1).setGeneration(1);
+      for (long n : shuffled.subList(0, 3).stream().sorted().toList()) {
+        d.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(n).setReplicaId(n));
+      }
+      if (r == 0) {
+        d.setStartKey(ByteString.EMPTY).setEndKey(ByteString.copyFrom(KeySpace.USER_START));
+      } else {
+        byte start = (byte) (r == 1 ? 0x01 : 'a' + (r - 1) * 8);
+        d.setStartKey(ByteString.copyFrom(new byte[] {start}));
+        if (r < dataRanges) {
+          d.setEndKey(ByteString.copyFrom(new byte[] {(byte) ('a' + r * 8)}));
+        }
+        for (int k = 0; k < 3; k++) {
+          keys.add(((char) ((r == 1 ? 'a' : 'a' + (r - 1) * 8) + 1)) + "k" + k);
+        }
+      }
+      ranges.add(d.build());
+    }
+    first3.clear();
+    List<NodeDescriptor> nodeDescriptors = new ArrayList<>();
+    for (long i = 1; i <= nodeCount; i++) {
+      nodeDescriptors.add(NodeDescriptor.newBuilder().setNodeId(i).setAddress("n" + i).build());
+    }
+    for (int i = 1; i <= nodeCount; i++) {
+      nodes[i] = new SimNode(i, random.split());
+      nodes[i].engine = new MemEngine();
+      nodes[i].start();
+      nodes[i].store.bootstrap("sim", ranges, nodeDescriptors);
+      scheduleTick(nodes[i], random.nextInt(TICK_MS) + 1);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  final class SimNode {
+    final long id;
+    final SplittableRandom rnd;
+    MemEngine engine;
+    Store store;
+    boolean up = true;
+    boolean paused;
+    long pausedAt;
+    long offsetNanos;
+    int incarnation;
+
+    SimNode(long id, SplittableRandom rnd) {
+      this.id = id;
+      this.rnd = rnd;
+      this.offsetNanos = rnd.nextLong(0, 50_000_000);
+    }
+
+    void start() {
+      incarnation++;
+      HybridClock clock =
+          new HybridClock(() -> 1_000_000_000L + now * 1_000_000L + offsetNanos, 500_000_000L);
+      store =
+          new Store(
+              id,
+              engine,
+              clock,
+              new Store.Network() {
+                @Override
+                public void send(long toNode, RaftMessage message) {
+                  deliverRaft(SimNode.this, toNode, message);
+                }
+
+                @Override
+                public void ping(long toNode) {
+                  deliverPing(SimNode.this, toNode);
+                }
+              },
+              new Store.Options(10, 2, 30, 2, 50, 5, 20),
+              rnd.split(),
+              StoreListener.NONE,
+              () -> now * 1_000_000L);
+      store.testOnlyBugs(bugs);
+      store.load();
+    }
+
+    boolean running() {
+      return up && !paused;
+    }
+  }
+
+  private void at(long time, Runnable action) {
+    events.add(new Event(time, seq++, action));
+  }
+
+  private void scheduleTick(SimNode n, long delay) {
+    int inc = n.incarnation;
+    at(
+        now + delay,
+        () -> {
+          if (n.incarnation != inc || !n.up) {
+            return;
+          }
+          if (!n.paused) {
+            n.store.tick();
+            n.store.process();
+          }
+          scheduleTick(n, TICK_MS);
+        });
+  }
+
+  private boolean linked(long a, long b) {
+    return !partitioned || partitionA.contains(a) == partitionA.contains(b);
+  }
+
+  private void deliverRaft(SimNode from, long to, RaftMessage m) {
+    stats.messages++;
+    if (!linked(from.id, to) || random.nextDouble() < dropRate) {
+      stats.dropped++;
+      return;
+    }
+    int copies = random.nextDouble() < 0.01 ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+      long delay = 1 + random.nextInt(random.nextDouble() < 0.05 ? 40 : 5);
+      SimNode target = nodes[(int) to];
+      int inc = target.incarnation;
+      at(
+          now + delay,
+          () -> {
+            if (target.incarnation != inc || !target.up || !linked(from.id, to)) {
+              return;
+            }
+            if (target.paused) {
+              // A stalled process reads its socket when it resumes.
+              deliverLater(target, () -> target.store.receive(from.id, m));
+              return;
+            }
+            target.store.receive(from.id, m);
+            target.store.process();
+          });
+    }
+  }
+
+  private final TreeMap<Long, List<Runnable>> backlog = new TreeMap<>();
+
+  private void deliverLater(SimNode target, Runnable r) {
+    backlog.computeIfAbsent(target.id, k -> new ArrayList<>()).add(r);
+  }
+
+  private void deliverPing(SimNode from, long to) {
+    if (!linked(from.id, to)) {
+      return;
+    }
+    SimNode target = nodes[(int) to];
+    at(
+        now + 1 + random.nextInt(5),
+        () -> {
+          if (!target.running() || !linked(from.id, to)) {
+            return;
+          }
+          target.store.heardFrom(from.id);
+          at(
+              now + 1 + random.nextInt(5),
+              () -> {
+                if (from.running() && linked(from.id, to)) {
+                  from.store.heardFrom(to);
+                }
+              });
+        });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Faults
+
+  private void scheduleFault() {
+    at(
+        now + 100 + random.nextInt(600),
+        () -> {
+          if (!faultsOn) {
+            return;
+          }
+          int kind = random.nextInt(10);
+          SimNode n = nodes[1 + random.nextInt(nodeCount)];
+          if (kind < 3 && n.up && !n.paused) {
+            crash(n, 50 + random.nextInt(1500));
+          } else if (kind < 6 && !partitioned) {
+            partition(200 + random.nextInt(2000));
+          } else if (kind < 8 && n.up && !n.paused) {
+            pause(n, 100 + random.nextInt(1500));
+          }
+          scheduleFault();
+        });
+  }
+
+  private void crash(SimNode n, long downFor) {
+    stats.crashes++;
+    n.up = false;
+    n.incarnation++;
+    n.engine = n.engine.crash();
+    at(now + downFor, () -> restart(n));
+  }
+
+  private void restart(SimNode n) {
+    if (n.up) {
+      return;
+    }
+    n.up = true;
+    n.start();
+    scheduleTick(n, 1);
+  }
+
+  private void partition(long healAfter) {
+    stats.partitions++;
+    partitioned = true;
+    partitionA.clear();
+    for (long i = 1; i <= nodeCount; i++) {
+      if (random.nextBoolean()) {
+        partitionA.add(i);
+      }
+    }
+    at(now + healAfter, () -> partitioned = false);
+  }
+
+  private void pause(SimNode n, long forMs) {
+    stats.pauses++;
+    n.paused = true;
+    n.pausedAt = now;
+    int inc = n.incarnation;
+    at(now + forMs, () -> resume(n, inc));
+  }
+
+  private void resume(SimNode n, int inc) {
+    if (n.incarnation != inc || !n.paused) {
+      return;
+    }
+    n.paused = false;
+    // The stalled process first catches up on the ticks it missed, then reads what arrived.
+    long missed = (now - n.pausedAt) / TICK_MS;
+    for (long i = 0; i < missed; i++) {
+      n.store.tick();
+    }
+    List<Runnable> queued = backlog.remove(n.id);
+    if (queued != null) {
+      queued.forEach(Runnable::run);
+    }
+    n.store.process();
+  }
+
+  private void healAll() {
+    faultsOn = false;
+    partitioned = false;
+    for (int i = 1; i <= nodeCount; i++) {
+      SimNode n = nodes[i];
+      if (!n.up) {
+        restart(n);
+      } else if (n.paused) {
+        resume(n, n.incarnation);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Clients
+
+  private final class Client {
+    final int id;
+    final long[] leaderGuess;
+
+    Client(int id) {
+      this.id = id;
+      this.leaderGuess = new long[ranges.size() + 1];
+    }
+
+    void next(long stopAt) {
+      at(
+          now + random.nextInt(20),
+          () -> {
+            if (now < stopAt) {
+              issue(stopAt);
+            }
+          });
+    }
+
+    void issue(long stopAt) {
+      String key = keys.get(random.nextInt(keys.size()));
+      int kind = random.nextInt(100);
+      String value = "c" + id + "-" + (++clientSeq);
+      RegisterModel.Op op;
+      KvRequest.Builder req = KvRequest.newBuilder();
+      ByteString k = ByteString.copyFromUtf8(key);
+      if (kind < 40) {
+        op = new RegisterModel.Read();
+        req.setGet(GetRequest.newBuilder().setKey(k));
+      } else if (kind < 70) {
+        op = new RegisterModel.Write(value);
+        req.setPut(PutRequest.newBuilder().setKey(k).setValue(ByteString.copyFromUtf8(value)));
+      } else if (kind < 85) {
+        op = new RegisterModel.Write(null);
+        req.setDelete(DeleteRequest.newBuilder().setKey(k));
+      } else {
+        String expected = lastSeen(key);
+        op = new RegisterModel.Cas(expected, value);
+        ConditionalPutRequest.Builder c =
+            ConditionalPutRequest.newBuilder().setKey(k).setValue(ByteString.copyFromUtf8(value));
+        if (expected == null) {
+          c.setExpectAbsent(true);
+        } else {
+          c.setExpectedValue(ByteString.copyFromUtf8(expected));
+        }
+        req.setConditionalPut(c);
+      }
+      RangeDescriptor range = rangeOf(key);
+      byte[] requestId = ByteBuffer.allocate(16).putLong(id).putLong(clientSeq).array();
+      req.setHeader(
+          RequestHeader.newBuilder()
+              .setRangeId(range.getRangeId())
+              .setRequestId(ByteString.copyFrom(requestId)));
+      new Attempt(this, key, op, req.build(), now, now + 2_000, stopAt).send();
+    }
+  }
+
+  private final TreeMap<String, String> lastSeen = new TreeMap<>();
+
+  private String lastSeen(String key) {
+    return lastSeen.get(key);
+  }
+
+  RangeDescriptor rangeOf(String key) {
+    byte[] k = key.getBytes(StandardCharsets.UTF_8);
+    for (RangeDescriptor d : ranges) {
+      if (d.getRangeId() != KeySpace.META_RANGE_ID && KeySpace.contains(d, k)) {
+        return d;
+      }
+    }
+    throw new IllegalStateException("no range for " + key);
+  }
+
+  /** One logical operation, retried (same request id) until it completes or its deadline. */
+  private final class Attempt {
+    final Client client;
+    final String key;
+    final RegisterModel.Op op;
+    final KvRequest request;
+    final long invokedAt;
+    final long deadline;
+    final long stopAt;
+    boolean finished;
+    boolean maybeApplied;
+    int attempt;
+
+    Attempt(
+        Client client,
+        String key,
+        RegisterModel.Op op,
+        KvRequest request,
+        long invokedAt,
+        long deadline,
+        long stopAt) {
+      this.client = client;
+      this.key = key;
+      this.op = op;
+      this.request = request;
+      this.invokedAt = invokedAt;
+      this.deadline = deadline;
+      this.stopAt = stopAt;
+    }
+
+    boolean isWrite() {
+      return !(op instanceof RegisterModel.Read);
+    }
+
+    void send() {
+      if (finished) {
+        return;
+      }
+      if (now >= deadline) {
+        giveUp();
+        return;
+      }
+      int myAttempt = ++attempt;
+      if (myAttempt > 1) {
+        stats.retries++;
+      }
+      long rangeId = request.getHeader().getRangeId();
+      long target = client.leaderGuess[(int) rangeId];
+      if (target == 0 || random.nextInt(10) == 0) {
+        target = 1 + random.nextInt(nodeCount);
+      }
+      SimNode node = nodes[(int) target];
+      if (isWrite()) {
+        maybeApplied = true;
+      }
+      at(
+          now + 1 + random.nextInt(3),
+          () -> {
+            if (!node.running()) {
+              return; // lost; the attempt timer retries
+            }
+            node.store.submit(
+                request,
+                response ->
+                    at(
+                        now + 1 + random.nextInt(3),
+                        () -> {
+                          if (attempt == myAttempt && random.nextDouble() >= dropRate) {
+                            onResponse(node.id, response);
+                          }
+                        }));
+            node.store.process();
+          });
+      at(
+          now + 300,
+          () -> {
+            if (!finished && attempt == myAttempt) {
+              send();
+            }
+          });
+    }
+
+    void onResponse(long fromNode, KvResponse r) {
+      if (finished) {
+        return;
+      }
+      long rangeId = request.getHeader().getRangeId();
+      if (r.hasError()) {
+        var e = r.getError();
+        if (e.hasNotLeader()) {
+          long hint = e.getNotLeader().getLeaderHint().getNodeId();
+          client.leaderGuess[(int) rangeId] = hint;
+        } else if (e.hasTimeout()) {
+          client.leaderGuess[(int) rangeId] = 0;
+        } else if (e.hasRangeNotFound() || e.hasUnavailable()) {
+          client.leaderGuess[(int) rangeId] = 0;
+        } else if (e.hasGeneric()
+            && (e.getGeneric().getCode().equals(Errors.NOT_SERVING)
+                || e.getGeneric().getCode().equals(Errors.NOT_INITIALIZED))) {
+          client.leaderGuess[(int) rangeId] = 0;
+        } else {
+          throw new AssertionError("unexpected error for " + request + ": " + r);
+        }
+        at(now + 5 + random.nextInt(20), this::send);
+        return;
+      }
+      client.leaderGuess[(int) rangeId] = fromNode;
+      Object output;
+      switch (op) {
+        case RegisterModel.Read read -> {
+          output = r.getGet().getFound() ? r.getGet().getKv().getValue().toStringUtf8() : null;
+          lastSeen.put(key, (String) output);
+          if (output == null) {
+            lastSeen.remove(key);
+            output = RegisterModel.ABSENT;
+          }
+        }
+        case RegisterModel.Write w -> output = null;
+        case RegisterModel.Cas c -> output = r.getConditionalPut().getSucceeded();
+      }
+      finish(output, now);
+    }
+
+    void giveUp() {
+      if (isWrite() && maybeApplied) {
+        finish(null, Operation.UNKNOWN);
+      } else {
+        finished = true;
+        stats.opsFailed++;
+        client.next(stopAt);
+      }
+    }
+
+    void finish(Object output, long returnTime) {
+      finished = true;
+      if (returnTime == Operation.UNKNOWN) {
+        stats.opsUnknown++;
+      } else {
+        stats.opsOk++;
+      }
+      history.add(new Operation<>(client.id, key, op, output, invokedAt, returnTime));
+      client.next(stopAt);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Runs the workload with faults for {@code faultyMs}, heals, and lets everything settle. */
+  void run(long faultyMs, int clientCount) {
+    List<Client> clients = new ArrayList<>();
+    for (int i = 0; i < clientCount; i++) {
+      Client c = new Client(i + 1);
+      clients.add(c);
+      c.next(faultyMs);
+    }
+    scheduleFault();
+    at(faultyMs, this::healAll);
+    runUntil(faultyMs + 3_000);
+    // After healing: one final read of every key must succeed (liveness), and is checked too.
+    long stopAt = now + 5_000;
+    for (String key : keys) {
+      Client c = clients.get(0);
+      KvRequest req =
+          KvRequest.newBuilder()
+              .setHeader(RequestHeader.newBuilder().setRangeId(rangeOf(key).getRangeId()))
+              .setGet(GetRequest.newBuilder().setKey(ByteString.copyFromUtf8(key)))
+              .build();
+      finalReads.add(new Attempt(c, key, new RegisterModel.Read(), req, now, now + 5_000, 0));
+    }
+    for (Attempt a : finalReads) {
+      a.send();
+    }
+    runUntil(stopAt);
+  }
+
+  final List<Attempt> finalReads = new ArrayList<>();
+
+  /** Keys whose final read never completed after the cluster healed. */
+  List<String> unreadKeysAfterHeal() {
+    List<String> out = new ArrayList<>();
+    for (Attempt a : finalReads) {
+      if (!a.finished || a.attempt == 0) {
+        out.add(a.key);
+      }
+    }
+    return out;
+  }
+
+  private void runUntil(long end) {
+    Event e;
+    while ((e = events.peek()) != null && e.time <= end) {
+      events.poll();
+      now = e.time;
+      stats.events++;
+      e.action.run();
+    }
+    now = end;
+  }
+
+  /**
+   * Replicas of each data range that disagree on a key once everything has settled (every replica
+   * applied the same log), described; empty when all agree.
+   */
+  List<String> divergence() {
+    List<String> out = new ArrayList<>();
+    for (RangeDescriptor d : ranges) {
+      if (d.getRangeId() == KeySpace.META_RANGE_ID) {
+        continue;
+      }
+      long[] replicas = d.getReplicasList().stream().mapToLong(r -> r.getNodeId()).toArray();
+      long applied = -1;
+      boolean sameApplied = true;
+      for (long n : replicas) {
+        long a = nodes[(int) n].store.appliedIndex(d.getRangeId());
+        if (applied >= 0 && a != applied) {
+          sameApplied = false;
+        }
+        applied = Math.max(applied, a);
+      }
+      if (!sameApplied) {
+        continue; // a replica still catching up is not a divergence; values are compared below
+      }
+      for (String key : keys) {
+        if (!rangeOf(key).equals(d)) {
+          continue;
+        }
+        byte[] k = key.getBytes(StandardCharsets.UTF_8);
+        Optional<byte[]> first = null;
+        for (long n : replicas) {
+          Optional<byte[]> v = nodes[(int) n].store.readLocal(d.getRangeId(), k);
+          if (first == null) {
+            first = v;
+          } else if (first.isPresent() != v.isPresent()
+              || (v.isPresent() && !Arrays.equals(first.get(), v.get()))) {
+            out.add("range " + d.getRangeId() + " key " + key + " differs on node " + n);
+          }
+        }
+      }
+    }
+    return out;
+  }
+}

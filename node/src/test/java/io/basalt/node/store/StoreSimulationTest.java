@@ -1,0 +1,70 @@
+package io.basalt.node.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.range.check.LinearizabilityChecker;
+import io.basalt.range.check.RegisterModel;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The whole-cluster simulation of the node issue: clusters of 3 or 5 {@link Store}s with crashes,
+ * partitions, pauses, message loss and duplication, and clients with retries, checked for per-key
+ * linearizability, replica agreement and liveness after healing.
+ *
+ * <p>{@code -Dbasalt.storesim.seeds=N} runs seeds 1..N (default 30); {@code
+ * -Dbasalt.storesim.seed=S} runs one seed. Replay a failure with {@code bin/test -pl node -am
+ * -Dtest=StoreSimulationTest -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.seed=S}.
+ */
+class StoreSimulationTest {
+
+  @Test
+  void clustersOfStoresStayLinearizableUnderFaults() {
+    String one = System.getProperty("basalt.storesim.seed");
+    long first = 1;
+    long last = Long.getLong("basalt.storesim.seeds", 30);
+    if (one != null) {
+      first = Long.parseLong(one);
+      last = first;
+    }
+    StoreSimulation.Stats total = new StoreSimulation.Stats();
+    for (long seed = first; seed <= last; seed++) {
+      StoreSimulation.Stats s = runSeed(seed);
+      total.events += s.events;
+      total.opsOk += s.opsOk;
+      total.opsFailed += s.opsFailed;
+      total.opsUnknown += s.opsUnknown;
+      total.retries += s.retries;
+      total.crashes += s.crashes;
+      total.partitions += s.partitions;
+      total.pauses += s.pauses;
+      total.messages += s.messages;
+      total.dropped += s.dropped;
+    }
+    System.out.println("store simulation seeds " + first + ".." + last + ": " + total);
+    assertThat(total.opsOk).as("operations completed").isPositive();
+    assertThat(total.crashes + total.partitions + total.pauses).as("faults").isPositive();
+  }
+
+  private static StoreSimulation.Stats runSeed(long seed) {
+    String replay =
+        "replay: bin/test -pl node -am -Dtest=StoreSimulationTest"
+            + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.seed="
+            + seed;
+    StoreSimulation sim;
+    try {
+      sim = new StoreSimulation(seed);
+      sim.run(8_000, 6);
+    } catch (RuntimeException | AssertionError e) {
+      throw new AssertionError("seed " + seed + " failed: " + e + "\n" + replay, e);
+    }
+    var result = new LinearizabilityChecker().check(new RegisterModel(), sim.history);
+    assertThat(result.linearizable())
+        .as("seed %d: per-key linearizability\n%s\n%s", seed, result.describe(), replay)
+        .isTrue();
+    assertThat(sim.unreadKeysAfterHeal())
+        .as("seed %d: keys not readable after the cluster healed\n%s", seed, replay)
+        .isEmpty();
+    assertThat(sim.divergence()).as("seed %d: replicas disagree\n%s", seed, replay).isEmpty();
+    return sim.stats;
+  }
+}
