@@ -5,11 +5,14 @@ import io.basalt.api.Hello;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
+import java.util.function.Supplier;
 
 /**
  * The first frame each way is a {@link Hello}. This handler sends ours when the connection opens,
  * and refuses the connection unless the peer's first frame is a Hello from the same cluster with a
- * protocol version we speak; after that it steps aside and frames flow on.
+ * protocol version we speak; after that it steps aside and frames flow on. A client (node id 0) may
+ * leave the cluster id empty; another node may not, and is refused while this node has no cluster
+ * id yet.
  */
 public final class Handshake extends ChannelInboundHandlerAdapter {
   public static final int PROTOCOL_VERSION = 1;
@@ -17,15 +20,28 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
   /** Fired down the pipeline once the peer's Hello was accepted. */
   public record Completed(Hello peer) {}
 
-  private final String clusterId;
+  private final Supplier<String> clusterId;
   private final long nodeId;
   private final ConnectionGuard guard;
   private volatile Hello peer;
 
   public Handshake(String clusterId, long nodeId, ConnectionGuard guard) {
+    this(fixed(clusterId), nodeId, guard);
+  }
+
+  private static Supplier<String> fixed(String clusterId) {
     if (clusterId.isEmpty()) {
       throw new IllegalArgumentException("cluster id must not be empty");
     }
+    return () -> clusterId;
+  }
+
+  /**
+   * @param clusterId this node's cluster id, read at each handshake; empty while the node is not
+   *     initialized (it then accepts clients but refuses other nodes)
+   * @param nodeId this node's id; 0 for a client
+   */
+  public Handshake(Supplier<String> clusterId, long nodeId, ConnectionGuard guard) {
     this.clusterId = clusterId;
     this.nodeId = nodeId;
     this.guard = guard;
@@ -42,7 +58,7 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
         Frame.newBuilder()
             .setHello(
                 Hello.newBuilder()
-                    .setClusterId(clusterId)
+                    .setClusterId(clusterId.get())
                     .setNodeId(nodeId)
                     .setProtocolVersion(PROTOCOL_VERSION))
             .build());
@@ -61,14 +77,18 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
         return;
       }
       Hello hello = frame.getHello();
-      if (!hello.getClusterId().equals(clusterId)) {
+      String ours = clusterId.get();
+      boolean client = hello.getNodeId() == 0;
+      if (!client && ours.isEmpty()) {
         guard.refuse(
             ctx.channel(),
-            "peer belongs to cluster '"
-                + hello.getClusterId()
-                + "', this node to '"
-                + clusterId
-                + "'");
+            "node " + hello.getNodeId() + " connected, but this node is not initialized yet");
+        return;
+      }
+      if (!hello.getClusterId().equals(ours) && !(client && hello.getClusterId().isEmpty())) {
+        guard.refuse(
+            ctx.channel(),
+            "peer belongs to cluster '" + hello.getClusterId() + "', this node to '" + ours + "'");
         return;
       }
       if (hello.getProtocolVersion() != PROTOCOL_VERSION) {

@@ -1,8 +1,11 @@
 package io.basalt.node.transport;
 
 import io.basalt.api.Frame;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
 import io.basalt.api.RaftBatch;
 import io.basalt.api.RaftMessage;
+import io.basalt.api.Timestamp;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -31,6 +34,8 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,14 +62,30 @@ import org.slf4j.LoggerFactory;
 public final class NodeTransport implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeTransport.class);
 
-  /** Receives the Raft batches peers send. */
+  /** Receives what peers and clients send; called on connection event loops, must not block. */
   @FunctionalInterface
   public interface Inbound {
     void onRaftBatch(long fromNode, RaftBatch batch);
+
+    /**
+     * A client's request; {@code reply} may be called from any thread, once. By default the node
+     * serves no clients.
+     */
+    default void onKvRequest(KvRequest request, Consumer<KvResponse> reply) {
+      reply.accept(
+          KvResponse.newBuilder()
+              .setError(
+                  io.basalt.api.Error.newBuilder()
+                      .setUnavailable(
+                          io.basalt.api.UnavailableError.newBuilder()
+                              .setMessage("this endpoint serves no clients")))
+              .build());
+    }
   }
 
   /** Settings; see {@link #defaults}. */
   public record Options(
+      /* Empty while the node is not initialized: clients are served, other nodes refused. */
       String clusterId,
       long nodeId,
       int maxFrameBytes,
@@ -98,9 +119,12 @@ public final class NodeTransport implements AutoCloseable {
   private final Map<Long, Peer> peers = new ConcurrentHashMap<>();
   private Channel server;
   private volatile boolean closed;
+  private volatile String clusterId;
+  private volatile Supplier<Timestamp> clock = Timestamp::getDefaultInstance;
 
   public NodeTransport(Options options, Inbound inbound, ConnectionGuard guard) {
     this.options = options;
+    this.clusterId = options.clusterId();
     this.inbound = inbound;
     this.guard = guard;
     this.epoll = Epoll.isAvailable();
@@ -128,6 +152,61 @@ public final class NodeTransport implements AutoCloseable {
     return bound;
   }
 
+  /** Sets the cluster id once the node is initialized (it was empty until then). */
+  public void setClusterId(String clusterId) {
+    this.clusterId = Objects.requireNonNull(clusterId);
+  }
+
+  public String clusterId() {
+    return clusterId;
+  }
+
+  /** The clock whose reading stamps every outgoing batch (the node's HLC). */
+  public void setClock(Supplier<Timestamp> clock) {
+    this.clock = clock;
+  }
+
+  /**
+   * Sends a clock probe to {@code toNode} now (not queued behind Raft traffic, so the round trip
+   * measures the network, not our backlog); returns false if not connected.
+   */
+  public boolean sendPing(long toNode, long sentNanos) {
+    return sendControl(toNode, RaftBatch.newBuilder().setPingSentNanos(sentNanos));
+  }
+
+  /** Answers a clock probe: echoes its send time with our physical clock reading. */
+  public boolean sendPong(long toNode, long echoNanos, long remoteNanos) {
+    return sendControl(
+        toNode, RaftBatch.newBuilder().setPongEchoNanos(echoNanos).setPongRemoteNanos(remoteNanos));
+  }
+
+  private boolean sendControl(long toNode, RaftBatch.Builder batch) {
+    Peer peer = peers.get(toNode);
+    Channel ch = peer == null ? null : peer.channel;
+    if (ch == null || !ch.isActive()) {
+      return false;
+    }
+    batch
+        .setClusterId(clusterId)
+        .setFromNode(options.nodeId())
+        .setToNode(toNode)
+        .setTimestamp(clock.get());
+    ch.writeAndFlush(Frame.newBuilder().setRaftBatch(batch).build());
+    return true;
+  }
+
+  /** The ids of peers with an open connection. */
+  public java.util.List<Long> connectedPeers() {
+    java.util.List<Long> out = new java.util.ArrayList<>();
+    peers.forEach((id, p) -> {
+      if (p.channel != null && p.channel.isActive()) {
+        out.add(id);
+      }
+    });
+    java.util.Collections.sort(out);
+    return out;
+  }
+
   private WriteBufferWaterMark waterMark() {
     return new WriteBufferWaterMark(256 * 1024, Math.max(512 * 1024, options.maxFrameBytes()));
   }
@@ -137,7 +216,7 @@ public final class NodeTransport implements AutoCloseable {
       @Override
       protected void initChannel(SocketChannel ch) {
         FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
-        ch.pipeline().addLast(new Handshake(options.clusterId(), options.nodeId(), guard));
+        ch.pipeline().addLast(new Handshake(() -> clusterId, options.nodeId(), guard));
         ch.pipeline().addLast(new PeerHandler(dialing));
         ch.pipeline().addLast(guard);
       }
@@ -156,6 +235,14 @@ public final class NodeTransport implements AutoCloseable {
     peer.address = address;
     if (nodeId > options.nodeId()) {
       peer.dial(0);
+    }
+  }
+
+  /** Declares a peer unless it is already known at {@code address}. */
+  public void addPeerIfAbsent(long nodeId, InetSocketAddress address) {
+    Peer peer = peers.get(nodeId);
+    if (peer == null || !address.equals(peer.address)) {
+      addPeer(nodeId, address);
     }
   }
 
@@ -255,9 +342,10 @@ public final class NodeTransport implements AutoCloseable {
       while (ch.isWritable()) {
         RaftBatch.Builder batch =
             RaftBatch.newBuilder()
-                .setClusterId(options.clusterId())
+                .setClusterId(clusterId)
                 .setFromNode(options.nodeId())
-                .setToNode(nodeId);
+                .setToNode(nodeId)
+                .setTimestamp(clock.get());
         long bytes = 0;
         synchronized (this) {
           RaftMessage next;
@@ -359,6 +447,7 @@ public final class NodeTransport implements AutoCloseable {
   private final class PeerHandler extends ChannelInboundHandlerAdapter {
     private final Peer dialing;
     private Peer peer;
+    private boolean client;
 
     PeerHandler(Peer dialing) {
       this.dialing = dialing;
@@ -371,6 +460,10 @@ public final class NodeTransport implements AutoCloseable {
         return;
       }
       long remote = completed.peer().getNodeId();
+      if (remote == 0 && dialing == null) {
+        client = true;
+        return;
+      }
       if (remote <= 0 || remote == options.nodeId()) {
         guard.refuse(ctx.channel(), "peer announced node id " + remote);
         return;
@@ -388,7 +481,29 @@ public final class NodeTransport implements AutoCloseable {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       try {
         if (msg instanceof Frame frame && frame.hasRaftBatch() && peer != null) {
-          inbound.onRaftBatch(peer.nodeId, frame.getRaftBatch());
+          RaftBatch batch = frame.getRaftBatch();
+          if (!batch.getClusterId().equals(clusterId) || batch.getToNode() != options.nodeId()) {
+            guard.refuse(
+                ctx.channel(),
+                "batch addressed to node "
+                    + batch.getToNode()
+                    + " of cluster '"
+                    + batch.getClusterId()
+                    + "'");
+            return;
+          }
+          inbound.onRaftBatch(peer.nodeId, batch);
+        } else if (msg instanceof Frame frame && frame.hasKvRequest() && client) {
+          Channel ch = ctx.channel();
+          long callId = frame.getKvRequest().getCallId();
+          inbound.onKvRequest(
+              frame.getKvRequest(),
+              response ->
+                  ch.writeAndFlush(
+                      Frame.newBuilder()
+                          .setKvResponse(response.toBuilder().setCallId(callId))
+                          .build(),
+                      ch.voidPromise()));
         } else {
           guard.refuse(ctx.channel(), "unexpected frame on a node connection: " + describe(msg));
         }

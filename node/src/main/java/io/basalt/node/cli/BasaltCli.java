@@ -1,0 +1,615 @@
+package io.basalt.node.cli;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.DeleteRequest;
+import io.basalt.api.GetRequest;
+import io.basalt.api.InitClusterRequest;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KeyValue;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NodeDescriptor;
+import io.basalt.api.PutRequest;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.RequestHeader;
+import io.basalt.api.ScanRequest;
+import io.basalt.api.StatusRequest;
+import io.basalt.api.StatusResponse;
+import io.basalt.node.server.Node;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code bin/basalt}: run a node, initialize a cluster, inspect it, read and write keys. */
+@Command(
+    name = "basalt",
+    mixinStandardHelpOptions = true,
+    version = "basalt 0.1.0-SNAPSHOT",
+    description = "Basalt: a sharded, Multi-Raft, transactional key-value store.",
+    subcommands = {
+      BasaltCli.Start.class,
+      BasaltCli.Init.class,
+      BasaltCli.Status.class,
+      BasaltCli.Kv.class
+    })
+public final class BasaltCli {
+  /** Exit code of a refused or failed operator command. */
+  static final int FAILED = 1;
+
+  public static void main(String[] args) {
+    int code =
+        new CommandLine(new BasaltCli()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+    if (code != 0 || !isStart(args)) {
+      System.exit(code);
+    }
+  }
+
+  private static boolean isStart(String[] args) {
+    return args.length > 0 && args[0].equals("start");
+  }
+
+  @Command(name = "start", description = "Run a node (in the foreground).")
+  static final class Start implements Callable<Integer> {
+    @Option(names = "--id", required = true, description = "This node's id (a positive integer).")
+    long id;
+
+    @Option(names = "--store", required = true, description = "Directory of this node's store.")
+    Path store;
+
+    @Option(
+        names = "--listen",
+        defaultValue = "127.0.0.1:7400",
+        description = "HOST:PORT for peers and clients (default: ${DEFAULT-VALUE}).")
+    String listen;
+
+    @Option(
+        names = "--advertise",
+        description =
+            "HOST:PORT other nodes and clients use to reach this node (default: --listen).")
+    String advertise;
+
+    @Option(
+        names = "--http",
+        defaultValue = "127.0.0.1:7500",
+        description = "HOST:PORT of /metrics, /health and /ready (default: ${DEFAULT-VALUE}).")
+    String http;
+
+    @Option(
+        names = "--join",
+        split = ",",
+        description = "HOST:PORT of other nodes, comma separated.")
+    List<String> join = new ArrayList<>();
+
+    @Option(
+        names = "--max-offset-ms",
+        defaultValue = "500",
+        description =
+            "Maximum clock offset to the cluster; beyond it the node stops serving (default:"
+                + " ${DEFAULT-VALUE}).")
+    long maxOffsetMs;
+
+    @Option(
+        names = "--tick-ms",
+        defaultValue = "100",
+        description = "Raft tick; the election timeout is 10 ticks (default: ${DEFAULT-VALUE}).")
+    long tickMs;
+
+    @Option(names = "--clock-skew-ms", defaultValue = "0", hidden = true)
+    long clockSkewMs;
+
+    @Override
+    public Integer call() throws Exception {
+      if (id <= 0) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "--id must be a positive integer, got " + id);
+      }
+      Node node;
+      try {
+        node =
+            new Node(
+                new Node.Config(
+                    id,
+                    store,
+                    WireClient.parse(listen),
+                    advertise,
+                    join,
+                    Duration.ofMillis(maxOffsetMs),
+                    Duration.ofMillis(tickMs),
+                    Duration.ofMillis(clockSkewMs)));
+      } catch (IllegalStateException e) {
+        System.err.println("basalt: " + e.getMessage());
+        return FAILED;
+      }
+      InetSocketAddress bound = node.start();
+      HttpServerHook.start(node, WireClient.parse(http));
+      System.out.println("basalt node " + id + " listening on " + bound);
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(() -> {
+                try {
+                  node.close();
+                } catch (Exception ignored) {
+                  // exiting anyway
+                }
+                stopped.countDown();
+              }));
+      stopped.await();
+      return 0;
+    }
+  }
+
+  @Command(name = "init", description = "Initialize a new cluster (once).")
+  static final class Init implements Callable<Integer> {
+    @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
+    String host;
+
+    @Option(
+        names = "--ranges",
+        defaultValue = "8",
+        description = "Data ranges to pre-split (default: ${DEFAULT-VALUE}).")
+    int ranges;
+
+    @Option(
+        names = "--replicas",
+        defaultValue = "3",
+        description = "Replicas per range (default: ${DEFAULT-VALUE}).")
+    int replicas;
+
+    @Override
+    public Integer call() {
+      try (WireClient c = WireClient.connect(host, Duration.ofSeconds(30))) {
+        KvResponse r =
+            c.call(
+                KvRequest.newBuilder()
+                    .setInitCluster(
+                        InitClusterRequest.newBuilder()
+                            .setDataRanges(ranges)
+                            .setReplication(replicas))
+                    .build());
+        if (r.hasError()) {
+          System.err.println("basalt init: " + describe(r));
+          return FAILED;
+        }
+        System.out.println(
+            "initialized cluster "
+                + r.getInitCluster().getClusterId()
+                + " with "
+                + r.getInitCluster().getRangesCount()
+                + " ranges");
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "status", description = "Print nodes, ranges, leaders and replica health.")
+  static final class Status implements Callable<Integer> {
+    @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
+    String host;
+
+    @Override
+    public Integer call() {
+      StatusResponse first = status(host);
+      if (first == null) {
+        return FAILED;
+      }
+      PrintStream out = System.out;
+      out.println(
+          "cluster "
+              + (first.getClusterId().isEmpty() ? "(not initialized)" : first.getClusterId()));
+      Map<Long, StatusResponse> byNode = new TreeMap<>();
+      out.printf(
+          "%-6s %-22s %-8s %-9s %-8s %s%n",
+          "NODE", "ADDRESS", "UP", "REPLICAS", "LEADERS", "SERVING");
+      for (NodeDescriptor n : first.getNodesList()) {
+        StatusResponse s =
+            n.getNodeId() == first.getNode().getNodeId() ? first : status(n.getAddress());
+        if (s != null) {
+          byNode.put(n.getNodeId(), s);
+        }
+        long leaders =
+            s == null
+                ? 0
+                : s.getReplicasList().stream().filter(r -> r.getRole().equals("LEADER")).count();
+        out.printf(
+            "%-6d %-22s %-8s %-9s %-8s %s%n",
+            n.getNodeId(),
+            n.getAddress(),
+            s == null ? "down" : "up",
+            s == null ? "-" : String.valueOf(s.getReplicasCount()),
+            s == null ? "-" : String.valueOf(leaders),
+            s == null ? "-" : s.getServing() ? "yes" : "no: " + s.getNotServingReason());
+      }
+      out.println();
+      out.printf(
+          "%-6s %-26s %-8s %-10s %-8s %s%n",
+          "RANGE", "SPAN", "LEADER", "REPLICAS", "TERM", "REPLICA HEALTH");
+      TreeMap<Long, List<String>> health = new TreeMap<>();
+      TreeMap<Long, ReplicaStatus> any = new TreeMap<>();
+      TreeMap<Long, Long> leader = new TreeMap<>();
+      TreeMap<Long, Long> term = new TreeMap<>();
+      byNode.forEach((node, s) -> {
+        for (ReplicaStatus r : s.getReplicasList()) {
+          long id = r.getRange().getRangeId();
+          any.putIfAbsent(id, r);
+          if (r.getRole().equals("LEADER")) {
+            leader.put(id, node);
+          }
+          term.merge(id, r.getTerm(), Math::max);
+          health
+              .computeIfAbsent(id, k -> new ArrayList<>())
+              .add(node + ":" + r.getRole().charAt(0) + "@" + r.getApplied());
+        }
+      });
+      any.forEach((id, r) ->
+          out.printf(
+              "%-6d %-26s %-8s %-10s %-8d %s%n",
+              id,
+              span(r.getRange()),
+              leader.containsKey(id) ? String.valueOf(leader.get(id)) : "none",
+              r.getRange().getReplicasList().stream()
+                  .map(x -> String.valueOf(x.getNodeId()))
+                  .reduce((a, b) -> a + "," + b)
+                  .orElse(""),
+              term.get(id),
+              String.join(" ", health.get(id))));
+      return 0;
+    }
+
+    private static StatusResponse status(String host) {
+      try (WireClient c = WireClient.connect(host, Duration.ofSeconds(5))) {
+        KvResponse r =
+            c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+        return r.hasStatus() ? r.getStatus() : null;
+      } catch (RuntimeException e) {
+        return null;
+      }
+    }
+
+    private static String span(RangeDescriptor d) {
+      return "["
+          + printable(d.getStartKey())
+          + ", "
+          + (d.getEndKey().isEmpty() ? "end" : printable(d.getEndKey()))
+          + ")";
+    }
+  }
+
+  @Command(
+      name = "kv",
+      description = "Read and write keys (like etcdctl).",
+      subcommands = {Kv.Put.class, Kv.Get.class, Kv.Delete.class, Kv.Scan.class})
+  static final class Kv {
+    @Option(
+        names = "--host",
+        required = true,
+        scope = CommandLine.ScopeType.INHERIT,
+        description = "HOST:PORT of any node.")
+    String host;
+
+    @Command(name = "put", description = "Set KEY to VALUE.")
+    static final class Put implements Callable<Integer> {
+      @CommandLine.ParentCommand Kv kv;
+
+      @Parameters(index = "0")
+      String key;
+
+      @Parameters(index = "1")
+      String value;
+
+      @Override
+      public Integer call() {
+        return run(
+            kv.host,
+            key,
+            KvRequest.newBuilder()
+                .setPut(PutRequest.newBuilder().setKey(utf8(key)).setValue(utf8(value))),
+            r -> "OK");
+      }
+    }
+
+    @Command(name = "get", description = "Print the value of KEY.")
+    static final class Get implements Callable<Integer> {
+      @CommandLine.ParentCommand Kv kv;
+
+      @Parameters(index = "0")
+      String key;
+
+      @Override
+      public Integer call() {
+        return run(
+            kv.host,
+            key,
+            KvRequest.newBuilder().setGet(GetRequest.newBuilder().setKey(utf8(key))),
+            r -> r.getGet().getFound() ? r.getGet().getKv().getValue().toStringUtf8() : null);
+      }
+    }
+
+    @Command(name = "delete", description = "Delete KEY.")
+    static final class Delete implements Callable<Integer> {
+      @CommandLine.ParentCommand Kv kv;
+
+      @Parameters(index = "0")
+      String key;
+
+      @Override
+      public Integer call() {
+        return run(
+            kv.host,
+            key,
+            KvRequest.newBuilder().setDelete(DeleteRequest.newBuilder().setKey(utf8(key))),
+            r -> r.getDelete().getExisted() ? "deleted" : "not found");
+      }
+    }
+
+    @Command(name = "scan", description = "Print keys and values in [START, END).")
+    static final class Scan implements Callable<Integer> {
+      @CommandLine.ParentCommand Kv kv;
+
+      @Parameters(index = "0", defaultValue = "\u0001", description = "First key (default: all).")
+      String start;
+
+      @Parameters(
+          index = "1",
+          defaultValue = "",
+          description = "End key, exclusive (default: none).")
+      String end;
+
+      @Option(names = "--limit", defaultValue = "100", description = "At most this many keys.")
+      int limit;
+
+      @Override
+      public Integer call() {
+        Router router = new Router(kv.host);
+        try {
+          byte[] from = start.getBytes(StandardCharsets.UTF_8);
+          byte[] to = end.getBytes(StandardCharsets.UTF_8);
+          int left = limit;
+          while (left > 0) {
+            RangeDescriptor d = router.lookup(from);
+            KvResponse r =
+                router.send(
+                    d,
+                    KvRequest.newBuilder()
+                        .setScan(
+                            ScanRequest.newBuilder()
+                                .setStartKey(ByteString.copyFrom(from))
+                                .setEndKey(ByteString.copyFrom(to))
+                                .setLimit(left)));
+            if (r.hasError()) {
+              System.err.println("basalt kv scan: " + describe(r));
+              return FAILED;
+            }
+            for (KeyValue kvp : r.getScan().getKvsList()) {
+              System.out.println(printable(kvp.getKey()) + "\t" + printable(kvp.getValue()));
+              left--;
+            }
+            if (!r.getScan().getResumeKey().isEmpty()) {
+              from = r.getScan().getResumeKey().toByteArray();
+            } else if (d.getEndKey().isEmpty()
+                || (to.length > 0
+                    && Arrays.compareUnsigned(d.getEndKey().toByteArray(), to) >= 0)) {
+              break;
+            } else {
+              from = d.getEndKey().toByteArray();
+            }
+          }
+          return 0;
+        } catch (RuntimeException e) {
+          System.err.println("basalt kv scan: " + e.getMessage());
+          return FAILED;
+        } finally {
+          router.close();
+        }
+      }
+    }
+
+    private static int run(
+        String host,
+        String key,
+        KvRequest.Builder request,
+        java.util.function.Function<KvResponse, String> show) {
+      byte[] k = key.getBytes(StandardCharsets.UTF_8);
+      String invalid = KeySpace.invalidUserKey(k);
+      if (invalid != null) {
+        System.err.println("basalt kv: " + invalid);
+        return FAILED;
+      }
+      if (request.getRequestCase() != KvRequest.RequestCase.GET) {
+        byte[] id = new byte[16];
+        new SecureRandom().nextBytes(id);
+        request.setHeader(RequestHeader.newBuilder().setRequestId(ByteString.copyFrom(id)));
+      }
+      Router router = new Router(host);
+      try {
+        KvResponse r = router.send(router.lookup(k), request);
+        if (r.hasError()) {
+          System.err.println("basalt kv: " + describe(r));
+          return FAILED;
+        }
+        String shown = show.apply(r);
+        if (shown == null) {
+          System.err.println("basalt kv: key not found");
+          return FAILED;
+        }
+        System.out.println(shown);
+        return 0;
+      } catch (RuntimeException e) {
+        System.err.println("basalt kv: " + e.getMessage());
+        return FAILED;
+      } finally {
+        router.close();
+      }
+    }
+  }
+
+  /** Finds ranges through the meta range and follows NotLeader hints (the CLI's tiny router). */
+  static final class Router implements AutoCloseable {
+    private final String seed;
+    private final Map<String, WireClient> connections = new TreeMap<>();
+    private final Map<Long, String> addresses = new TreeMap<>();
+
+    Router(String seed) {
+      this.seed = seed;
+    }
+
+    private WireClient connection(String address) {
+      return connections.computeIfAbsent(
+          address, a -> WireClient.connect(a, Duration.ofSeconds(10)));
+    }
+
+    RangeDescriptor lookup(byte[] key) {
+      RangeDescriptor meta =
+          RangeDescriptor.newBuilder().setRangeId(KeySpace.META_RANGE_ID).build();
+      KvResponse r =
+          send(
+              meta,
+              KvRequest.newBuilder()
+                  .setScan(
+                      ScanRequest.newBuilder()
+                          .setStartKey(ByteString.copyFrom(KeySpace.rangeLookupStart(key)))
+                          .setEndKey(ByteString.copyFrom(KeySpace.rangeDirectoryEnd()))
+                          .setLimit(1)));
+      if (r.hasError()) {
+        throw new IllegalStateException("range lookup failed: " + describe(r));
+      }
+      if (r.getScan().getKvsCount() == 0) {
+        throw new IllegalStateException(
+            "no range holds key " + printable(ByteString.copyFrom(key)));
+      }
+      try {
+        return RangeDescriptor.parseFrom(r.getScan().getKvs(0).getValue());
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("unreadable range descriptor", e);
+      }
+    }
+
+    /** Sends to the range's leader, following hints; gives up after 20 tries. */
+    KvResponse send(RangeDescriptor range, KvRequest.Builder request) {
+      request.setHeader(request.getHeader().toBuilder().setRangeId(range.getRangeId()));
+      String target = seed;
+      List<String> candidates = new ArrayList<>();
+      KvResponse last = null;
+      for (int attempt = 0; attempt < 20; attempt++) {
+        try {
+          last = connection(target).call(request.build());
+        } catch (RuntimeException e) {
+          connections.remove(target);
+          last = null;
+        }
+        if (last != null && !last.hasError()) {
+          return last;
+        }
+        String next = null;
+        if (last != null && last.getError().hasNotLeader()) {
+          var nl = last.getError().getNotLeader();
+          if (!nl.getLeaderAddress().isEmpty()) {
+            next = nl.getLeaderAddress();
+          }
+        } else if (last != null
+            && last.getError().hasGeneric()
+            && last.getError().getGeneric().getCode().equals("INVALID_ARGUMENT")) {
+          return last;
+        }
+        if (next == null) {
+          if (candidates.isEmpty()) {
+            candidates.addAll(knownAddresses());
+          }
+          next = candidates.isEmpty() ? seed : candidates.remove(0);
+          sleep(attempt);
+        }
+        target = next;
+      }
+      if (last == null) {
+        throw new IllegalStateException("no node answered for range " + range.getRangeId());
+      }
+      return last;
+    }
+
+    private List<String> knownAddresses() {
+      if (addresses.isEmpty()) {
+        try {
+          KvResponse r =
+              connection(seed)
+                  .call(
+                      KvRequest.newBuilder()
+                          .setNodeInfo(io.basalt.api.NodeInfoRequest.getDefaultInstance())
+                          .build());
+          for (NodeDescriptor n : r.getNodeInfo().getNodesList()) {
+            addresses.put(n.getNodeId(), n.getAddress());
+          }
+        } catch (RuntimeException e) {
+          return List.of();
+        }
+      }
+      return new ArrayList<>(addresses.values());
+    }
+
+    private static void sleep(int attempt) {
+      try {
+        Thread.sleep(Math.min(1_000, 20L << Math.min(attempt, 6)));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override
+    public void close() {
+      connections.values().forEach(WireClient::close);
+    }
+  }
+
+  static ByteString utf8(String s) {
+    return ByteString.copyFromUtf8(s);
+  }
+
+  static String printable(ByteString b) {
+    StringBuilder out = new StringBuilder();
+    for (byte x : b.toByteArray()) {
+      int c = x & 0xff;
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out.append((char) c);
+      } else {
+        out.append(String.format("\\x%02x", c));
+      }
+    }
+    return out.toString();
+  }
+
+  static String describe(KvResponse r) {
+    var e = r.getError();
+    return switch (e.getDetailCase()) {
+      case NOT_LEADER -> "not leader of range " + e.getNotLeader().getRangeId();
+      case RANGE_NOT_FOUND -> "range " + e.getRangeNotFound().getRangeId() + " not found";
+      case KEY_NOT_IN_RANGE -> "key not in range " + e.getKeyNotInRange().getCurrent().getRangeId();
+      case TIMEOUT -> "timeout: " + e.getTimeout().getMessage();
+      case UNAVAILABLE -> "unavailable: " + e.getUnavailable().getMessage();
+      case GENERIC -> e.getGeneric().getCode() + ": " + e.getGeneric().getMessage();
+      case DETAIL_NOT_SET -> "unknown error";
+    };
+  }
+
+  static byte[] requestId() {
+    return ByteBuffer.allocate(16)
+        .putLong(System.nanoTime())
+        .putLong(new SecureRandom().nextLong())
+        .array();
+  }
+}

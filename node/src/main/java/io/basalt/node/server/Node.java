@@ -1,0 +1,625 @@
+package io.basalt.node.server;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.BootstrapRequest;
+import io.basalt.api.BootstrapResponse;
+import io.basalt.api.InitClusterRequest;
+import io.basalt.api.InitClusterResponse;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NodeDescriptor;
+import io.basalt.api.NodeInfoRequest;
+import io.basalt.api.NodeInfoResponse;
+import io.basalt.api.RaftBatch;
+import io.basalt.api.RaftMessage;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.StatusResponse;
+import io.basalt.node.cli.WireClient;
+import io.basalt.node.store.Errors;
+import io.basalt.node.store.Store;
+import io.basalt.node.store.StoreListener;
+import io.basalt.node.transport.ConnectionGuard;
+import io.basalt.node.transport.NodeTransport;
+import io.basalt.range.storage.RocksDbEngine;
+import io.basalt.txn.hlc.Clock;
+import io.basalt.txn.hlc.ClockOffsetException;
+import io.basalt.txn.hlc.ClockOffsetMonitor;
+import io.basalt.txn.hlc.HybridClock;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Basalt node process: one RocksDB store, the {@link Store} on its {@link StoreLoop}, the {@link
+ * NodeTransport} for peers and clients on one port, node discovery through {@code --join}, cluster
+ * initialization, and the clock-offset guard (decision 5).
+ *
+ * <p><b>Identity.</b> A store remembers the cluster id and node id it was initialized with. A
+ * restart with the same store resumes both (and its replicas); a restart with another {@code --id}
+ * is refused, and so is joining nodes of another cluster.
+ *
+ * <p><b>Discovery.</b> Every second the node asks each {@code --join} address (and every node it
+ * has heard of) for its {@code NodeInfo}: id, address, cluster id and the nodes it knows. Once the
+ * node is initialized, each known node becomes a transport peer.
+ *
+ * <p><b>Init.</b> {@code init} on any node creates the cluster: a new cluster id, the meta range
+ * and {@code data_ranges} data ranges pre-split evenly over the first byte of the user key space,
+ * each replicated on the {@code replication} lowest-numbered known nodes, sent to each of them as a
+ * {@code Bootstrap} request. A node that is, or knows of, an initialized node refuses a second
+ * init.
+ */
+public final class Node implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Node.class);
+
+  /** Settings of a node; see {@code bin/basalt start --help}. */
+  public record Config(
+      long nodeId,
+      Path storeDir,
+      InetSocketAddress listen,
+      String advertise,
+      List<String> join,
+      Duration maxClockOffset,
+      Duration tick,
+      Duration clockSkewForTesting) {}
+
+  private final Config config;
+  private final RocksDbEngine engine;
+  private final HybridClock clock;
+  private final Clock physical;
+  private final ClockOffsetMonitor offsets;
+  private final Store store;
+  private final StoreLoop loop;
+  private final NodeTransport transport;
+  private final ScheduledExecutorService background =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "node-background");
+        t.setDaemon(true);
+        return t;
+      });
+  private final Map<Long, String> knownNodes = new ConcurrentHashMap<>();
+  private volatile String clusterId;
+  private volatile String advertise;
+  private volatile String notServing;
+  private volatile String fatal;
+
+  public Node(Config config) {
+    this.config = config;
+    this.engine = RocksDbEngine.open(config.storeDir());
+    long skew = config.clockSkewForTesting().toNanos();
+    Clock system = Clock.system();
+    this.physical = skew == 0 ? system : () -> system.wallNanos() + skew;
+    long maxOffset = config.maxClockOffset().toNanos();
+    this.clock = new HybridClock(physical, maxOffset);
+    this.offsets = new ClockOffsetMonitor(maxOffset, 10L * 1_000_000_000L);
+    Optional<Store.Identity> identity = Store.readIdentity(engine);
+    if (identity.isPresent() && identity.get().nodeId() != config.nodeId()) {
+      engine.close();
+      throw new IllegalStateException(
+          "the store at "
+              + config.storeDir()
+              + " belongs to node "
+              + identity.get().nodeId()
+              + " of cluster "
+              + identity.get().clusterId()
+              + ", not node "
+              + config.nodeId());
+    }
+    this.clusterId = identity.map(Store.Identity::clusterId).orElse("");
+    NodeTransport.Options topts = NodeTransport.Options.defaults(clusterId, config.nodeId());
+    this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
+    this.transport.setClock(() -> toProto(clock.now()));
+    this.store =
+        new Store(
+            config.nodeId(),
+            engine,
+            clock,
+            new Store.Network() {
+              @Override
+              public void send(long toNode, RaftMessage message) {
+                transport.send(toNode, message);
+              }
+
+              @Override
+              public void ping(long toNode) {
+                transport.sendPing(toNode, physical.wallNanos());
+              }
+            },
+            Store.Options.defaults(),
+            new SplittableRandom(),
+            new LoggingListener(config.nodeId()),
+            System::nanoTime);
+    this.store.load();
+    this.loop = new StoreLoop(store, config.tick().toNanos(), System::nanoTime);
+  }
+
+  /** Starts serving; returns the bound address. */
+  public InetSocketAddress start() throws InterruptedException {
+    InetSocketAddress bound = transport.start(config.listen());
+    advertise =
+        config.advertise() != null
+            ? config.advertise()
+            : bound.getHostString() + ":" + bound.getPort();
+    knownNodes.put(config.nodeId(), advertise);
+    loop.start();
+    loop.execute(() -> store.setAddress(config.nodeId(), advertise));
+    if (!clusterId.isEmpty()) {
+      log.info(
+          "node {} resumes in cluster {} with {} replicas",
+          config.nodeId(),
+          clusterId,
+          store.replicaCount());
+    } else {
+      log.info(
+          "node {} is not initialized; waiting for init or to join a cluster", config.nodeId());
+    }
+    background.scheduleWithFixedDelay(this::discover, 0, 1, TimeUnit.SECONDS);
+    background.scheduleWithFixedDelay(this::checkHealth, 1, 1, TimeUnit.SECONDS);
+    return bound;
+  }
+
+  public long nodeId() {
+    return config.nodeId();
+  }
+
+  public String clusterId() {
+    return clusterId;
+  }
+
+  /** Why the node does not serve (not initialized, clock offset, storage failure), or empty. */
+  public Optional<String> notReadyReason() {
+    if (fatal != null) {
+      return Optional.of(fatal);
+    }
+    if (clusterId.isEmpty()) {
+      return Optional.of("not initialized");
+    }
+    return Optional.ofNullable(notServing);
+  }
+
+  /** Why the node is unhealthy (its store failed), or empty. */
+  public Optional<String> unhealthyReason() {
+    return Optional.ofNullable(fatal);
+  }
+
+  /** Runs {@code f} on the store thread and waits for its result. */
+  public <T> T onStore(java.util.function.Supplier<T> f) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    loop.execute(() -> {
+      try {
+        result.complete(f.get());
+      } catch (RuntimeException e) {
+        result.completeExceptionally(e);
+      }
+    });
+    try {
+      return result.get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("the store did not answer in 10 s", e);
+    }
+  }
+
+  public int replicaCount() {
+    return onStore(store::replicaCount);
+  }
+
+  public int leaderCount() {
+    return onStore(store::leaderCount);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private final class Inbound implements NodeTransport.Inbound {
+    @Override
+    public void onRaftBatch(long fromNode, RaftBatch batch) {
+      if (batch.getPingSentNanos() != 0) {
+        transport.sendPong(fromNode, batch.getPingSentNanos(), physical.wallNanos());
+      }
+      if (batch.getPongEchoNanos() != 0) {
+        long received = physical.wallNanos();
+        if (received >= batch.getPongEchoNanos()) {
+          offsets.record(fromNode, batch.getPongEchoNanos(), batch.getPongRemoteNanos(), received);
+        }
+      }
+      if (batch.hasTimestamp()) {
+        try {
+          clock.update(fromProto(batch.getTimestamp()));
+        } catch (ClockOffsetException e) {
+          log.warn("dropping a batch from node {}: {}", fromNode, e.getMessage());
+          return;
+        }
+      }
+      loop.execute(() -> {
+        store.heardFrom(fromNode);
+        for (RaftMessage m : batch.getMessagesList()) {
+          store.receive(fromNode, m);
+        }
+      });
+    }
+
+    @Override
+    public void onKvRequest(KvRequest request, Consumer<KvResponse> reply) {
+      try {
+        switch (request.getRequestCase()) {
+          case NODE_INFO -> reply.accept(KvResponse.newBuilder().setNodeInfo(nodeInfo()).build());
+          case STATUS -> loop.execute(() -> reply.accept(statusOnStore()));
+          case INIT_CLUSTER ->
+              background.execute(() -> reply.accept(initCluster(request.getInitCluster())));
+          case BOOTSTRAP ->
+              background.execute(() -> reply.accept(bootstrap(request.getBootstrap())));
+          default -> loop.execute(() -> store.submit(request, reply));
+        }
+      } catch (IllegalStateException e) {
+        reply.accept(Errors.unavailable("node is stopping: " + e.getMessage()));
+      }
+    }
+  }
+
+  private NodeInfoResponse nodeInfo() {
+    NodeInfoResponse.Builder b =
+        NodeInfoResponse.newBuilder()
+            .setClusterId(clusterId)
+            .setNode(NodeDescriptor.newBuilder().setNodeId(config.nodeId()).setAddress(advertise));
+    new TreeMap<>(knownNodes)
+        .forEach(
+            (id, addr) -> b.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
+    return b.build();
+  }
+
+  private KvResponse statusOnStore() {
+    StatusResponse.Builder b =
+        StatusResponse.newBuilder()
+            .setClusterId(clusterId)
+            .setNode(NodeDescriptor.newBuilder().setNodeId(config.nodeId()).setAddress(advertise))
+            .addAllReplicas(store.status())
+            .setServing(notReadyReason().isEmpty())
+            .setNotServingReason(notReadyReason().orElse(""))
+            .addAllConnected(transport.connectedPeers());
+    new TreeMap<>(knownNodes)
+        .forEach(
+            (id, addr) -> b.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
+    return KvResponse.newBuilder().setStatus(b).build();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Discovery, init and bootstrap (on the background thread)
+
+  private void discover() {
+    try {
+      List<String> targets = new ArrayList<>(config.join());
+      knownNodes.forEach((id, addr) -> {
+        if (id != config.nodeId() && !targets.contains(addr)) {
+          targets.add(addr);
+        }
+      });
+      for (String target : targets) {
+        if (target.equals(advertise)) {
+          continue;
+        }
+        NodeInfoResponse info;
+        try (WireClient c = WireClient.connect(target, Duration.ofSeconds(2))) {
+          info =
+              c.call(
+                      KvRequest.newBuilder()
+                          .setNodeInfo(NodeInfoRequest.getDefaultInstance())
+                          .build())
+                  .getNodeInfo();
+        } catch (RuntimeException e) {
+          continue; // not up yet; next round
+        }
+        learn(info);
+      }
+    } catch (RuntimeException e) {
+      log.warn("discovery round failed", e);
+    }
+  }
+
+  private void learn(NodeInfoResponse info) {
+    String theirs = info.getClusterId();
+    if (!theirs.isEmpty() && !clusterId.isEmpty() && !theirs.equals(clusterId)) {
+      fail(
+          "this node's store belongs to cluster "
+              + clusterId
+              + " but node "
+              + info.getNode().getNodeId()
+              + " at "
+              + info.getNode().getAddress()
+              + " belongs to cluster "
+              + theirs
+              + "; refusing to join it");
+      return;
+    }
+    for (NodeDescriptor n : info.getNodesList()) {
+      if (n.getNodeId() == config.nodeId()) {
+        if (!n.getAddress().equals(advertise)) {
+          log.warn(
+              "node {} at {} claims node id {} too",
+              info.getNode().getNodeId(),
+              info.getNode().getAddress(),
+              n.getNodeId());
+        }
+        continue;
+      }
+      String before = knownNodes.put(n.getNodeId(), n.getAddress());
+      if (before == null) {
+        log.info(
+            "node {} learned of node {} at {}", config.nodeId(), n.getNodeId(), n.getAddress());
+      }
+    }
+    if (!theirs.isEmpty() && clusterId.isEmpty()) {
+      log.info("node {} joins cluster {}", config.nodeId(), theirs);
+      onStore(() -> {
+        store.adopt(theirs);
+        return null;
+      });
+      clusterId = theirs;
+      transport.setClusterId(theirs);
+    }
+    connectPeers();
+  }
+
+  private void connectPeers() {
+    if (clusterId.isEmpty()) {
+      return;
+    }
+    knownNodes.forEach((id, addr) -> {
+      if (id != config.nodeId()) {
+        transport.addPeerIfAbsent(id, WireClient.parse(addr));
+        loop.execute(() -> store.setAddress(id, addr));
+      }
+    });
+  }
+
+  private synchronized KvResponse initCluster(InitClusterRequest request) {
+    if (!clusterId.isEmpty()) {
+      return Errors.generic(
+          Errors.ALREADY_INITIALIZED, "the cluster is already initialized (" + clusterId + ")");
+    }
+    discover();
+    if (!clusterId.isEmpty()) {
+      return Errors.generic(
+          Errors.ALREADY_INITIALIZED,
+          "a node this node knows of belongs to cluster " + clusterId + " already");
+    }
+    int dataRanges = request.getDataRanges() == 0 ? 8 : request.getDataRanges();
+    int replication = request.getReplication() == 0 ? 3 : request.getReplication();
+    if (dataRanges > 4096) {
+      return Errors.invalid("at most 4096 initial data ranges, got " + dataRanges);
+    }
+    TreeMap<Long, String> nodes = new TreeMap<>(knownNodes);
+    if (nodes.size() < replication) {
+      return Errors.generic(
+          Errors.NOT_INITIALIZED,
+          "init needs "
+              + replication
+              + " nodes for "
+              + replication
+              + " replicas but this node knows of "
+              + nodes.size()
+              + " "
+              + nodes.keySet()
+              + "; start the others with --join, or wait for discovery");
+    }
+    List<Long> chosen = new ArrayList<>(nodes.keySet()).subList(0, replication);
+    String newCluster = UUID.randomUUID().toString();
+    List<RangeDescriptor> ranges = initialRanges(dataRanges, chosen);
+    BootstrapRequest.Builder boot = BootstrapRequest.newBuilder().setClusterId(newCluster);
+    boot.addAllRanges(ranges);
+    nodes.forEach(
+        (id, addr) -> boot.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
+    for (long id : chosen) {
+      KvRequest req = KvRequest.newBuilder().setBootstrap(boot).build();
+      KvResponse r;
+      if (id == config.nodeId()) {
+        r = bootstrap(boot.build());
+      } else {
+        try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(5))) {
+          r = c.call(req);
+        } catch (RuntimeException e) {
+          return Errors.unavailable(
+              "bootstrap of node "
+                  + id
+                  + " failed: "
+                  + e.getMessage()
+                  + "; the cluster is partly"
+                  + " initialized, wipe the stores and init again");
+        }
+      }
+      if (r.hasError()) {
+        return r;
+      }
+    }
+    log.info(
+        "initialized cluster {}: meta range and {} data ranges on nodes {}",
+        newCluster,
+        dataRanges,
+        chosen);
+    return KvResponse.newBuilder()
+        .setInitCluster(
+            InitClusterResponse.newBuilder().setClusterId(newCluster).addAllRanges(ranges))
+        .build();
+  }
+
+  /** The meta range and {@code n} data ranges splitting the first user key byte evenly. */
+  static List<RangeDescriptor> initialRanges(int n, List<Long> replicas) {
+    List<RangeDescriptor> out = new ArrayList<>();
+    List<ReplicaDescriptor> rs = new ArrayList<>();
+    for (long id : replicas) {
+      rs.add(ReplicaDescriptor.newBuilder().setNodeId(id).setReplicaId(id).build());
+    }
+    out.add(
+        RangeDescriptor.newBuilder()
+            .setRangeId(KeySpace.META_RANGE_ID)
+            .setStartKey(ByteString.EMPTY)
+            .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
+            .addAllReplicas(rs)
+            .setGeneration(1)
+            .build());
+    byte[] start = KeySpace.USER_START;
+    for (int i = 0; i < n; i++) {
+      byte[] end;
+      if (i == n - 1) {
+        end = new byte[0];
+      } else {
+        end = splitPoint(i + 1, n);
+      }
+      out.add(
+          RangeDescriptor.newBuilder()
+              .setRangeId(KeySpace.META_RANGE_ID + 1 + i)
+              .setStartKey(ByteString.copyFrom(start))
+              .setEndKey(ByteString.copyFrom(end))
+              .addAllReplicas(rs)
+              .setGeneration(1)
+              .build());
+      start = end;
+    }
+    return out;
+  }
+
+  /**
+   * The {@code i}-th of {@code n} split points spreading [0x01, 0x100) evenly: one byte while there
+   * are at most 255 ranges, two bytes beyond.
+   */
+  static byte[] splitPoint(int i, int n) {
+    if (n <= 255) {
+      return new byte[] {(byte) (1 + 255L * i / n)};
+    }
+    long at = 256 + 255L * 256 * i / n;
+    return new byte[] {(byte) (at >> 8), (byte) at};
+  }
+
+  private synchronized KvResponse bootstrap(BootstrapRequest request) {
+    if (!clusterId.isEmpty()) {
+      if (clusterId.equals(request.getClusterId())) {
+        return KvResponse.newBuilder().setBootstrap(BootstrapResponse.getDefaultInstance()).build();
+      }
+      return Errors.generic(
+          Errors.ALREADY_INITIALIZED, "this node belongs to cluster " + clusterId + " already");
+    }
+    try {
+      onStore(() -> {
+        store.bootstrap(request.getClusterId(), request.getRangesList(), request.getNodesList());
+        return null;
+      });
+    } catch (IllegalStateException e) {
+      return Errors.generic(Errors.ALREADY_INITIALIZED, e.getMessage());
+    }
+    for (NodeDescriptor n : request.getNodesList()) {
+      if (n.getNodeId() != config.nodeId()) {
+        knownNodes.put(n.getNodeId(), n.getAddress());
+      }
+    }
+    clusterId = request.getClusterId();
+    transport.setClusterId(clusterId);
+    log.info(
+        "node {} bootstrapped into cluster {} with {} ranges",
+        config.nodeId(),
+        clusterId,
+        request.getRangesCount());
+    connectPeers();
+    return KvResponse.newBuilder().setBootstrap(BootstrapResponse.getDefaultInstance()).build();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private void checkHealth() {
+    try {
+      if (!loop.isRunning() && fatal == null) {
+        Throwable t = loop.failure();
+        fail("the store failed: " + (t == null ? "stopped" : t));
+        return;
+      }
+      String reason = null;
+      if (!offsets.healthy(physical.wallNanos())) {
+        reason =
+            "clock offset to most of the cluster exceeds the maximum of "
+                + config.maxClockOffset().toMillis()
+                + " ms: "
+                + offsets.measurements(physical.wallNanos());
+      }
+      if (!java.util.Objects.equals(reason, notServing)) {
+        if (reason != null) {
+          log.error("node {} stops serving: {}", config.nodeId(), reason);
+        } else {
+          log.info("node {} serves again: its clock offset is within bounds", config.nodeId());
+        }
+        notServing = reason;
+        String r = reason;
+        loop.execute(() -> store.setNotServing(r));
+      }
+    } catch (RuntimeException e) {
+      log.warn("health check failed", e);
+    }
+  }
+
+  private void fail(String reason) {
+    if (fatal == null) {
+      fatal = reason;
+      log.error("node {}: {}", config.nodeId(), reason);
+      try {
+        loop.execute(() -> store.setNotServing(reason));
+      } catch (IllegalStateException ignored) {
+        // the loop is already dead
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    background.shutdownNow();
+    transport.close();
+    loop.close();
+    engine.close();
+  }
+
+  static io.basalt.api.Timestamp toProto(io.basalt.range.mvcc.Timestamp ts) {
+    return io.basalt.api.Timestamp.newBuilder()
+        .setWallNanos(ts.wallNanos())
+        .setLogical(ts.logical())
+        .build();
+  }
+
+  static io.basalt.range.mvcc.Timestamp fromProto(io.basalt.api.Timestamp ts) {
+    return new io.basalt.range.mvcc.Timestamp(ts.getWallNanos(), ts.getLogical());
+  }
+
+  /** One log line per notable store event. */
+  private record LoggingListener(long nodeId) implements StoreListener {
+    @Override
+    public void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {
+      if (isLocal) {
+        log.info("node {} leads range {}", nodeId, rangeId);
+      } else {
+        log.debug("range {} leader is node {}", rangeId, leaderNode);
+      }
+    }
+
+    @Override
+    public void replicaCreated(long rangeId, boolean loaded) {
+      log.debug("node {} {} range {}", nodeId, loaded ? "loaded" : "created", rangeId);
+    }
+  }
+}
