@@ -1,0 +1,273 @@
+package io.basalt.node.process;
+
+import io.basalt.api.InitClusterRequest;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NodeInfoRequest;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.StatusRequest;
+import io.basalt.api.StatusResponse;
+import io.basalt.node.cli.WireClient;
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Real node processes on loopback for tests: each node is a separate JVM running {@code BasaltCli
+ * start} from this test's class path, with its own store directory and log file. Faults are real:
+ * SIGKILL, SIGSTOP/SIGCONT, restarts with the same store.
+ */
+final class ProcessCluster implements AutoCloseable {
+  final int size;
+  final Path dir;
+  final int[] ports;
+  final int[] httpPorts;
+  final Process[] processes;
+  private final List<String> extraArgs[];
+  private final int tickMs;
+
+  @SuppressWarnings("unchecked")
+  ProcessCluster(String name, int size, int tickMs) throws IOException {
+    this.size = size;
+    this.tickMs = tickMs;
+    this.dir = Files.createTempDirectory("basalt-" + name + "-");
+    this.ports = new int[size + 1];
+    this.httpPorts = new int[size + 1];
+    this.processes = new Process[size + 1];
+    this.extraArgs = new List[size + 1];
+    for (int i = 1; i <= size; i++) {
+      ports[i] = freePort();
+      httpPorts[i] = freePort();
+      extraArgs[i] = new ArrayList<>();
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  String address(int node) {
+    return "127.0.0.1:" + ports[node];
+  }
+
+  List<String> addresses() {
+    List<String> out = new ArrayList<>();
+    for (int i = 1; i <= size; i++) {
+      out.add(address(i));
+    }
+    return out;
+  }
+
+  Path store(int node) {
+    return dir.resolve("store-" + node);
+  }
+
+  Path log(int node) {
+    return dir.resolve("node-" + node + ".log");
+  }
+
+  /** Extra flags for a node's next start (e.g. a clock skew). */
+  void setExtraArgs(int node, List<String> args) {
+    extraArgs[node] = new ArrayList<>(args);
+  }
+
+  void start(int node) throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(java);
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("-Xmx256m");
+    cmd.add("-XX:+UseSerialGC");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("io.basalt.node.cli.BasaltCli");
+    cmd.add("start");
+    cmd.add("--id=" + node);
+    cmd.add("--store=" + store(node));
+    cmd.add("--listen=" + address(node));
+    cmd.add("--http=127.0.0.1:" + httpPorts[node]);
+    cmd.add("--join=" + String.join(",", addresses()));
+    cmd.add("--tick-ms=" + tickMs);
+    cmd.addAll(extraArgs[node]);
+    File logFile = log(node).toFile();
+    processes[node] =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile))
+            .start();
+  }
+
+  void startAll() throws IOException {
+    for (int i = 1; i <= size; i++) {
+      start(i);
+    }
+  }
+
+  /** Initializes the cluster through node 1 once every node answers. */
+  void init(int dataRanges) {
+    for (int i = 1; i <= size; i++) {
+      int n = i;
+      await(() -> nodeInfoCluster(n).isPresent(), "node " + n + " answers", Duration.ofSeconds(60));
+    }
+    await(
+        () -> {
+          try (WireClient c = WireClient.connect(address(1), Duration.ofSeconds(10))) {
+            KvResponse r =
+                c.call(
+                    KvRequest.newBuilder()
+                        .setInitCluster(InitClusterRequest.newBuilder().setDataRanges(dataRanges))
+                        .build());
+            return !r.hasError();
+          } catch (RuntimeException e) {
+            return false;
+          }
+        },
+        "init succeeds",
+        Duration.ofSeconds(60));
+  }
+
+  Optional<String> nodeInfoCluster(int node) {
+    try (WireClient c = WireClient.connect(address(node), Duration.ofSeconds(2))) {
+      KvResponse r =
+          c.call(KvRequest.newBuilder().setNodeInfo(NodeInfoRequest.getDefaultInstance()).build());
+      return Optional.of(r.getNodeInfo().getClusterId());
+    } catch (RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  Optional<StatusResponse> status(int node) {
+    try (WireClient c = WireClient.connect(address(node), Duration.ofSeconds(2))) {
+      KvResponse r =
+          c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+      return r.hasStatus() ? Optional.of(r.getStatus()) : Optional.empty();
+    } catch (RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The node that leads {@code rangeId} according to the live nodes, or 0. */
+  int leaderOf(long rangeId) {
+    for (int i = 1; i <= size; i++) {
+      if (!alive(i)) {
+        continue;
+      }
+      Optional<StatusResponse> s = status(i);
+      if (s.isEmpty()) {
+        continue;
+      }
+      for (ReplicaStatus r : s.get().getReplicasList()) {
+        if (r.getRange().getRangeId() == rangeId && r.getRole().equals("LEADER")) {
+          return i;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** Waits until every range has a leader and all replicas of each range applied the same index. */
+  void awaitConverged(Duration timeout) {
+    await(
+        () -> {
+          java.util.Map<Long, Long> applied = new java.util.HashMap<>();
+          java.util.Map<Long, Integer> replicas = new java.util.HashMap<>();
+          java.util.Set<Long> led = new java.util.HashSet<>();
+          for (int i = 1; i <= size; i++) {
+            Optional<StatusResponse> s = status(i);
+            if (s.isEmpty()) {
+              return false;
+            }
+            for (ReplicaStatus r : s.get().getReplicasList()) {
+              long id = r.getRange().getRangeId();
+              replicas.merge(id, 1, Integer::sum);
+              Long prev = applied.put(id, r.getApplied());
+              if (prev != null && prev != r.getApplied()) {
+                return false;
+              }
+              if (r.getRole().equals("LEADER")) {
+                led.add(id);
+              }
+            }
+          }
+          return led.containsAll(applied.keySet());
+        },
+        "all replicas converge",
+        timeout);
+  }
+
+  boolean alive(int node) {
+    return processes[node] != null && processes[node].isAlive();
+  }
+
+  void kill(int node) throws InterruptedException {
+    processes[node].destroyForcibly();
+    processes[node].waitFor();
+  }
+
+  /** Stops the node gracefully (SIGTERM) and waits for it to exit. */
+  void stop(int node) throws InterruptedException {
+    processes[node].destroy();
+    processes[node].waitFor();
+  }
+
+  void signal(int node, String signal) throws IOException, InterruptedException {
+    Process p =
+        new ProcessBuilder("kill", "-" + signal, String.valueOf(processes[node].pid()))
+            .inheritIO()
+            .start();
+    if (p.waitFor() != 0) {
+      throw new IOException("kill -" + signal + " failed");
+    }
+  }
+
+  static void await(BooleanSupplier condition, String what, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out after " + timeout + " waiting until " + what);
+      }
+      try {
+        Thread.onSpinWait();
+        synchronized (condition) {
+          condition.wait(100);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted waiting until " + what, e);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    for (int i = 1; i <= size; i++) {
+      Process p = processes[i];
+      if (p != null && p.isAlive()) {
+        try {
+          signal(i, "CONT");
+        } catch (IOException | InterruptedException ignored) {
+          // killing it anyway
+        }
+        p.destroyForcibly();
+      }
+    }
+    for (int i = 1; i <= size; i++) {
+      if (processes[i] != null) {
+        try {
+          processes[i].waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+}
