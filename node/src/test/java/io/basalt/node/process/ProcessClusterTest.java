@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.api.KvResponse;
 import io.basalt.api.StatusResponse;
+import io.basalt.node.cli.WireClient;
 import io.basalt.range.check.LinearizabilityChecker;
+import io.basalt.range.check.Operation;
 import io.basalt.range.check.RegisterModel;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
@@ -52,13 +54,59 @@ class ProcessClusterTest {
       run(Duration.ofSeconds(3));
       long range = w.rangeOfKey.get("Ak0").getRangeId();
       int leader = awaitLeader(cluster, range);
+      // Connections to the leader, opened before it stalls (its handshake needs it running).
+      WireClient stalled = WireClient.connect(cluster.address(leader), Duration.ofSeconds(20));
+      WireClient stalled2 = WireClient.connect(cluster.address(leader), Duration.ofSeconds(20));
       // The lease is under 10 ticks (500 ms); stall for much longer while the others go on.
       cluster.signal(leader, "STOP");
-      run(Duration.ofSeconds(3));
+      run(Duration.ofSeconds(2));
       int newLeader = awaitLeader(cluster, range);
       assertThat(newLeader).as("a new leader took over range %d", range).isNotEqualTo(leader);
-      cluster.signal(leader, "CONT");
-      run(Duration.ofSeconds(4));
+      // While the old leader is stalled: a write acknowledged by the new leader, then a read and a
+      // write sent to the stalled one (they wait in its socket until it resumes).
+      long writeInvoked = System.nanoTime();
+      KvResponse put = Kv.put(cluster.address(newLeader), range, "Ak0", "after-stall", 42);
+      assertThat(put.hasError()).as("the new leader accepts writes: %s", put).isFalse();
+      w.history.add(
+          new Operation<>(
+              100,
+              "Ak0",
+              new RegisterModel.Write("after-stall"),
+              null,
+              writeInvoked,
+              System.nanoTime()));
+      try (stalled;
+          stalled2) {
+        java.util.concurrent.CompletableFuture<KvResponse> read =
+            java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> stalled.call(Kv.getRequest(range, "Ak0")));
+        java.util.concurrent.CompletableFuture<KvResponse> write =
+            java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> stalled2.call(Kv.putRequest(range, "Ak1", "stalled-write", 43)));
+        run(Duration.ofSeconds(1));
+        cluster.signal(leader, "CONT");
+        KvResponse r = read.get(20, java.util.concurrent.TimeUnit.SECONDS);
+        KvResponse wr = write.get(20, java.util.concurrent.TimeUnit.SECONDS);
+        if (!r.hasError()) {
+          assertThat(r.getGet().getKv().getValue().toStringUtf8())
+              .as("a read served by the resumed leader is not stale")
+              .isNotEqualTo(null)
+              .satisfiesAnyOf(
+                  v -> assertThat(v).isEqualTo("after-stall"), v -> assertThat(v).startsWith("w"));
+          w.history.add(
+              new Operation<>(
+                  101,
+                  "Ak0",
+                  new RegisterModel.Read(),
+                  r.getGet().getKv().getValue().toStringUtf8(),
+                  writeInvoked + 1,
+                  System.nanoTime()));
+        }
+        assertThat(wr.hasError())
+            .as("the stalled leader must not commit a write after it resumes: %s", wr)
+            .isTrue();
+      }
+      run(Duration.ofSeconds(3));
       finish(cluster, w);
     }
   }

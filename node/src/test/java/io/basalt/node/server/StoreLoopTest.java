@@ -1,0 +1,57 @@
+package io.basalt.node.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.api.RaftMessage;
+import io.basalt.node.store.Store;
+import io.basalt.node.store.StoreListener;
+import io.basalt.range.storage.MemEngine;
+import io.basalt.txn.hlc.HybridClock;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class StoreLoopTest {
+  private static final long HOUR = TimeUnit.HOURS.toNanos(1);
+
+  /**
+   * A process that stalled (SIGSTOP, a long GC) must let the ticks it missed pass before it looks
+   * at anything that arrived meanwhile: otherwise a leader whose lease expired during the stall
+   * would still believe in it when it serves the first read after resuming.
+   */
+  @Test
+  void missedTicksRunBeforeWorkThatArrivedDuringAStall() throws Exception {
+    AtomicLong now = new AtomicLong(0);
+    Store store =
+        new Store(
+            1,
+            new MemEngine(),
+            new HybridClock(System::currentTimeMillis, 500_000_000L),
+            new Store.Network() {
+              @Override
+              public void send(long toNode, RaftMessage message) {}
+
+              @Override
+              public void ping(long toNode) {}
+            },
+            Store.Options.defaults(),
+            new SplittableRandom(1),
+            StoreListener.NONE,
+            now::get);
+    // One tick per (fake) hour: the loop sleeps in its mailbox until work arrives.
+    try (StoreLoop loop = new StoreLoop(store, HOUR, now::get)) {
+      loop.start();
+      CompletableFuture<Long> before = new CompletableFuture<>();
+      loop.execute(() -> before.complete(store.ticks()));
+      assertThat(before.get(10, TimeUnit.SECONDS)).isZero();
+      // The process "stalls" for 100 tick intervals; the first thing it finds on resuming is a
+      // task.
+      CompletableFuture<Long> after = new CompletableFuture<>();
+      now.addAndGet(100 * HOUR + 1);
+      loop.execute(() -> after.complete(store.ticks()));
+      assertThat(after.get(10, TimeUnit.SECONDS)).isEqualTo(100);
+    }
+  }
+}
