@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  *       jitter. Epoll is used when available, NIO otherwise.
  *   <li><b>Batching.</b> {@link #send} only queues; the peer's event loop drains everything queued
  *       for that peer into one {@link RaftBatch} frame (up to the frame limit), so the traffic of
- *       every range bound for a node travels together.
+ *       every range bound for a node travels together. Heartbeats and their responses are coalesced
+ *       into compact per-range entries of that frame ({@link Heartbeats}).
  *   <li><b>Back-pressure.</b> A peer's queue is bounded in bytes, and it is drained only while the
  *       connection is writable (Netty's write-buffer water marks). A slow or stalled peer fills its
  *       queue, after which {@link #send} refuses (returns {@code false}): Raft treats it as a lost
@@ -351,16 +352,26 @@ public final class NodeTransport implements AutoCloseable {
           RaftMessage next;
           while ((next = queue.peek()) != null) {
             int size = next.getSerializedSize();
-            if (batch.getMessagesCount() > 0 && bytes + size > options.maxFrameBytes() - 1024) {
+            if (bytes > 0 && bytes + size > options.maxFrameBytes() - 1024) {
               break;
             }
             queue.poll();
             queued -= size;
             bytes += size;
-            batch.addMessages(next);
+            if (Heartbeats.coalescable(next)) {
+              if (next.getType() == io.basalt.api.MessageType.MESSAGE_TYPE_HEARTBEAT) {
+                batch.addHeartbeats(Heartbeats.coalesce(next));
+              } else {
+                batch.addHeartbeatResponses(Heartbeats.coalesce(next));
+              }
+            } else {
+              batch.addMessages(next);
+            }
           }
         }
-        if (batch.getMessagesCount() == 0) {
+        if (batch.getMessagesCount() == 0
+            && batch.getHeartbeatsCount() == 0
+            && batch.getHeartbeatResponsesCount() == 0) {
           break;
         }
         ch.write(Frame.newBuilder().setRaftBatch(batch).build());
