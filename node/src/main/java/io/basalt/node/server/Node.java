@@ -607,7 +607,34 @@ public final class Node implements AutoCloseable {
   }
 
   /** One log line per notable store event. */
-  private record LoggingListener(long nodeId) implements StoreListener {
+  private static final class LoggingListener implements StoreListener {
+    private final long nodeId;
+    private final Map<String, Long> lastDropLog = new java.util.HashMap<>();
+
+    LoggingListener(long nodeId) {
+      this.nodeId = nodeId;
+    }
+
+    @Override
+    public void droppedMessage(long fromNode, long rangeId, String reason) {
+      // At most one line per sender, range and reason every 10 s: a flood must not flood the log.
+      String key = fromNode + "/" + rangeId + "/" + reason;
+      long now = System.nanoTime();
+      Long last = lastDropLog.get(key);
+      if (last == null || now - last > 10_000_000_000L) {
+        lastDropLog.put(key, now);
+        if (lastDropLog.size() > 10_000) {
+          lastDropLog.clear();
+        }
+        log.warn(
+            "node {} dropped a raft message from node {} for range {}: {}",
+            nodeId,
+            fromNode,
+            rangeId,
+            reason);
+      }
+    }
+
     @Override
     public void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {
       if (isLocal) {

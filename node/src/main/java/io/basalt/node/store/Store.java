@@ -440,12 +440,15 @@ public final class Store {
     Replica r = replicas.get(m.getRangeId());
     if (r == null) {
       // Not (yet, or no longer) a replica here; replica creation by message comes with placement.
+      listener.droppedMessage(fromNode, m.getRangeId(), "no replica of this range here");
       return;
     }
     Message msg;
     try {
       msg = RaftMessages.fromProto(m);
       if (msg.to() != nodeId || msg.from() != fromNode) {
+        listener.droppedMessage(
+            fromNode, m.getRangeId(), "addressed from " + msg.from() + " to " + msg.to());
         return;
       }
       if (msg.type() == Message.Type.SNAPSHOT) {
@@ -455,6 +458,7 @@ public final class Store {
       }
       r.raft.step(msg);
     } catch (IllegalArgumentException e) {
+      listener.droppedMessage(fromNode, m.getRangeId(), "malformed: " + e.getMessage());
       return;
     }
     dirty.add(r);

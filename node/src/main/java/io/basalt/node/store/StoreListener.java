@@ -22,5 +22,8 @@ public interface StoreListener {
   /** A KV request finished ({@code ok} false when answered with an error). */
   default void requestDone(String method, long nanos, boolean ok) {}
 
+  /** A Raft message was dropped (unknown range, malformed, misaddressed). */
+  default void droppedMessage(long fromNode, long rangeId, String reason) {}
+
   StoreListener NONE = new StoreListener() {};
 }

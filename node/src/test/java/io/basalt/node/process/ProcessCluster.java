@@ -114,6 +114,11 @@ final class ProcessCluster implements AutoCloseable {
 
   /** Initializes the cluster through node 1 once every node answers. */
   void init(int dataRanges) {
+    init(dataRanges, Math.min(3, size));
+  }
+
+  /** Initializes the cluster through node 1 once every node answers. */
+  void init(int dataRanges, int replication) {
     for (int i = 1; i <= size; i++) {
       int n = i;
       await(() -> nodeInfoCluster(n).isPresent(), "node " + n + " answers", Duration.ofSeconds(60));
@@ -124,7 +129,10 @@ final class ProcessCluster implements AutoCloseable {
             KvResponse r =
                 c.call(
                     KvRequest.newBuilder()
-                        .setInitCluster(InitClusterRequest.newBuilder().setDataRanges(dataRanges))
+                        .setInitCluster(
+                            InitClusterRequest.newBuilder()
+                                .setDataRanges(dataRanges)
+                                .setReplication(replication))
                         .build());
             return !r.hasError();
           } catch (RuntimeException e) {
