@@ -15,12 +15,14 @@ import io.basalt.api.RaftBatch;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.SnapshotChunk;
 import io.basalt.api.StatusResponse;
 import io.basalt.node.cli.WireClient;
 import io.basalt.node.store.Errors;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
 import io.basalt.node.transport.ConnectionGuard;
+import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
 import io.basalt.range.storage.RocksDbEngine;
 import io.basalt.txn.hlc.Clock;
@@ -142,6 +144,11 @@ public final class Node implements AutoCloseable {
               public void ping(long toNode) {
                 transport.sendPing(toNode, physical.wallNanos());
               }
+
+              @Override
+              public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+                return transport.sendSnapshot(toNode, chunks);
+              }
             },
             Store.Options.defaults(),
             new SplittableRandom(),
@@ -256,6 +263,15 @@ public final class Node implements AutoCloseable {
         store.heardFrom(fromNode);
         for (RaftMessage m : batch.getMessagesList()) {
           store.receive(fromNode, m);
+        }
+        for (var h : batch.getHeartbeatsList()) {
+          store.receive(fromNode, Heartbeats.expand(h, false));
+        }
+        for (var h : batch.getHeartbeatResponsesList()) {
+          store.receive(fromNode, Heartbeats.expand(h, true));
+        }
+        for (SnapshotChunk chunk : batch.getSnapshotChunksList()) {
+          store.receiveSnapshotChunk(fromNode, chunk);
         }
       });
     }

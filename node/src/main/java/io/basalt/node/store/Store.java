@@ -21,6 +21,7 @@ import io.basalt.api.ReplicatedWrite;
 import io.basalt.api.ResponseHeader;
 import io.basalt.api.ScanRequest;
 import io.basalt.api.ScanResponse;
+import io.basalt.api.SnapshotChunk;
 import io.basalt.api.WriteBatchResponse;
 import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
@@ -36,6 +37,9 @@ import io.basalt.range.raft.RaftNode;
 import io.basalt.range.raft.ReadState;
 import io.basalt.range.raft.Ready;
 import io.basalt.range.replica.ReplicaStateMachine;
+import io.basalt.range.snapshot.RangeSpan;
+import io.basalt.range.snapshot.SnapshotReceiver;
+import io.basalt.range.snapshot.SnapshotWriter;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.EngineIterator;
@@ -94,6 +98,12 @@ public final class Store {
 
     /** A liveness (and clock) probe to a peer node; the peer answers with {@link #heardFrom}. */
     void ping(long toNode);
+
+    /**
+     * Streams a snapshot's chunks, in order, to {@code toNode}; returns false if they could not all
+     * be queued (the leader retries later).
+     */
+    boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks);
   }
 
   /**
@@ -106,6 +116,9 @@ public final class Store {
    * @param requestTimeoutTicks how long a request may wait before it is answered Timeout
    * @param pingEveryTicks how often peer nodes are probed
    * @param livenessTicks how long without hearing from a node before its ranges' followers wake
+   * @param compactLogAfter log entries a range keeps before it compacts its log to the applied
+   *     index less half of this (0: never); followers further behind get a snapshot
+   * @param snapshotChunkBytes the size of the chunks a snapshot is streamed in
    */
   public record Options(
       int electionTicks,
@@ -114,10 +127,12 @@ public final class Store {
       int leaseDriftTicks,
       int requestTimeoutTicks,
       int pingEveryTicks,
-      int livenessTicks) {
+      int livenessTicks,
+      int compactLogAfter,
+      int snapshotChunkBytes) {
     /** For a 100 ms tick: 1 s election timeout, 5 s request deadline. */
     public static Options defaults() {
-      return new Options(10, 2, 30, 2, 50, 5, 20);
+      return new Options(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20);
     }
   }
 
@@ -129,7 +144,9 @@ public final class Store {
     /** Any replica serves reads from its own state, without ReadIndex or a lease. */
     LOCAL_READS_WITHOUT_READ_INDEX,
     /** A write is acknowledged when proposed instead of when applied. */
-    ACK_BEFORE_COMMIT
+    ACK_BEFORE_COMMIT,
+    /** A snapshot is installed without its data (only the Raft state moves). */
+    SNAPSHOT_WITHOUT_DATA
   }
 
   private Set<Bug> bugs = Set.of();
@@ -452,8 +469,8 @@ public final class Store {
         return;
       }
       if (msg.type() == Message.Type.SNAPSHOT) {
-        // Logs are not compacted yet, so no leader needs to send one; refuse rather than install
-        // a snapshot without its data.
+        // Snapshots travel as chunk streams (receiveSnapshotChunk), never as bare messages.
+        listener.droppedMessage(fromNode, m.getRangeId(), "snapshot message without its data");
         return;
       }
       r.raft.step(msg);
@@ -461,6 +478,26 @@ public final class Store {
       listener.droppedMessage(fromNode, m.getRangeId(), "malformed: " + e.getMessage());
       return;
     }
+    dirty.add(r);
+  }
+
+  /**
+   * Takes one chunk of a snapshot stream from {@code fromNode}; the last chunk, once the stream
+   * checks out, is stepped into the replica as the leader's snapshot. A broken stream is dropped
+   * (the leader's snapshot times out and it sends a new one).
+   */
+  public void receiveSnapshotChunk(long fromNode, SnapshotChunk chunk) {
+    heardFrom(fromNode);
+    Replica r = replicas.get(chunk.getRangeId());
+    if (r == null) {
+      listener.droppedMessage(fromNode, chunk.getRangeId(), "snapshot for no replica here");
+      return;
+    }
+    if (chunk.getTo() != nodeId || chunk.getFrom() != fromNode) {
+      listener.droppedMessage(fromNode, chunk.getRangeId(), "misaddressed snapshot chunk");
+      return;
+    }
+    r.receiveChunk(chunk);
     dirty.add(r);
   }
 
@@ -575,6 +612,9 @@ public final class Store {
         Ready rd = r.raft.ready();
         readies.add(rd);
         r.send(rd.messages());
+        if (rd.snapshot() != null) {
+          r.stageSnapshotData(batch, rd.snapshot());
+        }
         r.storage.stage(batch, rd);
         sync |= rd.mustSync();
       }
@@ -586,10 +626,14 @@ public final class Store {
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
         Ready rd = readies.get(i);
+        if (rd.snapshot() != null) {
+          r.sm.reload();
+        }
         r.send(rd.messagesAfterPersist());
         r.afterPersist(rd);
         r.raft.advance(rd);
         r.afterAdvance();
+        r.maybeCompactLog();
         if (r.raft.hasReady()) {
           dirty.add(r);
         }
@@ -706,6 +750,17 @@ public final class Store {
     final Set<ByteString> latched = new HashSet<>();
     final ArrayDeque<Pending> blocked = new ArrayDeque<>();
 
+    /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
+    long lastConfChangeIndex;
+
+    /** A snapshot stream being received, by sender. */
+    final Map<Long, SnapshotReceiver> receiving = new HashMap<>();
+
+    /** A received snapshot's data, waiting for the core to hand the snapshot out for install. */
+    long pendingSnapshotIndex;
+
+    WriteBatch pendingSnapshotData;
+
     Replica(RangeDescriptor descriptor) {
       this.descriptor = descriptor;
       this.rangeId = descriptor.getRangeId();
@@ -723,12 +778,148 @@ public final class Store {
               .maxUncommittedEntriesBytes(64L << 20)
               .build();
       this.raft = RaftNode.create(config, storage);
+      // Any conf change still in the log is at or below its last index.
+      this.lastConfChangeIndex = raft.status().lastIndex();
     }
 
     void send(List<Message> messages) {
       for (Message m : messages) {
-        network.send(m.to(), RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
+        if (m.type() == Message.Type.SNAPSHOT) {
+          sendSnapshot(m);
+        } else {
+          network.send(m.to(), RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
+        }
       }
+    }
+
+    /**
+     * Streams a snapshot to a follower. The core names the compaction point (index, term,
+     * membership); the data is the range's current state, read from one consistent view. That state
+     * is at the applied index, at or past the compaction point, and carries its own applied index,
+     * so the follower's state machine skips the entries between the two when the leader sends them
+     * after the snapshot (apply is idempotent by index).
+     */
+    private void sendSnapshot(Message m) {
+      io.basalt.range.raft.SnapshotMetadata md = m.snapshot().metadata();
+      List<SnapshotChunk> chunks = new ArrayList<>();
+      long snapshotId = (rangeId << 32) ^ (md.index() * 31 + ticks);
+      try (SnapshotWriter writer =
+          new SnapshotWriter(engine, span(), options.snapshotChunkBytes())) {
+        int seq = 0;
+        while (writer.hasNext()) {
+          byte[] data = writer.nextChunk();
+          chunks.add(
+              SnapshotChunk.newBuilder()
+                  .setRangeId(rangeId)
+                  .setFrom(m.from())
+                  .setTo(m.to())
+                  .setTerm(m.term())
+                  .setSnapshotId(snapshotId)
+                  .setSequence(seq++)
+                  .setData(ByteString.copyFrom(data))
+                  .build());
+        }
+        int last = chunks.size() - 1;
+        chunks.set(
+            last,
+            chunks.get(last).toBuilder()
+                .setLast(true)
+                .setStreamCrc32C(writer.streamCrc())
+                .setMetadata(
+                    io.basalt.api.SnapshotMetadata.newBuilder()
+                        .setIndex(md.index())
+                        .setTerm(md.term())
+                        .setConfState(RaftMessages.toProto(md.confState())))
+                .build());
+      }
+      raft.reportSnapshot(m.to(), network.sendSnapshot(m.to(), chunks));
+    }
+
+    private RangeSpan span() {
+      return new RangeSpan(
+          rangeId, descriptor.getStartKey().toByteArray(), descriptor.getEndKey().toByteArray());
+    }
+
+    void receiveChunk(SnapshotChunk chunk) {
+      long from = chunk.getFrom();
+      try {
+        SnapshotReceiver rx = receiving.get(from);
+        if (chunk.getSequence() == 0) {
+          rx = new SnapshotReceiver(span());
+          receiving.put(from, rx);
+        } else if (rx == null) {
+          return; // the start of this stream was lost
+        }
+        rx.accept(chunk.getSequence(), chunk.getData().toByteArray());
+        if (!chunk.getLast()) {
+          return;
+        }
+        receiving.remove(from);
+        WriteBatch data = rx.finish(chunk.getStreamCrc32C());
+        io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
+        pendingSnapshotIndex = md.getIndex();
+        pendingSnapshotData = data;
+        raft.step(
+            Message.builder(Message.Type.SNAPSHOT, from, nodeId, chunk.getTerm())
+                .snapshot(
+                    new io.basalt.range.raft.Snapshot(
+                        new io.basalt.range.raft.SnapshotMetadata(
+                            md.getIndex(), md.getTerm(), RaftMessages.fromProto(md.getConfState())),
+                        new byte[0]))
+                .build());
+      } catch (RuntimeException e) {
+        receiving.remove(from);
+        listener.droppedMessage(from, rangeId, "snapshot stream refused: " + e.getMessage());
+      }
+    }
+
+    /** Stages the data of the snapshot the core is installing, in the round's write. */
+    void stageSnapshotData(WriteBatch batch, io.basalt.range.raft.Snapshot snapshot) {
+      long index = snapshot.metadata().index();
+      if (pendingSnapshotData == null || pendingSnapshotIndex != index) {
+        throw new IllegalStateException(
+            "range " + rangeId + " installs snapshot " + index + " without its data");
+      }
+      if (!bugs.contains(Bug.SNAPSHOT_WITHOUT_DATA)) {
+        batch.addAll(pendingSnapshotData);
+      }
+      pendingSnapshotData = null;
+      listener.snapshotInstalled(rangeId, index);
+    }
+
+    /**
+     * Compacts the log once it holds more than {@code compactLogAfter} entries, to a point half
+     * that far behind the applied index, so that followers a little behind still catch up from the
+     * log. The point's recorded membership is the current one, so the point is never before the
+     * last conf change (after a restart, conservatively, before the last index at restart).
+     */
+    void maybeCompactLog() {
+      int after = options.compactLogAfter();
+      if (after <= 0) {
+        return;
+      }
+      long applied = sm.appliedIndex();
+      long first = storage.firstIndex();
+      if (applied - first + 1 <= after) {
+        return;
+      }
+      // After a snapshot the state machine can be ahead of the log (the data carried a later
+      // applied index than the snapshot's point); compact only what the core itself applied.
+      RaftNode.Status status = raft.status();
+      long to = Math.min(applied, status.applied()) - after / 2;
+      if (to < first || to < lastConfChangeIndex || to <= storage.snapshot().metadata().index()) {
+        return;
+      }
+      WriteBatch batch = new WriteBatch();
+      storage.saveSnapshot(
+          batch,
+          new io.basalt.range.raft.Snapshot(
+              new io.basalt.range.raft.SnapshotMetadata(to, storage.term(to), status.confState()),
+              new byte[0]),
+          to);
+      // Not synced: losing it in a crash only leaves a longer log (the writes it follows in the
+      // engine's write-ahead log are durable whenever it is).
+      engine.write(batch, false);
     }
 
     KvResponse validate(KvRequest request) {
@@ -998,10 +1189,6 @@ public final class Store {
           lostLeadership();
         }
       }
-      if (rd.snapshot() != null) {
-        throw new IllegalStateException(
-            "range " + rangeId + " was handed a snapshot, which this store cannot install yet");
-      }
       apply(rd.committedEntries());
       for (ReadState rs : rd.readStates()) {
         Pending p = readIndexWaiting.remove(ByteString.copyFrom(rs.context()));
@@ -1019,6 +1206,9 @@ public final class Store {
       long t0 = nanoTime.getAsLong();
       for (Entry e : entries) {
         byte[] data = e.type() == EntryType.NORMAL ? e.data() : new byte[0];
+        if (e.type() == EntryType.CONF_CHANGE) {
+          lastConfChangeIndex = e.index();
+        }
         if (!isLeader && data.length > 0) {
           observeTimestamps(data);
         }

@@ -25,5 +25,8 @@ public interface StoreListener {
   /** A Raft message was dropped (unknown range, malformed, misaddressed). */
   default void droppedMessage(long fromNode, long rangeId, String reason) {}
 
+  /** A replica installed a snapshot at {@code index}. */
+  default void snapshotInstalled(long rangeId, long index) {}
+
   StoreListener NONE = new StoreListener() {};
 }

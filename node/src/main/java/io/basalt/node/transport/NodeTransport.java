@@ -5,6 +5,7 @@ import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.RaftBatch;
 import io.basalt.api.RaftMessage;
+import io.basalt.api.SnapshotChunk;
 import io.basalt.api.Timestamp;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -29,6 +30,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -253,7 +255,16 @@ public final class NodeTransport implements AutoCloseable {
    */
   public boolean send(long toNode, RaftMessage message) {
     Peer peer = peers.get(toNode);
-    return peer != null && peer.enqueue(message);
+    return peer != null && peer.enqueue(List.of(message));
+  }
+
+  /**
+   * Queues a snapshot's chunks for {@code toNode}, all or none; they share the peer's queue (and
+   * its bound) with Raft messages and go out in order, in as many frames as the frame limit needs.
+   */
+  public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+    Peer peer = peers.get(toNode);
+    return peer != null && peer.enqueue(chunks);
   }
 
   /** Whether a handshaken connection to {@code toNode} is open. */
@@ -297,7 +308,10 @@ public final class NodeTransport implements AutoCloseable {
     final long nodeId;
     volatile InetSocketAddress address;
     volatile Channel channel;
-    private final ArrayDeque<RaftMessage> queue = new ArrayDeque<>();
+
+    /** RaftMessages and SnapshotChunks, in order. */
+    private final ArrayDeque<com.google.protobuf.Message> queue = new ArrayDeque<>();
+
     private long queued;
     private boolean flushScheduled;
     private long backoffMillis;
@@ -311,14 +325,17 @@ public final class NodeTransport implements AutoCloseable {
       return queued;
     }
 
-    boolean enqueue(RaftMessage message) {
-      int size = message.getSerializedSize();
+    boolean enqueue(List<? extends com.google.protobuf.Message> items) {
+      long size = 0;
+      for (com.google.protobuf.Message m : items) {
+        size += m.getSerializedSize();
+      }
       Channel ch;
       synchronized (this) {
         if (queued + size > options.maxQueuedBytesPerPeer()) {
           return false;
         }
-        queue.add(message);
+        queue.addAll(items);
         queued += size;
         ch = channel;
         if (ch == null || flushScheduled) {
@@ -349,12 +366,20 @@ public final class NodeTransport implements AutoCloseable {
                 .setTimestamp(clock.get());
         long bytes = 0;
         synchronized (this) {
-          RaftMessage next;
-          while ((next = queue.peek()) != null) {
-            int size = next.getSerializedSize();
+          com.google.protobuf.Message item;
+          while ((item = queue.peek()) != null) {
+            int size = item.getSerializedSize();
             if (bytes > 0 && bytes + size > options.maxFrameBytes() - 1024) {
               break;
             }
+            if (item instanceof SnapshotChunk chunk) {
+              queue.poll();
+              queued -= size;
+              bytes += size;
+              batch.addSnapshotChunks(chunk);
+              continue;
+            }
+            RaftMessage next = (RaftMessage) item;
             queue.poll();
             queued -= size;
             bytes += size;
@@ -371,7 +396,8 @@ public final class NodeTransport implements AutoCloseable {
         }
         if (batch.getMessagesCount() == 0
             && batch.getHeartbeatsCount() == 0
-            && batch.getHeartbeatResponsesCount() == 0) {
+            && batch.getHeartbeatResponsesCount() == 0
+            && batch.getSnapshotChunksCount() == 0) {
           break;
         }
         ch.write(Frame.newBuilder().setRaftBatch(batch).build());

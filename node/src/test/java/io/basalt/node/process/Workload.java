@@ -45,6 +45,8 @@ final class Workload {
   final Map<String, List<String>> acknowledged = new ConcurrentHashMap<>();
 
   final AtomicLong ok = new AtomicLong();
+  final AtomicLong readsOk = new AtomicLong();
+  final AtomicLong writesOk = new AtomicLong();
   final AtomicLong unknown = new AtomicLong();
   final AtomicLong failed = new AtomicLong();
   private final long seed;
@@ -237,6 +239,11 @@ final class Workload {
         }
       }
       ok.incrementAndGet();
+      if (write) {
+        writesOk.incrementAndGet();
+      } else {
+        readsOk.incrementAndGet();
+      }
       history.add(new Operation<>(client, key, op, output, invoked, System.nanoTime()));
       return;
     }
@@ -267,6 +274,17 @@ final class Workload {
   }
 
   String summary() {
-    return "ok=" + ok + " unknown=" + unknown + " failed=" + failed + " ops=" + history.size();
+    return "ok="
+        + ok
+        + " (reads "
+        + readsOk
+        + ", writes "
+        + writesOk
+        + ") unknown="
+        + unknown
+        + " failed="
+        + failed
+        + " ops="
+        + history.size();
   }
 }

@@ -3,10 +3,12 @@ package io.basalt.node.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.api.RaftMessage;
+import io.basalt.api.SnapshotChunk;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.txn.hlc.HybridClock;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +37,11 @@ class StoreLoopTest {
 
               @Override
               public void ping(long toNode) {}
+
+              @Override
+              public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+                return false;
+              }
             },
             Store.Options.defaults(),
             new SplittableRandom(1),

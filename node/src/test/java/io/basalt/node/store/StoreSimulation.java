@@ -13,6 +13,7 @@ import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.RequestHeader;
+import io.basalt.api.SnapshotChunk;
 import io.basalt.range.check.Operation;
 import io.basalt.range.check.RegisterModel;
 import io.basalt.range.storage.MemEngine;
@@ -53,12 +54,14 @@ final class StoreSimulation {
     long pauses;
     long messages;
     long dropped;
+    long snapshots;
+    long snapshotsInstalled;
 
     @Override
     public String toString() {
       return String.format(
           "events=%d ok=%d failed=%d unknown=%d retries=%d crashes=%d partitions=%d pauses=%d"
-              + " messages=%d dropped=%d",
+              + " messages=%d dropped=%d snapshots=%d installed=%d",
           events,
           opsOk,
           opsFailed,
@@ -68,7 +71,9 @@ final class StoreSimulation {
           partitions,
           pauses,
           messages,
-          dropped);
+          dropped,
+          snapshots,
+          snapshotsInstalled);
     }
   }
 
@@ -89,6 +94,7 @@ final class StoreSimulation {
   private final Set<Long> partitionA = new HashSet<>();
   private boolean partitioned;
   private final double dropRate;
+  private final int compactLogAfter;
   private boolean faultsOn = true;
   private long clientSeq;
 
@@ -103,6 +109,8 @@ final class StoreSimulation {
     this.random = new SplittableRandom(seed);
     this.nodeCount = random.nextBoolean() ? 3 : 5;
     this.dropRate = random.nextDouble() * 0.05;
+    // Often a short log, so that lagging and restarted replicas catch up by snapshot.
+    this.compactLogAfter = random.nextBoolean() ? 20 + random.nextInt(100) : 0;
     this.nodes = new SimNode[nodeCount + 1];
     int dataRanges = 1 + random.nextInt(3);
     List<ReplicaDescriptor> first3 = new ArrayList<>();
@@ -189,10 +197,24 @@ final class StoreSimulation {
                 public void ping(long toNode) {
                   deliverPing(SimNode.this, toNode);
                 }
+
+                @Override
+                public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+                  stats.snapshots++;
+                  for (SnapshotChunk c : chunks) {
+                    deliverChunk(SimNode.this, toNode, c);
+                  }
+                  return true;
+                }
               },
-              new Store.Options(10, 2, 30, 2, 50, 5, 20),
+              new Store.Options(10, 2, 30, 2, 50, 5, 20, compactLogAfter, 64),
               rnd.split(),
-              StoreListener.NONE,
+              new StoreListener() {
+                @Override
+                public void snapshotInstalled(long rangeId, long index) {
+                  stats.snapshotsInstalled++;
+                }
+              },
               () -> now * 1_000_000L);
       store.testOnlyBugs(bugs);
       store.load();
@@ -253,6 +275,34 @@ final class StoreSimulation {
             target.store.process();
           });
     }
+  }
+
+  /** Chunks travel in order on a connection (TCP), so each is delayed past the previous one. */
+  private final long[][] lastChunkAt = new long[8][8];
+
+  private void deliverChunk(SimNode from, long to, SnapshotChunk c) {
+    stats.messages++;
+    if (!linked(from.id, to) || random.nextDouble() < dropRate) {
+      stats.dropped++;
+      return;
+    }
+    SimNode target = nodes[(int) to];
+    int inc = target.incarnation;
+    long at = Math.max(now + 1 + random.nextInt(5), lastChunkAt[(int) from.id][(int) to] + 1);
+    lastChunkAt[(int) from.id][(int) to] = at;
+    at(
+        at,
+        () -> {
+          if (target.incarnation != inc || !target.up || !linked(from.id, to)) {
+            return;
+          }
+          if (target.paused) {
+            deliverLater(target, () -> target.store.receiveSnapshotChunk(from.id, c));
+            return;
+          }
+          target.store.receiveSnapshotChunk(from.id, c);
+          target.store.process();
+        });
   }
 
   private final TreeMap<Long, List<Runnable>> backlog = new TreeMap<>();

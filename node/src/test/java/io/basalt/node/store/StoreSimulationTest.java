@@ -39,10 +39,15 @@ class StoreSimulationTest {
       total.pauses += s.pauses;
       total.messages += s.messages;
       total.dropped += s.dropped;
+      total.snapshots += s.snapshots;
+      total.snapshotsInstalled += s.snapshotsInstalled;
     }
     System.out.println("store simulation seeds " + first + ".." + last + ": " + total);
     assertThat(total.opsOk).as("operations completed").isPositive();
     assertThat(total.crashes + total.partitions + total.pauses).as("faults").isPositive();
+    if (last - first >= 20) {
+      assertThat(total.snapshotsInstalled).as("snapshots installed").isPositive();
+    }
   }
 
   private static StoreSimulation.Stats runSeed(long seed) {

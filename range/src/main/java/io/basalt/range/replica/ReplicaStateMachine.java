@@ -43,6 +43,14 @@ public final class ReplicaStateMachine {
   public ReplicaStateMachine(Engine engine, long rangeId) {
     this.engine = engine;
     this.rangeId = rangeId;
+    reload();
+  }
+
+  /**
+   * Re-reads the applied index from the engine, after a snapshot replaced the range's data (the
+   * snapshot carries the applied index of the state it holds).
+   */
+  public void reload() {
     byte[] stored = engine.get(ColumnFamily.LOCAL, LocalKeys.appliedIndex(rangeId));
     if (stored == null) {
       appliedIndex = 0;
