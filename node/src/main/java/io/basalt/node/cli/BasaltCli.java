@@ -114,6 +114,14 @@ public final class BasaltCli {
     @Option(names = "--clock-skew-ms", defaultValue = "0", hidden = true)
     long clockSkewMs;
 
+    @Option(
+        names = "--compact-log-after",
+        defaultValue = "10000",
+        description =
+            "Raft log entries a range keeps before compacting; followers further behind catch up"
+                + " by snapshot (default: ${DEFAULT-VALUE}).")
+    int compactLogAfter;
+
     @Override
     public Integer call() throws Exception {
       if (id <= 0) {
@@ -132,7 +140,8 @@ public final class BasaltCli {
                     join,
                     Duration.ofMillis(maxOffsetMs),
                     Duration.ofMillis(tickMs),
-                    Duration.ofMillis(clockSkewMs)));
+                    Duration.ofMillis(clockSkewMs),
+                    compactLogAfter));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;

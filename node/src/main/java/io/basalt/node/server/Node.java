@@ -81,7 +81,8 @@ public final class Node implements AutoCloseable {
       List<String> join,
       Duration maxClockOffset,
       Duration tick,
-      Duration clockSkewForTesting) {}
+      Duration clockSkewForTesting,
+      int compactLogAfter) {}
 
   private final Config config;
   private final RocksDbEngine engine;
@@ -150,7 +151,7 @@ public final class Node implements AutoCloseable {
                 return transport.sendSnapshot(toNode, chunks);
               }
             },
-            Store.Options.defaults(),
+            withCompaction(Store.Options.defaults(), config.compactLogAfter()),
             new SplittableRandom(),
             new LoggingListener(config.nodeId()),
             System::nanoTime);
@@ -622,6 +623,19 @@ public final class Node implements AutoCloseable {
     return new io.basalt.range.mvcc.Timestamp(ts.getWallNanos(), ts.getLogical());
   }
 
+  private static Store.Options withCompaction(Store.Options o, int compactLogAfter) {
+    return new Store.Options(
+        o.electionTicks(),
+        o.heartbeatTicks(),
+        o.quiesceAfterTicks(),
+        o.leaseDriftTicks(),
+        o.requestTimeoutTicks(),
+        o.pingEveryTicks(),
+        o.livenessTicks(),
+        compactLogAfter,
+        o.snapshotChunkBytes());
+  }
+
   /** One log line per notable store event. */
   private static final class LoggingListener implements StoreListener {
     private final long nodeId;
@@ -629,6 +643,11 @@ public final class Node implements AutoCloseable {
 
     LoggingListener(long nodeId) {
       this.nodeId = nodeId;
+    }
+
+    @Override
+    public void snapshotInstalled(long rangeId, long index) {
+      log.info("node {} installed a snapshot of range {} at index {}", nodeId, rangeId, index);
     }
 
     @Override

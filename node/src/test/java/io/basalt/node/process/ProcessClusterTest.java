@@ -35,6 +35,10 @@ class ProcessClusterTest {
   @Test
   void killingTheLeaderOfABusyRangeLosesNothing() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("kill", 3, 50)) {
+      // A short log, so that the restarted node catches up by snapshot.
+      for (int n = 1; n <= 3; n++) {
+        cluster.setExtraArgs(n, List.of("--compact-log-after=100"));
+      }
       Workload w = startWorkload(cluster, 1);
       run(Duration.ofSeconds(3));
       long range = w.rangeOfKey.get("bk0").getRangeId();
@@ -43,6 +47,17 @@ class ProcessClusterTest {
       run(Duration.ofSeconds(3));
       cluster.start(leader);
       run(Duration.ofSeconds(4));
+      int restarted = leader;
+      ProcessCluster.await(
+          () -> {
+            try {
+              return logOf(cluster, restarted).contains("installed a snapshot of range");
+            } catch (Exception e) {
+              return false;
+            }
+          },
+          "the restarted node catches up by snapshot",
+          Duration.ofSeconds(30));
       finish(cluster, w);
     }
   }
