@@ -147,7 +147,7 @@ public final class BasaltCli {
         return FAILED;
       }
       InetSocketAddress bound = node.start();
-      HttpServerHook.start(node, WireClient.parse(http));
+      node.startHttp(WireClient.parse(http));
       System.out.println("basalt node " + id + " listening on " + bound);
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime()

@@ -18,6 +18,8 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.api.StatusResponse;
 import io.basalt.node.cli.WireClient;
+import io.basalt.node.metrics.HttpEndpoint;
+import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.store.Errors;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
@@ -99,6 +101,8 @@ public final class Node implements AutoCloseable {
         return t;
       });
   private final Map<Long, String> knownNodes = new ConcurrentHashMap<>();
+  private final NodeMetrics metrics;
+  private HttpEndpoint http;
   private volatile String clusterId;
   private volatile String advertise;
   private volatile String notServing;
@@ -127,6 +131,7 @@ public final class Node implements AutoCloseable {
               + config.nodeId());
     }
     this.clusterId = identity.map(Store.Identity::clusterId).orElse("");
+    this.metrics = new NodeMetrics(config.nodeId());
     NodeTransport.Options topts = NodeTransport.Options.defaults(clusterId, config.nodeId());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
     this.transport.setClock(() -> toProto(clock.now()));
@@ -138,6 +143,9 @@ public final class Node implements AutoCloseable {
             new Store.Network() {
               @Override
               public void send(long toNode, RaftMessage message) {
+                NodeMetrics.Peer p = metrics.peer(toNode);
+                p.messagesSent().increment();
+                p.bytesSent().increment(message.getSerializedSize());
                 transport.send(toNode, message);
               }
 
@@ -153,7 +161,7 @@ public final class Node implements AutoCloseable {
             },
             withCompaction(Store.Options.defaults(), config.compactLogAfter()),
             new SplittableRandom(),
-            new LoggingListener(config.nodeId()),
+            new Listeners(new LoggingListener(config.nodeId()), metrics),
             System::nanoTime);
     this.store.load();
     this.loop = new StoreLoop(store, config.tick().toNanos(), System::nanoTime);
@@ -230,6 +238,12 @@ public final class Node implements AutoCloseable {
     }
   }
 
+  /** Serves /metrics, /health and /ready on {@code address}; returns the bound address. */
+  public InetSocketAddress startHttp(InetSocketAddress address) throws java.io.IOException {
+    http = new HttpEndpoint(address, metrics::scrape, this::unhealthyReason, this::notReadyReason);
+    return http.start();
+  }
+
   public int replicaCount() {
     return onStore(store::replicaCount);
   }
@@ -243,6 +257,14 @@ public final class Node implements AutoCloseable {
   private final class Inbound implements NodeTransport.Inbound {
     @Override
     public void onRaftBatch(long fromNode, RaftBatch batch) {
+      NodeMetrics.Peer peer = metrics.peer(fromNode);
+      peer.messagesReceived()
+          .increment(
+              batch.getMessagesCount()
+                  + batch.getHeartbeatsCount()
+                  + batch.getHeartbeatResponsesCount()
+                  + batch.getSnapshotChunksCount());
+      peer.bytesReceived().increment(batch.getSerializedSize());
       if (batch.getPingSentNanos() != 0) {
         transport.sendPong(fromNode, batch.getPingSentNanos(), physical.wallNanos());
       }
@@ -570,6 +592,11 @@ public final class Node implements AutoCloseable {
         return;
       }
       String reason = null;
+      offsets
+          .measurements(physical.wallNanos())
+          .forEach((peer, m) -> metrics.recordClockOffset(peer, m.offsetNanos()));
+      loop.execute(() -> metrics.setCounts(store.replicaCount(), store.leaderCount()));
+      metrics.setServing(notReadyReason().isEmpty());
       if (!offsets.healthy(physical.wallNanos())) {
         reason =
             "clock offset to most of the cluster exceeds the maximum of "
@@ -606,6 +633,9 @@ public final class Node implements AutoCloseable {
 
   @Override
   public void close() {
+    if (http != null) {
+      http.close();
+    }
     background.shutdownNow();
     transport.close();
     loop.close();

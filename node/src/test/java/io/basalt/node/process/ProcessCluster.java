@@ -212,6 +212,26 @@ final class ProcessCluster implements AutoCloseable {
         timeout);
   }
 
+  /** GETs {@code path} on a node's HTTP port: the status code, a space, the body. */
+  String http(int node, String path) {
+    try {
+      java.net.http.HttpResponse<String> r =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create("http://127.0.0.1:" + httpPorts[node] + path))
+                      .timeout(Duration.ofSeconds(5))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() + " " + r.body();
+    } catch (IOException e) {
+      return "unreachable " + e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "interrupted";
+    }
+  }
+
   boolean alive(int node) {
     return processes[node] != null && processes[node].isAlive();
   }

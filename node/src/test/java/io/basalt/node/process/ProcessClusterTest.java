@@ -58,6 +58,17 @@ class ProcessClusterTest {
           },
           "the restarted node catches up by snapshot",
           Duration.ofSeconds(30));
+      int other = leader == 1 ? 2 : 1;
+      String metrics = cluster.http(other, "/metrics");
+      assertThat(metrics)
+          .startsWith("200 ")
+          .contains("basalt_storage_fsync_seconds_bucket")
+          .contains("basalt_kv_request_seconds_count{method=\"put\"")
+          .contains("basalt_transport_bytes_sent_total{node=\"" + other + "\",peer=")
+          .contains("basalt_raft_proposals_total");
+      assertThat(cluster.http(restarted, "/metrics"))
+          .contains("basalt_raft_snapshots_installed_total");
+      assertThat(cluster.http(restarted, "/health")).startsWith("200 ");
       finish(cluster, w);
     }
   }
@@ -164,6 +175,8 @@ class ProcessClusterTest {
           "node 3 reports it stopped serving because of its clock",
           Duration.ofSeconds(30));
       assertThat(logOf(cluster, 3)).contains("stops serving");
+      assertThat(cluster.http(3, "/ready")).startsWith("503 ").contains("clock offset");
+      assertThat(cluster.http(1, "/ready")).startsWith("200 ");
       KvResponse refused = Kv.get(cluster.address(3), w.rangeOfKey.get("Ak0").getRangeId(), "Ak0");
       assertThat(refused.getError().getGeneric().getCode()).isEqualTo("NOT_SERVING");
       run(Duration.ofSeconds(3));
