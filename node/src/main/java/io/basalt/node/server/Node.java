@@ -551,10 +551,9 @@ public final class Node implements AutoCloseable {
   }
 
   private synchronized KvResponse bootstrap(BootstrapRequest request) {
-    if (!clusterId.isEmpty()) {
-      if (clusterId.equals(request.getClusterId())) {
-        return KvResponse.newBuilder().setBootstrap(BootstrapResponse.getDefaultInstance()).build();
-      }
+    // The node may have learned the cluster id from a peer already (discovery races with init);
+    // it still creates its replicas. Another cluster's bootstrap is refused.
+    if (!clusterId.isEmpty() && !clusterId.equals(request.getClusterId())) {
       return Errors.generic(
           Errors.ALREADY_INITIALIZED, "this node belongs to cluster " + clusterId + " already");
     }

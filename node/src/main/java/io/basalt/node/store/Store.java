@@ -284,20 +284,25 @@ public final class Store {
    * identity and creates a replica of every range in {@code ranges} that names this node, all in
    * one synced write. The meta range's replica also gets the range and node directories. Every
    * initial replica of a range writes exactly the same state, so they start in agreement.
+   * Idempotent: ranges this store already holds are left alone (a repeated bootstrap request, or
+   * one that arrives after the node learned the cluster id from a peer).
    *
-   * @throws IllegalStateException if the store is already initialized
+   * @throws IllegalStateException if the store belongs to another cluster
    */
   public void bootstrap(
       String clusterId, List<RangeDescriptor> ranges, List<NodeDescriptor> nodes) {
-    if (identity != null) {
+    if (identity != null && !identity.clusterId().equals(clusterId)) {
       throw new IllegalStateException(
           "this store already belongs to cluster " + identity.clusterId());
     }
     WriteBatch batch = new WriteBatch();
-    putIdentity(batch, new Identity(clusterId, nodeId));
+    if (identity == null) {
+      putIdentity(batch, new Identity(clusterId, nodeId));
+    }
     List<RangeDescriptor> mine = new ArrayList<>();
     for (RangeDescriptor d : ranges) {
-      if (d.getReplicasList().stream().noneMatch(r -> r.getNodeId() == nodeId)) {
+      if (d.getReplicasList().stream().noneMatch(r -> r.getNodeId() == nodeId)
+          || replicas.containsKey(d.getRangeId())) {
         continue;
       }
       mine.add(d);
@@ -335,6 +340,9 @@ public final class Store {
 
   /** Records the cluster this store belongs to, without replicas (a node joining later). */
   public void adopt(String clusterId) {
+    if (identity != null && identity.clusterId().equals(clusterId)) {
+      return;
+    }
     if (identity != null) {
       throw new IllegalStateException(
           "this store already belongs to cluster " + identity.clusterId());

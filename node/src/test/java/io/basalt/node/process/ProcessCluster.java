@@ -182,12 +182,16 @@ final class ProcessCluster implements AutoCloseable {
     return 0;
   }
 
-  /** Waits until every range has a leader and all replicas of each range applied the same index. */
+  /**
+   * Waits until every range has a leader and every replica its descriptor names, and all replicas
+   * of each range applied the same index.
+   */
   void awaitConverged(Duration timeout) {
     await(
         () -> {
           java.util.Map<Long, Long> applied = new java.util.HashMap<>();
           java.util.Map<Long, Integer> replicas = new java.util.HashMap<>();
+          java.util.Map<Long, Integer> named = new java.util.HashMap<>();
           java.util.Set<Long> led = new java.util.HashSet<>();
           for (int i = 1; i <= size; i++) {
             Optional<StatusResponse> s = status(i);
@@ -197,6 +201,7 @@ final class ProcessCluster implements AutoCloseable {
             for (ReplicaStatus r : s.get().getReplicasList()) {
               long id = r.getRange().getRangeId();
               replicas.merge(id, 1, Integer::sum);
+              named.put(id, r.getRange().getReplicasCount());
               Long prev = applied.put(id, r.getApplied());
               if (prev != null && prev != r.getApplied()) {
                 return false;
@@ -206,7 +211,7 @@ final class ProcessCluster implements AutoCloseable {
               }
             }
           }
-          return led.containsAll(applied.keySet());
+          return !applied.isEmpty() && replicas.equals(named) && led.containsAll(applied.keySet());
         },
         "all replicas converge",
         timeout);
