@@ -146,6 +146,12 @@ public final class BasaltCli {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;
       }
+      node.onFatal(reason -> {
+        System.err.println("basalt: node " + id + " stops: " + reason);
+        // Exit on a fresh thread: the shutdown hook closes the node, whose background thread
+        // this handler runs on.
+        new Thread(() -> System.exit(FAILED), "fatal-exit").start();
+      });
       InetSocketAddress bound = node.start();
       node.startHttp(WireClient.parse(http));
       System.out.println("basalt node " + id + " listening on " + bound);

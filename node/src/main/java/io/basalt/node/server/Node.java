@@ -107,6 +107,7 @@ public final class Node implements AutoCloseable {
   private volatile String advertise;
   private volatile String notServing;
   private volatile String fatal;
+  private volatile Consumer<String> onFatal = reason -> {};
 
   public Node(Config config) {
     this.config = config;
@@ -209,6 +210,14 @@ public final class Node implements AutoCloseable {
       return Optional.of("not initialized");
     }
     return Optional.ofNullable(notServing);
+  }
+
+  /**
+   * Called once, from a background thread, when the node cannot go on (its store failed, or it
+   * found itself among another cluster's nodes). The CLI exits the process.
+   */
+  public void onFatal(Consumer<String> handler) {
+    this.onFatal = handler;
   }
 
   /** Why the node is unhealthy (its store failed), or empty. */
@@ -627,6 +636,7 @@ public final class Node implements AutoCloseable {
       } catch (IllegalStateException ignored) {
         // the loop is already dead
       }
+      onFatal.accept(reason);
     }
   }
 

@@ -1,0 +1,111 @@
+package io.basalt.node.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** {@code basalt init|status|kv} as an operator runs them, and the identity checks of start. */
+class CliTest {
+  record Result(int code, String out, String err) {}
+
+  static Result cli(String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("io.basalt.node.cli.BasaltCli");
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).start();
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("basalt " + String.join(" ", args) + " did not finish");
+    }
+    return new Result(
+        p.exitValue(),
+        new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
+        new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void initStatusAndKvLikeAnOperator() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("cli", 3, 50)) {
+      cluster.startAll();
+      ProcessCluster.await(
+          () -> {
+            try {
+              Result r = cli("init", "--host", cluster.address(2), "--ranges", "4");
+              return r.code() == 0 && r.out().contains("initialized cluster");
+            } catch (Exception e) {
+              return false;
+            }
+          },
+          "init succeeds once the nodes found each other",
+          Duration.ofSeconds(60));
+      Result again = cli("init", "--host", cluster.address(3));
+      assertThat(again.code()).isEqualTo(1);
+      assertThat(again.err()).contains("ALREADY_INITIALIZED");
+      cluster.awaitConverged(Duration.ofSeconds(60));
+
+      Result status = cli("status", "--host", cluster.address(1));
+      assertThat(status.code()).isZero();
+      assertThat(status.out())
+          .contains("NODE", "RANGE", "LEADER")
+          .containsPattern("(?m)^1 +127\\.0\\.0\\.1:\\d+ +up +5 ")
+          .containsPattern("(?m)^3 +127\\.0\\.0\\.1:\\d+ +up +5 ");
+
+      String host = "--host=" + cluster.address(3);
+      assertThat(cli("kv", host, "put", "alpha", "1").out()).contains("OK");
+      assertThat(cli("kv", host, "put", "zulu", "26").out()).contains("OK");
+      assertThat(cli("kv", "--host=" + cluster.address(1), "get", "alpha").out().strip())
+          .isEqualTo("1");
+      assertThat(cli("kv", host, "scan").out()).contains("alpha\t1").contains("zulu\t26");
+      assertThat(cli("kv", host, "delete", "alpha").out()).contains("deleted");
+      Result missing = cli("kv", host, "get", "alpha");
+      assertThat(missing.code()).isEqualTo(1);
+      assertThat(missing.err()).contains("not found");
+      Result empty = cli("kv", host, "put", "", "x");
+      assertThat(empty.code()).isEqualTo(1);
+      assertThat(empty.err()).contains("must not be empty");
+    }
+  }
+
+  @Test
+  void aStoreIsRefusedUnderAnotherIdOrAmongAnotherClustersNodes() throws Exception {
+    try (ProcessCluster a = new ProcessCluster("cli-a", 1, 50);
+        ProcessCluster b = new ProcessCluster("cli-b", 1, 50)) {
+      a.startAll();
+      a.init(1, 1);
+      b.startAll();
+      b.init(1, 1);
+      a.stop(1);
+
+      Result wrongId =
+          cli(
+              "start",
+              "--id=7",
+              "--store=" + a.store(1),
+              "--listen=" + a.address(1),
+              "--http=127.0.0.1:" + a.httpPorts[1]);
+      assertThat(wrongId.code()).isEqualTo(1);
+      assertThat(wrongId.err()).contains("belongs to node 1");
+
+      Result otherCluster =
+          cli(
+              "start",
+              "--id=1",
+              "--store=" + a.store(1),
+              "--listen=" + a.address(1),
+              "--http=127.0.0.1:" + a.httpPorts[1],
+              "--join=" + b.address(1));
+      assertThat(otherCluster.code()).isEqualTo(1);
+      assertThat(otherCluster.err()).contains("belongs to cluster").contains("refusing to join");
+    }
+  }
+}
