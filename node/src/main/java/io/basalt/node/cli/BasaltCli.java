@@ -231,8 +231,8 @@ public final class BasaltCli {
               + (first.getClusterId().isEmpty() ? "(not initialized)" : first.getClusterId()));
       Map<Long, StatusResponse> byNode = new TreeMap<>();
       out.printf(
-          "%-6s %-22s %-8s %-9s %-8s %s%n",
-          "NODE", "ADDRESS", "UP", "REPLICAS", "LEADERS", "SERVING");
+          "%-6s %-22s %-6s %-9s %-8s %-9s %s%n",
+          "NODE", "ADDRESS", "UP", "REPLICAS", "LEADERS", "QUIESCED", "SERVING");
       for (NodeDescriptor n : first.getNodesList()) {
         StatusResponse s =
             n.getNodeId() == first.getNode().getNodeId() ? first : status(n.getAddress());
@@ -243,13 +243,16 @@ public final class BasaltCli {
             s == null
                 ? 0
                 : s.getReplicasList().stream().filter(r -> r.getRole().equals("LEADER")).count();
+        long quiesced =
+            s == null ? 0 : s.getReplicasList().stream().filter(ReplicaStatus::getQuiesced).count();
         out.printf(
-            "%-6d %-22s %-8s %-9s %-8s %s%n",
+            "%-6d %-22s %-6s %-9s %-8s %-9s %s%n",
             n.getNodeId(),
             n.getAddress(),
             s == null ? "down" : "up",
             s == null ? "-" : String.valueOf(s.getReplicasCount()),
             s == null ? "-" : String.valueOf(leaders),
+            s == null ? "-" : String.valueOf(quiesced),
             s == null ? "-" : s.getServing() ? "yes" : "no: " + s.getNotServingReason());
       }
       out.println();

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
  * partitions, pauses, message loss and duplication, and clients with retries, checked for per-key
  * linearizability, replica agreement and liveness after healing.
  *
- * <p>{@code -Dbasalt.storesim.seeds=N} runs seeds 1..N (default 30); {@code
+ * <p>{@code -Dbasalt.storesim.seeds=N} runs seeds 1..N (default 200); {@code
  * -Dbasalt.storesim.seed=S} runs one seed. Replay a failure with {@code bin/test -pl node -am
  * -Dtest=StoreSimulationTest -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.seed=S}.
  */
@@ -21,7 +21,7 @@ class StoreSimulationTest {
   void clustersOfStoresStayLinearizableUnderFaults() {
     String one = System.getProperty("basalt.storesim.seed");
     long first = 1;
-    long last = Long.getLong("basalt.storesim.seeds", 30);
+    long last = Long.getLong("basalt.storesim.seeds", 200);
     if (one != null) {
       first = Long.parseLong(one);
       last = first;
