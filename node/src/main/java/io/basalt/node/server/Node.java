@@ -135,7 +135,7 @@ public final class Node implements AutoCloseable {
     this.metrics = new NodeMetrics(config.nodeId());
     NodeTransport.Options topts = NodeTransport.Options.defaults(clusterId, config.nodeId());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
-    this.transport.setClock(() -> toProto(clock.now()));
+    this.transport.setClock(() -> Store.toProto(clock.now()));
     this.store =
         new Store(
             config.nodeId(),
@@ -285,7 +285,7 @@ public final class Node implements AutoCloseable {
       }
       if (batch.hasTimestamp()) {
         try {
-          clock.update(fromProto(batch.getTimestamp()));
+          clock.update(Store.fromProto(batch.getTimestamp()));
         } catch (ClockOffsetException e) {
           log.warn("dropping a batch from node {}: {}", fromNode, e.getMessage());
           return;
@@ -649,17 +649,6 @@ public final class Node implements AutoCloseable {
     transport.close();
     loop.close();
     engine.close();
-  }
-
-  static io.basalt.api.Timestamp toProto(io.basalt.range.mvcc.Timestamp ts) {
-    return io.basalt.api.Timestamp.newBuilder()
-        .setWallNanos(ts.wallNanos())
-        .setLogical(ts.logical())
-        .build();
-  }
-
-  static io.basalt.range.mvcc.Timestamp fromProto(io.basalt.api.Timestamp ts) {
-    return new io.basalt.range.mvcc.Timestamp(ts.getWallNanos(), ts.getLogical());
   }
 
   private static Store.Options withCompaction(Store.Options o, int compactLogAfter) {

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.basalt.api.MessageType;
 import io.basalt.api.RaftMessage;
 import io.basalt.range.raft.ConfState;
+import io.basalt.range.raft.EngineRaftStorage;
 import io.basalt.range.raft.Entry;
 import io.basalt.range.raft.EntryType;
 import io.basalt.range.raft.Message;
@@ -108,21 +109,10 @@ final class RaftMessages {
   }
 
   static io.basalt.api.ConfState toProto(ConfState c) {
-    return io.basalt.api.ConfState.newBuilder()
-        .addAllVoters(c.voters())
-        .addAllLearners(c.learners())
-        .addAllVotersOutgoing(c.votersOutgoing())
-        .addAllLearnersNext(c.learnersNext())
-        .setAutoLeave(c.autoLeave())
-        .build();
+    return EngineRaftStorage.toProto(c);
   }
 
   static ConfState fromProto(io.basalt.api.ConfState c) {
-    return new ConfState(
-        c.getVotersList(),
-        c.getLearnersList(),
-        c.getVotersOutgoingList(),
-        c.getLearnersNextList(),
-        c.getAutoLeave());
+    return EngineRaftStorage.fromProto(c);
   }
 }

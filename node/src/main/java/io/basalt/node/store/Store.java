@@ -689,14 +689,16 @@ public final class Store {
 
   // ---------------------------------------------------------------------------------------------
 
-  static io.basalt.api.Timestamp toProto(Timestamp ts) {
+  /** The wire form of an HLC timestamp. */
+  public static io.basalt.api.Timestamp toProto(Timestamp ts) {
     return io.basalt.api.Timestamp.newBuilder()
         .setWallNanos(ts.wallNanos())
         .setLogical(ts.logical())
         .build();
   }
 
-  static Timestamp fromProto(io.basalt.api.Timestamp ts) {
+  /** An HLC timestamp from its wire form. */
+  public static Timestamp fromProto(io.basalt.api.Timestamp ts) {
     return new Timestamp(ts.getWallNanos(), ts.getLogical());
   }
 
@@ -993,7 +995,14 @@ public final class Store {
         return;
       }
       if (!isLeader) {
-        p.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
+        p.reply(
+            leader == 0
+                ? Errors.unavailable(
+                    "range "
+                        + rangeId
+                        + " has no leader here: an election is under way or a quorum is"
+                        + " unreachable")
+                : Errors.notLeader(rangeId, leader, addresses.get(leader)));
         return;
       }
       if (!p.isWrite()) {

@@ -250,7 +250,8 @@ public final class EngineRaftStorage implements RaftStorage {
     return new Entry(e.getTerm(), e.getIndex(), type, e.getData().toByteArray());
   }
 
-  static io.basalt.api.ConfState toProto(ConfState c) {
+  /** The wire form of a membership. */
+  public static io.basalt.api.ConfState toProto(ConfState c) {
     return io.basalt.api.ConfState.newBuilder()
         .addAllVoters(c.voters())
         .addAllLearners(c.learners())
@@ -260,7 +261,8 @@ public final class EngineRaftStorage implements RaftStorage {
         .build();
   }
 
-  static ConfState fromProto(io.basalt.api.ConfState c) {
+  /** A membership from its wire form. */
+  public static ConfState fromProto(io.basalt.api.ConfState c) {
     return new ConfState(
         c.getVotersList(),
         c.getLearnersList(),
