@@ -631,6 +631,10 @@ public final class Store {
         engine.write(batch, sync);
         listener.raftStateWritten(nanoTime.getAsLong() - t0, ready.size(), sync);
       }
+      // Apply every ready range's committed entries in one (unsynced) write; answers wait until it
+      // is written, so that nothing is read before the state it depends on.
+      WriteBatch applyBatch = new WriteBatch();
+      List<Runnable> answers = new ArrayList<>();
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
         Ready rd = readies.get(i);
@@ -638,7 +642,19 @@ public final class Store {
           r.sm.reload();
         }
         r.send(rd.messagesAfterPersist());
-        r.afterPersist(rd);
+        r.afterPersist(rd, applyBatch, answers);
+      }
+      if (!applyBatch.isEmpty()) {
+        engine.write(applyBatch, false);
+      }
+      for (Replica r : ready) {
+        r.sm.batchWritten();
+      }
+      answers.forEach(Runnable::run);
+      for (int i = 0; i < ready.size(); i++) {
+        Replica r = ready.get(i);
+        Ready rd = readies.get(i);
+        r.serveReads(rd);
         r.raft.advance(rd);
         r.afterAdvance();
         r.maybeCompactLog();
@@ -1188,7 +1204,7 @@ public final class Store {
       }
     }
 
-    void afterPersist(Ready rd) {
+    void afterPersist(Ready rd, WriteBatch applyBatch, List<Runnable> answers) {
       if (rd.softState() != null) {
         long newLeader = rd.softState().leaderId();
         boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
@@ -1206,7 +1222,11 @@ public final class Store {
           lostLeadership();
         }
       }
-      apply(rd.committedEntries());
+      apply(rd.committedEntries(), applyBatch, answers);
+    }
+
+    /** Serves the reads this Ready confirmed, and any others whose index is now applied. */
+    void serveReads(Ready rd) {
       for (ReadState rs : rd.readStates()) {
         Pending p = readIndexWaiting.remove(ByteString.copyFrom(rs.context()));
         if (p != null && !p.done) {
@@ -1216,7 +1236,7 @@ public final class Store {
       serveReads();
     }
 
-    private void apply(List<Entry> entries) {
+    private void apply(List<Entry> entries, WriteBatch applyBatch, List<Runnable> answers) {
       if (entries.isEmpty()) {
         return;
       }
@@ -1229,23 +1249,25 @@ public final class Store {
         if (!isLeader && data.length > 0) {
           observeTimestamps(data);
         }
-        Optional<ReplicaStateMachine.Applied> applied = sm.apply(e.index(), data);
+        Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), data);
         Proposal prop = proposals.remove(e.index());
         if (prop != null) {
           latched.removeAll(prop.pending.latches);
-          if (prop.term == e.term() && applied.isPresent()) {
-            prop.pending.reply(parseResult(applied.get().result()));
-          } else {
-            prop.pending.reply(
-                Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, addresses.get(leader)));
-          }
+          Pending p = prop.pending;
+          KvResponse answer =
+              prop.term == e.term() && applied.isPresent()
+                  ? parseResult(applied.get().result())
+                  : Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, addresses.get(leader));
+          answers.add(() -> p.reply(answer));
         }
       }
       // Proposals below the applied index can no longer commit (their index holds another entry).
       while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
         Proposal prop = proposals.pollFirstEntry().getValue();
         latched.removeAll(prop.pending.latches);
-        prop.pending.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
+        Pending p = prop.pending;
+        KvResponse answer = Errors.notLeader(rangeId, leader, addresses.get(leader));
+        answers.add(() -> p.reply(answer));
       }
       listener.applied(entries.size(), nanoTime.getAsLong() - t0);
     }

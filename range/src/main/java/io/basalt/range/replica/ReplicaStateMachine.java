@@ -40,6 +40,9 @@ public final class ReplicaStateMachine {
   private final long rangeId;
   private long appliedIndex;
 
+  /** Request ids staged into a batch not yet written, with their results. */
+  private final java.util.Map<ByteString, ByteString> staged = new java.util.HashMap<>();
+
   public ReplicaStateMachine(Engine engine, long rangeId) {
     this.engine = engine;
     this.rangeId = rangeId;
@@ -74,6 +77,22 @@ public final class ReplicaStateMachine {
    * @throws CorruptionException if the command does not parse
    */
   public Optional<Applied> apply(long index, byte[] data) {
+    WriteBatch batch = new WriteBatch();
+    Optional<Applied> applied = stage(batch, index, data);
+    if (applied.isPresent()) {
+      engine.write(batch, false);
+      batchWritten();
+    }
+    return applied;
+  }
+
+  /**
+   * Like {@link #apply} but stages the writes into {@code batch}, so that one engine write covers
+   * the entries of many ranges; entries staged but not yet written count as applied (a retried
+   * request id in the same batch is seen). The caller writes {@code batch} before anything reads
+   * the state, then calls {@link #batchWritten()}.
+   */
+  public Optional<Applied> stage(WriteBatch batch, long index, byte[] data) {
     if (index <= appliedIndex) {
       return Optional.empty();
     }
@@ -81,7 +100,6 @@ public final class ReplicaStateMachine {
       throw new IllegalStateException(
           "range " + rangeId + " applies index " + index + " after " + appliedIndex);
     }
-    WriteBatch batch = new WriteBatch();
     Applied applied;
     if (data.length == 0) {
       applied = new Applied(index, false, ByteString.EMPTY);
@@ -99,19 +117,25 @@ public final class ReplicaStateMachine {
         ColumnFamily.LOCAL,
         LocalKeys.appliedIndex(rangeId),
         ByteBuffer.allocate(8).putLong(index).array());
-    engine.write(batch, false);
     appliedIndex = index;
     return Optional.of(applied);
   }
 
+  /** The staged writes were written to the engine: forget the staged request ids. */
+  public void batchWritten() {
+    staged.clear();
+  }
+
   private Applied stage(WriteBatch batch, long index, RaftCommand command) {
-    if (!command.getRequestId().isEmpty()) {
-      byte[] dedupeKey = LocalKeys.dedupe(rangeId, command.getRequestId().toByteArray());
-      byte[] previous = engine.get(ColumnFamily.LOCAL, dedupeKey);
-      if (previous != null) {
-        return new Applied(index, true, ByteString.copyFrom(previous));
+    ByteString requestId = command.getRequestId();
+    if (!requestId.isEmpty()) {
+      Optional<ByteString> previous = recordedResult(requestId);
+      if (previous.isPresent()) {
+        return new Applied(index, true, previous.get());
       }
+      byte[] dedupeKey = LocalKeys.dedupe(rangeId, requestId.toByteArray());
       batch.put(ColumnFamily.LOCAL, dedupeKey, command.getResult().toByteArray());
+      staged.put(requestId, command.getResult());
     }
     for (ReplicatedWrite write : command.getWritesList()) {
       byte[] key = write.getKey().toByteArray();
@@ -128,6 +152,10 @@ public final class ReplicaStateMachine {
 
   /** The result recorded for {@code requestId}, if a command with it was applied. */
   public Optional<ByteString> recordedResult(ByteString requestId) {
+    ByteString pending = staged.get(requestId);
+    if (pending != null) {
+      return Optional.of(pending);
+    }
     byte[] stored =
         engine.get(ColumnFamily.LOCAL, LocalKeys.dedupe(rangeId, requestId.toByteArray()));
     return Optional.ofNullable(stored).map(ByteString::copyFrom);

@@ -83,6 +83,23 @@ class ReplicaStateMachineTest {
   }
 
   @Test
+  void aRetryStagedInTheSameBatchAsItsFirstAttemptIsAppliedOnce() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    io.basalt.range.storage.WriteBatch batch = new io.basalt.range.storage.WriteBatch();
+    assertThat(sm.stage(batch, 1, put("req", "k", 10, "first")).orElseThrow().duplicate())
+        .isFalse();
+    assertThat(sm.stage(batch, 2, put("req", "k", 20, "second")).orElseThrow().duplicate())
+        .isTrue();
+    assertThat(read(engine, "k", 99)).as("nothing is written before the batch").isNull();
+    engine.write(batch, false);
+    sm.batchWritten();
+    assertThat(read(engine, "k", 99)).isEqualTo("first");
+    assertThat(sm.appliedIndex()).isEqualTo(2);
+    assertThat(sm.recordedResult(b("req"))).contains(b("ok:req"));
+  }
+
+  @Test
   void aCrashResumesAfterTheLastAppliedEntryWhoseEffectsSurvived() {
     MemEngine engine = new MemEngine();
     ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
