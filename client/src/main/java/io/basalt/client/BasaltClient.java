@@ -1,0 +1,337 @@
+package io.basalt.client;
+
+import io.basalt.api.KeySpace;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A client of a Basalt cluster: a key-value map from byte-string keys to byte-string values,
+ * sharded into ranges (DESIGN.md decision 8).
+ *
+ * <pre>{@code
+ * try (BasaltClient client = BasaltClient.connect("10.0.0.1:7400", "10.0.0.2:7400")) {
+ *   client.put(key, value);
+ *   byte[] read = client.get(key);
+ * }
+ * }</pre>
+ *
+ * <p>The client finds each key's range in the cluster's range directory, caches where ranges are
+ * and which node leads each, and sends every request straight to the leader. Redirects, moved
+ * ranges, lost connections and unavailable ranges are retried with backoff until the call timeout
+ * (default 5 s); a call then fails with a {@link DeadlineExceededException}, or, for a write that
+ * may have been applied, an {@link AmbiguousResultException}. Writes carry request ids that make
+ * retries safe: each write is applied at most once.
+ *
+ * <p>Keys are non-empty, at most {@link KeySpace#MAX_KEY_BYTES} bytes, and do not start with {@code
+ * 0x00}; other keys are rejected with an {@link IllegalArgumentException} before anything is sent.
+ * Null arguments are rejected with a {@link NullPointerException}, except where a null is
+ * documented to mean something.
+ *
+ * <p>A client is thread-safe and meant to be shared; it connects lazily, on the first request, and
+ * holds one connection per node. The blocking methods here wait for the {@linkplain #async()
+ * asynchronous} ones; do not call them from the futures' callbacks.
+ */
+public final class BasaltClient implements AutoCloseable {
+  private final Router router;
+  private final AsyncBasaltClient async;
+
+  private BasaltClient(Router router, int scanPageSize) {
+    this.router = router;
+    this.async = new AsyncBasaltClient(router, scanPageSize);
+  }
+
+  /**
+   * A client of the cluster that the nodes at {@code seeds} belong to, with the default settings.
+   *
+   * @param seeds "host:port" of one or more nodes; the others are learned from them
+   * @throws IllegalArgumentException if there are no seeds or one is not host:port
+   */
+  public static BasaltClient connect(String... seeds) {
+    return builder().seeds(seeds).build();
+  }
+
+  /** Settings for a new client. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The same operations, asynchronous. */
+  public AsyncBasaltClient async() {
+    return async;
+  }
+
+  /**
+   * Reads {@code key}'s value.
+   *
+   * @return the value, or null if the key has none
+   * @throws IllegalArgumentException if {@code key} is not a valid user key
+   * @throws DeadlineExceededException if no leader answered within the call timeout
+   * @throws BasaltException for other failures
+   */
+  public byte[] get(byte[] key) {
+    return await(async.get(key));
+  }
+
+  /**
+   * Sets {@code key} to {@code value}, applied at most once.
+   *
+   * @throws IllegalArgumentException if {@code key} is not a valid user key, or key and value
+   *     exceed what one request carries (16 MiB less 64 KiB)
+   * @throws AmbiguousResultException if the write may have been applied but no retry confirmed it
+   *     within the call timeout
+   * @throws DeadlineExceededException if the write certainly was not applied within the call
+   *     timeout
+   * @throws BasaltException for other failures
+   */
+  public void put(byte[] key, byte[] value) {
+    await(async.put(key, value));
+  }
+
+  /**
+   * Removes {@code key}'s value, if any, applied at most once.
+   *
+   * @return whether the key had a value
+   * @throws IllegalArgumentException if {@code key} is not a valid user key
+   * @throws AmbiguousResultException as for {@link #put}
+   * @throws DeadlineExceededException as for {@link #put}
+   */
+  public boolean delete(byte[] key) {
+    return await(async.delete(key));
+  }
+
+  /**
+   * Sets {@code key} to {@code newValue} if its value equals {@code expected}, or, when {@code
+   * expected} is null, if it has none. Applied at most once.
+   *
+   * @return whether the value was set
+   * @throws IllegalArgumentException if {@code key} is not a valid user key or the request would be
+   *     too large
+   * @throws AmbiguousResultException as for {@link #put}
+   * @throws DeadlineExceededException as for {@link #put}
+   */
+  public boolean compareAndSet(byte[] key, byte[] expected, byte[] newValue) {
+    return await(async.compareAndSet(key, expected, newValue));
+  }
+
+  /**
+   * Applies {@code mutations} atomically, at most once. An empty list does nothing.
+   *
+   * @throws IllegalArgumentException if a key is invalid, the batch would not fit in one request,
+   *     or its keys lie in more than one range (the message names the ranges)
+   * @throws AmbiguousResultException as for {@link #put}
+   * @throws DeadlineExceededException as for {@link #put}
+   */
+  public void writeBatch(List<Mutation> mutations) {
+    await(async.writeBatch(mutations));
+  }
+
+  /**
+   * The pairs with keys in {@code [start, end)}, in key order. Each iterator reads lazily, one page
+   * at a time across ranges (the page size is {@link Builder#scanPageSize}), each page under its
+   * own call timeout; its {@code hasNext} throws the page's {@link BasaltException} if one fails.
+   * Pages are read at different times, so a long scan is not a snapshot.
+   *
+   * @param start the first key (inclusive); empty for the first user key
+   * @param end the end (exclusive); empty for no end
+   * @throws IllegalArgumentException if a bound is not a valid key or {@code start} is after {@code
+   *     end}
+   */
+  public Iterable<KeyValue> scan(byte[] start, byte[] end) {
+    byte[] from = AsyncBasaltClient.checkScan(start, end);
+    byte[] to = end.clone();
+    return () -> new ScanIterator(from, to);
+  }
+
+  /**
+   * Reads up to {@code limit} pairs with keys in {@code [start, end)}, in key order (see {@link
+   * #scan(byte[], byte[])}).
+   *
+   * @throws IllegalArgumentException if a bound is not a valid key, {@code start} is after {@code
+   *     end}, or {@code limit} is not positive
+   */
+  public List<KeyValue> scan(byte[] start, byte[] end, int limit) {
+    return await(async.scan(start, end, limit));
+  }
+
+  /**
+   * Closes the connections and stops the client's threads. Calls in flight fail (writes among them
+   * with an {@link AmbiguousResultException} if they may have been applied); later calls fail.
+   */
+  @Override
+  public void close() {
+    router.close();
+  }
+
+  private final class ScanIterator implements Iterator<KeyValue> {
+    private final byte[] end;
+    private final ArrayDeque<KeyValue> buffered = new ArrayDeque<>();
+    private byte[] next;
+
+    ScanIterator(byte[] from, byte[] end) {
+      this.next = from;
+      this.end = end;
+    }
+
+    @Override
+    public boolean hasNext() {
+      while (buffered.isEmpty() && next != null) {
+        AsyncBasaltClient.ScanPage page = await(async.scanPage(next, end, pageSize()));
+        buffered.addAll(page.kvs());
+        next = page.next();
+      }
+      return !buffered.isEmpty();
+    }
+
+    @Override
+    public KeyValue next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      return buffered.poll();
+    }
+  }
+
+  private int pageSize() {
+    return async.scanPageSize();
+  }
+
+  /** Waits for {@code future}; rethrows its failure as it is (unchecked). */
+  private static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.get();
+    } catch (ExecutionException e) {
+      Throwable cause = Router.unwrap(e);
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      throw new BasaltException(Router.describe(cause), cause);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BasaltException("interrupted while waiting for the cluster", e);
+    }
+  }
+
+  /**
+   * Settings for a {@link BasaltClient}. Every setting but the seeds has a default.
+   *
+   * <p>{@code meterRegistry} is the only method that needs Micrometer on the class path.
+   */
+  public static final class Builder {
+    private List<String> seeds = List.of();
+    private Duration callTimeout = Duration.ofSeconds(5);
+    private Duration connectTimeout = Duration.ofSeconds(2);
+    private Duration maxRetryBackoff = Duration.ofSeconds(1);
+    private int scanPageSize = 1000;
+    private MeterRegistry meterRegistry;
+
+    private Builder() {}
+
+    /**
+     * The nodes to ask first, as "host:port" (IPv6 literals as "[addr]:port"). One reachable seed
+     * suffices; the client learns the others.
+     *
+     * @throws IllegalArgumentException if a seed is not host:port
+     */
+    public Builder seeds(String... seeds) {
+      for (String seed : seeds) {
+        HostAndPort.parse(Objects.requireNonNull(seed, "seed"));
+      }
+      this.seeds = List.of(seeds);
+      return this;
+    }
+
+    /**
+     * How long a call may take in all, retries included (default 5 s). A scan's deadline applies to
+     * each page.
+     */
+    public Builder callTimeout(Duration callTimeout) {
+      this.callTimeout = positive(callTimeout, "callTimeout");
+      return this;
+    }
+
+    /**
+     * How long opening a connection may take, handshake included (default 2 s); also bounds each
+     * question for the node list.
+     */
+    public Builder connectTimeout(Duration connectTimeout) {
+      this.connectTimeout = positive(connectTimeout, "connectTimeout");
+      return this;
+    }
+
+    /** The longest wait between retries (default 1 s); waits start at 10 ms and double. */
+    public Builder maxRetryBackoff(Duration maxRetryBackoff) {
+      this.maxRetryBackoff = positive(maxRetryBackoff, "maxRetryBackoff");
+      return this;
+    }
+
+    /** The most pairs a scan reads per request (default 1000). */
+    public Builder scanPageSize(int scanPageSize) {
+      if (scanPageSize <= 0) {
+        throw new IllegalArgumentException("scanPageSize must be positive, got " + scanPageSize);
+      }
+      this.scanPageSize = scanPageSize;
+      return this;
+    }
+
+    /**
+     * Where to register the client's meters: {@code basalt_client_request_seconds} (tags {@code
+     * method}, {@code outcome}), {@code basalt_client_retries_total} (tag {@code reason}), {@code
+     * basalt_client_range_cache_hits_total} and {@code basalt_client_range_cache_misses_total}. No
+     * meters without one.
+     */
+    public Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+      return this;
+    }
+
+    /**
+     * A new client with these settings. It does not connect yet.
+     *
+     * @throws IllegalArgumentException if no seed was given
+     */
+    public BasaltClient build() {
+      if (seeds.isEmpty()) {
+        throw new IllegalArgumentException("at least one seed (host:port) is required");
+      }
+      ClientMetrics metrics =
+          meterRegistry == null ? ClientMetrics.NONE : new MicrometerClientMetrics(meterRegistry);
+      NodeDirectory nodes = new NodeDirectory(seeds);
+      long maxBackoffNanos = maxRetryBackoff.toNanos();
+      Backoff backoff =
+          new Backoff(Math.min(Duration.ofMillis(10).toNanos(), maxBackoffNanos), maxBackoffNanos);
+      ConnectionPool pool =
+          new ConnectionPool(
+              nodes, connectTimeout, Math.min(2, Runtime.getRuntime().availableProcessors()));
+      Router router =
+          new Router(
+              nodes,
+              new RangeCache(100_000),
+              pool,
+              metrics,
+              backoff,
+              callTimeout.toNanos(),
+              connectTimeout.toNanos(),
+              new SecureRandom().nextLong());
+      return new BasaltClient(router, scanPageSize);
+    }
+
+    private static Duration positive(Duration duration, String name) {
+      Objects.requireNonNull(duration, name);
+      if (duration.isNegative() || duration.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive, got " + duration);
+      }
+      return duration;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package io.basalt.client;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One connection per node address, opened on first use and replaced on the next use after it
+ * breaks. All connections share one small event loop group (epoll when available, NIO otherwise),
+ * whose threads also run the router's retry timers.
+ */
+final class ConnectionPool implements AutoCloseable {
+  private final EventLoopGroup group;
+  private final Bootstrap bootstrap;
+  private final NodeDirectory directory;
+  private final long connectTimeoutNanos;
+  private final Map<String, Connection> connections = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  ConnectionPool(NodeDirectory directory, Duration connectTimeout, int ioThreads) {
+    boolean epoll = Epoll.isAvailable();
+    this.group =
+        new MultiThreadIoEventLoopGroup(
+            ioThreads,
+            new DefaultThreadFactory("basalt-client", true),
+            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    this.bootstrap =
+        new Bootstrap()
+            .group(group)
+            .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(
+                ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
+    this.directory = directory;
+    this.connectTimeoutNanos = connectTimeout.toNanos();
+  }
+
+  /**
+   * The connection to {@code address}, opening one if there is none or the last one broke.
+   *
+   * @throws IllegalStateException once the pool is closed
+   */
+  Connection get(String address) {
+    if (closed) {
+      throw new IllegalStateException("the client is closed");
+    }
+    return connections.compute(
+        address,
+        (a, existing) ->
+            existing != null && existing.isUsable()
+                ? existing
+                : Connection.open(
+                    bootstrap, a, directory, Framing.MAX_FRAME_BYTES, connectTimeoutNanos));
+  }
+
+  /** Runs timers (retry backoff) on the I/O threads. */
+  ScheduledExecutorService scheduler() {
+    return group;
+  }
+
+  /** Closes every connection and stops the I/O threads (waits up to 5 s for them). */
+  @Override
+  public void close() {
+    closed = true;
+    for (Connection connection : connections.values()) {
+      connection.close("the client is closing");
+    }
+    connections.clear();
+    group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,13 @@
+package io.basalt.client;
+
+/**
+ * A node refused the request as invalid (error code {@code INVALID_ARGUMENT}). Never retried: the
+ * same request would be refused again. The request was not applied.
+ */
+public final class InvalidArgumentException extends BasaltException {
+  private static final long serialVersionUID = 1L;
+
+  InvalidArgumentException(String message) {
+    super(message, "INVALID_ARGUMENT", null);
+  }
+}

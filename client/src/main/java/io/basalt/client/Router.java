@@ -1,0 +1,721 @@
+package io.basalt.client;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.Error;
+import io.basalt.api.KeyNotInRangeError;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NodeInfoRequest;
+import io.basalt.api.NodeInfoResponse;
+import io.basalt.api.NotLeaderError;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import io.basalt.api.RequestHeader;
+import io.basalt.api.ScanRequest;
+import io.basalt.client.RangeCache.CachedRange;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * Sends each request to the leader of the range that holds its key, and retries it until it
+ * succeeds, fails for good, or its deadline passes (DESIGN.md decision 8).
+ *
+ * <h2>Routing</h2>
+ *
+ * The {@link RangeCache} says which range holds a key and which node leads it. On a miss the range
+ * is looked up in the meta range: a one-row scan of the range directory from {@link
+ * KeySpace#rangeLookupStart}. The meta range is itself routed like a range whose replicas are all
+ * the known nodes: any node holding a replica answers, the others say RangeNotFound, followers say
+ * NotLeader. Node addresses come from the {@link NodeDirectory}, refreshed when a node id is
+ * unknown. Without a known leader, a call tries the range's voters in turn, starting after the node
+ * it tried last.
+ *
+ * <h2>Retries</h2>
+ *
+ * Every call has one deadline, fixed when it starts; lookups made on its behalf share it. Errors
+ * that carry the fix (NotLeader with a hint, RangeNotFound, KeyNotInRange) update the cache and
+ * retry at once, a few times per call; everything else retryable (no leader known, a node
+ * unreachable, unavailable, not serving, timed out) waits an exponential backoff with jitter
+ * ({@link Backoff}), capped so that no wait runs past the deadline. INVALID_ARGUMENT and unknown
+ * error codes end the call.
+ *
+ * <h2>Writes and ambiguity</h2>
+ *
+ * A write carries a request id (8 random bytes naming this client, then an 8-byte sequence) that
+ * every retry of it reuses, and nodes apply a request id at most once; so retrying a write whose
+ * outcome is unknown is safe. The outcome is unknown once an attempt may have reached a node and no
+ * definite answer came back: the connection broke after sending, the node answered Timeout, or the
+ * deadline passed while waiting. Such a call that does not then succeed ends in an {@link
+ * AmbiguousResultException}, never in a failure that claims the write was not applied. Errors that
+ * nodes send before evaluating a request (NotLeader, RangeNotFound, KeyNotInRange, Unavailable,
+ * NOT_SERVING) do not make a write ambiguous.
+ *
+ * <h2>Threads</h2>
+ *
+ * Nothing here blocks. A call moves one step at a time, each step started by the completion of the
+ * last (an answer, a lookup, a timer on the I/O threads), so a call's fields need no locks.
+ */
+final class Router implements AutoCloseable {
+  /**
+   * A request as the router sees it.
+   *
+   * @param method the name used in metrics and messages ("get", "put", …)
+   * @param key the key that picks the range
+   * @param write whether the request changes data (it then carries a request id)
+   * @param body builds the request for the range it is routed to (the header is added after); may
+   *     throw {@link IllegalArgumentException} to end the call
+   */
+  record Op(
+      String method,
+      byte[] key,
+      boolean write,
+      Function<RangeDescriptor, KvRequest.Builder> body) {}
+
+  /** A successful answer and the descriptor of the range the request was routed by. */
+  record Reply(KvResponse response, RangeDescriptor range) {}
+
+  /** Retries that skip the backoff (redirects that carry their fix), per call. */
+  private static final int MAX_IMMEDIATE_RETRIES = 3;
+
+  private static final RangeDescriptor META_RANGE =
+      RangeDescriptor.newBuilder()
+          .setRangeId(KeySpace.META_RANGE_ID)
+          .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
+          .build();
+
+  private final NodeDirectory nodes;
+  private final RangeCache ranges;
+  private final ConnectionPool pool;
+  private final ClientMetrics metrics;
+  private final Backoff backoff;
+  private final long callTimeoutNanos;
+  private final long nodeInfoTimeoutNanos;
+  private final long clientId;
+  private final AtomicLong writeSequence = new AtomicLong();
+  private final Set<Call> inFlight = ConcurrentHashMap.newKeySet();
+  private volatile long metaLeader;
+  private volatile boolean closed;
+
+  Router(
+      NodeDirectory nodes,
+      RangeCache ranges,
+      ConnectionPool pool,
+      ClientMetrics metrics,
+      Backoff backoff,
+      long callTimeoutNanos,
+      long nodeInfoTimeoutNanos,
+      long clientId) {
+    this.nodes = nodes;
+    this.ranges = ranges;
+    this.pool = pool;
+    this.metrics = metrics;
+    this.backoff = backoff;
+    this.callTimeoutNanos = callTimeoutNanos;
+    this.nodeInfoTimeoutNanos = nodeInfoTimeoutNanos;
+    this.clientId = clientId;
+  }
+
+  /** Routes {@code op} to its range's leader, retrying under the call timeout. */
+  CompletableFuture<Reply> send(Op op) {
+    long start = System.nanoTime();
+    ByteString requestId = op.write() ? nextRequestId() : ByteString.EMPTY;
+    Call call = new Call(op, start + callTimeoutNanos, requestId, false, null);
+    call.start();
+    // The caller's future completes after the measurement, so a caller that saw it sees the meter.
+    return call.result.whenComplete((reply, failure) ->
+        metrics.request(op.method(), System.nanoTime() - start, failure == null));
+  }
+
+  /**
+   * The descriptor of the range holding {@code key}: cached, or looked up under a fresh deadline.
+   */
+  CompletableFuture<RangeDescriptor> locate(byte[] key) {
+    CachedRange cached = ranges.find(key);
+    if (cached != null) {
+      metrics.rangeCacheHit();
+      return CompletableFuture.completedFuture(cached.descriptor());
+    }
+    metrics.rangeCacheMiss();
+    return lookup(key, System.nanoTime() + callTimeoutNanos)
+        .thenApply(descriptor -> {
+          ranges.put(descriptor);
+          return descriptor;
+        });
+  }
+
+  /** Stops routing: calls in flight and new ones fail. */
+  @Override
+  public void close() {
+    closed = true;
+    pool.close();
+    // The I/O threads are gone: a call waiting for a timer or an answer would wait forever.
+    for (Call call : inFlight) {
+      call.finish(new BasaltException("the client is closed"));
+    }
+  }
+
+  private ByteString nextRequestId() {
+    return ByteString.copyFrom(
+        ByteBuffer.allocate(16).putLong(clientId).putLong(writeSequence.incrementAndGet()).flip());
+  }
+
+  /** Reads the range directory for the descriptor of the range holding {@code key}. */
+  private CompletableFuture<RangeDescriptor> lookup(byte[] key, long deadlineNanos) {
+    Op op =
+        new Op(
+            "range_lookup",
+            key,
+            false,
+            meta ->
+                KvRequest.newBuilder()
+                    .setScan(
+                        ScanRequest.newBuilder()
+                            .setStartKey(ByteString.copyFrom(KeySpace.rangeLookupStart(key)))
+                            .setEndKey(ByteString.copyFrom(KeySpace.rangeDirectoryEnd()))
+                            .setLimit(1)));
+    Function<KvResponse, String> complaint =
+        response -> {
+          try {
+            parseLookup(key, response);
+            return null;
+          } catch (InvalidProtocolBufferException | IllegalStateException e) {
+            return e.getMessage();
+          }
+        };
+    Call call = new Call(op, deadlineNanos, ByteString.EMPTY, true, complaint);
+    call.start();
+    return call.result.thenApply(reply -> {
+      try {
+        return parseLookup(key, reply.response());
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException(e); // checked by the complaint already
+      }
+    });
+  }
+
+  private static RangeDescriptor parseLookup(byte[] key, KvResponse response)
+      throws InvalidProtocolBufferException {
+    if (!response.hasScan()) {
+      throw new IllegalStateException(
+          "the meta range answered a lookup with " + response.getResponseCase());
+    }
+    if (response.getScan().getKvsCount() == 0) {
+      throw new IllegalStateException(
+          "the range directory has no range for key " + Keys.shortly(key));
+    }
+    RangeDescriptor descriptor = RangeDescriptor.parseFrom(response.getScan().getKvs(0).getValue());
+    if (!KeySpace.contains(descriptor, key)) {
+      throw new IllegalStateException(
+          "the range directory's entry for key "
+              + Keys.shortly(key)
+              + " is range "
+              + describe(descriptor)
+              + ", which does not hold it");
+    }
+    return descriptor;
+  }
+
+  private CompletableFuture<NodeInfoResponse> nodeInfo(String address, long deadlineNanos) {
+    KvRequest request =
+        KvRequest.newBuilder().setNodeInfo(NodeInfoRequest.getDefaultInstance()).build();
+    Connection connection;
+    try {
+      connection = pool.get(address);
+    } catch (IllegalStateException e) {
+      return CompletableFuture.failedFuture(new BasaltException("the client is closed"));
+    }
+    return connection
+        .call(request, deadlineNanos)
+        .thenApply(response -> {
+          if (response.hasNodeInfo()) {
+            return response.getNodeInfo();
+          }
+          throw new BasaltException(
+              response.hasError()
+                  ? describe(response.getError())
+                  : "answered NodeInfo with " + response.getResponseCase());
+        });
+  }
+
+  /** One call in progress: its retry state. See the class comment. */
+  private final class Call {
+    final Op op;
+    final long deadlineNanos;
+    final ByteString requestId;
+    final boolean meta;
+    final Function<KvResponse, String> complaint;
+    final CompletableFuture<Reply> result = new CompletableFuture<>();
+    int attempts;
+    int backoffs;
+    int immediateRetries;
+    long lastNode;
+    volatile boolean maybeApplied; // read by close() too
+    BasaltException lastFailure;
+
+    /**
+     * @param meta whether the call goes to the meta range (else to the range holding the op's key)
+     * @param complaint when set, finds fault with an answer that is no error: such answers are
+     *     retried like an unavailable range
+     */
+    Call(
+        Op op,
+        long deadlineNanos,
+        ByteString requestId,
+        boolean meta,
+        Function<KvResponse, String> complaint) {
+      this.op = op;
+      this.deadlineNanos = deadlineNanos;
+      this.requestId = requestId;
+      this.meta = meta;
+      this.complaint = complaint;
+    }
+
+    void start() {
+      inFlight.add(this);
+      result.whenComplete((reply, failure) -> inFlight.remove(this));
+      attempt();
+    }
+
+    void attempt() {
+      if (result.isDone()) {
+        return;
+      }
+      if (closed) {
+        finish(new BasaltException("the client is closed"));
+        return;
+      }
+      if (System.nanoTime() - deadlineNanos >= 0) {
+        giveUp();
+        return;
+      }
+      if (meta) {
+        attemptMeta();
+        return;
+      }
+      CachedRange cached = ranges.find(op.key());
+      if (cached != null) {
+        metrics.rangeCacheHit();
+        route(cached.descriptor(), cached.leaderNode().get());
+        return;
+      }
+      metrics.rangeCacheMiss();
+      lookup(op.key(), deadlineNanos)
+          .whenComplete((descriptor, failure) -> {
+            if (failure != null) {
+              lookupFailed(asBasalt(failure));
+              return;
+            }
+            ranges.put(descriptor);
+            // The cache may hold a newer descriptor than the one just read.
+            CachedRange fresh = ranges.find(op.key());
+            if (fresh != null) {
+              route(fresh.descriptor(), fresh.leaderNode().get());
+            } else {
+              route(descriptor, 0);
+            }
+          });
+    }
+
+    private void attemptMeta() {
+      List<Long> candidates = nodes.nodeIds();
+      if (candidates.isEmpty()) {
+        refreshNodes()
+            .whenComplete((ok, failure) -> {
+              if (failure != null) {
+                lastFailure = asBasalt(failure);
+                retryAfterBackoff("node_discovery");
+              } else {
+                attempt();
+              }
+            });
+        return;
+      }
+      long leader = metaLeader;
+      sendTo(META_RANGE, leader != 0 && candidates.contains(leader) ? leader : after(candidates));
+    }
+
+    /** Sends to {@code leader} if known, else to the next voter of the range. */
+    private void route(RangeDescriptor range, long leader) {
+      if (leader != 0) {
+        sendTo(range, leader);
+        return;
+      }
+      List<Long> candidates = new ArrayList<>();
+      for (ReplicaDescriptor replica : range.getReplicasList()) {
+        if (replica.getRole() != ReplicaRole.REPLICA_ROLE_LEARNER) {
+          candidates.add(replica.getNodeId());
+        }
+      }
+      if (candidates.isEmpty()) {
+        lastFailure = new UnavailableException("range " + describe(range) + " lists no voters");
+        ranges.invalidate(range.getRangeId());
+        retryAfterBackoff("no_replica");
+        return;
+      }
+      sendTo(range, after(candidates));
+    }
+
+    /** The candidate after the node this call tried last (the first, if it tried none of them). */
+    private long after(List<Long> candidates) {
+      return candidates.get((candidates.indexOf(lastNode) + 1) % candidates.size());
+    }
+
+    private void sendTo(RangeDescriptor range, long node) {
+      String address = nodes.address(node);
+      if (address != null) {
+        send(range, node, address);
+        return;
+      }
+      refreshNodes()
+          .whenComplete((ok, failure) -> {
+            String found = nodes.address(node);
+            if (found != null) {
+              send(range, node, found);
+              return;
+            }
+            lastFailure =
+                failure != null
+                    ? asBasalt(failure)
+                    : new UnavailableException("no node knows the address of node " + node);
+            forgetLeader(range, node);
+            retryAfterBackoff("unknown_node");
+          });
+    }
+
+    private void send(RangeDescriptor range, long node, String address) {
+      KvRequest request;
+      Connection connection;
+      try {
+        request =
+            op.body()
+                .apply(range)
+                .setHeader(
+                    RequestHeader.newBuilder()
+                        .setRangeId(range.getRangeId())
+                        .setRangeGeneration(range.getGeneration())
+                        .setRequestId(requestId))
+                .build();
+        connection = pool.get(address);
+      } catch (IllegalArgumentException e) {
+        finish(e);
+        return;
+      } catch (IllegalStateException e) {
+        finish(new BasaltException("the client is closed"));
+        return;
+      }
+      attempts++;
+      lastNode = node;
+      connection
+          .call(request, deadlineNanos)
+          .whenComplete((response, failure) -> {
+            if (failure != null) {
+              onTransportFailure(range, node, unwrap(failure));
+            } else if (response.hasError()) {
+              onError(range, node, response.getError());
+            } else {
+              onAnswer(range, node, response);
+            }
+          });
+    }
+
+    private void onAnswer(RangeDescriptor range, long node, KvResponse response) {
+      String fault = complaint == null ? null : complaint.apply(response);
+      if (fault != null) {
+        lastFailure = new UnavailableException("node " + node + ": " + fault);
+        retryAfterBackoff("incomplete_answer");
+        return;
+      }
+      if (meta) {
+        metaLeader = node;
+      } else {
+        ranges.setLeader(range.getRangeId(), node);
+      }
+      result.complete(new Reply(response, range));
+    }
+
+    private void onTransportFailure(RangeDescriptor range, long node, Throwable failure) {
+      if (!(failure instanceof Connection.Failure lost)) {
+        finish(asBasalt(failure));
+        return;
+      }
+      if (lost.kind == Connection.Failure.Kind.NOT_SENT && System.nanoTime() - deadlineNanos >= 0) {
+        giveUp(); // the deadline passed on the way out: keep the failure that made us retry
+        return;
+      }
+      lastFailure = new UnavailableException("node " + node + ": " + lost.getMessage());
+      switch (lost.kind) {
+        case NOT_SENT -> {
+          forgetLeader(range, node);
+          retryAfterBackoff("unreachable");
+        }
+        case LOST -> {
+          maybeApplied |= op.write();
+          forgetLeader(range, node);
+          retryAfterBackoff("connection_lost");
+        }
+        case NO_REPLY -> {
+          maybeApplied |= op.write();
+          giveUp();
+        }
+      }
+    }
+
+    private void onError(RangeDescriptor range, long node, Error error) {
+      long rangeId = range.getRangeId();
+      switch (error.getDetailCase()) {
+        case NOT_LEADER -> {
+          NotLeaderError notLeader = error.getNotLeader();
+          long hint = notLeader.getLeaderHint().getNodeId();
+          nodes.learn(hint, notLeader.getLeaderAddress());
+          lastFailure =
+              new NotLeaderException(
+                  "node "
+                      + node
+                      + " is not the leader of range "
+                      + rangeId
+                      + (hint != 0 ? " (it names node " + hint + ")" : " (it knows no leader)"),
+                  rangeId,
+                  hint);
+          if (hint != 0 && hint != node) {
+            setLeader(range, hint);
+            retryNow("not_leader");
+          } else {
+            forgetLeader(range, node);
+            retryAfterBackoff("not_leader");
+          }
+        }
+        case RANGE_NOT_FOUND -> {
+          lastFailure = new BasaltException("node " + node + " has no replica of range " + rangeId);
+          if (meta) {
+            forgetLeader(range, node);
+          } else {
+            ranges.invalidate(rangeId);
+          }
+          retryNow("range_not_found");
+        }
+        case KEY_NOT_IN_RANGE -> {
+          KeyNotInRangeError notInRange = error.getKeyNotInRange();
+          lastFailure =
+              new BasaltException(
+                  "range "
+                      + describe(range)
+                      + " changed: node "
+                      + node
+                      + " says it does not hold "
+                      + Keys.shortly(notInRange.getKey().toByteArray())
+                      + (notInRange.hasCurrent()
+                          ? "; it is now " + describe(notInRange.getCurrent())
+                          : ""));
+          if (meta) {
+            retryAfterBackoff("key_not_in_range");
+            return;
+          }
+          if (notInRange.hasCurrent()) {
+            ranges.put(notInRange.getCurrent());
+          }
+          CachedRange now = ranges.get(rangeId);
+          if (now != null && now.descriptor().getGeneration() <= range.getGeneration()) {
+            // Nothing newer was learned: forget the range and look it up again.
+            ranges.invalidate(rangeId);
+          }
+          retryNow("key_not_in_range");
+        }
+        case TIMEOUT -> {
+          maybeApplied |= op.write();
+          lastFailure =
+              new BasaltException(
+                  "node " + node + " timed out: " + error.getTimeout().getMessage(),
+                  "TIMEOUT",
+                  null);
+          retryAfterBackoff("timeout");
+        }
+        case UNAVAILABLE -> {
+          lastFailure =
+              new UnavailableException(
+                  "range "
+                      + rangeId
+                      + " at node "
+                      + node
+                      + ": "
+                      + error.getUnavailable().getMessage());
+          forgetLeader(range, node);
+          retryAfterBackoff("unavailable");
+        }
+        case GENERIC -> {
+          String code = error.getGeneric().getCode();
+          String message = "node " + node + ": " + code + ": " + error.getGeneric().getMessage();
+          switch (code) {
+            case "INVALID_ARGUMENT" -> finish(new InvalidArgumentException(message));
+            case "NOT_INITIALIZED", "NOT_SERVING" -> {
+              lastFailure = new UnavailableException(message, code);
+              forgetLeader(range, node);
+              retryAfterBackoff(code.toLowerCase(Locale.ROOT));
+            }
+            default -> finish(new BasaltException(message, code, null));
+          }
+        }
+        case DETAIL_NOT_SET ->
+            finish(new BasaltException("node " + node + " answered with an error without detail"));
+      }
+    }
+
+    private void setLeader(RangeDescriptor range, long node) {
+      if (meta) {
+        metaLeader = node;
+      } else {
+        ranges.setLeader(range.getRangeId(), node);
+      }
+    }
+
+    private void forgetLeader(RangeDescriptor range, long node) {
+      if (meta) {
+        if (metaLeader == node) {
+          metaLeader = 0;
+        }
+      } else {
+        ranges.clearLeader(range.getRangeId(), node);
+      }
+    }
+
+    private void lookupFailed(BasaltException failure) {
+      if (failure instanceof DeadlineExceededException) {
+        if (failure.getCause() instanceof BasaltException cause) {
+          lastFailure = cause;
+        }
+        giveUp();
+      } else {
+        finish(failure);
+      }
+    }
+
+    private CompletableFuture<Void> refreshNodes() {
+      return nodes.refresh(address ->
+          nodeInfo(address, Math.min(deadlineNanos, System.nanoTime() + nodeInfoTimeoutNanos)));
+    }
+
+    private void retryNow(String reason) {
+      if (immediateRetries >= MAX_IMMEDIATE_RETRIES) {
+        retryAfterBackoff(reason);
+        return;
+      }
+      immediateRetries++;
+      metrics.retry(reason);
+      try {
+        pool.scheduler().execute(this::attempt);
+      } catch (RejectedExecutionException e) {
+        finish(new BasaltException("the client is closed"));
+      }
+    }
+
+    private void retryAfterBackoff(String reason) {
+      metrics.retry(reason);
+      long delay = backoff.delayNanos(backoffs++, ThreadLocalRandom.current().nextDouble());
+      long remaining = deadlineNanos - System.nanoTime();
+      try {
+        pool.scheduler()
+            .schedule(this::attempt, Math.max(0, Math.min(delay, remaining)), TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        finish(new BasaltException("the client is closed"));
+      }
+    }
+
+    private void giveUp() {
+      long timeoutMillis = TimeUnit.NANOSECONDS.toMillis(callTimeoutNanos);
+      String last = lastFailure == null ? "" : "; last failure: " + lastFailure.getMessage();
+      if (maybeApplied) {
+        result.completeExceptionally(
+            new AmbiguousResultException(
+                op.method()
+                    + " may or may not have been applied: no outcome within "
+                    + timeoutMillis
+                    + " ms ("
+                    + attempts
+                    + " attempts)"
+                    + last,
+                lastFailure));
+      } else {
+        result.completeExceptionally(
+            new DeadlineExceededException(
+                op.method()
+                    + (meta ? " (for key " + Keys.shortly(op.key()) + ")" : "")
+                    + " did not complete within "
+                    + timeoutMillis
+                    + " ms ("
+                    + attempts
+                    + " attempts)"
+                    + last,
+                lastFailure));
+      }
+    }
+
+    /** Ends the call with a failure that is not the deadline's. */
+    void finish(RuntimeException failure) {
+      if (maybeApplied && !(failure instanceof InvalidArgumentException)) {
+        result.completeExceptionally(
+            new AmbiguousResultException(
+                op.method() + " may or may not have been applied: " + failure.getMessage(),
+                failure));
+      } else {
+        result.completeExceptionally(failure);
+      }
+    }
+  }
+
+  static Throwable unwrap(Throwable failure) {
+    while ((failure instanceof CompletionException || failure instanceof ExecutionException)
+        && failure.getCause() != null) {
+      failure = failure.getCause();
+    }
+    return failure;
+  }
+
+  static BasaltException asBasalt(Throwable failure) {
+    Throwable cause = unwrap(failure);
+    return cause instanceof BasaltException basalt
+        ? basalt
+        : new BasaltException(describe(cause), cause);
+  }
+
+  static String describe(Throwable failure) {
+    Throwable cause = unwrap(failure);
+    String message = cause.getMessage();
+    return message == null ? cause.getClass().getSimpleName() : message;
+  }
+
+  static String describe(RangeDescriptor range) {
+    return range.getRangeId()
+        + " ["
+        + Keys.shortly(range.getStartKey().toByteArray())
+        + ", "
+        + (range.getEndKey().isEmpty() ? "end" : Keys.shortly(range.getEndKey().toByteArray()))
+        + ") generation "
+        + range.getGeneration();
+  }
+
+  static String describe(Error error) {
+    return switch (error.getDetailCase()) {
+      case NOT_LEADER -> "not the leader of range " + error.getNotLeader().getRangeId();
+      case RANGE_NOT_FOUND -> "no replica of range " + error.getRangeNotFound().getRangeId();
+      case KEY_NOT_IN_RANGE -> "key not in range";
+      case TIMEOUT -> "timeout: " + error.getTimeout().getMessage();
+      case UNAVAILABLE -> "unavailable: " + error.getUnavailable().getMessage();
+      case GENERIC -> error.getGeneric().getCode() + ": " + error.getGeneric().getMessage();
+      case DETAIL_NOT_SET -> "an error without detail";
+    };
+  }
+}
