@@ -47,7 +47,8 @@ import picocli.CommandLine.Parameters;
       BasaltCli.Start.class,
       BasaltCli.Init.class,
       BasaltCli.Status.class,
-      BasaltCli.Kv.class
+      BasaltCli.Kv.class,
+      Demo.class
     })
 public final class BasaltCli {
   /** Exit code of a refused or failed operator command. */

@@ -22,15 +22,23 @@ class CliTest {
     cmd.add(System.getProperty("java.class.path"));
     cmd.add("io.basalt.node.cli.BasaltCli");
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).start();
-    if (!p.waitFor(60, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError("basalt " + String.join(" ", args) + " did not finish");
+    java.nio.file.Path out = java.nio.file.Files.createTempFile("basalt-cli", ".out");
+    java.nio.file.Path err = java.nio.file.Files.createTempFile("basalt-cli", ".err");
+    try {
+      Process p =
+          new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError("basalt " + String.join(" ", args) + " did not finish");
+      }
+      return new Result(
+          p.exitValue(),
+          java.nio.file.Files.readString(out, StandardCharsets.UTF_8),
+          java.nio.file.Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      java.nio.file.Files.deleteIfExists(out);
+      java.nio.file.Files.deleteIfExists(err);
     }
-    return new Result(
-        p.exitValue(),
-        new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
-        new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
   }
 
   @Test
