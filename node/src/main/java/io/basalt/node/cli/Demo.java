@@ -1,21 +1,13 @@
 package io.basalt.node.cli;
 
-import io.basalt.api.InitClusterRequest;
-import io.basalt.api.KvRequest;
-import io.basalt.api.KvResponse;
 import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaStatus;
-import io.basalt.api.StatusRequest;
-import io.basalt.api.StatusResponse;
 import io.basalt.client.AmbiguousResultException;
 import io.basalt.client.BasaltClient;
 import io.basalt.client.BasaltException;
+import io.basalt.node.local.LocalCluster;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -68,11 +60,7 @@ final class Demo implements Callable<Integer> {
   private static final int KEYS = 2_000;
 
   private final PrintStream out = System.out;
-  private final List<Process> processes = new ArrayList<>();
-  private final List<String> addresses = new ArrayList<>();
-  private final List<Integer> httpPorts = new ArrayList<>();
-  private Path dir;
-  private volatile boolean keepProcesses;
+  private LocalCluster cluster;
 
   @Override
   public Integer call() throws Exception {
@@ -80,39 +68,38 @@ final class Demo implements Callable<Integer> {
       throw new IllegalArgumentException("--nodes must be between 1 and 9, got " + nodes);
     }
     Duration runFor = parseDuration(duration);
-    dir = Files.createTempDirectory("basalt-demo-");
-    Thread cleanup = new Thread(this::stopAll, "demo-cleanup");
+    cluster = LocalCluster.start(nodes, List.of("-Xmx512m"), List.of());
+    // Ctrl-C (or any exit) stops every node, unless --keep asked to leave them running.
+    Thread cleanup = new Thread(cluster::close, "demo-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);
-    out.printf("starting %d nodes (stores and logs in %s)%n", nodes, dir);
-    for (int i = 1; i <= nodes; i++) {
-      addresses.add("127.0.0.1:" + freePort());
-      httpPorts.add(freePort());
-    }
-    for (int i = 1; i <= nodes; i++) {
-      processes.add(startNode(i));
-    }
-    init();
+    out.printf("starting %d nodes (stores and logs in %s)%n", nodes, cluster.dir());
+    String clusterId = cluster.init(8, Math.min(3, nodes), Duration.ofSeconds(60));
+    out.printf(
+        "initialized cluster %s: meta range and 8 data ranges, %d replicas each%n",
+        clusterId, Math.min(3, nodes));
     Workload w = new Workload();
     try (BasaltClient client =
         BasaltClient.builder()
-            .seeds(addresses.toArray(String[]::new))
+            .seeds(cluster.addresses().toArray(String[]::new))
             .callTimeout(Duration.ofSeconds(10))
             .build()) {
       w.run(client, runFor);
       int failures = w.check(client);
       w.summary(failures);
       if (keep) {
-        keepProcesses = true;
+        cluster.keepRunning();
         out.println();
         out.println("the cluster keeps running:");
-        for (int i = 0; i < nodes; i++) {
+        for (int i = 1; i <= nodes; i++) {
           out.printf(
               "  node %d: %s (metrics http://127.0.0.1:%d/metrics, log %s)%n",
-              i + 1, addresses.get(i), httpPorts.get(i), dir.resolve("node-" + (i + 1) + ".log"));
+              i, cluster.address(i), cluster.httpPort(i), cluster.log(i));
         }
-        out.println("  try: bin/basalt status --host " + addresses.get(0));
-        out.println("       bin/basalt kv --host " + addresses.get(0) + " put hello world");
-        out.println("  stop: kill " + pids());
+        out.println("  try: bin/basalt status --host " + cluster.address(1));
+        out.println("       bin/basalt kv --host " + cluster.address(1) + " put hello world");
+        out.println(
+            "  stop: kill "
+                + String.join(" ", cluster.pids().stream().map(String::valueOf).toList()));
       }
       return failures == 0 ? 0 : 1;
     }
@@ -133,143 +120,6 @@ final class Demo implements Callable<Integer> {
       return Duration.ofSeconds(Long.parseLong(t));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("not a duration: '" + s + "' (try 20s or 2m)", e);
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
-  private Process startNode(int id) throws IOException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    cmd.add("--enable-native-access=ALL-UNNAMED");
-    cmd.add("-Xmx512m");
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(BasaltCli.class.getName());
-    cmd.add("start");
-    cmd.add("--id=" + id);
-    cmd.add("--store=" + dir.resolve("store-" + id));
-    cmd.add("--listen=" + addresses.get(id - 1));
-    cmd.add("--http=127.0.0.1:" + httpPorts.get(id - 1));
-    cmd.add("--join=" + String.join(",", addresses));
-    return new ProcessBuilder(cmd)
-        .redirectErrorStream(true)
-        .redirectOutput(
-            ProcessBuilder.Redirect.appendTo(dir.resolve("node-" + id + ".log").toFile()))
-        .start();
-  }
-
-  private void init() {
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    String last = "no node answered";
-    while (System.nanoTime() < deadline) {
-      try (WireClient c = WireClient.connect(addresses.get(0), Duration.ofSeconds(5))) {
-        KvResponse r =
-            c.call(
-                KvRequest.newBuilder()
-                    .setInitCluster(
-                        InitClusterRequest.newBuilder().setReplication(Math.min(3, nodes)))
-                    .build());
-        if (!r.hasError()) {
-          out.printf(
-              "initialized cluster %s: %d ranges, %d replicas each%n",
-              r.getInitCluster().getClusterId(),
-              r.getInitCluster().getRangesCount(),
-              Math.min(3, nodes));
-          return;
-        }
-        last = BasaltCli.describe(r);
-      } catch (RuntimeException e) {
-        last = e.getMessage();
-      }
-      LockSupport.parkNanos(Duration.ofMillis(300).toNanos());
-    }
-    throw new IllegalStateException("the cluster did not initialize: " + last);
-  }
-
-  private Map<Integer, StatusResponse> statuses() {
-    Map<Integer, StatusResponse> out = new TreeMap<>();
-    for (int i = 0; i < nodes; i++) {
-      if (!processes.get(i).isAlive()) {
-        continue;
-      }
-      try (WireClient c = WireClient.connect(addresses.get(i), Duration.ofSeconds(1))) {
-        KvResponse r =
-            c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
-        if (r.hasStatus()) {
-          out.put(i + 1, r.getStatus());
-        }
-      } catch (RuntimeException e) {
-        // down or busy: left out of this status
-      }
-    }
-    return out;
-  }
-
-  /** Range id to the node leading it, from the live nodes' status. */
-  private Map<Long, Integer> leaders() {
-    Map<Long, Integer> out = new TreeMap<>();
-    statuses()
-        .forEach((node, s) -> {
-          for (ReplicaStatus r : s.getReplicasList()) {
-            if (r.getRole().equals("LEADER")) {
-              out.put(r.getRange().getRangeId(), node);
-            }
-          }
-        });
-    return out;
-  }
-
-  private List<RangeDescriptor> ranges() {
-    for (StatusResponse s : statuses().values()) {
-      List<RangeDescriptor> out = new ArrayList<>();
-      for (ReplicaStatus r : s.getReplicasList()) {
-        out.add(r.getRange());
-      }
-      if (!out.isEmpty()) {
-        return out;
-      }
-    }
-    return List.of();
-  }
-
-  private String pids() {
-    StringBuilder b = new StringBuilder();
-    for (Process p : processes) {
-      b.append(p.pid()).append(' ');
-    }
-    return b.toString().trim();
-  }
-
-  private void stopAll() {
-    if (keepProcesses) {
-      return;
-    }
-    for (Process p : processes) {
-      p.destroyForcibly();
-    }
-    for (Process p : processes) {
-      try {
-        p.waitFor();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    deleteQuietly(dir);
-  }
-
-  private static void deleteQuietly(Path dir) {
-    if (dir == null) {
-      return;
-    }
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort: it is a temporary directory
     }
   }
 
@@ -352,7 +202,7 @@ final class Demo implements Callable<Integer> {
         long e = errors.get();
         long[] pct = window.drain();
         Map<Integer, Integer> perNode = new TreeMap<>();
-        leaders().values().forEach(n -> perNode.merge(n, 1, Integer::sum));
+        cluster.leaders().values().forEach(n -> perNode.merge(n, 1, Integer::sum));
         out.printf(
             "%4ds  %7d ops/s  p50 %6.2f ms  p99 %7.2f ms  errors %d  leaders %s%n",
             (now - start) / 1_000_000_000L,
@@ -426,8 +276,8 @@ final class Demo implements Callable<Integer> {
     }
 
     void killBusiestLeader() {
-      List<RangeDescriptor> ranges = ranges();
-      Map<Long, Integer> leaders = leaders();
+      List<RangeDescriptor> ranges = cluster.ranges();
+      Map<Long, Integer> leaders = cluster.leaders();
       RangeDescriptor busiest = null;
       long most = -1;
       for (RangeDescriptor d : ranges) {
@@ -454,9 +304,13 @@ final class Demo implements Callable<Integer> {
       killedNode = leaders.get(killedRange);
       out.printf(
           "killing node %d (pid %d), the leader of range %d, the busiest (%d ops)%n",
-          killedNode, processes.get(killedNode - 1).pid(), killedRange, most);
+          killedNode, cluster.process(killedNode).pid(), killedRange, most);
       killedAt = System.nanoTime();
-      processes.get(killedNode - 1).destroyForcibly();
+      try {
+        cluster.kill(killedNode);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
 
     void restartKilled() {
@@ -464,8 +318,7 @@ final class Demo implements Callable<Integer> {
         return;
       }
       try {
-        processes.get(killedNode - 1).waitFor();
-        processes.set(killedNode - 1, startNode(killedNode));
+        cluster.restart(killedNode);
         out.printf("restarted node %d%n", killedNode);
       } catch (IOException | InterruptedException e) {
         out.println("could not restart node " + killedNode + ": " + e);

@@ -614,12 +614,23 @@ public final class Store {
       if (ready.isEmpty()) {
         return;
       }
-      WriteBatch batch = new WriteBatch();
-      boolean sync = false;
       for (Replica r : ready) {
         Ready rd = r.raft.ready();
         readies.add(rd);
         r.send(rd.messages());
+      }
+      // 1. Apply what is already durable here: the core hands out only committed entries this
+      //    replica has persisted, so they are applied (and their clients answered, and the reads
+      //    they confirm served) before this round's fsync of new entries, not after it. A Ready
+      //    that installs a snapshot is applied after the snapshot is written (step 3).
+      applyAndAnswer(ready, readies, false);
+      // 2. Persist every ready range's new entries, hard state and snapshot: one write, synced if
+      //    any range needs it (group commit).
+      WriteBatch batch = new WriteBatch();
+      boolean sync = false;
+      for (int i = 0; i < ready.size(); i++) {
+        Replica r = ready.get(i);
+        Ready rd = readies.get(i);
         if (rd.snapshot() != null) {
           r.stageSnapshotData(batch, rd.snapshot());
         }
@@ -631,36 +642,57 @@ public final class Store {
         engine.write(batch, sync);
         listener.raftStateWritten(nanoTime.getAsLong() - t0, ready.size(), sync);
       }
-      // Apply every ready range's committed entries in one (unsynced) write; answers wait until it
-      // is written, so that nothing is read before the state it depends on.
-      WriteBatch applyBatch = new WriteBatch();
-      List<Runnable> answers = new ArrayList<>();
+      // 3. Only now what Raft allows after persistence: votes and acknowledgements; and the
+      //    Readies that installed a snapshot.
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
         Ready rd = readies.get(i);
+        r.send(rd.messagesAfterPersist());
         if (rd.snapshot() != null) {
           r.sm.reload();
         }
-        r.send(rd.messagesAfterPersist());
-        r.afterPersist(rd, applyBatch, answers);
       }
-      if (!applyBatch.isEmpty()) {
-        engine.write(applyBatch, false);
-      }
-      for (Replica r : ready) {
-        r.sm.batchWritten();
-      }
-      answers.forEach(Runnable::run);
+      applyAndAnswer(ready, readies, true);
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
-        Ready rd = readies.get(i);
-        r.serveReads(rd);
-        r.raft.advance(rd);
+        r.raft.advance(readies.get(i));
         r.afterAdvance();
         r.maybeCompactLog();
         if (r.raft.hasReady()) {
           dirty.add(r);
         }
+      }
+    }
+  }
+
+  /**
+   * Applies the committed entries of the Readies with ({@code withSnapshot}) or without a snapshot,
+   * in one unsynced engine write for all their ranges, then answers their clients and serves the
+   * reads they confirmed: nothing is answered or read before the state it depends on is written.
+   */
+  private void applyAndAnswer(List<Replica> ready, List<Ready> readies, boolean withSnapshot) {
+    WriteBatch applyBatch = new WriteBatch();
+    List<Runnable> answers = new ArrayList<>();
+    for (int i = 0; i < ready.size(); i++) {
+      Ready rd = readies.get(i);
+      if ((rd.snapshot() != null) == withSnapshot) {
+        ready.get(i).onReady(rd, applyBatch, answers);
+      }
+    }
+    if (!applyBatch.isEmpty()) {
+      engine.write(applyBatch, false);
+    }
+    for (int i = 0; i < ready.size(); i++) {
+      Ready rd = readies.get(i);
+      if ((rd.snapshot() != null) == withSnapshot) {
+        ready.get(i).sm.batchWritten();
+      }
+    }
+    answers.forEach(Runnable::run);
+    for (int i = 0; i < ready.size(); i++) {
+      Ready rd = readies.get(i);
+      if ((rd.snapshot() != null) == withSnapshot) {
+        ready.get(i).serveReads(rd);
       }
     }
   }
@@ -1204,7 +1236,8 @@ public final class Store {
       }
     }
 
-    void afterPersist(Ready rd, WriteBatch applyBatch, List<Runnable> answers) {
+    /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */
+    void onReady(Ready rd, WriteBatch applyBatch, List<Runnable> answers) {
       if (rd.softState() != null) {
         long newLeader = rd.softState().leaderId();
         boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;

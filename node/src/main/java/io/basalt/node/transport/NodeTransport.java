@@ -479,12 +479,50 @@ public final class NodeTransport implements AutoCloseable {
   }
 
   /**
+   * A client connection's answers: whoever answers (the store thread, in bursts) queues them, and
+   * one task on the channel's event loop writes everything queued and flushes once, so a round's
+   * answers to a client cost one wake-up and one write.
+   */
+  private static final class Replies {
+    private final Channel channel;
+    private final java.util.concurrent.ConcurrentLinkedQueue<Frame> queue =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean scheduled =
+        new java.util.concurrent.atomic.AtomicBoolean();
+
+    Replies(Channel channel) {
+      this.channel = channel;
+    }
+
+    void add(Frame frame) {
+      queue.add(frame);
+      if (scheduled.compareAndSet(false, true)) {
+        channel.eventLoop().execute(this::drain);
+      }
+    }
+
+    private void drain() {
+      scheduled.set(false);
+      Frame f;
+      boolean wrote = false;
+      while ((f = queue.poll()) != null) {
+        channel.write(f, channel.voidPromise());
+        wrote = true;
+      }
+      if (wrote) {
+        channel.flush();
+      }
+    }
+  }
+
+  /**
    * After the handshake: binds the connection to its peer, dispatches batches, tracks writability.
    */
   private final class PeerHandler extends ChannelInboundHandlerAdapter {
     private final Peer dialing;
     private Peer peer;
     private boolean client;
+    private Replies replies;
 
     PeerHandler(Peer dialing) {
       this.dialing = dialing;
@@ -531,16 +569,18 @@ public final class NodeTransport implements AutoCloseable {
           }
           inbound.onRaftBatch(peer.nodeId, batch);
         } else if (msg instanceof Frame frame && frame.hasKvRequest() && client) {
-          Channel ch = ctx.channel();
+          if (replies == null) {
+            replies = new Replies(ctx.channel());
+          }
           long callId = frame.getKvRequest().getCallId();
+          Replies out = replies;
           inbound.onKvRequest(
               frame.getKvRequest(),
               response ->
-                  ch.writeAndFlush(
+                  out.add(
                       Frame.newBuilder()
                           .setKvResponse(response.toBuilder().setCallId(callId))
-                          .build(),
-                      ch.voidPromise()));
+                          .build()));
         } else {
           guard.refuse(ctx.channel(), "unexpected frame on a node connection: " + describe(msg));
         }

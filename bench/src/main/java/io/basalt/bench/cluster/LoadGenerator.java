@@ -1,0 +1,307 @@
+package io.basalt.bench.cluster;
+
+import io.basalt.client.BasaltClient;
+import io.basalt.node.local.LocalCluster;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A closed-loop load generator: {@code threads} client threads, each issuing one request at a time
+ * (like etcd's benchmark tool with that many clients), for a warm-up and then a measured period;
+ * prints throughput and latency percentiles. It drives a running cluster ({@code --endpoints}) or
+ * starts a local 3-node one ({@code --start-cluster}).
+ *
+ * <pre>
+ * java -cp bench/target/benchmarks.jar io.basalt.bench.cluster.LoadGenerator \
+ *     --start-cluster 3 --op put --threads 64 --value-size 100 --duration 30s
+ * </pre>
+ */
+public final class LoadGenerator {
+  /** What to run. */
+  public record Options(
+      String op,
+      int threads,
+      int valueSize,
+      int keys,
+      Duration warmup,
+      Duration duration,
+      boolean zipfian) {}
+
+  /** One side of a comparison: a key-value store with blocking put and get. */
+  public interface Target extends AutoCloseable {
+    void put(byte[] key, byte[] value) throws Exception;
+
+    byte[] get(byte[] key) throws Exception;
+
+    @Override
+    void close();
+  }
+
+  /** The measured result. */
+  public record Result(
+      String name, long ops, long errors, double seconds, long p50, long p99, long p999) {
+    public double opsPerSecond() {
+      return ops / seconds;
+    }
+
+    @Override
+    public String toString() {
+      return String.format(
+          Locale.ROOT,
+          "%-8s %10.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms  errors %d",
+          name,
+          opsPerSecond(),
+          p50 / 1e6,
+          p99 / 1e6,
+          p999 / 1e6,
+          errors);
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    String op = "put";
+    int threads = 64;
+    int valueSize = 100;
+    int keys = 100_000;
+    Duration warmup = Duration.ofSeconds(10);
+    Duration duration = Duration.ofSeconds(30);
+    boolean zipfian = false;
+    String endpoints = null;
+    int startCluster = 0;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--op" -> op = args[++i];
+        case "--threads" -> threads = Integer.parseInt(args[++i]);
+        case "--value-size" -> valueSize = Integer.parseInt(args[++i]);
+        case "--keys" -> keys = Integer.parseInt(args[++i]);
+        case "--warmup" -> warmup = duration(args[++i]);
+        case "--duration" -> duration = duration(args[++i]);
+        case "--zipfian" -> zipfian = true;
+        case "--endpoints" -> endpoints = args[++i];
+        case "--start-cluster" -> startCluster = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    Options o = new Options(op, threads, valueSize, keys, warmup, duration, zipfian);
+    LocalCluster cluster = null;
+    if (startCluster > 0) {
+      cluster = LocalCluster.start(startCluster, List.of("-Xmx1g"), List.of());
+      cluster.init(8, Math.min(3, startCluster), Duration.ofSeconds(60));
+      cluster.awaitLeaders(Duration.ofSeconds(60));
+      endpoints = String.join(",", cluster.addresses());
+    }
+    if (endpoints == null) {
+      throw new IllegalArgumentException("give --endpoints HOST:PORT,... or --start-cluster N");
+    }
+    try (Target t = basalt(endpoints.split(","))) {
+      System.out.println(run("basalt", t, o));
+    } finally {
+      if (cluster != null) {
+        cluster.close();
+      }
+    }
+  }
+
+  static Duration duration(String s) {
+    if (s.endsWith("s")) {
+      return Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1)));
+    }
+    if (s.endsWith("m")) {
+      return Duration.ofMinutes(Long.parseLong(s.substring(0, s.length() - 1)));
+    }
+    return Duration.ofSeconds(Long.parseLong(s));
+  }
+
+  /** Basalt through its Java client. */
+  public static Target basalt(String... endpoints) {
+    BasaltClient client =
+        BasaltClient.builder().seeds(endpoints).callTimeout(Duration.ofSeconds(10)).build();
+    return new Target() {
+      @Override
+      public void put(byte[] key, byte[] value) {
+        client.put(key, value);
+      }
+
+      @Override
+      public byte[] get(byte[] key) {
+        return client.get(key);
+      }
+
+      @Override
+      public void close() {
+        client.close();
+      }
+    };
+  }
+
+  /** The key for index {@code i}: the first byte spreads keys over every pre-split range. */
+  public static byte[] key(int i) {
+    byte[] rest = String.format(Locale.ROOT, "key%09d", i).getBytes(StandardCharsets.US_ASCII);
+    byte[] k = new byte[rest.length + 1];
+    k[0] = (byte) (1 + Math.floorMod(i * 131, 255));
+    System.arraycopy(rest, 0, k, 1, rest.length);
+    return k;
+  }
+
+  /** Loads every key once (so reads find values), then runs the workload. */
+  public static Result run(String name, Target target, Options o) throws InterruptedException {
+    byte[] value = new byte[o.valueSize()];
+    new SplittableRandom(7).nextBytes(value);
+    if (!o.op().equals("put")) {
+      preload(target, o, value);
+    }
+    long[][] samples = new long[o.threads()][];
+    int[] counts = new int[o.threads()];
+    AtomicLong errors = new AtomicLong();
+    long start = System.nanoTime();
+    long measureFrom = start + o.warmup().toNanos();
+    long end = measureFrom + o.duration().toNanos();
+    double readFraction =
+        switch (o.op()) {
+          case "put" -> 0.0;
+          case "get" -> 1.0;
+          default -> Double.parseDouble(o.op().substring(o.op().indexOf(':') + 1));
+        };
+    Zipf zipf = o.zipfian() ? new Zipf(o.keys(), 0.99) : null;
+    CountDownLatch done = new CountDownLatch(o.threads());
+    for (int t = 0; t < o.threads(); t++) {
+      int id = t;
+      samples[t] = new long[1 << 16];
+      Thread th =
+          new Thread(
+              () -> {
+                SplittableRandom r = new SplittableRandom(id * 7919L + 1);
+                try {
+                  while (true) {
+                    long t0 = System.nanoTime();
+                    if (t0 >= end) {
+                      return;
+                    }
+                    int k = zipf != null ? zipf.next(r) : r.nextInt(o.keys());
+                    try {
+                      if (r.nextDouble() < readFraction) {
+                        target.get(key(k));
+                      } else {
+                        target.put(key(k), value);
+                      }
+                    } catch (Exception e) {
+                      if (t0 >= measureFrom) {
+                        errors.incrementAndGet();
+                      }
+                      continue;
+                    }
+                    if (t0 >= measureFrom) {
+                      long[] s = samples[id];
+                      if (counts[id] == s.length) {
+                        samples[id] = s = Arrays.copyOf(s, s.length * 2);
+                      }
+                      s[counts[id]++] = System.nanoTime() - t0;
+                    }
+                  }
+                } finally {
+                  done.countDown();
+                }
+              },
+              "load-" + t);
+      th.setDaemon(true);
+      th.start();
+    }
+    done.await();
+    int total = 0;
+    for (int c : counts) {
+      total += c;
+    }
+    long[] all = new long[total];
+    int at = 0;
+    for (int t = 0; t < o.threads(); t++) {
+      System.arraycopy(samples[t], 0, all, at, counts[t]);
+      at += counts[t];
+    }
+    Arrays.sort(all);
+    double seconds = o.duration().toNanos() / 1e9;
+    return new Result(
+        name,
+        total,
+        errors.get(),
+        seconds,
+        percentile(all, 0.50),
+        percentile(all, 0.99),
+        percentile(all, 0.999));
+  }
+
+  private static long percentile(long[] sorted, double p) {
+    return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, sorted.length * p)];
+  }
+
+  private static void preload(Target target, Options o, byte[] value) throws InterruptedException {
+    int threads = Math.min(64, o.threads() * 2);
+    List<Thread> ts = new ArrayList<>();
+    AtomicLong next = new AtomicLong();
+    for (int t = 0; t < threads; t++) {
+      Thread th =
+          new Thread(() -> {
+            long i;
+            while ((i = next.getAndIncrement()) < o.keys()) {
+              for (int attempt = 0; ; attempt++) {
+                try {
+                  target.put(key((int) i), value);
+                  break;
+                } catch (Exception e) {
+                  if (attempt > 10) {
+                    throw new IllegalStateException("preload failed at key " + i, e);
+                  }
+                  LockSupport.parkNanos(10_000_000L);
+                }
+              }
+            }
+          });
+      ts.add(th);
+      th.start();
+    }
+    for (Thread t : ts) {
+      t.join();
+    }
+  }
+
+  /** Zipfian key choice (YCSB's generator, Gray et al.). */
+  static final class Zipf {
+    private final int n;
+    private final double theta;
+    private final double alpha;
+    private final double zetan;
+    private final double eta;
+
+    Zipf(int n, double theta) {
+      this.n = n;
+      this.theta = theta;
+      double z = 0;
+      for (int i = 1; i <= n; i++) {
+        z += 1 / Math.pow(i, theta);
+      }
+      this.zetan = z;
+      double zeta2 = 1 + 1 / Math.pow(2, theta);
+      this.alpha = 1 / (1 - theta);
+      this.eta = (1 - Math.pow(2.0 / n, 1 - theta)) / (1 - zeta2 / zetan);
+    }
+
+    int next(SplittableRandom r) {
+      double u = r.nextDouble();
+      double uz = u * zetan;
+      if (uz < 1) {
+        return 0;
+      }
+      if (uz < 1 + Math.pow(0.5, theta)) {
+        return 1;
+      }
+      return (int) (n * Math.pow(eta * u - eta + 1, alpha)) % n;
+    }
+  }
+}

@@ -1,0 +1,270 @@
+package io.basalt.node.local;
+
+import io.basalt.api.InitClusterRequest;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.StatusRequest;
+import io.basalt.api.StatusResponse;
+import io.basalt.node.cli.BasaltCli;
+import io.basalt.node.cli.WireClient;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A cluster of node processes on loopback, each a JVM running {@code basalt start} from this JVM's
+ * class path with its own store directory and log file under one temporary directory: what {@code
+ * basalt demo} and the cluster benchmarks run against.
+ */
+public final class LocalCluster implements AutoCloseable {
+  private final int size;
+  private final Path dir;
+  private final List<String> addresses = new ArrayList<>();
+  private final List<Integer> httpPorts = new ArrayList<>();
+  private final List<Process> processes = new ArrayList<>();
+  private final List<String> jvmArgs;
+  private final List<String> nodeArgs;
+  private boolean keep;
+
+  private LocalCluster(int size, Path dir, List<String> jvmArgs, List<String> nodeArgs) {
+    this.size = size;
+    this.dir = dir;
+    this.jvmArgs = List.copyOf(jvmArgs);
+    this.nodeArgs = List.copyOf(nodeArgs);
+  }
+
+  /**
+   * Starts {@code size} nodes that join each other (not yet initialized).
+   *
+   * @param jvmArgs extra JVM options for each node (e.g. a heap size)
+   * @param nodeArgs extra {@code start} flags for each node
+   */
+  public static LocalCluster start(int size, List<String> jvmArgs, List<String> nodeArgs)
+      throws IOException {
+    LocalCluster c =
+        new LocalCluster(size, Files.createTempDirectory("basalt-local-"), jvmArgs, nodeArgs);
+    for (int i = 0; i < size; i++) {
+      c.addresses.add("127.0.0.1:" + freePort());
+      c.httpPorts.add(freePort());
+    }
+    for (int i = 1; i <= size; i++) {
+      c.processes.add(null);
+      c.launch(i);
+    }
+    return c;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private void launch(int id) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.addAll(jvmArgs);
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(BasaltCli.class.getName());
+    cmd.add("start");
+    cmd.add("--id=" + id);
+    cmd.add("--store=" + dir.resolve("store-" + id));
+    cmd.add("--listen=" + address(id));
+    cmd.add("--http=127.0.0.1:" + httpPort(id));
+    cmd.add("--join=" + String.join(",", addresses));
+    cmd.addAll(nodeArgs);
+    processes.set(
+        id - 1,
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log(id).toFile()))
+            .start());
+  }
+
+  public int size() {
+    return size;
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** "host:port" of node {@code id} (1-based). */
+  public String address(int id) {
+    return addresses.get(id - 1);
+  }
+
+  public List<String> addresses() {
+    return List.copyOf(addresses);
+  }
+
+  public int httpPort(int id) {
+    return httpPorts.get(id - 1);
+  }
+
+  public Path log(int id) {
+    return dir.resolve("node-" + id + ".log");
+  }
+
+  public Process process(int id) {
+    return processes.get(id - 1);
+  }
+
+  public boolean alive(int id) {
+    Process p = processes.get(id - 1);
+    return p != null && p.isAlive();
+  }
+
+  /**
+   * Initializes the cluster through node 1, retrying until the nodes have found each other.
+   *
+   * @return the new cluster id
+   * @throws IllegalStateException if that does not happen within {@code timeout}
+   */
+  public String init(int dataRanges, int replicas, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    String last = "no node answered";
+    while (System.nanoTime() < deadline) {
+      try (WireClient c = WireClient.connect(address(1), Duration.ofSeconds(5))) {
+        KvResponse r =
+            c.call(
+                KvRequest.newBuilder()
+                    .setInitCluster(
+                        InitClusterRequest.newBuilder()
+                            .setDataRanges(dataRanges)
+                            .setReplication(replicas))
+                    .build());
+        if (!r.hasError()) {
+          return r.getInitCluster().getClusterId();
+        }
+        last = r.getError().toString();
+      } catch (RuntimeException e) {
+        last = e.getMessage();
+      }
+      LockSupport.parkNanos(Duration.ofMillis(200).toNanos());
+    }
+    throw new IllegalStateException("the cluster did not initialize: " + last);
+  }
+
+  /** The status of every live node that answers, by node id. */
+  public Map<Integer, StatusResponse> statuses() {
+    Map<Integer, StatusResponse> out = new TreeMap<>();
+    for (int i = 1; i <= size; i++) {
+      if (!alive(i)) {
+        continue;
+      }
+      try (WireClient c = WireClient.connect(address(i), Duration.ofSeconds(1))) {
+        KvResponse r =
+            c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+        if (r.hasStatus()) {
+          out.put(i, r.getStatus());
+        }
+      } catch (RuntimeException e) {
+        // down or busy: left out
+      }
+    }
+    return out;
+  }
+
+  /** Range id to the node that leads it, as the live nodes report. */
+  public Map<Long, Integer> leaders() {
+    Map<Long, Integer> out = new TreeMap<>();
+    statuses()
+        .forEach((node, s) -> {
+          for (ReplicaStatus r : s.getReplicasList()) {
+            if (r.getRole().equals("LEADER")) {
+              out.put(r.getRange().getRangeId(), node);
+            }
+          }
+        });
+    return out;
+  }
+
+  /** The range descriptors, as some live node reports them. */
+  public List<RangeDescriptor> ranges() {
+    for (StatusResponse s : statuses().values()) {
+      if (s.getReplicasCount() > 0) {
+        return s.getReplicasList().stream().map(ReplicaStatus::getRange).toList();
+      }
+    }
+    return List.of();
+  }
+
+  /** Waits until every range has a leader. */
+  public void awaitLeaders(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      List<RangeDescriptor> ranges = ranges();
+      if (!ranges.isEmpty() && leaders().keySet().size() == ranges.size()) {
+        return;
+      }
+      LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
+    }
+    throw new IllegalStateException("not every range elected a leader within " + timeout);
+  }
+
+  /** SIGKILLs node {@code id} and waits for it to exit. */
+  public void kill(int id) throws InterruptedException {
+    Process p = processes.get(id - 1);
+    p.destroyForcibly();
+    p.waitFor();
+  }
+
+  /** Starts node {@code id} again with its store. */
+  public void restart(int id) throws IOException, InterruptedException {
+    Process p = processes.get(id - 1);
+    if (p != null && p.isAlive()) {
+      throw new IllegalStateException("node " + id + " is running");
+    }
+    launch(id);
+  }
+
+  /** Leaves the processes running (and the directory in place) on {@link #close()}. */
+  public void keepRunning() {
+    keep = true;
+  }
+
+  /** The nodes' process ids. */
+  public List<Long> pids() {
+    return processes.stream().map(Process::pid).toList();
+  }
+
+  /** Kills every node and deletes the directory (unless {@link #keepRunning()} was called). */
+  @Override
+  public void close() {
+    if (keep) {
+      return;
+    }
+    for (Process p : processes) {
+      if (p != null) {
+        p.destroyForcibly();
+      }
+    }
+    for (Process p : processes) {
+      if (p != null) {
+        try {
+          p.waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+    try (var files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    } catch (IOException ignored) {
+      // a temporary directory: best effort
+    }
+  }
+}
