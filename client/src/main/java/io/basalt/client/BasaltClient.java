@@ -232,6 +232,7 @@ public final class BasaltClient implements AutoCloseable {
     private Duration callTimeout = Duration.ofSeconds(5);
     private Duration connectTimeout = Duration.ofSeconds(2);
     private Duration maxRetryBackoff = Duration.ofSeconds(1);
+    private Duration initialRetryBackoff = Duration.ofMillis(10);
     private int scanPageSize = 1000;
     private MeterRegistry meterRegistry;
 
@@ -275,6 +276,12 @@ public final class BasaltClient implements AutoCloseable {
       return this;
     }
 
+    /** The first wait between retries (default 10 ms); for tests that need exact timing. */
+    Builder initialRetryBackoff(Duration initialRetryBackoff) {
+      this.initialRetryBackoff = positive(initialRetryBackoff, "initialRetryBackoff");
+      return this;
+    }
+
     /** The most pairs a scan reads per request (default 1000). */
     public Builder scanPageSize(int scanPageSize) {
       if (scanPageSize <= 0) {
@@ -309,7 +316,7 @@ public final class BasaltClient implements AutoCloseable {
       NodeDirectory nodes = new NodeDirectory(seeds);
       long maxBackoffNanos = maxRetryBackoff.toNanos();
       Backoff backoff =
-          new Backoff(Math.min(Duration.ofMillis(10).toNanos(), maxBackoffNanos), maxBackoffNanos);
+          new Backoff(Math.min(initialRetryBackoff.toNanos(), maxBackoffNanos), maxBackoffNanos);
       ConnectionPool pool =
           new ConnectionPool(
               nodes, connectTimeout, Math.min(2, Runtime.getRuntime().availableProcessors()));

@@ -51,8 +51,8 @@ import java.util.function.Function;
  * that carry the fix (NotLeader with a hint, RangeNotFound, KeyNotInRange) update the cache and
  * retry at once, a few times per call; everything else retryable (no leader known, a node
  * unreachable, unavailable, not serving, timed out) waits an exponential backoff with jitter
- * ({@link Backoff}), capped so that no wait runs past the deadline. INVALID_ARGUMENT and unknown
- * error codes end the call.
+ * ({@link Backoff}), capped so that no wait runs past the deadline; no attempt starts in the last
+ * {@link #MIN_ATTEMPT_NANOS}. INVALID_ARGUMENT and unknown error codes end the call.
  *
  * <h2>Writes and ambiguity</h2>
  *
@@ -91,6 +91,12 @@ final class Router implements AutoCloseable {
 
   /** Retries that skip the backoff (redirects that carry their fix), per call. */
   private static final int MAX_IMMEDIATE_RETRIES = 3;
+
+  /**
+   * An attempt is not started with less time left: its answer would hardly come back in time, and
+   * for a write the attempt could only turn a certain failure into an ambiguous one.
+   */
+  private static final long MIN_ATTEMPT_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
   private static final RangeDescriptor META_RANGE =
       RangeDescriptor.newBuilder()
@@ -299,7 +305,7 @@ final class Router implements AutoCloseable {
         finish(new BasaltException("the client is closed"));
         return;
       }
-      if (System.nanoTime() - deadlineNanos >= 0) {
+      if (deadlineNanos - System.nanoTime() < MIN_ATTEMPT_NANOS) {
         giveUp();
         return;
       }
@@ -398,6 +404,10 @@ final class Router implements AutoCloseable {
     }
 
     private void send(RangeDescriptor range, long node, String address) {
+      if (deadlineNanos - System.nanoTime() < MIN_ATTEMPT_NANOS) {
+        giveUp(); // a lookup or node discovery used up the time
+        return;
+      }
       KvRequest request;
       Connection connection;
       try {
@@ -457,18 +467,25 @@ final class Router implements AutoCloseable {
         giveUp(); // the deadline passed on the way out: keep the failure that made us retry
         return;
       }
-      lastFailure = new UnavailableException("node " + node + ": " + lost.getMessage());
+      BasaltException unavailable =
+          new UnavailableException("node " + node + ": " + lost.getMessage());
       switch (lost.kind) {
         case NOT_SENT -> {
+          lastFailure = unavailable;
           forgetLeader(range, node);
           retryAfterBackoff("unreachable");
         }
         case LOST -> {
+          lastFailure = unavailable;
           maybeApplied |= op.write();
           forgetLeader(range, node);
           retryAfterBackoff("connection_lost");
         }
         case NO_REPLY -> {
+          // The deadline ends the call; an earlier failure explains better why it was still going.
+          if (lastFailure == null) {
+            lastFailure = unavailable;
+          }
           maybeApplied |= op.write();
           giveUp();
         }

@@ -187,20 +187,34 @@ class RetryTest {
     assertThat(cluster.value(2, "k")).isEqualTo("v");
   }
 
+  /**
+   * A client whose second retry wait always straddles the deadline: the first attempt is refused,
+   * the second comes after 100–200 ms and is refused too, and the next wait (200–400 ms) is cut
+   * short by the 300 ms deadline. So no attempt is in flight when the deadline passes, which would
+   * make a write ambiguous for real.
+   */
+  private BasaltClient deadlinePassesDuringABackoff() {
+    return clientOf(cluster)
+        .callTimeout(SHORT_TIMEOUT)
+        .initialRetryBackoff(Duration.ofMillis(200))
+        .maxRetryBackoff(Duration.ofSeconds(10))
+        .build();
+  }
+
   @Test
   void aWriteRefusedBeforeEvaluationUntilTheDeadlineIsNotAmbiguous() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
+    client = deadlinePassesDuringABackoff();
     script(KvRequest::hasPut, new Action.Fail(FakeCluster.unavailable()));
 
     assertThatThrownBy(() -> client.put(b("k"), b("v")))
         .isInstanceOf(DeadlineExceededException.class)
         .hasCauseInstanceOf(UnavailableException.class);
-    assertThat(cluster.received(RetryTest::isPut).size()).isGreaterThan(1);
+    assertThat(cluster.received(RetryTest::isPut)).hasSize(2);
   }
 
   @Test
   void aWriteThatNeverFindsALeaderIsNotAmbiguous() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
+    client = deadlinePassesDuringABackoff();
     script(KvRequest::hasPut, new Action.Fail(FakeCluster.notLeaderWithoutHint(2)));
 
     assertThatThrownBy(() -> client.put(b("k"), b("v")))
@@ -212,6 +226,7 @@ class RetryTest {
               assertThat(e.rangeId()).isEqualTo(2);
               assertThat(e.leaderHint()).isZero();
             });
+    assertThat(cluster.received(RetryTest::isPut)).hasSize(2);
   }
 
   @Test
