@@ -403,6 +403,12 @@ public final class BasaltCli {
           int left = limit;
           while (left > 0) {
             RangeDescriptor d = router.lookup(from);
+            // Each request stays inside its range: the node refuses a span past its end.
+            byte[] rangeEnd = d.getEndKey().toByteArray();
+            byte[] pageEnd =
+                to.length > 0 && (rangeEnd.length == 0 || Arrays.compareUnsigned(to, rangeEnd) < 0)
+                    ? to
+                    : rangeEnd;
             KvResponse r =
                 router.send(
                     d,
@@ -410,7 +416,7 @@ public final class BasaltCli {
                         .setScan(
                             ScanRequest.newBuilder()
                                 .setStartKey(ByteString.copyFrom(from))
-                                .setEndKey(ByteString.copyFrom(to))
+                                .setEndKey(ByteString.copyFrom(pageEnd))
                                 .setLimit(left)));
             if (r.hasError()) {
               System.err.println("basalt kv scan: " + describe(r));

@@ -1009,8 +1009,13 @@ public final class Store {
           if (end.length > 0 && Arrays.compareUnsigned(start, end) >= 0) {
             return Errors.invalid("scan start key must be below its end key");
           }
-          if (!KeySpace.contains(descriptor, start)
-              && Arrays.compareUnsigned(start, descriptor.getStartKey().toByteArray()) >= 0) {
+          // The whole span must lie in this range: a client routes each page by its cached
+          // descriptor, and a range that shrank (a split) must say so rather than serve less.
+          byte[] rangeEnd = descriptor.getEndKey().toByteArray();
+          boolean endInside =
+              rangeEnd.length == 0
+                  || (end.length > 0 && Arrays.compareUnsigned(end, rangeEnd) <= 0);
+          if (!KeySpace.contains(descriptor, start) || !endInside) {
             return Errors.keyNotInRange(start, descriptor);
           }
           return null;
