@@ -75,6 +75,7 @@ public final class LoadGenerator {
     Duration duration = Duration.ofSeconds(30);
     boolean zipfian = false;
     String endpoints = null;
+    String target = "basalt";
     int startCluster = 0;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -86,6 +87,7 @@ public final class LoadGenerator {
         case "--duration" -> duration = duration(args[++i]);
         case "--zipfian" -> zipfian = true;
         case "--endpoints" -> endpoints = args[++i];
+        case "--target" -> target = args[++i];
         case "--start-cluster" -> startCluster = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
@@ -101,13 +103,56 @@ public final class LoadGenerator {
     if (endpoints == null) {
       throw new IllegalArgumentException("give --endpoints HOST:PORT,... or --start-cluster N");
     }
-    try (Target t = basalt(endpoints.split(","))) {
-      System.out.println(run("basalt", t, o));
+    try (Target t =
+        target.equals("etcd") ? etcd(endpoints.split(",")) : basalt(endpoints.split(","))) {
+      System.out.println(run(target, t, o));
+      if (cluster != null) {
+        for (int n = 1; n <= cluster.size(); n++) {
+          System.out.println("  node " + n + ": " + storageSummary(cluster.httpPort(n)));
+        }
+      }
     } finally {
       if (cluster != null) {
         cluster.close();
       }
     }
+  }
+
+  /** The node's group-commit figures since it started, from its /metrics. */
+  static String storageSummary(int httpPort) {
+    try {
+      String text =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create("http://127.0.0.1:" + httpPort + "/metrics"))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString())
+              .body();
+      double fsyncs = metric(text, "basalt_storage_fsync_seconds_count");
+      double fsyncSeconds = metric(text, "basalt_storage_fsync_seconds_sum");
+      double proposals = metric(text, "basalt_raft_proposals_total");
+      double applied = metric(text, "basalt_raft_applied_entries_total");
+      return String.format(
+          Locale.ROOT,
+          "%.0f fsyncs (mean %.2f ms), %.0f proposals, %.0f entries applied (%.1f per fsync)",
+          fsyncs,
+          fsyncs == 0 ? 0 : fsyncSeconds / fsyncs * 1000,
+          proposals,
+          applied,
+          fsyncs == 0 ? 0 : applied / fsyncs);
+    } catch (Exception e) {
+      return "no metrics: " + e;
+    }
+  }
+
+  private static double metric(String text, String name) {
+    for (String line : text.split("\n")) {
+      if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return 0;
   }
 
   static Duration duration(String s) {
@@ -133,6 +178,32 @@ public final class LoadGenerator {
       @Override
       public byte[] get(byte[] key) {
         return client.get(key);
+      }
+
+      @Override
+      public void close() {
+        client.close();
+      }
+    };
+  }
+
+  /**
+   * etcd through jetcd: puts are durable (etcd fsyncs its WAL before acknowledging) and gets are
+   * linearizable (jetcd's default, not serializable), so both sides do the same work.
+   */
+  public static Target etcd(String... endpoints) {
+    io.etcd.jetcd.Client client = io.etcd.jetcd.Client.builder().endpoints(endpoints).build();
+    io.etcd.jetcd.KV kv = client.getKVClient();
+    return new Target() {
+      @Override
+      public void put(byte[] key, byte[] value) throws Exception {
+        kv.put(io.etcd.jetcd.ByteSequence.from(key), io.etcd.jetcd.ByteSequence.from(value)).get();
+      }
+
+      @Override
+      public byte[] get(byte[] key) throws Exception {
+        var kvs = kv.get(io.etcd.jetcd.ByteSequence.from(key)).get().getKvs();
+        return kvs.isEmpty() ? null : kvs.get(0).getValue().getBytes();
       }
 
       @Override
