@@ -1,0 +1,216 @@
+package io.basalt.node.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.ConditionalPutRequest;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.RequestHeader;
+import io.basalt.client.AmbiguousResultException;
+import io.basalt.client.BasaltClient;
+import io.basalt.client.DeadlineExceededException;
+import io.basalt.client.KeyValue;
+import io.basalt.client.Mutation;
+import io.basalt.node.cli.WireClient;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/** The Java client against a real 3-node cluster (the client issue's cluster tests). */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClientClusterTest {
+  private static ProcessCluster cluster;
+  private static BasaltClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = new ProcessCluster("client", 3, 50);
+    cluster.startAll();
+    cluster.init(8);
+    cluster.awaitConverged(Duration.ofSeconds(60));
+    client =
+        BasaltClient.builder()
+            .seeds(cluster.addresses().toArray(String[]::new))
+            .callTimeout(Duration.ofSeconds(10))
+            .build();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static byte[] b(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static String s(byte[] b) {
+    return b == null ? null : new String(b, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  @Order(1)
+  void readsWritesCasBatchesAndScansAcrossRangeBoundaries() {
+    // Keys whose first bytes fall in different pre-split ranges.
+    List<String> keys = new ArrayList<>();
+    for (char c : new char[] {'!', '0', 'A', 'M', 'a', 'm', 'z', '~'}) {
+      for (int i = 0; i < 5; i++) {
+        keys.add(c + "-" + i);
+      }
+    }
+    for (String k : keys) {
+      client.put(b(k), b("v:" + k));
+    }
+    assertThat(s(client.get(b("A-3")))).isEqualTo("v:A-3");
+    assertThat(client.compareAndSet(b("A-3"), b("wrong"), b("x"))).isFalse();
+    assertThat(client.compareAndSet(b("A-3"), b("v:A-3"), b("cas"))).isTrue();
+    assertThat(s(client.get(b("A-3")))).isEqualTo("cas");
+    assertThat(client.compareAndSet(b("new-key"), null, b("fresh"))).isTrue();
+    assertThat(client.delete(b("new-key"))).isTrue();
+    assertThat(client.get(b("new-key"))).isNull();
+    client.writeBatch(List.of(Mutation.put(b("a-0"), b("batched")), Mutation.delete(b("a-1"))));
+    assertThat(s(client.get(b("a-0")))).isEqualTo("batched");
+    assertThat(client.get(b("a-1"))).isNull();
+
+    List<String> scanned = new ArrayList<>();
+    for (KeyValue kv : client.scan(b("!"), new byte[0])) {
+      scanned.add(s(kv.key()));
+    }
+    List<String> expected = new ArrayList<>(keys);
+    expected.remove("a-1");
+    expected.sort(String::compareTo);
+    assertThat(scanned).containsExactlyElementsOf(expected);
+  }
+
+  @Test
+  @Order(2)
+  void aRetriedRequestIdIsAppliedOnceAndAnswersWithItsFirstResult() {
+    long range = rangeOf("Q-dedupe");
+    try (WireClient c = WireClient.connect(leaderAddress(range), Duration.ofSeconds(5))) {
+      ByteString id = ByteString.copyFrom(b("retry-0000000001"));
+      KvRequest put1 =
+          KvRequest.newBuilder()
+              .setHeader(RequestHeader.newBuilder().setRangeId(range).setRequestId(id))
+              .setPut(
+                  io.basalt.api.PutRequest.newBuilder()
+                      .setKey(ByteString.copyFrom(b("Q-dedupe")))
+                      .setValue(ByteString.copyFrom(b("first"))))
+              .build();
+      assertThat(c.call(put1).hasError()).isFalse();
+      client.put(b("Q-dedupe"), b("second"));
+      // The same request id again (a retry whose first answer was lost): applied once, so the
+      // later write stays.
+      assertThat(c.call(put1).hasError()).isFalse();
+      assertThat(s(client.get(b("Q-dedupe")))).isEqualTo("second");
+
+      ByteString casId = ByteString.copyFrom(b("retry-0000000002"));
+      KvRequest cas =
+          KvRequest.newBuilder()
+              .setHeader(RequestHeader.newBuilder().setRangeId(range).setRequestId(casId))
+              .setConditionalPut(
+                  ConditionalPutRequest.newBuilder()
+                      .setKey(ByteString.copyFrom(b("Q-dedupe")))
+                      .setExpectedValue(ByteString.copyFrom(b("second")))
+                      .setValue(ByteString.copyFrom(b("third"))))
+              .build();
+      KvResponse first = c.call(cas);
+      assertThat(first.getConditionalPut().getSucceeded()).isTrue();
+      // Retried after it took effect: the recorded answer, not a fresh (failed) comparison.
+      KvResponse retried = c.call(cas);
+      assertThat(retried.getConditionalPut().getSucceeded()).isTrue();
+      assertThat(s(client.get(b("Q-dedupe")))).isEqualTo("third");
+    }
+  }
+
+  @Test
+  @Order(3)
+  void theClientFollowsTheLeaderWhenItDiesAndRefreshesItsCache() throws Exception {
+    client.put(b("m-failover"), b("before"));
+    long range = rangeOf("m-failover");
+    int leader = awaitLeader(range);
+    cluster.kill(leader);
+    // The cached leader is dead: the client finds the new one and goes on.
+    client.put(b("m-failover"), b("after"));
+    assertThat(s(client.get(b("m-failover")))).isEqualTo("after");
+    int newLeader = awaitLeader(range);
+    assertThat(newLeader).isNotEqualTo(leader);
+    cluster.start(leader);
+    cluster.awaitConverged(Duration.ofSeconds(60));
+    assertThat(s(client.get(b("m-failover")))).isEqualTo("after");
+  }
+
+  @Test
+  @Order(4)
+  void deadlinesAndAmbiguousResultsWhenNoNodeAnswers() throws Exception {
+    try (BasaltClient shortDeadline =
+        BasaltClient.builder()
+            .seeds(cluster.addresses().toArray(String[]::new))
+            .callTimeout(Duration.ofSeconds(1))
+            .build()) {
+      shortDeadline.put(b("z-deadline"), b("ok"));
+      for (int n = 1; n <= 3; n++) {
+        cluster.signal(n, "STOP");
+      }
+      try {
+        // A read that no node answers fails with the deadline; a write that reached a node
+        // that never answered may or may not have been applied: ambiguous, never a plain error.
+        assertThatThrownBy(() -> shortDeadline.get(b("z-deadline")))
+            .isInstanceOf(DeadlineExceededException.class);
+        assertThatThrownBy(() -> shortDeadline.put(b("z-deadline"), b("maybe")))
+            .isInstanceOf(AmbiguousResultException.class);
+      } finally {
+        for (int n = 1; n <= 3; n++) {
+          cluster.signal(n, "CONT");
+        }
+      }
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      assertThat(s(client.get(b("z-deadline")))).isIn("ok", "maybe");
+    }
+  }
+
+  private static long rangeOf(String key) {
+    byte[] k = b(key);
+    for (var d : cluster.status(firstAlive()).orElseThrow().getReplicasList()) {
+      if (d.getRange().getRangeId() != 1 && io.basalt.api.KeySpace.contains(d.getRange(), k)) {
+        return d.getRange().getRangeId();
+      }
+    }
+    throw new AssertionError("no range for " + key);
+  }
+
+  private static int firstAlive() {
+    for (int n = 1; n <= 3; n++) {
+      if (cluster.alive(n)) {
+        return n;
+      }
+    }
+    throw new AssertionError("no node alive");
+  }
+
+  private static int awaitLeader(long range) {
+    int[] leader = new int[1];
+    ProcessCluster.await(
+        () -> (leader[0] = cluster.leaderOf(range)) != 0,
+        "range " + range + " has a leader",
+        Duration.ofSeconds(30));
+    return leader[0];
+  }
+
+  private static String leaderAddress(long range) {
+    return cluster.address(awaitLeader(range));
+  }
+}
