@@ -227,7 +227,7 @@ public final class LoadGenerator {
     byte[] value = new byte[o.valueSize()];
     new SplittableRandom(7).nextBytes(value);
     if (!o.op().equals("put")) {
-      preload(target, o, value);
+      preload(target, o.keys(), Math.min(64, o.threads() * 2), value);
     }
     long[][] samples = new long[o.threads()][];
     int[] counts = new int[o.threads()];
@@ -312,15 +312,16 @@ public final class LoadGenerator {
     return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, sorted.length * p)];
   }
 
-  private static void preload(Target target, Options o, byte[] value) throws InterruptedException {
-    int threads = Math.min(64, o.threads() * 2);
+  /** Writes every key once, from {@code threads} threads. */
+  public static void preload(Target target, int keys, int threads, byte[] value)
+      throws InterruptedException {
     List<Thread> ts = new ArrayList<>();
     AtomicLong next = new AtomicLong();
     for (int t = 0; t < threads; t++) {
       Thread th =
           new Thread(() -> {
             long i;
-            while ((i = next.getAndIncrement()) < o.keys()) {
+            while ((i = next.getAndIncrement()) < keys) {
               for (int attempt = 0; ; attempt++) {
                 try {
                   target.put(key((int) i), value);
@@ -343,14 +344,14 @@ public final class LoadGenerator {
   }
 
   /** Zipfian key choice (YCSB's generator, Gray et al.). */
-  static final class Zipf {
+  public static final class Zipf {
     private final int n;
     private final double theta;
     private final double alpha;
     private final double zetan;
     private final double eta;
 
-    Zipf(int n, double theta) {
+    public Zipf(int n, double theta) {
       this.n = n;
       this.theta = theta;
       double z = 0;
@@ -363,7 +364,7 @@ public final class LoadGenerator {
       this.eta = (1 - Math.pow(2.0 / n, 1 - theta)) / (1 - zeta2 / zetan);
     }
 
-    int next(SplittableRandom r) {
+    public int next(SplittableRandom r) {
       double u = r.nextDouble();
       double uz = u * zetan;
       if (uz < 1) {
