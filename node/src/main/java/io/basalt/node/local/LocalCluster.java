@@ -74,6 +74,8 @@ public final class LocalCluster implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.add("--enable-native-access=ALL-UNNAMED");
+    // Lets the store thread's priority reach the OS scheduler (effective as root).
+    cmd.add("-XX:ThreadPriorityPolicy=1");
     cmd.addAll(jvmArgs);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));

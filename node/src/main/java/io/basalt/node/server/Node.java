@@ -709,7 +709,11 @@ public final class Node implements AutoCloseable {
 
     @Override
     public void replicaCreated(long rangeId, boolean loaded) {
-      log.debug("node {} {} range {}", nodeId, loaded ? "loaded" : "created", rangeId);
+      if (loaded) {
+        log.debug("node {} loaded range {}", nodeId, rangeId);
+      } else {
+        log.info("node {} created a replica of range {}", nodeId, rangeId);
+      }
     }
   }
 }

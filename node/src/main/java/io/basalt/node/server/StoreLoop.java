@@ -45,6 +45,9 @@ public final class StoreLoop implements AutoCloseable {
     this.nanoTime = nanoTime;
     this.start = nanoTime.getAsLong();
     this.thread = new Thread(this::run, "store-" + store.nodeId());
+    // Every request waits for this thread; where the JVM maps priorities to the OS
+    // (-XX:ThreadPriorityPolicy=1, as bin/basalt sets it) it is scheduled ahead of the rest.
+    this.thread.setPriority(Thread.MAX_PRIORITY);
   }
 
   public void start() {
