@@ -141,12 +141,12 @@ class ClientClusterTest {
   void theClientFollowsTheLeaderWhenItDiesAndRefreshesItsCache() throws Exception {
     client.put(b("m-failover"), b("before"));
     long range = rangeOf("m-failover");
-    int leader = awaitLeader(range);
+    int leader = cluster.awaitLeader(range);
     cluster.kill(leader);
     // The cached leader is dead: the client finds the new one and goes on.
     client.put(b("m-failover"), b("after"));
     assertThat(s(client.get(b("m-failover")))).isEqualTo("after");
-    int newLeader = awaitLeader(range);
+    int newLeader = cluster.awaitLeader(range);
     assertThat(newLeader).isNotEqualTo(leader);
     cluster.start(leader);
     cluster.awaitConverged(Duration.ofSeconds(60));
@@ -201,16 +201,7 @@ class ClientClusterTest {
     throw new AssertionError("no node alive");
   }
 
-  private static int awaitLeader(long range) {
-    int[] leader = new int[1];
-    ProcessCluster.await(
-        () -> (leader[0] = cluster.leaderOf(range)) != 0,
-        "range " + range + " has a leader",
-        Duration.ofSeconds(30));
-    return leader[0];
-  }
-
   private static String leaderAddress(long range) {
-    return cluster.address(awaitLeader(range));
+    return cluster.address(cluster.awaitLeader(range));
   }
 }

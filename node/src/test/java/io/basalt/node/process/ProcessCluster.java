@@ -182,6 +182,16 @@ final class ProcessCluster implements AutoCloseable {
     return 0;
   }
 
+  /** Waits until {@code range} has a leader; returns its node. */
+  int awaitLeader(long range) {
+    int[] leader = new int[1];
+    await(
+        () -> (leader[0] = leaderOf(range)) != 0,
+        "range " + range + " has a leader",
+        Duration.ofSeconds(30));
+    return leader[0];
+  }
+
   /**
    * Waits until every range has a leader and every replica its descriptor names, and all replicas
    * of each range applied the same index.

@@ -42,7 +42,7 @@ class ProcessClusterTest {
       Workload w = startWorkload(cluster, 1);
       run(Duration.ofSeconds(3));
       long range = w.rangeOfKey.get("bk0").getRangeId();
-      int leader = awaitLeader(cluster, range);
+      int leader = cluster.awaitLeader(range);
       cluster.kill(leader);
       run(Duration.ofSeconds(3));
       cluster.start(leader);
@@ -79,14 +79,14 @@ class ProcessClusterTest {
       Workload w = startWorkload(cluster, 2);
       run(Duration.ofSeconds(3));
       long range = w.rangeOfKey.get("Ak0").getRangeId();
-      int leader = awaitLeader(cluster, range);
+      int leader = cluster.awaitLeader(range);
       // Connections to the leader, opened before it stalls (its handshake needs it running).
       WireClient stalled = WireClient.connect(cluster.address(leader), Duration.ofSeconds(20));
       WireClient stalled2 = WireClient.connect(cluster.address(leader), Duration.ofSeconds(20));
       // The lease is under 10 ticks (500 ms); stall for much longer while the others go on.
       cluster.signal(leader, "STOP");
       run(Duration.ofSeconds(2));
-      int newLeader = awaitLeader(cluster, range);
+      int newLeader = cluster.awaitLeader(range);
       assertThat(newLeader).as("a new leader took over range %d", range).isNotEqualTo(leader);
       // While the old leader is stalled: a write acknowledged by the new leader, then a read and a
       // write sent to the stalled one (they wait in its socket until it resumes).
@@ -198,15 +198,6 @@ class ProcessClusterTest {
     w.route();
     w.start(6);
     return w;
-  }
-
-  private static int awaitLeader(ProcessCluster cluster, long range) {
-    int[] leader = new int[1];
-    ProcessCluster.await(
-        () -> (leader[0] = cluster.leaderOf(range)) != 0,
-        "range " + range + " has a leader",
-        Duration.ofSeconds(30));
-    return leader[0];
   }
 
   /** Lets the workload run for {@code d} (a delay, not a synchronization). */

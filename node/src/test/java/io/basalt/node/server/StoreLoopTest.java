@@ -2,14 +2,9 @@ package io.basalt.node.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.api.RaftMessage;
-import io.basalt.api.SnapshotChunk;
 import io.basalt.node.store.Store;
-import io.basalt.node.store.StoreListener;
+import io.basalt.node.store.TestStores;
 import io.basalt.range.storage.MemEngine;
-import io.basalt.txn.hlc.HybridClock;
-import java.util.List;
-import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,27 +21,7 @@ class StoreLoopTest {
   @Test
   void missedTicksRunBeforeWorkThatArrivedDuringAStall() throws Exception {
     AtomicLong now = new AtomicLong(0);
-    Store store =
-        new Store(
-            1,
-            new MemEngine(),
-            new HybridClock(System::currentTimeMillis, 500_000_000L),
-            new Store.Network() {
-              @Override
-              public void send(long toNode, RaftMessage message) {}
-
-              @Override
-              public void ping(long toNode) {}
-
-              @Override
-              public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
-                return false;
-              }
-            },
-            Store.Options.defaults(),
-            new SplittableRandom(1),
-            StoreListener.NONE,
-            now::get);
+    Store store = TestStores.isolated(1, new MemEngine(), now::get);
     // One tick per (fake) hour: the loop sleeps in its mailbox until work arrives.
     try (StoreLoop loop = new StoreLoop(store, HOUR, now::get)) {
       loop.start();

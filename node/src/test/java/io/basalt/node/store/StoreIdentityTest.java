@@ -6,14 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.google.protobuf.ByteString;
 import io.basalt.api.KeySpace;
 import io.basalt.api.NodeDescriptor;
-import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
-import io.basalt.api.SnapshotChunk;
 import io.basalt.range.storage.MemEngine;
-import io.basalt.txn.hlc.HybridClock;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class StoreIdentityTest {
@@ -36,26 +32,7 @@ class StoreIdentityTest {
   }
 
   private static Store store(long id, MemEngine engine) {
-    return new Store(
-        id,
-        engine,
-        new HybridClock(System::currentTimeMillis, 500_000_000L),
-        new Store.Network() {
-          @Override
-          public void send(long toNode, RaftMessage message) {}
-
-          @Override
-          public void ping(long toNode) {}
-
-          @Override
-          public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
-            return false;
-          }
-        },
-        Store.Options.defaults(),
-        new SplittableRandom(1),
-        StoreListener.NONE,
-        System::nanoTime);
+    return TestStores.isolated(id, engine, System::nanoTime);
   }
 
   @Test
