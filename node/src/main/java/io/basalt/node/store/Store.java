@@ -146,7 +146,9 @@ public final class Store {
     /** A write is acknowledged when proposed instead of when applied. */
     ACK_BEFORE_COMMIT,
     /** A snapshot is installed without its data (only the Raft state moves). */
-    SNAPSHOT_WITHOUT_DATA
+    SNAPSHOT_WITHOUT_DATA,
+    /** A new leader keeps the latches of proposals its log no longer holds. */
+    KEEP_LOST_PROPOSALS
   }
 
   private Set<Bug> bugs = Set.of();
@@ -814,10 +816,12 @@ public final class Store {
     /** A snapshot stream being received, by sender. */
     final Map<Long, SnapshotReceiver> receiving = new HashMap<>();
 
-    /** A received snapshot's data, waiting for the core to hand the snapshot out for install. */
-    long pendingSnapshotIndex;
-
-    WriteBatch pendingSnapshotData;
+    /**
+     * Received snapshots' data by (index, term), waiting for the core to hand the snapshot out for
+     * install. A snapshot the core refuses must not displace one it accepted, so each keeps its own
+     * entry; at most two are kept, and an install drops those it covers.
+     */
+    final TreeMap<String, WriteBatch> pendingSnapshots = new TreeMap<>();
 
     Replica(RangeDescriptor descriptor) {
       this.descriptor = descriptor;
@@ -915,8 +919,10 @@ public final class Store {
         receiving.remove(from);
         WriteBatch data = rx.finish(chunk.getStreamCrc32C());
         io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
-        pendingSnapshotIndex = md.getIndex();
-        pendingSnapshotData = data;
+        if (pendingSnapshots.size() >= 2) {
+          pendingSnapshots.pollFirstEntry();
+        }
+        pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
         raft.step(
             Message.builder(Message.Type.SNAPSHOT, from, nodeId, chunk.getTerm())
                 .snapshot(
@@ -931,17 +937,24 @@ public final class Store {
       }
     }
 
+    private static String snapshotKey(long index, long term) {
+      // Zero-padded so that the map's order is the index order.
+      return String.format(java.util.Locale.ROOT, "%020d/%020d", index, term);
+    }
+
     /** Stages the data of the snapshot the core is installing, in the round's write. */
     void stageSnapshotData(WriteBatch batch, io.basalt.range.raft.Snapshot snapshot) {
       long index = snapshot.metadata().index();
-      if (pendingSnapshotData == null || pendingSnapshotIndex != index) {
+      String key = snapshotKey(index, snapshot.metadata().term());
+      WriteBatch data = pendingSnapshots.get(key);
+      if (data == null) {
         throw new IllegalStateException(
             "range " + rangeId + " installs snapshot " + index + " without its data");
       }
       if (!bugs.contains(Bug.SNAPSHOT_WITHOUT_DATA)) {
-        batch.addAll(pendingSnapshotData);
+        batch.addAll(data);
       }
-      pendingSnapshotData = null;
+      pendingSnapshots.headMap(key, true).clear();
       listener.snapshotInstalled(rangeId, index);
     }
 
@@ -1248,6 +1261,9 @@ public final class Store {
         boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
         if (nowLeader && !isLeader) {
           leaderReadyIndex = raft.status().lastIndex();
+          if (!bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
+            releaseLostProposals(leaderReadyIndex, answers);
+          }
         }
         boolean lost = !nowLeader && isLeader;
         if (newLeader != leader || nowLeader != isLeader) {
@@ -1274,6 +1290,53 @@ public final class Store {
       serveReads();
     }
 
+    /**
+     * On becoming leader: proposals of an earlier term that this leader's log no longer holds can
+     * never commit (the new no-op took their index, or another entry did), so they are answered
+     * NotLeader and their latches released; otherwise writes to their keys would wait for an index
+     * the log may not reach for a long time. A proposal whose term the log still holds stays: it
+     * will commit.
+     */
+    private void releaseLostProposals(long noOpIndex, List<Runnable> answers) {
+      for (Iterator<Map.Entry<Long, Proposal>> it = proposals.entrySet().iterator();
+          it.hasNext(); ) {
+        Map.Entry<Long, Proposal> e = it.next();
+        boolean lost;
+        if (e.getKey() >= noOpIndex) {
+          lost = true;
+        } else {
+          try {
+            lost = storage.term(e.getKey()) != e.getValue().term();
+          } catch (RuntimeException notInStorageYet) {
+            lost = false; // resolved when its index is applied
+          }
+        }
+        if (lost) {
+          it.remove();
+          latched.removeAll(e.getValue().pending.latches);
+          Pending p = e.getValue().pending;
+          answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
+        }
+      }
+    }
+
+    /**
+     * The answer to a proposal whose index was covered by a snapshot rather than applied here: the
+     * result recorded for its request id if it took effect; NotLeader if it has a request id and no
+     * record (it did not take effect: records travel with the snapshot); Timeout if it has no
+     * request id (its outcome cannot be known).
+     */
+    private KvResponse answerAfterSnapshot(Pending p) {
+      ByteString requestId = p.request.getHeader().getRequestId();
+      if (requestId.isEmpty()) {
+        return Errors.timeout(
+            "the write's index was covered by a snapshot; its outcome is unknown");
+      }
+      return sm.recordedResult(requestId)
+          .map(this::parseResult)
+          .orElseGet(() -> Errors.notLeader(rangeId, leader, addresses.get(leader)));
+    }
+
     private void apply(List<Entry> entries, WriteBatch applyBatch, List<Runnable> answers) {
       if (entries.isEmpty()) {
         return;
@@ -1292,19 +1355,25 @@ public final class Store {
         if (prop != null) {
           latched.removeAll(prop.pending.latches);
           Pending p = prop.pending;
-          KvResponse answer =
-              prop.term == e.term() && applied.isPresent()
-                  ? parseResult(applied.get().result())
-                  : Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, addresses.get(leader));
+          KvResponse answer;
+          if (prop.term != e.term()) {
+            answer =
+                Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, addresses.get(leader));
+          } else if (applied.isPresent()) {
+            answer = parseResult(applied.get().result());
+          } else {
+            answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
+          }
           answers.add(() -> p.reply(answer));
         }
       }
-      // Proposals below the applied index can no longer commit (their index holds another entry).
+      // Proposals at or below the applied index that were not met above: a snapshot covered
+      // their index.
       while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
         Proposal prop = proposals.pollFirstEntry().getValue();
         latched.removeAll(prop.pending.latches);
         Pending p = prop.pending;
-        KvResponse answer = Errors.notLeader(rangeId, leader, addresses.get(leader));
+        KvResponse answer = answerAfterSnapshot(p);
         answers.add(() -> p.reply(answer));
       }
       listener.applied(entries.size(), nanoTime.getAsLong() - t0);

@@ -509,6 +509,7 @@ final class StoreSimulation {
     final long deadline;
     final long stopAt;
     boolean finished;
+    boolean unknown;
     boolean maybeApplied;
     int attempt;
 
@@ -560,16 +561,26 @@ final class StoreSimulation {
             if (!node.running()) {
               return; // lost; the attempt timer retries
             }
+            // Every request a running store takes is answered exactly once (or its store crashed).
+            long[] answers = new long[1];
+            int incarnation = node.incarnation;
+            long submittedAt = now;
+            unanswered.add(() ->
+                answers[0] == 0 && node.incarnation == incarnation && now - submittedAt > 2_000);
             node.store.submit(
                 request,
-                response ->
-                    at(
-                        now + 1 + random.nextInt(3),
-                        () -> {
-                          if (attempt == myAttempt && random.nextDouble() >= dropRate) {
-                            onResponse(node.id, response);
-                          }
-                        }));
+                response -> {
+                  if (++answers[0] > 1) {
+                    throw new AssertionError("a request was answered twice: " + request);
+                  }
+                  at(
+                      now + 1 + random.nextInt(3),
+                      () -> {
+                        if (attempt == myAttempt && random.nextDouble() >= dropRate) {
+                          onResponse(node.id, response);
+                        }
+                      });
+                });
             node.store.process();
           });
       at(
@@ -634,6 +645,7 @@ final class StoreSimulation {
 
     void finish(Object output, long returnTime) {
       finished = true;
+      unknown = returnTime == Operation.UNKNOWN;
       if (returnTime == Operation.UNKNOWN) {
         stats.opsUnknown++;
       } else {
@@ -672,9 +684,50 @@ final class StoreSimulation {
       a.send();
     }
     runUntil(stopAt);
+    // Then one write of every key must succeed too (no key is left latched, no range stuck).
+    stopAt = now + 5_000;
+    for (String key : keys) {
+      Client c = clients.get(0);
+      String value = "final-" + key;
+      KvRequest req =
+          KvRequest.newBuilder()
+              .setHeader(
+                  RequestHeader.newBuilder()
+                      .setRangeId(rangeOf(key).getRangeId())
+                      .setRequestId(ByteString.copyFromUtf8("final/" + key)))
+              .setPut(
+                  PutRequest.newBuilder()
+                      .setKey(ByteString.copyFromUtf8(key))
+                      .setValue(ByteString.copyFromUtf8(value)))
+              .build();
+      finalWrites.add(
+          new Attempt(c, key, new RegisterModel.Write(value), req, now, now + 5_000, 0));
+    }
+    for (Attempt a : finalWrites) {
+      a.send();
+    }
+    runUntil(stopAt);
   }
 
   final List<Attempt> finalReads = new ArrayList<>();
+  final List<Attempt> finalWrites = new ArrayList<>();
+  private final List<java.util.function.BooleanSupplier> unanswered = new ArrayList<>();
+
+  /** How many requests a store took and never answered, though it kept running. */
+  long unansweredRequests() {
+    return unanswered.stream().filter(java.util.function.BooleanSupplier::getAsBoolean).count();
+  }
+
+  /** Keys whose final write did not succeed after the cluster healed. */
+  List<String> unwritableKeysAfterHeal() {
+    List<String> out = new ArrayList<>();
+    for (Attempt a : finalWrites) {
+      if (!a.finished || a.unknown) {
+        out.add(a.key);
+      }
+    }
+    return out;
+  }
 
   /** Keys whose final read never completed after the cluster healed. */
   List<String> unreadKeysAfterHeal() {

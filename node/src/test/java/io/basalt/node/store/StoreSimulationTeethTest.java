@@ -34,6 +34,8 @@ class StoreSimulationTeethTest {
       return true;
     }
     return !new LinearizabilityChecker().check(new RegisterModel(), sim.history).linearizable()
-        || !sim.divergence().isEmpty();
+        || !sim.divergence().isEmpty()
+        || !sim.unwritableKeysAfterHeal().isEmpty()
+        || sim.unansweredRequests() > 0;
   }
 }

@@ -69,6 +69,12 @@ class StoreSimulationTest {
     assertThat(sim.unreadKeysAfterHeal())
         .as("seed %d: keys not readable after the cluster healed\n%s", seed, replay)
         .isEmpty();
+    assertThat(sim.unwritableKeysAfterHeal())
+        .as("seed %d: keys not writable after the cluster healed\n%s", seed, replay)
+        .isEmpty();
+    assertThat(sim.unansweredRequests())
+        .as("seed %d: requests a running store never answered\n%s", seed, replay)
+        .isZero();
     assertThat(sim.divergence()).as("seed %d: replicas disagree\n%s", seed, replay).isEmpty();
     return sim.stats;
   }
