@@ -107,6 +107,10 @@ public final class Node implements AutoCloseable {
   private volatile String advertise;
   private volatile String notServing;
   private volatile String fatal;
+
+  /** Whether a node of this node's own cluster answered discovery since start. */
+  private volatile boolean heardFromOwnCluster;
+
   private volatile Consumer<String> onFatal = reason -> {};
 
   public Node(Config config) {
@@ -388,7 +392,7 @@ public final class Node implements AutoCloseable {
   private void learn(NodeInfoResponse info) {
     String theirs = info.getClusterId();
     if (!theirs.isEmpty() && !clusterId.isEmpty() && !theirs.equals(clusterId)) {
-      fail(
+      String what =
           "this node's store belongs to cluster "
               + clusterId
               + " but node "
@@ -396,9 +400,20 @@ public final class Node implements AutoCloseable {
               + " at "
               + info.getNode().getAddress()
               + " belongs to cluster "
-              + theirs
-              + "; refusing to join it");
+              + theirs;
+      if (!heardFromOwnCluster) {
+        // Started against another cluster's nodes: refuse to run rather than guess.
+        fail(what + "; refusing to join it");
+      } else {
+        // A node of ours that knows its cluster: an address that now belongs to someone else
+        // (a reused address) is forgotten, not a reason to stop.
+        log.warn("{}; forgetting that address", what);
+        knownNodes.values().remove(info.getNode().getAddress());
+      }
       return;
+    }
+    if (!theirs.isEmpty() && theirs.equals(clusterId)) {
+      heardFromOwnCluster = true;
     }
     for (NodeDescriptor n : info.getNodesList()) {
       if (n.getNodeId() == config.nodeId()) {
@@ -478,25 +493,49 @@ public final class Node implements AutoCloseable {
     boot.addAllRanges(ranges);
     nodes.forEach(
         (id, addr) -> boot.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
+    // Every chosen node must answer, uninitialized, before any is bootstrapped.
     for (long id : chosen) {
-      KvRequest req = KvRequest.newBuilder().setBootstrap(boot).build();
-      KvResponse r;
       if (id == config.nodeId()) {
-        r = bootstrap(boot.build());
-      } else {
-        try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(5))) {
-          r = c.call(req);
-        } catch (RuntimeException e) {
-          return Errors.unavailable(
-              "bootstrap of node "
-                  + id
-                  + " failed: "
-                  + e.getMessage()
-                  + "; the cluster is partly"
-                  + " initialized, wipe the stores and init again");
+        continue;
+      }
+      try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(5))) {
+        String theirs =
+            c.call(KvRequest.newBuilder().setNodeInfo(NodeInfoRequest.getDefaultInstance()).build())
+                .getNodeInfo()
+                .getClusterId();
+        if (!theirs.isEmpty()) {
+          return Errors.generic(
+              Errors.ALREADY_INITIALIZED, "node " + id + " belongs to cluster " + theirs);
+        }
+      } catch (RuntimeException e) {
+        return Errors.unavailable(
+            "node " + id + " at " + nodes.get(id) + " does not answer: " + e.getMessage());
+      }
+    }
+    KvRequest req = KvRequest.newBuilder().setBootstrap(boot).build();
+    for (long id : chosen) {
+      KvResponse r = null;
+      // Bootstrap is idempotent: a call whose answer was lost is simply made again.
+      for (int attempt = 0; attempt < 5 && (r == null || r.hasError()); attempt++) {
+        if (id == config.nodeId()) {
+          r = bootstrap(boot.build());
+        } else {
+          try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(10))) {
+            r = c.call(req);
+          } catch (RuntimeException e) {
+            r = Errors.unavailable("bootstrap of node " + id + " failed: " + e.getMessage());
+          }
+        }
+        if (r.hasError() && r.getError().hasGeneric()) {
+          break; // refused (another cluster): retrying cannot help
         }
       }
       if (r.hasError()) {
+        log.error(
+            "init of cluster {} is incomplete: node {} was not bootstrapped ({})",
+            newCluster,
+            id,
+            r.getError());
         return r;
       }
     }
