@@ -88,6 +88,9 @@ final class Connection {
                 new ChannelInitializer<Channel>() {
                   @Override
                   protected void initChannel(Channel ch) {
+                    // Many threads' calls reach the event loop one by one: flush once per burst.
+                    ch.pipeline()
+                        .addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, true));
                     Framing.install(ch.pipeline(), maxFrameBytes);
                     ch.pipeline().addLast("client", new Handler());
                   }

@@ -218,6 +218,8 @@ public final class NodeTransport implements AutoCloseable {
     return new ChannelInitializer<>() {
       @Override
       protected void initChannel(SocketChannel ch) {
+        // Answers and batches written in one event-loop burst go out in one flush.
+        ch.pipeline().addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, true));
         FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
         ch.pipeline().addLast(new Handshake(() -> clusterId, options.nodeId(), guard));
         ch.pipeline().addLast(new PeerHandler(dialing));
