@@ -819,7 +819,7 @@ public final class Store {
     /**
      * Received snapshots' data by (index, term), waiting for the core to hand the snapshot out for
      * install. A snapshot the core refuses must not displace one it accepted, so each keeps its own
-     * entry; at most two are kept, and an install drops those it covers.
+     * entry; an install drops them all.
      */
     final TreeMap<String, WriteBatch> pendingSnapshots = new TreeMap<>();
 
@@ -919,9 +919,8 @@ public final class Store {
         receiving.remove(from);
         WriteBatch data = rx.finish(chunk.getStreamCrc32C());
         io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
-        if (pendingSnapshots.size() >= 2) {
-          pendingSnapshots.pollFirstEntry();
-        }
+        // Those at or below the applied index can never be installed.
+        pendingSnapshots.headMap(snapshotKey(sm.appliedIndex(), Long.MAX_VALUE), true).clear();
         pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
         raft.step(
             Message.builder(Message.Type.SNAPSHOT, from, nodeId, chunk.getTerm())
@@ -954,7 +953,7 @@ public final class Store {
       if (!bugs.contains(Bug.SNAPSHOT_WITHOUT_DATA)) {
         batch.addAll(data);
       }
-      pendingSnapshots.headMap(key, true).clear();
+      pendingSnapshots.clear();
       listener.snapshotInstalled(rangeId, index);
     }
 
