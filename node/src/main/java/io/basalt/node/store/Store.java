@@ -817,9 +817,8 @@ public final class Store {
     final Map<Long, SnapshotReceiver> receiving = new HashMap<>();
 
     /**
-     * Received snapshots' data by (index, term), waiting for the core to hand the snapshot out for
-     * install. A snapshot the core refuses must not displace one it accepted, so each keeps its own
-     * entry; an install drops them all.
+     * The data of the received snapshot the core accepted and has not installed yet, by (index,
+     * term): a snapshot the core refuses must not displace the one it accepted.
      */
     final TreeMap<String, WriteBatch> pendingSnapshots = new TreeMap<>();
 
@@ -904,6 +903,7 @@ public final class Store {
 
     void receiveChunk(SnapshotChunk chunk) {
       long from = chunk.getFrom();
+      Message message;
       try {
         SnapshotReceiver rx = receiving.get(from);
         if (chunk.getSequence() == 0) {
@@ -919,21 +919,33 @@ public final class Store {
         receiving.remove(from);
         WriteBatch data = rx.finish(chunk.getStreamCrc32C());
         io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
-        // Those at or below the applied index can never be installed.
-        pendingSnapshots.headMap(snapshotKey(sm.appliedIndex(), Long.MAX_VALUE), true).clear();
         pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
-        raft.step(
+        message =
             Message.builder(Message.Type.SNAPSHOT, from, nodeId, chunk.getTerm())
                 .snapshot(
                     new io.basalt.range.raft.Snapshot(
                         new io.basalt.range.raft.SnapshotMetadata(
                             md.getIndex(), md.getTerm(), RaftMessages.fromProto(md.getConfState())),
                         new byte[0]))
-                .build());
+                .build();
       } catch (RuntimeException e) {
+        // A bad stream (gap, corrupt record, checksum) is dropped; the leader sends another.
         receiving.remove(from);
         listener.droppedMessage(from, rangeId, "snapshot stream refused: " + e.getMessage());
+        return;
       }
+      try {
+        raft.step(message);
+      } catch (IllegalArgumentException malformed) {
+        listener.droppedMessage(from, rangeId, "snapshot refused: " + malformed.getMessage());
+      }
+      // Keep the data of exactly the snapshot the core now means to install (this one if it
+      // accepted it, an earlier one if it refused this one), and nothing else.
+      long accepted = raft.pendingSnapshotIndex();
+      pendingSnapshots
+          .keySet()
+          .removeIf(k -> Long.parseLong(k.substring(0, k.indexOf('/'))) != accepted);
+      // Anything else the core throws is a broken invariant: it stops the store (decision 10).
     }
 
     private static String snapshotKey(long index, long term) {
@@ -948,7 +960,13 @@ public final class Store {
       WriteBatch data = pendingSnapshots.get(key);
       if (data == null) {
         throw new IllegalStateException(
-            "range " + rangeId + " installs snapshot " + index + " without its data");
+            "range "
+                + rangeId
+                + " installs snapshot "
+                + key
+                + " without its data (holding "
+                + pendingSnapshots.keySet()
+                + ")");
       }
       if (!bugs.contains(Bug.SNAPSHOT_WITHOUT_DATA)) {
         batch.addAll(data);

@@ -323,6 +323,15 @@ public final class RaftNode {
     raft.reportSnapshot(id, success);
   }
 
+  /**
+   * The index of the leader's snapshot this replica accepted and has not yet installed (handed out
+   * in a Ready and advanced), or 0: what the application must keep the snapshot's data for.
+   */
+  public long pendingSnapshotIndex() {
+    Snapshot s = raft.log.unstableSnapshot();
+    return s == null ? 0 : s.metadata().index();
+  }
+
   /** Whether {@link #ready()} has anything to hand out. */
   public boolean hasReady() {
     if (outstanding != null) {
