@@ -731,6 +731,51 @@ public final class Store {
     return MvccStore.get(engine, key, Timestamp.MAX).map(Version::value);
   }
 
+  /**
+   * Checks the store's own bookkeeping (for the simulator, after every step): a key is latched
+   * exactly when a pending proposal holds it.
+   *
+   * @throws IllegalStateException naming the range and keys if not
+   */
+  void checkInvariants() {
+    for (Replica r : replicas.values()) {
+      Set<ByteString> held = new HashSet<>();
+      r.proposals.values().forEach(p -> held.addAll(p.pending().latches));
+      if (!held.equals(r.latched)) {
+        throw new IllegalStateException(
+            "range "
+                + r.rangeId
+                + " latches "
+                + r.latched
+                + " but its proposals hold "
+                + held
+                + ": "
+                + debugRange(r.rangeId));
+      }
+    }
+  }
+
+  /** A range replica's request state, for a failing test's report. */
+  String debugRange(long rangeId) {
+    Replica r = replicas.get(rangeId);
+    if (r == null) {
+      return "no replica";
+    }
+    StringBuilder b = new StringBuilder();
+    b.append(r.raft.status()).append(" smApplied=").append(r.sm.appliedIndex());
+    b.append(" isLeader=").append(r.isLeader).append(" readyIndex=").append(r.leaderReadyIndex);
+    b.append(" latched=").append(r.latched.stream().map(ByteString::toStringUtf8).toList());
+    r.proposals.forEach((i, p) ->
+        b.append(" proposal@")
+            .append(i)
+            .append("/t")
+            .append(p.term())
+            .append(p.pending().latches.stream().map(ByteString::toStringUtf8).toList()));
+    b.append(" blocked=").append(r.blocked.size());
+    b.append(" awaitingReady=").append(r.awaitingLeaderReady.size());
+    return b.toString();
+  }
+
   /** The applied index of a range's replica (0 if absent). */
   public long appliedIndex(long rangeId) {
     Replica r = replicas.get(rangeId);
@@ -1154,6 +1199,13 @@ public final class Store {
             });
         return;
       }
+      // An older proposal at this index (of an earlier term) is lost for certain: the index now
+      // holds this entry. Answer it and release its latches, whatever path left it here.
+      Proposal displaced = proposals.get(pr.index());
+      if (displaced != null) {
+        latched.removeAll(displaced.pending.latches);
+        displaced.pending.reply(Errors.notLeader(rangeId, 0, null));
+      }
       latched.addAll(keys);
       p.latches = keys;
       proposals.put(pr.index(), new Proposal(pr.term(), p));
@@ -1315,25 +1367,27 @@ public final class Store {
      * will commit.
      */
     private void releaseLostProposals(long noOpIndex, List<Runnable> answers) {
-      for (Iterator<Map.Entry<Long, Proposal>> it = proposals.entrySet().iterator();
-          it.hasNext(); ) {
-        Map.Entry<Long, Proposal> e = it.next();
-        boolean lost;
-        if (e.getKey() >= noOpIndex) {
-          lost = true;
-        } else {
-          try {
-            lost = storage.term(e.getKey()) != e.getValue().term();
-          } catch (RuntimeException notInStorageYet) {
-            lost = false; // resolved when its index is applied
+      List<Long> lost = new ArrayList<>();
+      proposals.forEach((index, prop) -> {
+        if (index >= noOpIndex) {
+          lost.add(index);
+          return;
+        }
+        try {
+          if (storage.term(index) != prop.term()) {
+            lost.add(index);
           }
+        } catch (RuntimeException notInStorageYet) {
+          // resolved when its index is applied
         }
-        if (lost) {
-          it.remove();
-          latched.removeAll(e.getValue().pending.latches);
-          Pending p = e.getValue().pending;
-          answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
-        }
+      });
+      for (long index : lost) {
+        // (Removing through the map, not an entry iterator: a TreeMap may reuse a removed entry
+        // for its successor.)
+        Proposal prop = proposals.remove(index);
+        latched.removeAll(prop.pending().latches);
+        Pending p = prop.pending();
+        answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
       }
     }
 

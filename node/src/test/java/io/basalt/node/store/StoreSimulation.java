@@ -225,6 +225,14 @@ final class StoreSimulation {
     }
   }
 
+  private void checkStores() {
+    for (int i = 1; i <= nodeCount; i++) {
+      if (nodes[i].up) {
+        nodes[i].store.checkInvariants();
+      }
+    }
+  }
+
   private void at(long time, Runnable action) {
     events.add(new Event(time, seq++, action));
   }
@@ -240,6 +248,7 @@ final class StoreSimulation {
           if (!n.paused) {
             n.store.tick();
             n.store.process();
+            checkStores();
           }
           scheduleTick(n, TICK_MS);
         });
@@ -273,6 +282,7 @@ final class StoreSimulation {
             }
             target.store.receive(from.id, m);
             target.store.process();
+            checkStores();
           });
     }
   }
@@ -302,6 +312,7 @@ final class StoreSimulation {
           }
           target.store.receiveSnapshotChunk(from.id, c);
           target.store.process();
+          checkStores();
         });
   }
 
@@ -408,6 +419,7 @@ final class StoreSimulation {
       queued.forEach(Runnable::run);
     }
     n.store.process();
+    checkStores();
   }
 
   private void healAll() {
@@ -510,6 +522,7 @@ final class StoreSimulation {
     final long stopAt;
     boolean finished;
     boolean unknown;
+    String lastError = "no answer";
     boolean maybeApplied;
     int attempt;
 
@@ -582,6 +595,7 @@ final class StoreSimulation {
                       });
                 });
             node.store.process();
+            checkStores();
           });
       at(
           now + 300,
@@ -599,6 +613,14 @@ final class StoreSimulation {
       long rangeId = request.getHeader().getRangeId();
       if (r.hasError()) {
         var e = r.getError();
+        lastError =
+            (lastError.length() > 600 ? lastError.substring(lastError.length() - 600) : lastError)
+                + " | t="
+                + now
+                + " node "
+                + fromNode
+                + ": "
+                + e.toString().replace('\n', ' ');
         if (e.hasNotLeader()) {
           long hint = e.getNotLeader().getLeaderHint().getNodeId();
           client.leaderGuess[(int) rangeId] = hint;
@@ -723,7 +745,15 @@ final class StoreSimulation {
     List<String> out = new ArrayList<>();
     for (Attempt a : finalWrites) {
       if (!a.finished || a.unknown) {
-        out.add(a.key);
+        StringBuilder state = new StringBuilder();
+        for (int n = 1; n <= nodeCount; n++) {
+          state
+              .append("\n  node ")
+              .append(n)
+              .append(": ")
+              .append(nodes[n].store.debugRange(rangeOf(a.key).getRangeId()));
+        }
+        out.add(a.key + " (" + a.attempt + " attempts, last: " + a.lastError + ")" + state);
       }
     }
     return out;
