@@ -147,7 +147,10 @@ public final class Store {
     ACK_BEFORE_COMMIT,
     /** A snapshot is installed without its data (only the Raft state moves). */
     SNAPSHOT_WITHOUT_DATA,
-    /** A new leader keeps the latches of proposals its log no longer holds. */
+    /**
+     * A leader keeps the latches of proposals its log no longer holds (neither released on election
+     * nor when a new entry takes their index).
+     */
     KEEP_LOST_PROPOSALS
   }
 
@@ -1202,7 +1205,7 @@ public final class Store {
       // An older proposal at this index (of an earlier term) is lost for certain: the index now
       // holds this entry. Answer it and release its latches, whatever path left it here.
       Proposal displaced = proposals.get(pr.index());
-      if (displaced != null) {
+      if (displaced != null && !bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
         latched.removeAll(displaced.pending.latches);
         displaced.pending.reply(Errors.notLeader(rangeId, 0, null));
       }
