@@ -729,8 +729,15 @@ public final class Store {
     return r == null ? Optional.empty() : Optional.of(r.raft.status());
   }
 
-  /** The replicated value of {@code key} in range {@code rangeId}, read locally (for checks). */
+  /**
+   * The newest value of {@code key} in this node's engine, read without Raft (for checks that
+   * compare replicas); empty if this node holds no replica of the key's range.
+   */
   public Optional<byte[]> readLocal(long rangeId, byte[] key) {
+    Replica r = replicas.get(rangeId);
+    if (r == null || !KeySpace.contains(r.descriptor, key)) {
+      return Optional.empty();
+    }
     return MvccStore.get(engine, key, Timestamp.MAX).map(Version::value);
   }
 
