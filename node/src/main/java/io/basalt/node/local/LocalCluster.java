@@ -74,8 +74,10 @@ public final class LocalCluster implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.add("--enable-native-access=ALL-UNNAMED");
-    // Lets the store thread's priority reach the OS scheduler (effective as root).
-    cmd.add("-XX:ThreadPriorityPolicy=1");
+    if (ProcessHandle.current().info().user().orElse("").equals("root")) {
+      // Lets the store thread's priority reach the OS scheduler (only root may raise it).
+      cmd.add("-XX:ThreadPriorityPolicy=1");
+    }
     cmd.addAll(jvmArgs);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
