@@ -579,6 +579,9 @@ public final class Store {
     Pending p;
     while ((p = deadlines.peek()) != null && p.deadline <= ticks) {
       deadlines.poll();
+      if (p.readContext != null) {
+        p.replica.readIndexWaiting.remove(p.readContext); // no ReadState came: do not keep it
+      }
       if (!p.done) {
         p.reply(
             Errors.timeout(
@@ -815,6 +818,9 @@ public final class Store {
     final long deadline;
     boolean done;
     Set<ByteString> latches = Set.of();
+
+    /** The ReadIndex context of a read waiting for its read state, else null. */
+    ByteString readContext;
 
     Pending(Replica replica, KvRequest request, Consumer<KvResponse> reply, long deadline) {
       this.replica = replica;
@@ -1149,7 +1155,8 @@ public final class Store {
           p.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
           return;
         }
-        readIndexWaiting.put(ByteString.copyFrom(ctx), p);
+        p.readContext = ByteString.copyFrom(ctx);
+        readIndexWaiting.put(p.readContext, p);
         return;
       }
       if (sm.appliedIndex() < leaderReadyIndex) {
