@@ -433,7 +433,11 @@ public final class Node implements AutoCloseable {
       }
     }
     if (!theirs.isEmpty() && clusterId.isEmpty()) {
-      log.info("node {} joins cluster {}", config.nodeId(), theirs);
+      log.warn(
+          "node {} joins cluster {} with an empty store: if this node held replicas before (a"
+              + " wiped or replaced disk), they are gone and their ranges are short of a replica",
+          config.nodeId(),
+          theirs);
       onStore(() -> {
         store.adopt(theirs);
         return null;
