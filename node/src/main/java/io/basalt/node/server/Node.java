@@ -704,7 +704,9 @@ public final class Node implements AutoCloseable {
         o.pingEveryTicks(),
         o.livenessTicks(),
         compactLogAfter,
-        o.snapshotChunkBytes());
+        o.snapshotChunkBytes(),
+        o.dedupeRetentionMillis(),
+        o.dedupeCollectEveryTicks());
   }
 
   /** One log line per notable store event. */

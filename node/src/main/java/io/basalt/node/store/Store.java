@@ -119,6 +119,10 @@ public final class Store {
    * @param compactLogAfter log entries a range keeps before it compacts its log to the applied
    *     index less half of this (0: never); followers further behind get a snapshot
    * @param snapshotChunkBytes the size of the chunks a snapshot is streamed in
+   * @param dedupeRetentionMillis how long a write's dedupe record is kept (0: forever); a retry of
+   *     a request id older than this would be applied again, so it must exceed any client's retry
+   *     horizon by far
+   * @param dedupeCollectEveryTicks how often a leader proposes collecting old dedupe records
    */
   public record Options(
       int electionTicks,
@@ -129,10 +133,15 @@ public final class Store {
       int pingEveryTicks,
       int livenessTicks,
       int compactLogAfter,
-      int snapshotChunkBytes) {
-    /** For a 100 ms tick: 1 s election timeout, 5 s request deadline. */
+      int snapshotChunkBytes,
+      long dedupeRetentionMillis,
+      int dedupeCollectEveryTicks) {
+    /**
+     * For a 100 ms tick: 1 s election timeout, 5 s request deadline, dedupe records kept 10 minutes
+     * and collected every minute.
+     */
     public static Options defaults() {
-      return new Options(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20);
+      return new Options(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600);
     }
   }
 
@@ -435,6 +444,12 @@ public final class Store {
       r.raft.tick();
       if (r.raft.hasReady()) {
         dirty.add(r);
+      }
+    }
+    if (options.dedupeRetentionMillis() > 0 && ticks % options.dedupeCollectEveryTicks() == 0) {
+      long before = clock.now().wallNanos() - options.dedupeRetentionMillis() * 1_000_000L;
+      for (Replica r : replicas.values()) {
+        r.maybeCollectDedupe(before);
       }
     }
     if (ticks % options.pingEveryTicks() == 0) {
@@ -1036,6 +1051,31 @@ public final class Store {
       listener.snapshotInstalled(rangeId, index);
     }
 
+    /** The applied index when dedupe records were last collected (nothing new since: skip). */
+    long dedupeCollectedAt = -1;
+
+    /**
+     * As leader, proposes deleting the dedupe records proposed before {@code beforeNanos}, unless
+     * nothing was applied since the last time (an idle, possibly quiesced range is left alone).
+     */
+    void maybeCollectDedupe(long beforeNanos) {
+      if (!isLeader
+          || sm.appliedIndex() < leaderReadyIndex
+          || sm.appliedIndex() == dedupeCollectedAt) {
+        return;
+      }
+      RaftNode.ProposeResult pr =
+          raft.propose(
+              RaftCommand.newBuilder()
+                  .setCollectDedupeBeforeNanos(beforeNanos)
+                  .build()
+                  .toByteArray());
+      if (pr.accepted()) {
+        dedupeCollectedAt = pr.index();
+        dirty.add(this);
+      }
+    }
+
     /**
      * Compacts the log once it holds more than {@code compactLogAfter} entries, to a point half
      * that far behind the applied index, so that followers a little behind still catch up from the
@@ -1202,7 +1242,8 @@ public final class Store {
         }
       }
       Timestamp ts = clock.now();
-      RaftCommand.Builder cmd = RaftCommand.newBuilder().setRequestId(requestId);
+      RaftCommand.Builder cmd =
+          RaftCommand.newBuilder().setRequestId(requestId).setProposedAtNanos(ts.wallNanos());
       KvResponse result = evaluate(p.request, ts, cmd);
       cmd.setResult(result.toByteString());
       RaftNode.ProposeResult pr = raft.propose(cmd.build().toByteArray());

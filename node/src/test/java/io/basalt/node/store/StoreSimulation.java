@@ -207,7 +207,22 @@ final class StoreSimulation {
                   return true;
                 }
               },
-              new Store.Options(10, 2, 30, 2, 50, 5, 20, compactLogAfter, 64),
+              // Dedupe records are collected after 5 s of simulated time (clients give up on an
+              // operation after 2 s), every second.
+              // (Not with KEEP_LOST_PROPOSALS: the collection's own entries would move the log
+              // past a lost proposal's index and hide the bug.)
+              new Store.Options(
+                  10,
+                  2,
+                  30,
+                  2,
+                  50,
+                  5,
+                  20,
+                  compactLogAfter,
+                  64,
+                  bugs.contains(Store.Bug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
+                  100),
               rnd.split(),
               new StoreListener() {
                 @Override

@@ -104,6 +104,16 @@ public final class LocalKeys {
     return key(rangeId, DESCRIPTOR);
   }
 
+  /** The first dedupe-record key of {@code rangeId}. */
+  public static byte[] dedupePrefix(long rangeId) {
+    return key(rangeId, DEDUPE);
+  }
+
+  /** The first key after every dedupe record of {@code rangeId}. */
+  public static byte[] dedupePrefixEnd(long rangeId) {
+    return key(rangeId, (byte) (DEDUPE + 1));
+  }
+
   public static byte[] dedupe(long rangeId, byte[] requestId) {
     return ByteBuffer.allocate(9 + requestId.length)
         .putLong(checkRangeId(rangeId))

@@ -29,8 +29,9 @@ import java.util.Optional;
  * same batch as the writes, and a later command with the same id (a client retry that was proposed
  * again) changes nothing and reports the recorded result.
  *
- * <p>One thread at a time applies a range's entries (the range's Raft driver). Dedupe records are
- * kept forever for now; their garbage collection by age comes with the node's KV service.
+ * <p>One thread at a time applies a range's entries (the range's Raft driver). Dedupe records carry
+ * the proposer's wall time; a maintenance command (proposed by the leader now and then) deletes
+ * those older than a retention, on every replica alike.
  */
 public final class ReplicaStateMachine {
   /** What applying an entry did: whether it took effect, and the result to answer with. */
@@ -127,6 +128,9 @@ public final class ReplicaStateMachine {
   }
 
   private Applied stage(WriteBatch batch, long index, RaftCommand command) {
+    if (command.getCollectDedupeBeforeNanos() > 0) {
+      collectDedupeRecords(batch, command.getCollectDedupeBeforeNanos());
+    }
     ByteString requestId = command.getRequestId();
     if (!requestId.isEmpty()) {
       Optional<ByteString> previous = recordedResult(requestId);
@@ -134,7 +138,15 @@ public final class ReplicaStateMachine {
         return new Applied(index, true, previous.get());
       }
       byte[] dedupeKey = LocalKeys.dedupe(rangeId, requestId.toByteArray());
-      batch.put(ColumnFamily.LOCAL, dedupeKey, command.getResult().toByteArray());
+      byte[] result = command.getResult().toByteArray();
+      // The record: the proposer's wall time (for collection by age), then the result.
+      batch.put(
+          ColumnFamily.LOCAL,
+          dedupeKey,
+          ByteBuffer.allocate(8 + result.length)
+              .putLong(command.getProposedAtNanos())
+              .put(result)
+              .array());
       staged.put(requestId, command.getResult());
     }
     for (ReplicatedWrite write : command.getWritesList()) {
@@ -158,6 +170,34 @@ public final class ReplicaStateMachine {
     }
     byte[] stored =
         engine.get(ColumnFamily.LOCAL, LocalKeys.dedupe(rangeId, requestId.toByteArray()));
-    return Optional.ofNullable(stored).map(ByteString::copyFrom);
+    if (stored == null) {
+      return Optional.empty();
+    }
+    if (stored.length < 8) {
+      throw new CorruptionException(
+          "range " + rangeId + " dedupe record has " + stored.length + " bytes");
+    }
+    return Optional.of(ByteString.copyFrom(stored, 8, stored.length - 8));
+  }
+
+  /**
+   * Stages the deletion of this range's dedupe records proposed before {@code beforeNanos}: every
+   * replica applies the same command to the same records, so they stay identical. A request retried
+   * after its record was collected would be applied again, so the retention must exceed any
+   * client's retry horizon by far.
+   */
+  private void collectDedupeRecords(WriteBatch batch, long beforeNanos) {
+    try (io.basalt.range.storage.EngineIterator it =
+        engine.newIterator(
+            ColumnFamily.LOCAL,
+            LocalKeys.dedupePrefix(rangeId),
+            LocalKeys.dedupePrefixEnd(rangeId))) {
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        byte[] v = it.value();
+        if (v.length >= 8 && ByteBuffer.wrap(v).getLong() < beforeNanos) {
+          batch.delete(ColumnFamily.LOCAL, it.key());
+        }
+      }
+    }
   }
 }

@@ -99,6 +99,34 @@ class ReplicaStateMachineTest {
     assertThat(sm.recordedResult(b("req"))).contains(b("ok:req"));
   }
 
+  static byte[] putAt(String requestId, String key, long wall, String value, long proposedAt) {
+    try {
+      return RaftCommand.parseFrom(put(requestId, key, wall, value)).toBuilder()
+          .setProposedAtNanos(proposedAt)
+          .build()
+          .toByteArray();
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  @Test
+  void oldDedupeRecordsAreCollectedByAgeAndRecentOnesKept() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    sm.apply(1, putAt("old", "a", 10, "1", 1_000));
+    sm.apply(2, putAt("new", "b", 20, "2", 9_000));
+    sm.apply(3, RaftCommand.newBuilder().setCollectDedupeBeforeNanos(5_000).build().toByteArray());
+    assertThat(sm.recordedResult(b("old"))).isEmpty();
+    assertThat(sm.recordedResult(b("new"))).contains(b("ok:new"));
+    // Past the retention a retried id is a new write (the retention must exceed client retries).
+    assertThat(sm.apply(4, putAt("old", "a", 30, "again", 12_000)).orElseThrow().duplicate())
+        .isFalse();
+    assertThat(read(engine, "a", 99)).isEqualTo("again");
+    // The data itself is untouched by collection.
+    assertThat(read(engine, "b", 99)).isEqualTo("2");
+  }
+
   @Test
   void aCrashResumesAfterTheLastAppliedEntryWhoseEffectsSurvived() {
     MemEngine engine = new MemEngine();
