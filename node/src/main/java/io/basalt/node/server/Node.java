@@ -230,7 +230,7 @@ public final class Node implements AutoCloseable {
   }
 
   /** Runs {@code f} on the store thread and waits for its result. */
-  public <T> T onStore(java.util.function.Supplier<T> f) {
+  private <T> T onStore(java.util.function.Supplier<T> f) {
     CompletableFuture<T> result = new CompletableFuture<>();
     loop.execute(() -> {
       try {
@@ -255,14 +255,6 @@ public final class Node implements AutoCloseable {
   public InetSocketAddress startHttp(InetSocketAddress address) throws java.io.IOException {
     http = new HttpEndpoint(address, metrics::scrape, this::unhealthyReason, this::notReadyReason);
     return http.start();
-  }
-
-  public int replicaCount() {
-    return onStore(store::replicaCount);
-  }
-
-  public int leaderCount() {
-    return onStore(store::leaderCount);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -57,7 +57,6 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -399,10 +398,6 @@ public final class Store {
     notServingReason = reason;
   }
 
-  public Optional<String> notServingReason() {
-    return Optional.ofNullable(notServingReason);
-  }
-
   /** The nodes that hold a replica of some range this store has a replica of. */
   public Set<Long> peerNodes() {
     Set<Long> out = new HashSet<>();
@@ -610,16 +605,6 @@ public final class Store {
   // ---------------------------------------------------------------------------------------------
   // The round
 
-  /** Whether {@link #process()} has anything to do. */
-  public boolean hasWork() {
-    for (Replica r : dirty) {
-      if (r.raft.hasReady()) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /**
    * Does the work the inputs created: persists every ready replica's Raft state in one (synced)
    * write, sends messages, applies committed entries, serves reads and answers requests.
@@ -739,12 +724,6 @@ public final class Store {
               .build());
     }
     return out;
-  }
-
-  /** The Raft status of a range's replica, for tests and the simulator's oracles. */
-  public Optional<RaftNode.Status> raftStatus(long rangeId) {
-    Replica r = replicas.get(rangeId);
-    return r == null ? Optional.empty() : Optional.of(r.raft.status());
   }
 
   /**
@@ -1586,10 +1565,5 @@ public final class Store {
   @Override
   public String toString() {
     return "Store[node " + nodeId + ", " + replicas.size() + " replicas]";
-  }
-
-  /** For equality checks in tests: whether two stores hold the same replica set. */
-  Set<Long> rangeIds() {
-    return Objects.requireNonNull(replicas.keySet());
   }
 }
