@@ -95,7 +95,12 @@ public final class LoadGenerator {
     Options o = new Options(op, threads, valueSize, keys, warmup, duration, zipfian);
     LocalCluster cluster = null;
     if (startCluster > 0) {
-      cluster = LocalCluster.start(startCluster, List.of("-Xmx1g"), List.of());
+      List<String> jvmArgs = new ArrayList<>(List.of("-Xmx1g"));
+      String extra = System.getProperty("basalt.bench.nodeJvmArgs", "").strip();
+      if (!extra.isEmpty()) {
+        jvmArgs.addAll(List.of(extra.split("\\s+")));
+      }
+      cluster = LocalCluster.start(startCluster, jvmArgs, List.of());
       cluster.init(8, Math.min(3, startCluster), Duration.ofSeconds(60));
       cluster.awaitLeaders(Duration.ofSeconds(60));
       endpoints = String.join(",", cluster.addresses());

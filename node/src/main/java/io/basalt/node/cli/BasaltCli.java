@@ -123,6 +123,14 @@ public final class BasaltCli {
                 + " by snapshot (default: ${DEFAULT-VALUE}).")
     int compactLogAfter;
 
+    @Option(
+        names = "--io-threads",
+        defaultValue = "1",
+        description =
+            "Network threads for peers and clients; one batches best on a machine of a few cores,"
+                + " more keep up with more traffic on a larger one (default: ${DEFAULT-VALUE}).")
+    int ioThreads;
+
     @Override
     public Integer call() throws Exception {
       if (id <= 0) {
@@ -142,7 +150,8 @@ public final class BasaltCli {
                     Duration.ofMillis(maxOffsetMs),
                     Duration.ofMillis(tickMs),
                     Duration.ofMillis(clockSkewMs),
-                    compactLogAfter));
+                    compactLogAfter,
+                    ioThreads));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;

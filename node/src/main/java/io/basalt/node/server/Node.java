@@ -84,7 +84,8 @@ public final class Node implements AutoCloseable {
       Duration maxClockOffset,
       Duration tick,
       Duration clockSkewForTesting,
-      int compactLogAfter) {}
+      int compactLogAfter,
+      int ioThreads) {}
 
   private final Config config;
   private final RocksDbEngine engine;
@@ -137,7 +138,9 @@ public final class Node implements AutoCloseable {
     }
     this.clusterId = identity.map(Store.Identity::clusterId).orElse("");
     this.metrics = new NodeMetrics(config.nodeId());
-    NodeTransport.Options topts = NodeTransport.Options.defaults(clusterId, config.nodeId());
+    NodeTransport.Options topts =
+        NodeTransport.Options.defaults(clusterId, config.nodeId())
+            .withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
     this.transport.setClock(() -> Store.toProto(clock.now()));
     this.store =
@@ -163,6 +166,11 @@ public final class Node implements AutoCloseable {
               public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
                 return transport.sendSnapshot(toNode, chunks);
               }
+
+              @Override
+              public void flush() {
+                transport.flushDeferred();
+              }
             },
             withCompaction(Store.Options.defaults(), config.compactLogAfter()),
             new SplittableRandom(),
@@ -181,6 +189,8 @@ public final class Node implements AutoCloseable {
             : bound.getHostString() + ":" + bound.getPort();
     knownNodes.put(config.nodeId(), advertise);
     loop.start();
+    // The store thread's messages and answers are written once per round step, not one by one.
+    loop.execute(() -> transport.deferFlushesOn(Thread.currentThread()));
     loop.execute(() -> store.setAddress(config.nodeId(), advertise));
     if (!clusterId.isEmpty()) {
       log.info(

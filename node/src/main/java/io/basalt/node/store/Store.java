@@ -103,6 +103,13 @@ public final class Store {
      * be queued (the leader retries later).
      */
     boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks);
+
+    /**
+     * Sends what was queued so far. A network may hold what the store thread queues until this is
+     * called, which the store does at every point of a round where waiting would cost latency:
+     * after the messages that go out before the fsync, after the answers, and at the round's end.
+     */
+    default void flush() {}
   }
 
   /**
@@ -610,6 +617,14 @@ public final class Store {
    * write, sends messages, applies committed entries, serves reads and answers requests.
    */
   public void process() {
+    try {
+      processReady();
+    } finally {
+      network.flush();
+    }
+  }
+
+  private void processReady() {
     while (!dirty.isEmpty()) {
       List<Replica> ready = new ArrayList<>();
       List<Ready> readies = new ArrayList<>();
@@ -627,11 +642,13 @@ public final class Store {
         readies.add(rd);
         r.send(rd.messages());
       }
+      network.flush();
       // 1. Apply what is already durable here: the core hands out only committed entries this
       //    replica has persisted, so they are applied (and their clients answered, and the reads
       //    they confirm served) before this round's fsync of new entries, not after it. A Ready
       //    that installs a snapshot is applied after the snapshot is written (step 3).
       applyAndAnswer(ready, readies, false);
+      network.flush();
       // 2. Persist every ready range's new entries, hard state and snapshot: one write, synced if
       //    any range needs it (group commit).
       WriteBatch batch = new WriteBatch();

@@ -30,6 +30,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -94,8 +95,13 @@ public final class NodeTransport implements AutoCloseable {
       int maxFrameBytes,
       long maxQueuedBytesPerPeer,
       long reconnectMinMillis,
-      long reconnectMaxMillis) {
+      long reconnectMaxMillis,
+      /* Network threads; one batches best on a small machine (see --io-threads). */
+      int ioThreads) {
     public Options {
+      if (ioThreads <= 0) {
+        throw new IllegalArgumentException("ioThreads must be positive, got " + ioThreads);
+      }
       Objects.requireNonNull(clusterId, "clusterId");
       if (nodeId <= 0) {
         throw new IllegalArgumentException("nodeId must be positive, got " + nodeId);
@@ -110,7 +116,18 @@ public final class NodeTransport implements AutoCloseable {
     }
 
     public static Options defaults(String clusterId, long nodeId) {
-      return new Options(clusterId, nodeId, 16 << 20, 64L << 20, 50, 5_000);
+      return new Options(clusterId, nodeId, 16 << 20, 64L << 20, 50, 5_000, 1);
+    }
+
+    public Options withIoThreads(int ioThreads) {
+      return new Options(
+          clusterId,
+          nodeId,
+          maxFrameBytes,
+          maxQueuedBytesPerPeer,
+          reconnectMinMillis,
+          reconnectMaxMillis,
+          ioThreads);
     }
   }
 
@@ -123,6 +140,11 @@ public final class NodeTransport implements AutoCloseable {
   private Channel server;
   private volatile boolean closed;
   private volatile String clusterId;
+  private volatile Thread deferring;
+
+  /** Flushes the deferring thread owes; touched only by that thread. */
+  private final List<Runnable> deferred = new ArrayList<>();
+
   private volatile Supplier<Timestamp> clock = Timestamp::getDefaultInstance;
 
   public NodeTransport(Options options, Inbound inbound, ConnectionGuard guard) {
@@ -133,7 +155,7 @@ public final class NodeTransport implements AutoCloseable {
     this.epoll = Epoll.isAvailable();
     this.group =
         new MultiThreadIoEventLoopGroup(
-            2, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+            options.ioThreads(), epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
   }
 
   /** Starts accepting connections on {@code listen}; returns the bound address. */
@@ -261,6 +283,36 @@ public final class NodeTransport implements AutoCloseable {
   }
 
   /**
+   * From now on, what {@code thread} queues (Raft messages, replies) waits for its next {@link
+   * #flushDeferred()} before a network thread is asked to write it: the store thread queues many
+   * messages and answers per round, and waking a network thread (and writing a frame) for each
+   * would cost more than the work itself. Only {@code thread} may call {@link #flushDeferred()}.
+   */
+  public void deferFlushesOn(Thread thread) {
+    deferring = thread;
+  }
+
+  /** Hands everything the deferring thread queued since its last call to the network threads. */
+  public void flushDeferred() {
+    if (deferred.isEmpty()) {
+      return;
+    }
+    for (Runnable r : deferred) {
+      r.run();
+    }
+    deferred.clear();
+  }
+
+  /** Runs {@code schedule} now, or at the deferring thread's next flush if this is that thread. */
+  private void scheduleFlush(Runnable schedule) {
+    if (Thread.currentThread() == deferring) {
+      deferred.add(schedule);
+    } else {
+      schedule.run();
+    }
+  }
+
+  /**
    * Queues a snapshot's chunks for {@code toNode}, all or none; they share the peer's queue (and
    * its bound) with Raft messages and go out in order, in as many frames as the frame limit needs.
    */
@@ -345,7 +397,7 @@ public final class NodeTransport implements AutoCloseable {
         }
         flushScheduled = true;
       }
-      ch.eventLoop().execute(this::flush);
+      scheduleFlush(() -> ch.eventLoop().execute(this::flush));
       return true;
     }
 
@@ -485,7 +537,7 @@ public final class NodeTransport implements AutoCloseable {
    * one task on the channel's event loop writes everything queued and flushes once, so a round's
    * answers to a client cost one wake-up and one write.
    */
-  private static final class Replies {
+  private final class Replies {
     private final Channel channel;
     private final java.util.concurrent.ConcurrentLinkedQueue<Frame> queue =
         new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -499,7 +551,7 @@ public final class NodeTransport implements AutoCloseable {
     void add(Frame frame) {
       queue.add(frame);
       if (scheduled.compareAndSet(false, true)) {
-        channel.eventLoop().execute(this::drain);
+        scheduleFlush(() -> channel.eventLoop().execute(this::drain));
       }
     }
 

@@ -36,7 +36,7 @@ class NodeTransportTest {
   private NodeTransport transport(
       String cluster, long id, List<Received> sink, long maxQueuedBytes) {
     NodeTransport.Options options =
-        new NodeTransport.Options(cluster, id, 64 * 1024, maxQueuedBytes, 10, 200);
+        new NodeTransport.Options(cluster, id, 64 * 1024, maxQueuedBytes, 10, 200, 2);
     NodeTransport t =
         new NodeTransport(
             options, (from, batch) -> sink.add(new Received(from, batch)), new ConnectionGuard());

@@ -1,6 +1,7 @@
 package io.basalt.range.raft;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.log.Checksummed;
@@ -9,6 +10,7 @@ import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.CorruptionException;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -32,6 +34,20 @@ public final class EngineRaftStorage implements RaftStorage {
   private final Engine engine;
   private final long rangeId;
   private final RaftLogStore log;
+
+  /**
+   * The newest entries staged into the log, consecutive and ending at the log's last index, as Raft
+   * handed them over: applying committed entries and replicating recent ones read them here rather
+   * than from the engine (which would read, verify and decode what was just written). Bounded per
+   * range by {@link #CACHE_MAX_ENTRIES} and {@link #CACHE_MAX_BYTES}; emptied by anything that
+   * replaces the log, and trimmed by compaction.
+   */
+  private final ArrayDeque<Entry> cache = new ArrayDeque<>();
+
+  private long cacheBytes;
+
+  static final int CACHE_MAX_ENTRIES = 512;
+  static final long CACHE_MAX_BYTES = 256 << 10;
 
   public EngineRaftStorage(Engine engine, long rangeId) {
     this.engine = engine;
@@ -79,6 +95,28 @@ public final class EngineRaftStorage implements RaftStorage {
 
   @Override
   public List<Entry> entries(long lo, long hi, long maxBytes) {
+    if (!cache.isEmpty()
+        && lo >= cache.peekFirst().index()
+        && hi <= cache.peekLast().index() + 1
+        && cache.peekLast().index() == log.lastIndex()) {
+      List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 256));
+      long bytes = 0;
+      long first = cache.peekFirst().index();
+      // The deque has no random access; skipping from the front is cheap at this size.
+      var it = cache.iterator();
+      for (long i = first; i < lo; i++) {
+        it.next();
+      }
+      for (long i = lo; i < hi; i++) {
+        Entry e = it.next();
+        bytes += storedSize(e);
+        if (!out.isEmpty() && bytes > maxBytes) {
+          break;
+        }
+        out.add(e);
+      }
+      return out;
+    }
     try {
       List<io.basalt.api.Entry> stored = log.entries(lo, hi, maxBytes);
       List<Entry> out = new ArrayList<>(stored.size());
@@ -95,6 +133,18 @@ public final class EngineRaftStorage implements RaftStorage {
 
   @Override
   public long term(long index) {
+    if (!cache.isEmpty()
+        && index >= cache.peekFirst().index()
+        && index <= cache.peekLast().index()) {
+      if (index == cache.peekLast().index()) {
+        return cache.peekLast().term();
+      }
+      var it = cache.iterator();
+      for (long i = cache.peekFirst().index(); i < index; i++) {
+        it.next();
+      }
+      return it.next().term();
+    }
     try {
       return log.term(index);
     } catch (io.basalt.range.log.LogCompactedException e) {
@@ -151,11 +201,53 @@ public final class EngineRaftStorage implements RaftStorage {
 
   /** Stages unstable entries from a Ready (replacing any conflicting suffix). */
   public void append(WriteBatch batch, List<Entry> entries) {
+    if (entries.isEmpty()) {
+      return;
+    }
     List<io.basalt.api.Entry> protos = new ArrayList<>(entries.size());
     for (Entry e : entries) {
       protos.add(toProto(e));
     }
     log.append(batch, protos);
+    // The log accepted them: a conflicting suffix of the cache is replaced, as in the log.
+    long first = entries.get(0).index();
+    while (!cache.isEmpty() && cache.peekLast().index() >= first) {
+      cacheBytes -= storedSize(cache.pollLast());
+    }
+    if (!cache.isEmpty() && cache.peekLast().index() != first - 1) {
+      clearCache();
+    }
+    for (Entry e : entries) {
+      cache.addLast(e);
+      cacheBytes += storedSize(e);
+    }
+    while (cache.size() > CACHE_MAX_ENTRIES || (cacheBytes > CACHE_MAX_BYTES && cache.size() > 1)) {
+      cacheBytes -= storedSize(cache.pollFirst());
+    }
+  }
+
+  private void clearCache() {
+    cache.clear();
+    cacheBytes = 0;
+  }
+
+  /** What the log store counts for an entry against a read's byte limit: its stored form. */
+  private static long storedSize(Entry e) {
+    long size =
+        CodedOutputStream.computeUInt64Size(1, e.term())
+            + CodedOutputStream.computeUInt64Size(2, e.index());
+    if (e.type() != EntryType.NORMAL) {
+      size += CodedOutputStream.computeEnumSize(3, 1);
+    }
+    if (e.data().length > 0) {
+      size += CodedOutputStream.computeByteArraySize(4, e.data());
+    }
+    return size;
+  }
+
+  /** Entries cached, for tests. */
+  int cachedEntries() {
+    return cache.size();
   }
 
   public void setHardState(WriteBatch batch, HardState hardState) {
@@ -194,6 +286,9 @@ public final class EngineRaftStorage implements RaftStorage {
     setConfState(batch, snapshot.metadata().confState());
     if (compactTo >= log.firstIndex()) {
       log.compact(batch, compactTo);
+      while (!cache.isEmpty() && cache.peekFirst().index() <= compactTo) {
+        cacheBytes -= storedSize(cache.pollFirst());
+      }
     }
   }
 
@@ -202,6 +297,7 @@ public final class EngineRaftStorage implements RaftStorage {
     SnapshotMetadata m = snapshot.metadata();
     putSnapshot(batch, snapshot);
     log.resetToSnapshot(batch, m.index(), m.term());
+    clearCache();
     setConfState(batch, m.confState());
   }
 
@@ -225,6 +321,7 @@ public final class EngineRaftStorage implements RaftStorage {
   /** Stages the deletion of all of this replica's Raft state (it was removed from the group). */
   public void destroy(WriteBatch batch) {
     log.destroy(batch);
+    clearCache();
   }
 
   static io.basalt.api.Entry toProto(Entry e) {

@@ -41,6 +41,11 @@ public final class ReplicaStateMachine {
   private final long rangeId;
   private long appliedIndex;
 
+  /** The batch holding this range's staged applied index, and that put's position in it. */
+  private WriteBatch appliedIndexBatch;
+
+  private int appliedIndexPosition;
+
   /** Request ids staged into a batch not yet written, with their results. */
   private final java.util.Map<ByteString, ByteString> staged = new java.util.HashMap<>();
 
@@ -114,10 +119,13 @@ public final class ReplicaStateMachine {
       }
       applied = stage(batch, index, command);
     }
-    batch.put(
-        ColumnFamily.LOCAL,
-        LocalKeys.appliedIndex(rangeId),
-        ByteBuffer.allocate(8).putLong(index).array());
+    // One put per range per batch, however many of its entries the batch applies.
+    byte[] encoded = ByteBuffer.allocate(8).putLong(index).array();
+    if (batch != appliedIndexBatch || !batch.replaceValue(appliedIndexPosition, encoded)) {
+      appliedIndexPosition =
+          batch.putReplaceable(ColumnFamily.LOCAL, LocalKeys.appliedIndex(rangeId), encoded);
+      appliedIndexBatch = batch;
+    }
     appliedIndex = index;
     return Optional.of(applied);
   }
@@ -125,6 +133,7 @@ public final class ReplicaStateMachine {
   /** The staged writes were written to the engine: forget the staged request ids. */
   public void batchWritten() {
     staged.clear();
+    appliedIndexBatch = null;
   }
 
   private Applied stage(WriteBatch batch, long index, RaftCommand command) {

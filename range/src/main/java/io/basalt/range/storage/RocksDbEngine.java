@@ -59,12 +59,11 @@ public final class RocksDbEngine implements Engine {
             .setRecycleLogFileNum(4);
     this.blockCache = new LRUCache(blockCacheBytes);
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
-    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, newCfOptions(false)));
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, newCfOptions(null)));
     for (ColumnFamily cf : ColumnFamily.values()) {
       descriptors.add(
           new ColumnFamilyDescriptor(
-              cf.rocksName().getBytes(java.nio.charset.StandardCharsets.UTF_8),
-              newCfOptions(cf == ColumnFamily.MVCC)));
+              cf.rocksName().getBytes(java.nio.charset.StandardCharsets.UTF_8), newCfOptions(cf)));
     }
     try {
       Files.createDirectories(directory);
@@ -85,15 +84,23 @@ public final class RocksDbEngine implements Engine {
     return new RocksDbEngine(directory, 64L << 20);
   }
 
-  private ColumnFamilyOptions newCfOptions(boolean pointLookups) {
+  private ColumnFamilyOptions newCfOptions(ColumnFamily cf) {
     BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
-    if (pointLookups) {
+    if (cf == ColumnFamily.MVCC) {
       table.setFilterPolicy(new BloomFilter(10, false)).setWholeKeyFiltering(false);
+    }
+    if (cf == ColumnFamily.LOCAL) {
+      // Every replicated write looks up its request id's dedupe record, which almost never
+      // exists: whole-key Bloom filters, in the tables and the memtable, answer most misses.
+      table.setFilterPolicy(new BloomFilter(10, false)).setWholeKeyFiltering(true);
     }
     ColumnFamilyOptions options =
         new ColumnFamilyOptions()
             .setTableFormatConfig(table)
             .setCompressionType(CompressionType.LZ4_COMPRESSION);
+    if (cf == ColumnFamily.LOCAL) {
+      options.setMemtablePrefixBloomSizeRatio(0.05).setMemtableWholeKeyFiltering(true);
+    }
     cfOptions.add(options);
     return options;
   }

@@ -162,4 +162,69 @@ class EngineRaftStorageTest {
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("already initialized");
   }
+
+  /**
+   * The entry cache is invisible: after every random append (extending or replacing a suffix),
+   * compaction and snapshot, entries and terms read through the caching storage equal those a fresh
+   * storage reads from the engine, for every interval and byte limit.
+   */
+  @Test
+  void cachedEntriesEqualWhatTheEngineHolds() {
+    for (long seed = 1; seed <= 40; seed++) {
+      SplittableRandom random = new SplittableRandom(seed);
+      MemEngine engine = new MemEngine();
+      bootstrap(engine);
+      EngineRaftStorage cached = new EngineRaftStorage(engine, RANGE);
+      long term = 1;
+      for (int step = 0; step < 200; step++) {
+        WriteBatch batch = new WriteBatch();
+        int action = random.nextInt(20);
+        long first = cached.firstIndex();
+        long last = cached.lastIndex();
+        if (action == 0 && last > first) {
+          long to = first + random.nextLong(last - first);
+          cached.saveSnapshot(
+              batch,
+              new Snapshot(
+                  new SnapshotMetadata(to, cached.term(to), ConfState.ofVoters(1)), new byte[0]),
+              to);
+        } else if (action == 1) {
+          long at = last + random.nextInt(5);
+          cached.applySnapshot(
+              batch,
+              new Snapshot(new SnapshotMetadata(at, term, ConfState.ofVoters(1)), new byte[0]));
+        } else {
+          // Extend, or replace a suffix (a new leader's conflicting entries) with a newer term.
+          long from = random.nextInt(4) == 0 ? Math.max(first, last - random.nextInt(6)) : last + 1;
+          if (from <= last) {
+            term++;
+          }
+          List<Entry> entries = new ArrayList<>();
+          int n = 1 + random.nextInt(random.nextInt(10) == 0 ? 700 : 8);
+          for (int i = 0; i < n; i++) {
+            byte[] payload = new byte[random.nextInt(random.nextInt(10) == 0 ? 4000 : 40)];
+            random.nextBytes(payload);
+            entries.add(Entry.normal(term, from + i, payload));
+          }
+          cached.append(batch, entries);
+        }
+        engine.write(batch, false);
+        EngineRaftStorage fresh = new EngineRaftStorage(engine, RANGE);
+        assertThat(cached.firstIndex()).isEqualTo(fresh.firstIndex());
+        assertThat(cached.lastIndex()).isEqualTo(fresh.lastIndex());
+        long lo = cached.firstIndex();
+        long hi = cached.lastIndex() + 1;
+        for (int probe = 0; probe < 5 && lo < hi; probe++) {
+          long a = lo + random.nextLong(hi - lo);
+          long b = a + 1 + random.nextLong(hi - a);
+          long maxBytes = random.nextBoolean() ? Long.MAX_VALUE : random.nextLong(2000);
+          assertThat(cached.entries(a, b, maxBytes))
+              .as("seed %d step %d entries [%d, %d) max %d", seed, step, a, b, maxBytes)
+              .isEqualTo(fresh.entries(a, b, maxBytes));
+          assertThat(cached.term(a)).isEqualTo(fresh.term(a));
+        }
+        assertThat(cached.cachedEntries()).isLessThanOrEqualTo(EngineRaftStorage.CACHE_MAX_ENTRIES);
+      }
+    }
+  }
 }

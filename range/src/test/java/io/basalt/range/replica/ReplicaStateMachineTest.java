@@ -6,12 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.google.protobuf.ByteString;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.ReplicatedWrite;
+import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
+import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.CorruptionException;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.MemEngine;
+import io.basalt.range.storage.WriteBatch;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 class ReplicaStateMachineTest {
@@ -97,6 +101,45 @@ class ReplicaStateMachineTest {
     assertThat(read(engine, "k", 99)).isEqualTo("first");
     assertThat(sm.appliedIndex()).isEqualTo(2);
     assertThat(sm.recordedResult(b("req"))).contains(b("ok:req"));
+  }
+
+  @Test
+  void aBatchOfManyEntriesWritesTheAppliedIndexOnceWithTheLastIndex() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    WriteBatch batch = new WriteBatch();
+    for (int i = 1; i <= 5; i++) {
+      sm.stage(batch, i, put("r" + i, "k" + i, 10, "v"));
+    }
+    byte[] appliedKey = LocalKeys.appliedIndex(RANGE);
+    assertThat(batch.ops())
+        .filteredOn(op -> op instanceof WriteBatch.Put p && Arrays.equals(p.key(), appliedKey))
+        .hasSize(1);
+    engine.write(batch, false);
+    sm.batchWritten();
+    assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex())
+        .as("a restart resumes after the batch's last entry")
+        .isEqualTo(5);
+  }
+
+  @Test
+  void anAppliedIndexStagedAfterADeleteIsAPutOfItsOwn() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    WriteBatch batch = new WriteBatch();
+    sm.stage(batch, 1, put("r1", "k", 10, "v"));
+    // Anything deleting after the first put (here the applied index itself) must not be undone.
+    batch.delete(ColumnFamily.LOCAL, LocalKeys.appliedIndex(RANGE));
+    sm.stage(batch, 2, put("r2", "k", 20, "v"));
+    engine.write(batch, false);
+    sm.batchWritten();
+    assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex()).isEqualTo(2);
+    // The next batch gets its own put, whatever the last batch's positions were.
+    WriteBatch next = new WriteBatch();
+    sm.stage(next, 3, put("r3", "k", 30, "v"));
+    engine.write(next, false);
+    sm.batchWritten();
+    assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex()).isEqualTo(3);
   }
 
   static byte[] putAt(String requestId, String key, long wall, String value, long proposedAt) {
