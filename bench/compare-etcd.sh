@@ -4,6 +4,8 @@
 # key count), one after the other: durable puts, then linearizable gets.
 #
 #   bench/compare-etcd.sh                 # 64 threads, 100-byte values, 20 s per run
+#                                         # after a 30 s warm-up (WARMUP): on 2 cores the
+#                                         # four JVMs' JIT compilers need it to settle
 #   THREADS=16 VALUE_SIZE=1024 DURATION=30s bench/compare-etcd.sh
 #
 # etcd comes from Debian's etcd-server package (installed if missing); it fsyncs
@@ -15,7 +17,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 THREADS="${THREADS:-64}"
 VALUE_SIZE="${VALUE_SIZE:-100}"
 DURATION="${DURATION:-20s}"
-WARMUP="${WARMUP:-10s}"
+WARMUP="${WARMUP:-30s}"
 KEYS="${KEYS:-10000}"
 source "$ROOT/bin/jdk.sh"
 

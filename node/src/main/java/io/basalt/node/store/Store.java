@@ -642,16 +642,26 @@ public final class Store {
         readies.add(rd);
         r.send(rd.messages());
       }
-      network.flush();
       // 1. Apply what is already durable here: the core hands out only committed entries this
-      //    replica has persisted, so they are applied (and their clients answered, and the reads
-      //    they confirm served) before this round's fsync of new entries, not after it. A Ready
-      //    that installs a snapshot is applied after the snapshot is written (step 3).
-      applyAndAnswer(ready, readies, false);
-      network.flush();
-      // 2. Persist every ready range's new entries, hard state and snapshot: one write, synced if
-      //    any range needs it (group commit).
+      //    replica has persisted, so they are staged, and their writes answered, before this
+      //    round's fsync of new entries, not after it. An answer needs only the entry committed:
+      //    were this process to die before the write below, the log still holds the entry and the
+      //    restart applies it again (applying is idempotent by index). Reads must see the applied
+      //    state, so they are served only after the write. A Ready that installs a snapshot is
+      //    applied after the snapshot is written (step 3).
       WriteBatch batch = new WriteBatch();
+      List<Runnable> answers = new ArrayList<>();
+      for (int i = 0; i < ready.size(); i++) {
+        if (readies.get(i).snapshot() == null) {
+          ready.get(i).onReady(readies.get(i), batch, answers);
+        }
+      }
+      answers.forEach(Runnable::run);
+      // The messages that may go before the fsync (appends to followers) and the answers leave
+      // together, while this thread writes.
+      network.flush();
+      // 2. Persist every ready range's applied state, new entries, hard state and snapshot: one
+      //    write, synced if any range needs it (group commit).
       boolean sync = false;
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
@@ -667,6 +677,12 @@ public final class Store {
         engine.write(batch, sync);
         listener.raftStateWritten(nanoTime.getAsLong() - t0, ready.size(), sync);
       }
+      for (int i = 0; i < ready.size(); i++) {
+        if (readies.get(i).snapshot() == null) {
+          ready.get(i).sm.batchWritten();
+          ready.get(i).serveReads(readies.get(i));
+        }
+      }
       // 3. Only now what Raft allows after persistence: votes and acknowledgements; and the
       //    Readies that installed a snapshot.
       for (int i = 0; i < ready.size(); i++) {
@@ -677,7 +693,7 @@ public final class Store {
           r.sm.reload();
         }
       }
-      applyAndAnswer(ready, readies, true);
+      applySnapshotReadies(ready, readies);
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
         r.raft.advance(readies.get(i));
@@ -691,34 +707,31 @@ public final class Store {
   }
 
   /**
-   * Applies the committed entries of the Readies with ({@code withSnapshot}) or without a snapshot,
-   * in one unsynced engine write for all their ranges, then answers their clients and serves the
-   * reads they confirmed: nothing is answered or read before the state it depends on is written.
+   * Applies the committed entries of the Readies that installed a snapshot (after it was written),
+   * in one unsynced engine write, then answers their clients and serves the reads they confirmed.
    */
-  private void applyAndAnswer(List<Replica> ready, List<Ready> readies, boolean withSnapshot) {
+  private void applySnapshotReadies(List<Replica> ready, List<Ready> readies) {
     WriteBatch applyBatch = new WriteBatch();
     List<Runnable> answers = new ArrayList<>();
+    List<Integer> withSnapshot = new ArrayList<>();
     for (int i = 0; i < ready.size(); i++) {
-      Ready rd = readies.get(i);
-      if ((rd.snapshot() != null) == withSnapshot) {
-        ready.get(i).onReady(rd, applyBatch, answers);
+      if (readies.get(i).snapshot() != null) {
+        withSnapshot.add(i);
+        ready.get(i).onReady(readies.get(i), applyBatch, answers);
       }
+    }
+    if (withSnapshot.isEmpty()) {
+      return;
     }
     if (!applyBatch.isEmpty()) {
       engine.write(applyBatch, false);
     }
-    for (int i = 0; i < ready.size(); i++) {
-      Ready rd = readies.get(i);
-      if ((rd.snapshot() != null) == withSnapshot) {
-        ready.get(i).sm.batchWritten();
-      }
+    for (int i : withSnapshot) {
+      ready.get(i).sm.batchWritten();
     }
     answers.forEach(Runnable::run);
-    for (int i = 0; i < ready.size(); i++) {
-      Ready rd = readies.get(i);
-      if ((rd.snapshot() != null) == withSnapshot) {
-        ready.get(i).serveReads(rd);
-      }
+    for (int i : withSnapshot) {
+      ready.get(i).serveReads(readies.get(i));
     }
   }
 
