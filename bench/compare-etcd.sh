@@ -32,8 +32,11 @@ JAR="$ROOT/bench/target/benchmarks.jar"
 if [ ! -f "$JAR" ] || [ -n "$(find "$ROOT" -path '*/src/main/*' -name '*.java' -newer "$JAR" -print -quit)" ]; then
   (cd "$ROOT" && ./mvnw -B -q -ntp -pl bench -am package -DskipTests -Dspotless.check.skip=true) >&2
 fi
+# The load generator is one JVM for both systems, with the same flags (huge pages as the nodes).
+LG_OPTS=""
+grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null && LG_OPTS="-XX:+UseTransparentHugePages"
 run() {
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED $LG_OPTS -cp "$JAR" \
     io.basalt.bench.cluster.LoadGenerator --threads "$THREADS" --value-size "$VALUE_SIZE" \
     --keys "$KEYS" --warmup "$WARMUP" --duration "$DURATION" "$@"
 }
@@ -71,6 +74,9 @@ echo "get  $ETCD_GET"
 for p in "${ETCD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 ETCD_PIDS=()
+# Basalt starts on a quiet disk: etcd's files are removed and written back first.
+rm -rf "$DIR"/e1 "$DIR"/e2 "$DIR"/e3
+sync
 
 echo "-- basalt, 3 nodes"
 BASALT_PUT=$(run --target basalt --start-cluster 3 --op put | grep '^basalt')

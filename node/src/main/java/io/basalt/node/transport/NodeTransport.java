@@ -142,6 +142,11 @@ public final class NodeTransport implements AutoCloseable {
   private volatile String clusterId;
   private volatile Thread deferring;
 
+  /** Every open connection, accepted or dialed (a closed one leaves the group by itself). */
+  private final io.netty.channel.group.ChannelGroup channels =
+      new io.netty.channel.group.DefaultChannelGroup(
+          io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
+
   /** Flushes the deferring thread owes; touched only by that thread. */
   private final List<Runnable> deferred = new ArrayList<>();
 
@@ -240,6 +245,7 @@ public final class NodeTransport implements AutoCloseable {
     return new ChannelInitializer<>() {
       @Override
       protected void initChannel(SocketChannel ch) {
+        channels.add(ch);
         // Answers and batches written in one event-loop burst go out in one flush.
         ch.pipeline().addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, true));
         FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
@@ -354,6 +360,9 @@ public final class NodeTransport implements AutoCloseable {
         channel.close().syncUninterruptibly();
       }
     }
+    // Every other connection too (clients, peers not declared here): their remote ends must see
+    // the close now, as they would if the process exited.
+    channels.close().syncUninterruptibly();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
