@@ -231,6 +231,7 @@ public final class BasaltClient implements AutoCloseable {
     private List<String> seeds = List.of();
     private Duration callTimeout = Duration.ofSeconds(5);
     private Duration connectTimeout = Duration.ofSeconds(2);
+    private Duration attemptTimeout = Duration.ofSeconds(2);
     private Duration maxRetryBackoff = Duration.ofSeconds(1);
     private Duration initialRetryBackoff = Duration.ofMillis(10);
     private int scanPageSize = 1000;
@@ -268,6 +269,17 @@ public final class BasaltClient implements AutoCloseable {
      */
     public Builder connectTimeout(Duration connectTimeout) {
       this.connectTimeout = positive(connectTimeout, "connectTimeout");
+      return this;
+    }
+
+    /**
+     * How long one attempt waits for its answer (default 2 s) before the call tries again,
+     * forgetting the node it asked as leader: a stalled or cut-off leader costs this much, not the
+     * whole call. A write retried this way keeps its request id, so it is applied at most once;
+     * should the call still fail, it fails with {@link AmbiguousResultException}.
+     */
+    public Builder attemptTimeout(Duration attemptTimeout) {
+      this.attemptTimeout = positive(attemptTimeout, "attemptTimeout");
       return this;
     }
 
@@ -340,6 +352,7 @@ public final class BasaltClient implements AutoCloseable {
               metrics,
               backoff,
               callTimeout.toNanos(),
+              attemptTimeout.toNanos(),
               connectTimeout.toNanos(),
               new SecureRandom().nextLong());
       return new BasaltClient(router, scanPageSize);

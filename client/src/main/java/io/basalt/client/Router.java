@@ -109,6 +109,10 @@ final class Router implements AutoCloseable {
   private final ConnectionPool pool;
   private final ClientMetrics metrics;
   private final Backoff backoff;
+
+  /** How long one attempt waits for its answer before the call tries again (elsewhere). */
+  private final long attemptTimeoutNanos;
+
   private final long callTimeoutNanos;
   private final long nodeInfoTimeoutNanos;
   private final long clientId;
@@ -124,6 +128,7 @@ final class Router implements AutoCloseable {
       ClientMetrics metrics,
       Backoff backoff,
       long callTimeoutNanos,
+      long attemptTimeoutNanos,
       long nodeInfoTimeoutNanos,
       long clientId) {
     this.nodes = nodes;
@@ -132,6 +137,7 @@ final class Router implements AutoCloseable {
     this.metrics = metrics;
     this.backoff = backoff;
     this.callTimeoutNanos = callTimeoutNanos;
+    this.attemptTimeoutNanos = attemptTimeoutNanos;
     this.nodeInfoTimeoutNanos = nodeInfoTimeoutNanos;
     this.clientId = clientId;
   }
@@ -431,7 +437,7 @@ final class Router implements AutoCloseable {
       attempts++;
       lastNode = node;
       connection
-          .call(request, deadlineNanos)
+          .call(request, Math.min(deadlineNanos, System.nanoTime() + attemptTimeoutNanos))
           .whenComplete((response, failure) -> {
             if (failure != null) {
               onTransportFailure(range, node, unwrap(failure));
@@ -482,11 +488,19 @@ final class Router implements AutoCloseable {
           retryAfterBackoff("connection_lost");
         }
         case NO_REPLY -> {
+          maybeApplied |= op.write();
+          if (deadlineNanos - System.nanoTime() >= MIN_ATTEMPT_NANOS) {
+            // Only this attempt's time ran out (a stalled or cut-off leader): try again, perhaps
+            // elsewhere. A write retried under its request id is applied at most once.
+            lastFailure = unavailable;
+            forgetLeader(range, node);
+            retryAfterBackoff("attempt_timeout");
+            return;
+          }
           // The deadline ends the call; an earlier failure explains better why it was still going.
           if (lastFailure == null) {
             lastFailure = unavailable;
           }
-          maybeApplied |= op.write();
           giveUp();
         }
       }

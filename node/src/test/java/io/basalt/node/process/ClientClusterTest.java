@@ -182,6 +182,34 @@ class ClientClusterTest {
     }
   }
 
+  @Test
+  @Order(5)
+  void aStalledLeaderCostsOneAttemptNotTheWholeCall() throws Exception {
+    try (BasaltClient patient =
+        BasaltClient.builder()
+            .seeds(cluster.addresses().toArray(String[]::new))
+            .callTimeout(Duration.ofSeconds(20))
+            .attemptTimeout(Duration.ofSeconds(1))
+            .build()) {
+      patient.put(b("s-stall"), b("before"));
+      long range = rangeOf("s-stall");
+      int leader = cluster.awaitLeader(range);
+      cluster.signal(leader, "STOP");
+      try {
+        // The client's cached leader never answers: after one attempt it asks the others, which
+        // elect a new leader, and the write goes through well within the call's deadline.
+        long start = System.nanoTime();
+        patient.put(b("s-stall"), b("after"));
+        assertThat(s(patient.get(b("s-stall")))).isEqualTo("after");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(15));
+      } finally {
+        cluster.signal(leader, "CONT");
+      }
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      assertThat(s(client.get(b("s-stall")))).isEqualTo("after");
+    }
+  }
+
   private static long rangeOf(String key) {
     byte[] k = b(key);
     for (var d : cluster.status(firstAlive()).orElseThrow().getReplicasList()) {
