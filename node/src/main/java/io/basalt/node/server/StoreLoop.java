@@ -98,6 +98,11 @@ public final class StoreLoop implements AutoCloseable {
     } catch (Throwable t) {
       failure = t;
       running = false;
+      try {
+        store.flushNetwork(); // answers given before the failure still leave
+      } catch (RuntimeException ignored) {
+        // the failure above is the one to report
+      }
       log.error("store loop of node {} failed; the node stops serving", store.nodeId(), t);
     }
   }

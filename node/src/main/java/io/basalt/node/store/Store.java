@@ -194,6 +194,11 @@ public final class Store {
   private final Engine engine;
   private final HybridClock clock;
   private final Network network;
+
+  /** Whether a round is running: its answers go out before its write, so inputs must wait. */
+  private boolean inRound;
+
+  private final ArrayDeque<Runnable> heldInputs = new ArrayDeque<>();
   private final Options options;
   private final RandomGenerator random;
   private final StoreListener listener;
@@ -536,6 +541,10 @@ public final class Store {
    * a later {@link #tick()} or {@link #process()}.
    */
   public void submit(KvRequest request, Consumer<KvResponse> reply) {
+    if (inRound) {
+      heldInputs.add(() -> submit(request, reply));
+      return;
+    }
     long start = nanoTime.getAsLong();
     String method = method(request);
     Consumer<KvResponse> done =
@@ -617,11 +626,32 @@ public final class Store {
    * write, sends messages, applies committed entries, serves reads and answers requests.
    */
   public void process() {
-    try {
-      processReady();
-    } finally {
-      network.flush();
+    while (true) {
+      inRound = true;
+      try {
+        processReady();
+      } finally {
+        inRound = false;
+        network.flush();
+      }
+      if (heldInputs.isEmpty()) {
+        return;
+      }
+      // Requests submitted from an answer during the round (a callback that asks again at once)
+      // run now that the round's write is done: evaluated earlier, a compare-and-set could read
+      // the engine before the write it was told succeeded.
+      List<Runnable> held = new ArrayList<>(heldInputs);
+      heldInputs.clear();
+      held.forEach(Runnable::run);
     }
+  }
+
+  /**
+   * Sends whatever the network holds for this thread; for a store loop that is stopping without
+   * finishing its round, so that answers already given still leave.
+   */
+  public void flushNetwork() {
+    network.flush();
   }
 
   private void processReady() {

@@ -246,8 +246,9 @@ public final class NodeTransport implements AutoCloseable {
       @Override
       protected void initChannel(SocketChannel ch) {
         channels.add(ch);
-        // Answers and batches written in one event-loop burst go out in one flush.
-        ch.pipeline().addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, true));
+        // Answers and batches written in one read burst go out in one flush. Writes from the
+        // store thread come batched per round step already: flushed at once (no extra task).
+        ch.pipeline().addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, false));
         FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
         ch.pipeline().addLast(new Handshake(() -> clusterId, options.nodeId(), guard));
         ch.pipeline().addLast(new PeerHandler(dialing));
@@ -303,10 +304,11 @@ public final class NodeTransport implements AutoCloseable {
     if (deferred.isEmpty()) {
       return;
     }
-    for (Runnable r : deferred) {
+    List<Runnable> todo = new ArrayList<>(deferred);
+    deferred.clear();
+    for (Runnable r : todo) {
       r.run();
     }
-    deferred.clear();
   }
 
   /** Runs {@code schedule} now, or at the deferring thread's next flush if this is that thread. */
