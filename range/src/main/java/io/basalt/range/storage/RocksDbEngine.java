@@ -130,7 +130,7 @@ public final class RocksDbEngine implements Engine {
       return;
     }
     try (org.rocksdb.WriteBatch rocksBatch = new org.rocksdb.WriteBatch()) {
-      for (WriteBatch.Op op : batch.ops()) {
+      for (WriteBatch.Op op : batch.opsInKeyOrder()) {
         ColumnFamilyHandle handle = handleByCf.get(op.cf());
         switch (op) {
           case WriteBatch.Put put -> rocksBatch.put(handle, put.key(), put.value());
