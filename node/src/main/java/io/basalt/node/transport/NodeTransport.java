@@ -311,6 +311,11 @@ public final class NodeTransport implements AutoCloseable {
     }
   }
 
+  /** Hand-offs the deferring thread owes (for tests). */
+  int deferredFlushes() {
+    return deferred.size();
+  }
+
   /** Runs {@code schedule} now, or at the deferring thread's next flush if this is that thread. */
   private void scheduleFlush(Runnable schedule) {
     if (Thread.currentThread() == deferring) {

@@ -37,11 +37,7 @@ class ClientClusterTest {
     cluster.startAll();
     cluster.init(8);
     cluster.awaitConverged(Duration.ofSeconds(60));
-    client =
-        BasaltClient.builder()
-            .seeds(cluster.addresses().toArray(String[]::new))
-            .callTimeout(Duration.ofSeconds(10))
-            .build();
+    client = clientOfCluster().callTimeout(Duration.ofSeconds(10)).build();
   }
 
   @AfterAll
@@ -52,6 +48,11 @@ class ClientClusterTest {
     if (cluster != null) {
       cluster.close();
     }
+  }
+
+  /** A client builder seeded with every node of the cluster. */
+  private static BasaltClient.Builder clientOfCluster() {
+    return BasaltClient.builder().seeds(cluster.addresses().toArray(String[]::new));
   }
 
   static byte[] b(String s) {
@@ -157,10 +158,7 @@ class ClientClusterTest {
   @Order(4)
   void deadlinesAndAmbiguousResultsWhenNoNodeAnswers() throws Exception {
     try (BasaltClient shortDeadline =
-        BasaltClient.builder()
-            .seeds(cluster.addresses().toArray(String[]::new))
-            .callTimeout(Duration.ofSeconds(1))
-            .build()) {
+        clientOfCluster().callTimeout(Duration.ofSeconds(1)).build()) {
       shortDeadline.put(b("z-deadline"), b("ok"));
       for (int n = 1; n <= 3; n++) {
         cluster.signal(n, "STOP");
@@ -186,8 +184,7 @@ class ClientClusterTest {
   @Order(5)
   void aStalledLeaderCostsOneAttemptNotTheWholeCall() throws Exception {
     try (BasaltClient patient =
-        BasaltClient.builder()
-            .seeds(cluster.addresses().toArray(String[]::new))
+        clientOfCluster()
             .callTimeout(Duration.ofSeconds(20))
             .attemptTimeout(Duration.ofSeconds(1))
             .build()) {

@@ -90,6 +90,33 @@ class NodeTransportTest {
   }
 
   @Test
+  void whatTheDeferringThreadQueuesLeavesAtItsFlushInOneFrame() throws Exception {
+    List<Received> atTwo = new CopyOnWriteArrayList<>();
+    NodeTransport one = transport("c", 1, new CopyOnWriteArrayList<>(), 1 << 20);
+    NodeTransport two = transport("c", 2, atTwo, 1 << 20);
+    InetSocketAddress twoAddress = two.start(ANY);
+    one.start(ANY);
+    one.addPeer(2, twoAddress);
+    await(() -> one.connected(2), "node 1 is connected to node 2");
+    one.deferFlushesOn(Thread.currentThread());
+    for (int i = 1; i <= 10; i++) {
+      assertThat(one.send(2, message(1, i))).isTrue();
+    }
+    assertThat(one.deferredFlushes()).as("held until the flush, one hand-off").isEqualTo(1);
+    assertThat(one.framesSent(2)).isZero();
+    one.flushDeferred();
+    assertThat(one.deferredFlushes()).isZero();
+    await(() -> messages(atTwo).size() == 10, "the messages arrive after the flush");
+    assertThat(one.framesSent(2)).isEqualTo(1);
+    // Another thread's sends are not held.
+    Thread other = new Thread(() -> one.send(2, message(1, 11)));
+    other.start();
+    other.join();
+    assertThat(one.deferredFlushes()).isZero();
+    await(() -> messages(atTwo).size() == 11, "another thread's message arrives unflushed");
+  }
+
+  @Test
   void theAcceptingSideSendsOnTheSameConnection() throws Exception {
     List<Received> atOne = new CopyOnWriteArrayList<>();
     NodeTransport one = transport("c", 1, atOne, 1 << 20);

@@ -10,7 +10,6 @@ import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.CorruptionException;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -42,7 +41,7 @@ public final class EngineRaftStorage implements RaftStorage {
    * range by {@link #CACHE_MAX_ENTRIES} and {@link #CACHE_MAX_BYTES}; emptied by anything that
    * replaces the log, and trimmed by compaction.
    */
-  private final ArrayDeque<Entry> cache = new ArrayDeque<>();
+  private final ArrayList<Entry> cache = new ArrayList<>();
 
   private long cacheBytes;
 
@@ -95,20 +94,11 @@ public final class EngineRaftStorage implements RaftStorage {
 
   @Override
   public List<Entry> entries(long lo, long hi, long maxBytes) {
-    if (!cache.isEmpty()
-        && lo >= cache.peekFirst().index()
-        && hi <= cache.peekLast().index() + 1
-        && cache.peekLast().index() == log.lastIndex()) {
-      List<Entry> out = new ArrayList<>((int) Math.min(hi - lo, 256));
+    if (lo < hi && cached(lo) != null && cached(hi - 1) != null) {
+      List<Entry> out = new ArrayList<>((int) (hi - lo));
       long bytes = 0;
-      long first = cache.peekFirst().index();
-      // The deque has no random access; skipping from the front is cheap at this size.
-      var it = cache.iterator();
-      for (long i = first; i < lo; i++) {
-        it.next();
-      }
       for (long i = lo; i < hi; i++) {
-        Entry e = it.next();
+        Entry e = cached(i);
         bytes += storedSize(e);
         if (!out.isEmpty() && bytes > maxBytes) {
           break;
@@ -133,17 +123,9 @@ public final class EngineRaftStorage implements RaftStorage {
 
   @Override
   public long term(long index) {
-    if (!cache.isEmpty()
-        && index >= cache.peekFirst().index()
-        && index <= cache.peekLast().index()) {
-      if (index == cache.peekLast().index()) {
-        return cache.peekLast().term();
-      }
-      var it = cache.iterator();
-      for (long i = cache.peekFirst().index(); i < index; i++) {
-        it.next();
-      }
-      return it.next().term();
+    Entry hit = cached(index);
+    if (hit != null) {
+      return hit.term();
     }
     try {
       return log.term(index);
@@ -209,21 +191,53 @@ public final class EngineRaftStorage implements RaftStorage {
       protos.add(toProto(e));
     }
     log.append(batch, protos);
-    // The log accepted them: a conflicting suffix of the cache is replaced, as in the log.
+    // The log accepted them: a conflicting suffix of the cache is replaced, as in the log; a cache
+    // that does not reach up to them starts over.
     long first = entries.get(0).index();
-    while (!cache.isEmpty() && cache.peekLast().index() >= first) {
-      cacheBytes -= storedSize(cache.pollLast());
-    }
-    if (!cache.isEmpty() && cache.peekLast().index() != first - 1) {
+    if (cache.isEmpty() || first < cacheFirst() || first > cacheFirst() + cache.size()) {
       clearCache();
+    } else {
+      dropCached((int) (first - cacheFirst()), cache.size());
     }
     for (Entry e : entries) {
-      cache.addLast(e);
+      cache.add(e);
       cacheBytes += storedSize(e);
     }
-    while (cache.size() > CACHE_MAX_ENTRIES || (cacheBytes > CACHE_MAX_BYTES && cache.size() > 1)) {
-      cacheBytes -= storedSize(cache.pollFirst());
+    int drop = 0;
+    long bytesLeft = cacheBytes;
+    while (drop < cache.size() - 1
+        && (cache.size() - drop > CACHE_MAX_ENTRIES || bytesLeft > CACHE_MAX_BYTES)) {
+      bytesLeft -= storedSize(cache.get(drop++));
     }
+    dropCached(0, drop);
+  }
+
+  /**
+   * The cached entry at {@code index}, or null (the cache serves only while it ends at the log's).
+   */
+  private Entry cached(long index) {
+    if (cache.isEmpty()) {
+      return null;
+    }
+    long first = cacheFirst();
+    long last = first + cache.size() - 1;
+    if (last != log.lastIndex() || index < first || index > last) {
+      return null;
+    }
+    return cache.get((int) (index - first));
+  }
+
+  private long cacheFirst() {
+    return cache.get(0).index();
+  }
+
+  /** Drops the cached entries at positions {@code [from, to)}. */
+  private void dropCached(int from, int to) {
+    List<Entry> dropped = cache.subList(from, to);
+    for (Entry e : dropped) {
+      cacheBytes -= storedSize(e);
+    }
+    dropped.clear();
   }
 
   private void clearCache() {
@@ -286,8 +300,8 @@ public final class EngineRaftStorage implements RaftStorage {
     setConfState(batch, snapshot.metadata().confState());
     if (compactTo >= log.firstIndex()) {
       log.compact(batch, compactTo);
-      while (!cache.isEmpty() && cache.peekFirst().index() <= compactTo) {
-        cacheBytes -= storedSize(cache.pollFirst());
+      if (!cache.isEmpty()) {
+        dropCached(0, Math.clamp(compactTo + 1 - cacheFirst(), 0, cache.size()));
       }
     }
   }
