@@ -177,7 +177,8 @@ public final class Node implements AutoCloseable {
             new Listeners(new LoggingListener(config.nodeId()), metrics),
             System::nanoTime);
     this.store.load();
-    this.loop = new StoreLoop(store, config.tick().toNanos(), System::nanoTime);
+    this.loop =
+        new StoreLoop(store, transport.storeExecutor(), config.tick().toNanos(), System::nanoTime);
   }
 
   /** Starts serving; returns the bound address. */
@@ -189,7 +190,7 @@ public final class Node implements AutoCloseable {
             : bound.getHostString() + ":" + bound.getPort();
     knownNodes.put(config.nodeId(), advertise);
     loop.start();
-    // The store thread's messages and answers are written once per round step, not one by one.
+    // The store's messages and answers are written once per round step, not one by one.
     loop.execute(() -> transport.deferFlushesOn(Thread.currentThread()));
     loop.execute(() -> store.setAddress(config.nodeId(), advertise));
     if (!clusterId.isEmpty()) {

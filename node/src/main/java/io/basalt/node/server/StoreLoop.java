@@ -1,65 +1,88 @@
 package io.basalt.node.server;
 
 import io.basalt.node.store.Store;
+import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one thread that owns a node's {@link Store} (the threading model in DESIGN.md): network
- * threads and the admin paths hand it work through a mailbox; it runs in rounds of
+ * Runs a node's {@link Store} on one thread (the threading model in DESIGN.md): the node's network
+ * event loop. Network reads, the store's rounds and network writes take turns on that one thread,
+ * so a request that arrives is handled without waking another thread, and what the round sends is
+ * written without handing it to one. Work runs in rounds of
  *
  * <ol>
- *   <li>wait for work or the next tick;
  *   <li>catch up on ticks: one per tick interval elapsed on the monotonic clock since start, so a
  *       process that was stalled (GC, SIGSTOP) first lets its leases expire and its elections time
  *       out, and only then looks at what arrived meanwhile;
- *   <li>run everything in the mailbox (Raft messages, client requests);
+ *   <li>run everything in the mailbox (Raft messages, client requests): what the event loop read
+ *       since the last round, and what other threads handed over;
  *   <li>{@link Store#process()}: one group-committed write for all ranges, then sends, applies and
  *       answers.
  * </ol>
  *
- * <p>While a round's fsync runs, new work piles up in the mailbox and joins the next round: that is
- * the group commit, and it grows with load by itself.
+ * <p>A round is a task of the event loop, so it runs after the loop has read everything its sockets
+ * had ready: while a round's fsync runs, new work waits in the sockets and joins the next round.
+ * That is the group commit, and it grows with load by itself.
  */
 public final class StoreLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StoreLoop.class);
 
   private final Store store;
+  private final EventExecutor executor;
   private final long tickNanos;
   private final LongSupplier nanoTime;
-  private final LinkedBlockingQueue<Runnable> mailbox = new LinkedBlockingQueue<>();
-  private final Thread thread;
+  private final long start;
+  private final Runnable round = this::round;
+
+  /** Work for the next round; touched only on the executor's thread. */
+  private List<Runnable> mailbox = new ArrayList<>();
+
+  private boolean roundScheduled;
+  private long ticksDone;
+  private Future<?> ticker;
   private volatile boolean running = true;
   private volatile Throwable failure;
-  private final long start;
-  private long ticksDone;
 
-  public StoreLoop(Store store, long tickNanos, LongSupplier nanoTime) {
+  /**
+   * @param executor the single thread the store runs on (the node's network event loop; any
+   *     single-threaded executor in tests)
+   */
+  public StoreLoop(Store store, EventExecutor executor, long tickNanos, LongSupplier nanoTime) {
     this.store = store;
+    this.executor = executor;
     this.tickNanos = tickNanos;
     this.nanoTime = nanoTime;
     this.start = nanoTime.getAsLong();
-    this.thread = new Thread(this::run, "store-" + store.nodeId());
-    // Every request waits for this thread; where the JVM maps priorities to the OS
-    // (-XX:ThreadPriorityPolicy=1, as bin/basalt sets it) it is scheduled ahead of the rest.
-    this.thread.setPriority(Thread.MAX_PRIORITY);
   }
 
   public void start() {
-    thread.start();
+    executor.execute(() -> {
+      ticker =
+          executor.scheduleAtFixedRate(
+              this::scheduleRound, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
+    });
   }
 
-  /** Runs {@code task} on the store thread, in order with everything else. */
+  /** Runs {@code task} on the store's thread in the next round, in order with everything else. */
   public void execute(Runnable task) {
     if (!running) {
       throw new IllegalStateException("the store loop has stopped");
     }
-    mailbox.add(task);
+    if (executor.inEventLoop()) {
+      mailbox.add(task);
+      scheduleRound();
+    } else {
+      executor.execute(() -> {
+        mailbox.add(task);
+        scheduleRound();
+      });
+    }
   }
 
   /** Why the loop died, if it did (a storage failure is fatal: decision 10). */
@@ -68,36 +91,39 @@ public final class StoreLoop implements AutoCloseable {
   }
 
   public boolean isRunning() {
-    return running && thread.isAlive();
+    return running;
   }
 
-  private void run() {
-    List<Runnable> batch = new ArrayList<>();
+  private void scheduleRound() {
+    if (!roundScheduled && running) {
+      roundScheduled = true;
+      executor.execute(round);
+    }
+  }
+
+  private void round() {
+    roundScheduled = false;
+    if (!running) {
+      return;
+    }
     try {
-      while (running) {
-        long now = nanoTime.getAsLong();
-        long nextTick = start + (ticksDone + 1) * tickNanos;
-        Runnable first = mailbox.poll(Math.max(0, nextTick - now), TimeUnit.NANOSECONDS);
-        long due = (nanoTime.getAsLong() - start) / tickNanos;
-        while (ticksDone < due) {
-          store.tick();
-          ticksDone++;
-        }
-        if (first != null) {
-          batch.add(first);
-          mailbox.drainTo(batch);
-          for (Runnable r : batch) {
-            r.run();
-          }
-          batch.clear();
-        }
-        store.process();
+      long due = (nanoTime.getAsLong() - start) / tickNanos;
+      while (ticksDone < due) {
+        store.tick();
+        ticksDone++;
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      List<Runnable> batch = mailbox;
+      mailbox = new ArrayList<>();
+      for (Runnable r : batch) {
+        r.run();
+      }
+      store.process();
     } catch (Throwable t) {
       failure = t;
       running = false;
+      if (ticker != null) {
+        ticker.cancel(false);
+      }
       try {
         store.flushNetwork(); // answers given before the failure still leave
       } catch (RuntimeException ignored) {
@@ -110,11 +136,25 @@ public final class StoreLoop implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    thread.interrupt();
+    if (executor.inEventLoop()) {
+      if (ticker != null) {
+        ticker.cancel(false);
+      }
+      return;
+    }
     try {
-      thread.join(5_000);
+      // Waits for a round in progress to end: nothing touches the store after this returns.
+      executor
+          .submit(() -> {
+            if (ticker != null) {
+              ticker.cancel(false);
+            }
+          })
+          .await(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // the executor has shut down: no round runs any more
     }
   }
 }

@@ -135,6 +135,7 @@ public final class NodeTransport implements AutoCloseable {
   private final Inbound inbound;
   private final ConnectionGuard guard;
   private final EventLoopGroup group;
+  private final io.netty.channel.EventLoop storeExecutor;
   private final boolean epoll;
   private final Map<Long, Peer> peers = new ConcurrentHashMap<>();
   private Channel server;
@@ -158,9 +159,25 @@ public final class NodeTransport implements AutoCloseable {
     this.inbound = inbound;
     this.guard = guard;
     this.epoll = Epoll.isAvailable();
+    // The node's store runs on one of these threads (storeExecutor): every request waits for it,
+    // so where the JVM maps priorities to the OS (-XX:ThreadPriorityPolicy=1, as bin/basalt sets
+    // it) it is scheduled ahead of the rest.
     this.group =
         new MultiThreadIoEventLoopGroup(
-            options.ioThreads(), epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+            options.ioThreads(),
+            new io.netty.util.concurrent.DefaultThreadFactory(
+                "node-" + options.nodeId() + "-io", false, Thread.MAX_PRIORITY),
+            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    this.storeExecutor = group.next();
+  }
+
+  /**
+   * The event loop the node's store runs on. Connections on it hand their messages to the store and
+   * write what it sends without a thread hand-off (with one I/O thread, the default, that is every
+   * connection).
+   */
+  public io.netty.channel.EventLoop storeExecutor() {
+    return storeExecutor;
   }
 
   /** Starts accepting connections on {@code listen}; returns the bound address. */
@@ -316,6 +333,18 @@ public final class NodeTransport implements AutoCloseable {
     return deferred.size();
   }
 
+  /**
+   * Runs {@code task} on {@code loop}: right here if this is that loop's thread (the store's round
+   * writes before its fsync, not after), else as a task.
+   */
+  private static void runOn(io.netty.channel.EventLoop loop, Runnable task) {
+    if (loop.inEventLoop()) {
+      task.run();
+    } else {
+      loop.execute(task);
+    }
+  }
+
   /** Runs {@code schedule} now, or at the deferring thread's next flush if this is that thread. */
   private void scheduleFlush(Runnable schedule) {
     if (Thread.currentThread() == deferring) {
@@ -413,7 +442,7 @@ public final class NodeTransport implements AutoCloseable {
         }
         flushScheduled = true;
       }
-      scheduleFlush(() -> ch.eventLoop().execute(this::flush));
+      scheduleFlush(() -> runOn(ch.eventLoop(), this::flush));
       return true;
     }
 
@@ -567,7 +596,7 @@ public final class NodeTransport implements AutoCloseable {
     void add(Frame frame) {
       queue.add(frame);
       if (scheduled.compareAndSet(false, true)) {
-        scheduleFlush(() -> channel.eventLoop().execute(this::drain));
+        scheduleFlush(() -> runOn(channel.eventLoop(), this::drain));
       }
     }
 

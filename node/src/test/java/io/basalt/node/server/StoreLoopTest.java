@@ -23,7 +23,9 @@ class StoreLoopTest {
     AtomicLong now = new AtomicLong(0);
     Store store = TestStores.isolated(1, new MemEngine(), now::get);
     // One tick per (fake) hour: the loop sleeps in its mailbox until work arrives.
-    try (StoreLoop loop = new StoreLoop(store, HOUR, now::get)) {
+    io.netty.util.concurrent.DefaultEventExecutor thread =
+        new io.netty.util.concurrent.DefaultEventExecutor();
+    try (StoreLoop loop = new StoreLoop(store, thread, HOUR, now::get)) {
       loop.start();
       CompletableFuture<Long> before = new CompletableFuture<>();
       loop.execute(() -> before.complete(store.ticks()));
@@ -34,6 +36,32 @@ class StoreLoopTest {
       now.addAndGet(100 * HOUR + 1);
       loop.execute(() -> after.complete(store.ticks()));
       assertThat(after.get(10, TimeUnit.SECONDS)).isEqualTo(100);
+    } finally {
+      thread.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+  }
+
+  /** A failure on the store's thread is fatal (decision 10): the loop stops and says why. */
+  @Test
+  void aFailingTaskStopsTheLoopAndIsReported() throws Exception {
+    Store store = TestStores.isolated(1, new MemEngine(), System::nanoTime);
+    io.netty.util.concurrent.DefaultEventExecutor thread =
+        new io.netty.util.concurrent.DefaultEventExecutor();
+    try (StoreLoop loop = new StoreLoop(store, thread, HOUR, System::nanoTime)) {
+      loop.start();
+      loop.execute(() -> {
+        throw new IllegalStateException("disk on fire");
+      });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (loop.isRunning() && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+      assertThat(loop.isRunning()).isFalse();
+      assertThat(loop.failure()).hasMessage("disk on fire");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> loop.execute(() -> {}))
+          .isInstanceOf(IllegalStateException.class);
+    } finally {
+      thread.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 }

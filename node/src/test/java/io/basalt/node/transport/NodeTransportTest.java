@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -35,8 +36,13 @@ class NodeTransportTest {
 
   private NodeTransport transport(
       String cluster, long id, List<Received> sink, long maxQueuedBytes) {
+    return transport(cluster, id, sink, maxQueuedBytes, 2);
+  }
+
+  private NodeTransport transport(
+      String cluster, long id, List<Received> sink, long maxQueuedBytes, int ioThreads) {
     NodeTransport.Options options =
-        new NodeTransport.Options(cluster, id, 64 * 1024, maxQueuedBytes, 10, 200, 2);
+        new NodeTransport.Options(cluster, id, 64 * 1024, maxQueuedBytes, 10, 200, ioThreads);
     NodeTransport t =
         new NodeTransport(
             options, (from, batch) -> sink.add(new Received(from, batch)), new ConnectionGuard());
@@ -114,6 +120,37 @@ class NodeTransportTest {
     other.join();
     assertThat(one.deferredFlushes()).isZero();
     await(() -> messages(atTwo).size() == 11, "another thread's message arrives unflushed");
+  }
+
+  /**
+   * The store runs on the event loop (StoreLoop): its round flushes the appends to followers and
+   * then fsyncs on that same thread. The flush must write them there and then, not as a task that
+   * would run only after the fsync.
+   */
+  @Test
+  void onTheStoresEventLoopTheFlushWritesBeforeItReturns() throws Exception {
+    List<Received> atTwo = new CopyOnWriteArrayList<>();
+    // One I/O thread, as a node has by default: every connection is on the store's event loop.
+    NodeTransport one = transport("c", 1, new CopyOnWriteArrayList<>(), 1 << 20, 1);
+    NodeTransport two = transport("c", 2, atTwo, 1 << 20);
+    InetSocketAddress twoAddress = two.start(ANY);
+    one.start(ANY);
+    one.addPeer(2, twoAddress);
+    await(() -> one.connected(2), "node 1 is connected to node 2");
+    long[] framesWhenFlushReturned = new long[1];
+    one.storeExecutor()
+        .submit(() -> {
+          one.deferFlushesOn(Thread.currentThread());
+          for (int i = 1; i <= 5; i++) {
+            assertThat(one.send(2, message(1, i))).isTrue();
+          }
+          assertThat(one.framesSent(2)).as("held until the flush").isZero();
+          one.flushDeferred();
+          framesWhenFlushReturned[0] = one.framesSent(2);
+        })
+        .get(10, TimeUnit.SECONDS);
+    assertThat(framesWhenFlushReturned[0]).as("written within flushDeferred").isEqualTo(1);
+    await(() -> messages(atTwo).size() == 5, "the messages arrive");
   }
 
   @Test
