@@ -242,6 +242,19 @@ final class RaftLog {
     return unstable.hasEntries();
   }
 
+  /** Unstable entries not yet handed out to be persisted. */
+  List<Entry> entriesToPersist() {
+    return unstable.entriesToPersist();
+  }
+
+  boolean hasEntriesToPersist() {
+    return unstable.hasEntriesToPersist();
+  }
+
+  void acceptInProgress(long index) {
+    unstable.acceptInProgress(index);
+  }
+
   Snapshot unstableSnapshot() {
     return unstable.snapshot();
   }

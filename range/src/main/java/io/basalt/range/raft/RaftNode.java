@@ -13,10 +13,12 @@ import java.util.TreeMap;
  * One replica's Raft consensus core: a pure, deterministic state machine (DESIGN.md decision 1,
  * after etcd-io/raft). Inputs are {@link #step(Message)}, {@link #tick()}, {@link
  * #propose(byte[])}, {@link #proposeConfChange(ConfChange)}, {@link #readIndex(byte[])} and {@link
- * #transferLeader(long)}; the output is a {@link Ready}, acknowledged with {@link #advance(Ready)}.
- * There are no threads, clocks, sockets or disks inside: time is {@code tick()}, randomness is the
- * injected {@link Config#random()}, and persistence is the application's job between {@code
- * ready()} and {@code advance()}. Not thread-safe; drive one instance from one thread.
+ * #transferLeader(long)}; the output is a {@link Ready}, acknowledged with {@link #advance(Ready)}
+ * (or, when the application persists asynchronously, {@link #accept(Ready)} now and {@link
+ * #persisted(Ready)} once its writes are durable). There are no threads, clocks, sockets or disks
+ * inside: time is {@code tick()}, randomness is the injected {@link Config#random()}, and
+ * persistence is the application's job between {@code ready()} and {@code advance()}. Not
+ * thread-safe; drive one instance from one thread.
  *
  * <h2>Invariants, and why they hold</h2>
  *
@@ -41,7 +43,8 @@ import java.util.TreeMap;
  *   <li><b>Commitment (§5.4.2, Figure 8).</b> A leader advances its commit index only to an entry
  *       of its own term replicated on a quorum (it appends a no-op on election to get there); the
  *       commit index never decreases. The leader counts its own log only after the application
- *       reports it durable ({@code advance}); followers acknowledge only after persisting.
+ *       reports it durable ({@code advance} or {@code persisted}); followers acknowledge only after
+ *       persisting.
  *   <li><b>State Machine Safety (§5.4.3).</b> {@link Ready#committedEntries()} contains only
  *       committed entries that this replica has itself persisted, in order, each once; the applied
  *       index never passes the commit index.
@@ -174,13 +177,21 @@ public final class RaftNode {
   private final long maxApplyBytes;
   private Ready.SoftState prevSoftState;
   private HardState prevHardState;
+
+  /** The hard state of the last Ready reported persisted (the one on disk). */
+  private HardState persistedHardState;
+
   private Ready outstanding;
+
+  /** Readies accepted whose writes are not yet reported persisted, oldest first. */
+  private final java.util.ArrayDeque<Ready> persisting = new java.util.ArrayDeque<>();
 
   private RaftNode(Config config, RaftStorage storage) {
     this.raft = new Raft(config, storage);
     this.maxApplyBytes = Long.MAX_VALUE;
     this.prevSoftState = new Ready.SoftState(raft.lead, raft.role);
     this.prevHardState = raft.hardState();
+    this.persistedHardState = prevHardState;
   }
 
   /**
@@ -337,36 +348,53 @@ public final class RaftNode {
     if (outstanding != null) {
       return false;
     }
+    if (raft.log.unstableSnapshot() != null) {
+      // A snapshot replaces the log and the state: it is handed out once nothing else is on its
+      // way to disk, and advanced in one step.
+      return persisting.isEmpty();
+    }
     Ready.SoftState ss = new Ready.SoftState(raft.lead, raft.role);
     return !ss.equals(prevSoftState)
         || !raft.hardState().equals(prevHardState)
-        || raft.log.hasUnstableEntries()
-        || raft.log.unstableSnapshot() != null
+        || raft.log.hasEntriesToPersist()
         || raft.log.hasNextCommittedEntries()
         || !raft.msgs.isEmpty()
         || !raft.readStates.isEmpty();
   }
 
   /**
-   * Collects the pending work. Call {@link #advance(Ready)} with the returned value before calling
-   * this again.
+   * Collects the pending work. Call {@link #advance(Ready)}, or {@link #accept(Ready)}, with the
+   * returned value before calling this again.
    *
-   * @throws IllegalStateException if the previous Ready was not advanced
+   * <p>The Ready holds only entries not handed out before, and only committed entries this replica
+   * has persisted (reported through {@code advance} or {@link #persisted(Ready)}) and not handed
+   * out before. Its messages may leave before its writes are durable only if the term and vote they
+   * were sent under are already durable: otherwise they are all in {@link
+   * Ready#messagesAfterPersist()}.
+   *
+   * @throws IllegalStateException if the previous Ready was not accepted, or a snapshot is due
+   *     while earlier writes are not yet persisted
    */
   public Ready ready() {
     if (outstanding != null) {
       throw new IllegalStateException("advance the previous Ready before asking for another");
     }
+    Snapshot snapshot = raft.log.unstableSnapshot();
+    if (snapshot != null && !persisting.isEmpty()) {
+      throw new IllegalStateException(
+          "a snapshot is handed out only once earlier Readies are persisted");
+    }
     Ready.SoftState ss = new Ready.SoftState(raft.lead, raft.role);
     HardState hs = raft.hardState();
     boolean termOrVoteChanged =
         hs.term() != prevHardState.term() || hs.vote() != prevHardState.vote();
-    List<Entry> entries = raft.log.unstableEntries();
-    Snapshot snapshot = raft.log.unstableSnapshot();
+    boolean termOrVoteNotDurable =
+        hs.term() != persistedHardState.term() || hs.vote() != persistedHardState.vote();
+    List<Entry> entries = raft.log.entriesToPersist();
     List<Message> now = new ArrayList<>();
     List<Message> afterPersist = new ArrayList<>();
     for (Message m : raft.msgs) {
-      if (!termOrVoteChanged && SEND_BEFORE_PERSIST.contains(m.type())) {
+      if (!termOrVoteNotDurable && SEND_BEFORE_PERSIST.contains(m.type())) {
         now.add(m);
       } else {
         afterPersist.add(m);
@@ -386,20 +414,52 @@ public final class RaftNode {
             termOrVoteChanged || !entries.isEmpty() || snapshot != null);
     raft.readStates.clear();
     prevSoftState = ss;
+    // The entries are handed out now: a conflicting append stepped in before this Ready is
+    // persisted replaces them in the log and moves them back to be handed out again.
+    if (!entries.isEmpty()) {
+      raft.log.acceptInProgress(entries.get(entries.size() - 1).index());
+    }
     outstanding = rd;
     return rd;
   }
 
   /**
-   * Acknowledges that {@code rd} was processed: its snapshot, entries and hard state are durable,
-   * its messages sent and its committed entries applied. Conf change entries among them take effect
-   * here.
+   * Acknowledges that {@code rd} was processed and persisted: its snapshot, entries and hard state
+   * are durable, its messages sent and its committed entries applied. Conf change entries among
+   * them take effect here. The same as {@link #accept(Ready)} followed by {@link
+   * #persisted(Ready)}.
    *
    * @throws IllegalArgumentException if {@code rd} is not the Ready last returned
    */
   public void advance(Ready rd) {
+    acceptInternal(rd);
+    persisted(rd);
+  }
+
+  /**
+   * Acknowledges that {@code rd} was taken in but its writes are not yet durable (asynchronous
+   * storage writes, as in TiKV and etcd's async storage mode): its messages that may go before
+   * persistence were sent, its committed entries applied (or staged, in order, ahead of anything
+   * later), and its entries and hard state are queued for disk behind every earlier Ready's. Conf
+   * changes among the committed entries take effect here. The next {@link #ready()} may follow at
+   * once; call {@link #persisted(Ready)} for each accepted Ready, in order, once its writes are
+   * durable. Until then its entries do not count towards commitment here and its messages after
+   * persistence must not be sent.
+   *
+   * @throws IllegalArgumentException if {@code rd} is not the Ready last returned, or holds a
+   *     snapshot (a snapshot Ready is advanced in one step, once persisted)
+   */
+  public void accept(Ready rd) {
+    if (rd != null && rd.snapshot() != null) {
+      throw new IllegalArgumentException("a Ready with a snapshot is advanced once persisted");
+    }
+    acceptInternal(rd);
+  }
+
+  private void acceptInternal(Ready rd) {
     if (rd == null || rd != outstanding) {
-      throw new IllegalArgumentException("advance() must be given the Ready last returned");
+      throw new IllegalArgumentException(
+          "accept() or advance() must be given the Ready last returned");
     }
     outstanding = null;
     if (rd.hardState() != null) {
@@ -410,10 +470,8 @@ public final class RaftNode {
       raft.log.stableSnapTo(index);
       raft.log.appliedSnapshot(index);
     }
-    if (!rd.entries().isEmpty()) {
-      Entry last = rd.entries().get(rd.entries().size() - 1);
-      raft.log.stableTo(last.index(), last.term());
-      raft.onPersisted(last.index(), last.term());
+    if (rd.hardState() != null || !rd.entries().isEmpty()) {
+      persisting.add(rd);
     }
     if (!rd.committedEntries().isEmpty()) {
       for (Entry e : rd.committedEntries()) {
@@ -424,6 +482,33 @@ public final class RaftNode {
       }
       raft.reduceUncommitted(rd.committedEntries());
       raft.maybeAutoLeave();
+    }
+  }
+
+  /**
+   * Reports that the writes of {@code rd}, accepted earlier, are durable: its entries now count
+   * towards commitment (a leader's own acknowledgement) and committed ones among them may be handed
+   * out to apply. Readies are persisted in the order they were accepted; one without entries or
+   * hard state needs no report (the call does nothing).
+   *
+   * @throws IllegalArgumentException if an earlier accepted Ready is not yet persisted
+   */
+  public void persisted(Ready rd) {
+    if (rd.hardState() == null && rd.entries().isEmpty()) {
+      return;
+    }
+    if (persisting.peekFirst() != rd) {
+      throw new IllegalArgumentException(
+          "persisted() must be given the oldest accepted Ready not yet persisted");
+    }
+    persisting.pollFirst();
+    if (rd.hardState() != null) {
+      persistedHardState = rd.hardState();
+    }
+    if (!rd.entries().isEmpty()) {
+      Entry last = rd.entries().get(rd.entries().size() - 1);
+      raft.log.stableTo(last.index(), last.term());
+      raft.onPersisted(last.index(), last.term());
     }
   }
 

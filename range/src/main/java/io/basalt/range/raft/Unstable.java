@@ -7,14 +7,21 @@ import java.util.List;
  * Entries (and possibly a snapshot) accepted by the core but not yet reported persisted by the
  * application. {@code entries.get(i)} has index {@code offset + i}; an unstable snapshot, if any,
  * precedes them at index {@code offset - 1}.
+ *
+ * <p>Entries below {@code offsetInProgress} were handed to the application to persist and are on
+ * their way to disk; the rest are still to be handed out. {@code offset <= offsetInProgress <=
+ * offset + entries.size()}. A conflicting append that replaces entries in progress moves {@code
+ * offsetInProgress} back, so the replacements are handed out again.
  */
 final class Unstable {
   private Snapshot snapshot;
   private final ArrayList<Entry> entries = new ArrayList<>();
   private long offset;
+  private long offsetInProgress;
 
   Unstable(long offset) {
     this.offset = offset;
+    this.offsetInProgress = offset;
   }
 
   long offset() {
@@ -31,6 +38,20 @@ final class Unstable {
 
   boolean hasEntries() {
     return !entries.isEmpty();
+  }
+
+  /** Entries not yet handed out to be persisted. */
+  List<Entry> entriesToPersist() {
+    return List.copyOf(entries.subList((int) (offsetInProgress - offset), entries.size()));
+  }
+
+  boolean hasEntriesToPersist() {
+    return offsetInProgress < offset + entries.size();
+  }
+
+  /** Entries up to {@code index} were handed out to be persisted. */
+  void acceptInProgress(long index) {
+    offsetInProgress = Math.max(offsetInProgress, Math.min(index + 1, offset + entries.size()));
   }
 
   /** The first index if there is an unstable snapshot, else -1. */
@@ -69,6 +90,7 @@ final class Unstable {
     }
     entries.subList(0, (int) (index + 1 - offset)).clear();
     offset = index + 1;
+    offsetInProgress = Math.max(offsetInProgress, offset);
   }
 
   void stableSnapTo(long index) {
@@ -79,6 +101,7 @@ final class Unstable {
 
   void restore(Snapshot s) {
     offset = s.metadata().index() + 1;
+    offsetInProgress = offset;
     entries.clear();
     snapshot = s;
   }
@@ -96,6 +119,8 @@ final class Unstable {
       entries.subList((int) (after - offset), entries.size()).clear();
       entries.addAll(ents);
     }
+    // Entries from `after` on are new, even where their indexes were in progress.
+    offsetInProgress = Math.max(offset, Math.min(offsetInProgress, after));
   }
 
   /** Entries in {@code [lo, hi)}, all of which must be unstable. */

@@ -180,7 +180,15 @@ final class Simulation {
     this.seed = seed;
     this.rng = new SplittableRandom(seed);
     this.options = Options.random(rng, bugs);
+    this.asyncPersist = (seed & 1) == 1;
   }
+
+  /**
+   * Odd seeds persist asynchronously (RaftNode.accept now, persisted later): a replica takes its
+   * next Ready while earlier writes are still on their way to disk, and applies what is committed
+   * and locally durable at once. Even seeds advance each Ready in one step once it is persisted.
+   */
+  private final boolean asyncPersist;
 
   Options options() {
     return options;
@@ -360,6 +368,10 @@ final class Simulation {
         return;
       }
       Ready rd = raft.ready();
+      if (asyncPersist && rd.snapshot() == null) {
+        processAsync(rd);
+        return;
+      }
       readyOutstanding = true;
       send(this, rd.messages());
       WriteBatch batch = new WriteBatch();
@@ -383,6 +395,74 @@ final class Simulation {
       } else {
         persisted.run();
       }
+    }
+
+    /** Readies accepted whose writes are not yet synced, oldest first. */
+    private final java.util.ArrayDeque<Ready> persisting = new java.util.ArrayDeque<>();
+
+    /**
+     * Asynchronous persistence: send what may go now, write (unsynced), apply, accept; the sync
+     * comes later and reports every Ready up to this one persisted, in order.
+     */
+    private void processAsync(Ready rd) {
+      send(this, rd.messages());
+      WriteBatch batch = new WriteBatch();
+      storage.stage(batch, rd);
+      if (!write(node, batch)) {
+        return;
+      }
+      for (Entry e : rd.committedEntries()) {
+        apply(e);
+      }
+      for (ReadState rs : rd.readStates()) {
+        long opId = ByteBuffer.wrap(rs.context()).getLong();
+        ClientRequest request = pendingReadIndex.remove(opId);
+        if (request != null) {
+          readsAwaitingApply.add(new long[] {rs.index(), opId});
+          readsById.put(opId, request);
+        }
+      }
+      raft.accept(rd);
+      long inc = node.incarnation;
+      persisting.add(rd);
+      Runnable persisted =
+          () -> {
+            // (By identity: two Readies can be equal records.)
+            if (node.incarnation != inc
+                || destroyed
+                || !node.up
+                || persisting.stream().noneMatch(q -> q == rd)) {
+              return;
+            }
+            if (!sync(node)) {
+              return;
+            }
+            // One sync makes every earlier write durable: report them all, oldest first.
+            Ready done;
+            do {
+              done = persisting.pollFirst();
+              raft.persisted(done);
+              send(this, done.messagesAfterPersist());
+            } while (done != rd);
+            checkSafety();
+            process();
+          };
+      if (rd.mustSync()) {
+        at(now + 1 + rng.nextInt(3), () -> whenLive(node, persisted));
+      } else if (persisting.size() == 1) {
+        persisted.run();
+      } else {
+        // Behind writes that wait for their sync: reported with (after) them.
+        at(now + 1 + rng.nextInt(3), () -> whenLive(node, persisted));
+      }
+      serveReads();
+      checkSafety();
+      maybeCompact();
+      if (!alive()) {
+        return;
+      }
+      maybeRemoved();
+      process();
     }
 
     private void afterPersist(Ready rd) {
