@@ -178,7 +178,17 @@ public final class Node implements AutoCloseable {
             System::nanoTime);
     this.store.load();
     this.loop =
-        new StoreLoop(store, transport.storeExecutor(), config.tick().toNanos(), System::nanoTime);
+        new StoreLoop(
+            store,
+            transport.storeExecutor(),
+            config.tick().toNanos(),
+            System::nanoTime,
+            // A round's messages and answers are written once per round step, not one by one.
+            () -> transport.deferFlushesOn(Thread.currentThread()),
+            () -> {
+              transport.flushDeferred();
+              transport.deferFlushesOn(null);
+            });
   }
 
   /** Starts serving; returns the bound address. */
@@ -190,19 +200,19 @@ public final class Node implements AutoCloseable {
             : bound.getHostString() + ":" + bound.getPort();
     knownNodes.put(config.nodeId(), advertise);
     loop.start();
-    // The store's messages and answers are written once per round step, not one by one.
-    loop.execute(() -> transport.deferFlushesOn(Thread.currentThread()));
     loop.execute(() -> store.setAddress(config.nodeId(), advertise));
-    if (!clusterId.isEmpty()) {
-      log.info(
-          "node {} resumes in cluster {} with {} replicas",
-          config.nodeId(),
-          clusterId,
-          store.replicaCount());
-    } else {
-      log.info(
-          "node {} is not initialized; waiting for init or to join a cluster", config.nodeId());
-    }
+    loop.execute(() -> {
+      if (!clusterId.isEmpty()) {
+        log.info(
+            "node {} resumes in cluster {} with {} replicas",
+            config.nodeId(),
+            clusterId,
+            store.replicaCount());
+      } else {
+        log.info(
+            "node {} is not initialized; waiting for init or to join a cluster", config.nodeId());
+      }
+    });
     background.scheduleWithFixedDelay(this::discover, 0, 1, TimeUnit.SECONDS);
     background.scheduleWithFixedDelay(this::checkHealth, 1, 1, TimeUnit.SECONDS);
     return bound;

@@ -39,6 +39,8 @@ public final class StoreLoop implements AutoCloseable {
   private final LongSupplier nanoTime;
   private final long start;
   private final Runnable round = this::round;
+  private final Runnable beforeRound;
+  private final Runnable afterRound;
 
   /** Work for the next round; touched only on the executor's thread. */
   private List<Runnable> mailbox = new ArrayList<>();
@@ -54,6 +56,24 @@ public final class StoreLoop implements AutoCloseable {
    *     single-threaded executor in tests)
    */
   public StoreLoop(Store store, EventExecutor executor, long tickNanos, LongSupplier nanoTime) {
+    this(store, executor, tickNanos, nanoTime, () -> {}, () -> {});
+  }
+
+  /**
+   * @param beforeRound runs on the executor before each round (the node starts deferring the
+   *     round's network writes)
+   * @param afterRound runs after each round, even one that failed (the node writes what the round
+   *     deferred and stops deferring)
+   */
+  public StoreLoop(
+      Store store,
+      EventExecutor executor,
+      long tickNanos,
+      LongSupplier nanoTime,
+      Runnable beforeRound,
+      Runnable afterRound) {
+    this.beforeRound = beforeRound;
+    this.afterRound = afterRound;
     this.store = store;
     this.executor = executor;
     this.tickNanos = tickNanos;
@@ -106,6 +126,7 @@ public final class StoreLoop implements AutoCloseable {
     if (!running) {
       return;
     }
+    beforeRound.run();
     try {
       long due = (nanoTime.getAsLong() - start) / tickNanos;
       while (ticksDone < due) {
@@ -130,6 +151,8 @@ public final class StoreLoop implements AutoCloseable {
         // the failure above is the one to report
       }
       log.error("store loop of node {} failed; the node stops serving", store.nodeId(), t);
+    } finally {
+      afterRound.run();
     }
   }
 

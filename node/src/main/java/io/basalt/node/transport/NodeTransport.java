@@ -308,15 +308,21 @@ public final class NodeTransport implements AutoCloseable {
 
   /**
    * From now on, what {@code thread} queues (Raft messages, replies) waits for its next {@link
-   * #flushDeferred()} before a network thread is asked to write it: the store thread queues many
-   * messages and answers per round, and waking a network thread (and writing a frame) for each
-   * would cost more than the work itself. Only {@code thread} may call {@link #flushDeferred()}.
+   * #flushDeferred()} before it is written: the store queues many messages and answers per round,
+   * and writing a frame (or waking a network thread) for each would cost more than the work itself.
+   * Only {@code thread} may call {@link #flushDeferred()}; {@code null} stops deferring. The store
+   * loop defers only while its round runs, so that what the event loop answers by itself between
+   * rounds (or after the store stopped) leaves at once.
    */
   public void deferFlushesOn(Thread thread) {
     deferring = thread;
   }
 
-  /** Hands everything the deferring thread queued since its last call to the network threads. */
+  /**
+   * Writes (or hands to their network threads) everything the deferring thread queued since its
+   * last call. A failure to write one connection is logged and does not stop the others: it must
+   * not take the store's round down with it.
+   */
   public void flushDeferred() {
     if (deferred.isEmpty()) {
       return;
@@ -324,7 +330,11 @@ public final class NodeTransport implements AutoCloseable {
     List<Runnable> todo = new ArrayList<>(deferred);
     deferred.clear();
     for (Runnable r : todo) {
-      r.run();
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("node {}: a deferred write failed", options.nodeId(), e);
+      }
     }
   }
 

@@ -47,15 +47,29 @@ class StoreLoopTest {
     Store store = TestStores.isolated(1, new MemEngine(), System::nanoTime);
     io.netty.util.concurrent.DefaultEventExecutor thread =
         new io.netty.util.concurrent.DefaultEventExecutor();
-    try (StoreLoop loop = new StoreLoop(store, thread, HOUR, System::nanoTime)) {
+    java.util.concurrent.atomic.AtomicInteger before =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger after =
+        new java.util.concurrent.atomic.AtomicInteger();
+    try (StoreLoop loop =
+        new StoreLoop(
+            store,
+            thread,
+            HOUR,
+            System::nanoTime,
+            before::incrementAndGet,
+            after::incrementAndGet)) {
       loop.start();
       loop.execute(() -> {
         throw new IllegalStateException("disk on fire");
       });
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (loop.isRunning() && System.nanoTime() < deadline) {
+      while ((loop.isRunning() || after.get() == 0) && System.nanoTime() < deadline) {
         Thread.onSpinWait();
       }
+      assertThat(after.get())
+          .as("the round's writes are flushed even when it fails")
+          .isEqualTo(before.get());
       assertThat(loop.isRunning()).isFalse();
       assertThat(loop.failure()).hasMessage("disk on fire");
       org.assertj.core.api.Assertions.assertThatThrownBy(() -> loop.execute(() -> {}))

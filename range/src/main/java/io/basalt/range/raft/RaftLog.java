@@ -255,6 +255,11 @@ final class RaftLog {
     unstable.acceptInProgress(index);
   }
 
+  /** How many times unstable entries were replaced (see {@link Unstable#rewrites()}). */
+  long rewrites() {
+    return unstable.rewrites();
+  }
+
   Snapshot unstableSnapshot() {
     return unstable.snapshot();
   }

@@ -183,8 +183,14 @@ public final class RaftNode {
 
   private Ready outstanding;
 
+  /** The log's rewrite count when {@link #outstanding} was handed out. */
+  private long outstandingRewrites;
+
+  /** A Ready accepted but not yet reported persisted, and the log's rewrite count at the time. */
+  private record InFlight(Ready ready, long rewrites) {}
+
   /** Readies accepted whose writes are not yet reported persisted, oldest first. */
-  private final java.util.ArrayDeque<Ready> persisting = new java.util.ArrayDeque<>();
+  private final java.util.ArrayDeque<InFlight> persisting = new java.util.ArrayDeque<>();
 
   private RaftNode(Config config, RaftStorage storage) {
     this.raft = new Raft(config, storage);
@@ -420,6 +426,7 @@ public final class RaftNode {
       raft.log.acceptInProgress(entries.get(entries.size() - 1).index());
     }
     outstanding = rd;
+    outstandingRewrites = raft.log.rewrites();
     return rd;
   }
 
@@ -427,13 +434,25 @@ public final class RaftNode {
    * Acknowledges that {@code rd} was processed and persisted: its snapshot, entries and hard state
    * are durable, its messages sent and its committed entries applied. Conf change entries among
    * them take effect here. The same as {@link #accept(Ready)} followed by {@link
-   * #persisted(Ready)}.
+   * #persisted(Ready)}, in the order a synchronous application sees them: durable first, then
+   * applied.
    *
    * @throws IllegalArgumentException if {@code rd} is not the Ready last returned
    */
   public void advance(Ready rd) {
-    acceptInternal(rd);
-    persisted(rd);
+    take(rd);
+    if (rd.snapshot() != null) {
+      long index = rd.snapshot().metadata().index();
+      raft.log.stableSnapTo(index);
+      raft.log.appliedSnapshot(index);
+    }
+    // Durable, and with it every Ready accepted before it (writes land in order).
+    InFlight done;
+    do {
+      done = persisting.pollFirst();
+      markPersisted(done);
+    } while (done.ready() != rd);
+    applyCommitted(rd);
   }
 
   /**
@@ -442,9 +461,10 @@ public final class RaftNode {
    * persistence were sent, its committed entries applied (or staged, in order, ahead of anything
    * later), and its entries and hard state are queued for disk behind every earlier Ready's. Conf
    * changes among the committed entries take effect here. The next {@link #ready()} may follow at
-   * once; call {@link #persisted(Ready)} for each accepted Ready, in order, once its writes are
-   * durable. Until then its entries do not count towards commitment here and its messages after
-   * persistence must not be sent.
+   * once. Call {@link #persisted(Ready)} for every accepted Ready, in order, once its writes and
+   * every earlier Ready's are durable; only then may its {@link Ready#messagesAfterPersist()} be
+   * sent (even a Ready with nothing to write: its acknowledgements may be for entries an earlier
+   * Ready is still writing). Until then its entries do not count towards commitment here.
    *
    * @throws IllegalArgumentException if {@code rd} is not the Ready last returned, or holds a
    *     snapshot (a snapshot Ready is advanced in one step, once persisted)
@@ -453,10 +473,11 @@ public final class RaftNode {
     if (rd != null && rd.snapshot() != null) {
       throw new IllegalArgumentException("a Ready with a snapshot is advanced once persisted");
     }
-    acceptInternal(rd);
+    take(rd);
+    applyCommitted(rd);
   }
 
-  private void acceptInternal(Ready rd) {
+  private void take(Ready rd) {
     if (rd == null || rd != outstanding) {
       throw new IllegalArgumentException(
           "accept() or advance() must be given the Ready last returned");
@@ -465,47 +486,50 @@ public final class RaftNode {
     if (rd.hardState() != null) {
       prevHardState = rd.hardState();
     }
-    if (rd.snapshot() != null) {
-      long index = rd.snapshot().metadata().index();
-      raft.log.stableSnapTo(index);
-      raft.log.appliedSnapshot(index);
+    persisting.add(new InFlight(rd, outstandingRewrites));
+  }
+
+  private void applyCommitted(Ready rd) {
+    if (rd.committedEntries().isEmpty()) {
+      return;
     }
-    if (rd.hardState() != null || !rd.entries().isEmpty()) {
-      persisting.add(rd);
-    }
-    if (!rd.committedEntries().isEmpty()) {
-      for (Entry e : rd.committedEntries()) {
-        raft.log.appliedTo(e.index());
-        if (e.type() == EntryType.CONF_CHANGE) {
-          raft.applyConfChange(e.index(), ConfChange.decode(e.data()));
-        }
+    for (Entry e : rd.committedEntries()) {
+      raft.log.appliedTo(e.index());
+      if (e.type() == EntryType.CONF_CHANGE) {
+        raft.applyConfChange(e.index(), ConfChange.decode(e.data()));
       }
-      raft.reduceUncommitted(rd.committedEntries());
-      raft.maybeAutoLeave();
     }
+    raft.reduceUncommitted(rd.committedEntries());
+    raft.maybeAutoLeave();
   }
 
   /**
-   * Reports that the writes of {@code rd}, accepted earlier, are durable: its entries now count
-   * towards commitment (a leader's own acknowledgement) and committed ones among them may be handed
-   * out to apply. Readies are persisted in the order they were accepted; one without entries or
-   * hard state needs no report (the call does nothing).
+   * Reports that the writes of {@code rd}, accepted earlier, and of every Ready accepted before it
+   * are durable: its entries now count towards commitment (a leader's own acknowledgement) and
+   * committed ones among them may be handed out to apply.
    *
-   * @throws IllegalArgumentException if an earlier accepted Ready is not yet persisted
+   * @throws IllegalArgumentException if {@code rd} is not the oldest accepted Ready not yet
+   *     reported
    */
   public void persisted(Ready rd) {
-    if (rd.hardState() == null && rd.entries().isEmpty()) {
-      return;
-    }
-    if (persisting.peekFirst() != rd) {
+    InFlight oldest = persisting.peekFirst();
+    if (oldest == null || oldest.ready() != rd) {
       throw new IllegalArgumentException(
           "persisted() must be given the oldest accepted Ready not yet persisted");
     }
-    persisting.pollFirst();
+    markPersisted(persisting.pollFirst());
+  }
+
+  private void markPersisted(InFlight done) {
+    Ready rd = done.ready();
     if (rd.hardState() != null) {
       persistedHardState = rd.hardState();
     }
-    if (!rd.entries().isEmpty()) {
+    // The entries it wrote are the log's only if no append replaced part of the unstable log
+    // since it was handed out: otherwise a later Ready rewrote them, and its report (which
+    // follows) covers them. (The term alone does not tell: an index can go back to an earlier
+    // term's entry under a third leader, while the disk holds the second's.)
+    if (!rd.entries().isEmpty() && done.rewrites() == raft.log.rewrites()) {
       Entry last = rd.entries().get(rd.entries().size() - 1);
       raft.log.stableTo(last.index(), last.term());
       raft.onPersisted(last.index(), last.term());

@@ -18,6 +18,7 @@ final class Unstable {
   private final ArrayList<Entry> entries = new ArrayList<>();
   private long offset;
   private long offsetInProgress;
+  private long rewrites;
 
   Unstable(long offset) {
     this.offset = offset;
@@ -38,6 +39,14 @@ final class Unstable {
 
   boolean hasEntries() {
     return !entries.isEmpty();
+  }
+
+  /**
+   * How many times entries here were replaced (by a conflicting append or a snapshot): a write
+   * handed out before the last replacement may have been overwritten on disk by a later one.
+   */
+  long rewrites() {
+    return rewrites;
   }
 
   /** Entries not yet handed out to be persisted. */
@@ -100,6 +109,7 @@ final class Unstable {
   }
 
   void restore(Snapshot s) {
+    rewrites++;
     offset = s.metadata().index() + 1;
     offsetInProgress = offset;
     entries.clear();
@@ -108,6 +118,9 @@ final class Unstable {
 
   void truncateAndAppend(List<Entry> ents) {
     long after = ents.get(0).index();
+    if (after != offset + entries.size()) {
+      rewrites++;
+    }
     if (after == offset + entries.size()) {
       entries.addAll(ents);
     } else if (after <= offset) {

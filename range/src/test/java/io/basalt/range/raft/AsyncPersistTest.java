@@ -107,6 +107,51 @@ class AsyncPersistTest {
         .containsExactly(Entry.normal(1, 1, new byte[] {1}), Entry.normal(2, 2, new byte[] {9}));
   }
 
+  /**
+   * An index can hold an earlier term's entry again under a third leader (t1, then t2, then t1
+   * again). The report of the first write must not make the third one count as durable: on disk the
+   * second may have overwritten the first.
+   */
+  @Test
+  void aStaleReportIsNotTakenForALaterRewriteWithTheSameTerm() {
+    MemoryRaftStorage st = new MemoryRaftStorage(THREE);
+    RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);
+    Entry t1 = Entry.normal(1, 1, new byte[] {1});
+    node.step(msg(Type.APPEND, 2, 1, 1).index(0).logTerm(0).entries(List.of(t1)).build());
+    Ready first = node.ready();
+    node.accept(first);
+    node.step(
+        msg(Type.APPEND, 3, 1, 2)
+            .index(0)
+            .logTerm(0)
+            .entries(List.of(Entry.normal(2, 1, new byte[] {2})))
+            .build());
+    Ready second = node.ready();
+    node.accept(second);
+    node.step(msg(Type.APPEND, 2, 1, 3).index(0).logTerm(0).entries(List.of(t1)).build());
+    Ready third = node.ready();
+    assertThat(third.entries()).containsExactly(t1);
+    node.accept(third);
+    // The first two writes land (the second overwrote the first); the third is still in flight.
+    st.append(first.entries());
+    node.persisted(first);
+    st.append(second.entries());
+    node.persisted(second);
+    // Leader 2 (term 3) says index 1 is committed: not applicable here until the third write lands.
+    node.step(msg(Type.APPEND, 2, 1, 3).index(1).logTerm(1).commit(1).build());
+    Ready beforeThird = node.ready();
+    assertThat(beforeThird.messagesAfterPersist())
+        .as("the log still holds term 1 at index 1 (not the disk's term 2)")
+        .anyMatch(m -> m.type() == Type.APPEND_RESPONSE && !m.reject());
+    assertThat(beforeThird.committedEntries()).isEmpty();
+    node.accept(beforeThird);
+    st.append(third.entries());
+    node.persisted(third);
+    node.persisted(beforeThird);
+    node.step(msg(Type.APPEND, 2, 1, 3).index(1).logTerm(1).commit(1).build());
+    assertThat(node.ready().committedEntries()).containsExactly(t1);
+  }
+
   @Test
   void aLeaderWhoseTermIsNotYetDurableHoldsEvenItsAppends() {
     MemoryRaftStorage st = new MemoryRaftStorage(THREE);
