@@ -94,6 +94,10 @@ public final class Node implements AutoCloseable {
   private final ClockOffsetMonitor offsets;
   private final Store store;
   private final StoreLoop loop;
+
+  /** Writes the store's rounds to disk (null: the store writes them itself). */
+  private final StoreWriter writer;
+
   private final NodeTransport transport;
   private final ScheduledExecutorService background =
       Executors.newSingleThreadScheduledExecutor(r -> {
@@ -189,6 +193,14 @@ public final class Node implements AutoCloseable {
               transport.flushDeferred();
               transport.deferFlushesOn(null);
             });
+    // Rounds hand their batch to a writer thread and go on (asynchronous log writes). The
+    // system property keeps every write on the store's thread, for comparisons.
+    if (Boolean.getBoolean("basalt.node.writeOnStoreThread")) {
+      this.writer = null;
+    } else {
+      this.writer = new StoreWriter(config.nodeId(), engine, loop::execute);
+      store.setPersister(writer);
+    }
   }
 
   /** Starts serving; returns the bound address. */
@@ -199,6 +211,9 @@ public final class Node implements AutoCloseable {
             ? config.advertise()
             : bound.getHostString() + ":" + bound.getPort();
     knownNodes.put(config.nodeId(), advertise);
+    if (writer != null) {
+      writer.start();
+    }
     loop.start();
     loop.execute(() -> store.setAddress(config.nodeId(), advertise));
     loop.execute(() -> {
@@ -704,6 +719,9 @@ public final class Node implements AutoCloseable {
     background.shutdownNow();
     transport.close();
     loop.close();
+    if (writer != null) {
+      writer.close();
+    }
     engine.close();
   }
 

@@ -57,6 +57,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -113,6 +114,24 @@ public final class Store {
   }
 
   /**
+   * Writes a round's batch: its new log entries, hard states, applied state and snapshots.
+   *
+   * <p>The default writes on the store's thread and reports at once. A node hands the batch to a
+   * writer thread instead (TiKV's asynchronous log writes): the store goes on with the next round
+   * while the fsync runs, and learns of it through {@code written}, run on the store's thread.
+   * Batches are written, and reported, in the order they were handed over; once one is reported, so
+   * is every earlier one.
+   */
+  public interface Persister {
+    /**
+     * Writes {@code batch} (synced if {@code sync}), then runs {@code written} with the write's
+     * duration in nanoseconds on the store's thread (-1 for a batch whose write was shared with a
+     * later batch, which reports the duration).
+     */
+    void persist(WriteBatch batch, boolean sync, java.util.function.LongConsumer written);
+  }
+
+  /**
    * Timing, in ticks.
    *
    * @param electionTicks Raft election timeout
@@ -166,7 +185,12 @@ public final class Store {
      * A leader keeps the latches of proposals its log no longer holds (neither released on election
      * nor when a new entry takes their index).
      */
-    KEEP_LOST_PROPOSALS
+    KEEP_LOST_PROPOSALS,
+    /**
+     * An applied proposal's latches are released when its writes are staged, not once they are in
+     * the engine: with asynchronous writes, a write to the same key evaluates against stale state.
+     */
+    RELEASE_LATCHES_BEFORE_WRITE
   }
 
   private Set<Bug> bugs = Set.of();
@@ -199,6 +223,10 @@ public final class Store {
   private boolean inRound;
 
   private final ArrayDeque<Runnable> heldInputs = new ArrayDeque<>();
+
+  /** How a round's batch gets to disk (see {@link Persister}); synchronous unless set. */
+  private Persister persister;
+
   private final Options options;
   private final RandomGenerator random;
   private final StoreListener listener;
@@ -234,6 +262,22 @@ public final class Store {
     this.random = random;
     this.listener = listener;
     this.nanoTime = nanoTime;
+    this.persister =
+        (batch, sync, written) -> {
+          long t0 = nanoTime.getAsLong();
+          if (!batch.isEmpty() || sync) {
+            engine.write(batch, sync);
+          }
+          written.accept(nanoTime.getAsLong() - t0);
+        };
+  }
+
+  /**
+   * Writes rounds' batches through {@code persister} from now on (before {@link #load()}): a node's
+   * writer thread, so that rounds overlap their fsyncs.
+   */
+  public void setPersister(Persister persister) {
+    this.persister = Objects.requireNonNull(persister, "persister");
   }
 
   private static byte[] storeKey(char kind) {
@@ -654,6 +698,10 @@ public final class Store {
     network.flush();
   }
 
+  /** A replica's Ready in a batch on its way to disk, and what waits for that batch. */
+  private record InFlight(
+      Replica replica, Ready ready, long appliedTo, List<Set<ByteString>> latches) {}
+
   private void processReady() {
     while (!dirty.isEmpty()) {
       List<Replica> ready = new ArrayList<>();
@@ -676,9 +724,9 @@ public final class Store {
       //    replica has persisted, so they are staged, and their writes answered, before this
       //    round's fsync of new entries, not after it. An answer needs only the entry committed:
       //    were this process to die before the write below, the log still holds the entry and the
-      //    restart applies it again (applying is idempotent by index). Reads must see the applied
-      //    state, so they are served only after the write. A Ready that installs a snapshot is
-      //    applied after the snapshot is written (step 3).
+      //    restart applies it again (applying is idempotent by index). What must see the applied
+      //    state waits for the write: reads, and writes to the same keys (their latches are held
+      //    until then). A Ready that installs a snapshot is applied after the snapshot is written.
       WriteBatch batch = new WriteBatch();
       List<Runnable> answers = new ArrayList<>();
       for (int i = 0; i < ready.size(); i++) {
@@ -688,11 +736,14 @@ public final class Store {
       }
       answers.forEach(Runnable::run);
       // The messages that may go before the fsync (appends to followers) and the answers leave
-      // together, while this thread writes.
+      // together, while the batch is written.
       network.flush();
       // 2. Persist every ready range's applied state, new entries, hard state and snapshot: one
-      //    write, synced if any range needs it (group commit).
+      //    write, synced if any range needs it (group commit). With a writer thread the next round
+      //    does not wait for it: the core hands out what is new meanwhile (accept), and what
+      //    needs the write durable (acknowledgements, votes, reads, latches) waits for written().
       boolean sync = false;
+      List<InFlight> inFlight = new ArrayList<>(ready.size());
       for (int i = 0; i < ready.size(); i++) {
         Replica r = ready.get(i);
         Ready rd = readies.get(i);
@@ -701,37 +752,54 @@ public final class Store {
         }
         r.storage.stage(batch, rd);
         sync |= rd.mustSync();
-      }
-      if (!batch.isEmpty()) {
-        long t0 = nanoTime.getAsLong();
-        engine.write(batch, sync);
-        listener.raftStateWritten(nanoTime.getAsLong() - t0, ready.size(), sync);
-      }
-      for (int i = 0; i < ready.size(); i++) {
-        if (readies.get(i).snapshot() == null) {
-          ready.get(i).sm.batchWritten();
-          ready.get(i).serveReads(readies.get(i));
+        if (rd.snapshot() == null) {
+          r.raft.accept(rd);
         }
+        List<Set<ByteString>> latches = r.stagedLatches;
+        r.stagedLatches = new ArrayList<>();
+        r.latchesInFlight.add(latches);
+        inFlight.add(new InFlight(r, rd, r.sm.appliedIndex(), latches));
       }
-      // 3. Only now what Raft allows after persistence: votes and acknowledgements; and the
-      //    Readies that installed a snapshot.
-      for (int i = 0; i < ready.size(); i++) {
-        Replica r = ready.get(i);
-        Ready rd = readies.get(i);
-        r.send(rd.messagesAfterPersist());
-        if (rd.snapshot() != null) {
-          r.sm.reload();
-        }
+      boolean synced = sync;
+      persister.persist(batch, sync, nanos -> written(batch, synced, inFlight, nanos));
+    }
+  }
+
+  /** A round's batch is durable: what waited for it happens now, on the store's thread. */
+  private void written(WriteBatch batch, boolean sync, List<InFlight> inFlight, long nanos) {
+    if (!batch.isEmpty() && nanos >= 0) {
+      listener.raftStateWritten(nanos, inFlight.size(), sync);
+    }
+    List<Replica> withSnapshot = new ArrayList<>();
+    List<Ready> snapshotReadies = new ArrayList<>();
+    for (InFlight f : inFlight) {
+      Replica r = f.replica();
+      Ready rd = f.ready();
+      r.latchesInFlight.pollFirst();
+      f.latches().forEach(r.latched::removeAll);
+      if (rd.snapshot() == null) {
+        r.raft.persisted(rd);
+        r.sm.batchWritten(batch);
+        r.writtenApplied = Math.max(r.writtenApplied, f.appliedTo());
+        r.serveReads(rd);
+      } else {
+        r.sm.reload();
+        withSnapshot.add(r);
+        snapshotReadies.add(rd);
       }
-      applySnapshotReadies(ready, readies);
-      for (int i = 0; i < ready.size(); i++) {
-        Replica r = ready.get(i);
-        r.raft.advance(readies.get(i));
-        r.afterAdvance();
-        r.maybeCompactLog();
-        if (r.raft.hasReady()) {
-          dirty.add(r);
-        }
+      // 3. Only now what Raft allows after persistence: votes and acknowledgements.
+      r.send(rd.messagesAfterPersist());
+    }
+    applySnapshotReadies(withSnapshot, snapshotReadies);
+    for (InFlight f : inFlight) {
+      Replica r = f.replica();
+      if (f.ready().snapshot() != null) {
+        r.raft.advance(f.ready());
+      }
+      r.afterAdvance();
+      r.maybeCompactLog();
+      if (r.raft.hasReady()) {
+        dirty.add(r);
       }
     }
   }
@@ -741,26 +809,25 @@ public final class Store {
    * in one unsynced engine write, then answers their clients and serves the reads they confirmed.
    */
   private void applySnapshotReadies(List<Replica> ready, List<Ready> readies) {
+    if (ready.isEmpty()) {
+      return;
+    }
     WriteBatch applyBatch = new WriteBatch();
     List<Runnable> answers = new ArrayList<>();
-    List<Integer> withSnapshot = new ArrayList<>();
     for (int i = 0; i < ready.size(); i++) {
-      if (readies.get(i).snapshot() != null) {
-        withSnapshot.add(i);
-        ready.get(i).onReady(readies.get(i), applyBatch, answers);
-      }
-    }
-    if (withSnapshot.isEmpty()) {
-      return;
+      ready.get(i).onReady(readies.get(i), applyBatch, answers);
     }
     if (!applyBatch.isEmpty()) {
       engine.write(applyBatch, false);
     }
-    for (int i : withSnapshot) {
-      ready.get(i).sm.batchWritten();
+    for (Replica r : ready) {
+      r.sm.batchWritten(applyBatch);
+      r.stagedLatches.forEach(r.latched::removeAll);
+      r.stagedLatches = new ArrayList<>();
+      r.writtenApplied = r.sm.appliedIndex();
     }
     answers.forEach(Runnable::run);
-    for (int i : withSnapshot) {
+    for (int i = 0; i < ready.size(); i++) {
       ready.get(i).serveReads(readies.get(i));
     }
   }
@@ -808,6 +875,8 @@ public final class Store {
     for (Replica r : replicas.values()) {
       Set<ByteString> held = new HashSet<>();
       r.proposals.values().forEach(p -> held.addAll(p.pending().latches));
+      r.stagedLatches.forEach(held::addAll);
+      r.latchesInFlight.forEach(batch -> batch.forEach(held::addAll));
       if (!held.equals(r.latched)) {
         throw new IllegalStateException(
             "range "
@@ -925,6 +994,18 @@ public final class Store {
     final Set<ByteString> latched = new HashSet<>();
     final ArrayDeque<Pending> blocked = new ArrayDeque<>();
 
+    /**
+     * The applied index whose writes are in the engine. Reads and the evaluation of writes read the
+     * engine, so they wait for it (the state machine's own applied index counts staged writes).
+     */
+    long writtenApplied;
+
+    /** Latches of proposals applied into the batch being built: released once it is written. */
+    List<Set<ByteString>> stagedLatches = new ArrayList<>();
+
+    /** Latches of proposals applied into batches on their way to disk, oldest batch first. */
+    final ArrayDeque<List<Set<ByteString>>> latchesInFlight = new ArrayDeque<>();
+
     /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
     long lastConfChangeIndex;
 
@@ -954,6 +1035,7 @@ public final class Store {
               .maxUncommittedEntriesBytes(64L << 20)
               .build();
       this.raft = RaftNode.create(config, storage);
+      this.writtenApplied = sm.appliedIndex();
       // Any conf change still in the log is at or below its last index.
       this.lastConfChangeIndex = raft.status().lastIndex();
     }
@@ -1099,7 +1181,7 @@ public final class Store {
      */
     void maybeCollectDedupe(long beforeNanos) {
       if (!isLeader
-          || sm.appliedIndex() < leaderReadyIndex
+          || writtenApplied < leaderReadyIndex
           || sm.appliedIndex() == dedupeCollectedAt) {
         return;
       }
@@ -1126,7 +1208,9 @@ public final class Store {
       if (after <= 0) {
         return;
       }
-      long applied = sm.appliedIndex();
+      // Only what is applied in the engine: entries whose applied writes are still on their way
+      // to disk would be needed again after a crash.
+      long applied = writtenApplied;
       long first = storage.firstIndex();
       if (applied - first + 1 <= after) {
         return;
@@ -1238,7 +1322,7 @@ public final class Store {
         readIndexWaiting.put(p.readContext, p);
         return;
       }
-      if (sm.appliedIndex() < leaderReadyIndex) {
+      if (writtenApplied < leaderReadyIndex) {
         awaitingLeaderReady.add(p);
         return;
       }
@@ -1521,7 +1605,13 @@ public final class Store {
         Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), data);
         Proposal prop = proposals.remove(e.index());
         if (prop != null) {
-          latched.removeAll(prop.pending.latches);
+          // Held until the batch holding this entry's writes is in the engine: a write to the
+          // same keys evaluated before would read the state before it.
+          if (bugs.contains(Bug.RELEASE_LATCHES_BEFORE_WRITE)) {
+            latched.removeAll(prop.pending.latches);
+          } else {
+            stagedLatches.add(prop.pending.latches);
+          }
           Pending p = prop.pending;
           KvResponse answer;
           if (prop.term != e.term()) {
@@ -1560,7 +1650,7 @@ public final class Store {
 
     private void serveReads() {
       WaitingRead w;
-      while ((w = readsAwaitingApply.peek()) != null && w.index <= sm.appliedIndex()) {
+      while ((w = readsAwaitingApply.peek()) != null && w.index <= writtenApplied) {
         readsAwaitingApply.poll();
         if (!w.pending.done) {
           w.pending.reply(serveRead(w.pending.request));
@@ -1569,7 +1659,7 @@ public final class Store {
     }
 
     void afterAdvance() {
-      if (isLeader && sm.appliedIndex() >= leaderReadyIndex && !awaitingLeaderReady.isEmpty()) {
+      if (isLeader && writtenApplied >= leaderReadyIndex && !awaitingLeaderReady.isEmpty()) {
         ArrayDeque<Pending> waiting = new ArrayDeque<>(awaitingLeaderReady);
         awaitingLeaderReady.clear();
         for (Pending p : waiting) {

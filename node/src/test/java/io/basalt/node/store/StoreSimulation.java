@@ -17,13 +17,16 @@ import io.basalt.api.SnapshotChunk;
 import io.basalt.range.check.Operation;
 import io.basalt.range.check.RegisterModel;
 import io.basalt.range.storage.MemEngine;
+import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.hlc.HybridClock;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -104,7 +107,16 @@ final class StoreSimulation {
     this(seed, java.util.Set.of());
   }
 
+  /**
+   * Odd seeds write asynchronously, as a node does (Store.Persister on a writer thread): a round's
+   * batch reaches the engine, synced, and is reported 1-3 ms later, in order, while the store goes
+   * on with later rounds (reading an engine that does not hold it yet); a crash before that loses
+   * it. Even seeds write and sync within the round.
+   */
+  private final boolean asyncWrites;
+
   StoreSimulation(long seed, java.util.Set<Store.Bug> bugs) {
+    this.asyncWrites = (seed & 1) == 1;
     this.bugs = bugs;
     this.random = new SplittableRandom(seed);
     this.nodeCount = random.nextBoolean() ? 3 : 5;
@@ -169,6 +181,14 @@ final class StoreSimulation {
     boolean up = true;
     boolean paused;
     long pausedAt;
+
+    /**
+     * Batches handed to the writer and not yet written and synced, with their reports, oldest first
+     * (asynchronous writes).
+     */
+    final ArrayDeque<Map.Entry<WriteBatch, java.util.function.LongConsumer>> unsynced =
+        new ArrayDeque<>();
+
     long offsetNanos;
     int incarnation;
 
@@ -232,12 +252,42 @@ final class StoreSimulation {
               },
               () -> now * 1_000_000L);
       store.testOnlyBugs(bugs);
+      unsynced.clear();
+      if (asyncWrites) {
+        int inc = incarnation;
+        store.setPersister((batch, sync, written) -> {
+          unsynced.add(Map.entry(batch, written));
+          at(now + 1 + random.nextInt(3), () -> syncWrites(SimNode.this, inc, written));
+        });
+      }
       store.load();
     }
 
     boolean running() {
       return up && !paused;
     }
+  }
+
+  /** The writer's fsync returns: every batch up to {@code upTo} is durable and reported. */
+  private void syncWrites(SimNode n, int inc, java.util.function.LongConsumer upTo) {
+    if (n.incarnation != inc || !n.up || n.unsynced.stream().noneMatch(w -> w.getValue() == upTo)) {
+      return;
+    }
+    if (n.paused) {
+      deliverLater(n, () -> syncWrites(n, inc, upTo));
+      return;
+    }
+    List<java.util.function.LongConsumer> reports = new ArrayList<>();
+    Map.Entry<WriteBatch, java.util.function.LongConsumer> next;
+    do {
+      next = n.unsynced.pollFirst();
+      n.engine.write(next.getKey(), false);
+      reports.add(next.getValue());
+    } while (next.getValue() != upTo);
+    n.engine.sync();
+    reports.forEach(r -> r.accept(0));
+    n.store.process();
+    checkStores();
   }
 
   private void checkStores() {

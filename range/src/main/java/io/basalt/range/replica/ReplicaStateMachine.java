@@ -46,8 +46,14 @@ public final class ReplicaStateMachine {
 
   private int appliedIndexPosition;
 
-  /** Request ids staged into a batch not yet written, with their results. */
-  private final java.util.Map<ByteString, ByteString> staged = new java.util.HashMap<>();
+  /** A request id's result staged into a batch not yet written. */
+  private record Staged(ByteString result, WriteBatch batch) {}
+
+  /**
+   * Request ids staged into batches not yet written, with their results: several batches may be on
+   * their way to disk at once (asynchronous writes), each forgotten when it is written.
+   */
+  private final java.util.Map<ByteString, Staged> staged = new java.util.HashMap<>();
 
   public ReplicaStateMachine(Engine engine, long rangeId) {
     this.engine = engine;
@@ -87,7 +93,7 @@ public final class ReplicaStateMachine {
     Optional<Applied> applied = stage(batch, index, data);
     if (applied.isPresent()) {
       engine.write(batch, false);
-      batchWritten();
+      batchWritten(batch);
     }
     return applied;
   }
@@ -95,8 +101,9 @@ public final class ReplicaStateMachine {
   /**
    * Like {@link #apply} but stages the writes into {@code batch}, so that one engine write covers
    * the entries of many ranges; entries staged but not yet written count as applied (a retried
-   * request id in the same batch is seen). The caller writes {@code batch} before anything reads
-   * the state, then calls {@link #batchWritten()}.
+   * request id in the same batch, or in an earlier batch not yet written, is seen). The caller
+   * writes {@code batch} before anything reads the state, then calls {@link
+   * #batchWritten(WriteBatch)}.
    */
   public Optional<Applied> stage(WriteBatch batch, long index, byte[] data) {
     if (index <= appliedIndex) {
@@ -130,10 +137,14 @@ public final class ReplicaStateMachine {
     return Optional.of(applied);
   }
 
-  /** The staged writes were written to the engine: forget the staged request ids. */
-  public void batchWritten() {
-    staged.clear();
-    appliedIndexBatch = null;
+  /** The writes staged into {@code batch} are in the engine: forget its staged request ids. */
+  public void batchWritten(WriteBatch batch) {
+    if (!staged.isEmpty()) {
+      staged.values().removeIf(s -> s.batch() == batch);
+    }
+    if (appliedIndexBatch == batch) {
+      appliedIndexBatch = null;
+    }
   }
 
   private Applied stage(WriteBatch batch, long index, RaftCommand command) {
@@ -156,7 +167,7 @@ public final class ReplicaStateMachine {
               .putLong(command.getProposedAtNanos())
               .put(result)
               .array());
-      staged.put(requestId, command.getResult());
+      staged.put(requestId, new Staged(command.getResult(), batch));
     }
     for (ReplicatedWrite write : command.getWritesList()) {
       byte[] key = write.getKey().toByteArray();
@@ -173,9 +184,9 @@ public final class ReplicaStateMachine {
 
   /** The result recorded for {@code requestId}, if a command with it was applied. */
   public Optional<ByteString> recordedResult(ByteString requestId) {
-    ByteString pending = staged.get(requestId);
+    Staged pending = staged.get(requestId);
     if (pending != null) {
-      return Optional.of(pending);
+      return Optional.of(pending.result());
     }
     byte[] stored =
         engine.get(ColumnFamily.LOCAL, LocalKeys.dedupe(rangeId, requestId.toByteArray()));

@@ -97,7 +97,7 @@ class ReplicaStateMachineTest {
         .isTrue();
     assertThat(read(engine, "k", 99)).as("nothing is written before the batch").isNull();
     engine.write(batch, false);
-    sm.batchWritten();
+    sm.batchWritten(batch);
     assertThat(read(engine, "k", 99)).isEqualTo("first");
     assertThat(sm.appliedIndex()).isEqualTo(2);
     assertThat(sm.recordedResult(b("req"))).contains(b("ok:req"));
@@ -116,10 +116,37 @@ class ReplicaStateMachineTest {
         .filteredOn(op -> op instanceof WriteBatch.Put p && Arrays.equals(p.key(), appliedKey))
         .hasSize(1);
     engine.write(batch, false);
-    sm.batchWritten();
+    sm.batchWritten(batch);
     assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex())
         .as("a restart resumes after the batch's last entry")
         .isEqualTo(5);
+  }
+
+  /**
+   * With asynchronous writes a second batch is staged while the first is on its way to disk: a
+   * retry staged in the second must see the first's record, and the first's write must not make the
+   * state machine forget the second's ids or its applied-index put.
+   */
+  @Test
+  void twoBatchesInFlightKeepEachOthersRecords() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    WriteBatch first = new WriteBatch();
+    sm.stage(first, 1, put("a", "k", 10, "v1"));
+    WriteBatch second = new WriteBatch();
+    sm.stage(second, 2, put("b", "k", 20, "v2"));
+    assertThat(sm.stage(second, 3, put("a", "k", 30, "retry")).orElseThrow().duplicate())
+        .as("a retry of a request staged in the earlier batch")
+        .isTrue();
+    engine.write(first, false);
+    sm.batchWritten(first);
+    assertThat(sm.stage(second, 4, put("b", "k", 40, "retry")).orElseThrow().duplicate())
+        .as("the second batch's ids survive the first batch's write")
+        .isTrue();
+    engine.write(second, false);
+    sm.batchWritten(second);
+    assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex()).isEqualTo(4);
+    assertThat(read(engine, "k", 99)).isEqualTo("v2");
   }
 
   @Test
@@ -132,13 +159,13 @@ class ReplicaStateMachineTest {
     batch.delete(ColumnFamily.LOCAL, LocalKeys.appliedIndex(RANGE));
     sm.stage(batch, 2, put("r2", "k", 20, "v"));
     engine.write(batch, false);
-    sm.batchWritten();
+    sm.batchWritten(batch);
     assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex()).isEqualTo(2);
     // The next batch gets its own put, whatever the last batch's positions were.
     WriteBatch next = new WriteBatch();
     sm.stage(next, 3, put("r3", "k", 30, "v"));
     engine.write(next, false);
-    sm.batchWritten();
+    sm.batchWritten(next);
     assertThat(new ReplicaStateMachine(engine, RANGE).appliedIndex()).isEqualTo(3);
   }
 
