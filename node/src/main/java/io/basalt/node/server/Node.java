@@ -718,11 +718,16 @@ public final class Node implements AutoCloseable {
     }
     background.shutdownNow();
     transport.close();
+    // The writer stops reporting before the store loop goes, and the engine closes only once no
+    // write is in progress (RocksDB must not be closed under one).
+    boolean idle = writer == null || writer.stop(30_000);
     loop.close();
-    if (writer != null) {
-      writer.close();
+    if (idle) {
+      engine.close();
+    } else {
+      log.warn(
+          "node {}: the store's writer is stuck in a write; the engine is left open", nodeId());
     }
-    engine.close();
   }
 
   private static Store.Options withCompaction(Store.Options o, int compactLogAfter) {

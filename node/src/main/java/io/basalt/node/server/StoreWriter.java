@@ -2,6 +2,7 @@ package io.basalt.node.server;
 
 import io.basalt.node.store.Store;
 import io.basalt.range.storage.Engine;
+import io.basalt.range.storage.StorageException;
 import io.basalt.range.storage.WriteBatch;
 import java.util.ArrayList;
 import java.util.List;
@@ -82,6 +83,9 @@ final class StoreWriter implements Store.Persister, AutoCloseable {
         long nanos = System.nanoTime() - t0;
         List<Job> done = List.copyOf(jobs);
         jobs.clear();
+        if (!running) {
+          return; // closing: nothing is reported any more
+        }
         // One report per write: the batches that shared it report -1.
         storeThread.accept(() -> {
           for (int i = 0; i < done.size(); i++) {
@@ -91,11 +95,15 @@ final class StoreWriter implements Store.Persister, AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    } catch (RuntimeException e) {
+    } catch (Throwable t) {
       if (!running) {
         return; // closing: the store loop no longer takes tasks
       }
-      log.error("the store's writer failed; the node stops", e);
+      log.error("the store's writer failed; the node stops", t);
+      StorageException e =
+          t instanceof StorageException se
+              ? se
+              : new StorageException("the store's writer failed: " + t, t);
       try {
         storeThread.accept(() -> {
           throw e;
@@ -106,15 +114,24 @@ final class StoreWriter implements Store.Persister, AutoCloseable {
     }
   }
 
-  /** Stops after the write in progress; batches still queued are not written (as in a crash). */
-  @Override
-  public void close() {
+  /**
+   * Stops after the write in progress, reporting nothing more; batches still queued are not written
+   * (as in a crash). Returns whether the thread ended: if not, it is still inside a write and the
+   * engine must not be closed under it.
+   */
+  boolean stop(long timeoutMillis) {
     running = false;
     thread.interrupt();
     try {
-      thread.join(5_000);
+      thread.join(timeoutMillis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    return !thread.isAlive();
+  }
+
+  @Override
+  public void close() {
+    stop(30_000);
   }
 }

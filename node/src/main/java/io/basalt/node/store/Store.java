@@ -43,6 +43,7 @@ import io.basalt.range.snapshot.SnapshotWriter;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.EngineIterator;
+import io.basalt.range.storage.StorageException;
 import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.hlc.HybridClock;
 import java.nio.ByteBuffer;
@@ -227,6 +228,18 @@ public final class Store {
   /** How a round's batch gets to disk (see {@link Persister}); synchronous unless set. */
   private Persister persister;
 
+  /** When each batch handed to the persister and not yet reported was handed over, oldest first. */
+  private final ArrayDeque<Long> writesInFlightSince = new ArrayDeque<>();
+
+  /** A batch in flight longer than this stops the store (a stalled disk, a dead writer). */
+  static final long WRITE_STALL_NANOS = 5_000_000_000L;
+
+  /** A gap this long between ticks means the process itself was stalled. */
+  private static final long STALL_GAP_NANOS = 1_000_000_000L;
+
+  private long lastTickNanos = Long.MIN_VALUE / 2;
+  private long stallClockFrom = Long.MIN_VALUE / 2;
+
   private final Options options;
   private final RandomGenerator random;
   private final StoreListener listener;
@@ -273,7 +286,7 @@ public final class Store {
   }
 
   /**
-   * Writes rounds' batches through {@code persister} from now on (before {@link #load()}): a node's
+   * Writes rounds' batches through {@code persister} from now on (before the first round): a node's
    * writer thread, so that rounds overlap their fsyncs.
    */
   public void setPersister(Persister persister) {
@@ -491,6 +504,20 @@ public final class Store {
   /** Advances logical time by one tick for every replica. */
   public void tick() {
     ticks++;
+    long t = nanoTime.getAsLong();
+    if (t - lastTickNanos > STALL_GAP_NANOS) {
+      // The whole process was stalled (SIGSTOP, a long pause), the writer with it: its writes'
+      // age says nothing about the disk. Count from now.
+      stallClockFrom = t;
+    }
+    lastTickNanos = t;
+    Long oldest = writesInFlightSince.peekFirst();
+    if (oldest != null && t - Math.max(oldest, stallClockFrom) > WRITE_STALL_NANOS) {
+      // A disk that does not finish a write stalls every range here while heartbeats still go out
+      // and keep this node's leases: give the ranges up (the node stops, others take over).
+      throw new StorageException(
+          "a write has not completed in " + (t - oldest) / 1_000_000 + " ms: the disk is stalled");
+    }
     for (Replica r : replicas.values()) {
       r.raft.tick();
       if (r.raft.hasReady()) {
@@ -682,8 +709,9 @@ public final class Store {
         return;
       }
       // Requests submitted from an answer during the round (a callback that asks again at once)
-      // run now that the round's write is done: evaluated earlier, a compare-and-set could read
-      // the engine before the write it was told succeeded.
+      // run now that the round is over: a write to the keys just applied finds them latched until
+      // the batch is written (evaluated during the round, before the latch, a compare-and-set
+      // could read the engine before the write it was told succeeded).
       List<Runnable> held = new ArrayList<>(heldInputs);
       heldInputs.clear();
       held.forEach(Runnable::run);
@@ -761,12 +789,14 @@ public final class Store {
         inFlight.add(new InFlight(r, rd, r.sm.appliedIndex(), latches));
       }
       boolean synced = sync;
+      writesInFlightSince.add(nanoTime.getAsLong());
       persister.persist(batch, sync, nanos -> written(batch, synced, inFlight, nanos));
     }
   }
 
   /** A round's batch is durable: what waited for it happens now, on the store's thread. */
   private void written(WriteBatch batch, boolean sync, List<InFlight> inFlight, long nanos) {
+    writesInFlightSince.pollFirst();
     if (!batch.isEmpty() && nanos >= 0) {
       listener.raftStateWritten(nanos, inFlight.size(), sync);
     }

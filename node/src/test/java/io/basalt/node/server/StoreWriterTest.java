@@ -69,7 +69,8 @@ class StoreWriterTest {
               List<String> seen = List.copyOf(events);
               int written = -1;
               for (int e = 0; e < seen.size(); e++) {
-                if (seen.get(e).startsWith("write " + id)) {
+                String ev = seen.get(e);
+                if (ev.equals("write " + id) || ev.equals("write " + id + " synced")) {
                   written = e;
                 }
               }

@@ -26,7 +26,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -186,8 +185,7 @@ final class StoreSimulation {
      * Batches handed to the writer and not yet written and synced, with their reports, oldest first
      * (asynchronous writes).
      */
-    final ArrayDeque<Map.Entry<WriteBatch, java.util.function.LongConsumer>> unsynced =
-        new ArrayDeque<>();
+    final ArrayDeque<PendingWrite> unsynced = new ArrayDeque<>();
 
     long offsetNanos;
     int incarnation;
@@ -256,8 +254,17 @@ final class StoreSimulation {
       if (asyncWrites) {
         int inc = incarnation;
         store.setPersister((batch, sync, written) -> {
-          unsynced.add(Map.entry(batch, written));
-          at(now + 1 + random.nextInt(3), () -> syncWrites(SimNode.this, inc, written));
+          PendingWrite w = new PendingWrite(batch, written);
+          unsynced.add(w);
+          // The writer writes (visible, not durable) and later syncs and reports; now and then
+          // the disk is slow, and rounds, elections and deadlines go on meanwhile.
+          long writeAt = now + random.nextInt(3);
+          long syncAt =
+              writeAt
+                  + 1
+                  + (random.nextInt(500) == 0 ? 200 + random.nextInt(800) : random.nextInt(3));
+          at(writeAt, () -> writeUpTo(SimNode.this, inc, w));
+          at(syncAt, () -> syncWrites(SimNode.this, inc, w));
         });
       }
       store.load();
@@ -268,24 +275,52 @@ final class StoreSimulation {
     }
   }
 
+  /** A batch handed to the simulated writer (asynchronous writes). */
+  private static final class PendingWrite {
+    final WriteBatch batch;
+    final java.util.function.LongConsumer report;
+    boolean written;
+
+    PendingWrite(WriteBatch batch, java.util.function.LongConsumer report) {
+      this.batch = batch;
+      this.report = report;
+    }
+  }
+
+  /** The writer writes every batch up to {@code upTo}, in order: visible, not yet durable. */
+  private void writeUpTo(SimNode n, int inc, PendingWrite upTo) {
+    if (n.incarnation != inc || !n.up || !n.unsynced.contains(upTo)) {
+      return;
+    }
+    for (PendingWrite w : n.unsynced) {
+      if (!w.written) {
+        n.engine.write(w.batch, false);
+        w.written = true;
+      }
+      if (w == upTo) {
+        return;
+      }
+    }
+  }
+
   /** The writer's fsync returns: every batch up to {@code upTo} is durable and reported. */
-  private void syncWrites(SimNode n, int inc, java.util.function.LongConsumer upTo) {
-    if (n.incarnation != inc || !n.up || n.unsynced.stream().noneMatch(w -> w.getValue() == upTo)) {
+  private void syncWrites(SimNode n, int inc, PendingWrite upTo) {
+    if (n.incarnation != inc || !n.up || !n.unsynced.contains(upTo)) {
       return;
     }
     if (n.paused) {
       deliverLater(n, () -> syncWrites(n, inc, upTo));
       return;
     }
-    List<java.util.function.LongConsumer> reports = new ArrayList<>();
-    Map.Entry<WriteBatch, java.util.function.LongConsumer> next;
+    writeUpTo(n, inc, upTo);
+    n.engine.sync();
+    List<PendingWrite> done = new ArrayList<>();
+    PendingWrite next;
     do {
       next = n.unsynced.pollFirst();
-      n.engine.write(next.getKey(), false);
-      reports.add(next.getValue());
-    } while (next.getValue() != upTo);
-    n.engine.sync();
-    reports.forEach(r -> r.accept(0));
+      done.add(next);
+    } while (next != upTo);
+    done.forEach(w -> w.report.accept(0));
     n.store.process();
     checkStores();
   }

@@ -12,6 +12,8 @@ import io.basalt.range.storage.CorruptionException;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -46,8 +48,11 @@ public final class ReplicaStateMachine {
 
   private int appliedIndexPosition;
 
-  /** A request id's result staged into a batch not yet written. */
-  private record Staged(ByteString result, WriteBatch batch) {}
+  /**
+   * A request id's record staged into a batch not yet written: its result and the proposer's wall
+   * time, or, with a null result, its deletion by a collection.
+   */
+  private record Staged(ByteString result, long proposedAtNanos, WriteBatch batch) {}
 
   /**
    * Request ids staged into batches not yet written, with their results: several batches may be on
@@ -167,7 +172,7 @@ public final class ReplicaStateMachine {
               .putLong(command.getProposedAtNanos())
               .put(result)
               .array());
-      staged.put(requestId, new Staged(command.getResult(), batch));
+      staged.put(requestId, new Staged(command.getResult(), command.getProposedAtNanos(), batch));
     }
     for (ReplicatedWrite write : command.getWritesList()) {
       byte[] key = write.getKey().toByteArray();
@@ -186,7 +191,7 @@ public final class ReplicaStateMachine {
   public Optional<ByteString> recordedResult(ByteString requestId) {
     Staged pending = staged.get(requestId);
     if (pending != null) {
-      return Optional.of(pending.result());
+      return Optional.ofNullable(pending.result());
     }
     byte[] stored =
         engine.get(ColumnFamily.LOCAL, LocalKeys.dedupe(rangeId, requestId.toByteArray()));
@@ -207,17 +212,36 @@ public final class ReplicaStateMachine {
    * client's retry horizon by far.
    */
   private void collectDedupeRecords(WriteBatch batch, long beforeNanos) {
+    // Every record applied before this command, whether in the engine or still in a batch on its
+    // way there (the writer's timing must not change what a replica deletes): the staged view
+    // wins, and each deletion is staged too, so that a lookup before the batch is written agrees
+    // with one after.
+    int prefix = LocalKeys.dedupePrefix(rangeId).length;
+    List<ByteString> doomed = new ArrayList<>();
     try (io.basalt.range.storage.EngineIterator it =
         engine.newIterator(
             ColumnFamily.LOCAL,
             LocalKeys.dedupePrefix(rangeId),
             LocalKeys.dedupePrefixEnd(rangeId))) {
       for (it.seekToFirst(); it.valid(); it.next()) {
+        byte[] k = it.key();
+        ByteString requestId = ByteString.copyFrom(k, prefix, k.length - prefix);
         byte[] v = it.value();
-        if (v.length >= 8 && ByteBuffer.wrap(v).getLong() < beforeNanos) {
-          batch.delete(ColumnFamily.LOCAL, it.key());
+        if (!staged.containsKey(requestId)
+            && v.length >= 8
+            && ByteBuffer.wrap(v).getLong() < beforeNanos) {
+          doomed.add(requestId);
         }
       }
+    }
+    staged.forEach((requestId, s) -> {
+      if (s.result() != null && s.proposedAtNanos() < beforeNanos) {
+        doomed.add(requestId);
+      }
+    });
+    for (ByteString requestId : doomed) {
+      batch.delete(ColumnFamily.LOCAL, LocalKeys.dedupe(rangeId, requestId.toByteArray()));
+      staged.put(requestId, new Staged(null, 0, batch));
     }
   }
 }

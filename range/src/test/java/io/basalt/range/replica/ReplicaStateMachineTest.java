@@ -197,6 +197,35 @@ class ReplicaStateMachineTest {
     assertThat(read(engine, "b", 99)).isEqualTo("2");
   }
 
+  /**
+   * A collection must delete the same records whatever the writer has written yet: records staged
+   * in a batch on its way to disk are collected too, and a collected record is gone for lookups
+   * before its deletion is written as well as after.
+   */
+  @Test
+  void collectionSeesRecordsStillOnTheirWayToDisk() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    WriteBatch first = new WriteBatch();
+    sm.stage(first, 1, putAt("old", "a", 10, "1", 1_000));
+    WriteBatch second = new WriteBatch();
+    sm.stage(
+        second,
+        2,
+        RaftCommand.newBuilder().setCollectDedupeBeforeNanos(5_000).build().toByteArray());
+    assertThat(sm.recordedResult(b("old"))).as("collected, though not yet written").isEmpty();
+    engine.write(first, false);
+    sm.batchWritten(first);
+    assertThat(sm.recordedResult(b("old")))
+        .as("the record is in the engine, its deletion is not: still collected")
+        .isEmpty();
+    engine.write(second, false);
+    sm.batchWritten(second);
+    assertThat(sm.recordedResult(b("old"))).isEmpty();
+    assertThat(engine.get(ColumnFamily.LOCAL, LocalKeys.dedupe(RANGE, b("old").toByteArray())))
+        .isNull();
+  }
+
   @Test
   void aCrashResumesAfterTheLastAppliedEntryWhoseEffectsSurvived() {
     MemEngine engine = new MemEngine();
