@@ -228,8 +228,8 @@ public final class Store {
   /** How a round's batch gets to disk (see {@link Persister}); synchronous unless set. */
   private Persister persister;
 
-  /** When each batch handed to the persister and not yet reported was handed over, oldest first. */
-  private final ArrayDeque<Long> writesInFlightSince = new ArrayDeque<>();
+  /** Batches handed to the persister and not yet reported, oldest first. */
+  private final ArrayDeque<Batch> writesInFlight = new ArrayDeque<>();
 
   /** A batch in flight longer than this stops the store (a stalled disk, a dead writer). */
   static final long WRITE_STALL_NANOS = 5_000_000_000L;
@@ -511,8 +511,9 @@ public final class Store {
       stallClockFrom = t;
     }
     lastTickNanos = t;
-    Long oldest = writesInFlightSince.peekFirst();
-    if (oldest != null && t - Math.max(oldest, stallClockFrom) > WRITE_STALL_NANOS) {
+    Batch oldestBatch = writesInFlight.peekFirst();
+    long oldest = oldestBatch == null ? t : oldestBatch.handedOverNanos();
+    if (t - Math.max(oldest, stallClockFrom) > WRITE_STALL_NANOS) {
       // A disk that does not finish a write stalls every range here while heartbeats still go out
       // and keep this node's leases: give the ranges up (the node stops, others take over).
       throw new StorageException(
@@ -730,6 +731,9 @@ public final class Store {
   private record InFlight(
       Replica replica, Ready ready, long appliedTo, List<Set<ByteString>> latches) {}
 
+  /** A round's batch on its way to disk: when it was handed over, and its replicas' Readies. */
+  private record Batch(long handedOverNanos, List<InFlight> items) {}
+
   private void processReady() {
     while (!dirty.isEmpty()) {
       List<Replica> ready = new ArrayList<>();
@@ -785,18 +789,17 @@ public final class Store {
         }
         List<Set<ByteString>> latches = r.stagedLatches;
         r.stagedLatches = new ArrayList<>();
-        r.latchesInFlight.add(latches);
         inFlight.add(new InFlight(r, rd, r.sm.appliedIndex(), latches));
       }
       boolean synced = sync;
-      writesInFlightSince.add(nanoTime.getAsLong());
+      writesInFlight.add(new Batch(nanoTime.getAsLong(), inFlight));
       persister.persist(batch, sync, nanos -> written(batch, synced, inFlight, nanos));
     }
   }
 
   /** A round's batch is durable: what waited for it happens now, on the store's thread. */
   private void written(WriteBatch batch, boolean sync, List<InFlight> inFlight, long nanos) {
-    writesInFlightSince.pollFirst();
+    writesInFlight.pollFirst();
     if (!batch.isEmpty() && nanos >= 0) {
       listener.raftStateWritten(nanos, inFlight.size(), sync);
     }
@@ -805,7 +808,6 @@ public final class Store {
     for (InFlight f : inFlight) {
       Replica r = f.replica();
       Ready rd = f.ready();
-      r.latchesInFlight.pollFirst();
       f.latches().forEach(r.latched::removeAll);
       if (rd.snapshot() == null) {
         r.raft.persisted(rd);
@@ -902,11 +904,18 @@ public final class Store {
    * @throws IllegalStateException naming the range and keys if not
    */
   void checkInvariants() {
+    Map<Replica, Set<ByteString>> awaitingWrite = new HashMap<>();
+    for (Batch b : writesInFlight) {
+      for (InFlight f : b.items()) {
+        f.latches()
+            .forEach(awaitingWrite.computeIfAbsent(f.replica(), k -> new HashSet<>())::addAll);
+      }
+    }
     for (Replica r : replicas.values()) {
       Set<ByteString> held = new HashSet<>();
       r.proposals.values().forEach(p -> held.addAll(p.pending().latches));
       r.stagedLatches.forEach(held::addAll);
-      r.latchesInFlight.forEach(batch -> batch.forEach(held::addAll));
+      held.addAll(awaitingWrite.getOrDefault(r, Set.of()));
       if (!held.equals(r.latched)) {
         throw new IllegalStateException(
             "range "
@@ -1032,9 +1041,6 @@ public final class Store {
 
     /** Latches of proposals applied into the batch being built: released once it is written. */
     List<Set<ByteString>> stagedLatches = new ArrayList<>();
-
-    /** Latches of proposals applied into batches on their way to disk, oldest batch first. */
-    final ArrayDeque<List<Set<ByteString>>> latchesInFlight = new ArrayDeque<>();
 
     /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
     long lastConfChangeIndex;

@@ -28,18 +28,7 @@ class WriteStallTest {
     Store store = TestStores.isolated(1, new MemEngine(), now::get);
     List<LongConsumer> neverReported = new ArrayList<>();
     store.setPersister((batch, sync, written) -> neverReported.add(written));
-    RangeDescriptor range =
-        RangeDescriptor.newBuilder()
-            .setRangeId(1)
-            .setGeneration(1)
-            .setStartKey(ByteString.EMPTY)
-            .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
-            .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
-            .build();
-    store.bootstrap(
-        "c",
-        List.of(range),
-        List.of(NodeDescriptor.newBuilder().setNodeId(1).setAddress("a").build()));
+    bootstrapOneRange(store);
     for (int i = 0; i < 40 && neverReported.isEmpty(); i++) {
       store.tick();
       store.process();

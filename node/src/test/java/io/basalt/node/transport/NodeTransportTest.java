@@ -157,6 +157,38 @@ class NodeTransportTest {
     await(() -> messages(atTwo).size() == 6, "the messages arrive");
   }
 
+  /** A deferred write that fails is logged; the others still leave (the round goes on). */
+  @Test
+  void aFailingDeferredWriteDoesNotStopTheOthers() throws Exception {
+    List<Received> atTwo = new CopyOnWriteArrayList<>();
+    List<Received> atThree = new CopyOnWriteArrayList<>();
+    NodeTransport one = transport("c", 1, new CopyOnWriteArrayList<>(), 1 << 20, 1);
+    NodeTransport two = transport("c", 2, atTwo, 1 << 20);
+    NodeTransport three = transport("c", 3, atThree, 1 << 20);
+    one.addPeer(2, two.start(ANY));
+    one.addPeer(3, three.start(ANY));
+    await(() -> one.connected(2) && one.connected(3), "node 1 is connected to nodes 2 and 3");
+    java.util.concurrent.atomic.AtomicInteger stamps =
+        new java.util.concurrent.atomic.AtomicInteger();
+    one.setClock(() -> {
+      if (stamps.getAndIncrement() == 0) {
+        throw new IllegalStateException("clock broke once");
+      }
+      return io.basalt.api.Timestamp.getDefaultInstance();
+    });
+    one.storeExecutor()
+        .submit(() -> {
+          one.deferFlushesOn(Thread.currentThread());
+          assertThat(one.send(2, message(1, 1))).isTrue();
+          assertThat(one.send(3, message(1, 2))).isTrue();
+          one.flushDeferred(); // must not throw
+          one.deferFlushesOn(null);
+        })
+        .get(10, TimeUnit.SECONDS);
+    await(() -> messages(atThree).size() == 1, "the other peer's message leaves");
+    assertThat(one.deferredFlushes()).isZero();
+  }
+
   @Test
   void theAcceptingSideSendsOnTheSameConnection() throws Exception {
     List<Received> atOne = new CopyOnWriteArrayList<>();

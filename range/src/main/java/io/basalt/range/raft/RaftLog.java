@@ -238,10 +238,6 @@ final class RaftLog {
     return unstable.entries();
   }
 
-  boolean hasUnstableEntries() {
-    return unstable.hasEntries();
-  }
-
   /** Unstable entries not yet handed out to be persisted. */
   List<Entry> entriesToPersist() {
     return unstable.entriesToPersist();

@@ -37,10 +37,6 @@ final class Unstable {
     return List.copyOf(entries);
   }
 
-  boolean hasEntries() {
-    return !entries.isEmpty();
-  }
-
   /**
    * How many times entries here were replaced (by a conflicting append or a snapshot): a write
    * handed out before the last replacement may have been overwritten on disk by a later one.

@@ -411,17 +411,7 @@ final class Simulation {
       if (!write(node, batch)) {
         return;
       }
-      for (Entry e : rd.committedEntries()) {
-        apply(e);
-      }
-      for (ReadState rs : rd.readStates()) {
-        long opId = ByteBuffer.wrap(rs.context()).getLong();
-        ClientRequest request = pendingReadIndex.remove(opId);
-        if (request != null) {
-          readsAwaitingApply.add(new long[] {rs.index(), opId});
-          readsById.put(opId, request);
-        }
-      }
+      applyAndTakeReads(rd);
       raft.accept(rd);
       long inc = node.incarnation;
       persisting.add(rd);
@@ -484,6 +474,21 @@ final class Simulation {
         sm.appliedIndex = m.index();
         checkDigest();
       }
+      applyAndTakeReads(rd);
+      raft.advance(rd);
+      readyOutstanding = false;
+      serveReads();
+      checkSafety();
+      maybeCompact();
+      if (!alive()) {
+        return; // the compaction write hit a disk error and the node crashed
+      }
+      maybeRemoved();
+      process();
+    }
+
+    /** Applies a Ready's committed entries and queues the reads it confirmed. */
+    private void applyAndTakeReads(Ready rd) {
       for (Entry e : rd.committedEntries()) {
         apply(e);
       }
@@ -495,16 +500,6 @@ final class Simulation {
           readsById.put(opId, request);
         }
       }
-      raft.advance(rd);
-      readyOutstanding = false;
-      serveReads();
-      checkSafety();
-      maybeCompact();
-      if (!alive()) {
-        return; // the compaction write hit a disk error and the node crashed
-      }
-      maybeRemoved();
-      process();
     }
 
     private void apply(Entry e) {
