@@ -7,6 +7,11 @@
 #                                         # after a 30 s warm-up (WARMUP): on 2 cores the
 #                                         # four JVMs' JIT compilers need it to settle
 #   THREADS=16 VALUE_SIZE=1024 DURATION=30s bench/compare-etcd.sh
+#   LG_ARGS=--platform-threads bench/compare-etcd.sh
+#
+# The client threads are virtual threads for both systems (LoadGenerator's default): the load
+# generator runs on the same 2 cores as the servers, and platform threads spend about half a core
+# on parking and waking. LG_ARGS passes more LoadGenerator options to both runs.
 #
 # etcd comes from Debian's etcd-server package (installed if missing); it fsyncs
 # its WAL before acknowledging a put (its default), and gets go through jetcd's
@@ -19,6 +24,9 @@ VALUE_SIZE="${VALUE_SIZE:-100}"
 DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-30s}"
 KEYS="${KEYS:-10000}"
+LG_ARGS="${LG_ARGS:-}"
+THREAD_KIND=virtual
+[[ "$LG_ARGS" == *--platform-threads* ]] && THREAD_KIND=platform
 source "$ROOT/bin/jdk.sh"
 
 if ! command -v etcd >/dev/null 2>&1; then
@@ -38,7 +46,7 @@ grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/d
 run() {
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED $LG_OPTS -cp "$JAR" \
     io.basalt.bench.cluster.LoadGenerator --threads "$THREADS" --value-size "$VALUE_SIZE" \
-    --keys "$KEYS" --warmup "$WARMUP" --duration "$DURATION" "$@"
+    --keys "$KEYS" --warmup "$WARMUP" --duration "$DURATION" $LG_ARGS "$@"
 }
 
 DIR="$(mktemp -d /tmp/compare-etcd-XXXXXX)"
@@ -65,7 +73,7 @@ for attempt in $(seq 1 50); do
   sleep 0.2
 done
 
-echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ), $THREADS threads, $VALUE_SIZE-byte values, $KEYS keys, $DURATION measured after $WARMUP warm-up"
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ), $THREADS $THREAD_KIND client threads, $VALUE_SIZE-byte values, $KEYS keys, $DURATION measured after $WARMUP warm-up"
 echo "-- etcd $(etcd --version | head -1 | awk '{print $3}'), 3 members"
 ETCD_PUT=$(run --target etcd --endpoints "$ENDPOINTS" --op put | tail -1)
 echo "put  $ETCD_PUT"

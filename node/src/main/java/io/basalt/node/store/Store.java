@@ -191,7 +191,17 @@ public final class Store {
      * An applied proposal's latches are released when its writes are staged, not once they are in
      * the engine: with asynchronous writes, a write to the same key evaluates against stale state.
      */
-    RELEASE_LATCHES_BEFORE_WRITE
+    RELEASE_LATCHES_BEFORE_WRITE,
+    /**
+     * A leader marks a write first in the log although a proposal of its request id is in flight:
+     * replicas skip their dedupe lookup, and a duplicate is applied twice.
+     */
+    FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT,
+    /**
+     * A new leader evaluates writes before it has applied the entries of earlier terms: it misses
+     * their dedupe records (and marks a retry first in the log) and reads state they change.
+     */
+    EVALUATE_BEFORE_LEADER_READY
   }
 
   private Set<Bug> bugs = Set.of();
@@ -1006,8 +1016,11 @@ public final class Store {
     }
   }
 
-  /** A proposed command: answered and unlatched when its index is applied. */
-  private record Proposal(long term, Pending pending) {}
+  /**
+   * A proposed command: answered and unlatched when its index is applied. The command is kept so
+   * that applying this leader's own entry does not parse it again.
+   */
+  private record Proposal(long term, Pending pending, RaftCommand command) {}
 
   /** A read waiting for its read index to be applied. */
   private record WaitingRead(long index, Pending pending) {}
@@ -1026,6 +1039,13 @@ public final class Store {
     long leaderReadyIndex = Long.MAX_VALUE;
 
     final TreeMap<Long, Proposal> proposals = new TreeMap<>();
+
+    /**
+     * The request ids of {@link #proposals}, with how many proposals carry each. A write whose id
+     * is here may have a copy in the log beyond the applied index, so it is not first in the log.
+     */
+    final Map<ByteString, Integer> requestIdsInFlight = new HashMap<>();
+
     final Map<ByteString, Pending> readIndexWaiting = new HashMap<>();
     final PriorityQueue<WaitingRead> readsAwaitingApply =
         new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
@@ -1358,7 +1378,7 @@ public final class Store {
         readIndexWaiting.put(p.readContext, p);
         return;
       }
-      if (writtenApplied < leaderReadyIndex) {
+      if (writtenApplied < leaderReadyIndex && !bugs.contains(Bug.EVALUATE_BEFORE_LEADER_READY)) {
         awaitingLeaderReady.add(p);
         return;
       }
@@ -1393,19 +1413,30 @@ public final class Store {
         }
       }
       ByteString requestId = p.request.getHeader().getRequestId();
+      boolean firstInLog = false;
       if (!requestId.isEmpty()) {
         Optional<ByteString> recorded = sm.recordedResult(requestId);
         if (recorded.isPresent()) {
           p.reply(parseResult(recorded.get()));
           return;
         }
+        // This leader applied every entry of earlier terms before evaluating (leaderReadyIndex),
+        // and the record lookup covers everything applied; the rest of the log is this leader's
+        // own proposals. So with no proposal of this id in flight, no entry before the one
+        // proposed now carries it, and replicas may skip their own lookup.
+        firstInLog =
+            !requestIdsInFlight.containsKey(requestId)
+                || bugs.contains(Bug.FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT);
       }
       Timestamp ts = clock.now();
       RaftCommand.Builder cmd =
-          RaftCommand.newBuilder().setRequestId(requestId).setProposedAtNanos(ts.wallNanos());
+          RaftCommand.newBuilder()
+              .setRequestId(requestId)
+              .setProposedAtNanos(ts.wallNanos())
+              .setFirstInLog(firstInLog);
       KvResponse result = evaluate(p.request, ts, cmd);
-      cmd.setResult(result.toByteString());
-      RaftNode.ProposeResult pr = raft.propose(cmd.build().toByteArray());
+      RaftCommand command = cmd.setResult(result.toByteString()).build();
+      RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
       listener.proposed(1);
       if (!pr.accepted()) {
         p.reply(
@@ -1425,7 +1456,11 @@ public final class Store {
       }
       latched.addAll(keys);
       p.latches = keys;
-      proposals.put(pr.index(), new Proposal(pr.term(), p));
+      Proposal proposal = new Proposal(pr.term(), p, command);
+      forget(proposals.put(pr.index(), proposal));
+      if (!requestId.isEmpty()) {
+        requestIdsInFlight.merge(requestId, 1, Integer::sum);
+      }
       if (bugs.contains(Bug.ACK_BEFORE_COMMIT)) {
         p.reply(result);
       }
@@ -1601,7 +1636,7 @@ public final class Store {
       for (long index : lost) {
         // (Removing through the map, not an entry iterator: a TreeMap may reuse a removed entry
         // for its successor.)
-        Proposal prop = proposals.remove(index);
+        Proposal prop = forget(proposals.remove(index));
         latched.removeAll(prop.pending().latches);
         Pending p = prop.pending();
         answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
@@ -1635,11 +1670,17 @@ public final class Store {
         if (e.type() == EntryType.CONF_CHANGE) {
           lastConfChangeIndex = e.index();
         }
-        if (!isLeader && data.length > 0) {
-          observeTimestamps(data);
+        Proposal prop = forget(proposals.remove(e.index()));
+        RaftCommand command = null;
+        if (prop != null && prop.term == e.term()) {
+          command = prop.command; // our own entry: the command it was built from
+        } else if (data.length > 0 && e.index() > sm.appliedIndex()) {
+          command = ReplicaStateMachine.parse(rangeId, e.index(), data);
+          if (!isLeader) {
+            observeTimestamps(command);
+          }
         }
-        Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), data);
-        Proposal prop = proposals.remove(e.index());
+        Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
         if (prop != null) {
           // Held until the batch holding this entry's writes is in the engine: a write to the
           // same keys evaluated before would read the state before it.
@@ -1664,7 +1705,7 @@ public final class Store {
       // Proposals at or below the applied index that were not met above: a snapshot covered
       // their index.
       while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
-        Proposal prop = proposals.pollFirstEntry().getValue();
+        Proposal prop = forget(proposals.pollFirstEntry().getValue());
         latched.removeAll(prop.pending.latches);
         Pending p = prop.pending;
         KvResponse answer = answerAfterSnapshot(p);
@@ -1673,15 +1714,24 @@ public final class Store {
       listener.applied(entries.size(), nanoTime.getAsLong() - t0);
     }
 
-    private void observeTimestamps(byte[] data) {
+    private void observeTimestamps(RaftCommand command) {
       try {
-        for (ReplicatedWrite w : RaftCommand.parseFrom(data).getWritesList()) {
+        for (ReplicatedWrite w : command.getWritesList()) {
           clock.update(fromProto(w.getTimestamp()));
         }
-      } catch (InvalidProtocolBufferException | RuntimeException e) {
-        // The state machine reports an unparseable command; a timestamp ahead of our clock by
-        // more than the maximum offset is the offset monitor's business, not apply's.
+      } catch (RuntimeException e) {
+        // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
+        // business, not apply's.
       }
+    }
+
+    /** {@code prop} (if any) left {@link #proposals}: its request id is no longer in flight. */
+    private Proposal forget(Proposal prop) {
+      if (prop != null) {
+        requestIdsInFlight.computeIfPresent(
+            prop.pending.request.getHeader().getRequestId(), (id, n) -> n == 1 ? null : n - 1);
+      }
+      return prop;
     }
 
     private void serveReads() {

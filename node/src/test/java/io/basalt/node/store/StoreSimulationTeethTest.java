@@ -15,7 +15,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 class StoreSimulationTeethTest {
 
   @ParameterizedTest
-  @EnumSource(Store.Bug.class)
+  @EnumSource(
+      value = Store.Bug.class,
+      // The simulated clients never reuse a request id for other keys, and a retry's own latches
+      // keep it from being proposed while its first copy is in flight: FirstInLogTest has the
+      // probe for this one.
+      names = "FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT",
+      mode = EnumSource.Mode.EXCLUDE)
   void simulationCatchesDeliberateBug(Store.Bug bug) {
     for (long seed = 1; seed <= 200; seed++) {
       if (fails(seed, bug)) {

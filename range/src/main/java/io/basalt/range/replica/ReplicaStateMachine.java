@@ -112,25 +112,38 @@ public final class ReplicaStateMachine {
    */
   public Optional<Applied> stage(WriteBatch batch, long index, byte[] data) {
     if (index <= appliedIndex) {
+      return Optional.empty(); // already applied: not worth parsing
+    }
+    return stage(batch, index, data.length == 0 ? null : parse(rangeId, index, data));
+  }
+
+  /** Parses the command of this range's entry at {@code index}; corruption if it does not parse. */
+  public static RaftCommand parse(long rangeId, long index, byte[] data) {
+    try {
+      return RaftCommand.parseFrom(data);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptionException(
+          "range " + rangeId + " command at index " + index + " does not parse", e);
+    }
+  }
+
+  /**
+   * Like {@link #stage(WriteBatch, long, byte[])} with the entry's command already parsed (null for
+   * an entry without one: a no-op or a configuration change), so a caller that needed the command
+   * itself does not parse it twice.
+   */
+  public Optional<Applied> stage(WriteBatch batch, long index, RaftCommand command) {
+    if (index <= appliedIndex) {
       return Optional.empty();
     }
     if (index != appliedIndex + 1) {
       throw new IllegalStateException(
           "range " + rangeId + " applies index " + index + " after " + appliedIndex);
     }
-    Applied applied;
-    if (data.length == 0) {
-      applied = new Applied(index, false, ByteString.EMPTY);
-    } else {
-      RaftCommand command;
-      try {
-        command = RaftCommand.parseFrom(data);
-      } catch (InvalidProtocolBufferException e) {
-        throw new CorruptionException(
-            "range " + rangeId + " command at index " + index + " does not parse", e);
-      }
-      applied = stage(batch, index, command);
-    }
+    Applied applied =
+        command == null
+            ? new Applied(index, false, ByteString.EMPTY)
+            : stageCommand(batch, index, command);
     // One put per range per batch, however many of its entries the batch applies.
     byte[] encoded = ByteBuffer.allocate(8).putLong(index).array();
     if (batch != appliedIndexBatch || !batch.replaceValue(appliedIndexPosition, encoded)) {
@@ -152,15 +165,19 @@ public final class ReplicaStateMachine {
     }
   }
 
-  private Applied stage(WriteBatch batch, long index, RaftCommand command) {
+  private Applied stageCommand(WriteBatch batch, long index, RaftCommand command) {
     if (command.getCollectDedupeBeforeNanos() > 0) {
       collectDedupeRecords(batch, command.getCollectDedupeBeforeNanos());
     }
     ByteString requestId = command.getRequestId();
     if (!requestId.isEmpty()) {
-      Optional<ByteString> previous = recordedResult(requestId);
-      if (previous.isPresent()) {
-        return new Applied(index, true, previous.get());
+      // A command its leader marked first in the log has no earlier copy to find: the lookup,
+      // a miss through every level of the engine, is skipped (RaftCommand.first_in_log).
+      if (!command.getFirstInLog()) {
+        Optional<ByteString> previous = recordedResult(requestId);
+        if (previous.isPresent()) {
+          return new Applied(index, true, previous.get());
+        }
       }
       byte[] dedupeKey = LocalKeys.dedupe(rangeId, requestId.toByteArray());
       byte[] result = command.getResult().toByteArray();

@@ -87,6 +87,27 @@ class ReplicaStateMachineTest {
   }
 
   @Test
+  void aCommandMarkedFirstInTheLogIsRecordedWithoutALookup() throws Exception {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    sm.apply(1, firstInLog(put("req", "k", 10, "first")));
+    assertThat(sm.recordedResult(b("req"))).contains(b("ok:req"));
+    // The mark is the leader's promise that no earlier entry carries the id; replicas take it at
+    // its word (this one is a broken promise, to show the lookup is skipped)...
+    ReplicaStateMachine.Applied marked =
+        sm.apply(2, firstInLog(put("req", "k", 20, "second"))).orElseThrow();
+    assertThat(marked.duplicate()).isFalse();
+    assertThat(read(engine, "k", 99)).isEqualTo("second");
+    // ...and a command without it is looked up and applied as a no-op.
+    assertThat(sm.apply(3, put("req", "k", 30, "third")).orElseThrow().duplicate()).isTrue();
+    assertThat(read(engine, "k", 99)).isEqualTo("second");
+  }
+
+  private static byte[] firstInLog(byte[] command) throws Exception {
+    return RaftCommand.parseFrom(command).toBuilder().setFirstInLog(true).build().toByteArray();
+  }
+
+  @Test
   void aRetryStagedInTheSameBatchAsItsFirstAttemptIsAppliedOnce() {
     MemEngine engine = new MemEngine();
     ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
