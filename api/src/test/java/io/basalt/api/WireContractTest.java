@@ -55,7 +55,8 @@ class WireContractTest {
           Map.entry(HardState.getDescriptor(), "commit=3 term=1 vote=2"),
           Map.entry(
               RaftCommand.getDescriptor(),
-              "collect_dedupe_before_nanos=5 proposed_at_nanos=4 request_id=1 result=3 writes=2"),
+              "collect_dedupe_before_nanos=5 first_in_log=6 proposed_at_nanos=4 request_id=1"
+                  + " result=3 writes=2"),
           Map.entry(ReplicatedWrite.getDescriptor(), "key=1 timestamp=2 tombstone=3 value=4"),
           Map.entry(Hello.getDescriptor(), "cluster_id=1 node_id=2 protocol_version=3"),
           Map.entry(Frame.getDescriptor(), "hello=1 kv_request=3 kv_response=4 raft_batch=2"),

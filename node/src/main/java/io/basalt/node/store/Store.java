@@ -937,6 +937,22 @@ public final class Store {
                 + ": "
                 + debugRange(r.rangeId));
       }
+      Map<ByteString, Integer> ids = new HashMap<>();
+      r.proposals.values().stream()
+          .map(p -> p.pending().request.getHeader().getRequestId())
+          .filter(id -> !id.isEmpty())
+          .forEach(id -> ids.merge(id, 1, Integer::sum));
+      if (!ids.equals(r.requestIdsInFlight)) {
+        throw new IllegalStateException(
+            "range "
+                + r.rangeId
+                + " has "
+                + r.requestIdsInFlight.size()
+                + " request ids in flight but its proposals carry "
+                + ids.size()
+                + ": "
+                + debugRange(r.rangeId));
+      }
     }
   }
 
@@ -1674,7 +1690,9 @@ public final class Store {
         RaftCommand command = null;
         if (prop != null && prop.term == e.term()) {
           command = prop.command; // our own entry: the command it was built from
-        } else if (data.length > 0 && e.index() > sm.appliedIndex()) {
+        } else if (data.length > 0) {
+          // (Also an entry at or below the applied index, one a snapshot's data covered: the
+          // state machine skips it, but its timestamps still reach the clock.)
           command = ReplicaStateMachine.parse(rangeId, e.index(), data);
           if (!isLeader) {
             observeTimestamps(command);
