@@ -118,7 +118,9 @@ final class RangeCache {
   /** Records that {@code nodeId} leads range {@code rangeId} (if the range is cached). */
   void setLeader(long rangeId, long nodeId) {
     CachedRange range = byId.getIfPresent(rangeId);
-    if (range != null) {
+    // Called with every answer: write only a change, not the same value into a line every I/O
+    // thread shares.
+    if (range != null && range.leaderNode().get() != nodeId) {
       range.leaderNode().set(nodeId);
     }
   }

@@ -44,6 +44,7 @@ public final class RocksDbEngine implements Engine {
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
   private final Map<ColumnFamily, ColumnFamilyHandle> handleByCf =
       new EnumMap<>(ColumnFamily.class);
+  private final int[] cfIds = new int[ColumnFamily.values().length];
   private final WriteOptions syncWrite;
   private final WriteOptions asyncWrite;
   private final RocksDB db;
@@ -77,6 +78,7 @@ public final class RocksDbEngine implements Engine {
     }
     for (ColumnFamily cf : ColumnFamily.values()) {
       handleByCf.put(cf, handles.get(cf.ordinal() + 1));
+      cfIds[cf.ordinal()] = handleByCf.get(cf).getID();
     }
     this.syncWrite = new WriteOptions().setSync(true);
     this.asyncWrite = new WriteOptions().setSync(false);
@@ -97,10 +99,20 @@ public final class RocksDbEngine implements Engine {
       // exists: whole-key Bloom filters, in the tables and the memtable, answer most misses.
       table.setFilterPolicy(new BloomFilter(10, false)).setWholeKeyFiltering(true);
     }
+    // Levels 0 and 1 uncompressed (TiKV's default too): their files are rewritten soon, and a
+    // flush's LZ4 pass was about 1% of a node's CPU under the put load.
     ColumnFamilyOptions options =
         new ColumnFamilyOptions()
             .setTableFormatConfig(table)
-            .setCompressionType(CompressionType.LZ4_COMPRESSION);
+            .setCompressionPerLevel(
+                List.of(
+                    CompressionType.NO_COMPRESSION,
+                    CompressionType.NO_COMPRESSION,
+                    CompressionType.LZ4_COMPRESSION,
+                    CompressionType.LZ4_COMPRESSION,
+                    CompressionType.LZ4_COMPRESSION,
+                    CompressionType.LZ4_COMPRESSION,
+                    CompressionType.LZ4_COMPRESSION));
     if (cf == ColumnFamily.LOCAL) {
       options.setMemtablePrefixBloomSizeRatio(0.05).setMemtableWholeKeyFiltering(true);
     }
@@ -145,22 +157,102 @@ public final class RocksDbEngine implements Engine {
     if (batch.isEmpty() && !sync) {
       return;
     }
-    try (org.rocksdb.WriteBatch rocksBatch = new org.rocksdb.WriteBatch()) {
-      for (WriteBatch.Op op : batch.opsInKeyOrder()) {
-        ColumnFamilyHandle handle = handleByCf.get(op.cf());
-        switch (op) {
-          case WriteBatch.Put put -> rocksBatch.put(handle, put.key(), put.value());
-          case WriteBatch.Delete delete -> rocksBatch.delete(handle, delete.key());
-          case WriteBatch.DeleteRange range ->
-              rocksBatch.deleteRange(handle, range.lowerInclusive(), range.upperExclusive());
-        }
-      }
+    try (org.rocksdb.WriteBatch rocksBatch =
+        new org.rocksdb.WriteBatch(encode(batch.opsInKeyOrder(), cfIds))) {
       db.write(sync ? syncWrite : asyncWrite, rocksBatch);
     } catch (RocksDBException e) {
       throw new StorageException(
           "write of " + batch.count() + " mutations failed (sync=" + sync + "): " + e.getMessage(),
           e);
     }
+  }
+
+  /**
+   * The batch in RocksDB's own serialized form (write_batch.cc: a 12-byte header of sequence and
+   * count, then one record per mutation: a type byte, the column family id as a varint unless it is
+   * the default family, then length-prefixed key and value), built in one array so that handing it
+   * over is one native call and one copy instead of one call per mutation: that was 3.5% of a
+   * node's CPU under the put load. RocksDB checks the form when it applies the batch.
+   */
+  static byte[] encode(List<WriteBatch.Op> ops, int[] cfIds) {
+    int size = 12;
+    for (WriteBatch.Op op : ops) {
+      int cf = cfIds[op.cf().ordinal()];
+      size += 1 + (cf == 0 ? 0 : varintSize(cf));
+      switch (op) {
+        case WriteBatch.Put put -> size += sliceSize(put.key()) + sliceSize(put.value());
+        case WriteBatch.Delete delete -> size += sliceSize(delete.key());
+        case WriteBatch.DeleteRange range ->
+            size += sliceSize(range.lowerInclusive()) + sliceSize(range.upperExclusive());
+      }
+    }
+    byte[] out = new byte[size];
+    // Sequence (8 bytes, zero: RocksDB assigns it) and count (4 bytes), both little-endian.
+    int n = ops.size();
+    out[8] = (byte) n;
+    out[9] = (byte) (n >>> 8);
+    out[10] = (byte) (n >>> 16);
+    out[11] = (byte) (n >>> 24);
+    int at = 12;
+    for (WriteBatch.Op op : ops) {
+      int cf = cfIds[op.cf().ordinal()];
+      // Value types (dbformat.h), without and with a column family.
+      int type =
+          switch (op) {
+            case WriteBatch.Put put -> cf == 0 ? 0x1 : 0x5;
+            case WriteBatch.Delete delete -> cf == 0 ? 0x0 : 0x4;
+            case WriteBatch.DeleteRange range -> cf == 0 ? 0xF : 0xE;
+          };
+      out[at++] = (byte) type;
+      if (cf != 0) {
+        at = putVarint(out, at, cf);
+      }
+      switch (op) {
+        case WriteBatch.Put put -> at = putSlice(out, putSlice(out, at, put.key()), put.value());
+        case WriteBatch.Delete delete -> at = putSlice(out, at, delete.key());
+        case WriteBatch.DeleteRange range ->
+            at = putSlice(out, putSlice(out, at, range.lowerInclusive()), range.upperExclusive());
+      }
+    }
+    return out;
+  }
+
+  private static int varintSize(int v) {
+    int size = 1;
+    while ((v & ~0x7F) != 0) {
+      v >>>= 7;
+      size++;
+    }
+    return size;
+  }
+
+  private static int sliceSize(byte[] b) {
+    return varintSize(b.length) + b.length;
+  }
+
+  private static int putVarint(byte[] out, int at, int v) {
+    while ((v & ~0x7F) != 0) {
+      out[at++] = (byte) ((v & 0x7F) | 0x80);
+      v >>>= 7;
+    }
+    out[at++] = (byte) v;
+    return at;
+  }
+
+  private static int putSlice(byte[] out, int at, byte[] b) {
+    at = putVarint(out, at, b.length);
+    System.arraycopy(b, 0, out, at, b.length);
+    return at + b.length;
+  }
+
+  /** The column family ids, by {@link ColumnFamily} ordinal (for tests of {@link #encode}). */
+  int[] columnFamilyIds() {
+    return cfIds.clone();
+  }
+
+  /** The RocksDB handle of {@code cf} (for tests of {@link #encode}). */
+  ColumnFamilyHandle handle(ColumnFamily cf) {
+    return handleByCf.get(cf);
   }
 
   @Override
