@@ -146,13 +146,16 @@ public final class LoadGenerator {
               .body();
       double fsyncs = metric(text, "basalt_storage_fsync_seconds_count");
       double fsyncSeconds = metric(text, "basalt_storage_fsync_seconds_sum");
+      double unsynced = metric(text, "basalt_storage_unsynced_write_seconds_count");
       double proposals = metric(text, "basalt_raft_proposals_total");
       double applied = metric(text, "basalt_raft_applied_entries_total");
       return String.format(
           Locale.ROOT,
-          "%.0f fsyncs (mean %.2f ms), %.0f proposals, %.0f entries applied (%.1f per fsync)",
+          "%.0f fsyncs (mean %.2f ms), %.0f unsynced writes, %.0f proposals, %.0f entries applied"
+              + " (%.1f per fsync)",
           fsyncs,
           fsyncs == 0 ? 0 : fsyncSeconds / fsyncs * 1000,
+          unsynced,
           proposals,
           applied,
           fsyncs == 0 ? 0 : applied / fsyncs);

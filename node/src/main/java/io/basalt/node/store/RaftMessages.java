@@ -20,6 +20,9 @@ import java.util.List;
  * replica.
  */
 final class RaftMessages {
+  /** The message types by ordinal (values() copies the array on every call). */
+  private static final Message.Type[] TYPES = Message.Type.values();
+
   private RaftMessages() {}
 
   static RaftMessage toProto(long rangeId, long generation, Message m) {
@@ -69,11 +72,11 @@ final class RaftMessages {
    */
   static Message fromProto(RaftMessage p) {
     int type = p.getTypeValue();
-    if (type < 1 || type > Message.Type.values().length) {
+    if (type < 1 || type > TYPES.length) {
       throw new IllegalArgumentException("unknown raft message type " + type);
     }
     Message.Builder b =
-        Message.builder(Message.Type.values()[type - 1], p.getFrom(), p.getTo(), p.getTerm())
+        Message.builder(TYPES[type - 1], p.getFrom(), p.getTo(), p.getTerm())
             .logTerm(p.getLogTerm())
             .index(p.getIndex())
             .commit(p.getCommit())
