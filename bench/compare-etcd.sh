@@ -11,7 +11,8 @@
 #
 # The client threads are virtual threads for both systems (LoadGenerator's default): the load
 # generator runs on the same 2 cores as the servers, and platform threads spend about half a core
-# on parking and waking. LG_ARGS passes more LoadGenerator options to both runs.
+# on parking and waking. LG_ARGS passes more LoadGenerator options to both runs
+# (after the script's own, so they win; the header prints them).
 #
 # etcd comes from Debian's etcd-server package (installed if missing); it fsyncs
 # its WAL before acknowledging a put (its default), and gets go through jetcd's
@@ -73,6 +74,7 @@ for attempt in $(seq 1 50); do
   sleep 0.2
 done
 
+echo "== $("$JAVA_HOME/bin/java" -version 2>&1 | head -1), load generator options: ${LG_ARGS:-(none)}"
 echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ), $THREADS $THREAD_KIND client threads, $VALUE_SIZE-byte values, $KEYS keys, $DURATION measured after $WARMUP warm-up"
 echo "-- etcd $(etcd --version | head -1 | awk '{print $3}'), 3 members"
 ETCD_PUT=$(run --target etcd --endpoints "$ENDPOINTS" --op put | tail -1)

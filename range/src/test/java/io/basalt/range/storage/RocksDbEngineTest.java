@@ -59,6 +59,25 @@ class RocksDbEngineTest extends EngineContractTest {
   }
 
   @Test
+  void aBatchOfManyMutationsCountsThemAll(@TempDir Path own) throws Exception {
+    // 70,000 mutations: every byte of the count is compared.
+    try (RocksDbEngine engine = RocksDbEngine.open(own);
+        org.rocksdb.WriteBatch reference = new org.rocksdb.WriteBatch()) {
+      WriteBatch batch = new WriteBatch();
+      for (int i = 0; i < 70_000; i++) {
+        byte[] key = {(byte) (i >>> 16), (byte) (i >>> 8), (byte) i};
+        batch.put(ColumnFamily.MVCC, key, key);
+        reference.put(engine.handle(ColumnFamily.MVCC), key, key);
+      }
+      assertThat(RocksDbEngine.encode(batch.ops(), engine.columnFamilyIds()))
+          .isEqualTo(reference.data());
+      engine.write(batch, false);
+      assertThat(engine.get(ColumnFamily.MVCC, new byte[] {1, 17, 111}))
+          .containsExactly(1, 17, 111);
+    }
+  }
+
+  @Test
   void theDefaultFamilysRecordsCarryNoFamilyId() {
     // The ids as a database with our families in the default one's place would have them.
     WriteBatch batch = new WriteBatch();
