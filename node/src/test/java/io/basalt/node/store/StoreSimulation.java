@@ -35,11 +35,11 @@ import java.util.TreeMap;
 /**
  * A whole cluster of {@link Store}s in one thread (DESIGN.md decision 1): N nodes with their own
  * {@link MemEngine} and hybrid clock, a simulated network that delays, drops, duplicates and
- * reorders messages and can be partitioned, crashes that lose unsynced writes, pauses (a stalled
- * process that resumes with its ticks caught up), and clients that issue gets, puts, deletes and
- * compare-and-sets with retries under the same request id. Every client operation is recorded with
- * its invoke and completion time (unknown when the client gave up on a write), for a per-key
- * linearizability check. Everything is derived from one seed.
+ * reorders messages and can be partitioned, crashes that lose a suffix of the unsynced writes,
+ * pauses (a stalled process that resumes with its ticks caught up), and clients that issue gets,
+ * puts, deletes and compare-and-sets with retries under the same request id. Every client operation
+ * is recorded with its invoke and completion time (unknown when the client gave up on a write), for
+ * a per-key linearizability check. Everything is derived from one seed.
  */
 final class StoreSimulation {
   static final int TICK_MS = 10;
@@ -52,6 +52,7 @@ final class StoreSimulation {
     long opsUnknown;
     long retries;
     long crashes;
+    long crashesKeepingUnsynced;
     long partitions;
     long pauses;
     long messages;
@@ -62,14 +63,15 @@ final class StoreSimulation {
     @Override
     public String toString() {
       return String.format(
-          "events=%d ok=%d failed=%d unknown=%d retries=%d crashes=%d partitions=%d pauses=%d"
-              + " messages=%d dropped=%d snapshots=%d installed=%d",
+          "events=%d ok=%d failed=%d unknown=%d retries=%d crashes=%d (keeping unsynced writes %d)"
+              + " partitions=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
           events,
           opsOk,
           opsFailed,
           opsUnknown,
           retries,
           crashes,
+          crashesKeepingUnsynced,
           partitions,
           pauses,
           messages,
@@ -82,6 +84,13 @@ final class StoreSimulation {
   private record Event(long time, long seq, Runnable action) {}
 
   private final SplittableRandom random;
+
+  /**
+   * How much of the unsynced log each crash keeps: a stream of its own, so the rest of a seed's
+   * schedule (faults, clients, network) draws the same numbers as without it.
+   */
+  private final SplittableRandom crashRandom;
+
   private final PriorityQueue<Event> events =
       new PriorityQueue<>(
           (a, b) -> a.time != b.time ? Long.compare(a.time, b.time) : Long.compare(a.seq, b.seq));
@@ -118,6 +127,7 @@ final class StoreSimulation {
     this.asyncWrites = (seed & 1) == 1;
     this.bugs = bugs;
     this.random = new SplittableRandom(seed);
+    this.crashRandom = new SplittableRandom(seed ^ 0x5DEECE66DL);
     this.nodeCount = random.nextBoolean() ? 3 : 5;
     this.dropRate = random.nextDouble() * 0.05;
     // Often a short log, so that lagging and restarted replicas catch up by snapshot.
@@ -471,7 +481,12 @@ final class StoreSimulation {
     stats.crashes++;
     n.up = false;
     n.incarnation++;
-    n.engine = n.engine.crash();
+    // A crash keeps a random prefix of the writes since the last sync (none to all of them).
+    int kept = crashRandom.nextInt(n.engine.unsyncedWrites() + 1);
+    if (kept > 0) {
+      stats.crashesKeepingUnsynced++;
+    }
+    n.engine = n.engine.crash(kept);
     at(now + downFor, () -> restart(n));
   }
 

@@ -35,6 +35,7 @@ class StoreSimulationTest {
       total.opsUnknown += s.opsUnknown;
       total.retries += s.retries;
       total.crashes += s.crashes;
+      total.crashesKeepingUnsynced += s.crashesKeepingUnsynced;
       total.partitions += s.partitions;
       total.pauses += s.pauses;
       total.messages += s.messages;
@@ -47,6 +48,9 @@ class StoreSimulationTest {
     assertThat(total.crashes + total.partitions + total.pauses).as("faults").isPositive();
     if (last - first >= 20) {
       assertThat(total.snapshotsInstalled).as("snapshots installed").isPositive();
+      assertThat(total.crashesKeepingUnsynced)
+          .as("crashes that kept part of the unsynced log")
+          .isPositive();
     }
   }
 

@@ -13,7 +13,9 @@ import java.util.TreeMap;
  * data: the <em>live</em> image every read sees, and the <em>durable</em> image that survives
  * {@link #crash()}. A synced write (or {@link #sync()}) moves everything written so far into the
  * durable image; a crash returns a new engine holding exactly the durable image, so it loses
- * exactly the writes that were never synced — and loses them whole, batch by batch.
+ * exactly the writes that were never synced — and loses them whole, batch by batch. {@link
+ * #crash(int)} keeps a prefix of the unsynced writes instead, as a log the operating system had
+ * partly written does.
  *
  * <p>Fault injection for the simulator: {@link #failIo(boolean)} makes every later write and sync
  * throw {@link StorageException} (an I/O error the node must crash on, never retry).
@@ -58,8 +60,26 @@ public final class MemEngine implements Engine {
    * was synced.
    */
   public synchronized MemEngine crash() {
+    return crash(0);
+  }
+
+  /**
+   * Simulates a crash after which the first {@code keptUnsynced} writes since the last sync survive
+   * (the operating system had written that much of the log when the power went: a log keeps a
+   * prefix of its records, each batch whole or not at all) and the rest are lost.
+   */
+  public synchronized MemEngine crash(int keptUnsynced) {
     closed = true;
-    return new MemEngine(copyOf(durable));
+    Map<ColumnFamily, TreeMap<byte[], byte[]>> image = copyOf(durable);
+    for (WriteBatch batch : unsynced.subList(0, Math.min(keptUnsynced, unsynced.size()))) {
+      apply(image, batch);
+    }
+    return new MemEngine(image);
+  }
+
+  /** How many writes were made since the last sync (what a crash may lose). */
+  public synchronized int unsyncedWrites() {
+    return unsynced.size();
   }
 
   /** While on, every write and sync fails with a {@link StorageException}. */
