@@ -72,6 +72,7 @@ class RaftSimulationTest {
       events += simulation.stats.events;
       ops += simulation.historySize();
       totals.crashes += simulation.stats.crashes;
+      totals.crashesKeepingUnsynced += simulation.stats.crashesKeepingUnsynced;
       totals.confChanges += simulation.stats.confChanges;
       totals.transfers += simulation.stats.transfers;
       totals.snapshotsSent += simulation.stats.snapshotsSent;
@@ -80,7 +81,8 @@ class RaftSimulationTest {
       totals.oldTermCommits += simulation.stats.oldTermCommits;
     }
     System.out.printf(
-        "simulated seeds %d..%d: %d events, %d client operations, %d crashes, %d partitions,"
+        "simulated seeds %d..%d: %d events, %d client operations, %d crashes (%d keeping unsynced"
+            + " writes), %d partitions,"
             + " %d conf changes, %d leader transfers, %d snapshots sent, %d lease reads,"
             + " %d commits of earlier-term entries in %.1fs%n",
         first,
@@ -88,6 +90,7 @@ class RaftSimulationTest {
         events,
         ops,
         totals.crashes,
+        totals.crashesKeepingUnsynced,
         totals.partitions,
         totals.confChanges,
         totals.transfers,
@@ -95,5 +98,9 @@ class RaftSimulationTest {
         totals.leaseReads,
         totals.oldTermCommits,
         (System.nanoTime() - started) / 1e9);
+    if (seeds >= 200 && totals.crashesKeepingUnsynced == 0) {
+      throw new AssertionError(
+          "no crash in " + seeds + " seeds kept part of the unsynced log: the crash model is off");
+    }
   }
 }

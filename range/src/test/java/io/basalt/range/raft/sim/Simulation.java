@@ -135,6 +135,13 @@ final class Simulation {
   private final long seed;
   private final Options options;
   private final SplittableRandom rng;
+
+  /**
+   * How much of the unsynced log each crash keeps: a stream of its own, so the rest of a seed's
+   * schedule draws the same numbers as without it.
+   */
+  private final SplittableRandom crashRng;
+
   private final PriorityQueue<Event> events = new PriorityQueue<>();
   private long now;
   private long eventSeq;
@@ -156,6 +163,7 @@ final class Simulation {
     long events;
     long messages;
     long crashes;
+    long crashesKeepingUnsynced;
     long partitions;
     long confChanges;
     long transfers;
@@ -179,6 +187,7 @@ final class Simulation {
   Simulation(long seed, Set<Config.BuggyBehavior> bugs) {
     this.seed = seed;
     this.rng = new SplittableRandom(seed);
+    this.crashRng = new SplittableRandom(seed ^ 0x5DEECE66DL);
     this.options = Options.random(rng, bugs);
     this.asyncPersist = (seed & 1) == 1;
   }
@@ -891,7 +900,12 @@ final class Simulation {
     node.paused = false;
     node.deferred.clear();
     node.incarnation++;
-    node.engine = node.engine.crash();
+    // A crash keeps a random prefix of the writes since the last sync (none to all of them).
+    int kept = crashRng.nextInt(node.engine.unsyncedWrites() + 1);
+    if (kept > 0) {
+      stats.crashesKeepingUnsynced++;
+    }
+    node.engine = node.engine.crash(kept);
     node.replicas.clear();
   }
 
