@@ -3,13 +3,9 @@ package io.basalt.node.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
-import io.basalt.api.NodeDescriptor;
 import io.basalt.api.PutRequest;
-import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.RequestHeader;
 import io.basalt.range.storage.MemEngine;
 import java.util.ArrayList;
@@ -92,26 +88,11 @@ class FirstInLogTest {
   private static Store singleNodeStore(Set<Store.Bug> bugs) {
     Store store = TestStores.isolated(1, new MemEngine(), System::nanoTime);
     store.testOnlyBugs(bugs);
-    store.bootstrap(
-        "c",
-        List.of(
-            range(1, ByteString.EMPTY, ByteString.copyFrom(KeySpace.USER_START)),
-            range(2, ByteString.copyFrom(KeySpace.USER_START), ByteString.EMPTY)),
-        List.of(NodeDescriptor.newBuilder().setNodeId(1).setAddress("a").build()));
+    TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
     for (int i = 0; i < 40; i++) {
       store.tick();
       store.process();
     }
     return store;
-  }
-
-  private static RangeDescriptor range(long id, ByteString start, ByteString end) {
-    return RangeDescriptor.newBuilder()
-        .setRangeId(id)
-        .setGeneration(1)
-        .setStartKey(start)
-        .setEndKey(end)
-        .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
-        .build();
   }
 }

@@ -4,13 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import io.basalt.api.ConditionalPutRequest;
-import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
-import io.basalt.api.NodeDescriptor;
 import io.basalt.api.PutRequest;
-import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.RequestHeader;
 import io.basalt.range.storage.MemEngine;
 import java.util.ArrayList;
@@ -27,26 +23,7 @@ class ReentrantAnswerTest {
   void aRequestSubmittedFromAnAnswerSeesTheAnsweredWrite() {
     MemEngine engine = new MemEngine();
     Store store = TestStores.isolated(1, engine, System::nanoTime);
-    RangeDescriptor meta =
-        RangeDescriptor.newBuilder()
-            .setRangeId(1)
-            .setGeneration(1)
-            .setStartKey(ByteString.EMPTY)
-            .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
-            .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
-            .build();
-    RangeDescriptor data =
-        RangeDescriptor.newBuilder()
-            .setRangeId(2)
-            .setGeneration(1)
-            .setStartKey(ByteString.copyFrom(KeySpace.USER_START))
-            .setEndKey(ByteString.EMPTY)
-            .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
-            .build();
-    store.bootstrap(
-        "c",
-        List.of(meta, data),
-        List.of(NodeDescriptor.newBuilder().setNodeId(1).setAddress("a").build()));
+    TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
     for (int i = 0; i < 40; i++) {
       store.tick();
       store.process();

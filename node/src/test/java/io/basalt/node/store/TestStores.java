@@ -1,6 +1,11 @@
 package io.basalt.node.store;
 
+import com.google.protobuf.ByteString;
+import io.basalt.api.KeySpace;
+import io.basalt.api.NodeDescriptor;
 import io.basalt.api.RaftMessage;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.range.storage.Engine;
 import io.basalt.txn.hlc.HybridClock;
@@ -13,6 +18,29 @@ import java.util.function.LongSupplier;
  */
 public final class TestStores {
   private TestStores() {}
+
+  /** The meta range and one data range holding every user key, on node 1 alone. */
+  public static final List<RangeDescriptor> META_AND_DATA =
+      List.of(
+          soloRange(1, ByteString.EMPTY, ByteString.copyFrom(KeySpace.USER_START)),
+          soloRange(2, ByteString.copyFrom(KeySpace.USER_START), ByteString.EMPTY));
+
+  /** A range whose one replica is on node 1. */
+  public static RangeDescriptor soloRange(long id, ByteString start, ByteString end) {
+    return RangeDescriptor.newBuilder()
+        .setRangeId(id)
+        .setGeneration(1)
+        .setStartKey(start)
+        .setEndKey(end)
+        .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
+        .build();
+  }
+
+  /** Bootstraps a one-node cluster (node 1) with {@code ranges}. */
+  public static void bootstrapAlone(Store store, List<RangeDescriptor> ranges) {
+    store.bootstrap(
+        "c", ranges, List.of(NodeDescriptor.newBuilder().setNodeId(1).setAddress("a").build()));
+  }
 
   public static Store isolated(long nodeId, Engine engine, LongSupplier nanoTime) {
     return new Store(

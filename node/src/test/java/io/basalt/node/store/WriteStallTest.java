@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import io.basalt.api.KeySpace;
-import io.basalt.api.NodeDescriptor;
-import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaDescriptor;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.range.storage.StorageException;
 import java.util.ArrayList;
@@ -25,10 +22,8 @@ class WriteStallTest {
   @Test
   void aWriteThatDoesNotCompleteStopsTheStore() {
     AtomicLong now = new AtomicLong(1_000_000_000L);
-    Store store = TestStores.isolated(1, new MemEngine(), now::get);
     List<LongConsumer> neverReported = new ArrayList<>();
-    store.setPersister((batch, sync, written) -> neverReported.add(written));
-    bootstrapOneRange(store);
+    Store store = storeWhoseWritesNeverComplete(now, neverReported);
     for (int i = 0; i < 40 && neverReported.isEmpty(); i++) {
       store.tick();
       store.process();
@@ -58,10 +53,8 @@ class WriteStallTest {
   @Test
   void aStalledProcessIsNotTakenForAStalledDisk() {
     AtomicLong now = new AtomicLong(1_000_000_000L);
-    Store store = TestStores.isolated(1, new MemEngine(), now::get);
     List<LongConsumer> neverReported = new ArrayList<>();
-    store.setPersister((batch, sync, written) -> neverReported.add(written));
-    bootstrapOneRange(store);
+    Store store = storeWhoseWritesNeverComplete(now, neverReported);
     for (int i = 0; i < 40 && neverReported.isEmpty(); i++) {
       now.addAndGet(100_000_000L);
       store.tick();
@@ -74,18 +67,15 @@ class WriteStallTest {
     }
   }
 
-  private static void bootstrapOneRange(Store store) {
-    RangeDescriptor range =
-        RangeDescriptor.newBuilder()
-            .setRangeId(1)
-            .setGeneration(1)
-            .setStartKey(ByteString.EMPTY)
-            .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
-            .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
-            .build();
-    store.bootstrap(
-        "c",
-        List.of(range),
-        List.of(NodeDescriptor.newBuilder().setNodeId(1).setAddress("a").build()));
+  /** A one-range store on the clock {@code now}; its writes are handed to {@code neverReported}. */
+  private static Store storeWhoseWritesNeverComplete(
+      AtomicLong now, List<LongConsumer> neverReported) {
+    Store store = TestStores.isolated(1, new MemEngine(), now::get);
+    store.setPersister((batch, sync, written) -> neverReported.add(written));
+    TestStores.bootstrapAlone(
+        store,
+        List.of(
+            TestStores.soloRange(1, ByteString.EMPTY, ByteString.copyFrom(KeySpace.USER_START))));
+    return store;
   }
 }

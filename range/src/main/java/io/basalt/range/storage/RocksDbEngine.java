@@ -204,25 +204,31 @@ public final class RocksDbEngine implements Engine {
     int at = 12;
     for (WriteBatch.Op op : ops) {
       int cf = cfIds[op.cf().ordinal()];
-      // Value types (dbformat.h), without and with a column family.
-      int type =
-          switch (op) {
-            case WriteBatch.Put put -> cf == 0 ? 0x1 : 0x5;
-            case WriteBatch.Delete delete -> cf == 0 ? 0x0 : 0x4;
-            case WriteBatch.DeleteRange range -> cf == 0 ? 0xF : 0xE;
-          };
-      out[at++] = (byte) type;
-      if (cf != 0) {
-        at = putVarint(out, at, cf);
-      }
+      // Value types (dbformat.h): without a column family, and with one.
       switch (op) {
-        case WriteBatch.Put put -> at = putSlice(out, putSlice(out, at, put.key()), put.value());
-        case WriteBatch.Delete delete -> at = putSlice(out, at, delete.key());
-        case WriteBatch.DeleteRange range ->
-            at = putSlice(out, putSlice(out, at, range.lowerInclusive()), range.upperExclusive());
+        case WriteBatch.Put put -> {
+          at = putType(out, at, cf, 0x1, 0x5);
+          at = putSlice(out, putSlice(out, at, put.key()), put.value());
+        }
+        case WriteBatch.Delete delete ->
+            at = putSlice(out, putType(out, at, cf, 0x0, 0x4), delete.key());
+        case WriteBatch.DeleteRange range -> {
+          at = putType(out, at, cf, 0xF, 0xE);
+          at = putSlice(out, putSlice(out, at, range.lowerInclusive()), range.upperExclusive());
+        }
       }
     }
     return out;
+  }
+
+  /** A record's type byte, and its column family's id unless it is the default family (0). */
+  private static int putType(byte[] out, int at, int cf, int plainType, int cfType) {
+    if (cf == 0) {
+      out[at] = (byte) plainType;
+      return at + 1;
+    }
+    out[at] = (byte) cfType;
+    return putVarint(out, at + 1, cf);
   }
 
   private static int varintSize(int v) {

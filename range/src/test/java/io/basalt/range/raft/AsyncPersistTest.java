@@ -70,22 +70,12 @@ class AsyncPersistTest {
     RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);
     // Leader 2 of term 1 appends entries 1..2.
     node.step(
-        msg(Type.APPEND, 2, 1, 1)
-            .index(0)
-            .logTerm(0)
-            .entries(
-                List.of(Entry.normal(1, 1, new byte[] {1}), Entry.normal(1, 2, new byte[] {2})))
-            .build());
+        append(2, 1, 0, 0, Entry.normal(1, 1, new byte[] {1}), Entry.normal(1, 2, new byte[] {2})));
     Ready rd = node.ready();
     assertThat(rd.entries()).extracting(Entry::index).containsExactly(1L, 2L);
     node.accept(rd);
     // Before they are durable, leader 3 of term 2 replaces entry 2.
-    node.step(
-        msg(Type.APPEND, 3, 1, 2)
-            .index(1)
-            .logTerm(1)
-            .entries(List.of(Entry.normal(2, 2, new byte[] {9})))
-            .build());
+    node.step(append(3, 2, 1, 1, Entry.normal(2, 2, new byte[] {9})));
     Ready replaced = node.ready();
     assertThat(replaced.entries()).containsExactly(Entry.normal(2, 2, new byte[] {9}));
     assertThat(replaced.messages()).as("the new term is not durable yet").isEmpty();
@@ -117,18 +107,13 @@ class AsyncPersistTest {
     MemoryRaftStorage st = new MemoryRaftStorage(THREE);
     RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);
     Entry t1 = Entry.normal(1, 1, new byte[] {1});
-    node.step(msg(Type.APPEND, 2, 1, 1).index(0).logTerm(0).entries(List.of(t1)).build());
+    node.step(append(2, 1, 0, 0, t1));
     Ready first = node.ready();
     node.accept(first);
-    node.step(
-        msg(Type.APPEND, 3, 1, 2)
-            .index(0)
-            .logTerm(0)
-            .entries(List.of(Entry.normal(2, 1, new byte[] {2})))
-            .build());
+    node.step(append(3, 2, 0, 0, Entry.normal(2, 1, new byte[] {2})));
     Ready second = node.ready();
     node.accept(second);
-    node.step(msg(Type.APPEND, 2, 1, 3).index(0).logTerm(0).entries(List.of(t1)).build());
+    node.step(append(2, 3, 0, 0, t1));
     Ready third = node.ready();
     assertThat(third.entries()).containsExactly(t1);
     node.accept(third);
@@ -185,12 +170,7 @@ class AsyncPersistTest {
   void aSnapshotIsHandedOutOnlyOnceEarlierWritesArePersistedAndIsAdvancedInOneStep() {
     MemoryRaftStorage st = new MemoryRaftStorage(THREE);
     RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);
-    node.step(
-        msg(Type.APPEND, 2, 1, 1)
-            .index(0)
-            .logTerm(0)
-            .entries(List.of(Entry.normal(1, 1, new byte[] {1})))
-            .build());
+    node.step(append(2, 1, 0, 0, Entry.normal(1, 1, new byte[] {1})));
     Ready append = node.ready();
     node.accept(append);
     Snapshot snap = new Snapshot(new SnapshotMetadata(10, 1, THREE), new byte[] {7});
@@ -207,5 +187,14 @@ class AsyncPersistTest {
         .isInstanceOf(IllegalArgumentException.class);
     st.applySnapshot(snap);
     node.advance(withSnapshot);
+  }
+
+  /** An append from leader {@code from} of {@code term} to node 1, after (index, logTerm). */
+  private static Message append(long from, long term, long index, long logTerm, Entry... entries) {
+    return msg(Type.APPEND, from, 1, term)
+        .index(index)
+        .logTerm(logTerm)
+        .entries(List.of(entries))
+        .build();
   }
 }
