@@ -40,6 +40,9 @@ public final class NodeMetrics implements StoreListener {
   private final Timer unsyncedWrite;
   private final DistributionSummary rangesPerWrite;
   private final Counter snapshotsInstalled;
+  private final Counter snapshotsSent;
+  private final Counter snapshotBytesSent;
+  private final Counter snapshotsNotSent;
   private final Counter droppedMessages;
   private final Map<String, Timer> requestsOk = new ConcurrentHashMap<>();
   private final Map<String, Timer> requestsError = new ConcurrentHashMap<>();
@@ -91,6 +94,18 @@ public final class NodeMetrics implements StoreListener {
     snapshotsInstalled =
         Counter.builder("basalt_raft_snapshots_installed")
             .description("Snapshots installed by replicas on this node")
+            .register(registry);
+    snapshotsSent =
+        Counter.builder("basalt_raft_snapshots_sent")
+            .description("Snapshot streams that leaders on this node handed to a connection whole")
+            .register(registry);
+    snapshotBytesSent =
+        Counter.builder("basalt_raft_snapshot_sent_bytes")
+            .description("Bytes of snapshot data sent by leaders on this node")
+            .register(registry);
+    snapshotsNotSent =
+        Counter.builder("basalt_raft_snapshots_failed")
+            .description("Snapshots that could not be sent (no connection, connection lost)")
             .register(registry);
     droppedMessages =
         Counter.builder("basalt_raft_messages_dropped")
@@ -200,6 +215,17 @@ public final class NodeMetrics implements StoreListener {
   @Override
   public void snapshotInstalled(long rangeId, long index) {
     snapshotsInstalled.increment();
+  }
+
+  @Override
+  public void snapshotSent(long rangeId, long toNode, int chunks, long bytes) {
+    snapshotsSent.increment();
+    snapshotBytesSent.increment(bytes);
+  }
+
+  @Override
+  public void snapshotNotSent(long rangeId, long toNode, String reason) {
+    snapshotsNotSent.increment();
   }
 
   @Override

@@ -21,6 +21,7 @@ import io.basalt.node.cli.WireClient;
 import io.basalt.node.metrics.HttpEndpoint;
 import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.store.Errors;
+import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
 import io.basalt.node.transport.ConnectionGuard;
@@ -167,8 +168,8 @@ public final class Node implements AutoCloseable {
               }
 
               @Override
-              public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
-                return transport.sendSnapshot(toNode, chunks);
+              public boolean sendSnapshot(long toNode, SnapshotStream stream) {
+                return transport.sendSnapshot(toNode, stream);
               }
 
               @Override
@@ -757,6 +758,27 @@ public final class Node implements AutoCloseable {
     @Override
     public void snapshotInstalled(long rangeId, long index) {
       log.info("node {} installed a snapshot of range {} at index {}", nodeId, rangeId, index);
+    }
+
+    @Override
+    public void snapshotSent(long rangeId, long toNode, int chunks, long bytes) {
+      log.info(
+          "node {} sent node {} a snapshot of range {}: {} chunks, {} bytes",
+          nodeId,
+          toNode,
+          rangeId,
+          chunks,
+          bytes);
+    }
+
+    @Override
+    public void snapshotNotSent(long rangeId, long toNode, String reason) {
+      log.warn(
+          "node {} could not send node {} a snapshot of range {}: {}",
+          nodeId,
+          toNode,
+          rangeId,
+          reason);
     }
 
     @Override

@@ -39,7 +39,6 @@ import io.basalt.range.raft.Ready;
 import io.basalt.range.replica.ReplicaStateMachine;
 import io.basalt.range.snapshot.RangeSpan;
 import io.basalt.range.snapshot.SnapshotReceiver;
-import io.basalt.range.snapshot.SnapshotWriter;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.EngineIterator;
@@ -88,9 +87,9 @@ import java.util.random.RandomGenerator;
  * from evaluation until the command is applied or known to be lost, so that concurrent writes to a
  * key evaluate in log order. A retried request id is answered from its dedupe record. Reads go
  * through ReadIndex, which the core answers at once under a valid lease, and are served once the
- * read index is applied. A write whose proposal was superseded at its index is answered NotLeader
- * (it was not applied, retry is safe); one that outlives its deadline is answered Timeout (its
- * outcome is unknown).
+ * read index is applied. A write is answered NotLeader (it was not applied, retry is safe) only
+ * once that is certain: another entry was committed at its index, or an entry of a later term was
+ * committed before it; one that outlives its deadline is answered Timeout (its outcome is unknown).
  */
 public final class Store {
   /** Where the store's outbound traffic goes. */
@@ -101,10 +100,12 @@ public final class Store {
     void ping(long toNode);
 
     /**
-     * Streams a snapshot's chunks, in order, to {@code toNode}; returns false if they could not all
-     * be queued (the leader retries later).
+     * Starts streaming a snapshot to {@code toNode}: the network pulls its chunks, in order, as the
+     * connection takes them, and {@link SnapshotStream#abort aborts} it if the connection fails.
+     * Returns false if it cannot take the stream at all (no connection to that node); the store
+     * then releases it.
      */
-    boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks);
+    boolean sendSnapshot(long toNode, SnapshotStream stream);
 
     /**
      * Sends what was queued so far. A network may hold what the store thread queues until this is
@@ -183,10 +184,16 @@ public final class Store {
     /** A snapshot is installed without its data (only the Raft state moves). */
     SNAPSHOT_WITHOUT_DATA,
     /**
-     * A leader keeps the latches of proposals its log no longer holds (neither released on election
-     * nor when a new entry takes their index).
+     * A leader keeps the latches of proposals of earlier terms that can no longer commit (neither
+     * released once an entry of a later term is applied nor when a new entry takes their index).
      */
     KEEP_LOST_PROPOSALS,
+    /**
+     * A new leader answers NotLeader ("not applied") at once to the proposals its own log does not
+     * hold, before its no-op commits: another replica that still holds such an entry can be elected
+     * and commit it.
+     */
+    ANSWER_LOST_PROPOSALS_ON_ELECTION,
     /**
      * An applied proposal's latches are released when its writes are staged, not once they are in
      * the engine: with asynchronous writes, a write to the same key evaluates against stale state.
@@ -531,6 +538,7 @@ public final class Store {
     }
     for (Replica r : replicas.values()) {
       r.raft.tick();
+      r.checkOutgoingSnapshots();
       if (r.raft.hasReady()) {
         dirty.add(r);
       }
@@ -1081,8 +1089,11 @@ public final class Store {
     /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
     long lastConfChangeIndex;
 
-    /** A snapshot stream being received, by sender. */
-    final Map<Long, SnapshotReceiver> receiving = new HashMap<>();
+    /** A snapshot stream being received, by sender, with the stream's id. */
+    final Map<Long, Map.Entry<Long, SnapshotReceiver>> receiving = new HashMap<>();
+
+    /** The snapshot stream last started to each follower (leader), until it ends. */
+    final Map<Long, OutgoingSnapshot> outgoingSnapshots = new TreeMap<>();
 
     /**
      * The data of the received snapshot the core accepted and has not installed yet, by (index,
@@ -1131,38 +1142,64 @@ public final class Store {
      */
     private void sendSnapshot(Message m) {
       io.basalt.range.raft.SnapshotMetadata md = m.snapshot().metadata();
-      List<SnapshotChunk> chunks = new ArrayList<>();
       long snapshotId = (rangeId << 32) ^ (md.index() * 31 + ticks);
-      try (SnapshotWriter writer =
-          new SnapshotWriter(engine, span(), options.snapshotChunkBytes())) {
-        int seq = 0;
-        while (writer.hasNext()) {
-          byte[] data = writer.nextChunk();
-          chunks.add(
+      OutgoingSnapshot stream =
+          new OutgoingSnapshot(
+              engine,
+              span(),
+              options.snapshotChunkBytes(),
               SnapshotChunk.newBuilder()
                   .setRangeId(rangeId)
                   .setFrom(m.from())
                   .setTo(m.to())
                   .setTerm(m.term())
                   .setSnapshotId(snapshotId)
-                  .setSequence(seq++)
-                  .setData(ByteString.copyFrom(data))
+                  .build(),
+              io.basalt.api.SnapshotMetadata.newBuilder()
+                  .setIndex(md.index())
+                  .setTerm(md.term())
+                  .setConfState(RaftMessages.toProto(md.confState()))
                   .build());
-        }
-        int last = chunks.size() - 1;
-        chunks.set(
-            last,
-            chunks.get(last).toBuilder()
-                .setLast(true)
-                .setStreamCrc32C(writer.streamCrc())
-                .setMetadata(
-                    io.basalt.api.SnapshotMetadata.newBuilder()
-                        .setIndex(md.index())
-                        .setTerm(md.term())
-                        .setConfState(RaftMessages.toProto(md.confState())))
-                .build());
+      OutgoingSnapshot previous = outgoingSnapshots.put(m.to(), stream);
+      if (previous != null) {
+        previous.cancel();
       }
-      raft.reportSnapshot(m.to(), network.sendSnapshot(m.to(), chunks));
+      if (!network.sendSnapshot(m.to(), stream)) {
+        stream.abort("no connection to node " + m.to());
+      }
+      checkOutgoingSnapshots();
+    }
+
+    /**
+     * Reports the snapshot streams that ended: a failed one to the core (it probes again and sends
+     * another) and to the listener (logged, counted); a sent one only to the listener: the core
+     * waits for the follower's answer once it installed it (its own timeout covers a follower that
+     * dropped the stream). Until then the core sends this follower no appends, which it could not
+     * use before the snapshot is in.
+     */
+    void checkOutgoingSnapshots() {
+      if (outgoingSnapshots.isEmpty()) {
+        return;
+      }
+      for (Iterator<Map.Entry<Long, OutgoingSnapshot>> it = outgoingSnapshots.entrySet().iterator();
+          it.hasNext(); ) {
+        Map.Entry<Long, OutgoingSnapshot> e = it.next();
+        OutgoingSnapshot s = e.getValue();
+        switch (s.state()) {
+          case SENDING -> raft.snapshotInProgress(e.getKey());
+          case SENT -> {
+            it.remove();
+            listener.snapshotSent(rangeId, e.getKey(), s.chunksSent(), s.bytesSent());
+          }
+          case FAILED -> {
+            it.remove();
+            raft.reportSnapshot(e.getKey(), false);
+            listener.snapshotNotSent(rangeId, e.getKey(), s.failure());
+            dirty.add(this);
+          }
+          case CANCELLED -> it.remove();
+        }
+      }
     }
 
     private RangeSpan span() {
@@ -1174,12 +1211,20 @@ public final class Store {
       long from = chunk.getFrom();
       Message message;
       try {
-        SnapshotReceiver rx = receiving.get(from);
+        Map.Entry<Long, SnapshotReceiver> current = receiving.get(from);
+        SnapshotReceiver rx;
         if (chunk.getSequence() == 0) {
+          // A new stream replaces any unfinished one from the same sender (which abandoned it).
           rx = new SnapshotReceiver(span());
-          receiving.put(from, rx);
-        } else if (rx == null) {
-          return; // the start of this stream was lost
+          receiving.put(from, Map.entry(chunk.getSnapshotId(), rx));
+        } else if (current == null || current.getKey() != chunk.getSnapshotId()) {
+          // The rest of a stream that a newer one replaced, or whose start was lost: not an error
+          // of the stream being received.
+          listener.droppedMessage(
+              from, rangeId, "snapshot chunk " + chunk.getSequence() + " of an abandoned stream");
+          return;
+        } else {
+          rx = current.getValue();
         }
         rx.accept(chunk.getSequence(), chunk.getData().toByteArray());
         if (!chunk.getLast()) {
@@ -1465,10 +1510,13 @@ public final class Store {
       }
       // An older proposal at this index (of an earlier term) is lost for certain: the index now
       // holds this entry. Answer it and release its latches, whatever path left it here.
+      // (Once this term's no-op is applied, earlier terms' proposals past it are already answered,
+      // so this is only a guard: the displaced entry is not committed, so its outcome is unknown.)
       Proposal displaced = proposals.get(pr.index());
       if (displaced != null && !bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
         latched.removeAll(displaced.pending.latches);
-        displaced.pending.reply(Errors.notLeader(rangeId, 0, null));
+        displaced.pending.reply(
+            Errors.timeout("the write's log position was taken over; its outcome is unknown"));
       }
       latched.addAll(keys);
       p.latches = keys;
@@ -1547,7 +1595,12 @@ public final class Store {
       try {
         return KvResponse.parseFrom(bytes);
       } catch (InvalidProtocolBufferException e) {
-        return Errors.generic(Errors.INTERNAL, "stored result of range " + rangeId + " unreadable");
+        // The write took effect; only its answer is lost. Not a failure: its outcome is unknown
+        // to the client.
+        return Errors.timeout(
+            "the write was applied but its recorded result in range "
+                + rangeId
+                + " is unreadable; its outcome is unknown");
       }
     }
 
@@ -1597,9 +1650,11 @@ public final class Store {
         long newLeader = rd.softState().leaderId();
         boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
         if (nowLeader && !isLeader) {
+          // The last index now is this term's no-op: once it is applied, this replica's state holds
+          // every earlier term's committed entry.
           leaderReadyIndex = raft.status().lastIndex();
-          if (!bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
-            releaseLostProposals(leaderReadyIndex, answers);
+          if (bugs.contains(Bug.ANSWER_LOST_PROPOSALS_ON_ELECTION)) {
+            answerProposalsMissingFromLog(leaderReadyIndex, answers);
           }
         }
         boolean lost = !nowLeader && isLeader;
@@ -1628,13 +1683,10 @@ public final class Store {
     }
 
     /**
-     * On becoming leader: proposals of an earlier term that this leader's log no longer holds can
-     * never commit (the new no-op took their index, or another entry did), so they are answered
-     * NotLeader and their latches released; otherwise writes to their keys would wait for an index
-     * the log may not reach for a long time. A proposal whose term the log still holds stays: it
-     * will commit.
+     * The planted bug {@link Bug#ANSWER_LOST_PROPOSALS_ON_ELECTION}: answers NotLeader to the
+     * proposals this new leader's (uncommitted) log does not hold.
      */
-    private void releaseLostProposals(long noOpIndex, List<Runnable> answers) {
+    private void answerProposalsMissingFromLog(long noOpIndex, List<Runnable> answers) {
       List<Long> lost = new ArrayList<>();
       proposals.forEach((index, prop) -> {
         if (index >= noOpIndex) {
@@ -1650,12 +1702,43 @@ public final class Store {
         }
       });
       for (long index : lost) {
+        Proposal prop = forget(proposals.remove(index));
+        latched.removeAll(prop.pending().latches);
+        Pending p = prop.pending();
+        answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
+      }
+    }
+
+    /**
+     * Answers the proposals that can no longer commit, now that an entry of term {@code
+     * appliedTerm} at {@code appliedIndex} is committed: those of earlier terms at later indexes.
+     * Every later leader's log holds that entry, and a log's terms never decrease along its
+     * indexes, so no entry of an earlier term can ever commit after it: NotLeader (not applied,
+     * safe to retry) is certain. (Proposals at or below it were answered when their index was
+     * applied.) Until such an entry commits, a proposal missing from this replica's log may still
+     * be in another replica's and commit there, so it is not answered when leadership changes: only
+     * once its index is applied, or this, or its deadline (Timeout, outcome unknown).
+     */
+    private void releaseLostProposals(long appliedIndex, long appliedTerm, List<Runnable> answers) {
+      if (proposals.isEmpty() || bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
+        return;
+      }
+      List<Long> lost = new ArrayList<>();
+      proposals
+          .tailMap(appliedIndex, false)
+          .forEach((index, prop) -> {
+            if (prop.term() < appliedTerm) {
+              lost.add(index);
+            }
+          });
+      for (long index : lost) {
         // (Removing through the map, not an entry iterator: a TreeMap may reuse a removed entry
         // for its successor.)
         Proposal prop = forget(proposals.remove(index));
         latched.removeAll(prop.pending().latches);
         Pending p = prop.pending();
-        answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
+        long hint = leader == nodeId ? 0 : leader;
+        answers.add(() -> p.reply(Errors.notLeader(rangeId, hint, addresses.get(hint))));
       }
     }
 
@@ -1720,6 +1803,8 @@ public final class Store {
           answers.add(() -> p.reply(answer));
         }
       }
+      Entry last = entries.get(entries.size() - 1);
+      releaseLostProposals(last.index(), last.term(), answers);
       // Proposals at or below the applied index that were not met above: a snapshot covered
       // their index.
       while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
@@ -1791,6 +1876,8 @@ public final class Store {
       awaitingLeaderReady.clear();
       failAll(blocked, hint);
       blocked.clear();
+      outgoingSnapshots.values().forEach(OutgoingSnapshot::cancel);
+      outgoingSnapshots.clear();
       // Proposals stay: they may still commit; each is answered when its index is applied or its
       // deadline passes.
     }

@@ -28,5 +28,11 @@ public interface StoreListener {
   /** A replica installed a snapshot at {@code index}. */
   default void snapshotInstalled(long rangeId, long index) {}
 
+  /** A snapshot stream of {@code rangeId} reached the connection to {@code toNode} whole. */
+  default void snapshotSent(long rangeId, long toNode, int chunks, long bytes) {}
+
+  /** A snapshot of {@code rangeId} for {@code toNode} could not be sent; the leader retries. */
+  default void snapshotNotSent(long rangeId, long toNode, String reason) {}
+
   StoreListener NONE = new StoreListener() {};
 }

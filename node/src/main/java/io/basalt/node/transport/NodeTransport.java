@@ -7,6 +7,7 @@ import io.basalt.api.RaftBatch;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.api.Timestamp;
+import io.basalt.node.store.SnapshotStream;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -365,12 +366,15 @@ public final class NodeTransport implements AutoCloseable {
   }
 
   /**
-   * Queues a snapshot's chunks for {@code toNode}, all or none; they share the peer's queue (and
-   * its bound) with Raft messages and go out in order, in as many frames as the frame limit needs.
+   * Streams a snapshot to {@code toNode}: its chunks are pulled one frame at a time while the
+   * connection is writable, after the Raft messages queued before each frame, so a snapshot of any
+   * size goes out without filling the peer's queue or holding up heartbeats. Returns false, and
+   * takes nothing, if there is no connection to {@code toNode}; a connection lost mid-stream {@link
+   * SnapshotStream#abort aborts} the stream.
    */
-  public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+  public boolean sendSnapshot(long toNode, SnapshotStream stream) {
     Peer peer = peers.get(toNode);
-    return peer != null && peer.enqueue(chunks);
+    return peer != null && peer.enqueueSnapshot(stream);
   }
 
   /** Whether a handshaken connection to {@code toNode} is open. */
@@ -405,6 +409,7 @@ public final class NodeTransport implements AutoCloseable {
       if (channel != null) {
         channel.close().syncUninterruptibly();
       }
+      peer.abortStreams("the transport is closed");
     }
     // Every other connection too (clients, peers not declared here): their remote ends must see
     // the close now, as they would if the process exited.
@@ -420,6 +425,9 @@ public final class NodeTransport implements AutoCloseable {
 
     /** RaftMessages and SnapshotChunks, in order. */
     private final ArrayDeque<com.google.protobuf.Message> queue = new ArrayDeque<>();
+
+    /** Snapshot streams being sent, oldest first; one at a time. */
+    private final ArrayDeque<SnapshotStream> streams = new ArrayDeque<>();
 
     private long queued;
     private boolean flushScheduled;
@@ -454,6 +462,56 @@ public final class NodeTransport implements AutoCloseable {
       }
       scheduleFlush(() -> runOn(ch.eventLoop(), this::flush));
       return true;
+    }
+
+    boolean enqueueSnapshot(SnapshotStream stream) {
+      Channel ch;
+      synchronized (this) {
+        ch = channel;
+        if (ch == null || !ch.isActive()) {
+          return false;
+        }
+        streams.add(stream);
+        if (flushScheduled) {
+          return true;
+        }
+        flushScheduled = true;
+      }
+      scheduleFlush(() -> runOn(ch.eventLoop(), this::flush));
+      return true;
+    }
+
+    /** Aborts every snapshot stream (the connection is gone). */
+    void abortStreams(String reason) {
+      List<SnapshotStream> aborted;
+      synchronized (this) {
+        aborted = new ArrayList<>(streams);
+        streams.clear();
+      }
+      aborted.forEach(s -> s.abort(reason));
+    }
+
+    /**
+     * The next chunk of the oldest snapshot stream, or null if none is being sent. Called on the
+     * channel's event loop only, outside the lock: it reads the engine.
+     */
+    private SnapshotChunk nextSnapshotChunk() {
+      while (true) {
+        SnapshotStream head;
+        synchronized (this) {
+          head = streams.peek();
+        }
+        if (head == null) {
+          return null;
+        }
+        SnapshotChunk chunk = head.next();
+        if (chunk != null) {
+          return chunk;
+        }
+        synchronized (this) {
+          streams.remove(head); // complete or cancelled
+        }
+      }
     }
 
     /** Runs on the channel's event loop: writes queued messages while the channel is writable. */
@@ -503,6 +561,12 @@ public final class NodeTransport implements AutoCloseable {
             }
           }
         }
+        if (bytes < options.maxFrameBytes() / 2) {
+          SnapshotChunk chunk = nextSnapshotChunk();
+          if (chunk != null) {
+            batch.addSnapshotChunks(chunk);
+          }
+        }
         if (batch.getMessagesCount() == 0
             && batch.getHeartbeatsCount() == 0
             && batch.getHeartbeatResponsesCount() == 0
@@ -537,6 +601,7 @@ public final class NodeTransport implements AutoCloseable {
       }
       if (wasOurs) {
         log.info("node {} lost its connection to node {}", options.nodeId(), nodeId);
+        abortStreams("connection to node " + nodeId + " lost");
         if (nodeId > options.nodeId()) {
           dial(nextBackoffMillis());
         }

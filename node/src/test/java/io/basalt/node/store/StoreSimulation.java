@@ -16,6 +16,8 @@ import io.basalt.api.RequestHeader;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.range.check.Operation;
 import io.basalt.range.check.RegisterModel;
+import io.basalt.range.mvcc.MvccStore;
+import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.hlc.HybridClock;
@@ -49,6 +51,7 @@ final class StoreSimulation {
     long events;
     long opsOk;
     long opsFailed;
+    long writesFailed;
     long opsUnknown;
     long retries;
     long crashes;
@@ -63,11 +66,12 @@ final class StoreSimulation {
     @Override
     public String toString() {
       return String.format(
-          "events=%d ok=%d failed=%d unknown=%d retries=%d crashes=%d (keeping unsynced writes %d)"
+          "events=%d ok=%d failed=%d (writes %d) unknown=%d retries=%d crashes=%d (keeping unsynced writes %d)"
               + " partitions=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
           events,
           opsOk,
           opsFailed,
+          writesFailed,
           opsUnknown,
           retries,
           crashes,
@@ -98,6 +102,7 @@ final class StoreSimulation {
   long now;
   final Stats stats = new Stats();
   final int nodeCount;
+  final int replication;
   final SimNode[] nodes;
   final List<RangeDescriptor> ranges = new ArrayList<>();
   final List<String> keys = new ArrayList<>();
@@ -129,6 +134,9 @@ final class StoreSimulation {
     this.random = new SplittableRandom(seed);
     this.crashRandom = new SplittableRandom(seed ^ 0x5DEECE66DL);
     this.nodeCount = random.nextBoolean() ? 3 : 5;
+    // Half of the 5-node seeds replicate every range on all five nodes (elections that need three
+    // votes out of five, logs that differ on more replicas); the rest on three of them.
+    this.replication = nodeCount == 5 && random.nextBoolean() ? 5 : 3;
     this.dropRate = random.nextDouble() * 0.05;
     // Often a short log, so that lagging and restarted replicas catch up by snapshot.
     this.compactLogAfter = random.nextBoolean() ? 20 + random.nextInt(100) : 0;
@@ -139,7 +147,7 @@ final class StoreSimulation {
     for (long i = 1; i <= nodeCount; i++) {
       ids.add(i);
     }
-    // The meta range and each data range on 3 nodes chosen at random.
+    // The meta range and each data range on `replication` nodes chosen at random.
     for (int r = 0; r <= dataRanges; r++) {
       List<Long> shuffled = new ArrayList<>(ids);
       for (int i = shuffled.size() - 1; i > 0; i--) {
@@ -149,7 +157,7 @@ final class StoreSimulation {
         shuffled.set(j, t);
       }
       RangeDescriptor.Builder d = RangeDescriptor.newBuilder().setRangeId(r + 1).setGeneration(1);
-      for (long n : shuffled.subList(0, 3).stream().sorted().toList()) {
+      for (long n : shuffled.subList(0, replication).stream().sorted().toList()) {
         d.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(n).setReplicaId(n));
       }
       if (r == 0) {
@@ -227,10 +235,15 @@ final class StoreSimulation {
                 }
 
                 @Override
-                public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+                public boolean sendSnapshot(long toNode, SnapshotStream stream) {
                   stats.snapshots++;
-                  for (SnapshotChunk c : chunks) {
-                    deliverChunk(SimNode.this, toNode, c);
+                  SnapshotChunk c;
+                  while ((c = stream.next()) != null) {
+                    if (!deliverChunk(SimNode.this, toNode, c)) {
+                      // A lost chunk is a broken connection: the rest of the stream is lost too.
+                      stream.abort("connection lost");
+                      break;
+                    }
                   }
                   return true;
                 }
@@ -248,7 +261,7 @@ final class StoreSimulation {
                   5,
                   20,
                   compactLogAfter,
-                  64,
+                  256,
                   bugs.contains(Store.Bug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
                   100),
               rnd.split(),
@@ -256,6 +269,12 @@ final class StoreSimulation {
                 @Override
                 public void snapshotInstalled(long rangeId, long index) {
                   stats.snapshotsInstalled++;
+                }
+
+                @Override
+                public void droppedMessage(long fromNode, long rangeId, String reason) {
+                  String what = reason.replaceAll("[0-9]+", "N");
+                  drops.merge("n" + id + " r" + rangeId + ": " + what, 1L, Long::sum);
                 }
               },
               () -> now * 1_000_000L);
@@ -400,11 +419,12 @@ final class StoreSimulation {
   /** Chunks travel in order on a connection (TCP), so each is delayed past the previous one. */
   private final long[][] lastChunkAt = new long[8][8];
 
-  private void deliverChunk(SimNode from, long to, SnapshotChunk c) {
+  /** Sends one chunk of a stream; false if it was lost (the connection broke). */
+  private boolean deliverChunk(SimNode from, long to, SnapshotChunk c) {
     stats.messages++;
-    if (!linked(from.id, to) || random.nextDouble() < dropRate) {
+    if (!linked(from.id, to) || random.nextDouble() < dropRate / 10) {
       stats.dropped++;
-      return;
+      return false;
     }
     SimNode target = nodes[(int) to];
     int inc = target.incarnation;
@@ -424,6 +444,7 @@ final class StoreSimulation {
           target.store.process();
           checkStores();
         });
+    return true;
   }
 
   private final TreeMap<Long, List<Runnable>> backlog = new TreeMap<>();
@@ -606,7 +627,13 @@ final class StoreSimulation {
           RequestHeader.newBuilder()
               .setRangeId(range.getRangeId())
               .setRequestId(ByteString.copyFrom(requestId)));
-      new Attempt(this, key, op, req.build(), now, now + 2_000, stopAt).send();
+      Attempt a = new Attempt(this, key, op, req.build(), now, now + 2_000, stopAt);
+      // A quarter of the operations give up after one to three attempts, as a client whose
+      // remaining attempts failed before its deadline: the answer it last got is what it reports.
+      if (random.nextInt(4) == 0) {
+        a.maxAttempts = 1 + random.nextInt(3);
+      }
+      a.send();
     }
   }
 
@@ -638,8 +665,18 @@ final class StoreSimulation {
     boolean finished;
     boolean unknown;
     String lastError = "no answer";
-    boolean maybeApplied;
     int attempt;
+
+    /**
+     * Attempts answered with an error that promises the write was not applied (NotLeader,
+     * Unavailable, RangeNotFound, NOT_SERVING...). Only when every attempt got one is the operation
+     * a definite failure; an attempt with no answer (lost, dropped, superseded by a retry) or a
+     * Timeout leaves the outcome unknown.
+     */
+    int definiteRefusals;
+
+    /** Attempts before the client gives up even if its deadline has not passed. */
+    int maxAttempts = Integer.MAX_VALUE;
 
     Attempt(
         Client client,
@@ -666,7 +703,7 @@ final class StoreSimulation {
       if (finished) {
         return;
       }
-      if (now >= deadline) {
+      if (now >= deadline || attempt >= maxAttempts) {
         giveUp();
         return;
       }
@@ -680,9 +717,6 @@ final class StoreSimulation {
         target = 1 + random.nextInt(nodeCount);
       }
       SimNode node = nodes[(int) target];
-      if (isWrite()) {
-        maybeApplied = true;
-      }
       at(
           now + 1 + random.nextInt(3),
           () -> {
@@ -739,14 +773,17 @@ final class StoreSimulation {
         if (e.hasNotLeader()) {
           long hint = e.getNotLeader().getLeaderHint().getNodeId();
           client.leaderGuess[(int) rangeId] = hint;
+          definiteRefusals++;
         } else if (e.hasTimeout()) {
           client.leaderGuess[(int) rangeId] = 0;
         } else if (e.hasRangeNotFound() || e.hasUnavailable()) {
           client.leaderGuess[(int) rangeId] = 0;
+          definiteRefusals++;
         } else if (e.hasGeneric()
             && (e.getGeneric().getCode().equals(Errors.NOT_SERVING)
                 || e.getGeneric().getCode().equals(Errors.NOT_INITIALIZED))) {
           client.leaderGuess[(int) rangeId] = 0;
+          definiteRefusals++;
         } else {
           throw new AssertionError("unexpected error for " + request + ": " + r);
         }
@@ -771,11 +808,17 @@ final class StoreSimulation {
     }
 
     void giveUp() {
-      if (isWrite() && maybeApplied) {
+      if (isWrite() && definiteRefusals < attempt) {
         finish(null, Operation.UNKNOWN);
       } else {
+        // A definite failure: left out of the history, so a read of its value cannot be
+        // linearized; and checked against every replica's versions at the end.
         finished = true;
         stats.opsFailed++;
+        if (isWrite()) {
+          stats.writesFailed++;
+          definitelyFailed.add(this);
+        }
         client.next(stopAt);
       }
     }
@@ -847,12 +890,149 @@ final class StoreSimulation {
   }
 
   final List<Attempt> finalReads = new ArrayList<>();
+  private final List<Attempt> definitelyFailed = new ArrayList<>();
+
+  /**
+   * Messages the stores dropped, by node, range and reason (digits folded), for failure reports.
+   */
+  final TreeMap<String, Long> drops = new TreeMap<>();
+
+  /**
+   * Writes whose client was told, by every attempt's answer, that they were not applied, and whose
+   * value some replica holds as a version of their key (puts and compare-and-sets: each writes a
+   * value no other operation writes). Empty when every definite failure kept its promise.
+   */
+  List<String> definiteFailuresApplied() {
+    List<String> out = new ArrayList<>();
+    for (Attempt a : definitelyFailed) {
+      String value =
+          switch (a.op) {
+            case RegisterModel.Write w -> w.value();
+            case RegisterModel.Cas c -> c.value();
+            case RegisterModel.Read r -> null;
+          };
+      if (value == null) {
+        continue; // a delete writes no value of its own
+      }
+      byte[] k = a.key.getBytes(StandardCharsets.UTF_8);
+      byte[] v = value.getBytes(StandardCharsets.UTF_8);
+      for (int n = 1; n <= nodeCount; n++) {
+        for (MvccStore.Version version : allVersions(nodes[n].engine, k)) {
+          if (Arrays.equals(version.value(), v)) {
+            out.add(
+                a.key
+                    + " = "
+                    + value
+                    + " on node "
+                    + n
+                    + " at "
+                    + version.timestamp()
+                    + ", though every attempt was refused: "
+                    + a.lastError);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every version of {@code key} in {@code engine}, newest first. */
+  private static List<MvccStore.Version> allVersions(MemEngine engine, byte[] key) {
+    List<MvccStore.Version> out = new ArrayList<>();
+    Timestamp ts = Timestamp.MAX;
+    Optional<MvccStore.Version> v;
+    while ((v = MvccStore.getVersion(engine, key, ts)).isPresent()) {
+      out.add(v.get());
+      Timestamp t = v.get().timestamp();
+      if (t.logical() > 0) {
+        ts = new Timestamp(t.wallNanos(), t.logical() - 1);
+      } else if (t.wallNanos() > 0) {
+        ts = new Timestamp(t.wallNanos() - 1, Integer.MAX_VALUE);
+      } else {
+        break;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Replicas whose applied index is not their range's highest once everything has settled: every
+   * replica of every range must catch up after the faults stop. Empty when all did.
+   */
+  List<String> laggingReplicas() {
+    List<String> out = new ArrayList<>();
+    for (RangeDescriptor d : ranges) {
+      long max = 0;
+      for (ReplicaDescriptor r : d.getReplicasList()) {
+        max = Math.max(max, nodes[(int) r.getNodeId()].store.appliedIndex(d.getRangeId()));
+      }
+      for (ReplicaDescriptor r : d.getReplicasList()) {
+        SimNode n = nodes[(int) r.getNodeId()];
+        long applied = n.store.appliedIndex(d.getRangeId());
+        if (applied != max) {
+          out.add(
+              "range "
+                  + d.getRangeId()
+                  + " on node "
+                  + n.id
+                  + " applied "
+                  + applied
+                  + " of "
+                  + max
+                  + ": "
+                  + n.store.debugRange(d.getRangeId())
+                  + "\n  dropped: "
+                  + drops);
+        }
+      }
+    }
+    return out;
+  }
+
   final List<Attempt> finalWrites = new ArrayList<>();
   private final List<java.util.function.BooleanSupplier> unanswered = new ArrayList<>();
 
   /** How many requests a store took and never answered, though it kept running. */
   long unansweredRequests() {
     return unanswered.stream().filter(java.util.function.BooleanSupplier::getAsBoolean).count();
+  }
+
+  /**
+   * Runs the workload as the CI does ({@link #run} for 8 s with 6 clients) and names every check
+   * that failed: {@code exception} (a store or simulator invariant threw), {@code linearizability},
+   * {@code definite failure applied}, {@code unreadable after heal}, {@code unwritable after heal},
+   * {@code unanswered request}, {@code replicas disagree}, {@code replica lagging}. Each name maps
+   * to its details.
+   */
+  java.util.LinkedHashMap<String, String> runAndCheck() {
+    java.util.LinkedHashMap<String, String> failed = new java.util.LinkedHashMap<>();
+    try {
+      run(8_000, 6);
+    } catch (RuntimeException | AssertionError e) {
+      failed.put("exception", String.valueOf(e));
+      return failed;
+    }
+    var lin =
+        new io.basalt.range.check.LinearizabilityChecker().check(new RegisterModel(), history);
+    if (!lin.linearizable()) {
+      failed.put("linearizability", lin.describe());
+    }
+    putIfAny(failed, "definite failure applied", definiteFailuresApplied());
+    putIfAny(failed, "unreadable after heal", unreadKeysAfterHeal());
+    putIfAny(failed, "unwritable after heal", unwritableKeysAfterHeal());
+    if (unansweredRequests() > 0) {
+      failed.put("unanswered request", unansweredRequests() + " requests");
+    }
+    putIfAny(failed, "replicas disagree", divergence());
+    putIfAny(failed, "replica lagging", laggingReplicas());
+    return failed;
+  }
+
+  private static void putIfAny(
+      java.util.Map<String, String> failed, String check, List<String> problems) {
+    if (!problems.isEmpty()) {
+      failed.put(check, String.join("\n", problems));
+    }
   }
 
   /** Keys whose final write did not succeed after the cluster healed. */

@@ -32,6 +32,7 @@ class StoreSimulationTest {
       total.events += s.events;
       total.opsOk += s.opsOk;
       total.opsFailed += s.opsFailed;
+      total.writesFailed += s.writesFailed;
       total.opsUnknown += s.opsUnknown;
       total.retries += s.retries;
       total.crashes += s.crashes;
@@ -80,6 +81,12 @@ class StoreSimulationTest {
         .as("seed %d: requests a running store never answered\n%s", seed, replay)
         .isZero();
     assertThat(sim.divergence()).as("seed %d: replicas disagree\n%s", seed, replay).isEmpty();
+    assertThat(sim.laggingReplicas())
+        .as("seed %d: replicas that did not catch up after the cluster healed\n%s", seed, replay)
+        .isEmpty();
+    assertThat(sim.definiteFailuresApplied())
+        .as("seed %d: writes failed for certain that were applied\n%s", seed, replay)
+        .isEmpty();
     return sim.stats;
   }
 }

@@ -6,7 +6,6 @@ import io.basalt.api.NodeDescriptor;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
-import io.basalt.api.SnapshotChunk;
 import io.basalt.range.storage.Engine;
 import io.basalt.txn.hlc.HybridClock;
 import java.util.List;
@@ -55,7 +54,7 @@ public final class TestStores {
           public void ping(long toNode) {}
 
           @Override
-          public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+          public boolean sendSnapshot(long toNode, SnapshotStream stream) {
             return false;
           }
         },

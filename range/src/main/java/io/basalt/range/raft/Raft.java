@@ -856,6 +856,13 @@ final class Raft {
     }
   }
 
+  void snapshotInProgress(long to) {
+    Progress pr = tracker.get(to);
+    if (role == Role.LEADER && pr != null && pr.state == Progress.State.SNAPSHOT) {
+      pr.snapshotTicks = 0;
+    }
+  }
+
   void reportSnapshot(long to, boolean success) {
     Progress pr = tracker.get(to);
     if (role != Role.LEADER || pr == null || pr.state != Progress.State.SNAPSHOT) {

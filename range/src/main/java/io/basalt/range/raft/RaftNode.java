@@ -335,6 +335,14 @@ public final class RaftNode {
     raft.reportUnreachable(id);
   }
 
+  /**
+   * Reports that the snapshot for {@code id} is still being streamed: the leader keeps waiting for
+   * it (its timeout for a snapshot nobody reports on starts again).
+   */
+  public void snapshotInProgress(long id) {
+    raft.snapshotInProgress(id);
+  }
+
   /** Reports whether the snapshot sent to {@code id} was delivered and installed. */
   public void reportSnapshot(long id, boolean success) {
     raft.reportSnapshot(id, success);
