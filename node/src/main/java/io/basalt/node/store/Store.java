@@ -985,6 +985,12 @@ public final class Store {
     return b.toString();
   }
 
+  /** Whether this store's replica of a range is its leader (for simulators' faults). */
+  boolean isLeader(long rangeId) {
+    Replica r = replicas.get(rangeId);
+    return r != null && r.isLeader;
+  }
+
   /** The applied index of a range's replica (0 if absent). */
   public long appliedIndex(long rangeId) {
     Replica r = replicas.get(rangeId);

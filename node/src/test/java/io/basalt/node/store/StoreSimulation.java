@@ -57,6 +57,7 @@ final class StoreSimulation {
     long crashes;
     long crashesKeepingUnsynced;
     long partitions;
+    long lossyBursts;
     long pauses;
     long messages;
     long dropped;
@@ -67,7 +68,7 @@ final class StoreSimulation {
     public String toString() {
       return String.format(
           "events=%d ok=%d failed=%d (writes %d) unknown=%d retries=%d crashes=%d (keeping unsynced writes %d)"
-              + " partitions=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
+              + " partitions=%d lossy=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
           events,
           opsOk,
           opsFailed,
@@ -77,6 +78,7 @@ final class StoreSimulation {
           crashes,
           crashesKeepingUnsynced,
           partitions,
+          lossyBursts,
           pauses,
           messages,
           dropped,
@@ -389,7 +391,7 @@ final class StoreSimulation {
 
   private void deliverRaft(SimNode from, long to, RaftMessage m) {
     stats.messages++;
-    if (!linked(from.id, to) || random.nextDouble() < dropRate) {
+    if (!linked(from.id, to) || random.nextDouble() < dropRate(from.id, to)) {
       stats.dropped++;
       return;
     }
@@ -485,7 +487,7 @@ final class StoreSimulation {
           if (!faultsOn) {
             return;
           }
-          int kind = random.nextInt(10);
+          int kind = random.nextInt(14);
           SimNode n = nodes[1 + random.nextInt(nodeCount)];
           if (kind < 3 && n.up && !n.paused) {
             crash(n, 50 + random.nextInt(1500));
@@ -493,6 +495,10 @@ final class StoreSimulation {
             partition(200 + random.nextInt(2000));
           } else if (kind < 8 && n.up && !n.paused) {
             pause(n, 100 + random.nextInt(1500));
+          } else if (kind < 11 && !partitioned) {
+            isolateLeader(100 + random.nextInt(1000));
+          } else if (kind < 13) {
+            lossyBurst(100 + random.nextInt(800));
           }
           scheduleFault();
         });
@@ -532,6 +538,60 @@ final class StoreSimulation {
     at(now + healAfter, () -> partitioned = false);
   }
 
+  /**
+   * Cuts the leader of a random range off from the rest, alone or with one other node: it goes on
+   * taking proposals that reach at most that one node while the others elect a new leader, so logs
+   * diverge on more than one replica (what overwrites, re-elections and lost proposals need).
+   */
+  private void isolateLeader(long healAfter) {
+    RangeDescriptor d = ranges.get(random.nextInt(ranges.size()));
+    long leader = 0;
+    for (ReplicaDescriptor r : d.getReplicasList()) {
+      SimNode n = nodes[(int) r.getNodeId()];
+      if (n.up && n.store.isLeader(d.getRangeId())) {
+        leader = n.id;
+      }
+    }
+    if (leader == 0) {
+      return;
+    }
+    stats.partitions++;
+    partitioned = true;
+    partitionA.clear();
+    partitionA.add(leader);
+    if (random.nextBoolean()) {
+      partitionA.add(d.getReplicas(random.nextInt(d.getReplicasCount())).getNodeId());
+    }
+    at(now + healAfter, () -> partitioned = false);
+  }
+
+  /**
+   * A while of flaky links: each one-way link loses none, some, most or all of its messages, so
+   * appends and votes reach some replicas and not others.
+   */
+  private void lossyBurst(long forMs) {
+    stats.lossyBursts++;
+    double[] rates = {0, 0.3, 0.9, 1.0};
+    for (int a = 1; a <= nodeCount; a++) {
+      for (int b = 1; b <= nodeCount; b++) {
+        linkDropRate[a][b] = rates[random.nextInt(rates.length)];
+      }
+    }
+    at(now + forMs, this::endLossyBurst);
+  }
+
+  private void endLossyBurst() {
+    for (double[] row : linkDropRate) {
+      Arrays.fill(row, 0);
+    }
+  }
+
+  private final double[][] linkDropRate = new double[6][6];
+
+  private double dropRate(long from, long to) {
+    return Math.max(dropRate, linkDropRate[(int) from][(int) to]);
+  }
+
   private void pause(SimNode n, long forMs) {
     stats.pauses++;
     n.paused = true;
@@ -560,6 +620,7 @@ final class StoreSimulation {
 
   private void healAll() {
     faultsOn = false;
+    endLossyBurst();
     partitioned = false;
     for (int i = 1; i <= nodeCount; i++) {
       SimNode n = nodes[i];

@@ -38,6 +38,7 @@ class StoreSimulationTest {
       total.crashes += s.crashes;
       total.crashesKeepingUnsynced += s.crashesKeepingUnsynced;
       total.partitions += s.partitions;
+      total.lossyBursts += s.lossyBursts;
       total.pauses += s.pauses;
       total.messages += s.messages;
       total.dropped += s.dropped;
