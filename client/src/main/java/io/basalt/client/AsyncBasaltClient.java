@@ -65,17 +65,18 @@ public final class AsyncBasaltClient {
                 "get",
                 key,
                 false,
+                KvResponse.ResponseCase.GET,
                 range -> KvRequest.newBuilder().setGet(GetRequest.newBuilder().setKey(k))))
         .thenApply(reply -> {
-          GetResponse get = expect(reply, KvResponse.ResponseCase.GET).getGet();
+          GetResponse get = reply.response().getGet();
           return get.getFound() ? get.getKv().getValue().toByteArray() : null;
         });
   }
 
   /**
    * Sets {@code key} to {@code value}. Retries reuse one request id, so the write is applied at
-   * most once; if its outcome is unknown at the deadline the future fails with an {@link
-   * AmbiguousResultException}.
+   * most once. If the call fails after an attempt that may have been applied, the future fails with
+   * an {@link AmbiguousResultException}; any other failure means the write was not applied.
    *
    * @throws IllegalArgumentException if {@code key} is not a valid user key, or key and value
    *     exceed what one request carries (16 MiB less 64 KiB)
@@ -89,11 +90,14 @@ public final class AsyncBasaltClient {
             .setValue(ByteString.copyFrom(value))
             .build();
     return router
-        .send(new Op("put", key, true, range -> KvRequest.newBuilder().setPut(put)))
-        .thenApply(reply -> {
-          expect(reply, KvResponse.ResponseCase.PUT);
-          return null;
-        });
+        .send(
+            new Op(
+                "put",
+                key,
+                true,
+                KvResponse.ResponseCase.PUT,
+                range -> KvRequest.newBuilder().setPut(put)))
+        .thenAccept(reply -> {});
   }
 
   /**
@@ -106,8 +110,14 @@ public final class AsyncBasaltClient {
     Keys.checkKey(key, "key");
     DeleteRequest delete = DeleteRequest.newBuilder().setKey(ByteString.copyFrom(key)).build();
     return router
-        .send(new Op("delete", key, true, range -> KvRequest.newBuilder().setDelete(delete)))
-        .thenApply(reply -> expect(reply, KvResponse.ResponseCase.DELETE).getDelete().getExisted());
+        .send(
+            new Op(
+                "delete",
+                key,
+                true,
+                KvResponse.ResponseCase.DELETE,
+                range -> KvRequest.newBuilder().setDelete(delete)))
+        .thenApply(reply -> reply.response().getDelete().getExisted());
   }
 
   /**
@@ -142,18 +152,17 @@ public final class AsyncBasaltClient {
                 "compare_and_set",
                 key,
                 true,
+                KvResponse.ResponseCase.CONDITIONAL_PUT,
                 range -> KvRequest.newBuilder().setConditionalPut(request)))
-        .thenApply(reply ->
-            expect(reply, KvResponse.ResponseCase.CONDITIONAL_PUT)
-                .getConditionalPut()
-                .getSucceeded());
+        .thenApply(reply -> reply.response().getConditionalPut().getSucceeded());
   }
 
   /**
    * Applies {@code mutations} atomically: all or none. Every key must lie in one range; the future
    * fails with an {@link IllegalArgumentException} that names the ranges when they do not (also
-   * when a range split between the check and the write). Applied at most once, like {@link #put}.
-   * An empty list completes at once.
+   * when a range split between the check and the write, unless an earlier attempt may have been
+   * applied: then with an {@link AmbiguousResultException} whose cause it is). Applied at most
+   * once, like {@link #put}. An empty list completes at once.
    *
    * @throws IllegalArgumentException if a key is invalid or the batch would not fit in one request
    */
@@ -194,12 +203,13 @@ public final class AsyncBasaltClient {
             "write_batch",
             keys.get(0),
             true,
+            KvResponse.ResponseCase.WRITE_BATCH,
             range -> {
               for (byte[] key : keys) {
                 if (!KeySpace.contains(range, key)) {
                   throw new IllegalArgumentException(
                       "a batch must stay within one range; range "
-                          + Router.describe(range)
+                          + Failures.describe(range)
                           + " does not hold "
                           + Keys.shortly(key));
                 }
@@ -227,10 +237,7 @@ public final class AsyncBasaltClient {
                 throw new IllegalArgumentException(spansRanges(keys, ranges));
               });
         })
-        .thenApply(reply -> {
-          expect(reply, KvResponse.ResponseCase.WRITE_BATCH);
-          return null;
-        });
+        .thenAccept(reply -> {});
   }
 
   /**
@@ -304,6 +311,7 @@ public final class AsyncBasaltClient {
                 "scan",
                 from,
                 false,
+                KvResponse.ResponseCase.SCAN,
                 range -> {
                   byte[] rangeEnd = range.getEndKey().toByteArray();
                   byte[] pageEnd = end;
@@ -323,7 +331,7 @@ public final class AsyncBasaltClient {
   }
 
   private static ScanPage page(byte[] from, byte[] end, Reply reply) {
-    ScanResponse scan = expect(reply, KvResponse.ResponseCase.SCAN).getScan();
+    ScanResponse scan = reply.response().getScan();
     List<KeyValue> kvs = new ArrayList<>(scan.getKvsCount());
     for (io.basalt.api.KeyValue kv : scan.getKvsList()) {
       kvs.add(new KeyValue(kv.getKey().toByteArray(), kv.getValue().toByteArray()));
@@ -346,20 +354,6 @@ public final class AsyncBasaltClient {
     return new ScanPage(kvs, done ? null : rangeEnd);
   }
 
-  private static KvResponse expect(Reply reply, KvResponse.ResponseCase kind) {
-    KvResponse response = reply.response();
-    if (response.getResponseCase() != kind) {
-      throw new BasaltException(
-          "range "
-              + reply.range().getRangeId()
-              + " answered "
-              + kind
-              + " with "
-              + response.getResponseCase());
-    }
-    return response;
-  }
-
   private static String spansRanges(List<byte[]> keys, List<RangeDescriptor> ranges) {
     Map<Long, List<String>> keysByRange = new LinkedHashMap<>();
     Map<Long, RangeDescriptor> byId = new LinkedHashMap<>();
@@ -380,7 +374,7 @@ public final class AsyncBasaltClient {
       first = false;
       message
           .append("range ")
-          .append(Router.describe(byId.get(entry.getKey())))
+          .append(Failures.describe(byId.get(entry.getKey())))
           .append(" holds ")
           .append(String.join(", ", entry.getValue()));
     }

@@ -1,5 +1,6 @@
 package io.basalt.client;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.basalt.api.KeySpace;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.security.SecureRandom;
@@ -28,7 +29,8 @@ import java.util.concurrent.ExecutionException;
  * ranges, lost connections and unavailable ranges are retried with backoff until the call timeout
  * (default 5 s); a call then fails with a {@link DeadlineExceededException}, or, for a write that
  * may have been applied, an {@link AmbiguousResultException}. Writes carry request ids that make
- * retries safe: each write is applied at most once.
+ * retries safe: each write is applied at most once. A write that fails with anything but an {@code
+ * AmbiguousResultException} was certainly not applied.
  *
  * <p>Keys are non-empty, at most {@link KeySpace#MAX_KEY_BYTES} bytes, and do not start with {@code
  * 0x00}; other keys are rejected with an {@link IllegalArgumentException} before anything is sent.
@@ -85,14 +87,15 @@ public final class BasaltClient implements AutoCloseable {
    *
    * @throws IllegalArgumentException if {@code key} is not a valid user key, or key and value
    *     exceed what one request carries (16 MiB less 64 KiB)
-   * @throws AmbiguousResultException if the write may have been applied but no retry confirmed it
-   *     within the call timeout
+   * @throws AmbiguousResultException if an attempt may have been applied and the call did not
+   *     succeed (for example no retry confirmed it within the call timeout, or the waiting thread
+   *     was interrupted)
    * @throws DeadlineExceededException if the write certainly was not applied within the call
    *     timeout
-   * @throws BasaltException for other failures
+   * @throws BasaltException for other failures, after which the write certainly was not applied
    */
   public void put(byte[] key, byte[] value) {
-    await(async.put(key, value));
+    await("put", async.put(key, value));
   }
 
   /**
@@ -104,7 +107,7 @@ public final class BasaltClient implements AutoCloseable {
    * @throws DeadlineExceededException as for {@link #put}
    */
   public boolean delete(byte[] key) {
-    return await(async.delete(key));
+    return await("delete", async.delete(key));
   }
 
   /**
@@ -118,7 +121,7 @@ public final class BasaltClient implements AutoCloseable {
    * @throws DeadlineExceededException as for {@link #put}
    */
   public boolean compareAndSet(byte[] key, byte[] expected, byte[] newValue) {
-    return await(async.compareAndSet(key, expected, newValue));
+    return await("compare_and_set", async.compareAndSet(key, expected, newValue));
   }
 
   /**
@@ -130,7 +133,7 @@ public final class BasaltClient implements AutoCloseable {
    * @throws DeadlineExceededException as for {@link #put}
    */
   public void writeBatch(List<Mutation> mutations) {
-    await(async.writeBatch(mutations));
+    await("write_batch", async.writeBatch(mutations));
   }
 
   /**
@@ -205,19 +208,34 @@ public final class BasaltClient implements AutoCloseable {
 
   /** Waits for {@code future}; rethrows its failure as it is (unchecked). */
   private static <T> T await(CompletableFuture<T> future) {
+    return await(null, future);
+  }
+
+  /**
+   * Waits for {@code future} of the write named {@code write} (null for a read), as {@link
+   * #await(CompletableFuture)} does; but a thread interrupted while a write is under way cannot
+   * know its outcome, so the interruption is then an {@link AmbiguousResultException} (the thread's
+   * interrupt flag stays set).
+   */
+  private static <T> T await(String write, CompletableFuture<T> future) {
     try {
       return future.get();
     } catch (ExecutionException e) {
-      Throwable cause = Router.unwrap(e);
+      Throwable cause = Failures.unwrap(e);
       if (cause instanceof RuntimeException runtime) {
         throw runtime;
       }
       if (cause instanceof Error error) {
         throw error;
       }
-      throw new BasaltException(Router.describe(cause), cause);
+      throw new BasaltException(Failures.describe(cause), cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      if (write != null) {
+        throw new AmbiguousResultException(
+            write + " may or may not have been applied: interrupted while waiting for its outcome",
+            e);
+      }
       throw new BasaltException("interrupted while waiting for the cluster", e);
     }
   }
@@ -237,6 +255,7 @@ public final class BasaltClient implements AutoCloseable {
     private int scanPageSize = 1000;
     private int ioThreads = 1;
     private MeterRegistry meterRegistry;
+    private Ticker ticker = Ticker.systemTicker();
 
     private Builder() {}
 
@@ -296,6 +315,16 @@ public final class BasaltClient implements AutoCloseable {
     }
 
     /**
+     * The clock that deadlines are read on (default {@link Ticker#systemTicker()}); for tests that
+     * move time themselves. Waits (backoff, an attempt's answer) still pass in real time, each as
+     * long as this clock said was left when it began.
+     */
+    Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /**
      * How many network threads the client runs (default 1). Every connection is served by one of
      * them; one thread wakes less often and batches more per wake, more keep up with more traffic
      * on a machine with cores to spare.
@@ -343,7 +372,7 @@ public final class BasaltClient implements AutoCloseable {
       long maxBackoffNanos = maxRetryBackoff.toNanos();
       Backoff backoff =
           new Backoff(Math.min(initialRetryBackoff.toNanos(), maxBackoffNanos), maxBackoffNanos);
-      ConnectionPool pool = new ConnectionPool(nodes, connectTimeout, ioThreads);
+      ConnectionPool pool = new ConnectionPool(nodes, connectTimeout, ioThreads, ticker);
       Router router =
           new Router(
               nodes,
@@ -351,6 +380,7 @@ public final class BasaltClient implements AutoCloseable {
               pool,
               metrics,
               backoff,
+              ticker,
               callTimeout.toNanos(),
               attemptTimeout.toNanos(),
               connectTimeout.toNanos(),

@@ -5,6 +5,10 @@ package io.basalt.client;
  * BasaltException} is an error the client cannot recover from by retrying, such as an error code it
  * does not know ({@link #code()}); the subclasses name the cases a caller may want to handle.
  *
+ * <p>A write that fails with anything but an {@link AmbiguousResultException} was certainly not
+ * applied; an error that leaves a write's outcome unknown (an unknown error code among them) is
+ * always reported as an {@code AmbiguousResultException}, with the error as its cause.
+ *
  * <p>Bad input (an invalid key, a batch that spans ranges) is not a {@code BasaltException}: it is
  * rejected with an {@link IllegalArgumentException} before anything is sent.
  */

@@ -1,5 +1,6 @@
 package io.basalt.client;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.basalt.api.Frame;
 import io.basalt.api.Hello;
 import io.basalt.api.KvRequest;
@@ -56,25 +57,32 @@ final class Connection {
 
   private final String address;
   private final NodeDirectory directory;
+  private final Ticker ticker;
   private final CompletableFuture<Hello> ready = new CompletableFuture<>();
   private final Map<Long, CompletableFuture<KvResponse>> pending = new ConcurrentHashMap<>();
   private Channel channel;
   private long nextCallId = 1; // event loop only
   private volatile String closeReason;
 
-  private Connection(String address, NodeDirectory directory) {
+  private Connection(String address, NodeDirectory directory, Ticker ticker) {
     this.address = address;
     this.directory = directory;
+    this.ticker = ticker;
   }
 
-  /** Starts connecting to {@code address} ("host:port"); returns at once. */
+  /**
+   * Starts connecting to {@code address} ("host:port"); returns at once.
+   *
+   * @param ticker the clock that call deadlines are read on
+   */
   static Connection open(
       Bootstrap bootstrap,
       String address,
       NodeDirectory directory,
+      Ticker ticker,
       int maxFrameBytes,
       long handshakeTimeoutNanos) {
-    Connection connection = new Connection(address, directory);
+    Connection connection = new Connection(address, directory, ticker);
     connection.start(bootstrap, maxFrameBytes, handshakeTimeoutNanos);
     return connection;
   }
@@ -99,7 +107,7 @@ final class Connection {
     channel = connecting.channel();
     connecting.addListener(f -> {
       if (!f.isSuccess()) {
-        closeReason = "cannot connect: " + Router.describe(f.cause());
+        closeReason = "cannot connect: " + Failures.describe(f.cause());
         ready.completeExceptionally(notSent(closeReason));
       }
     });
@@ -133,7 +141,9 @@ final class Connection {
 
   /**
    * Sends {@code request} (its call id is set here) and completes with the answer, or with a {@link
-   * Failure} when none arrives by {@code deadlineNanos} (on {@link System#nanoTime}'s scale).
+   * Failure} when none arrives by {@code deadlineNanos} (on the connection's ticker). The wait is
+   * timed on the event loop: it lasts as long as the ticker said was left when the request went
+   * out.
    */
   CompletableFuture<KvResponse> call(KvRequest request, long deadlineNanos) {
     CompletableFuture<KvResponse> result = new CompletableFuture<>();
@@ -161,7 +171,7 @@ final class Connection {
       result.completeExceptionally(notSent(reason()));
       return;
     }
-    long remainingNanos = deadlineNanos - System.nanoTime();
+    long remainingNanos = deadlineNanos - ticker.read();
     if (remainingNanos <= 0) {
       result.completeExceptionally(notSent("the deadline passed before the request was sent"));
       return;
@@ -191,7 +201,7 @@ final class Connection {
           // A frame that failed to write was not (fully) sent: no node can have decoded it.
           if (!written.isSuccess() && pending.remove(callId, result)) {
             result.completeExceptionally(
-                notSent("cannot send: " + Router.describe(written.cause())));
+                notSent("cannot send: " + Failures.describe(written.cause())));
           }
         });
   }
@@ -268,7 +278,7 @@ final class Connection {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      closeWith(ctx.channel(), Router.describe(cause));
+      closeWith(ctx.channel(), Failures.describe(cause));
     }
 
     private String refusal(Frame frame) {

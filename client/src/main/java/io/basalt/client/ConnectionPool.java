@@ -1,5 +1,6 @@
 package io.basalt.client;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -26,10 +27,12 @@ final class ConnectionPool implements AutoCloseable {
   private final Bootstrap bootstrap;
   private final NodeDirectory directory;
   private final long connectTimeoutNanos;
+  private final Ticker ticker;
   private final Map<String, Connection> connections = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  ConnectionPool(NodeDirectory directory, Duration connectTimeout, int ioThreads) {
+  /** Connections whose calls read their deadlines on {@code ticker}. */
+  ConnectionPool(NodeDirectory directory, Duration connectTimeout, int ioThreads, Ticker ticker) {
     boolean epoll = Epoll.isAvailable();
     this.group =
         new MultiThreadIoEventLoopGroup(
@@ -46,6 +49,7 @@ final class ConnectionPool implements AutoCloseable {
                 (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     this.directory = directory;
     this.connectTimeoutNanos = connectTimeout.toNanos();
+    this.ticker = ticker;
   }
 
   /**
@@ -63,7 +67,7 @@ final class ConnectionPool implements AutoCloseable {
             existing != null && existing.isUsable()
                 ? existing
                 : Connection.open(
-                    bootstrap, a, directory, Framing.MAX_FRAME_BYTES, connectTimeoutNanos));
+                    bootstrap, a, directory, ticker, Framing.MAX_FRAME_BYTES, connectTimeoutNanos));
   }
 
   /** Runs timers (retry backoff) on the I/O threads. */

@@ -102,7 +102,7 @@ final class NodeDirectory {
     String address = candidates.get(next);
     ask.apply(address)
         .whenComplete((info, failure) -> {
-          String refusal = failure == null ? refusal(info) : Router.describe(failure);
+          String refusal = failure == null ? refusal(info) : Failures.describe(failure);
           if (refusal == null) {
             apply(info);
             done.complete(null);

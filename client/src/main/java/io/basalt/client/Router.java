@@ -1,5 +1,11 @@
 package io.basalt.client;
 
+import static io.basalt.client.Failures.asBasalt;
+import static io.basalt.client.Failures.describe;
+import static io.basalt.client.Failures.provesNotApplied;
+import static io.basalt.client.Failures.unwrap;
+
+import com.github.benmanes.caffeine.cache.Ticker;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.Error;
@@ -22,9 +28,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -58,12 +62,14 @@ import java.util.function.Function;
  *
  * A write carries a request id (8 random bytes naming this client, then an 8-byte sequence) that
  * every retry of it reuses, and nodes apply a request id at most once; so retrying a write whose
- * outcome is unknown is safe. The outcome is unknown once an attempt may have reached a node and no
- * definite answer came back: the connection broke after sending, the node answered Timeout, or the
- * deadline passed while waiting. Such a call that does not then succeed ends in an {@link
- * AmbiguousResultException}, never in a failure that claims the write was not applied. Errors that
- * nodes send before evaluating a request (NotLeader, RangeNotFound, KeyNotInRange, Unavailable,
- * NOT_SERVING) do not make a write ambiguous.
+ * outcome is unknown is safe. A write's failure is reported as definite only if every attempt ended
+ * in a way that proves it was not applied ({@link Failures#provesNotApplied}): the request never
+ * left the client, or a node refused it before evaluating it (NotLeader, RangeNotFound,
+ * KeyNotInRange, Unavailable, INVALID_ARGUMENT, NOT_INITIALIZED, NOT_SERVING). Any other ending of
+ * any attempt (the connection broke after sending, no answer within the attempt's time, a Timeout
+ * answer, an error code or answer this client does not understand) makes the outcome unknown for
+ * good: a call that does not then succeed ends in an {@link AmbiguousResultException}, whatever
+ * later attempts were told, never in a failure that claims the write was not applied.
  *
  * <h2>Threads</h2>
  *
@@ -77,6 +83,8 @@ final class Router implements AutoCloseable {
    * @param method the name used in metrics and messages ("get", "put", …)
    * @param key the key that picks the range
    * @param write whether the request changes data (it then carries a request id)
+   * @param answer the kind of answer that means success; any other ends the call (a write's
+   *     ambiguously: the node evaluated it, but the client cannot tell to what effect)
    * @param body builds the request for the range it is routed to (the header is added after); may
    *     throw {@link IllegalArgumentException} to end the call
    */
@@ -84,6 +92,7 @@ final class Router implements AutoCloseable {
       String method,
       byte[] key,
       boolean write,
+      KvResponse.ResponseCase answer,
       Function<RangeDescriptor, KvRequest.Builder> body) {}
 
   /** A successful answer and the descriptor of the range the request was routed by. */
@@ -110,6 +119,9 @@ final class Router implements AutoCloseable {
   private final ClientMetrics metrics;
   private final Backoff backoff;
 
+  /** The clock of deadlines and measured durations ({@link Ticker#systemTicker()} but in tests). */
+  private final Ticker ticker;
+
   /** How long one attempt waits for its answer before the call tries again (elsewhere). */
   private final long attemptTimeoutNanos;
 
@@ -127,6 +139,7 @@ final class Router implements AutoCloseable {
       ConnectionPool pool,
       ClientMetrics metrics,
       Backoff backoff,
+      Ticker ticker,
       long callTimeoutNanos,
       long attemptTimeoutNanos,
       long nodeInfoTimeoutNanos,
@@ -136,6 +149,7 @@ final class Router implements AutoCloseable {
     this.pool = pool;
     this.metrics = metrics;
     this.backoff = backoff;
+    this.ticker = ticker;
     this.callTimeoutNanos = callTimeoutNanos;
     this.attemptTimeoutNanos = attemptTimeoutNanos;
     this.nodeInfoTimeoutNanos = nodeInfoTimeoutNanos;
@@ -144,13 +158,13 @@ final class Router implements AutoCloseable {
 
   /** Routes {@code op} to its range's leader, retrying under the call timeout. */
   CompletableFuture<Reply> send(Op op) {
-    long start = System.nanoTime();
+    long start = ticker.read();
     ByteString requestId = op.write() ? nextRequestId() : ByteString.EMPTY;
     Call call = new Call(op, start + callTimeoutNanos, requestId, false, null);
     call.start();
     // The caller's future completes after the measurement, so a caller that saw it sees the meter.
-    return call.result.whenComplete((reply, failure) ->
-        metrics.request(op.method(), System.nanoTime() - start, failure == null));
+    return call.result.whenComplete(
+        (reply, failure) -> metrics.request(op.method(), ticker.read() - start, failure == null));
   }
 
   /**
@@ -163,7 +177,7 @@ final class Router implements AutoCloseable {
       return CompletableFuture.completedFuture(cached.descriptor());
     }
     metrics.rangeCacheMiss();
-    return lookup(key, System.nanoTime() + callTimeoutNanos)
+    return lookup(key, ticker.read() + callTimeoutNanos)
         .thenApply(descriptor -> {
           ranges.put(descriptor);
           return descriptor;
@@ -193,6 +207,7 @@ final class Router implements AutoCloseable {
             "range_lookup",
             key,
             false,
+            KvResponse.ResponseCase.SCAN,
             meta ->
                 KvRequest.newBuilder()
                     .setScan(
@@ -277,6 +292,7 @@ final class Router implements AutoCloseable {
     int immediateRetries;
     long lastNode;
     volatile boolean maybeApplied; // read by close() too
+    volatile boolean awaitingAnswer; // an attempt was handed to a connection; read by close()
     BasaltException lastFailure;
 
     /**
@@ -311,7 +327,7 @@ final class Router implements AutoCloseable {
         finish(new BasaltException("the client is closed"));
         return;
       }
-      if (deadlineNanos - System.nanoTime() < MIN_ATTEMPT_NANOS) {
+      if (deadlineNanos - ticker.read() < MIN_ATTEMPT_NANOS) {
         giveUp();
         return;
       }
@@ -410,7 +426,7 @@ final class Router implements AutoCloseable {
     }
 
     private void send(RangeDescriptor range, long node, String address) {
-      if (deadlineNanos - System.nanoTime() < MIN_ATTEMPT_NANOS) {
+      if (deadlineNanos - ticker.read() < MIN_ATTEMPT_NANOS) {
         giveUp(); // a lookup or node discovery used up the time
         return;
       }
@@ -436,11 +452,17 @@ final class Router implements AutoCloseable {
       }
       attempts++;
       lastNode = node;
+      awaitingAnswer = true;
       connection
-          .call(request, Math.min(deadlineNanos, System.nanoTime() + attemptTimeoutNanos))
+          .call(request, Math.min(deadlineNanos, ticker.read() + attemptTimeoutNanos))
           .whenComplete((response, failure) -> {
-            if (failure != null) {
-              onTransportFailure(range, node, unwrap(failure));
+            Throwable cause = failure == null ? null : unwrap(failure);
+            if (op.write() && !provesNotApplied(response, cause)) {
+              maybeApplied = true;
+            }
+            awaitingAnswer = false; // after maybeApplied: see finish
+            if (cause != null) {
+              onTransportFailure(range, node, cause);
             } else if (response.hasError()) {
               onError(range, node, response.getError());
             } else {
@@ -456,6 +478,19 @@ final class Router implements AutoCloseable {
         retryAfterBackoff("incomplete_answer");
         return;
       }
+      if (response.getResponseCase() != op.answer()) {
+        finish(
+            new BasaltException(
+                "node "
+                    + node
+                    + " answered "
+                    + op.answer()
+                    + " for range "
+                    + range.getRangeId()
+                    + " with "
+                    + response.getResponseCase()));
+        return;
+      }
       if (meta) {
         metaLeader = node;
       } else {
@@ -469,7 +504,7 @@ final class Router implements AutoCloseable {
         finish(asBasalt(failure));
         return;
       }
-      if (lost.kind == Connection.Failure.Kind.NOT_SENT && System.nanoTime() - deadlineNanos >= 0) {
+      if (lost.kind == Connection.Failure.Kind.NOT_SENT && ticker.read() - deadlineNanos >= 0) {
         giveUp(); // the deadline passed on the way out: keep the failure that made us retry
         return;
       }
@@ -483,13 +518,11 @@ final class Router implements AutoCloseable {
         }
         case LOST -> {
           lastFailure = unavailable;
-          maybeApplied |= op.write();
           forgetLeader(range, node);
           retryAfterBackoff("connection_lost");
         }
         case NO_REPLY -> {
-          maybeApplied |= op.write();
-          if (deadlineNanos - System.nanoTime() >= MIN_ATTEMPT_NANOS) {
+          if (deadlineNanos - ticker.read() >= MIN_ATTEMPT_NANOS) {
             // Only this attempt's time ran out (a stalled or cut-off leader): try again, perhaps
             // elsewhere. A write retried under its request id is applied at most once.
             lastFailure = unavailable;
@@ -567,7 +600,6 @@ final class Router implements AutoCloseable {
           retryNow("key_not_in_range");
         }
         case TIMEOUT -> {
-          maybeApplied |= op.write();
           lastFailure =
               new BasaltException(
                   "node " + node + " timed out: " + error.getTimeout().getMessage(),
@@ -636,7 +668,7 @@ final class Router implements AutoCloseable {
 
     private CompletableFuture<Void> refreshNodes() {
       return nodes.refresh(address ->
-          nodeInfo(address, Math.min(deadlineNanos, System.nanoTime() + nodeInfoTimeoutNanos)));
+          nodeInfo(address, Math.min(deadlineNanos, ticker.read() + nodeInfoTimeoutNanos)));
     }
 
     private void retryNow(String reason) {
@@ -656,7 +688,7 @@ final class Router implements AutoCloseable {
     private void retryAfterBackoff(String reason) {
       metrics.retry(reason);
       long delay = backoff.delayNanos(backoffs++, ThreadLocalRandom.current().nextDouble());
-      long remaining = deadlineNanos - System.nanoTime();
+      long remaining = deadlineNanos - ticker.read();
       try {
         pool.scheduler()
             .schedule(this::attempt, Math.max(0, Math.min(delay, remaining)), TimeUnit.NANOSECONDS);
@@ -694,9 +726,14 @@ final class Router implements AutoCloseable {
       }
     }
 
-    /** Ends the call with a failure that is not the deadline's. */
+    /**
+     * Ends the call with a failure that is not the deadline's: for a write that may have been
+     * applied, wrapped in an {@link AmbiguousResultException} whatever it is, since a refusal of a
+     * later attempt (even INVALID_ARGUMENT) says nothing of an earlier one.
+     */
     void finish(RuntimeException failure) {
-      if (maybeApplied && !(failure instanceof InvalidArgumentException)) {
+      // awaitingAnswer first: the answer's handler sets maybeApplied before it clears that.
+      if ((op.write() && awaitingAnswer) || maybeApplied) {
         result.completeExceptionally(
             new AmbiguousResultException(
                 op.method() + " may or may not have been applied: " + failure.getMessage(),
@@ -705,48 +742,5 @@ final class Router implements AutoCloseable {
         result.completeExceptionally(failure);
       }
     }
-  }
-
-  static Throwable unwrap(Throwable failure) {
-    while ((failure instanceof CompletionException || failure instanceof ExecutionException)
-        && failure.getCause() != null) {
-      failure = failure.getCause();
-    }
-    return failure;
-  }
-
-  static BasaltException asBasalt(Throwable failure) {
-    Throwable cause = unwrap(failure);
-    return cause instanceof BasaltException basalt
-        ? basalt
-        : new BasaltException(describe(cause), cause);
-  }
-
-  static String describe(Throwable failure) {
-    Throwable cause = unwrap(failure);
-    String message = cause.getMessage();
-    return message == null ? cause.getClass().getSimpleName() : message;
-  }
-
-  static String describe(RangeDescriptor range) {
-    return range.getRangeId()
-        + " ["
-        + Keys.shortly(range.getStartKey().toByteArray())
-        + ", "
-        + (range.getEndKey().isEmpty() ? "end" : Keys.shortly(range.getEndKey().toByteArray()))
-        + ") generation "
-        + range.getGeneration();
-  }
-
-  static String describe(Error error) {
-    return switch (error.getDetailCase()) {
-      case NOT_LEADER -> "not the leader of range " + error.getNotLeader().getRangeId();
-      case RANGE_NOT_FOUND -> "no replica of range " + error.getRangeNotFound().getRangeId();
-      case KEY_NOT_IN_RANGE -> "key not in range";
-      case TIMEOUT -> "timeout: " + error.getTimeout().getMessage();
-      case UNAVAILABLE -> "unavailable: " + error.getUnavailable().getMessage();
-      case GENERIC -> error.getGeneric().getCode() + ": " + error.getGeneric().getMessage();
-      case DETAIL_NOT_SET -> "an error without detail";
-    };
   }
 }

@@ -106,6 +106,12 @@ final class FakeCluster implements AutoCloseable {
 
     /** Evaluate the request (apply it, if a write), then answer {@code error} instead. */
     record ApplyThenFail(Error error) implements Action {}
+
+    /**
+     * Evaluate the request (apply it, if a write), then answer {@code response} (with the request's
+     * call id) instead.
+     */
+    record ApplyThenAnswer(KvResponse response) implements Action {}
   }
 
   /** Decides what node {@code nodeId} does with {@code request}. Runs under the cluster's lock. */
@@ -390,6 +396,10 @@ final class FakeCluster implements AutoCloseable {
       case Action.ApplyThenFail f -> {
         evaluate(nodeId, request);
         yield new Outcome(error(callId, f.error()), false);
+      }
+      case Action.ApplyThenAnswer a -> {
+        evaluate(nodeId, request);
+        yield new Outcome(a.response().toBuilder().setCallId(callId).build(), false);
       }
     };
   }

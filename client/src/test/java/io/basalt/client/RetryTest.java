@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
 import io.basalt.client.FakeCluster.Action;
 import io.basalt.client.FakeCluster.Received;
 import java.net.ServerSocket;
@@ -17,15 +18,31 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntFunction;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Retries, deadlines, request ids, and when a write's outcome is ambiguous. */
+/**
+ * Retries, deadlines, request ids, and when a write's outcome is ambiguous.
+ *
+ * <p>Tests that count attempts until a deadline run the client on a {@link FakeTicker} that only
+ * the fake nodes move ({@link #scriptTaking}), so the count does not depend on how fast the machine
+ * is.
+ */
 class RetryTest {
   private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
 
+  /**
+   * How far the fake clock moves per scripted attempt: a call with {@link #SHORT_TIMEOUT} makes
+   * exactly three such attempts (at 0, 100 and 200 ms), the third using up its time.
+   */
+  private static final Duration STEP = Duration.ofMillis(100);
+
+  private final FakeTicker ticker = new FakeTicker();
   private FakeCluster cluster;
   private BasaltClient client;
 
@@ -52,8 +69,34 @@ class RetryTest {
 
   /** Applies {@code action} to data requests of {@code kind}; everything else passes. */
   private void script(Predicate<KvRequest> kind, Action action) {
+    scriptNth(kind, n -> action);
+  }
+
+  /** Applies {@code nth.apply(n)} to the n-th data request of {@code kind} (from 1). */
+  private void scriptNth(Predicate<KvRequest> kind, IntFunction<Action> nth) {
+    AtomicInteger seen = new AtomicInteger();
     cluster.script((node, request) ->
-        request.getHeader().getRangeId() == 2 && kind.test(request) ? action : Action.PASS);
+        request.getHeader().getRangeId() == 2 && kind.test(request)
+            ? nth.apply(seen.incrementAndGet())
+            : Action.PASS);
+  }
+
+  /**
+   * Each data request of {@code kind} moves the fake clock on by {@link #STEP}, then gets {@code
+   * action}: as if each took that long.
+   */
+  private void scriptTaking(Predicate<KvRequest> kind, Action action) {
+    scriptNth(
+        kind,
+        n -> {
+          ticker.advance(STEP);
+          return action;
+        });
+  }
+
+  /** A client on the fake clock, with {@link #SHORT_TIMEOUT} as its call timeout. */
+  private BasaltClient.Builder onFakeClock() {
+    return clientOf(cluster).ticker(ticker).callTimeout(SHORT_TIMEOUT);
   }
 
   /** Applies {@code action} to the first data request of {@code kind} only. */
@@ -126,96 +169,91 @@ class RetryTest {
 
   @Test
   void aReadWithoutAnAnswerFailsWithDeadlineExceededAtTheDeadline() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
-    script(KvRequest::hasGet, Action.SILENCE);
+    client = onFakeClock().build();
+    // The answer's wait was set when the request went out; the deadline has passed when it ends.
+    scriptNth(
+        KvRequest::hasGet,
+        n -> {
+          ticker.advance(SHORT_TIMEOUT);
+          return Action.SILENCE;
+        });
 
-    long start = System.nanoTime();
     assertThatThrownBy(() -> client.get(b("k")))
         .isInstanceOf(DeadlineExceededException.class)
-        .hasMessageContaining("get did not complete within 300 ms");
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(SHORT_TIMEOUT);
+        .hasMessageContaining("get did not complete within 300 ms (1 attempts)");
+    assertThat(cluster.received(RetryTest::isGet)).hasSize(1);
   }
 
   @Test
   void aReadOfAnUnavailableRangeIsRetriedUntilTheDeadline() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
-    script(KvRequest::hasGet, new Action.Fail(FakeCluster.unavailable()));
+    client = onFakeClock().build();
+    scriptTaking(KvRequest::hasGet, new Action.Fail(FakeCluster.unavailable()));
 
     assertThatThrownBy(() -> client.get(b("k")))
         .isInstanceOf(DeadlineExceededException.class)
         .hasCauseInstanceOf(UnavailableException.class)
         .hasMessageContaining("no quorum");
-    assertThat(cluster.received(RetryTest::isGet).size()).isGreaterThan(2);
+    assertThat(cluster.received(RetryTest::isGet)).hasSize(3);
   }
 
   @Test
   void aWriteWithoutAnAnswerBeforeTheDeadlineIsAmbiguous() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
-    script(KvRequest::hasPut, Action.SILENCE);
+    client = onFakeClock().build();
+    scriptNth(
+        KvRequest::hasPut,
+        n -> {
+          ticker.advance(SHORT_TIMEOUT);
+          return Action.SILENCE;
+        });
 
     assertThatThrownBy(() -> client.put(b("k"), b("v")))
         .isInstanceOf(AmbiguousResultException.class)
         .hasMessageContaining("put may or may not have been applied");
+    assertThat(cluster.received(RetryTest::isPut)).hasSize(1);
   }
 
   @Test
   void aWriteWhoseConnectionKeepsBreakingIsAmbiguous() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
-    script(KvRequest::hasDelete, Action.CLOSE);
+    client = onFakeClock().build();
+    scriptTaking(KvRequest::hasDelete, Action.CLOSE);
 
     // Not applied in fact, but the client cannot know that.
     assertThatThrownBy(() -> client.delete(b("k")))
         .isInstanceOf(AmbiguousResultException.class)
         .hasCauseInstanceOf(UnavailableException.class);
-    assertThat(cluster.received(r -> r.isData() && r.request().hasDelete()).size())
-        .isGreaterThan(1);
+    assertThat(cluster.received(r -> r.isData() && r.request().hasDelete())).hasSize(3);
   }
 
   @Test
   void aWriteThatKeepsTimingOutIsAmbiguousAndAppliedOnce() {
-    client = clientOf(cluster).callTimeout(SHORT_TIMEOUT).build();
-    script(KvRequest::hasPut, new Action.ApplyThenFail(FakeCluster.timeout()));
+    client = onFakeClock().build();
+    scriptTaking(KvRequest::hasPut, new Action.ApplyThenFail(FakeCluster.timeout()));
 
     assertThatThrownBy(() -> client.put(b("k"), b("v")))
         .isInstanceOf(AmbiguousResultException.class)
         .hasMessageContaining("timed out");
 
     List<ByteString> ids = requestIds(RetryTest::isPut);
-    assertThat(ids.size()).isGreaterThan(1);
-    assertThat(ids).containsOnly(ids.get(0));
+    assertThat(ids).hasSize(3).containsOnly(ids.get(0));
     assertThat(cluster.timesApplied(ids.get(0))).isEqualTo(1);
     assertThat(cluster.value(2, "k")).isEqualTo("v");
   }
 
-  /**
-   * A client whose second retry wait always straddles the deadline: the first attempt is refused,
-   * the second comes after 100–200 ms and is refused too, and the next wait (200–400 ms) is cut
-   * short by the 300 ms deadline. So no attempt is in flight when the deadline passes, which would
-   * make a write ambiguous for real.
-   */
-  private BasaltClient deadlinePassesDuringABackoff() {
-    return clientOf(cluster)
-        .callTimeout(SHORT_TIMEOUT)
-        .initialRetryBackoff(Duration.ofMillis(200))
-        .maxRetryBackoff(Duration.ofSeconds(10))
-        .build();
-  }
-
   @Test
   void aWriteRefusedBeforeEvaluationUntilTheDeadlineIsNotAmbiguous() {
-    client = deadlinePassesDuringABackoff();
-    script(KvRequest::hasPut, new Action.Fail(FakeCluster.unavailable()));
+    client = onFakeClock().build();
+    scriptTaking(KvRequest::hasPut, new Action.Fail(FakeCluster.unavailable()));
 
     assertThatThrownBy(() -> client.put(b("k"), b("v")))
         .isInstanceOf(DeadlineExceededException.class)
         .hasCauseInstanceOf(UnavailableException.class);
-    assertThat(cluster.received(RetryTest::isPut)).hasSize(2);
+    assertThat(cluster.received(RetryTest::isPut)).hasSize(3);
   }
 
   @Test
   void aWriteThatNeverFindsALeaderIsNotAmbiguous() {
-    client = deadlinePassesDuringABackoff();
-    script(KvRequest::hasPut, new Action.Fail(FakeCluster.notLeaderWithoutHint(2)));
+    client = onFakeClock().build();
+    scriptTaking(KvRequest::hasPut, new Action.Fail(FakeCluster.notLeaderWithoutHint(2)));
 
     assertThatThrownBy(() -> client.put(b("k"), b("v")))
         .isInstanceOf(DeadlineExceededException.class)
@@ -226,7 +264,158 @@ class RetryTest {
               assertThat(e.rangeId()).isEqualTo(2);
               assertThat(e.leaderHint()).isZero();
             });
+    assertThat(cluster.received(RetryTest::isPut)).hasSize(3);
+  }
+
+  // ---- a write's outcome, once unknown, stays unknown -----------------------------------------
+
+  @Test
+  void aWriteWhoseFirstAttemptWentUnansweredStaysAmbiguousThoughEveryLaterOneIsRefused() {
+    client = onFakeClock().attemptTimeout(Duration.ofMillis(50)).build();
+    // The first attempt's answer never comes (it may have been applied); the three after it are
+    // refused before evaluation until the deadline passes.
+    scriptNth(
+        KvRequest::hasPut,
+        n -> {
+          if (n == 1) {
+            return Action.SILENCE;
+          }
+          ticker.advance(STEP);
+          return new Action.Fail(FakeCluster.notLeaderWithoutHint(2));
+        });
+
+    assertThatThrownBy(() -> client.put(b("k"), b("v")))
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasMessageContaining("put may or may not have been applied")
+        .hasCauseInstanceOf(NotLeaderException.class);
+    assertThat(cluster.received(RetryTest::isPut)).hasSize(4);
+  }
+
+  @Test
+  void aReadWhoseFirstAttemptWentUnansweredFailsWithDeadlineExceeded() {
+    client = onFakeClock().attemptTimeout(Duration.ofMillis(50)).build();
+    scriptNth(
+        KvRequest::hasGet,
+        n -> {
+          if (n == 1) {
+            return Action.SILENCE;
+          }
+          ticker.advance(STEP);
+          return new Action.Fail(FakeCluster.notLeaderWithoutHint(2));
+        });
+
+    assertThatThrownBy(() -> client.get(b("k")))
+        .isInstanceOf(DeadlineExceededException.class)
+        .hasCauseInstanceOf(NotLeaderException.class);
+    assertThat(cluster.received(RetryTest::isGet)).hasSize(4);
+  }
+
+  @Test
+  void invalidArgumentAfterAnUnansweredAttemptIsAmbiguous() {
+    client = onFakeClock().attemptTimeout(Duration.ofMillis(50)).build();
+    scriptNth(
+        KvRequest::hasPut,
+        n ->
+            n == 1
+                ? Action.SILENCE
+                : new Action.Fail(FakeCluster.generic("INVALID_ARGUMENT", "value too large")));
+
+    // The refusal speaks for the second attempt only: the first may have been applied.
+    assertThatThrownBy(() -> client.put(b("k"), b("v")))
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasCauseInstanceOf(InvalidArgumentException.class)
+        .hasMessageContaining("value too large");
     assertThat(cluster.received(RetryTest::isPut)).hasSize(2);
+  }
+
+  @Test
+  void aWriteAnsweredWithAnUnknownErrorCodeIsAmbiguous() {
+    client = clientOf(cluster).build();
+    // What a node answers when it cannot read the result it recorded for the request id: the
+    // write was applied.
+    script(
+        KvRequest::hasPut,
+        new Action.ApplyThenFail(
+            FakeCluster.generic("INTERNAL", "stored result of range 2 unreadable")));
+
+    assertThatThrownBy(() -> client.put(b("k"), b("v")))
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasMessageContaining("unreadable")
+        .cause()
+        .isExactlyInstanceOf(BasaltException.class)
+        .extracting(e -> ((BasaltException) e).code())
+        .isEqualTo("INTERNAL");
+    List<ByteString> ids = requestIds(RetryTest::isPut);
+    assertThat(ids).hasSize(1);
+    assertThat(cluster.timesApplied(ids.get(0))).isEqualTo(1);
+  }
+
+  @Test
+  void aWriteAnsweredWithAnErrorOfUnknownKindIsAmbiguous() {
+    client = clientOf(cluster).build();
+    // A newer node's error kind reaches this client as an error without detail.
+    script(
+        KvRequest::hasDelete, new Action.ApplyThenFail(io.basalt.api.Error.getDefaultInstance()));
+
+    assertThatThrownBy(() -> client.delete(b("k")))
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasMessageContaining("without detail");
+    assertThat(cluster.received(r -> r.isData() && r.request().hasDelete())).hasSize(1);
+  }
+
+  @Test
+  void aWriteAnsweredWithSomethingElseThanItsAnswerIsAmbiguous() {
+    client = clientOf(cluster).build();
+    script(
+        request -> request.hasConditionalPut() || request.hasWriteBatch(),
+        new Action.ApplyThenAnswer(KvResponse.getDefaultInstance()));
+
+    assertThatThrownBy(() -> client.compareAndSet(b("k"), null, b("v")))
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasMessageContaining("compare_and_set may or may not have been applied")
+        .hasMessageContaining("with RESPONSE_NOT_SET");
+    assertThatThrownBy(() -> client.writeBatch(List.of(Mutation.put(b("a"), b("1")))))
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasMessageContaining("write_batch may or may not have been applied");
+  }
+
+  @Test
+  void aReadAnsweredWithSomethingElseThanItsAnswerFailsPlainly() {
+    client = clientOf(cluster).build();
+    script(KvRequest::hasGet, new Action.ApplyThenAnswer(KvResponse.getDefaultInstance()));
+
+    assertThatThrownBy(() -> client.get(b("k")))
+        .isExactlyInstanceOf(BasaltException.class)
+        .hasMessageContaining("answered GET for range 2 with RESPONSE_NOT_SET");
+    assertThat(cluster.received(RetryTest::isGet)).hasSize(1);
+  }
+
+  @Test
+  void interruptingAThreadThatWaitsForAWriteIsAmbiguous() throws Exception {
+    client = clientOf(cluster).callTimeout(Duration.ofSeconds(30)).build();
+    script(KvRequest::hasPut, Action.SILENCE);
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    AtomicBoolean stillInterrupted = new AtomicBoolean();
+    Thread writer =
+        new Thread(() -> {
+          try {
+            client.put(b("k"), b("v"));
+          } catch (RuntimeException e) {
+            thrown.set(e);
+            stillInterrupted.set(Thread.currentThread().isInterrupted());
+          }
+        });
+    writer.start();
+    cluster.awaitReceived(RetryTest::isPut, 1, Duration.ofSeconds(5));
+
+    writer.interrupt();
+    writer.join();
+
+    assertThat(thrown.get())
+        .isInstanceOf(AmbiguousResultException.class)
+        .hasMessageContaining("put may or may not have been applied: interrupted")
+        .hasCauseInstanceOf(InterruptedException.class);
+    assertThat(stillInterrupted).isTrue();
   }
 
   @Test
