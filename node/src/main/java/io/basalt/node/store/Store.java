@@ -985,6 +985,13 @@ public final class Store {
     return b.toString();
   }
 
+  /** Starts an election for a range's replica now (scripted tests place leaders with it). */
+  void campaign(long rangeId) {
+    Replica r = replicas.get(rangeId);
+    r.raft.campaign();
+    dirty.add(r);
+  }
+
   /** Whether this store's replica of a range is its leader (for simulators' faults). */
   boolean isLeader(long rangeId) {
     Replica r = replicas.get(rangeId);

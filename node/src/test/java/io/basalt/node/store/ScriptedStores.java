@@ -1,0 +1,154 @@
+package io.basalt.node.store;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.KeySpace;
+import io.basalt.api.MessageType;
+import io.basalt.api.NodeDescriptor;
+import io.basalt.api.RaftMessage;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.range.storage.MemEngine;
+import io.basalt.txn.hlc.HybridClock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * N {@link Store}s whose every Raft message waits in one list until the script delivers or drops
+ * it: for scenarios that need a message to reach exactly some replicas (the schedules a random
+ * simulation finds rarely). Writes are synchronous; time moves only by {@link #tick}.
+ */
+final class ScriptedStores {
+  record Sent(long from, long to, RaftMessage message) {}
+
+  final Store[] stores;
+  final MemEngine[] engines;
+  private final List<Sent> inFlight = new ArrayList<>();
+  private long nowMs;
+
+  /** The meta range and one data range (id 2, every user key), each on all {@code n} nodes. */
+  ScriptedStores(int n, Set<Store.Bug> bugs) {
+    stores = new Store[n + 1];
+    engines = new MemEngine[n + 1];
+    List<NodeDescriptor> nodes = new ArrayList<>();
+    for (long i = 1; i <= n; i++) {
+      nodes.add(NodeDescriptor.newBuilder().setNodeId(i).setAddress("n" + i).build());
+    }
+    List<RangeDescriptor> ranges =
+        List.of(
+            range(1, ByteString.EMPTY, ByteString.copyFrom(KeySpace.USER_START), n),
+            range(2, ByteString.copyFrom(KeySpace.USER_START), ByteString.EMPTY, n));
+    for (int i = 1; i <= n; i++) {
+      long id = i;
+      engines[i] = new MemEngine();
+      stores[i] =
+          new Store(
+              id,
+              engines[i],
+              new HybridClock(() -> 1_000_000_000L + nowMs * 1_000_000L, 500_000_000L),
+              new Store.Network() {
+                @Override
+                public void send(long toNode, RaftMessage message) {
+                  inFlight.add(new Sent(id, toNode, message));
+                }
+
+                @Override
+                public void ping(long toNode) {}
+
+                @Override
+                public boolean sendSnapshot(long toNode, SnapshotStream stream) {
+                  return false;
+                }
+              },
+              Store.Options.defaults(),
+              new SplittableRandom(i),
+              StoreListener.NONE,
+              () -> nowMs * 1_000_000L);
+      stores[i].testOnlyBugs(bugs);
+      stores[i].bootstrap("scripted", ranges, nodes);
+    }
+  }
+
+  private static RangeDescriptor range(long id, ByteString start, ByteString end, int n) {
+    RangeDescriptor.Builder d =
+        RangeDescriptor.newBuilder()
+            .setRangeId(id)
+            .setGeneration(1)
+            .setStartKey(start)
+            .setEndKey(end);
+    for (long i = 1; i <= n; i++) {
+      d.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(i).setReplicaId(i));
+    }
+    return d.build();
+  }
+
+  /**
+   * Delivers every message whose sender and receiver are both in {@code group}, and the messages
+   * those produce within it, until none is left; others stay in flight.
+   */
+  void exchange(Set<Long> group) {
+    exchange(group, null);
+  }
+
+  /** As {@link #exchange(Set)}, for messages of the given types only (all types if null). */
+  void exchange(Set<Long> group, Set<MessageType> types) {
+    while (true) {
+      List<Sent> deliverable = new ArrayList<>();
+      for (java.util.Iterator<Sent> it = inFlight.iterator(); it.hasNext(); ) {
+        Sent s = it.next();
+        if (group.contains(s.from())
+            && group.contains(s.to())
+            && (types == null || types.contains(s.message().getType()))) {
+          deliverable.add(s);
+          it.remove();
+        }
+      }
+      if (deliverable.isEmpty()) {
+        return;
+      }
+      deliverable.forEach(this::deliver);
+    }
+  }
+
+  /**
+   * Delivers the messages now in flight from {@code from} to {@code to} (not those they produce);
+   * drops every other message.
+   */
+  void deliverOnly(long from, long to) {
+    List<Sent> batch = new ArrayList<>(inFlight);
+    inFlight.clear();
+    for (Sent s : batch) {
+      if (s.from() == from && s.to() == to) {
+        deliver(s);
+      }
+    }
+  }
+
+  /** Drops every message in flight. */
+  void dropAll() {
+    inFlight.clear();
+  }
+
+  private void deliver(Sent s) {
+    stores[(int) s.to()].receive(s.from(), s.message());
+    stores[(int) s.to()].process();
+  }
+
+  /** {@code count} ticks (of 100 ms) on each of {@code nodes}; what they send stays in flight. */
+  void tick(Set<Long> nodes, int count) {
+    for (int t = 0; t < count; t++) {
+      nowMs += 100;
+      for (long n : nodes) {
+        stores[(int) n].tick();
+        stores[(int) n].process();
+      }
+    }
+  }
+
+  /** Node {@code n} campaigns for range {@code rangeId}; its requests stay in flight. */
+  void campaign(long n, long rangeId) {
+    stores[(int) n].campaign(rangeId);
+    stores[(int) n].process();
+  }
+}
