@@ -95,7 +95,9 @@ class LostProposalTest {
       c.campaign(2, RANGE); // each try one term further, past the term n4 and n5 voted in
       c.exchange(Set.of(2L, 4L, 5L), VOTES);
     }
-    assertThat(c.stores[2].isLeader(RANGE)).as("n2 leads: %s", c.stores[2].debugRange(RANGE)).isTrue();
+    assertThat(c.stores[2].isLeader(RANGE))
+        .as("n2 leads: %s", c.stores[2].debugRange(RANGE))
+        .isTrue();
     c.exchange(Set.of(2L, 4L, 5L));
     List<KvResponse> beforeHeal = List.copyOf(answers);
 

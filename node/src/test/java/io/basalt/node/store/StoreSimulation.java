@@ -105,6 +105,7 @@ final class StoreSimulation {
   final Stats stats = new Stats();
   final int nodeCount;
   final int replication;
+  private final boolean cutOffNewLeaders;
   final SimNode[] nodes;
   final List<RangeDescriptor> ranges = new ArrayList<>();
   final List<String> keys = new ArrayList<>();
@@ -139,6 +140,10 @@ final class StoreSimulation {
     // Half of the 5-node seeds replicate every range on all five nodes (elections that need three
     // votes out of five, logs that differ on more replicas); the rest on three of them.
     this.replication = nodeCount == 5 && random.nextBoolean() ? 5 : 3;
+    // Some seeds also cut off many a leader the moment it is elected, with at most one other node,
+    // before its first appends go out: entries of successive terms then sit on different
+    // minorities, and leaders whose logs lack earlier proposals are elected (Figure 8 schedules).
+    this.cutOffNewLeaders = random.nextInt(3) == 0;
     this.dropRate = random.nextDouble() * 0.05;
     // Often a short log, so that lagging and restarted replicas catch up by snapshot.
     this.compactLogAfter = random.nextBoolean() ? 20 + random.nextInt(100) : 0;
@@ -271,6 +276,13 @@ final class StoreSimulation {
                 @Override
                 public void snapshotInstalled(long rangeId, long index) {
                   stats.snapshotsInstalled++;
+                }
+
+                @Override
+                public void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {
+                  if (isLocal && cutOffNewLeaders && faultsOn && random.nextInt(3) == 0) {
+                    at(now, () -> cutOff(id, rangeId));
+                  }
                 }
 
                 @Override
@@ -564,6 +576,32 @@ final class StoreSimulation {
     }
     at(now + healAfter, () -> partitioned = false);
   }
+
+  /** Cuts {@code node} off from all but at most one other replica of {@code rangeId}. */
+  private void cutOff(long node, long rangeId) {
+    if (!faultsOn) {
+      return;
+    }
+    stats.partitions++;
+    partitioned = true;
+    partitionA.clear();
+    partitionA.add(node);
+    RangeDescriptor d = ranges.get((int) rangeId - 1);
+    if (random.nextBoolean()) {
+      partitionA.add(d.getReplicas(random.nextInt(d.getReplicasCount())).getNodeId());
+    }
+    long until = now + 50 + random.nextInt(400);
+    partitionUntil = until;
+    at(
+        until,
+        () -> {
+          if (partitionUntil == until) {
+            partitioned = false;
+          }
+        });
+  }
+
+  private long partitionUntil;
 
   /**
    * A while of flaky links: each one-way link loses none, some, most or all of its messages, so
