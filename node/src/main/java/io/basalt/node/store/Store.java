@@ -585,6 +585,14 @@ public final class Store {
       listener.droppedMessage(fromNode, m.getRangeId(), "no replica of this range here");
       return;
     }
+    if (m.getRangeGeneration() < r.descriptor.getGeneration()) {
+      // Sent under an older descriptor of the range, or naming none (0): not the current one.
+      listener.droppedMessage(
+          fromNode,
+          m.getRangeId(),
+          "range generation " + m.getRangeGeneration() + " < " + r.descriptor.getGeneration());
+      return;
+    }
     Message msg;
     try {
       msg = RaftMessages.fromProto(m);

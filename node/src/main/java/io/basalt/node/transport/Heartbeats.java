@@ -6,10 +6,16 @@ import io.basalt.api.RaftMessage;
 
 /**
  * Coalesced heartbeats (as in CockroachDB): a heartbeat or heartbeat response carries only a range
- * id, the replica ids, the term, the commit index, the leader's tick and a read context, so the
- * transport sends all of them bound for one node as compact entries of one {@link
- * io.basalt.api.RaftBatch} instead of full Raft messages, and expands them on arrival. A message
- * with any other field set travels as it is.
+ * id and the generation of the sender's descriptor of it, the replica ids, the term, the commit
+ * index, the leader's tick and a read context, so the transport sends all of them bound for one
+ * node as compact entries of one {@link io.basalt.api.RaftBatch} instead of full Raft messages, and
+ * expands them on arrival into exactly the messages they stand for. A message with any other field
+ * set travels as it is.
+ *
+ * <p>The generation travels with the entry and comes out of {@link #expand} as it went in: the
+ * transport knows no descriptors, so it must not stand in for one. An entry that carries none (0,
+ * from a sender that predates the field) expands to a message naming generation 0, which the store
+ * refuses as older than its own descriptor rather than taking it as current.
  */
 public final class Heartbeats {
   private Heartbeats() {}
@@ -26,13 +32,13 @@ public final class Heartbeats {
         && m.getRejectHint() == 0
         && m.getRejectHintTerm() == 0
         && !m.hasSnapshot()
-        && m.getRangeGeneration() == 0
         && !m.getLeaderTransfer();
   }
 
   public static CoalescedHeartbeat coalesce(RaftMessage m) {
     return CoalescedHeartbeat.newBuilder()
         .setRangeId(m.getRangeId())
+        .setRangeGeneration(m.getRangeGeneration())
         .setFrom(m.getFrom())
         .setTo(m.getTo())
         .setTerm(m.getTerm())
@@ -47,6 +53,7 @@ public final class Heartbeats {
   public static RaftMessage expand(CoalescedHeartbeat h, boolean response) {
     return RaftMessage.newBuilder()
         .setRangeId(h.getRangeId())
+        .setRangeGeneration(h.getRangeGeneration())
         .setType(
             response
                 ? MessageType.MESSAGE_TYPE_HEARTBEAT_RESPONSE

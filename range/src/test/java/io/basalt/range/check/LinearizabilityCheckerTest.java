@@ -152,6 +152,7 @@ class LinearizabilityCheckerTest {
   void randomHistoriesOfAnAtomicRegister() {
     long seed = Long.getLong("basalt.seed", System.nanoTime());
     Random random = new Random(seed);
+    int flipped = 0;
     for (int round = 0; round < 200; round++) {
       List<Operation<Op, Object>> history = new ArrayList<>();
       String value = null;
@@ -172,7 +173,106 @@ class LinearizabilityCheckerTest {
       assertThat(verdict(history))
           .as("seed %d round %d", seed, round)
           .isEqualTo(Verdict.LINEARIZABLE);
+      List<Operation<Op, Object>> stale = withOneStaleRead(history, random);
+      if (stale != null) {
+        flipped++;
+        assertThat(verdict(stale))
+            .as("seed %d round %d with a stale read", seed, round)
+            .isEqualTo(Verdict.NOT_LINEARIZABLE);
+      }
     }
+    assertThat(flipped).as("seed %d: rounds with a stale read to try", seed).isGreaterThan(100);
+  }
+
+  /**
+   * {@code history} with one read (chosen at random among those that can be made stale) changed to
+   * return a value that was overwritten before the read began: a write of it returned before
+   * another write was called, which returned before the read was called. Values are unique per
+   * write, so nothing wrote the value again. Null if no read can be made stale.
+   */
+  private static List<Operation<Op, Object>> withOneStaleRead(
+      List<Operation<Op, Object>> history, Random random) {
+    List<int[]> candidates = new ArrayList<>(); // {read index, index of the overwritten write}
+    for (int r = 0; r < history.size(); r++) {
+      Operation<Op, Object> read = history.get(r);
+      if (!(read.input() instanceof Read)) {
+        continue;
+      }
+      for (Operation<Op, Object> later : history) {
+        if (!(later.input() instanceof Write) || later.returnTime() >= read.callTime()) {
+          continue;
+        }
+        for (int w = 0; w < history.size(); w++) {
+          Operation<Op, Object> earlier = history.get(w);
+          if (earlier.input() instanceof Write written
+              && earlier.returnTime() < later.callTime()
+              && !written.value().equals(read.output())) {
+            candidates.add(new int[] {r, w});
+          }
+        }
+      }
+    }
+    if (candidates.isEmpty()) {
+      return null;
+    }
+    int[] pick = candidates.get(random.nextInt(candidates.size()));
+    Operation<Op, Object> read = history.get(pick[0]);
+    String overwritten = ((Write) history.get(pick[1]).input()).value();
+    List<Operation<Op, Object>> out = new ArrayList<>(history);
+    out.set(
+        pick[0],
+        new Operation<>(
+            read.process(),
+            read.key(),
+            read.input(),
+            overwritten,
+            read.callTime(),
+            read.returnTime()));
+    return out;
+  }
+
+  @Test
+  void anUnknownWriteCannotBringBackAnOverwrittenValue() {
+    // "a" was overwritten by "b" before the read; the write of "c" may or may not have happened,
+    // and neither makes "a" readable again.
+    assertThat(
+            verdict(
+                List.of(
+                    write(1, "a", 0, 1),
+                    write(1, "b", 2, 3),
+                    unknownWrite(3, "c", 4),
+                    read(2, "a", 5, 6))))
+        .isEqualTo(Verdict.NOT_LINEARIZABLE);
+    // The same history where the unknown write is of "a" again is fine: it took effect.
+    assertThat(
+            verdict(
+                List.of(
+                    write(1, "a", 0, 1),
+                    write(1, "b", 2, 3),
+                    unknownWrite(3, "a", 4),
+                    read(2, "a", 5, 6))))
+        .isEqualTo(Verdict.LINEARIZABLE);
+  }
+
+  @Test
+  void anUnknownWriteThatWasSeenCannotBeUnseen() {
+    // Once a read returned "x", the unknown write took effect before that read returned; a later
+    // read cannot find the register as it was before it.
+    assertThat(
+            verdict(
+                List.of(
+                    unknownWrite(1, "x", 0),
+                    read(2, "x", 1, 2),
+                    read(3, RegisterModel.ABSENT, 3, 4))))
+        .isEqualTo(Verdict.NOT_LINEARIZABLE);
+    // Reads concurrent with each other may see it in either order.
+    assertThat(
+            verdict(
+                List.of(
+                    unknownWrite(1, "x", 0),
+                    read(2, "x", 1, 4),
+                    read(3, RegisterModel.ABSENT, 2, 5))))
+        .isEqualTo(Verdict.LINEARIZABLE);
   }
 
   @Test
