@@ -143,7 +143,7 @@ final class StoreSimulation {
     // Some seeds also cut off many a leader the moment it is elected, with at most one other node,
     // before its first appends go out: entries of successive terms then sit on different
     // minorities, and leaders whose logs lack earlier proposals are elected (Figure 8 schedules).
-    this.cutOffNewLeaders = random.nextInt(3) == 0;
+    this.cutOffNewLeaders = replication == 5 ? random.nextBoolean() : random.nextInt(4) == 0;
     this.dropRate = random.nextDouble() * 0.05;
     // Often a short log, so that lagging and restarted replicas catch up by snapshot.
     this.compactLogAfter = random.nextBoolean() ? 20 + random.nextInt(100) : 0;
@@ -280,8 +280,12 @@ final class StoreSimulation {
 
                 @Override
                 public void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {
-                  if (isLocal && cutOffNewLeaders && faultsOn && random.nextInt(3) == 0) {
-                    at(now, () -> cutOff(id, rangeId));
+                  if (isLocal) {
+                    long previous = lastLeader.getOrDefault(rangeId, 0L);
+                    lastLeader.put(rangeId, id);
+                    if (cutOffNewLeaders && faultsOn && random.nextInt(3) == 0) {
+                      at(now, () -> cutOff(id, previous, rangeId));
+                    }
                   }
                 }
 
@@ -577,8 +581,14 @@ final class StoreSimulation {
     at(now + healAfter, () -> partitioned = false);
   }
 
-  /** Cuts {@code node} off from all but at most one other replica of {@code rangeId}. */
-  private void cutOff(long node, long rangeId) {
+  /** The node that last became leader of each range. */
+  private final TreeMap<Long, Long> lastLeader = new TreeMap<>();
+
+  /**
+   * Cuts {@code node} off from all but at most one other replica of {@code rangeId}: often the
+   * range's previous leader, whose last proposals the new leader's first entries then overwrite.
+   */
+  private void cutOff(long node, long previousLeader, long rangeId) {
     if (!faultsOn) {
       return;
     }
@@ -587,7 +597,10 @@ final class StoreSimulation {
     partitionA.clear();
     partitionA.add(node);
     RangeDescriptor d = ranges.get((int) rangeId - 1);
-    if (random.nextBoolean()) {
+    int companion = random.nextInt(3);
+    if (companion == 0 && previousLeader != 0) {
+      partitionA.add(previousLeader);
+    } else if (companion == 1) {
       partitionA.add(d.getReplicas(random.nextInt(d.getReplicasCount())).getNodeId());
     }
     long until = now + 50 + random.nextInt(400);

@@ -10,8 +10,8 @@ import io.basalt.api.RaftBatch;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
-import io.basalt.api.SnapshotChunk;
 import io.basalt.node.store.Store;
+import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.StoreListener;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.txn.hlc.HybridClock;
@@ -67,7 +67,7 @@ class CoalescedHeartbeatsTest {
               public void ping(long toNode) {}
 
               @Override
-              public boolean sendSnapshot(long toNode, List<SnapshotChunk> chunks) {
+              public boolean sendSnapshot(long toNode, SnapshotStream stream) {
                 return false;
               }
             },
