@@ -55,6 +55,8 @@ public interface Gen<T> {
         edgeSet.contains(0L) && min != 0 && max != 0
             ? new long[] {min, 0, max}
             : new long[] {min, max};
+    // The bit length of the span max - min, or 64 when that overflows.
+    int spanBits = max - min < 0 ? 64 : 64 - Long.numberOfLeadingZeros(max - min);
     return random -> {
       int mode = random.nextInt(5);
       if (mode == 0) {
@@ -62,7 +64,7 @@ public interface Gen<T> {
       }
       if (mode <= 2) {
         long anchor = anchors[random.nextInt(anchors.length)];
-        int bits = random.nextInt(64);
+        int bits = random.nextInt(Math.min(spanBits, 63) + 1);
         long offset = bits == 0 ? 0 : random.nextLong() >>> (64 - bits);
         boolean up = anchor == min || (anchor != max && random.nextBoolean());
         if (up) {

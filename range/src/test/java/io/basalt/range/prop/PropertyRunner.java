@@ -64,7 +64,7 @@ public final class PropertyRunner {
                 + "="
                 + seed
                 + "\n  failure: "
-                + e,
+                + e.toString().strip().replace("\n", "\n    "),
             e);
       }
     }

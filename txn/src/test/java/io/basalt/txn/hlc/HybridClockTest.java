@@ -113,7 +113,9 @@ class HybridClockTest {
     HybridClock hlc = new HybridClock(pt::get, MAX_OFFSET);
     Timestamp last = Timestamp.MIN;
     Timestamp highestRemote = Timestamp.MIN;
-    for (Step step : history.steps()) {
+    for (int i = 0; i < history.steps().size(); i++) {
+      Step step = history.steps().get(i);
+      String at = "step " + i + " " + step;
       pt.set(Math.max(0, pt.get() + step.physicalDelta()));
       Timestamp reading;
       if (step.receive()) {
@@ -123,18 +125,18 @@ class HybridClockTest {
         try {
           reading = hlc.update(remote);
         } catch (ClockOffsetException e) {
-          assertThat(skew).isGreaterThan(MAX_OFFSET);
+          assertThat(skew).as("refused at " + at).isGreaterThan(MAX_OFFSET);
           continue;
         }
-        assertThat(skew).isLessThanOrEqualTo(MAX_OFFSET);
-        assertThat(reading).isGreaterThan(remote);
+        assertThat(skew).as("accepted at " + at).isLessThanOrEqualTo(MAX_OFFSET);
+        assertThat(reading).as("update at " + at).isGreaterThan(remote);
         if (remote.compareTo(highestRemote) > 0) {
           highestRemote = remote;
         }
       } else {
         reading = hlc.now();
       }
-      assertThat(reading).isGreaterThan(last).isGreaterThan(highestRemote);
+      assertThat(reading).as("reading at " + at).isGreaterThan(last).isGreaterThan(highestRemote);
       last = reading;
     }
   }
