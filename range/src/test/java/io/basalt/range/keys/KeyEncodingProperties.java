@@ -1,132 +1,254 @@
 package io.basalt.range.keys;
 
+import static io.basalt.range.prop.PropertyRunner.forAll;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.range.mvcc.Timestamp;
+import io.basalt.range.prop.Gen;
 import io.basalt.range.storage.Bytes;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.LongRange;
+import java.util.Arrays;
+import java.util.random.RandomGenerator;
+import org.junit.jupiter.api.Test;
 
 /**
- * The key encodings preserve order and round-trip for arbitrary byte keys. The generator favours
- * 0x00, 0x01 and 0xFF bytes and short keys, so that keys that are prefixes of each other and keys
- * full of escape bytes are common.
+ * The key encodings preserve order and round-trip for arbitrary byte keys. The key generator
+ * favours 0x00, 0x01 and 0xFF bytes and short (often empty) keys, so that keys that are prefixes of
+ * each other and keys full of escape bytes are common; the second key of a pair is often derived
+ * from the first (equal, a prefix, an extension, one byte changed). Timestamps include 0, {@code
+ * Long.MAX_VALUE} and the largest logical counter, and the second of a pair is often equal or
+ * adjacent to the first. A failure prints its seed and a replay command ({@code -Dbasalt.seed=N}).
  */
 class KeyEncodingProperties {
-  @Provide
-  Arbitrary<byte[]> keys() {
-    Arbitrary<Byte> bytes =
-        Arbitraries.frequencyOf(
-            net.jqwik.api.Tuple.of(3, Arbitraries.of((byte) 0x00, (byte) 0x01, (byte) 0xFF)),
-            net.jqwik.api.Tuple.of(1, Arbitraries.bytes()));
-    return bytes.array(byte[].class).ofMaxSize(8);
+  private static final Gen<byte[]> KEYS =
+      Gen.byteArrays(
+          Gen.frequency(3, Gen.oneOf((byte) 0x00, (byte) 0x01, (byte) 0xFF), 1, Gen.anyByte()), 8);
+
+  private static final Gen<Timestamp> TIMESTAMPS =
+      random ->
+          new Timestamp(
+              Gen.longs(0, Long.MAX_VALUE).next(random),
+              Gen.ints(0, Integer.MAX_VALUE).next(random));
+
+  private static final Gen<Long> RANGE_IDS = Gen.longs(1, Long.MAX_VALUE - 1);
+  private static final Gen<Long> LOG_INDEXES = Gen.longs(0, Long.MAX_VALUE);
+
+  record KeyPair(byte[] a, byte[] b) {}
+
+  record Version(byte[] key, Timestamp ts) {}
+
+  record VersionPair(byte[] keyA, Timestamp tsA, byte[] keyB, Timestamp tsB) {}
+
+  record LogPosition(long rangeA, long indexA, long rangeB, long indexB) {}
+
+  record LocalKey(long range, long index, byte[] requestId, int which) {}
+
+  private static final Gen<KeyPair> KEY_PAIRS =
+      random -> {
+        byte[] a = KEYS.next(random);
+        return new KeyPair(a, keyNear(random, a));
+      };
+
+  private static final Gen<Version> VERSIONS =
+      random -> new Version(KEYS.next(random), TIMESTAMPS.next(random));
+
+  private static final Gen<VersionPair> VERSION_PAIRS =
+      random -> {
+        byte[] keyA = KEYS.next(random);
+        Timestamp tsA = TIMESTAMPS.next(random);
+        return new VersionPair(keyA, tsA, keyNear(random, keyA), timestampNear(random, tsA));
+      };
+
+  private static final Gen<LogPosition> LOG_POSITIONS =
+      random -> {
+        long rangeA = RANGE_IDS.next(random);
+        long indexA = LOG_INDEXES.next(random);
+        long rangeB = random.nextBoolean() ? rangeA : RANGE_IDS.next(random);
+        long indexB =
+            switch (random.nextInt(4)) {
+              case 0 -> indexA;
+              case 1 -> indexA == Long.MAX_VALUE ? indexA - 1 : indexA + 1;
+              default -> LOG_INDEXES.next(random);
+            };
+        return new LogPosition(rangeA, indexA, rangeB, indexB);
+      };
+
+  private static final Gen<LocalKey> LOCAL_KEYS =
+      random ->
+          new LocalKey(
+              RANGE_IDS.next(random),
+              LOG_INDEXES.next(random),
+              KEYS.next(random),
+              random.nextInt(5));
+
+  /** A key that is often related to {@code a}: equal, a prefix, an extension, or one byte off. */
+  private static byte[] keyNear(RandomGenerator random, byte[] a) {
+    switch (random.nextInt(8)) {
+      case 0:
+        return a.clone();
+      case 1:
+        return Arrays.copyOf(a, random.nextInt(a.length + 1));
+      case 2:
+        {
+          byte[] tail = KEYS.next(random);
+          byte[] out = Arrays.copyOf(a, a.length + tail.length);
+          System.arraycopy(tail, 0, out, a.length, tail.length);
+          return out;
+        }
+      case 3:
+        if (a.length > 0) {
+          byte[] out = a.clone();
+          out[random.nextInt(out.length)] = Gen.anyByte().next(random);
+          return out;
+        }
+        return KEYS.next(random);
+      default:
+        return KEYS.next(random);
+    }
   }
 
-  @Provide
-  Arbitrary<Timestamp> timestamps() {
-    return net.jqwik.api.Combinators.combine(
-            Arbitraries.longs().between(0, Long.MAX_VALUE),
-            Arbitraries.integers().between(0, Integer.MAX_VALUE))
-        .as(Timestamp::new);
+  /** A timestamp that is often equal or adjacent to {@code t}. */
+  private static Timestamp timestampNear(RandomGenerator random, Timestamp t) {
+    return switch (random.nextInt(6)) {
+      case 0 -> t;
+      case 1 -> new Timestamp(t.wallNanos(), Gen.ints(0, Integer.MAX_VALUE).next(random));
+      case 2 -> t.wallNanos() == Long.MAX_VALUE && t.logical() == Integer.MAX_VALUE ? t : t.next();
+      default -> TIMESTAMPS.next(random);
+    };
   }
 
   private static int sign(int x) {
     return Integer.signum(x);
   }
 
-  @Property(tries = 2000)
-  void orderedBytesRoundTrips(@ForAll("keys") byte[] key) {
-    byte[] encoded = OrderedBytes.encode(key);
-    OrderedBytes.Decoded decoded = OrderedBytes.decode(encoded, 0);
-    assertThat(decoded.raw()).isEqualTo(key);
-    assertThat(decoded.end()).isEqualTo(encoded.length);
+  @Test
+  void orderedBytesRoundTrips() {
+    forAll(
+        2000,
+        KEYS,
+        key -> {
+          byte[] encoded = OrderedBytes.encode(key);
+          OrderedBytes.Decoded decoded = OrderedBytes.decode(encoded, 0);
+          assertThat(decoded.raw()).isEqualTo(key);
+          assertThat(decoded.end()).isEqualTo(encoded.length);
+        });
   }
 
-  @Property(tries = 5000)
-  void orderedBytesPreservesOrder(@ForAll("keys") byte[] a, @ForAll("keys") byte[] b) {
-    assertThat(sign(Bytes.compare(OrderedBytes.encode(a), OrderedBytes.encode(b))))
-        .isEqualTo(sign(Bytes.compare(a, b)));
+  @Test
+  void orderedBytesPreservesOrder() {
+    forAll(
+        5000,
+        KEY_PAIRS,
+        p ->
+            assertThat(sign(Bytes.compare(OrderedBytes.encode(p.a()), OrderedBytes.encode(p.b()))))
+                .isEqualTo(sign(Bytes.compare(p.a(), p.b()))));
   }
 
-  @Property(tries = 5000)
-  void noEncodingIsAPrefixOfAnother(@ForAll("keys") byte[] a, @ForAll("keys") byte[] b) {
-    if (!java.util.Arrays.equals(a, b)) {
-      assertThat(Bytes.startsWith(OrderedBytes.encode(a), OrderedBytes.encode(b))).isFalse();
-    }
+  @Test
+  void noEncodingIsAPrefixOfAnother() {
+    forAll(
+        5000,
+        KEY_PAIRS,
+        p -> {
+          if (!Arrays.equals(p.a(), p.b())) {
+            byte[] a = OrderedBytes.encode(p.a());
+            byte[] b = OrderedBytes.encode(p.b());
+            assertThat(Bytes.startsWith(a, b)).isFalse();
+            assertThat(Bytes.startsWith(b, a)).isFalse();
+          }
+        });
   }
 
-  @Property(tries = 5000)
-  void mvccKeysOrderByUserKeyThenNewestFirst(
-      @ForAll("keys") byte[] keyA,
-      @ForAll("timestamps") Timestamp tsA,
-      @ForAll("keys") byte[] keyB,
-      @ForAll("timestamps") Timestamp tsB) {
-    int encoded = sign(Bytes.compare(MvccKeys.version(keyA, tsA), MvccKeys.version(keyB, tsB)));
-    int byKey = sign(Bytes.compare(keyA, keyB));
-    int expected = byKey != 0 ? byKey : sign(tsB.compareTo(tsA));
-    assertThat(encoded).isEqualTo(expected);
+  @Test
+  void mvccKeysOrderByUserKeyThenNewestFirst() {
+    forAll(
+        5000,
+        VERSION_PAIRS,
+        p -> {
+          int encoded =
+              sign(
+                  Bytes.compare(
+                      MvccKeys.version(p.keyA(), p.tsA()), MvccKeys.version(p.keyB(), p.tsB())));
+          int byKey = sign(Bytes.compare(p.keyA(), p.keyB()));
+          int expected = byKey != 0 ? byKey : sign(p.tsB().compareTo(p.tsA()));
+          assertThat(encoded).isEqualTo(expected);
+        });
   }
 
-  @Property(tries = 2000)
-  void mvccKeyRoundTrips(@ForAll("keys") byte[] key, @ForAll("timestamps") Timestamp ts) {
-    MvccKeys.Decoded decoded = MvccKeys.decode(MvccKeys.version(key, ts));
-    assertThat(decoded.userKey()).isEqualTo(key);
-    assertThat(decoded.timestamp()).isEqualTo(ts);
-    assertThat(MvccKeys.decode(MvccKeys.metadata(key)).isMetadata()).isTrue();
+  @Test
+  void mvccKeyRoundTrips() {
+    forAll(
+        2000,
+        VERSIONS,
+        v -> {
+          MvccKeys.Decoded decoded = MvccKeys.decode(MvccKeys.version(v.key(), v.ts()));
+          assertThat(decoded.userKey()).isEqualTo(v.key());
+          assertThat(decoded.timestamp()).isEqualTo(v.ts());
+          assertThat(MvccKeys.decode(MvccKeys.metadata(v.key())).isMetadata()).isTrue();
+        });
   }
 
-  @Property(tries = 3000)
-  void allEntriesOfAUserKeyLieBetweenItsMetadataKeyAndItsEnd(
-      @ForAll("keys") byte[] key,
-      @ForAll("timestamps") Timestamp ts,
-      @ForAll("keys") byte[] other,
-      @ForAll("timestamps") Timestamp otherTs) {
-    byte[] lower = MvccKeys.metadata(key);
-    byte[] upper = MvccKeys.afterAllVersions(lower);
-    byte[] version = MvccKeys.version(key, ts);
-    assertThat(Bytes.compare(lower, version)).isNegative();
-    assertThat(Bytes.compare(version, upper)).isNegative();
-    if (!java.util.Arrays.equals(key, other)) {
-      byte[] foreign = MvccKeys.version(other, otherTs);
-      boolean inside = Bytes.compare(lower, foreign) <= 0 && Bytes.compare(foreign, upper) < 0;
-      assertThat(inside).isFalse();
-    }
+  @Test
+  void allEntriesOfAUserKeyLieBetweenItsMetadataKeyAndItsEnd() {
+    forAll(
+        3000,
+        VERSION_PAIRS,
+        p -> {
+          byte[] lower = MvccKeys.metadata(p.keyA());
+          byte[] upper = MvccKeys.afterAllVersions(lower);
+          byte[] version = MvccKeys.version(p.keyA(), p.tsA());
+          assertThat(Bytes.compare(lower, version)).isNegative();
+          assertThat(Bytes.compare(version, upper)).isNegative();
+          if (!Arrays.equals(p.keyA(), p.keyB())) {
+            byte[] foreign = MvccKeys.version(p.keyB(), p.tsB());
+            boolean inside =
+                Bytes.compare(lower, foreign) <= 0 && Bytes.compare(foreign, upper) < 0;
+            assertThat(inside).isFalse();
+            byte[] foreignMetadata = MvccKeys.metadata(p.keyB());
+            boolean metadataInside =
+                Bytes.compare(lower, foreignMetadata) <= 0
+                    && Bytes.compare(foreignMetadata, upper) < 0;
+            assertThat(metadataInside).isFalse();
+          }
+        });
   }
 
-  @Property(tries = 2000)
-  void logKeysOrderByRangeThenIndex(
-      @ForAll @LongRange(min = 1, max = Long.MAX_VALUE - 1) long rangeA,
-      @ForAll @LongRange(min = 0) long indexA,
-      @ForAll @LongRange(min = 1, max = Long.MAX_VALUE - 1) long rangeB,
-      @ForAll @LongRange(min = 0) long indexB) {
-    int encoded =
-        sign(Bytes.compare(LocalKeys.logEntry(rangeA, indexA), LocalKeys.logEntry(rangeB, indexB)));
-    int expected =
-        rangeA != rangeB ? sign(Long.compare(rangeA, rangeB)) : sign(Long.compare(indexA, indexB));
-    assertThat(encoded).isEqualTo(expected);
-    assertThat(LocalKeys.logIndexOf(LocalKeys.logEntry(rangeA, indexA))).isEqualTo(indexA);
+  @Test
+  void logKeysOrderByRangeThenIndex() {
+    forAll(
+        2000,
+        LOG_POSITIONS,
+        p -> {
+          int encoded =
+              sign(
+                  Bytes.compare(
+                      LocalKeys.logEntry(p.rangeA(), p.indexA()),
+                      LocalKeys.logEntry(p.rangeB(), p.indexB())));
+          int expected =
+              p.rangeA() != p.rangeB()
+                  ? sign(Long.compare(p.rangeA(), p.rangeB()))
+                  : sign(Long.compare(p.indexA(), p.indexB()));
+          assertThat(encoded).isEqualTo(expected);
+          assertThat(LocalKeys.logIndexOf(LocalKeys.logEntry(p.rangeA(), p.indexA())))
+              .isEqualTo(p.indexA());
+        });
   }
 
-  @Property(tries = 1000)
-  void everyLocalKeyOfARangeLiesInItsPrefixSpan(
-      @ForAll @LongRange(min = 1, max = Long.MAX_VALUE - 1) long range,
-      @ForAll @LongRange(min = 0) long index,
-      @ForAll("keys") byte[] requestId,
-      @ForAll @IntRange(min = 0, max = 4) int which) {
-    byte[] key =
-        switch (which) {
-          case 0 -> LocalKeys.logEntry(range, index);
-          case 1 -> LocalKeys.hardState(range);
-          case 2 -> LocalKeys.dedupe(range, requestId);
-          case 3 -> LocalKeys.txnRecord(range, requestId);
-          default -> LocalKeys.appliedIndex(range);
-        };
-    assertThat(Bytes.compare(LocalKeys.rangePrefix(range), key)).isNegative();
-    assertThat(Bytes.compare(key, LocalKeys.rangePrefixEnd(range))).isNegative();
+  @Test
+  void everyLocalKeyOfARangeLiesInItsPrefixSpan() {
+    forAll(
+        1000,
+        LOCAL_KEYS,
+        k -> {
+          byte[] key =
+              switch (k.which()) {
+                case 0 -> LocalKeys.logEntry(k.range(), k.index());
+                case 1 -> LocalKeys.hardState(k.range());
+                case 2 -> LocalKeys.dedupe(k.range(), k.requestId());
+                case 3 -> LocalKeys.txnRecord(k.range(), k.requestId());
+                default -> LocalKeys.appliedIndex(k.range());
+              };
+          assertThat(Bytes.compare(LocalKeys.rangePrefix(k.range()), key)).isNegative();
+          assertThat(Bytes.compare(key, LocalKeys.rangePrefixEnd(k.range()))).isNegative();
+        });
   }
 }

@@ -1,17 +1,13 @@
 package io.basalt.txn.hlc;
 
+import static io.basalt.range.prop.PropertyRunner.forAll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.range.mvcc.Timestamp;
-import java.util.ArrayList;
+import io.basalt.range.prop.Gen;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 
 class HybridClockTest {
@@ -66,52 +62,82 @@ class HybridClockTest {
     assertThat(after).isGreaterThan(now);
   }
 
+  /**
+   * One step of a clock's life: the physical clock moves by {@code physicalDelta} (backwards too),
+   * then the clock either takes a reading or receives a timestamp {@code remoteSkew} from the
+   * physical clock (clamped at 0) with logical component {@code remoteLogical}.
+   */
   record Step(boolean receive, long physicalDelta, long remoteSkew, int remoteLogical) {}
 
-  @Provide
-  Arbitrary<List<Step>> steps() {
-    return net.jqwik.api.Combinators.combine(
-            Arbitraries.of(true, false),
-            Arbitraries.longs().between(-2_000_000_000L, 2_000_000_000L),
-            Arbitraries.longs().between(-1_000_000_000L, 1_000_000_000L),
-            Arbitraries.integers().between(0, 5))
-        .as(Step::new)
-        .list()
-        .ofMaxSize(60);
-  }
+  /** A history: where the physical clock starts, then up to 60 steps. */
+  record History(long startNanos, List<Step> steps) {}
 
   /**
-   * Whatever the physical clock does (including jumps backwards), readings strictly increase, and
-   * every reading after an accepted update is above the remote timestamp.
+   * Histories that start at 0, at the edge of the time line (wall readings near {@code
+   * Long.MAX_VALUE}, with enough headroom that 60 steps cannot overflow the physical clock), or
+   * anywhere between; remote timestamps at exactly the maximum offset and one past it, and remote
+   * logical components of 0 and of the counter maximum (which forces the clock to carry into the
+   * wall component) are common.
    */
-  @Property(tries = 500)
-  void readingsAreMonotonicAndAboveEveryAcceptedRemote(@ForAll("steps") List<Step> steps) {
-    AtomicLong pt = new AtomicLong(5_000_000_000_000L);
+  private static final Gen<Step> STEPS =
+      random ->
+          new Step(
+              random.nextBoolean(),
+              Gen.longs(-2_000_000_000L, 2_000_000_000L).next(random),
+              Gen.frequency(
+                      1,
+                      Gen.oneOf(MAX_OFFSET, MAX_OFFSET + 1, MAX_OFFSET - 1, 0L),
+                      4,
+                      Gen.longs(-1_000_000_000L, 1_000_000_000L))
+                  .next(random),
+              Gen.frequency(1, Gen.ints(0, 5), 1, Gen.ints(0, Integer.MAX_VALUE)).next(random));
+
+  private static final Gen<History> HISTORIES =
+      random ->
+          new History(
+              Gen.longs(0, Long.MAX_VALUE - (1L << 40)).next(random),
+              STEPS.list(0, 60).next(random));
+
+  /**
+   * Whatever the physical clock does (including jumps backwards), readings strictly increase, every
+   * reading after an accepted update is above the remote timestamp, and an update is refused
+   * exactly when the remote timestamp is more than the maximum offset ahead of the physical clock.
+   */
+  @Test
+  void readingsAreMonotonicAndAboveEveryAcceptedRemote() {
+    forAll(500, HISTORIES, HybridClockTest::checkHistory);
+  }
+
+  private static void checkHistory(History history) {
+    AtomicLong pt = new AtomicLong(history.startNanos());
     HybridClock hlc = new HybridClock(pt::get, MAX_OFFSET);
     Timestamp last = Timestamp.MIN;
     Timestamp highestRemote = Timestamp.MIN;
-    List<Timestamp> readings = new ArrayList<>();
-    for (Step step : steps) {
-      pt.addAndGet(step.physicalDelta());
+    for (int i = 0; i < history.steps().size(); i++) {
+      Step step = history.steps().get(i);
+      String at = "step " + i + " " + step;
+      pt.set(Math.max(0, pt.get() + step.physicalDelta()));
       Timestamp reading;
       if (step.receive()) {
-        Timestamp remote = new Timestamp(pt.get() + step.remoteSkew(), step.remoteLogical());
+        Timestamp remote =
+            new Timestamp(Math.max(0, pt.get() + step.remoteSkew()), step.remoteLogical());
+        long skew = remote.wallNanos() - pt.get();
         try {
           reading = hlc.update(remote);
-          assertThat(reading).isGreaterThan(remote);
-          if (remote.compareTo(highestRemote) > 0) {
-            highestRemote = remote;
-          }
         } catch (ClockOffsetException e) {
-          assertThat(step.remoteSkew()).isGreaterThan(MAX_OFFSET);
+          assertThat(skew).as("refused at " + at).isGreaterThan(MAX_OFFSET);
           continue;
+        }
+        assertThat(skew).as("accepted at " + at).isLessThanOrEqualTo(MAX_OFFSET);
+        assertThat(reading).as("update at " + at).isGreaterThan(remote);
+        if (remote.compareTo(highestRemote) > 0) {
+          highestRemote = remote;
         }
       } else {
         reading = hlc.now();
       }
-      assertThat(reading).isGreaterThan(last).isGreaterThan(highestRemote);
+      assertThat(reading).as("reading at " + at).isGreaterThan(last).isGreaterThan(highestRemote);
       last = reading;
-      readings.add(reading);
     }
   }
 }
