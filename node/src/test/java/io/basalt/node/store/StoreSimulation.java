@@ -58,6 +58,7 @@ final class StoreSimulation {
     long crashesKeepingUnsynced;
     long partitions;
     long lossyBursts;
+    long lostProposalSchedules;
     long pauses;
     long messages;
     long dropped;
@@ -68,7 +69,7 @@ final class StoreSimulation {
     public String toString() {
       return String.format(
           "events=%d ok=%d failed=%d (writes %d) unknown=%d retries=%d crashes=%d (keeping unsynced writes %d)"
-              + " partitions=%d lossy=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
+              + " partitions=%d lossy=%d figure8=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
           events,
           opsOk,
           opsFailed,
@@ -79,6 +80,7 @@ final class StoreSimulation {
           crashesKeepingUnsynced,
           partitions,
           lossyBursts,
+          lostProposalSchedules,
           pauses,
           messages,
           dropped,
@@ -105,13 +107,25 @@ final class StoreSimulation {
   final Stats stats = new Stats();
   final int nodeCount;
   final int replication;
-  private final boolean cutOffNewLeaders;
+  private final LostProposalNemesis lostProposalNemesis;
+
+  /**
+   * How long a client waits for an attempt's answer before it retries (and the outcome becomes
+   * unknown). Longer under the lost-proposal schedule, which takes several election timeouts: an
+   * answer that arrives after a retry cannot make the operation a definite failure.
+   */
+  private final long attemptTimeoutMs;
+
   final SimNode[] nodes;
   final List<RangeDescriptor> ranges = new ArrayList<>();
   final List<String> keys = new ArrayList<>();
   final List<Operation<RegisterModel.Op, Object>> history = new ArrayList<>();
   private final Set<Long> partitionA = new HashSet<>();
   private boolean partitioned;
+
+  /** Counts partitions begun: a heal ends only the partition it was scheduled for. */
+  private long partitionEpoch;
+
   private final double dropRate;
   private final int compactLogAfter;
   private boolean faultsOn = true;
@@ -140,10 +154,11 @@ final class StoreSimulation {
     // Half of the 5-node seeds replicate every range on all five nodes (elections that need three
     // votes out of five, logs that differ on more replicas); the rest on three of them.
     this.replication = nodeCount == 5 && random.nextBoolean() ? 5 : 3;
-    // Some seeds also cut off many a leader the moment it is elected, with at most one other node,
-    // before its first appends go out: entries of successive terms then sit on different
-    // minorities, and leaders whose logs lack earlier proposals are elected (Figure 8 schedules).
-    this.cutOffNewLeaders = replication == 5 ? random.nextBoolean() : random.nextInt(4) == 0;
+    // Half of the five-replica seeds also steer elections through the schedule in which a leader's
+    // log lacks a proposal another replica still holds.
+    this.lostProposalNemesis =
+        replication == 5 && random.nextBoolean() ? new LostProposalNemesis() : null;
+    this.attemptTimeoutMs = lostProposalNemesis == null ? 300 : 1_500;
     this.dropRate = random.nextDouble() * 0.05;
     // Often a short log, so that lagging and restarted replicas catch up by snapshot.
     this.compactLogAfter = random.nextBoolean() ? 20 + random.nextInt(100) : 0;
@@ -264,7 +279,9 @@ final class StoreSimulation {
                   2,
                   30,
                   2,
-                  50,
+                  // (The lost-proposal schedule takes several election timeouts; its proposals
+                  // must still be pending when it ends.)
+                  lostProposalNemesis == null ? 50 : 150,
                   5,
                   20,
                   compactLogAfter,
@@ -280,12 +297,8 @@ final class StoreSimulation {
 
                 @Override
                 public void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {
-                  if (isLocal) {
-                    long previous = lastLeader.getOrDefault(rangeId, 0L);
-                    lastLeader.put(rangeId, id);
-                    if (cutOffNewLeaders && faultsOn && random.nextInt(3) == 0) {
-                      at(now, () -> cutOff(id, previous, rangeId));
-                    }
+                  if (isLocal && lostProposalNemesis != null && faultsOn) {
+                    lostProposalNemesis.elected(id, rangeId);
                   }
                 }
 
@@ -551,7 +564,14 @@ final class StoreSimulation {
         partitionA.add(i);
       }
     }
-    at(now + healAfter, () -> partitioned = false);
+    long epoch = ++partitionEpoch;
+    at(
+        now + healAfter,
+        () -> {
+          if (partitionEpoch == epoch) {
+            partitioned = false;
+          }
+        });
   }
 
   /**
@@ -578,43 +598,130 @@ final class StoreSimulation {
     if (random.nextBoolean()) {
       partitionA.add(d.getReplicas(random.nextInt(d.getReplicasCount())).getNodeId());
     }
-    at(now + healAfter, () -> partitioned = false);
-  }
-
-  /** The node that last became leader of each range. */
-  private final TreeMap<Long, Long> lastLeader = new TreeMap<>();
-
-  /**
-   * Cuts {@code node} off from all but at most one other replica of {@code rangeId}: often the
-   * range's previous leader, whose last proposals the new leader's first entries then overwrite.
-   */
-  private void cutOff(long node, long previousLeader, long rangeId) {
-    if (!faultsOn) {
-      return;
-    }
-    stats.partitions++;
-    partitioned = true;
-    partitionA.clear();
-    partitionA.add(node);
-    RangeDescriptor d = ranges.get((int) rangeId - 1);
-    int companion = random.nextInt(3);
-    if (companion == 0 && previousLeader != 0) {
-      partitionA.add(previousLeader);
-    } else if (companion == 1) {
-      partitionA.add(d.getReplicas(random.nextInt(d.getReplicasCount())).getNodeId());
-    }
-    long until = now + 50 + random.nextInt(400);
-    partitionUntil = until;
+    long epoch = ++partitionEpoch;
     at(
-        until,
+        now + healAfter,
         () -> {
-          if (partitionUntil == until) {
+          if (partitionEpoch == epoch) {
             partitioned = false;
           }
         });
   }
 
-  private long partitionUntil;
+  /**
+   * Steers one range, when its leaders happen to be elected, through the schedule in which a new
+   * leader's log lacks a proposal that another replica still holds (Raft paper, Figure 8; the
+   * safety issue's five-replica case): the leader L and one follower X are cut off together, so L's
+   * proposals reach only X; a leader Y elected by the rest is put with L alone, so its first
+   * entries overwrite L's; Y crashes and X is cut off, so L is elected again by the two others; L
+   * is cut off at once, so X, still holding L's proposals, is elected and commits them. Each step
+   * waits for the election the previous one provokes; a step whose election does not come in time
+   * (or comes for another node) ends the schedule, and the next election starts it again.
+   */
+  private final class LostProposalNemesis {
+    private int step;
+    private long rangeId;
+    private long l;
+    private long x;
+    private int attempt;
+
+    void elected(long node, long range) {
+      if (range == KeySpace.META_RANGE_ID) {
+        return;
+      }
+      switch (step) {
+        case 0 -> {
+          if (partitioned || random.nextInt(4) != 0) {
+            return;
+          }
+          // Once clients have found the new leader and have writes in flight there.
+          rangeId = range;
+          l = node;
+          x = otherReplica(range, Set.of(l));
+          step = 1;
+          int a = attempt;
+          at(
+              now + 100 + random.nextInt(300),
+              () -> {
+                if (attempt == a && !partitioned && faultsOn && nodes[(int) l].up) {
+                  isolate(Set.of(l, x));
+                  giveUpAfter(3_000);
+                } else if (attempt == a) {
+                  end();
+                }
+              });
+        }
+        case 1 -> {
+          if (range != rangeId || node == l || node == x || !partitioned) {
+            return;
+          }
+          long y = node;
+          isolate(Set.of(y, l));
+          step = 2;
+          int a = attempt;
+          at(
+              now + 20 + random.nextInt(80),
+              () -> {
+                if (attempt == a && step == 2 && faultsOn) {
+                  if (nodes[(int) y].up) {
+                    crash(nodes[(int) y], 2_000 + random.nextInt(1_000));
+                  }
+                  isolate(Set.of(x));
+                }
+              });
+        }
+        case 2 -> {
+          if (range != rangeId) {
+            return;
+          }
+          if (node == l) {
+            stats.lostProposalSchedules++;
+            isolate(Set.of(l));
+            step = 3;
+          } else {
+            end();
+          }
+        }
+        default -> {}
+      }
+    }
+
+    private long otherReplica(long range, Set<Long> not) {
+      List<Long> candidates = new ArrayList<>();
+      for (ReplicaDescriptor r : ranges.get((int) range - 1).getReplicasList()) {
+        if (!not.contains(r.getNodeId())) {
+          candidates.add(r.getNodeId());
+        }
+      }
+      return candidates.get(random.nextInt(candidates.size()));
+    }
+
+    private void giveUpAfter(long ms) {
+      int a = attempt;
+      at(
+          now + ms,
+          () -> {
+            if (attempt == a) {
+              end();
+            }
+          });
+    }
+
+    private void end() {
+      attempt++;
+      step = 0;
+      partitioned = false;
+    }
+  }
+
+  /** Cuts {@code side} off from every other node (clients still reach all). */
+  private void isolate(Set<Long> side) {
+    partitionEpoch++;
+    stats.partitions++;
+    partitioned = true;
+    partitionA.clear();
+    partitionA.addAll(side);
+  }
 
   /**
    * A while of flaky links: each one-way link loses none, some, most or all of its messages, so
@@ -859,7 +966,7 @@ final class StoreSimulation {
             checkStores();
           });
       at(
-          now + 300,
+          now + attemptTimeoutMs,
           () -> {
             if (!finished && attempt == myAttempt) {
               send();
@@ -898,6 +1005,10 @@ final class StoreSimulation {
           definiteRefusals++;
         } else {
           throw new AssertionError("unexpected error for " + request + ": " + r);
+        }
+        if (definiteRefusals == attempt && random.nextInt(3) == 0) {
+          giveUp(); // its caller stops here: the refusal is the answer it reports
+          return;
         }
         at(now + 5 + random.nextInt(20), this::send);
         return;

@@ -39,6 +39,7 @@ class StoreSimulationTest {
       total.crashesKeepingUnsynced += s.crashesKeepingUnsynced;
       total.partitions += s.partitions;
       total.lossyBursts += s.lossyBursts;
+      total.lostProposalSchedules += s.lostProposalSchedules;
       total.pauses += s.pauses;
       total.messages += s.messages;
       total.dropped += s.dropped;
