@@ -478,7 +478,10 @@ public final class Store {
 
   /**
    * Stops (reason non-null) or resumes (null) serving KV requests, e.g. while this node's clock
-   * offset to the cluster is too large. Raft keeps running: only clients are refused.
+   * offset to the cluster is too large. Raft keeps running; clients are refused, and every range
+   * this node leads hands its leadership to a follower (at each tick until one takes it): a leader
+   * that cannot serve must not hold a range, quiesced or not, whose followers would otherwise never
+   * elect another.
    */
   public void setNotServing(String reason) {
     notServingReason = reason;
@@ -539,6 +542,9 @@ public final class Store {
     for (Replica r : replicas.values()) {
       r.raft.tick();
       r.checkOutgoingSnapshots();
+      if (notServingReason != null && r.isLeader) {
+        r.handOverLeadership();
+      }
       if (r.raft.hasReady()) {
         dirty.add(r);
       }
@@ -1308,6 +1314,31 @@ public final class Store {
       }
       pendingSnapshots.clear();
       listener.snapshotInstalled(rangeId, index);
+    }
+
+    /**
+     * Asks the follower with the most of the log to take over (the core wakes a quiesced range,
+     * catches the follower up and tells it to campaign at once). A transfer that does not finish
+     * within an election timeout aborts in the core, and the next tick tries again.
+     */
+    void handOverLeadership() {
+      RaftNode.Status st = raft.status();
+      if (st.leadTransferee() != 0) {
+        return;
+      }
+      long target = 0;
+      long best = -1;
+      for (Map.Entry<Long, Long> e : st.matchIndex().entrySet()) {
+        if (e.getKey() != nodeId
+            && st.confState().voters().contains(e.getKey())
+            && e.getValue() > best) {
+          target = e.getKey();
+          best = e.getValue();
+        }
+      }
+      if (target != 0 && raft.transferLeader(target)) {
+        dirty.add(this);
+      }
     }
 
     /** The applied index when dedupe records were last collected (nothing new since: skip). */

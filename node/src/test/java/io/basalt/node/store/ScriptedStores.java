@@ -27,6 +27,9 @@ final class ScriptedStores {
   private final List<Sent> inFlight = new ArrayList<>();
   private long nowMs;
 
+  /** Whether node-level pings reach their peers (and are answered) at once; off by default. */
+  boolean pingsAnswered;
+
   /** The meta range and one data range (id 2, every user key), each on all {@code n} nodes. */
   ScriptedStores(int n, Set<Store.Bug> bugs) {
     stores = new Store[n + 1];
@@ -54,7 +57,13 @@ final class ScriptedStores {
                 }
 
                 @Override
-                public void ping(long toNode) {}
+                public void ping(long toNode) {
+                  if (pingsAnswered) {
+                    // Node-level liveness probes, answered at once: the nodes are up and linked.
+                    stores[(int) toNode].heardFrom(id);
+                    stores[(int) id].heardFrom(toNode);
+                  }
+                }
 
                 @Override
                 public boolean sendSnapshot(long toNode, SnapshotStream stream) {
