@@ -274,13 +274,28 @@ public final class BasaltClient implements AutoCloseable {
     }
 
     /**
-     * How long a call may take in all, retries included (default 5 s). A scan's deadline applies to
-     * each page.
+     * How long a call may take in all, retries included (default 5 s), at most {@link
+     * #MAX_CALL_TIMEOUT}: a node remembers a write's request id for 10 minutes, so that a retry is
+     * applied at most once, and a call must end well within that. A scan's deadline applies to each
+     * page.
+     *
+     * @throws IllegalArgumentException if not positive or above {@link #MAX_CALL_TIMEOUT}
      */
     public Builder callTimeout(Duration callTimeout) {
-      this.callTimeout = positive(callTimeout, "callTimeout");
+      positive(callTimeout, "callTimeout");
+      if (callTimeout.compareTo(MAX_CALL_TIMEOUT) > 0) {
+        throw new IllegalArgumentException(
+            "callTimeout must be at most "
+                + MAX_CALL_TIMEOUT
+                + " (nodes remember request ids for 10 minutes), got "
+                + callTimeout);
+      }
+      this.callTimeout = callTimeout;
       return this;
     }
+
+    /** The longest call timeout: half the time a node remembers a write's request id. */
+    public static final Duration MAX_CALL_TIMEOUT = Duration.ofMinutes(5);
 
     /**
      * How long opening a connection may take, handshake included (default 2 s); also bounds each

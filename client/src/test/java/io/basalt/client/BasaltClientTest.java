@@ -170,6 +170,11 @@ class BasaltClientTest {
     assertThatThrownBy(() -> BasaltClient.builder().callTimeout(Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("callTimeout must be positive");
+    assertThatThrownBy(() -> BasaltClient.builder().callTimeout(Duration.ofMinutes(6)))
+        .as("a call must end well within the 10 minutes a node remembers its request id")
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("callTimeout must be at most PT5M");
+    BasaltClient.builder().callTimeout(BasaltClient.Builder.MAX_CALL_TIMEOUT);
     assertThatThrownBy(() -> BasaltClient.builder().scanPageSize(0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("scanPageSize must be positive");

@@ -550,9 +550,11 @@ public final class Store {
       }
     }
     if (options.dedupeRetentionMillis() > 0 && ticks % options.dedupeCollectEveryTicks() == 0) {
-      long before = clock.now().wallNanos() - options.dedupeRetentionMillis() * 1_000_000L;
-      for (Replica r : replicas.values()) {
-        r.maybeCollectDedupe(before);
+      long before = dedupeCutoff(t);
+      if (before > 0 && notServingReason == null) {
+        for (Replica r : replicas.values()) {
+          r.maybeCollectDedupe(before);
+        }
       }
     }
     if (ticks % options.pingEveryTicks() == 0) {
@@ -562,6 +564,39 @@ public final class Store {
       wakeFollowersOfSilentNodes();
     }
     expireDeadlines();
+  }
+
+  /**
+   * Clock readings (monotonic nanos, HLC wall nanos) taken at each collection tick, oldest first:
+   * the cutoff for collecting dedupe records is an HLC reading taken at least the retention ago by
+   * the monotonic clock.
+   */
+  private final ArrayDeque<long[]> clockSamples = new ArrayDeque<>();
+
+  /**
+   * The proposal time before which dedupe records may be collected, or 0 if none yet: the HLC
+   * reading this node took at least the retention ago, as its monotonic clock measures it (less the
+   * maximum clock offset, for records proposed by other leaders). A step of the wall clock moves
+   * later readings only, never the ones the cutoff is taken from, so a forward step cannot make a
+   * fresh record look old; a node that just started has no reading that old and collects nothing
+   * until it has one. (A whole-VM pause that stops the monotonic clock only delays it.)
+   */
+  private long dedupeCutoff(long monotonicNanos) {
+    long retentionNanos = options.dedupeRetentionMillis() * 1_000_000L;
+    clockSamples.addLast(new long[] {monotonicNanos, clock.now().wallNanos()});
+    while (clockSamples.size() > 1) {
+      Iterator<long[]> it = clockSamples.iterator();
+      it.next();
+      if (monotonicNanos - it.next()[0] < retentionNanos) {
+        break;
+      }
+      clockSamples.removeFirst(); // the next one is old enough as well, and later
+    }
+    long[] oldest = clockSamples.peekFirst();
+    if (monotonicNanos - oldest[0] < retentionNanos) {
+      return 0;
+    }
+    return Math.max(0, oldest[1] - clock.maxOffsetNanos());
   }
 
   /** Records that {@code node} was heard from (any message or probe answer). */
@@ -1341,18 +1376,20 @@ public final class Store {
       }
     }
 
-    /** The applied index when dedupe records were last collected (nothing new since: skip). */
+    /** The index of this leader's last collection of dedupe records. */
     long dedupeCollectedAt = -1;
 
     /**
      * As leader, proposes deleting the dedupe records proposed before {@code beforeNanos}, unless
-     * nothing was applied since the last time (an idle, possibly quiesced range is left alone).
+     * nothing was applied since the last time and no record it kept is due (an idle, possibly
+     * quiesced range is left alone).
      */
     void maybeCollectDedupe(long beforeNanos) {
       if (!isLeader
           || writtenApplied < leaderReadyIndex
-          || sm.appliedIndex() == dedupeCollectedAt) {
-        return;
+          || (sm.appliedIndex() == dedupeCollectedAt
+              && beforeNanos <= sm.oldestKeptRecordNanos())) {
+        return; // nothing applied since the last collection, and nothing it kept is due yet
       }
       RaftNode.ProposeResult pr =
           raft.propose(

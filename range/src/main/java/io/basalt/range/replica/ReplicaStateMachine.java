@@ -223,6 +223,18 @@ public final class ReplicaStateMachine {
   }
 
   /**
+   * The proposal time of the oldest dedupe record the last collection applied here kept (records
+   * applied after it aside; Long.MAX_VALUE if it kept none), or 0 before any collection since this
+   * replica was opened: a leader need not propose another collection with a cutoff at or below it
+   * until something new is applied.
+   */
+  private long oldestKeptRecordNanos;
+
+  public long oldestKeptRecordNanos() {
+    return oldestKeptRecordNanos;
+  }
+
+  /**
    * Stages the deletion of this range's dedupe records proposed before {@code beforeNanos}: every
    * replica applies the same command to the same records, so they stay identical. A request retried
    * after its record was collected would be applied again, so the retention must exceed any
@@ -235,6 +247,7 @@ public final class ReplicaStateMachine {
     // with one after.
     int prefix = LocalKeys.dedupePrefix(rangeId).length;
     List<ByteString> doomed = new ArrayList<>();
+    long oldest = Long.MAX_VALUE;
     try (io.basalt.range.storage.EngineIterator it =
         engine.newIterator(
             ColumnFamily.LOCAL,
@@ -244,11 +257,20 @@ public final class ReplicaStateMachine {
         byte[] k = it.key();
         ByteString requestId = ByteString.copyFrom(k, prefix, k.length - prefix);
         byte[] v = it.value();
-        if (!staged.containsKey(requestId)
-            && v.length >= 8
-            && ByteBuffer.wrap(v).getLong() < beforeNanos) {
-          doomed.add(requestId);
+        if (staged.containsKey(requestId) || v.length < 8) {
+          continue;
         }
+        long proposedAt = ByteBuffer.wrap(v).getLong();
+        if (proposedAt < beforeNanos) {
+          doomed.add(requestId);
+        } else {
+          oldest = Math.min(oldest, proposedAt);
+        }
+      }
+    }
+    for (Staged s : staged.values()) {
+      if (s.result() != null && s.proposedAtNanos() >= beforeNanos) {
+        oldest = Math.min(oldest, s.proposedAtNanos());
       }
     }
     staged.forEach((requestId, s) -> {
@@ -256,6 +278,7 @@ public final class ReplicaStateMachine {
         doomed.add(requestId);
       }
     });
+    oldestKeptRecordNanos = oldest;
     for (ByteString requestId : doomed) {
       batch.delete(ColumnFamily.LOCAL, LocalKeys.dedupe(rangeId, requestId.toByteArray()));
       staged.put(requestId, new Staged(null, 0, batch));
