@@ -147,6 +147,16 @@ public final class Node implements AutoCloseable {
         NodeTransport.Options.defaults(clusterId, config.nodeId())
             .withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
+    Store.Options storeOptions = withCompaction(Store.Options.defaults(), config.compactLogAfter());
+    // Leases are counted in ticks: peers must tick alike (the handshake refuses those that don't).
+    this.transport.setLeaseTiming(
+        io.basalt.api.LeaseTiming.newBuilder()
+            .setTickMs((int) config.tick().toMillis())
+            .setElectionTicks(storeOptions.electionTicks())
+            .setHeartbeatTicks(storeOptions.heartbeatTicks())
+            .setLeaseDriftTicks(storeOptions.leaseDriftTicks())
+            .setMaxOffsetMs(config.maxClockOffset().toMillis())
+            .build());
     this.transport.setClock(() -> Store.toProto(clock.now()));
     this.store =
         new Store(
@@ -177,7 +187,7 @@ public final class Node implements AutoCloseable {
                 transport.flushDeferred();
               }
             },
-            withCompaction(Store.Options.defaults(), config.compactLogAfter()),
+            storeOptions,
             new SplittableRandom(),
             new Listeners(new LoggingListener(config.nodeId()), metrics),
             System::nanoTime);

@@ -2,6 +2,7 @@ package io.basalt.node.transport;
 
 import io.basalt.api.Frame;
 import io.basalt.api.Hello;
+import io.basalt.api.LeaseTiming;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
@@ -23,6 +24,7 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
   private final Supplier<String> clusterId;
   private final long nodeId;
   private final ConnectionGuard guard;
+  private final Supplier<LeaseTiming> leaseTiming;
   private volatile Hello peer;
 
   public Handshake(String clusterId, long nodeId, ConnectionGuard guard) {
@@ -42,9 +44,23 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
    * @param nodeId this node's id; 0 for a client
    */
   public Handshake(Supplier<String> clusterId, long nodeId, ConnectionGuard guard) {
+    this(clusterId, nodeId, () -> null, guard);
+  }
+
+  /**
+   * As above, for a node whose lease timing is {@code leaseTiming} (null: not announced, not
+   * checked): another node announcing a different one is refused, since leases counted in ticks of
+   * different lengths no longer exclude each other.
+   */
+  public Handshake(
+      Supplier<String> clusterId,
+      long nodeId,
+      Supplier<LeaseTiming> leaseTiming,
+      ConnectionGuard guard) {
     this.clusterId = clusterId;
     this.nodeId = nodeId;
     this.guard = guard;
+    this.leaseTiming = leaseTiming;
   }
 
   /** The peer's Hello, once received. */
@@ -54,14 +70,16 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    ctx.writeAndFlush(
-        Frame.newBuilder()
-            .setHello(
-                Hello.newBuilder()
-                    .setClusterId(clusterId.get())
-                    .setNodeId(nodeId)
-                    .setProtocolVersion(PROTOCOL_VERSION))
-            .build());
+    Hello.Builder hello =
+        Hello.newBuilder()
+            .setClusterId(clusterId.get())
+            .setNodeId(nodeId)
+            .setProtocolVersion(PROTOCOL_VERSION);
+    LeaseTiming timing = leaseTiming.get();
+    if (timing != null) {
+      hello.setLeaseTiming(timing);
+    }
+    ctx.writeAndFlush(Frame.newBuilder().setHello(hello).build());
     ctx.fireChannelActive();
   }
 
@@ -100,10 +118,41 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
                 + PROTOCOL_VERSION);
         return;
       }
+      LeaseTiming timing = leaseTiming.get();
+      if (!client && timing != null && !timing.equals(hello.getLeaseTiming())) {
+        guard.refuse(
+            ctx.channel(),
+            "node "
+                + hello.getNodeId()
+                + " runs with lease timing "
+                + describe(hello.hasLeaseTiming() ? hello.getLeaseTiming() : null)
+                + ", this node with "
+                + describe(timing)
+                + ": leases are counted in ticks, so every node needs the same --tick-ms and"
+                + " --max-offset-ms");
+        return;
+      }
       peer = hello;
       ctx.fireUserEventTriggered(new Completed(hello));
     } finally {
       ReferenceCountUtil.release(msg);
     }
+  }
+
+  static String describe(LeaseTiming t) {
+    if (t == null) {
+      return "(none announced)";
+    }
+    return "tick "
+        + t.getTickMs()
+        + " ms, election "
+        + t.getElectionTicks()
+        + " ticks, heartbeat "
+        + t.getHeartbeatTicks()
+        + " ticks, lease drift "
+        + t.getLeaseDriftTicks()
+        + " ticks, max offset "
+        + t.getMaxOffsetMs()
+        + " ms";
   }
 }

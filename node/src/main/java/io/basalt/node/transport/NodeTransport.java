@@ -200,6 +200,16 @@ public final class NodeTransport implements AutoCloseable {
     return bound;
   }
 
+  /**
+   * The lease timing this node announces to peers and requires of them (see {@link Handshake}); set
+   * before {@link #start}.
+   */
+  public void setLeaseTiming(io.basalt.api.LeaseTiming leaseTiming) {
+    this.leaseTiming = leaseTiming;
+  }
+
+  private volatile io.basalt.api.LeaseTiming leaseTiming;
+
   /** Sets the cluster id once the node is initialized (it was empty until then). */
   public void setClusterId(String clusterId) {
     this.clusterId = Objects.requireNonNull(clusterId);
@@ -268,7 +278,8 @@ public final class NodeTransport implements AutoCloseable {
         // store thread come batched per round step already: flushed at once (no extra task).
         ch.pipeline().addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, false));
         FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
-        ch.pipeline().addLast(new Handshake(() -> clusterId, options.nodeId(), guard));
+        ch.pipeline()
+            .addLast(new Handshake(() -> clusterId, options.nodeId(), () -> leaseTiming, guard));
         ch.pipeline().addLast(new PeerHandler(dialing));
         ch.pipeline().addLast(guard);
       }
