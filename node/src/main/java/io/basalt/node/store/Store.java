@@ -230,6 +230,14 @@ public final class Store {
   static final Timestamp BOOTSTRAP_TS = new Timestamp(1, 0);
 
   private static final byte[] IDENTITY_KEY = storeKey('i');
+
+  /**
+   * An upper bound of every HLC reading this store's data may hold (wall nanos, 8 bytes): written
+   * in a round's batch whenever the clock passes the last one, with a margin of 100 ms.
+   */
+  private static final byte[] CLOCK_BOUND_KEY = storeKey('c');
+
+  private static final long CLOCK_BOUND_MARGIN_NANOS = 100_000_000L;
   private static final byte[] REPLICA_LIST_PREFIX = storeKey('R');
 
   private final long nodeId;
@@ -271,6 +279,15 @@ public final class Store {
   private long ticks;
   private long readSeq;
   private String notServingReason;
+
+  /** The clock bound last staged for writing (see CLOCK_BOUND_KEY). */
+  private long clockBoundNanos;
+
+  /**
+   * The clock bound found at start: until the physical clock passes it, this node refuses to serve
+   * (it restarted with its clock behind a time its data may already hold).
+   */
+  private long clockBoundAtStart;
 
   public Store(
       long nodeId,
@@ -334,6 +351,11 @@ public final class Store {
    * @throws IllegalStateException if the store belongs to another node id
    */
   public void load() {
+    byte[] bound = engine.get(ColumnFamily.LOCAL, CLOCK_BOUND_KEY);
+    if (bound != null && bound.length == 8) {
+      clockBoundAtStart = ByteBuffer.wrap(bound).getLong();
+      clockBoundNanos = clockBoundAtStart;
+    }
     Optional<Identity> stored = readIdentity(engine);
     if (stored.isEmpty()) {
       return;
@@ -487,6 +509,29 @@ public final class Store {
     notServingReason = reason;
   }
 
+  /**
+   * Why this node must not serve clients now, or null: the reason set by {@link #setNotServing}, or
+   * a clock still behind the bound its data was written under before a restart (a node whose clock
+   * was stepped back would otherwise write versions below ones it already holds).
+   */
+  private String servingRefusal() {
+    if (notServingReason != null) {
+      return notServingReason;
+    }
+    if (clockBoundAtStart != 0) {
+      long behind = clockBoundAtStart - clock.physicalNanos();
+      if (behind < 0) {
+        clockBoundAtStart = 0;
+      } else {
+        return "this node's clock is "
+            + behind / 1_000_000
+            + " ms behind a time its data may already hold (it restarted with its clock stepped"
+            + " back); it serves once its clock passes that time";
+      }
+    }
+    return null;
+  }
+
   /** The nodes that hold a replica of some range this store has a replica of. */
   public Set<Long> peerNodes() {
     Set<Long> out = new HashSet<>();
@@ -524,6 +569,7 @@ public final class Store {
   /** Advances logical time by one tick for every replica. */
   public void tick() {
     ticks++;
+    String refusal = servingRefusal();
     long t = nanoTime.getAsLong();
     if (t - lastTickNanos > STALL_GAP_NANOS) {
       // The whole process was stalled (SIGSTOP, a long pause), the writer with it: its writes'
@@ -542,7 +588,7 @@ public final class Store {
     for (Replica r : replicas.values()) {
       r.raft.tick();
       r.checkOutgoingSnapshots();
-      if (notServingReason != null && r.isLeader) {
+      if (refusal != null && r.isLeader) {
         r.handOverLeadership();
       }
       if (r.raft.hasReady()) {
@@ -551,7 +597,7 @@ public final class Store {
     }
     if (options.dedupeRetentionMillis() > 0 && ticks % options.dedupeCollectEveryTicks() == 0) {
       long before = dedupeCutoff(t);
-      if (before > 0 && notServingReason == null) {
+      if (before > 0 && refusal == null) {
         for (Replica r : replicas.values()) {
           r.maybeCollectDedupe(before);
         }
@@ -707,8 +753,9 @@ public final class Store {
       done.accept(Errors.generic(Errors.NOT_INITIALIZED, "this node is not initialized"));
       return;
     }
-    if (notServingReason != null) {
-      done.accept(Errors.generic(Errors.NOT_SERVING, notServingReason));
+    String refusal = servingRefusal();
+    if (refusal != null) {
+      done.accept(Errors.generic(Errors.NOT_SERVING, refusal));
       return;
     }
     long rangeId = request.getHeader().getRangeId();
@@ -857,6 +904,16 @@ public final class Store {
         List<Set<ByteString>> latches = r.stagedLatches;
         r.stagedLatches = new ArrayList<>();
         inFlight.add(new InFlight(r, rd, r.sm.appliedIndex(), latches));
+      }
+      long reading = clock.now().wallNanos();
+      if (reading >= clockBoundNanos) {
+        // Every timestamp this round's entries carry is below the reading: the bound travels in
+        // the same write as they do.
+        clockBoundNanos = reading + CLOCK_BOUND_MARGIN_NANOS;
+        batch.put(
+            ColumnFamily.LOCAL,
+            CLOCK_BOUND_KEY,
+            ByteBuffer.allocate(8).putLong(clockBoundNanos).array());
       }
       boolean synced = sync;
       writesInFlight.add(new Batch(nanoTime.getAsLong(), inFlight));
