@@ -52,7 +52,8 @@ import java.util.TreeSet;
  * Matching between every two replicas' persisted logs. At the end, after faults heal: every group
  * elects a leader and commits a probe within a bounded number of election timeouts (liveness),
  * every acknowledged write is applied by every live member, and the client history of every
- * register is linearizable.
+ * register is linearizable. A failure is a {@link Violation} naming its {@link Check}; the internal
+ * (white-box) checks can be switched off to see what clients alone would notice.
  */
 final class Simulation {
   /** What a run varies; everything is drawn from the seed. */
