@@ -883,6 +883,10 @@ final class StoreSimulation {
     final long stopAt;
     boolean finished;
     boolean unknown;
+
+    /** The client ran out of time and stopped retrying: finished, but nothing was answered. */
+    boolean gaveUp;
+
     String lastError = "no answer";
     int attempt;
 
@@ -1031,6 +1035,7 @@ final class StoreSimulation {
     }
 
     void giveUp() {
+      gaveUp = true;
       if (isWrite() && definiteRefusals < attempt) {
         finish(null, Operation.UNKNOWN);
       } else {
@@ -1277,12 +1282,19 @@ final class StoreSimulation {
     return out;
   }
 
-  /** Keys whose final read never completed after the cluster healed. */
+  /**
+   * Keys whose final read did not return a value after the cluster healed: never completed, never
+   * sent, or given up on (a read the client abandoned is a failure, not a success).
+   */
   List<String> unreadKeysAfterHeal() {
     List<String> out = new ArrayList<>();
     for (Attempt a : finalReads) {
-      if (!a.finished || a.attempt == 0) {
-        out.add(a.key);
+      if (!a.finished || a.attempt == 0 || a.gaveUp) {
+        out.add(
+            a.key
+                + (a.gaveUp ? " (gave up after " + a.attempt + " attempts, last: " : " (")
+                + a.lastError
+                + ")");
       }
     }
     return out;

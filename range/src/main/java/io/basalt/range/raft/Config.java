@@ -1,8 +1,6 @@
 package io.basalt.range.raft;
 
-import java.util.EnumSet;
 import java.util.Objects;
-import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -26,8 +24,6 @@ import java.util.random.RandomGenerator;
  * @param quiesceAfterTicks a leader with nothing to do for this many ticks quiesces its group (0:
  *     never)
  * @param random the source of election jitter; inject a seeded one for determinism
- * @param buggyBehaviors TEST ONLY: deliberate protocol violations to prove that a simulator catches
- *     them; must be empty in production
  */
 public record Config(
     long id,
@@ -42,8 +38,7 @@ public record Config(
     ReadOnlyOption readOnlyOption,
     int leaseClockDriftTicks,
     int quiesceAfterTicks,
-    RandomGenerator random,
-    Set<BuggyBehavior> buggyBehaviors) {
+    RandomGenerator random) {
 
   /** How reads are confirmed (thesis §6.4). */
   public enum ReadOnlyOption {
@@ -51,19 +46,6 @@ public record Config(
     SAFE,
     /** Leader lease when valid (needs checkQuorum), ReadIndex otherwise. */
     LEASE_BASED
-  }
-
-  /**
-   * TEST ONLY. Deliberately broken variants of the protocol, used to show that the simulator's
-   * oracles detect violations. Never set in production configuration.
-   */
-  public enum BuggyBehavior {
-    /** Grant votes without the §5.4.1 up-to-date check. */
-    VOTE_WITHOUT_LOG_CHECK,
-    /** Commit entries of earlier terms by counting replicas (the Figure 8 bug, §5.4.2). */
-    COMMIT_PREVIOUS_TERM_BY_COUNTING,
-    /** Treat the leader lease as valid even when CheckQuorum is off. */
-    LEASE_WITHOUT_CHECK_QUORUM
   }
 
   public Config {
@@ -101,17 +83,11 @@ public record Config(
           "quiesceAfterTicks must not be negative: " + quiesceAfterTicks);
     }
     Objects.requireNonNull(random, "random");
-    buggyBehaviors =
-        buggyBehaviors.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(buggyBehaviors));
   }
 
   /** Defaults: election 10 ticks, heartbeat 1, pre-vote and check-quorum on, SAFE reads. */
   public static Builder builder(long id, RandomGenerator random) {
     return new Builder(id, random);
-  }
-
-  boolean buggy(BuggyBehavior b) {
-    return buggyBehaviors.contains(b);
   }
 
   /** Builds a {@link Config}. */
@@ -129,7 +105,6 @@ public record Config(
     private ReadOnlyOption readOnlyOption = ReadOnlyOption.SAFE;
     private int leaseClockDriftTicks = 1;
     private int quiesceAfterTicks = 0;
-    private Set<BuggyBehavior> buggyBehaviors = Set.of();
 
     private Builder(long id, RandomGenerator random) {
       this.id = id;
@@ -191,12 +166,6 @@ public record Config(
       return this;
     }
 
-    /** TEST ONLY: see {@link BuggyBehavior}. */
-    public Builder testOnlyBuggyBehaviors(Set<BuggyBehavior> v) {
-      buggyBehaviors = v;
-      return this;
-    }
-
     public Config build() {
       return new Config(
           id,
@@ -211,8 +180,7 @@ public record Config(
           readOnlyOption,
           leaseClockDriftTicks,
           quiesceAfterTicks,
-          random,
-          buggyBehaviors);
+          random);
     }
   }
 }

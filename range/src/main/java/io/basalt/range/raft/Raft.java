@@ -1,6 +1,5 @@
 package io.basalt.range.raft;
 
-import io.basalt.range.raft.Config.BuggyBehavior;
 import io.basalt.range.raft.Message.Type;
 import io.basalt.range.raft.RaftNode.Role;
 import java.nio.ByteBuffer;
@@ -49,6 +48,7 @@ final class Raft {
 
   final long id;
   private final Config cfg;
+  private final SafetyRules rules;
   final RaftLog log;
   final ProgressTracker tracker;
 
@@ -100,8 +100,13 @@ final class Raft {
   private final List<ReadRequest> readsAwaitingCommit = new ArrayList<>();
 
   Raft(Config cfg, RaftStorage storage) {
+    this(cfg, storage, SafetyRules.CORRECT);
+  }
+
+  Raft(Config cfg, RaftStorage storage, SafetyRules rules) {
     this.id = cfg.id();
     this.cfg = cfg;
+    this.rules = rules;
     this.log = new RaftLog(storage);
     this.tracker = new ProgressTracker(cfg.maxInflightMsgs(), cfg.maxInflightBytes());
     RaftStorage.InitialState st = storage.initialState();
@@ -472,9 +477,7 @@ final class Raft {
       // Thesis §9.6: grant a pre-vote only if we have not heard from a leader recently.
       canVote = false;
     }
-    boolean upToDate =
-        cfg.buggy(BuggyBehavior.VOTE_WITHOUT_LOG_CHECK)
-            || log.isUpToDate(m.index(), m.logTerm()); // §5.4.1 election restriction
+    boolean upToDate = rules.candidateUpToDate(log, m.index(), m.logTerm()); // §5.4.1
     if (canVote && upToDate) {
       send(Message.builder(respType, id, m.from(), m.term()).build());
       if (!preVote) {
@@ -730,14 +733,14 @@ final class Raft {
 
   /** Advances the commit index to what a quorum holds, if that entry is of the current term. */
   boolean maybeCommit() {
-    long mci = tracker.committed();
+    long mci = rules.quorumMatch(tracker);
     if (mci <= log.committed() || mci == Long.MAX_VALUE) {
       return false;
     }
     // §5.4.2 / Figure 8: an entry of an earlier term may be on a majority and still be
     // overwritten; only counting replicas of a current-term entry makes it (and, by Log
     // Matching, everything before it) committed.
-    if (log.termOrZero(mci) != term && !cfg.buggy(BuggyBehavior.COMMIT_PREVIOUS_TERM_BY_COUNTING)) {
+    if (!rules.commitByCounting(log.termOrZero(mci), term)) {
       return false;
     }
     log.commitTo(mci);
@@ -1047,7 +1050,7 @@ final class Raft {
       return;
     }
     long index = log.committed();
-    if (tracker.isSingleton() && tracker.config().isVoter(id)) {
+    if ((tracker.isSingleton() && tracker.config().isVoter(id)) || !rules.readIndexNeedsQuorum()) {
       respondToRead(from, index, context);
       return;
     }
@@ -1079,10 +1082,13 @@ final class Raft {
 
   /** See the lease paragraph on {@link RaftNode}. */
   boolean leaseValid() {
-    if (role != Role.LEADER || quiesced || leadTransferee != NONE || timeoutNowSent) {
+    if (role != Role.LEADER) {
+      return rules.followerLease(this, cfg); // false: a follower may lag what was acknowledged
+    }
+    if (quiesced || leadTransferee != NONE || timeoutNowSent) {
       return false;
     }
-    if (!cfg.checkQuorum() && !cfg.buggy(BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM)) {
+    if (!rules.leasePossible(cfg)) {
       return false;
     }
     if (!committedInCurrentTerm()) {
@@ -1092,7 +1098,7 @@ final class Raft {
     if (start < 0) {
       return false;
     }
-    return ticks < start + cfg.electionTimeoutTicks() - cfg.leaseClockDriftTicks();
+    return ticks < rules.leaseEnd(start, cfg);
   }
 
   // ---------------------------------------------------------------------------------------------

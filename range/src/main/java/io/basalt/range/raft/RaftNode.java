@@ -192,8 +192,8 @@ public final class RaftNode {
   /** Readies accepted whose writes are not yet reported persisted, oldest first. */
   private final java.util.ArrayDeque<InFlight> persisting = new java.util.ArrayDeque<>();
 
-  private RaftNode(Config config, RaftStorage storage) {
-    this.raft = new Raft(config, storage);
+  private RaftNode(Config config, RaftStorage storage, SafetyRules rules) {
+    this.raft = new Raft(config, storage, rules);
     this.maxApplyBytes = Long.MAX_VALUE;
     this.prevSoftState = new Ready.SoftState(raft.lead, raft.role);
     this.prevHardState = raft.hardState();
@@ -214,7 +214,14 @@ public final class RaftNode {
   public static RaftNode create(Config config, RaftStorage storage) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(storage, "storage");
-    return new RaftNode(config, storage);
+    return new RaftNode(config, storage, SafetyRules.CORRECT);
+  }
+
+  /** Test seam: a replica whose safety rules are {@code rules} (see {@link SafetyRules}). */
+  static RaftNode create(Config config, RaftStorage storage, SafetyRules rules) {
+    Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(storage, "storage");
+    return new RaftNode(config, storage, Objects.requireNonNull(rules, "rules"));
   }
 
   /**

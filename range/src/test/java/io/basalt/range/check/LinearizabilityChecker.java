@@ -18,7 +18,8 @@ import java.util.Set;
  *
  * <p>The history is split by key (P-compositionality: a history is linearizable iff each key's
  * sub-history is) and each key is checked alone. For one key, calls and returns form one list in
- * real-time order (a call at the same instant as a return is taken as concurrent with it). The
+ * real-time order (a call at the same instant as a return is taken as concurrent with it, unless
+ * every operation of the key carries sequence numbers: then they order events of one instant). The
  * search repeatedly tries to linearize a pending call, that is one that appears before the first
  * return still in the list, whose model step is legal; it memoises each (set of linearized
  * operations, model state) reached and never explores one twice; when it meets a return whose call
@@ -102,15 +103,17 @@ public final class LinearizabilityChecker {
     final int id;
     final Operation<I, O> op;
     final long time;
+    final long seq;
     Event<I, O> match;
     Event<I, O> prev;
     Event<I, O> next;
 
-    Event(boolean isCall, int id, Operation<I, O> op, long time) {
+    Event(boolean isCall, int id, Operation<I, O> op, long time, long seq) {
       this.isCall = isCall;
       this.id = id;
       this.op = op;
       this.time = time;
+      this.seq = seq;
     }
   }
 
@@ -125,18 +128,23 @@ public final class LinearizabilityChecker {
       if (op.outcomeUnknown() && model.isReadOnly(op.input())) {
         continue;
       }
-      Event<I, O> call = new Event<>(true, id, op, op.callTime());
-      Event<I, O> ret = new Event<>(false, id, op, op.returnTime());
+      Event<I, O> call = new Event<>(true, id, op, op.callTime(), op.callSeq());
+      Event<I, O> ret = new Event<>(false, id, op, op.returnTime(), op.returnSeq());
       call.match = ret;
       events.add(call);
       events.add(ret);
       id++;
     }
-    // Real-time order; at equal times calls first, so that touching operations count as
-    // concurrent (the conservative choice: it never invents a violation).
+    // Real-time order. At equal times: by sequence number when every operation has one (exact);
+    // otherwise calls first, so that touching operations count as concurrent (the conservative
+    // choice: it never invents a violation).
+    boolean sequenced = ops.stream().allMatch(Operation::sequenced);
+    Comparator<Event<I, O>> byTime = Comparator.comparingLong(e -> e.time);
     events.sort(
-        Comparator.comparingLong((Event<I, O> e) -> e.time).thenComparing(e -> e.isCall ? 0 : 1));
-    Event<I, O> head = new Event<>(true, -1, null, Long.MIN_VALUE);
+        sequenced
+            ? byTime.thenComparingLong(e -> e.seq)
+            : byTime.thenComparing(e -> e.isCall ? 0 : 1));
+    Event<I, O> head = new Event<>(true, -1, null, Long.MIN_VALUE, 0);
     Event<I, O> tail = head;
     for (Event<I, O> event : events) {
       tail.next = event;

@@ -30,6 +30,7 @@ final class Network {
   private final Set<Long> isolated = new HashSet<>();
   private final Set<List<Long>> cutLinks = new HashSet<>();
   private Predicate<Message> dropIf = m -> false;
+  private Set<PlantedBug> bugs = Set.of();
 
   static Config.Builder config(long id) {
     return Config.builder(id, new SplittableRandom(id)).electionTimeoutTicks(10).heartbeatTicks(1);
@@ -37,7 +38,13 @@ final class Network {
 
   /** A new group of {@code ids}, each configured by {@code cfg}. */
   static Network of(LongFunction<Config.Builder> cfg, long... ids) {
+    return of(Set.of(), cfg, ids);
+  }
+
+  /** A new group of {@code ids} whose replicas all run with {@code bugs} planted. */
+  static Network of(Set<PlantedBug> bugs, LongFunction<Config.Builder> cfg, long... ids) {
     Network n = new Network();
+    n.bugs = bugs;
     for (long id : ids) {
       n.add(cfg.apply(id).build(), MemoryRaftStorage.bootstrap(ConfState.ofVoters(ids)));
     }
@@ -52,7 +59,7 @@ final class Network {
   void add(Config cfg, MemoryRaftStorage storage) {
     configs.put(cfg.id(), cfg);
     storages.put(cfg.id(), storage);
-    nodes.put(cfg.id(), RaftNode.create(cfg, storage));
+    nodes.put(cfg.id(), PlantedBug.create(cfg, storage, bugs));
     applied.putIfAbsent(cfg.id(), new ArrayList<>());
     reads.putIfAbsent(cfg.id(), new ArrayList<>());
   }
@@ -60,7 +67,7 @@ final class Network {
   /** Replaces a replica by a fresh one built from its storage (a crash after a full sync). */
   void restart(long id) {
     applied.put(id, new ArrayList<>());
-    nodes.put(id, RaftNode.create(configs.get(id), storages.get(id)));
+    nodes.put(id, PlantedBug.create(configs.get(id), storages.get(id), bugs));
   }
 
   RaftNode node(long id) {

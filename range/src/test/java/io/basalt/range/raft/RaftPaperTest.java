@@ -297,11 +297,7 @@ class RaftPaperTest {
 
   @Test
   void buggyVoterWithoutLogCheckGrantsStaleCandidate() {
-    Raft r =
-        raft(
-            1,
-            storage(FIVE, 1, 2),
-            b -> b.testOnlyBuggyBehaviors(Set.of(Config.BuggyBehavior.VOTE_WITHOUT_LOG_CHECK)));
+    Raft r = raft(1, storage(FIVE, 1, 2), PlantedBug.VOTE_WITHOUT_LOG_CHECK);
     r.step(msg(Type.VOTE, 2, 1, 3).index(5).logTerm(1).build());
     assertThat(take(r).get(0).reject()).isFalse();
   }
@@ -323,13 +319,7 @@ class RaftPaperTest {
 
   @Test
   void buggyLeaderCommitsPreviousTermEntryByCounting() {
-    Raft r =
-        raft(
-            1,
-            storage(THREE, 1, 2),
-            b ->
-                b.testOnlyBuggyBehaviors(
-                    Set.of(Config.BuggyBehavior.COMMIT_PREVIOUS_TERM_BY_COUNTING)));
+    Raft r = raft(1, storage(THREE, 1, 2), PlantedBug.COMMIT_PREVIOUS_TERM_BY_COUNTING);
     makeLeader(r, 2);
     r.step(ack(2, 1, 3, 2));
     assertThat(r.log.committed()).isEqualTo(2);

@@ -39,6 +39,11 @@ final class RaftTestSupport {
     return new Raft(tweak.apply(config(id)).build(), st);
   }
 
+  /** A replica with {@code bug} planted. */
+  static Raft raft(long id, MemoryRaftStorage st, PlantedBug bug) {
+    return new Raft(config(id).build(), st, PlantedBug.rules(java.util.Set.of(bug)));
+  }
+
   /** The messages {@code r} produced since the last call. */
   static List<Message> take(Raft r) {
     List<Message> out = new ArrayList<>(r.msgs);

@@ -34,8 +34,7 @@ class RandomizedClusterTest {
   void safetyHoldsUnderRandomFaults() {
     String only = System.getProperty("basalt.raft.seed");
     String bug = System.getProperty("basalt.raft.bug");
-    Set<Config.BuggyBehavior> bugs =
-        bug == null ? Set.of() : Set.of(Config.BuggyBehavior.valueOf(bug));
+    Set<PlantedBug> bugs = bug == null ? Set.of() : Set.of(PlantedBug.valueOf(bug));
     if (only != null) {
       new Run(Long.parseLong(only), bugs).run(3000);
       return;
@@ -64,7 +63,7 @@ class RandomizedClusterTest {
     int safetyViolations = 0;
     for (long seed = 1; seed <= 20; seed++) {
       try {
-        new Run(seed, Set.of(Config.BuggyBehavior.VOTE_WITHOUT_LOG_CHECK)).run(3000);
+        new Run(seed, Set.of(PlantedBug.VOTE_WITHOUT_LOG_CHECK)).run(3000);
       } catch (AssertionError | IllegalStateException e) {
         String msg = String.valueOf(e.getMessage());
         if (msg.contains("Safety") || msg.contains("conflicts with committed")) {
@@ -78,7 +77,7 @@ class RandomizedClusterTest {
   private static final class Run {
     final long seed;
     final SplittableRandom rnd;
-    final Set<Config.BuggyBehavior> bugs;
+    final Set<PlantedBug> bugs;
     final Map<Long, RaftNode> nodes = new TreeMap<>();
     final Map<Long, MemoryRaftStorage> storages = new TreeMap<>();
     final Map<Long, Config> configs = new TreeMap<>();
@@ -92,7 +91,7 @@ class RandomizedClusterTest {
     int nextValue;
     int nextRead;
 
-    Run(long seed, Set<Config.BuggyBehavior> bugs) {
+    Run(long seed, Set<PlantedBug> bugs) {
       this.seed = seed;
       this.rnd = new SplittableRandom(seed);
       this.bugs = bugs;
@@ -101,7 +100,7 @@ class RandomizedClusterTest {
       ReadOnlyOption reads = rnd.nextBoolean() ? ReadOnlyOption.SAFE : ReadOnlyOption.LEASE_BASED;
       int quiesceAfter = rnd.nextBoolean() ? 0 : 5 + rnd.nextInt(20);
       for (long id : IDS) {
-        boolean checkQuorum = !bugs.contains(Config.BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM);
+        boolean checkQuorum = !bugs.contains(PlantedBug.LEASE_WITHOUT_CHECK_QUORUM);
         Config cfg =
             Config.builder(id, new SplittableRandom(seed * 31 + id))
                 .electionTimeoutTicks(10)
@@ -113,7 +112,6 @@ class RandomizedClusterTest {
                 .maxSizePerMsgBytes(200)
                 .maxInflightMsgs(4)
                 .quiesceAfterTicks(quiesceAfter)
-                .testOnlyBuggyBehaviors(bugs)
                 .build();
         configs.put(id, cfg);
         MemoryRaftStorage st =
@@ -121,7 +119,7 @@ class RandomizedClusterTest {
                 ? new MemoryRaftStorage()
                 : MemoryRaftStorage.bootstrap(new ConfState(voters, null, null, null, false));
         storages.put(id, st);
-        nodes.put(id, RaftNode.create(cfg, st));
+        nodes.put(id, PlantedBug.create(cfg, st, bugs));
         lastApplied.put(id, 0L);
       }
     }
@@ -310,7 +308,7 @@ class RandomizedClusterTest {
         if (rnd.nextBoolean()) {
           pool.addAll(rd.messages());
         }
-        RaftNode restarted = RaftNode.create(configs.get(id), storages.get(id));
+        RaftNode restarted = PlantedBug.create(configs.get(id), storages.get(id), bugs);
         nodes.put(id, restarted);
         lastApplied.put(id, restarted.status().applied());
         return;

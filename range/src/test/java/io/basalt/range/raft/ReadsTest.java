@@ -112,12 +112,8 @@ class ReadsTest {
   void buggyLeaseWithoutCheckQuorumServesReads() {
     Network n =
         Network.of(
-            id ->
-                Network.config(id)
-                    .readOnlyOption(ReadOnlyOption.LEASE_BASED)
-                    .checkQuorum(false)
-                    .testOnlyBuggyBehaviors(
-                        Set.of(Config.BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM)),
+            Set.of(PlantedBug.LEASE_WITHOUT_CHECK_QUORUM),
+            id -> Network.config(id).readOnlyOption(ReadOnlyOption.LEASE_BASED).checkQuorum(false),
             1,
             2,
             3);
@@ -132,13 +128,12 @@ class ReadsTest {
     // so a new leader can be elected while the old one still believes its lease.
     Network n =
         Network.of(
+            Set.of(PlantedBug.LEASE_WITHOUT_CHECK_QUORUM),
             id ->
                 Network.config(id)
                     .readOnlyOption(ReadOnlyOption.LEASE_BASED)
                     .checkQuorum(false)
-                    .preVote(false)
-                    .testOnlyBuggyBehaviors(
-                        Set.of(Config.BuggyBehavior.LEASE_WITHOUT_CHECK_QUORUM)),
+                    .preVote(false),
             1,
             2,
             3);

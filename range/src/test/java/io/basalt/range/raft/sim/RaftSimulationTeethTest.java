@@ -1,39 +1,90 @@
 package io.basalt.range.raft.sim;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import io.basalt.range.raft.Config.BuggyBehavior;
+import io.basalt.range.raft.PlantedBug;
+import io.basalt.range.raft.sim.RaftSimulationTest.SeedFailure;
+import io.basalt.range.raft.sim.Simulation.Check;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The simulator has teeth: each deliberately broken variant of the core (a test-only switch in
- * {@code Config}) fails the simulation at a recorded seed, while the correct core passes the same
- * seed. The seeds are the first that caught each variant in a search, the first even one (Readies
- * advanced in one step) and the first odd one (asynchronous persistence), among seeds 1..3,000:
+ * The simulator has teeth: each deliberately broken variant of the core ({@link PlantedBug},
+ * planted from test code) fails a pinned seed with a named check, and the correct core passes the
+ * same seed with every check on (the control).
+ *
+ * <p>Bugs a client can see are caught by what clients saw: the run has the internal Raft-property
+ * oracles switched off, and the failing check must be {@link Check#LINEARIZABILITY} of the client
+ * history. The seeds are the first two (within the 500 CI seeds) that the survey found:
  *
  * <pre>
- * bin/test -pl range -am -Dtest=RaftSimulationTest -Dbasalt.sim.seeds=10000 -Dbasalt.sim.bugs=VARIANT
+ * bin/test -pl range -am -Dtest=RaftSimulationTest -Dbasalt.sim.survey=true \
+ *     -Dbasalt.sim.internalChecks=false -Dbasalt.sim.bugs=VARIANT
  * </pre>
+ *
+ * Over seeds 1..500 that caught READ_INDEX_WITHOUT_QUORUM at 10 seeds and LEASE_READ_ON_FOLLOWER at
+ * 37; COMMIT_WITHOUT_QUORUM at 34 of seeds 1..154 (12 more lost an acknowledged write that no later
+ * read looked for). COMMIT_PREVIOUS_TERM_BY_COUNTING is caught by no client at any of those seeds
+ * (the window of Figure 8 is narrow); {@code Figure8Test} scripts its schedule and shows the
+ * acknowledged write lost. The internal oracles still have teeth of their own, below.
  */
 class RaftSimulationTeethTest {
-  @ParameterizedTest(name = "{0} is caught at seed {1}")
+  @ParameterizedTest(name = "{0} is caught by what clients saw at seed {1}")
   @CsvSource({
-    "VOTE_WITHOUT_LOG_CHECK, 8, Leader Completeness",
-    "VOTE_WITHOUT_LOG_CHECK, 7, Leader Completeness",
-    "COMMIT_PREVIOUS_TERM_BY_COUNTING, 904, Leader Completeness",
-    "COMMIT_PREVIOUS_TERM_BY_COUNTING, 983, Leader Completeness",
-    "LEASE_WITHOUT_CHECK_QUORUM, 78, two valid leases",
-    "LEASE_WITHOUT_CHECK_QUORUM, 1775, two valid leases"
+    "READ_INDEX_WITHOUT_QUORUM, 13",
+    "READ_INDEX_WITHOUT_QUORUM, 73",
+    "LEASE_READ_ON_FOLLOWER, 1",
+    "LEASE_READ_ON_FOLLOWER, 13",
+    "COMMIT_WITHOUT_QUORUM, 4",
+    "COMMIT_WITHOUT_QUORUM, 7"
   })
-  void brokenVariantFailsTheSimulation(BuggyBehavior bug, long seed, String violation) {
-    assertThatCode(() -> RaftSimulationTest.runSeed(seed, Set.of())).doesNotThrowAnyException();
-    assertThatThrownBy(() -> RaftSimulationTest.runSeed(seed, Set.of(bug)))
-        .isInstanceOf(AssertionError.class)
+  void clientsSeeThePlantedBug(PlantedBug bug, long seed) {
+    assertThatCode(() -> RaftSimulationTest.runSeed(seed, Set.of(), true))
+        .as("control: the correct core passes seed %d with every check on", seed)
+        .doesNotThrowAnyException();
+    SeedFailure failure =
+        catchThrowableOfType(
+            SeedFailure.class, () -> RaftSimulationTest.runSeed(seed, Set.of(bug), false));
+    assertThat(failure).as("%s at seed %d fails a check", bug, seed).isNotNull();
+    assertThat(failure.check).as(failure.getMessage()).isEqualTo(Check.LINEARIZABILITY);
+    assertThat(failure)
         .hasMessageContaining("seed " + seed)
-        .hasMessageContaining(violation)
+        .hasMessageContaining("-Dbasalt.sim.bugs=" + bug.name())
+        .hasMessageContaining("-Dbasalt.sim.internalChecks=false");
+  }
+
+  /**
+   * Bugs no client saw in the CI seeds are caught by the internal oracles (the seeds are the first
+   * even and odd ones among 1..3,000 that did). A lease that outlives the followers' promise is
+   * seen by no client in seeds 1..500 (CheckQuorum deposes the old leader first) but overlaps a
+   * newer leader's lease.
+   */
+  @ParameterizedTest(name = "{0} is caught by {2} at seed {1}")
+  @CsvSource({
+    "VOTE_WITHOUT_LOG_CHECK, 8, LEADER_COMPLETENESS",
+    "VOTE_WITHOUT_LOG_CHECK, 7, LEADER_COMPLETENESS",
+    "COMMIT_PREVIOUS_TERM_BY_COUNTING, 904, LEADER_COMPLETENESS",
+    "COMMIT_PREVIOUS_TERM_BY_COUNTING, 983, LEADER_COMPLETENESS",
+    "LEASE_WITHOUT_CHECK_QUORUM, 78, LEASE_EXCLUSIVE",
+    "LEASE_WITHOUT_CHECK_QUORUM, 1775, LEASE_EXCLUSIVE",
+    "LEASE_OUTLIVES_ELECTION_TIMEOUT, 10, LEASE_EXCLUSIVE",
+    "LEASE_OUTLIVES_ELECTION_TIMEOUT, 21, LEASE_EXCLUSIVE"
+  })
+  void internalOraclesCatchThePlantedBug(PlantedBug bug, long seed, Check check) {
+    assertThatCode(() -> RaftSimulationTest.runSeed(seed, Set.of(), true))
+        .as("control: the correct core passes seed %d", seed)
+        .doesNotThrowAnyException();
+    SeedFailure failure =
+        catchThrowableOfType(
+            SeedFailure.class, () -> RaftSimulationTest.runSeed(seed, Set.of(bug), true));
+    assertThat(failure).as("%s at seed %d fails a check", bug, seed).isNotNull();
+    assertThat(failure.check).as(failure.getMessage()).isEqualTo(check);
+    assertThat(check.internal).isTrue();
+    assertThat(failure)
+        .hasMessageContaining("seed " + seed)
         .hasMessageContaining("-Dbasalt.sim.bugs=" + bug.name());
   }
 }

@@ -10,6 +10,7 @@ import io.basalt.range.raft.EngineRaftStorage;
 import io.basalt.range.raft.Entry;
 import io.basalt.range.raft.EntryType;
 import io.basalt.range.raft.Message;
+import io.basalt.range.raft.PlantedBug;
 import io.basalt.range.raft.RaftNode;
 import io.basalt.range.raft.ReadState;
 import io.basalt.range.raft.Ready;
@@ -51,7 +52,8 @@ import java.util.TreeSet;
  * Matching between every two replicas' persisted logs. At the end, after faults heal: every group
  * elects a leader and commits a probe within a bounded number of election timeouts (liveness),
  * every acknowledged write is applied by every live member, and the client history of every
- * register is linearizable.
+ * register is linearizable. A failure is a {@link Violation} naming its {@link Check}; the internal
+ * (white-box) checks can be switched off to see what clients alone would notice.
  */
 final class Simulation {
   /** What a run varies; everything is drawn from the seed. */
@@ -67,8 +69,8 @@ final class Simulation {
       double writeFraction,
       double leaderKillRate,
       boolean leaderChurn,
-      Set<Config.BuggyBehavior> bugs) {
-    static Options random(SplittableRandom rng, Set<Config.BuggyBehavior> bugs) {
+      Set<PlantedBug> bugs) {
+    static Options random(SplittableRandom rng, Set<PlantedBug> bugs) {
       if (rng.nextInt(4) == 0) {
         // Leader churn: one 3-replica group, a clean network, one entry per message, and almost
         // every new leader killed moments after election (the schedules of Figure 8).
@@ -102,12 +104,47 @@ final class Simulation {
     }
   }
 
-  /** Thrown when an invariant is violated. */
+  /** What a run checks; a {@link Violation} names the check that failed. */
+  enum Check {
+    /** Internal (white-box, over the replicas' state): one leader per term. */
+    ELECTION_SAFETY(true),
+    /** Internal: a leader's log only grows in its term. */
+    LEADER_APPEND_ONLY(true),
+    /** Internal: equal entries wherever the terms at an index agree. */
+    LOG_MATCHING(true),
+    /** Internal: every replica applies the same entry at an index. */
+    STATE_MACHINE_SAFETY(true),
+    /** Internal: a new leader holds every applied entry. */
+    LEADER_COMPLETENESS(true),
+    /** Internal: at most one valid lease per group at any instant. */
+    LEASE_EXCLUSIVE(true),
+    /** Internal: apply order, equal state digests at equal index, snapshots not below applied. */
+    REPLICA_STATE(true),
+    /** After faults stop: a leader is elected and commits within a bound. */
+    LIVENESS(false),
+    /** After faults stop: every member applies everything committed. */
+    CONVERGENCE(false),
+    /** After faults stop: every write a client saw acknowledged is applied by every member. */
+    ACKED_WRITE_LOST(false),
+    /** What clients saw: the history of every register is linearizable. */
+    LINEARIZABILITY(false);
+
+    final boolean internal;
+
+    Check(boolean internal) {
+      this.internal = internal;
+    }
+  }
+
+  /** Thrown when a check fails. */
   static final class Violation extends AssertionError {
     private static final long serialVersionUID = 1L;
 
-    Violation(String message) {
-      super(message);
+    final Check check;
+
+    Violation(Check check, String message) {
+      super("[" + check + "] " + message);
+      this.check = check;
     }
   }
 
@@ -133,6 +170,7 @@ final class Simulation {
   static final long BOOTSTRAP_TERM = 1;
 
   private final long seed;
+  private final boolean internalChecks;
   private final Options options;
   private final SplittableRandom rng;
 
@@ -153,6 +191,13 @@ final class Simulation {
   private final Set<List<Long>> cutLinks = new java.util.HashSet<>();
   private long nextProcess = 1;
   private long nextOpId = 1;
+
+  /**
+   * Numbers every client invocation and return in the order they happen: virtual time has 1 ms
+   * resolution, and many events share an instant; with these the checker knows their order.
+   */
+  private long clientEventSeq;
+
   private boolean chaos = true;
   private boolean readOnlyPhase;
   private long stepsSinceLogMatchCheck;
@@ -174,6 +219,28 @@ final class Simulation {
     long leaseReads;
     long unknownOps;
     long oldTermCommits;
+    long confChangesApplied;
+    long internalViolationsUnchecked;
+
+    /** Adds {@code other}'s counts to these. */
+    void add(Stats other) {
+      events += other.events;
+      messages += other.messages;
+      crashes += other.crashes;
+      crashesKeepingUnsynced += other.crashesKeepingUnsynced;
+      partitions += other.partitions;
+      confChanges += other.confChanges;
+      transfers += other.transfers;
+      snapshotsSent += other.snapshotsSent;
+      compactions += other.compactions;
+      okWrites += other.okWrites;
+      okReads += other.okReads;
+      leaseReads += other.leaseReads;
+      unknownOps += other.unknownOps;
+      oldTermCommits += other.oldTermCommits;
+      confChangesApplied += other.confChangesApplied;
+      internalViolationsUnchecked += other.internalViolationsUnchecked;
+    }
   }
 
   private record Event(long time, long seq, Runnable action) implements Comparable<Event> {
@@ -184,8 +251,18 @@ final class Simulation {
     }
   }
 
-  Simulation(long seed, Set<Config.BuggyBehavior> bugs) {
+  Simulation(long seed, Set<PlantedBug> bugs) {
+    this(seed, bugs, true);
+  }
+
+  /**
+   * @param internalChecks whether the white-box oracles over the replicas' state ({@link
+   *     Check#internal}) run; without them only what clients saw, and liveness, is checked. The
+   *     schedule of a seed is the same either way.
+   */
+  Simulation(long seed, Set<PlantedBug> bugs, boolean internalChecks) {
     this.seed = seed;
+    this.internalChecks = internalChecks;
     this.rng = new SplittableRandom(seed);
     this.crashRng = new SplittableRandom(seed ^ 0x5DEECE66DL);
     this.options = Options.random(rng, bugs);
@@ -217,7 +294,15 @@ final class Simulation {
     }
   }
 
-  private Violation violation(String what) {
+  /** Fails the run if internal checks are on; otherwise only counts the violation. */
+  private void internalViolation(Check check, String what) {
+    if (internalChecks) {
+      throw violation(check, what);
+    }
+    stats.internalViolationsUnchecked++;
+  }
+
+  private Violation violation(Check check, String what) {
     StringBuilder replicas = new StringBuilder();
     for (Node node : nodes.values()) {
       for (Replica r : node.replicas.values()) {
@@ -239,6 +324,7 @@ final class Simulation {
       }
     }
     return new Violation(
+        check,
         what
             + "\n  replicas:"
             + replicas
@@ -328,7 +414,6 @@ final class Simulation {
         .readOnlyOption(Config.ReadOnlyOption.SAFE)
         .leaseClockDriftTicks(1)
         .quiesceAfterTicks(group.quiesceAfterTicks)
-        .testOnlyBuggyBehaviors(options.bugs())
         .build();
   }
 
@@ -364,7 +449,7 @@ final class Simulation {
       Snapshot snap = storage.snapshot();
       sm.restore(snap.data());
       sm.appliedIndex = snap.metadata().index();
-      this.raft = RaftNode.create(config(group, id), storage);
+      this.raft = PlantedBug.create(config(group, id), storage, options.bugs());
       this.wasMember = storage.initialState().confState().contains(id);
     }
 
@@ -469,7 +554,8 @@ final class Simulation {
       if (rd.snapshot() != null) {
         SnapshotMetadata m = rd.snapshot().metadata();
         if (m.index() < sm.appliedIndex) {
-          throw violation(
+          internalViolation(
+              Check.REPLICA_STATE,
               "replica "
                   + id
                   + " of group "
@@ -513,7 +599,8 @@ final class Simulation {
 
     private void apply(Entry e) {
       if (e.index() != sm.appliedIndex + 1) {
-        throw violation(
+        internalViolation(
+            Check.REPLICA_STATE,
             "replica "
                 + id
                 + " of group "
@@ -525,8 +612,12 @@ final class Simulation {
       }
       long dataHash = java.util.Arrays.hashCode(e.data()) * 31L + e.type().ordinal();
       long[] first = group.applied.putIfAbsent(e.index(), new long[] {e.term(), dataHash});
+      if (first == null && e.type() == EntryType.CONF_CHANGE) {
+        stats.confChangesApplied++;
+      }
       if (first != null && (first[0] != e.term() || first[1] != dataHash)) {
-        throw violation(
+        internalViolation(
+            Check.STATE_MACHINE_SAFETY,
             "State Machine Safety: group "
                 + group.id
                 + " index "
@@ -561,7 +652,8 @@ final class Simulation {
     private void checkDigest() {
       Long other = group.digests.putIfAbsent(sm.appliedIndex, sm.digest);
       if (other != null && other != sm.digest) {
-        throw violation(
+        internalViolation(
+            Check.REPLICA_STATE,
             "state digests differ at applied index "
                 + sm.appliedIndex
                 + " in group "
@@ -631,7 +723,8 @@ final class Simulation {
       if (st.role() == RaftNode.Role.LEADER) {
         Long other = leaderOfTerm.putIfAbsent(group.id + "/" + st.term(), id);
         if (other != null && other != id) {
-          throw violation(
+          internalViolation(
+              Check.ELECTION_SAFETY,
               "Election Safety: group "
                   + group.id
                   + " has leaders "
@@ -645,10 +738,13 @@ final class Simulation {
           leaderTerm = st.term();
           leaderLastIndex = st.lastIndex();
           lastSeenCommit = st.commit();
-          checkLeaderCompleteness(st);
+          if (internalChecks) {
+            checkLeaderCompleteness(st);
+          }
           maybeKillNewLeader(this);
         } else if (st.lastIndex() < leaderLastIndex) {
-          throw violation(
+          internalViolation(
+              Check.LEADER_APPEND_ONLY,
               "Leader Append-Only: leader "
                   + id
                   + " of group "
@@ -667,12 +763,15 @@ final class Simulation {
         }
         lastSeenCommit = st.commit();
       }
-      checkLeases();
+      if (internalChecks) {
+        checkLeases();
+      }
     }
 
     private void checkLeaderCompleteness(RaftNode.Status st) {
       if (st.lastIndex() < group.maxApplied) {
-        throw violation(
+        internalViolation(
+            Check.LEADER_COMPLETENESS,
             "Leader Completeness: leader "
                 + id
                 + " of group "
@@ -690,7 +789,8 @@ final class Simulation {
           index++) {
         long[] applied = group.applied.get(index);
         if (applied != null && storage.term(index) != applied[0]) {
-          throw violation(
+          internalViolation(
+              Check.LEADER_COMPLETENESS,
               "Leader Completeness: leader "
                   + id
                   + " of group "
@@ -701,6 +801,7 @@ final class Simulation {
                   + index
                   + ", applied as term "
                   + applied[0]);
+          return;
         }
       }
     }
@@ -716,7 +817,8 @@ final class Simulation {
         }
       }
       if (holders > 1) {
-        throw violation("two valid leases at once in group " + group.id + ":" + who);
+        internalViolation(
+            Check.LEASE_EXCLUSIVE, "two valid leases at once in group " + group.id + ":" + who);
       }
     }
   }
@@ -987,6 +1089,7 @@ final class Simulation {
       String key,
       RegisterModel.Op op,
       long callTime,
+      long callSeq,
       Client client) {}
 
   final class Client {
@@ -1005,17 +1108,21 @@ final class Simulation {
     // Bursty load: in read-only phases the logs stay equal, which is when a candidate that lost
     // touch with a live leader can win, the moment leases exist for.
     double kind = readOnlyPhase ? 1.0 : rng.nextDouble();
+    // Once faults stop, every run writes a fair share, so that every seed acknowledges writes
+    // (read-mostly runs may see none acknowledged during the chaos).
+    double writeFraction = chaos ? options.writeFraction() : Math.max(options.writeFraction(), 0.3);
     RegisterModel.Op op;
-    if (kind < options.writeFraction() * 0.7) {
+    if (kind < writeFraction * 0.7) {
       op = new RegisterModel.Write("v" + nextOpId);
-    } else if (kind < options.writeFraction()) {
+    } else if (kind < writeFraction) {
       String expected = rng.nextBoolean() ? null : "v" + Math.max(1, nextOpId - 1 - rng.nextInt(6));
       op = new RegisterModel.Cas(expected, "v" + nextOpId);
     } else {
       op = new RegisterModel.Read();
     }
     ClientRequest request =
-        new ClientRequest(nextOpId++, client.process, group, key, op, now, client);
+        new ClientRequest(
+            nextOpId++, client.process, group, key, op, now, ++clientEventSeq, client);
     client.inFlight = request;
     Long replicaId = client.leaderGuess.get(group.id);
     if (replicaId == null || !group.nodeOfReplica.containsKey(replicaId)) {
@@ -1050,7 +1157,8 @@ final class Simulation {
     RaftNode.Status st = r.raft.status();
     if (request.op instanceof RegisterModel.Read) {
       byte[] context = ByteBuffer.allocate(8).putLong(request.opId).array();
-      if (request.group.leaseReads && st.role() == RaftNode.Role.LEADER && st.leaseValid()) {
+      // The core decides who holds a lease (a correct one: only a leader).
+      if (request.group.leaseReads && st.leaseValid()) {
         stats.leaseReads++;
         r.readsAwaitingApply.add(new long[] {st.commit(), request.opId});
         r.readsById.put(request.opId, request);
@@ -1118,12 +1226,27 @@ final class Simulation {
       stats.unknownOps++;
       history.add(
           new Operation<>(
-              request.process, request.key, request.op, null, request.callTime, Operation.UNKNOWN));
+              request.process,
+              request.key,
+              request.op,
+              null,
+              request.callTime,
+              Operation.UNKNOWN,
+              request.callSeq,
+              Long.MAX_VALUE));
       client.process = nextProcess++; // an unknown outcome ends the process (VERIFICATION.md)
       client.leaderGuess.remove(request.group.id);
     } else {
       history.add(
-          new Operation<>(request.process, request.key, request.op, result, request.callTime, now));
+          new Operation<>(
+              request.process,
+              request.key,
+              request.op,
+              result,
+              request.callTime,
+              now,
+              request.callSeq,
+              ++clientEventSeq));
       if (request.op instanceof RegisterModel.Read) {
         stats.okReads++;
       } else {
@@ -1451,7 +1574,7 @@ final class Simulation {
       now = event.time;
       stats.events++;
       event.action.run();
-      if (++stepsSinceLogMatchCheck >= 500) {
+      if (++stepsSinceLogMatchCheck >= 500 && internalChecks) {
         stepsSinceLogMatchCheck = 0;
         checkLogMatching();
       }
@@ -1484,6 +1607,7 @@ final class Simulation {
   private void heal() {
     note("heal everything; faults stop");
     chaos = false;
+    readOnlyPhase = false;
     cutLinks.clear();
     for (Node node : nodes.values()) {
       node.failIo = false;
@@ -1595,7 +1719,8 @@ final class Simulation {
       if (ea.get(k).term() == eb.get(k).term()) {
         for (int m = 0; m <= k; m++) {
           if (!ea.get(m).equals(eb.get(m))) {
-            throw violation(
+            internalViolation(
+                Check.LOG_MATCHING,
                 "Log Matching: group "
                     + group.id
                     + " replicas "
@@ -1606,6 +1731,7 @@ final class Simulation {
                     + ea.get(k).index()
                     + " but differ at "
                     + ea.get(m).index());
+            return;
           }
         }
         return;
@@ -1614,10 +1740,19 @@ final class Simulation {
   }
 
   private void finalChecks(long healAt) {
+    // Safety before liveness: what clients saw first, so that a run that broke both reports the
+    // broken promise to clients.
+    LinearizabilityChecker.Result<RegisterModel.Op, Object> result =
+        new LinearizabilityChecker().check(new RegisterModel(), history);
+    if (!result.linearizable()) {
+      throw violation(
+          Check.LINEARIZABILITY, "client history is not linearizable:\n" + result.describe());
+    }
     long bound = 20L * ELECTION_TICKS * TICK_MILLIS;
     for (Group group : groups.values()) {
       if (group.probeAppliedAt < 0) {
         throw violation(
+            Check.LIVENESS,
             "Liveness: group "
                 + group.id
                 + " committed no probe within "
@@ -1626,6 +1761,7 @@ final class Simulation {
       }
       if (group.probeAppliedAt - healAt > bound) {
         throw violation(
+            Check.LIVENESS,
             "Liveness: group "
                 + group.id
                 + " needed "
@@ -1636,7 +1772,8 @@ final class Simulation {
       }
       Replica leader = leaderOf(group);
       if (leader == null) {
-        throw violation("Liveness: group " + group.id + " has no leader at the end");
+        throw violation(
+            Check.LIVENESS, "Liveness: group " + group.id + " has no leader at the end");
       }
       RaftNode.Status ls = leader.raft.status();
       for (long member : ls.confState().allMembers()) {
@@ -1644,10 +1781,12 @@ final class Simulation {
         Replica r = node.replicas.get(group.id);
         if (r == null || r.id != member) {
           throw violation(
+              Check.CONVERGENCE,
               "member " + member + " of group " + group.id + " is not running on node " + node.id);
         }
         if (r.sm.appliedIndex != ls.commit()) {
           throw violation(
+              Check.CONVERGENCE,
               "member "
                   + member
                   + " of group "
@@ -1661,6 +1800,7 @@ final class Simulation {
         for (long op : group.ackedWrites) {
           if (!r.sm.appliedOps.contains(op)) {
             throw violation(
+                Check.ACKED_WRITE_LOST,
                 "acknowledged write "
                     + op
                     + " of group "
@@ -1670,11 +1810,6 @@ final class Simulation {
           }
         }
       }
-    }
-    LinearizabilityChecker.Result<RegisterModel.Op, Object> result =
-        new LinearizabilityChecker().check(new RegisterModel(), history);
-    if (!result.linearizable()) {
-      throw violation("client history is not linearizable:\n" + result.describe());
     }
   }
 
