@@ -901,6 +901,9 @@ final class StoreSimulation {
     /** Attempts before the client gives up even if its deadline has not passed. */
     int maxAttempts = Integer.MAX_VALUE;
 
+    /** Retries until its deadline whatever the answers (the checks after the heal). */
+    boolean persistent;
+
     Attempt(
         Client client,
         String key,
@@ -1010,7 +1013,7 @@ final class StoreSimulation {
         } else {
           throw new AssertionError("unexpected error for " + request + ": " + r);
         }
-        if (definiteRefusals == attempt && random.nextInt(3) == 0) {
+        if (!persistent && definiteRefusals == attempt && random.nextInt(3) == 0) {
           giveUp(); // its caller stops here: the refusal is the answer it reports
           return;
         }
@@ -1089,6 +1092,7 @@ final class StoreSimulation {
       finalReads.add(new Attempt(c, key, new RegisterModel.Read(), req, now, now + 5_000, 0));
     }
     for (Attempt a : finalReads) {
+      a.persistent = true;
       a.send();
     }
     runUntil(stopAt);
@@ -1112,6 +1116,7 @@ final class StoreSimulation {
           new Attempt(c, key, new RegisterModel.Write(value), req, now, now + 5_000, 0));
     }
     for (Attempt a : finalWrites) {
+      a.persistent = true;
       a.send();
     }
     runUntil(stopAt);
@@ -1267,7 +1272,7 @@ final class StoreSimulation {
   List<String> unwritableKeysAfterHeal() {
     List<String> out = new ArrayList<>();
     for (Attempt a : finalWrites) {
-      if (!a.finished || a.unknown) {
+      if (!a.finished || a.unknown || a.gaveUp) {
         StringBuilder state = new StringBuilder();
         for (int n = 1; n <= nodeCount; n++) {
           state

@@ -16,7 +16,10 @@ import org.junit.jupiter.params.provider.CsvSource;
  *
  * <p>{@code FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT} is not here: the simulated clients never reuse
  * a request id for other keys, and a retry's own latches keep it from being proposed while its
- * first copy is in flight; {@code FirstInLogTest} probes it directly.
+ * first copy is in flight; {@code FirstInLogTest} probes it directly. Nor is {@code
+ * EVALUATE_BEFORE_LEADER_READY}, which needs a leader elected before it learns that its log's last
+ * entry committed and a compare-and-set on that key at once: seeds 1..700 of the current schedule
+ * do not meet it, and {@code LeaderReadyTest} scripts it.
  *
  * <p>To find a seed for a new bug: {@code bin/test -pl node -am -Dtest=StoreSimulationTeethTest
  * -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchBug=NAME} prints, for seeds
@@ -34,7 +37,6 @@ class StoreSimulationTeethTest {
     "KEEP_LOST_PROPOSALS, 110, exception, but its proposals hold",
     "ANSWER_LOST_PROPOSALS_ON_ELECTION, 102, definite failure applied, ''",
     "RELEASE_LATCHES_BEFORE_WRITE, 1, linearizability, ''",
-    "EVALUATE_BEFORE_LEADER_READY, 135, linearizability, ''",
   })
   void plantedBugIsCaughtByItsCheckAndTheSeedPassesWithoutIt(
       Store.Bug bug, long seed, String check, String detail) {
