@@ -259,6 +259,9 @@ public final class Store {
   /** A batch in flight longer than this stops the store (a stalled disk, a dead writer). */
   static final long WRITE_STALL_NANOS = 5_000_000_000L;
 
+  /** What a write's allowance grows by per byte: a disk writes at least 20 MB/s. */
+  private static final long STALL_NANOS_PER_BYTE = 50;
+
   /** A gap this long between ticks means the process itself was stalled. */
   private static final long STALL_GAP_NANOS = 1_000_000_000L;
 
@@ -579,7 +582,10 @@ public final class Store {
     lastTickNanos = t;
     Batch oldestBatch = writesInFlight.peekFirst();
     long oldest = oldestBatch == null ? t : oldestBatch.handedOverNanos();
-    if (t - Math.max(oldest, stallClockFrom) > WRITE_STALL_NANOS) {
+    // A large write (a snapshot being installed) may take longer: 5 s plus 50 ns a byte.
+    long allowance =
+        WRITE_STALL_NANOS + (oldestBatch == null ? 0 : oldestBatch.bytes() * STALL_NANOS_PER_BYTE);
+    if (t - Math.max(oldest, stallClockFrom) > allowance) {
       // A disk that does not finish a write stalls every range here while heartbeats still go out
       // and keep this node's leases: give the ranges up (the node stops, others take over).
       throw new StorageException(
@@ -846,7 +852,7 @@ public final class Store {
       Replica replica, Ready ready, long appliedTo, List<Set<ByteString>> latches) {}
 
   /** A round's batch on its way to disk: when it was handed over, and its replicas' Readies. */
-  private record Batch(long handedOverNanos, List<InFlight> items) {}
+  private record Batch(long handedOverNanos, long bytes, List<InFlight> items) {}
 
   private void processReady() {
     while (!dirty.isEmpty()) {
@@ -916,7 +922,7 @@ public final class Store {
             ByteBuffer.allocate(8).putLong(clockBoundNanos).array());
       }
       boolean synced = sync;
-      writesInFlight.add(new Batch(nanoTime.getAsLong(), inFlight));
+      writesInFlight.add(new Batch(nanoTime.getAsLong(), batch.byteSize(), inFlight));
       persister.persist(batch, sync, nanos -> written(batch, synced, inFlight, nanos));
     }
   }
@@ -1340,7 +1346,7 @@ public final class Store {
           // The rest of a stream that a newer one replaced, or whose start was lost: not an error
           // of the stream being received.
           listener.droppedMessage(
-              from, rangeId, "snapshot chunk " + chunk.getSequence() + " of an abandoned stream");
+              from, rangeId, "snapshot chunk of an abandoned stream");
           return;
         } else {
           rx = current.getValue();

@@ -131,6 +131,11 @@ final class StoreSimulation {
   private boolean faultsOn = true;
   private long clientSeq;
 
+  /** Numbers every invocation and return in the order they happen (see Operation). */
+  private long opEventSeq;
+
+  private long nextProcess = 1;
+
   private final java.util.Set<Store.Bug> bugs;
 
   StoreSimulation(long seed) {
@@ -795,10 +800,14 @@ final class StoreSimulation {
 
   private final class Client {
     final int id;
+
+    /** The process id its operations are recorded under; a new one after an unknown outcome. */
+    long process;
     final long[] leaderGuess;
 
     Client(int id) {
       this.id = id;
+      this.process = nextProcess++;
       this.leaderGuess = new long[ranges.size() + 1];
     }
 
@@ -898,6 +907,9 @@ final class StoreSimulation {
      */
     int definiteRefusals;
 
+    /** The invocation's place among all invocations and returns (virtual time is coarse). */
+    final long callSeq;
+
     /** Attempts before the client gives up even if its deadline has not passed. */
     int maxAttempts = Integer.MAX_VALUE;
 
@@ -919,6 +931,7 @@ final class StoreSimulation {
       this.invokedAt = invokedAt;
       this.deadline = deadline;
       this.stopAt = stopAt;
+      this.callSeq = ++opEventSeq;
     }
 
     boolean isWrite() {
@@ -1062,7 +1075,19 @@ final class StoreSimulation {
       } else {
         stats.opsOk++;
       }
-      history.add(new Operation<>(client.id, key, op, output, invokedAt, returnTime));
+      history.add(
+          new Operation<>(
+              client.process,
+              key,
+              op,
+              output,
+              invokedAt,
+              returnTime,
+              callSeq,
+              unknown ? Long.MAX_VALUE : ++opEventSeq));
+      if (unknown) {
+        client.process = nextProcess++; // an unknown outcome ends its process
+      }
       client.next(stopAt);
     }
   }
