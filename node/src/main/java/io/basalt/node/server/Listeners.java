@@ -51,4 +51,16 @@ record Listeners(StoreListener first, StoreListener second) implements StoreList
     first.snapshotInstalled(rangeId, index);
     second.snapshotInstalled(rangeId, index);
   }
+
+  @Override
+  public void snapshotSent(long rangeId, long toNode, int chunks, long bytes) {
+    first.snapshotSent(rangeId, toNode, chunks, bytes);
+    second.snapshotSent(rangeId, toNode, chunks, bytes);
+  }
+
+  @Override
+  public void snapshotNotSent(long rangeId, long toNode, String reason) {
+    first.snapshotNotSent(rangeId, toNode, reason);
+    second.snapshotNotSent(rangeId, toNode, reason);
+  }
 }

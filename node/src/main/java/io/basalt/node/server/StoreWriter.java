@@ -87,11 +87,17 @@ final class StoreWriter implements Store.Persister, AutoCloseable {
           return; // closing: nothing is reported any more
         }
         // One report per write: the batches that shared it report -1.
-        storeThread.accept(() -> {
-          for (int i = 0; i < done.size(); i++) {
-            done.get(i).written().accept(i == done.size() - 1 ? nanos : -1);
-          }
-        });
+        try {
+          storeThread.accept(() -> {
+            for (int i = 0; i < done.size(); i++) {
+              done.get(i).written().accept(i == done.size() - 1 ? nanos : -1);
+            }
+          });
+        } catch (IllegalStateException | java.util.concurrent.RejectedExecutionException gone) {
+          // The store loop stopped (its event loop too, when the node closes before this writer
+          // is stopped): no one takes reports any more, and this is no failure of the writer.
+          return;
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -1,5 +1,7 @@
 package io.basalt.node.process;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
 import io.basalt.api.InitClusterRequest;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
@@ -32,6 +34,7 @@ final class ProcessCluster implements AutoCloseable {
   final Process[] processes;
   private final List<String> extraArgs[];
   private final int tickMs;
+  private final List<String> expectedErrors = new ArrayList<>();
 
   @SuppressWarnings("unchecked")
   ProcessCluster(String name, int size, int tickMs) throws IOException {
@@ -73,6 +76,14 @@ final class ProcessCluster implements AutoCloseable {
 
   Path log(int node) {
     return dir.resolve("node-" + node + ".log");
+  }
+
+  /**
+   * Declares that node logs may contain ERROR lines containing {@code text} (e.g. a node that stops
+   * serving because of its clock). Any other ERROR line fails the test when the cluster closes.
+   */
+  void expectErrors(String text) {
+    expectedErrors.add(text);
   }
 
   /** Extra flags for a node's next start (e.g. a clock skew). */
@@ -290,8 +301,53 @@ final class ProcessCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Kills every node left running, then fails if any node log holds an ERROR line that no {@link
+   * #expectErrors} call declared.
+   */
   @Override
   public void close() {
+    killAll();
+    List<Path> logs = new ArrayList<>();
+    for (int i = 1; i <= size; i++) {
+      logs.add(log(i));
+    }
+    assertNoUnexpectedErrors(logs, expectedErrors);
+  }
+
+  /**
+   * Fails with every ERROR line of {@code logs} (slf4j-simple's level field: "[thread] ERROR logger
+   * - message") that contains none of {@code expected}.
+   */
+  static void assertNoUnexpectedErrors(List<Path> logs, List<String> expected) {
+    List<String> unexpected = new ArrayList<>();
+    for (Path log : logs) {
+      String text;
+      try {
+        text = Files.exists(log) ? new String(Files.readAllBytes(log), UTF_8) : "";
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      for (String line : text.split("\n")) {
+        if (ERROR_LINE.matcher(line).find() && expected.stream().noneMatch(line::contains)) {
+          unexpected.add(log.getFileName() + ": " + line);
+        }
+      }
+    }
+    if (!unexpected.isEmpty()) {
+      throw new AssertionError(
+          unexpected.size()
+              + " unexpected ERROR line(s) in the node logs ("
+              + logs.get(0).getParent()
+              + "):\n  "
+              + String.join("\n  ", unexpected.subList(0, Math.min(20, unexpected.size()))));
+    }
+  }
+
+  private static final java.util.regex.Pattern ERROR_LINE =
+      java.util.regex.Pattern.compile("(^|\\s)ERROR\\s");
+
+  private void killAll() {
     for (int i = 1; i <= size; i++) {
       Process p = processes[i];
       if (p != null && p.isAlive()) {
