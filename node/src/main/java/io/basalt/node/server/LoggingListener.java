@@ -7,7 +7,7 @@ import org.slf4j.LoggerFactory;
 
 /** One log line per notable store event. */
 final class LoggingListener implements StoreListener {
-private static final Logger log = LoggerFactory.getLogger(Node.class);
+  private static final Logger log = LoggerFactory.getLogger(Node.class);
 
   private final long nodeId;
   private final Map<String, Long> lastDropLog = new java.util.HashMap<>();

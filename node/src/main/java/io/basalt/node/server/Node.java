@@ -23,7 +23,6 @@ import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.store.Errors;
 import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
-import io.basalt.node.store.StoreListener;
 import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;

@@ -1345,8 +1345,7 @@ public final class Store {
         } else if (current == null || current.getKey() != chunk.getSnapshotId()) {
           // The rest of a stream that a newer one replaced, or whose start was lost: not an error
           // of the stream being received.
-          listener.droppedMessage(
-              from, rangeId, "snapshot chunk of an abandoned stream");
+          listener.droppedMessage(from, rangeId, "snapshot chunk of an abandoned stream");
           return;
         } else {
           rx = current.getValue();

@@ -162,10 +162,17 @@ class BadInputTest {
     try (Socket s = raw()) {
       DataOutputStream out = new DataOutputStream(s.getOutputStream());
       DataInputStream in = new DataInputStream(s.getInputStream());
-      writeFrame(out, hello(clusterId, 77));
       byte[] hello = new byte[in.readInt()];
       in.readFully(hello);
-      assertThat(Frame.parseFrom(hello).hasHello()).isTrue();
+      Hello theirs = Frame.parseFrom(hello).getHello();
+      assertThat(theirs.hasLeaseTiming()).as("a node announces its lease timing").isTrue();
+      // A peer with the same lease timing (a different one is refused: see below).
+      Frame ours = hello(clusterId, 77);
+      writeFrame(
+          out,
+          ours.toBuilder()
+              .setHello(ours.getHello().toBuilder().setLeaseTiming(theirs.getLeaseTiming()))
+              .build());
       writeFrame(
           out,
           Frame.newBuilder()
@@ -186,6 +193,29 @@ class BadInputTest {
       awaitLog("for range 4242: no replica of this range here");
     }
     assertGoodClientServed("after unknown raft range");
+  }
+
+  @Test
+  void aPeerTickingAtAnotherRateIsRefusedWithTheReason() throws Exception {
+    try (Socket s = raw()) {
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      byte[] hello = new byte[in.readInt()];
+      in.readFully(hello);
+      Hello theirs = Frame.parseFrom(hello).getHello();
+      Frame ours = hello(good.clusterId(), 78);
+      writeFrame(
+          new DataOutputStream(s.getOutputStream()),
+          ours.toBuilder()
+              .setHello(
+                  ours.getHello().toBuilder()
+                      .setLeaseTiming(
+                          theirs.getLeaseTiming().toBuilder()
+                              .setTickMs(theirs.getLeaseTiming().getTickMs() / 2)))
+              .build());
+      assertClosedByServer(s);
+    }
+    awaitLog("node 78 runs with lease timing tick");
+    assertGoodClientServed("after a peer with other lease timing");
   }
 
   @Test

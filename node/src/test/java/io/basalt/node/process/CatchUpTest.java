@@ -40,6 +40,8 @@ class CatchUpTest {
   @Test
   void aFollowerDownDuringAMinuteOfWritesCatchesUpBySnapshot() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("catchup", 3, 100)) {
+      // The follower holds the snapshot (hundreds of MiB) in memory until it installs it.
+      cluster.setHeap("2g");
       cluster.startAll();
       cluster.init(4);
       cluster.awaitConverged(Duration.ofSeconds(60));

@@ -86,6 +86,16 @@ final class ProcessCluster implements AutoCloseable {
     expectedErrors.add(text);
   }
 
+  private String heap = "256m";
+
+  /**
+   * The maximum heap of every node started from now on (default 256m). A node installing a snapshot
+   * holds it in memory until it is written.
+   */
+  void setHeap(String heap) {
+    this.heap = heap;
+  }
+
   /** Extra flags for a node's next start (e.g. a clock skew). */
   void setExtraArgs(int node, List<String> args) {
     extraArgs[node] = new ArrayList<>(args);
@@ -96,7 +106,7 @@ final class ProcessCluster implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(java);
     cmd.add("--enable-native-access=ALL-UNNAMED");
-    cmd.add("-Xmx256m");
+    cmd.add("-Xmx" + heap);
     cmd.add("-XX:+UseSerialGC");
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));

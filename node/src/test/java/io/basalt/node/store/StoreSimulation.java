@@ -803,6 +803,7 @@ final class StoreSimulation {
 
     /** The process id its operations are recorded under; a new one after an unknown outcome. */
     long process;
+
     final long[] leaderGuess;
 
     Client(int id) {
