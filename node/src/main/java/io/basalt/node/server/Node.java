@@ -694,8 +694,11 @@ public final class Node implements AutoCloseable {
                 + offsets.measurements(physical.wallNanos());
       }
       if (!java.util.Objects.equals(reason, notServing)) {
-        if (reason != null) {
+        if (reason != null && notServing == null) {
           log.error("node {} stops serving: {}", config.nodeId(), reason);
+        } else if (reason != null) {
+          // Still not serving; only the measurements changed: one ERROR line per episode.
+          log.debug("node {} still does not serve: {}", config.nodeId(), reason);
         } else {
           log.info("node {} serves again: its clock offset is within bounds", config.nodeId());
         }
