@@ -6,7 +6,6 @@ import com.google.protobuf.ByteString;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.PutRequest;
-import io.basalt.api.RaftMessage;
 import io.basalt.api.RequestHeader;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
@@ -57,18 +56,7 @@ class ClockStepBackTest {
             1,
             engine,
             new HybridClock(() -> wallNanos, 500_000_000L),
-            new Store.Network() {
-              @Override
-              public void send(long toNode, RaftMessage message) {}
-
-              @Override
-              public void ping(long toNode) {}
-
-              @Override
-              public boolean sendSnapshot(long toNode, SnapshotStream stream) {
-                return false;
-              }
-            },
+            TestStores.NO_NETWORK,
             Store.Options.defaults(),
             new SplittableRandom(1),
             StoreListener.NONE,

@@ -6,7 +6,6 @@ import com.google.protobuf.ByteString;
 import io.basalt.api.ConditionalPutRequest;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
-import io.basalt.api.RaftMessage;
 import io.basalt.api.RequestHeader;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.txn.hlc.HybridClock;
@@ -53,18 +52,7 @@ class DedupeClockStepTest {
             1,
             new MemEngine(),
             new HybridClock(() -> wallNanos, 500_000_000L),
-            new Store.Network() {
-              @Override
-              public void send(long toNode, RaftMessage message) {}
-
-              @Override
-              public void ping(long toNode) {}
-
-              @Override
-              public boolean sendSnapshot(long toNode, SnapshotStream stream) {
-                return false;
-              }
-            },
+            TestStores.NO_NETWORK,
             // 100 ms ticks; records kept a minute, collection considered every second.
             new Store.Options(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, RETENTION_MS, 10),
             new SplittableRandom(1),

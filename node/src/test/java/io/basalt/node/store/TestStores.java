@@ -16,6 +16,21 @@ import java.util.function.LongSupplier;
  * Stores for tests that drive one store alone: a network that goes nowhere, the default options.
  */
 public final class TestStores {
+  /** A network that drops everything (a store alone, or one whose peers are not simulated). */
+  public static final Store.Network NO_NETWORK =
+      new Store.Network() {
+        @Override
+        public void send(long toNode, RaftMessage message) {}
+
+        @Override
+        public void ping(long toNode) {}
+
+        @Override
+        public boolean sendSnapshot(long toNode, SnapshotStream stream) {
+          return false;
+        }
+      };
+
   private TestStores() {}
 
   /** The meta range and one data range holding every user key, on node 1 alone. */
@@ -46,18 +61,7 @@ public final class TestStores {
         nodeId,
         engine,
         new HybridClock(System::currentTimeMillis, 500_000_000L),
-        new Store.Network() {
-          @Override
-          public void send(long toNode, RaftMessage message) {}
-
-          @Override
-          public void ping(long toNode) {}
-
-          @Override
-          public boolean sendSnapshot(long toNode, SnapshotStream stream) {
-            return false;
-          }
-        },
+        NO_NETWORK,
         Store.Options.defaults(),
         new SplittableRandom(1),
         StoreListener.NONE,
