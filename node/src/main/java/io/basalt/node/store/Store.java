@@ -172,50 +172,11 @@ public final class Store {
     }
   }
 
-  /**
-   * Deliberate bugs for the simulator's teeth tests: each must make the whole-cluster simulation
-   * fail. Never set outside tests.
-   */
-  enum Bug {
-    /** Any replica serves reads from its own state, without ReadIndex or a lease. */
-    LOCAL_READS_WITHOUT_READ_INDEX,
-    /** A write is acknowledged when proposed instead of when applied. */
-    ACK_BEFORE_COMMIT,
-    /** A snapshot is installed without its data (only the Raft state moves). */
-    SNAPSHOT_WITHOUT_DATA,
-    /**
-     * A leader keeps the latches of proposals of earlier terms that can no longer commit (neither
-     * released once an entry of a later term is applied nor when a new entry takes their index).
-     */
-    KEEP_LOST_PROPOSALS,
-    /**
-     * A new leader answers NotLeader ("not applied") at once to the proposals its own log does not
-     * hold, before its no-op commits: another replica that still holds such an entry can be elected
-     * and commit it.
-     */
-    ANSWER_LOST_PROPOSALS_ON_ELECTION,
-    /**
-     * An applied proposal's latches are released when its writes are staged, not once they are in
-     * the engine: with asynchronous writes, a write to the same key evaluates against stale state.
-     */
-    RELEASE_LATCHES_BEFORE_WRITE,
-    /**
-     * A leader marks a write first in the log although a proposal of its request id is in flight:
-     * replicas skip their dedupe lookup, and a duplicate is applied twice.
-     */
-    FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT,
-    /**
-     * A new leader evaluates writes before it has applied the entries of earlier terms: it misses
-     * their dedupe records (and marks a retry first in the log) and reads state they change.
-     */
-    EVALUATE_BEFORE_LEADER_READY
-  }
+  private StoreRules rules = StoreRules.CORRECT;
 
-  private Set<Bug> bugs = Set.of();
-
-  /** Test hook: turns on deliberate bugs (see {@link Bug}). */
-  void testOnlyBugs(Set<Bug> bugs) {
-    this.bugs = Set.copyOf(bugs);
+  /** Test hook: substitutes deliberately broken rules (see {@link StoreRules}). */
+  void testOnlyRules(StoreRules rules) {
+    this.rules = Objects.requireNonNull(rules);
   }
 
   /** The identity a store was initialized with. */
@@ -1175,7 +1136,7 @@ public final class Store {
   private record WaitingRead(long index, Pending pending) {}
 
   /** One range replica: Raft core, storage, state machine, and the requests it is working on. */
-  private final class Replica {
+  private final class Replica implements StoreRules.NewLeader {
     RangeDescriptor descriptor;
     final long rangeId;
     final RaftNode raft;
@@ -1406,7 +1367,7 @@ public final class Store {
                 + pendingSnapshots.keySet()
                 + ")");
       }
-      if (!bugs.contains(Bug.SNAPSHOT_WITHOUT_DATA)) {
+      if (rules.installSnapshotData()) {
         batch.addAll(data);
       }
       pendingSnapshots.clear();
@@ -1565,7 +1526,7 @@ public final class Store {
     }
 
     void handle(Pending p) {
-      if (!p.isWrite() && bugs.contains(Bug.LOCAL_READS_WITHOUT_READ_INDEX)) {
+      if (!p.isWrite() && !rules.readsNeedReadIndex()) {
         p.reply(serveRead(p.request));
         return;
       }
@@ -1590,7 +1551,7 @@ public final class Store {
         readIndexWaiting.put(p.readContext, p);
         return;
       }
-      if (writtenApplied < leaderReadyIndex && !bugs.contains(Bug.EVALUATE_BEFORE_LEADER_READY)) {
+      if (writtenApplied < leaderReadyIndex && rules.awaitLeaderReady()) {
         awaitingLeaderReady.add(p);
         return;
       }
@@ -1636,9 +1597,7 @@ public final class Store {
         // and the record lookup covers everything applied; the rest of the log is this leader's
         // own proposals. So with no proposal of this id in flight, no entry before the one
         // proposed now carries it, and replicas may skip their own lookup.
-        firstInLog =
-            !requestIdsInFlight.containsKey(requestId)
-                || bugs.contains(Bug.FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT);
+        firstInLog = rules.firstInLog(requestIdsInFlight.containsKey(requestId));
       }
       Timestamp ts = clock.now();
       RaftCommand.Builder cmd =
@@ -1664,7 +1623,7 @@ public final class Store {
       // (Once this term's no-op is applied, earlier terms' proposals past it are already answered,
       // so this is only a guard: the displaced entry is not committed, so its outcome is unknown.)
       Proposal displaced = proposals.get(pr.index());
-      if (displaced != null && !bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
+      if (displaced != null && rules.releaseLostProposals()) {
         latched.removeAll(displaced.pending.latches);
         displaced.pending.reply(
             Errors.timeout("the write's log position was taken over; its outcome is unknown"));
@@ -1676,7 +1635,7 @@ public final class Store {
       if (!requestId.isEmpty()) {
         requestIdsInFlight.merge(requestId, 1, Integer::sum);
       }
-      if (bugs.contains(Bug.ACK_BEFORE_COMMIT)) {
+      if (!rules.acknowledgeWhenApplied()) {
         p.reply(result);
       }
     }
@@ -1804,9 +1763,7 @@ public final class Store {
           // The last index now is this term's no-op: once it is applied, this replica's state holds
           // every earlier term's committed entry.
           leaderReadyIndex = raft.status().lastIndex();
-          if (bugs.contains(Bug.ANSWER_LOST_PROPOSALS_ON_ELECTION)) {
-            answerProposalsMissingFromLog(leaderReadyIndex, answers);
-          }
+          rules.onBecameLeader(this, leaderReadyIndex, answers);
         }
         boolean lost = !nowLeader && isLeader;
         if (newLeader != leader || nowLeader != isLeader) {
@@ -1833,31 +1790,29 @@ public final class Store {
       serveReads();
     }
 
-    /**
-     * The planted bug {@link Bug#ANSWER_LOST_PROPOSALS_ON_ELECTION}: answers NotLeader to the
-     * proposals this new leader's (uncommitted) log does not hold.
-     */
-    private void answerProposalsMissingFromLog(long noOpIndex, List<Runnable> answers) {
-      List<Long> lost = new ArrayList<>();
-      proposals.forEach((index, prop) -> {
-        if (index >= noOpIndex) {
-          lost.add(index);
-          return;
-        }
-        try {
-          if (storage.term(index) != prop.term()) {
-            lost.add(index);
-          }
-        } catch (RuntimeException notInStorageYet) {
-          // resolved when its index is applied
-        }
-      });
-      for (long index : lost) {
-        Proposal prop = forget(proposals.remove(index));
-        latched.removeAll(prop.pending().latches);
-        Pending p = prop.pending();
-        answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
-      }
+    // StoreRules.NewLeader: what a rule may see and do at election (the correct rules use none).
+
+    @Override
+    public long[] proposalIndexes() {
+      return proposals.keySet().stream().mapToLong(Long::longValue).toArray();
+    }
+
+    @Override
+    public long proposalTerm(long index) {
+      return proposals.get(index).term();
+    }
+
+    @Override
+    public long logTerm(long index) {
+      return storage.term(index);
+    }
+
+    @Override
+    public void answerNotLeader(long index, List<Runnable> answers) {
+      Proposal prop = forget(proposals.remove(index));
+      latched.removeAll(prop.pending().latches);
+      Pending p = prop.pending();
+      answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
     }
 
     /**
@@ -1871,7 +1826,7 @@ public final class Store {
      * once its index is applied, or this, or its deadline (Timeout, outcome unknown).
      */
     private void releaseLostProposals(long appliedIndex, long appliedTerm, List<Runnable> answers) {
-      if (proposals.isEmpty() || bugs.contains(Bug.KEEP_LOST_PROPOSALS)) {
+      if (proposals.isEmpty() || !rules.releaseLostProposals()) {
         return;
       }
       List<Long> lost = new ArrayList<>();
@@ -1936,7 +1891,7 @@ public final class Store {
         if (prop != null) {
           // Held until the batch holding this entry's writes is in the engine: a write to the
           // same keys evaluated before would read the state before it.
-          if (bugs.contains(Bug.RELEASE_LATCHES_BEFORE_WRITE)) {
+          if (!rules.holdLatchesUntilWritten()) {
             latched.removeAll(prop.pending.latches);
           } else {
             stagedLatches.add(prop.pending.latches);

@@ -37,7 +37,7 @@ class FirstInLogTest {
   @Test
   void withoutTheInFlightCheckTheDuplicateIsAppliedTwice() {
     // The same probe with the check removed: the test above would fail.
-    Store store = singleNodeStore(Set.of(Store.Bug.FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT));
+    Store store = singleNodeStore(Set.of(PlantedStoreBug.FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT));
     twoPutsWithOneId(store);
     assertThat(store.readLocal(2, K2.toByteArray())).isPresent();
   }
@@ -85,9 +85,9 @@ class FirstInLogTest {
         .build();
   }
 
-  private static Store singleNodeStore(Set<Store.Bug> bugs) {
+  private static Store singleNodeStore(Set<PlantedStoreBug> bugs) {
     Store store = TestStores.isolated(1, new MemEngine(), System::nanoTime);
-    store.testOnlyBugs(bugs);
+    PlantedStoreBug.plant(store, bugs);
     TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
     for (int i = 0; i < 40; i++) {
       store.tick();

@@ -37,12 +37,12 @@ class LeaderReadyTest {
   @Test
   void evaluatingBeforeTheNoOpIsAppliedMissesAnAcknowledgedWrite() {
     // The control: with the wait removed the same schedule fails the compare-and-set.
-    KvResponse cas = casAfterElection(Set.of(Store.Bug.EVALUATE_BEFORE_LEADER_READY));
+    KvResponse cas = casAfterElection(Set.of(PlantedStoreBug.EVALUATE_BEFORE_LEADER_READY));
     assertThat(cas.hasError()).as("%s", cas).isFalse();
     assertThat(cas.getConditionalPut().getSucceeded()).isFalse();
   }
 
-  private static KvResponse casAfterElection(Set<Store.Bug> bugs) {
+  private static KvResponse casAfterElection(Set<PlantedStoreBug> bugs) {
     ScriptedStores c = new ScriptedStores(3, bugs);
     c.tick(ALL, 12);
     c.dropAll();

@@ -46,7 +46,7 @@ class LostProposalTest {
   @Test
   void withTheOldReleaseOnElectionTheClientIsToldNotAppliedYetItIsApplied() {
     // The control: the planted bug answers at step 3, and the promise breaks.
-    Outcome o = runSchedule(Set.of(Store.Bug.ANSWER_LOST_PROPOSALS_ON_ELECTION));
+    Outcome o = runSchedule(Set.of(PlantedStoreBug.ANSWER_LOST_PROPOSALS_ON_ELECTION));
     assertThat(o.answers).hasSize(1);
     assertThat(o.answers.get(0).getError().hasNotLeader()).as("%s", o.answers).isTrue();
     assertThat(o.applied).contains("P");
@@ -57,7 +57,7 @@ class LostProposalTest {
   private static final Set<MessageType> VOTES =
       Set.of(MessageType.MESSAGE_TYPE_VOTE, MessageType.MESSAGE_TYPE_VOTE_RESPONSE);
 
-  private static Outcome runSchedule(Set<Store.Bug> bugs) {
+  private static Outcome runSchedule(Set<PlantedStoreBug> bugs) {
     ScriptedStores c = new ScriptedStores(5, bugs);
     Set<Long> all = Set.of(1L, 2L, 3L, 4L, 5L);
     c.tick(all, 12); // past the quarantine of a fresh start

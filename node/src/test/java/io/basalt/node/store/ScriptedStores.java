@@ -31,7 +31,7 @@ final class ScriptedStores {
   boolean pingsAnswered;
 
   /** The meta range and one data range (id 2, every user key), each on all {@code n} nodes. */
-  ScriptedStores(int n, Set<Store.Bug> bugs) {
+  ScriptedStores(int n, Set<PlantedStoreBug> bugs) {
     stores = new Store[n + 1];
     engines = new MemEngine[n + 1];
     List<NodeDescriptor> nodes = new ArrayList<>();
@@ -74,7 +74,7 @@ final class ScriptedStores {
               new SplittableRandom(i),
               StoreListener.NONE,
               () -> nowMs * 1_000_000L);
-      stores[i].testOnlyBugs(bugs);
+      PlantedStoreBug.plant(stores[i], bugs);
       stores[i].bootstrap("scripted", ranges, nodes);
     }
   }

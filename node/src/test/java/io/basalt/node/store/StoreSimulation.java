@@ -136,7 +136,7 @@ final class StoreSimulation {
 
   private long nextProcess = 1;
 
-  private final java.util.Set<Store.Bug> bugs;
+  private final java.util.Set<PlantedStoreBug> bugs;
 
   StoreSimulation(long seed) {
     this(seed, java.util.Set.of());
@@ -150,7 +150,7 @@ final class StoreSimulation {
    */
   private final boolean asyncWrites;
 
-  StoreSimulation(long seed, java.util.Set<Store.Bug> bugs) {
+  StoreSimulation(long seed, java.util.Set<PlantedStoreBug> bugs) {
     this.asyncWrites = (seed & 1) == 1;
     this.bugs = bugs;
     this.random = new SplittableRandom(seed);
@@ -291,7 +291,7 @@ final class StoreSimulation {
                   20,
                   compactLogAfter,
                   256,
-                  bugs.contains(Store.Bug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
+                  bugs.contains(PlantedStoreBug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
                   100),
               rnd.split(),
               new StoreListener() {
@@ -314,7 +314,7 @@ final class StoreSimulation {
                 }
               },
               () -> now * 1_000_000L);
-      store.testOnlyBugs(bugs);
+      PlantedStoreBug.plant(store, bugs);
       unsynced.clear();
       if (asyncWrites) {
         int inc = incarnation;

@@ -10,9 +10,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The whole-cluster simulation has teeth: each deliberate {@link Store.Bug}, planted alone, makes a
- * pinned seed fail the check that names what the bug breaks, and the same seed passes every check
- * without it (the control), so the check fails for that bug and no other reason.
+ * The whole-cluster simulation has teeth: each deliberate {@link PlantedStoreBug}, planted alone,
+ * makes a pinned seed fail the check that names what the bug breaks, and the same seed passes every
+ * check without it (the control), so the check fails for that bug and no other reason.
  *
  * <p>{@code FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT} is not here: the simulated clients never reuse
  * a request id for other keys, and a retry's own latches keep it from being proposed while its
@@ -39,7 +39,7 @@ class StoreSimulationTeethTest {
     "RELEASE_LATCHES_BEFORE_WRITE, 1, linearizability, ''",
   })
   void plantedBugIsCaughtByItsCheckAndTheSeedPassesWithoutIt(
-      Store.Bug bug, long seed, String check, String detail) {
+      PlantedStoreBug bug, long seed, String check, String detail) {
     String replay =
         "replay: bin/test -pl node -am -Dtest=StoreSimulationTeethTest"
             + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchBug="
@@ -58,11 +58,11 @@ class StoreSimulationTeethTest {
   @EnabledIfSystemProperty(named = "basalt.storesim.searchBug", matches = ".+")
   void searchSeedsForBugs() {
     for (String name : System.getProperty("basalt.storesim.searchBug").split(",")) {
-      searchSeeds(Store.Bug.valueOf(name.trim()));
+      searchSeeds(PlantedStoreBug.valueOf(name.trim()));
     }
   }
 
-  private static void searchSeeds(Store.Bug bug) {
+  private static void searchSeeds(PlantedStoreBug bug) {
     int found = 0;
     long schedules = 0;
     for (long seed = Long.getLong("basalt.storesim.searchFrom", 1);

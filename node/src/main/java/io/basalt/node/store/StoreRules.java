@@ -1,0 +1,95 @@
+package io.basalt.node.store;
+
+import java.util.List;
+
+/**
+ * The decisions on which a store's answers rest, gathered at one seam. A store always asks these
+ * methods, and production always uses {@link #CORRECT}, whose answers are the right ones. The seam
+ * is package-private: only tests in this package can substitute deliberately broken rules, to prove
+ * that the store simulation catches them (see the test-side {@code PlantedStoreBug}). There is no
+ * configuration switch that breaks a store.
+ */
+interface StoreRules {
+  /** The right rules. Stateless; one instance for every store. */
+  StoreRules CORRECT = new StoreRules() {};
+
+  /**
+   * Whether a read waits for ReadIndex on the leader. Always: a replica's own state may lag what
+   * was acknowledged.
+   */
+  default boolean readsNeedReadIndex() {
+    return true;
+  }
+
+  /**
+   * Whether a write is acknowledged only once its entry is applied. Always, never when proposed.
+   */
+  default boolean acknowledgeWhenApplied() {
+    return true;
+  }
+
+  /** Whether an installed snapshot's data is written with its Raft state. Always. */
+  default boolean installSnapshotData() {
+    return true;
+  }
+
+  /**
+   * Whether a leader answers and releases the latches of proposals of earlier terms that can no
+   * longer commit (once an entry of a later term is applied, or a new entry takes their index).
+   */
+  default boolean releaseLostProposals() {
+    return true;
+  }
+
+  /**
+   * Whether an applied proposal's latches are held until the batch holding its writes is in the
+   * engine. Always: a write to the same key evaluated before would read the state before them.
+   */
+  default boolean holdLatchesUntilWritten() {
+    return true;
+  }
+
+  /**
+   * Whether a leader may mark a write first in the log (replicas then skip their dedupe lookup):
+   * only if no proposal of its request id is in flight.
+   */
+  default boolean firstInLog(boolean proposalOfRequestIdInFlight) {
+    return !proposalOfRequestIdInFlight;
+  }
+
+  /**
+   * Whether a new leader waits to evaluate writes until it has applied the entries of earlier terms
+   * (their dedupe records, and the state they change). Always.
+   */
+  default boolean awaitLeaderReady() {
+    return true;
+  }
+
+  /**
+   * Called when a replica becomes leader, with the index of its term's no-op. The right rules do
+   * nothing here: a proposal missing from the new leader's log may still be in another replica's
+   * and commit there, so it is answered only once its fate is certain.
+   */
+  default void onBecameLeader(NewLeader replica, long noOpIndex, List<Runnable> answers) {}
+
+  /** What {@link #onBecameLeader} may see of, and do to, the replica that just became leader. */
+  interface NewLeader {
+    /** The indexes of the proposals awaiting their outcome, ascending. */
+    long[] proposalIndexes();
+
+    /** The term the proposal awaiting its outcome at {@code index} was proposed in. */
+    long proposalTerm(long index);
+
+    /**
+     * The term of the entry at {@code index} in this replica's log; a RuntimeException if its
+     * storage does not hold it (yet).
+     */
+    long logTerm(long index);
+
+    /**
+     * Forgets the proposal at {@code index}, releases its latches, and adds to {@code answers} its
+     * answer: NotLeader with no leader hint.
+     */
+    void answerNotLeader(long index, List<Runnable> answers);
+  }
+}

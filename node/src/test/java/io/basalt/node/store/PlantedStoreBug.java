@@ -1,0 +1,121 @@
+package io.basalt.node.store;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Deliberate bugs for the store simulation's teeth tests, planted from test code through the
+ * package-private {@link StoreRules} seam: each must make the whole-cluster simulation fail.
+ * Production code has no way to select them.
+ */
+enum PlantedStoreBug {
+  /** Any replica serves reads from its own state, without ReadIndex or a lease. */
+  LOCAL_READS_WITHOUT_READ_INDEX,
+  /** A write is acknowledged when proposed instead of when applied. */
+  ACK_BEFORE_COMMIT,
+  /** A snapshot is installed without its data (only the Raft state moves). */
+  SNAPSHOT_WITHOUT_DATA,
+  /**
+   * A leader keeps the latches of proposals of earlier terms that can no longer commit (neither
+   * released once an entry of a later term is applied nor when a new entry takes their index).
+   */
+  KEEP_LOST_PROPOSALS,
+  /**
+   * A new leader answers NotLeader ("not applied") at once to the proposals its own log does not
+   * hold, before its no-op commits: another replica that still holds such an entry can be elected
+   * and commit it.
+   */
+  ANSWER_LOST_PROPOSALS_ON_ELECTION,
+  /**
+   * An applied proposal's latches are released when its writes are staged, not once they are in the
+   * engine: with asynchronous writes, a write to the same key evaluates against stale state.
+   */
+  RELEASE_LATCHES_BEFORE_WRITE,
+  /**
+   * A leader marks a write first in the log although a proposal of its request id is in flight:
+   * replicas skip their dedupe lookup, and a duplicate is applied twice.
+   */
+  FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT,
+  /**
+   * A new leader evaluates writes before it has applied the entries of earlier terms: it misses
+   * their dedupe records (and marks a retry first in the log) and reads state they change.
+   */
+  EVALUATE_BEFORE_LEADER_READY;
+
+  /** Plants {@code bugs} in {@code store} (none: the correct rules). */
+  static void plant(Store store, Set<PlantedStoreBug> bugs) {
+    store.testOnlyRules(rules(bugs));
+  }
+
+  static StoreRules rules(Set<PlantedStoreBug> bugs) {
+    return bugs.isEmpty() ? StoreRules.CORRECT : new Broken(EnumSet.copyOf(bugs));
+  }
+
+  private record Broken(Set<PlantedStoreBug> bugs) implements StoreRules {
+    @Override
+    public boolean readsNeedReadIndex() {
+      return !bugs.contains(LOCAL_READS_WITHOUT_READ_INDEX);
+    }
+
+    @Override
+    public boolean acknowledgeWhenApplied() {
+      return !bugs.contains(ACK_BEFORE_COMMIT);
+    }
+
+    @Override
+    public boolean installSnapshotData() {
+      return !bugs.contains(SNAPSHOT_WITHOUT_DATA);
+    }
+
+    @Override
+    public boolean releaseLostProposals() {
+      return !bugs.contains(KEEP_LOST_PROPOSALS);
+    }
+
+    @Override
+    public boolean holdLatchesUntilWritten() {
+      return !bugs.contains(RELEASE_LATCHES_BEFORE_WRITE);
+    }
+
+    @Override
+    public boolean firstInLog(boolean proposalOfRequestIdInFlight) {
+      return bugs.contains(FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT)
+          || StoreRules.super.firstInLog(proposalOfRequestIdInFlight);
+    }
+
+    @Override
+    public boolean awaitLeaderReady() {
+      return !bugs.contains(EVALUATE_BEFORE_LEADER_READY);
+    }
+
+    /**
+     * {@link #ANSWER_LOST_PROPOSALS_ON_ELECTION}: answers NotLeader to the proposals this new
+     * leader's (uncommitted) log does not hold.
+     */
+    @Override
+    public void onBecameLeader(NewLeader replica, long noOpIndex, List<Runnable> answers) {
+      if (!bugs.contains(ANSWER_LOST_PROPOSALS_ON_ELECTION)) {
+        return;
+      }
+      List<Long> lost = new ArrayList<>();
+      for (long index : replica.proposalIndexes()) {
+        if (index >= noOpIndex) {
+          lost.add(index);
+          continue;
+        }
+        try {
+          if (replica.logTerm(index) != replica.proposalTerm(index)) {
+            lost.add(index);
+          }
+        } catch (RuntimeException notInStorageYet) {
+          // resolved when its index is applied
+        }
+      }
+      for (long index : lost) {
+        replica.answerNotLeader(index, answers);
+      }
+    }
+  }
+}
