@@ -569,14 +569,7 @@ final class StoreSimulation {
         partitionA.add(i);
       }
     }
-    long epoch = ++partitionEpoch;
-    at(
-        now + healAfter,
-        () -> {
-          if (partitionEpoch == epoch) {
-            partitioned = false;
-          }
-        });
+    healLater(healAfter);
   }
 
   /**
@@ -603,14 +596,7 @@ final class StoreSimulation {
     if (random.nextBoolean()) {
       partitionA.add(d.getReplicas(random.nextInt(d.getReplicasCount())).getNodeId());
     }
-    long epoch = ++partitionEpoch;
-    at(
-        now + healAfter,
-        () -> {
-          if (partitionEpoch == epoch) {
-            partitioned = false;
-          }
-        });
+    healLater(healAfter);
   }
 
   /**
@@ -717,6 +703,18 @@ final class StoreSimulation {
       step = 0;
       partitioned = false;
     }
+  }
+
+  /** Ends the partition begun last after {@code ms}, unless another has begun since. */
+  private void healLater(long ms) {
+    long epoch = ++partitionEpoch;
+    at(
+        now + ms,
+        () -> {
+          if (partitionEpoch == epoch) {
+            partitioned = false;
+          }
+        });
   }
 
   /** Cuts {@code side} off from every other node (clients still reach all). */
