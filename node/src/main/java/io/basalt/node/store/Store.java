@@ -92,10 +92,10 @@ import java.util.random.RandomGenerator;
  * committed before it; one that outlives its deadline is answered Timeout (its outcome is unknown).
  *
  * <p><b>Snapshots</b> leave as {@link SnapshotStream}s that the network pulls chunk by chunk; the
- * leader waits for the follower's answer, and reports a stream that failed to its core, which
- * sends another. <b>Serving</b> stops while the node is told so ({@link #setNotServing}) or its
- * clock is behind the bound its data was written under (after a restart with the clock stepped
- * back); meanwhile it hands the ranges it leads to followers.
+ * leader waits for the follower's answer, and reports a stream that failed to its core, which sends
+ * another. <b>Serving</b> stops while the node is told so ({@link #setNotServing}) or its clock is
+ * behind the bound its data was written under (after a restart with the clock stepped back);
+ * meanwhile it hands the ranges it leads to followers.
  */
 public final class Store {
   /** Where the store's outbound traffic goes. */
