@@ -180,6 +180,24 @@ final class Simulation {
    */
   private final SplittableRandom crashRng;
 
+  /**
+   * The targeted nemesis's own stream: seeds without it draw the same numbers from {@link #rng} as
+   * before it existed, so their schedules are unchanged.
+   */
+  private final SplittableRandom nemesisRng;
+
+  /** Whether this seed runs the leader-isolating nemesis (a quarter of the seeds). */
+  private final boolean nemesis;
+
+  /**
+   * The nemesis's current episode: a group's leader cut off from every other node (not from
+   * clients), some clients reading from it and others writing through whichever leader the rest
+   * elect; null between episodes.
+   */
+  private Episode episode;
+
+  private record Episode(Group group, String key, long oldLeader, long oldNode) {}
+
   private final PriorityQueue<Event> events = new PriorityQueue<>();
   private long now;
   private long eventSeq;
@@ -265,6 +283,8 @@ final class Simulation {
     this.internalChecks = internalChecks;
     this.rng = new SplittableRandom(seed);
     this.crashRng = new SplittableRandom(seed ^ 0x5DEECE66DL);
+    this.nemesisRng = new SplittableRandom(seed ^ 0x1EADE12L);
+    this.nemesis = nemesisRng.nextInt(4) == 0;
     this.options = Options.random(rng, bugs);
     this.asyncPersist = (seed & 1) == 1;
   }
@@ -881,6 +901,9 @@ final class Simulation {
   }
 
   private boolean linkUp(long from, long to) {
+    if (episode != null && (from == episode.oldNode()) != (to == episode.oldNode())) {
+      return false;
+    }
     return !cutLinks.contains(List.of(from, to));
   }
 
@@ -1094,6 +1117,10 @@ final class Simulation {
 
   final class Client {
     long process = nextProcess++;
+
+    /** The client's number; during a nemesis episode every third one writes, the rest read. */
+    int index;
+
     final TreeMap<Long, Long> leaderGuess = new TreeMap<>();
     ClientRequest inFlight;
     boolean stopped;
@@ -1101,6 +1128,10 @@ final class Simulation {
 
   private void clientNext(Client client) {
     if (client.stopped) {
+      return;
+    }
+    if (episode != null) {
+      episodeRequest(client, episode);
       return;
     }
     Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
@@ -1120,11 +1151,39 @@ final class Simulation {
     } else {
       op = new RegisterModel.Read();
     }
+    sendRequest(client, group, key, op, client.leaderGuess.get(group.id));
+  }
+
+  /**
+   * A client's request during a nemesis episode: readers read the episode's register from the
+   * isolated old leader (as a client that does not know it was cut off would); writers wait until
+   * the rest of the group has elected a leader and write new values through it.
+   */
+  private void episodeRequest(Client client, Episode ep) {
+    RegisterModel.Op op;
+    long target;
+    if (client.index % 3 == 0) {
+      Replica leader = leaderAwayFrom(ep.group(), ep.oldNode());
+      if (leader == null) {
+        at(now + 5, () -> clientNext(client));
+        return;
+      }
+      op = new RegisterModel.Write("v" + nextOpId);
+      target = leader.id;
+    } else {
+      op = new RegisterModel.Read();
+      target = ep.oldLeader();
+    }
+    sendRequest(client, ep.group(), ep.key(), op, target);
+  }
+
+  private void sendRequest(
+      Client client, Group group, String key, RegisterModel.Op op, Long replicaGuess) {
     ClientRequest request =
         new ClientRequest(
             nextOpId++, client.process, group, key, op, now, ++clientEventSeq, client);
     client.inFlight = request;
-    Long replicaId = client.leaderGuess.get(group.id);
+    Long replicaId = replicaGuess;
     if (replicaId == null || !group.nodeOfReplica.containsKey(replicaId)) {
       List<Long> ids = new ArrayList<>(group.nodeOfReplica.keySet());
       replicaId = ids.get(rng.nextInt(ids.size()));
@@ -1274,6 +1333,102 @@ final class Simulation {
       }
     }
     return best;
+  }
+
+  /** The highest-term live leader of {@code group} on a node other than {@code excludedNode}. */
+  private Replica leaderAwayFrom(Group group, long excludedNode) {
+    Replica best = null;
+    for (Map.Entry<Long, Long> e : group.nodeOfReplica.entrySet()) {
+      if (e.getValue() == excludedNode) {
+        continue;
+      }
+      Replica r = nodes.get(e.getValue()).replicas.get(group.id);
+      if (r != null
+          && r.alive()
+          && r.id == e.getKey()
+          && r.raft.status().role() == RaftNode.Role.LEADER
+          && (best == null || r.raft.status().term() > best.raft.status().term())) {
+        best = r;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The targeted nemesis (Jepsen-style, driven by observing leadership): cut the current leader of
+   * a group off from every other node but not from clients, keep clients reading from it while the
+   * rest elect a new leader and clients write through that one. A correct core's isolated leader
+   * stops serving lease reads before a new leader can be elected (CheckQuorum; a lease shorter than
+   * the followers' promise; no lease at all without CheckQuorum); a broken one serves stale values,
+   * which the linearizability check of the client history sees. In groups without CheckQuorum the
+   * followers' election timers also fire early (no lease rests on them there), so that the new
+   * leader comes at once.
+   */
+  private void nemesisStep() {
+    if (!chaos) {
+      return;
+    }
+    List<Group> candidates = new ArrayList<>();
+    for (Group g : groups.values()) {
+      if (g.leaseReads) {
+        candidates.add(g);
+      }
+    }
+    if (candidates.isEmpty()) {
+      candidates.addAll(groups.values());
+    }
+    Group group = candidates.get(nemesisRng.nextInt(candidates.size()));
+    Replica leader = leaderOf(group);
+    if (leader == null) {
+      at(now + 10 + nemesisRng.nextInt(40), this::nemesisStep);
+      return;
+    }
+    Episode ep =
+        new Episode(
+            group,
+            group.keys.get(nemesisRng.nextInt(group.keys.size())),
+            leader.id,
+            leader.node.id);
+    episode = ep;
+    stats.partitions++;
+    note(
+        "nemesis: cut leader "
+            + leader.id
+            + " of group "
+            + group.id
+            + " (node "
+            + leader.node.id
+            + ") off from the other nodes; clients read "
+            + ep.key()
+            + " from it");
+    if (!group.checkQuorum) {
+      List<Long> followers = new ArrayList<>(leader.raft.status().confState().voters());
+      followers.remove(leader.id);
+      boolean first = true;
+      for (long follower : followers) {
+        Replica r = nodes.get(group.nodeOfReplica.get(follower)).replicas.get(group.id);
+        if (r == null || r.id != follower || !r.alive()) {
+          continue;
+        }
+        note("nemesis: election timer of replica " + follower + " of group " + group.id + " runs");
+        int ticks = first ? 2 * ELECTION_TICKS : ELECTION_TICKS;
+        first = false;
+        for (int i = 0; i < ticks && r.alive(); i++) {
+          r.raft.tick();
+        }
+        r.process();
+        r.checkSafety();
+      }
+    }
+    at(
+        now + 250 + nemesisRng.nextInt(150),
+        () -> {
+          if (episode == ep) {
+            episode = null;
+            note("nemesis: heal leader " + ep.oldLeader() + " of group " + ep.group().id);
+            at(now + 100 + nemesisRng.nextInt(400), this::nemesisStep);
+          }
+        });
   }
 
   private void chaosStep() {
@@ -1546,10 +1701,14 @@ final class Simulation {
     List<Client> clients = new ArrayList<>();
     for (int i = 0; i < 3 + rng.nextInt(5); i++) {
       Client client = new Client();
+      client.index = i;
       clients.add(client);
       at(rng.nextInt(50), () -> clientNext(client));
     }
     at(100 + rng.nextInt(200), this::chaosStep);
+    if (nemesis) {
+      at(300 + nemesisRng.nextInt(300), this::nemesisStep);
+    }
     at(100, this::wakeLoop);
     if (rng.nextBoolean()) {
       at(200, this::togglePhase);
@@ -1608,6 +1767,7 @@ final class Simulation {
     note("heal everything; faults stop");
     chaos = false;
     readOnlyPhase = false;
+    episode = null;
     cutLinks.clear();
     for (Node node : nodes.values()) {
       node.failIo = false;
