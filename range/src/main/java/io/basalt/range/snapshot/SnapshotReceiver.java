@@ -15,8 +15,8 @@ import java.util.zip.CRC32C;
  *
  * <p>Chunks must arrive in order, numbered from 0; a record outside the range's spans, a bad
  * record, a chunk out of order or a stream checksum mismatch is refused with an exception, and
- * nothing is installed. The batch holds the whole snapshot in memory; ranges are kept small by
- * splitting, which bounds it.
+ * nothing is installed. The batch holds the whole snapshot in memory: a node needs heap for the
+ * largest range it may receive.
  */
 public final class SnapshotReceiver {
   private final RangeSpan span;
