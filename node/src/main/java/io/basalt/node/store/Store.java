@@ -1373,9 +1373,7 @@ public final class Store {
                 + pendingSnapshots.keySet()
                 + ")");
       }
-      if (rules.installSnapshotData()) {
-        batch.addAll(data);
-      }
+      batch.addAll(rules.snapshotDataToInstall(data));
       pendingSnapshots.clear();
       listener.snapshotInstalled(rangeId, index);
     }

@@ -1,5 +1,6 @@
 package io.basalt.node.store;
 
+import io.basalt.range.storage.WriteBatch;
 import java.util.List;
 
 /**
@@ -28,9 +29,12 @@ interface StoreRules {
     return true;
   }
 
-  /** Whether an installed snapshot's data is written with its Raft state. Always. */
-  default boolean installSnapshotData() {
-    return true;
+  /**
+   * What of a received snapshot's data is written with its Raft state: all of it, always (the
+   * deletion of the range's old data and every record of the snapshot).
+   */
+  default WriteBatch snapshotDataToInstall(WriteBatch received) {
+    return received;
   }
 
   /**

@@ -52,6 +52,103 @@ class LostProposalTest {
     assertThat(o.applied).contains("P");
   }
 
+  /**
+   * A leader re-elected in a later term whose log lost its earlier proposals (another leader's
+   * entries replaced them while it followed) releases their keys once its own no-op commits: a
+   * write to such a key is then applied at once. The schedule, on three replicas:
+   *
+   * <ol>
+   *   <li>n1 leads and proposes writes to keys a, b and K; no other replica receives them.
+   *   <li>n2 is elected (n2, n3) and commits its no-op at the first of their indexes; n1 follows
+   *       it, and its log loses all three (a is answered when n2's no-op applies at its index).
+   *   <li>n1 is elected again (n1, n3); its no-op takes b's index. K's proposal sits past its log.
+   *   <li>A client writes K on n1.
+   * </ol>
+   */
+  @Test
+  void aReElectedLeaderReleasesTheKeysOfItsLostProposalsAndAWriteToThemIsApplied() {
+    LatchOutcome o = runLatchSchedule(Set.of());
+    assertThat(o.lostWrite)
+        .as("the lost write to K is answered: it can no longer commit")
+        .isNotNull();
+    assertThat(o.lostWrite.getError().hasNotLeader()).as("%s", o.lostWrite).isTrue();
+    assertThat(o.laterWrite).as("the later write to K is answered within a round").isNotNull();
+    assertThat(o.laterWrite.hasError()).as("%s", o.laterWrite).isFalse();
+    assertThat(o.applied).contains("later");
+  }
+
+  @Test
+  void withLostProposalsKeptAWriteToTheirKeyIsNeverAppliedOnAHealthyLeader() {
+    // The control: the planted bug keeps the lost proposal's latch, and what a client sees breaks:
+    // a write to a free key, on a leader with a quorum, times out (outcome unknown) and is never
+    // applied.
+    LatchOutcome o = runLatchSchedule(Set.of(PlantedStoreBug.KEEP_LOST_PROPOSALS));
+    assertThat(o.laterWrite).as("answered only by its deadline").isNotNull();
+    assertThat(o.laterWrite.getError().hasTimeout()).as("%s", o.laterWrite).isTrue();
+    assertThat(o.applied).doesNotContain("later");
+  }
+
+  private record LatchOutcome(
+      KvResponse lostWrite, KvResponse laterWrite, Optional<String> applied) {}
+
+  private static LatchOutcome runLatchSchedule(Set<PlantedStoreBug> bugs) {
+    ScriptedStores c = new ScriptedStores(3, bugs);
+    Set<Long> all = Set.of(1L, 2L, 3L);
+    c.tick(all, 12); // past the quarantine of a fresh start
+    c.dropAll();
+    c.campaign(1, RANGE);
+    c.exchange(all);
+    assertThat(c.stores[1].isLeader(RANGE)).as(c.stores[1].debugRange(RANGE)).isTrue();
+
+    // 1. n1 proposes writes to a, b and K; nobody receives them.
+    List<KvResponse> lostToK = new ArrayList<>();
+    for (String key : List.of("a", "b", KEY.toStringUtf8())) {
+      List<KvResponse> answers = key.equals(KEY.toStringUtf8()) ? lostToK : new ArrayList<>();
+      c.stores[1].submit(put(ByteString.copyFromUtf8(key), "lost-" + key), answers::add);
+      c.stores[1].process();
+      c.dropAll();
+    }
+
+    // 2. n2 is elected by n3 and commits its no-op; n1 follows and its log loses all three.
+    c.tick(Set.of(2L, 3L), 12);
+    c.dropAll();
+    c.campaign(2, RANGE);
+    c.exchange(Set.of(2L, 3L), VOTES);
+    assertThat(c.stores[2].isLeader(RANGE)).as("n2 leads").isTrue();
+    c.exchange(all);
+    assertThat(c.stores[1].isLeader(RANGE)).as("n1 follows n2").isFalse();
+
+    // 3. n1 is elected again by n3; its no-op commits.
+    c.dropAll();
+    for (int round = 0; round < 4 && !c.stores[1].isLeader(RANGE); round++) {
+      c.campaign(1, RANGE);
+      c.exchange(Set.of(1L, 3L), VOTES);
+    }
+    assertThat(c.stores[1].isLeader(RANGE))
+        .as("n1 leads again: %s", c.stores[1].debugRange(RANGE))
+        .isTrue();
+    c.exchange(Set.of(1L, 3L));
+    KvResponse lostWrite = lostToK.isEmpty() ? null : lostToK.get(0);
+
+    // 4. A client writes K on n1; n1 and n3 exchange until quiet, then the write's deadline passes.
+    List<KvResponse> later = new ArrayList<>();
+    c.stores[1].submit(put(KEY, "later"), later::add);
+    c.stores[1].process();
+    c.exchange(Set.of(1L, 3L));
+    KvResponse answeredAtOnce = later.isEmpty() ? null : later.get(0);
+    for (int t = 0; t < 60 && later.isEmpty(); t++) {
+      c.tick(Set.of(1L, 3L), 1);
+      c.exchange(Set.of(1L, 3L));
+    }
+    KvResponse laterWrite = later.isEmpty() ? null : later.get(0);
+    if (bugs.isEmpty()) {
+      assertThat(answeredAtOnce).as("answered without waiting for time").isNotNull();
+    }
+    Optional<String> applied =
+        c.stores[1].readLocal(RANGE, KEY.toByteArray()).map(v -> new String(v, UTF_8));
+    return new LatchOutcome(lostWrite, laterWrite, applied);
+  }
+
   private record Outcome(List<KvResponse> answers, Optional<String> applied) {}
 
   private static final Set<MessageType> VOTES =
@@ -113,12 +210,16 @@ class LostProposalTest {
   }
 
   private static KvRequest put(String value) {
+    return put(KEY, value);
+  }
+
+  private static KvRequest put(ByteString key, String value) {
     return KvRequest.newBuilder()
         .setHeader(
             RequestHeader.newBuilder()
                 .setRangeId(RANGE)
                 .setRequestId(ByteString.copyFromUtf8("req-" + value)))
-        .setPut(PutRequest.newBuilder().setKey(KEY).setValue(ByteString.copyFromUtf8(value)))
+        .setPut(PutRequest.newBuilder().setKey(key).setValue(ByteString.copyFromUtf8(value)))
         .build();
   }
 }

@@ -1,5 +1,7 @@
 package io.basalt.node.store;
 
+import io.basalt.range.storage.ColumnFamily;
+import io.basalt.range.storage.WriteBatch;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -15,7 +17,11 @@ enum PlantedStoreBug {
   LOCAL_READS_WITHOUT_READ_INDEX,
   /** A write is acknowledged when proposed instead of when applied. */
   ACK_BEFORE_COMMIT,
-  /** A snapshot is installed without its data (only the Raft state moves). */
+  /**
+   * A snapshot is installed without its user data: the range's old versions are deleted and its
+   * local state (applied index, request-id records) written, but none of the snapshot's MVCC
+   * versions. The replica applies later entries normally, on top of missing data.
+   */
   SNAPSHOT_WITHOUT_DATA,
   /**
    * A leader keeps the latches of proposals of earlier terms that can no longer commit (neither
@@ -65,8 +71,22 @@ enum PlantedStoreBug {
     }
 
     @Override
-    public boolean installSnapshotData() {
-      return !bugs.contains(SNAPSHOT_WITHOUT_DATA);
+    public WriteBatch snapshotDataToInstall(WriteBatch received) {
+      if (!bugs.contains(SNAPSHOT_WITHOUT_DATA)) {
+        return received;
+      }
+      WriteBatch withoutVersions = new WriteBatch();
+      for (WriteBatch.Op op : received.ops()) {
+        switch (op) {
+          case WriteBatch.Put put when put.cf() == ColumnFamily.MVCC -> {}
+          case WriteBatch.Put put -> withoutVersions.put(put.cf(), put.key(), put.value());
+          case WriteBatch.Delete delete -> withoutVersions.delete(delete.cf(), delete.key());
+          case WriteBatch.DeleteRange range ->
+              withoutVersions.deleteRange(
+                  range.cf(), range.lowerInclusive(), range.upperExclusive());
+        }
+      }
+      return withoutVersions;
     }
 
     @Override

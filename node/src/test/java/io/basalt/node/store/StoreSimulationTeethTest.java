@@ -12,7 +12,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The whole-cluster simulation has teeth: each deliberate {@link PlantedStoreBug}, planted alone,
  * makes a pinned seed fail the check that names what the bug breaks, and the same seed passes every
- * check without it (the control), so the check fails for that bug and no other reason.
+ * check without it (the control), so the check fails for that bug and no other reason. The planted
+ * run has the stores' own bookkeeping checks off ({@link StoreSimulation#withoutInternalChecks}):
+ * every bug here is caught by what the clients saw (their linearizable history, a definite failure
+ * that was applied).
  *
  * <p>{@code FIRST_IN_LOG_DESPITE_PROPOSAL_IN_FLIGHT} is not here: the simulated clients never reuse
  * a request id for other keys, and a retry's own latches keep it from being proposed while its
@@ -20,6 +23,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  * EVALUATE_BEFORE_LEADER_READY}, which needs a leader elected before it learns that its log's last
  * entry committed and a compare-and-set on that key at once: seeds 1..700 of the current schedule
  * do not meet it, and {@code LeaderReadyTest} scripts it.
+ *
+ * <p>{@code KEEP_LOST_PROPOSALS} is not here either: the simulated schedules in which a leader
+ * holds proposals of an earlier term past its log are rare (about ten in seeds 1..200), and in none
+ * of them did a client then write the latched key on that leader; {@code LostProposalTest} scripts
+ * the schedule and shows the write on a healthy leader timing out. The stores' bookkeeping check (a
+ * key is latched exactly when a proposal in flight holds it) catches it in the simulation.
  *
  * <p>To find a seed for a new bug: {@code bin/test -pl node -am -Dtest=StoreSimulationTeethTest
  * -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchBug=NAME} prints, for seeds
@@ -31,10 +40,8 @@ class StoreSimulationTeethTest {
   @CsvSource({
     "LOCAL_READS_WITHOUT_READ_INDEX, 1, linearizability, ''",
     "ACK_BEFORE_COMMIT, 1, linearizability, ''",
-    // A replica's state machine refuses an entry past a gap (the data the snapshot skipped).
-    "SNAPSHOT_WITHOUT_DATA, 2, exception, applies index",
-    // The store's invariant: latched keys are exactly those of its proposals in flight.
-    "KEEP_LOST_PROPOSALS, 110, exception, but its proposals hold",
+    "SNAPSHOT_WITHOUT_DATA, 44, linearizability, ''",
+    "SNAPSHOT_WITHOUT_DATA, 63, linearizability, ''",
     "ANSWER_LOST_PROPOSALS_ON_ELECTION, 102, definite failure applied, ''",
     "RELEASE_LATCHES_BEFORE_WRITE, 1, linearizability, ''",
   })
@@ -46,11 +53,23 @@ class StoreSimulationTeethTest {
             + bug;
     Map<String, String> control = new StoreSimulation(seed).runAndCheck();
     assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
-    Map<String, String> failed = new StoreSimulation(seed, Set.of(bug)).runAndCheck();
+    Map<String, String> failed =
+        new StoreSimulation(seed, Set.of(bug)).withoutInternalChecks().runAndCheck();
     assertThat(failed)
         .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
         .containsKey(check);
     assertThat(failed.get(check)).contains(detail);
+  }
+
+  /** The stores' own bookkeeping check has teeth of its own (with the same control). */
+  @Test
+  void keptLostProposalsAreCaughtByTheStoresBookkeepingCheck() {
+    long seed = 110;
+    assertThat(new StoreSimulation(seed).runAndCheck()).as("control").isEmpty();
+    Map<String, String> failed =
+        new StoreSimulation(seed, Set.of(PlantedStoreBug.KEEP_LOST_PROPOSALS)).runAndCheck();
+    assertThat(failed).containsKey("exception");
+    assertThat(failed.get("exception")).contains("but its proposals hold");
   }
 
   /** A tool run by hand (see the class comment); skipped otherwise. */
@@ -68,7 +87,7 @@ class StoreSimulationTeethTest {
     for (long seed = Long.getLong("basalt.storesim.searchFrom", 1);
         seed <= 200 && found < 5;
         seed++) {
-      StoreSimulation sim = new StoreSimulation(seed, Set.of(bug));
+      StoreSimulation sim = new StoreSimulation(seed, Set.of(bug)).withoutInternalChecks();
       Map<String, String> failed = sim.runAndCheck();
       schedules += sim.stats.lostProposalSchedules;
       if (!failed.isEmpty()) {
