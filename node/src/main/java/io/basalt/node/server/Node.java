@@ -23,6 +23,7 @@ import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.store.Errors;
 import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
+import io.basalt.node.store.StoreOptions;
 import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
@@ -146,7 +147,7 @@ public final class Node implements AutoCloseable {
         NodeTransport.Options.defaults(clusterId, config.nodeId())
             .withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
-    Store.Options storeOptions = withCompaction(Store.Options.defaults(), config.compactLogAfter());
+    StoreOptions storeOptions = withCompaction(StoreOptions.defaults(), config.compactLogAfter());
     // Leases are counted in ticks: peers must tick alike (the handshake refuses those that don't).
     this.transport.setLeaseTiming(
         io.basalt.api.LeaseTiming.newBuilder()
@@ -743,8 +744,8 @@ public final class Node implements AutoCloseable {
     }
   }
 
-  private static Store.Options withCompaction(Store.Options o, int compactLogAfter) {
-    return new Store.Options(
+  private static StoreOptions withCompaction(StoreOptions o, int compactLogAfter) {
+    return new StoreOptions(
         o.electionTicks(),
         o.heartbeatTicks(),
         o.quiesceAfterTicks(),

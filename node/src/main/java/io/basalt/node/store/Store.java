@@ -2,64 +2,35 @@ package io.basalt.node.store;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.basalt.api.ConditionalPutRequest;
-import io.basalt.api.ConditionalPutResponse;
-import io.basalt.api.DeleteResponse;
-import io.basalt.api.GetResponse;
 import io.basalt.api.KeySpace;
-import io.basalt.api.KeyValue;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
-import io.basalt.api.Mutation;
 import io.basalt.api.NodeDescriptor;
-import io.basalt.api.PutResponse;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
-import io.basalt.api.ReplicatedWrite;
 import io.basalt.api.ResponseHeader;
-import io.basalt.api.ScanRequest;
-import io.basalt.api.ScanResponse;
 import io.basalt.api.SnapshotChunk;
-import io.basalt.api.WriteBatchResponse;
 import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
 import io.basalt.range.mvcc.Timestamp;
-import io.basalt.range.raft.ConfState;
-import io.basalt.range.raft.Config;
-import io.basalt.range.raft.EngineRaftStorage;
-import io.basalt.range.raft.Entry;
-import io.basalt.range.raft.EntryType;
 import io.basalt.range.raft.Message;
-import io.basalt.range.raft.RaftNode;
-import io.basalt.range.raft.ReadState;
 import io.basalt.range.raft.Ready;
-import io.basalt.range.replica.ReplicaStateMachine;
-import io.basalt.range.snapshot.RangeSpan;
-import io.basalt.range.snapshot.SnapshotReceiver;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
-import io.basalt.range.storage.EngineIterator;
-import io.basalt.range.storage.StorageException;
 import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.hlc.HybridClock;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
@@ -82,14 +53,15 @@ import java.util.random.RandomGenerator;
  * committed entries and answers clients. Leaders' replication traffic goes out before the fsync
  * (thesis §10.2.1).
  *
- * <p><b>Requests.</b> Writes are evaluated by the leader into a {@link RaftCommand} (decision 3)
- * after it has applied everything up to its first entry of its term, under per-key latches held
- * from evaluation until the command is applied or known to be lost, so that concurrent writes to a
- * key evaluate in log order. A retried request id is answered from its dedupe record. Reads go
- * through ReadIndex, which the core answers at once under a valid lease, and are served once the
- * read index is applied. A write is answered NotLeader (it was not applied, retry is safe) only
- * once that is certain: another entry was committed at its index, or an entry of a later term was
- * committed before it; one that outlives its deadline is answered Timeout (its outcome is unknown).
+ * <p><b>Requests</b> are handled by each range's {@link Replica}, through the {@link Commands}
+ * table. Writes are evaluated by the leader into a {@link RaftCommand} (decision 3) after it has
+ * applied everything up to its first entry of its term, under per-key latches held from evaluation
+ * until the command is applied or known to be lost, so that concurrent writes to a key evaluate in
+ * log order. A retried request id is answered from its dedupe record. Reads go through ReadIndex,
+ * which the core answers at once under a valid lease, and are served once the read index is
+ * applied. A write is answered NotLeader (it was not applied, retry is safe) only once that is
+ * certain: another entry was committed at its index, or an entry of a later term was committed
+ * before it; one that outlives its deadline is answered Timeout (its outcome is unknown).
  *
  * <p><b>Snapshots</b> leave as {@link SnapshotStream}s that the network pulls chunk by chunk; the
  * leader waits for the follower's answer, and reports a stream that failed to its core, which sends
@@ -139,46 +111,12 @@ public final class Store {
     void persist(WriteBatch batch, boolean sync, java.util.function.LongConsumer written);
   }
 
-  /**
-   * Timing, in ticks.
-   *
-   * @param electionTicks Raft election timeout
-   * @param heartbeatTicks Raft heartbeat interval
-   * @param quiesceAfterTicks idle ticks before a range stops heartbeating (0: never)
-   * @param leaseDriftTicks the clock-drift allowance subtracted from the lease
-   * @param requestTimeoutTicks how long a request may wait before it is answered Timeout
-   * @param pingEveryTicks how often peer nodes are probed
-   * @param livenessTicks how long without hearing from a node before its ranges' followers wake
-   * @param compactLogAfter log entries a range keeps before it compacts its log to the applied
-   *     index less half of this (0: never); followers further behind get a snapshot
-   * @param snapshotChunkBytes the size of the chunks a snapshot is streamed in
-   * @param dedupeRetentionMillis how long a write's dedupe record is kept (0: forever); a retry of
-   *     a request id older than this would be applied again, so it must exceed any client's retry
-   *     horizon by far
-   * @param dedupeCollectEveryTicks how often a leader proposes collecting old dedupe records
-   */
-  public record Options(
-      int electionTicks,
-      int heartbeatTicks,
-      int quiesceAfterTicks,
-      int leaseDriftTicks,
-      int requestTimeoutTicks,
-      int pingEveryTicks,
-      int livenessTicks,
-      int compactLogAfter,
-      int snapshotChunkBytes,
-      long dedupeRetentionMillis,
-      int dedupeCollectEveryTicks) {
-    /**
-     * For a 100 ms tick: 1 s election timeout, 5 s request deadline, dedupe records kept 10 minutes
-     * and collected every minute.
-     */
-    public static Options defaults() {
-      return new Options(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600);
-    }
-  }
-
   private StoreRules rules = StoreRules.CORRECT;
+
+  /** The rules in force (always {@link StoreRules#CORRECT} outside this package's tests). */
+  StoreRules rules() {
+    return rules;
+  }
 
   /** Test hook: substitutes deliberately broken rules (see {@link StoreRules}). */
   void testOnlyRules(StoreRules rules) {
@@ -188,29 +126,10 @@ public final class Store {
   /** The identity a store was initialized with. */
   public record Identity(String clusterId, long nodeId) {}
 
-  /** The first log position of a bootstrapped range (as in CockroachDB, leaving room below). */
-  static final long BOOTSTRAP_INDEX = 10;
-
-  static final long BOOTSTRAP_TERM = 5;
-
-  /** The MVCC timestamp of data written at bootstrap: the same on every initial replica. */
-  static final Timestamp BOOTSTRAP_TS = new Timestamp(1, 0);
-
-  private static final byte[] IDENTITY_KEY = storeKey('i');
-
-  /**
-   * An upper bound of every HLC reading this store's data may hold (wall nanos, 8 bytes): written
-   * in a round's batch whenever the clock passes the last one, with a margin of 100 ms.
-   */
-  private static final byte[] CLOCK_BOUND_KEY = storeKey('c');
-
-  private static final long CLOCK_BOUND_MARGIN_NANOS = 100_000_000L;
-  private static final byte[] REPLICA_LIST_PREFIX = storeKey('R');
-
   private final long nodeId;
-  private final Engine engine;
-  private final HybridClock clock;
-  private final Network network;
+  final Engine engine;
+  final HybridClock clock;
+  final Network network;
 
   /** Whether a round is running: its answers go out before its write, so inputs must wait. */
   private boolean inRound;
@@ -223,24 +142,20 @@ public final class Store {
   /** Batches handed to the persister and not yet reported, oldest first. */
   private final ArrayDeque<Batch> writesInFlight = new ArrayDeque<>();
 
-  /** A batch in flight longer than this stops the store (a stalled disk, a dead writer). */
-  static final long WRITE_STALL_NANOS = 5_000_000_000L;
+  private final WriteStallWatch stallWatch = new WriteStallWatch();
 
-  /** What a write's allowance grows by per byte: a disk writes at least 20 MB/s. */
-  private static final long STALL_NANOS_PER_BYTE = 50;
+  /** When dedupe records may be collected up to (see {@link DedupeCutoff}). */
+  private final DedupeCutoff dedupeCutoff;
 
-  /** A gap this long between ticks means the process itself was stalled. */
-  private static final long STALL_GAP_NANOS = 1_000_000_000L;
-
-  private long lastTickNanos = Long.MIN_VALUE / 2;
-  private long stallClockFrom = Long.MIN_VALUE / 2;
-
-  private final Options options;
-  private final RandomGenerator random;
-  private final StoreListener listener;
-  private final LongSupplier nanoTime;
+  final StoreOptions options;
+  final RandomGenerator random;
+  final StoreListener listener;
+  final LongSupplier nanoTime;
   private final TreeMap<Long, Replica> replicas = new TreeMap<>();
-  private final LinkedHashSet<Replica> dirty = new LinkedHashSet<>();
+
+  /** Replicas with work for the next round. */
+  final LinkedHashSet<Replica> dirty = new LinkedHashSet<>();
+
   // Every request gets the same timeout, so deadlines arrive in submission order.
   private final ArrayDeque<Pending> deadlines = new ArrayDeque<>();
   private final Map<Long, Long> lastHeard = new HashMap<>();
@@ -248,23 +163,17 @@ public final class Store {
   private Identity identity;
   private long ticks;
   private long readSeq;
-  private String notServingReason;
+  private final ServingGate serving;
 
   /** The clock bound last staged for writing (see CLOCK_BOUND_KEY). */
   private long clockBoundNanos;
-
-  /**
-   * The clock bound found at start: until the physical clock passes it, this node refuses to serve
-   * (it restarted with its clock behind a time its data may already hold).
-   */
-  private long clockBoundAtStart;
 
   public Store(
       long nodeId,
       Engine engine,
       HybridClock clock,
       Network network,
-      Options options,
+      StoreOptions options,
       RandomGenerator random,
       StoreListener listener,
       LongSupplier nanoTime) {
@@ -279,6 +188,9 @@ public final class Store {
     this.random = random;
     this.listener = listener;
     this.nanoTime = nanoTime;
+    this.serving = new ServingGate(clock);
+    this.dedupeCutoff =
+        new DedupeCutoff(options.dedupeRetentionMillis() * 1_000_000L, clock.maxOffsetNanos());
     this.persister =
         (batch, sync, written) -> {
           long t0 = nanoTime.getAsLong();
@@ -297,22 +209,9 @@ public final class Store {
     this.persister = Objects.requireNonNull(persister, "persister");
   }
 
-  private static byte[] storeKey(char kind) {
-    // Range-local keys start with a range id >= 1; the store's own keys use id 0.
-    return ByteBuffer.allocate(9).putLong(0).put((byte) kind).array();
-  }
-
   /** The identity recorded in {@code engine}, if the store was ever initialized. */
   public static Optional<Identity> readIdentity(Engine engine) {
-    byte[] v = engine.get(ColumnFamily.LOCAL, IDENTITY_KEY);
-    if (v == null) {
-      return Optional.empty();
-    }
-    ByteBuffer b = ByteBuffer.wrap(v);
-    long id = b.getLong();
-    byte[] cluster = new byte[b.remaining()];
-    b.get(cluster);
-    return Optional.of(new Identity(new String(cluster, StandardCharsets.UTF_8), id));
+    return StoreRecords.readIdentity(engine);
   }
 
   /**
@@ -321,11 +220,8 @@ public final class Store {
    * @throws IllegalStateException if the store belongs to another node id
    */
   public void load() {
-    byte[] bound = engine.get(ColumnFamily.LOCAL, CLOCK_BOUND_KEY);
-    if (bound != null && bound.length == 8) {
-      clockBoundAtStart = ByteBuffer.wrap(bound).getLong();
-      clockBoundNanos = clockBoundAtStart;
-    }
+    clockBoundNanos = StoreRecords.readClockBound(engine);
+    serving.setClockBoundAtStart(clockBoundNanos);
     Optional<Identity> stored = readIdentity(engine);
     if (stored.isEmpty()) {
       return;
@@ -340,19 +236,11 @@ public final class Store {
               + stored.get().nodeId());
     }
     identity = stored.get();
-    byte[] end = REPLICA_LIST_PREFIX.clone();
-    end[end.length - 1]++;
-    List<Long> ids = new ArrayList<>();
-    try (EngineIterator it = engine.newIterator(ColumnFamily.LOCAL, REPLICA_LIST_PREFIX, end)) {
-      for (it.seekToFirst(); it.valid(); it.next()) {
-        ids.add(ByteBuffer.wrap(it.key(), REPLICA_LIST_PREFIX.length, 8).getLong());
-      }
-    }
-    for (long rangeId : ids) {
+    for (long rangeId : StoreRecords.replicaRangeIds(engine)) {
       byte[] d = engine.get(ColumnFamily.LOCAL, LocalKeys.descriptor(rangeId));
       try {
         RangeDescriptor descriptor = RangeDescriptor.parseFrom(d);
-        Replica r = new Replica(descriptor);
+        Replica r = new Replica(this, descriptor);
         replicas.put(rangeId, r);
         dirty.add(r);
         listener.replicaCreated(rangeId, true);
@@ -388,7 +276,7 @@ public final class Store {
     }
     WriteBatch batch = new WriteBatch();
     if (identity == null) {
-      putIdentity(batch, new Identity(clusterId, nodeId));
+      StoreRecords.putIdentity(batch, new Identity(clusterId, nodeId));
     }
     List<RangeDescriptor> mine = new ArrayList<>();
     for (RangeDescriptor d : ranges) {
@@ -397,32 +285,12 @@ public final class Store {
         continue;
       }
       mine.add(d);
-      long[] voters = d.getReplicasList().stream().mapToLong(r -> r.getNodeId()).toArray();
-      new EngineRaftStorage(engine, d.getRangeId())
-          .bootstrap(
-              batch, BOOTSTRAP_INDEX, BOOTSTRAP_TERM, ConfState.ofVoters(voters), new byte[0]);
-      batch.put(
-          ColumnFamily.LOCAL,
-          LocalKeys.appliedIndex(d.getRangeId()),
-          ByteBuffer.allocate(8).putLong(BOOTSTRAP_INDEX).array());
-      putDescriptor(batch, d);
-      if (d.getRangeId() == KeySpace.META_RANGE_ID) {
-        for (RangeDescriptor r : ranges) {
-          MvccStore.put(
-              batch,
-              KeySpace.rangeDescriptorKey(r.getEndKey().toByteArray()),
-              BOOTSTRAP_TS,
-              r.toByteArray());
-        }
-        for (NodeDescriptor n : nodes) {
-          MvccStore.put(batch, KeySpace.nodeKey(n.getNodeId()), BOOTSTRAP_TS, n.toByteArray());
-        }
-      }
+      StoreRecords.stageInitialReplica(engine, batch, d, ranges, nodes);
     }
     engine.write(batch, true);
     identity = new Identity(clusterId, nodeId);
     for (RangeDescriptor d : mine) {
-      Replica r = new Replica(d);
+      Replica r = new Replica(this, d);
       replicas.put(d.getRangeId(), r);
       dirty.add(r);
       listener.replicaCreated(d.getRangeId(), false);
@@ -439,33 +307,24 @@ public final class Store {
           "this store already belongs to cluster " + identity.clusterId());
     }
     WriteBatch batch = new WriteBatch();
-    putIdentity(batch, new Identity(clusterId, nodeId));
+    StoreRecords.putIdentity(batch, new Identity(clusterId, nodeId));
     engine.write(batch, true);
     identity = new Identity(clusterId, nodeId);
-  }
-
-  private void putIdentity(WriteBatch batch, Identity id) {
-    byte[] cluster = id.clusterId().getBytes(StandardCharsets.UTF_8);
-    batch.put(
-        ColumnFamily.LOCAL,
-        IDENTITY_KEY,
-        ByteBuffer.allocate(8 + cluster.length).putLong(id.nodeId()).put(cluster).array());
-  }
-
-  private static void putDescriptor(WriteBatch batch, RangeDescriptor d) {
-    batch.put(ColumnFamily.LOCAL, LocalKeys.descriptor(d.getRangeId()), d.toByteArray());
-    batch.put(
-        ColumnFamily.LOCAL,
-        ByteBuffer.allocate(REPLICA_LIST_PREFIX.length + 8)
-            .put(REPLICA_LIST_PREFIX)
-            .putLong(d.getRangeId())
-            .array(),
-        new byte[0]);
   }
 
   /** Where node {@code id} listens, for NotLeader hints. */
   public void setAddress(long id, String address) {
     addresses.put(id, address);
+  }
+
+  /** Where node {@code id} listens, or null if unknown. */
+  String address(long id) {
+    return addresses.get(id);
+  }
+
+  /** A fresh ReadIndex context number. */
+  long nextReadSeq() {
+    return ++readSeq;
   }
 
   /**
@@ -476,30 +335,7 @@ public final class Store {
    * elect another.
    */
   public void setNotServing(String reason) {
-    notServingReason = reason;
-  }
-
-  /**
-   * Why this node must not serve clients now, or null: the reason set by {@link #setNotServing}, or
-   * a clock still behind the bound its data was written under before a restart (a node whose clock
-   * was stepped back would otherwise write versions below ones it already holds).
-   */
-  private String servingRefusal() {
-    if (notServingReason != null) {
-      return notServingReason;
-    }
-    if (clockBoundAtStart != 0) {
-      long behind = clockBoundAtStart - clock.physicalNanos();
-      if (behind < 0) {
-        clockBoundAtStart = 0;
-      } else {
-        return "this node's clock is "
-            + behind / 1_000_000
-            + " ms behind a time its data may already hold (it restarted with its clock stepped"
-            + " back); it serves once its clock passes that time";
-      }
-    }
-    return null;
+    serving.setNotServing(reason);
   }
 
   /** The nodes that hold a replica of some range this store has a replica of. */
@@ -539,28 +375,17 @@ public final class Store {
   /** Advances logical time by one tick for every replica. */
   public void tick() {
     ticks++;
-    String refusal = servingRefusal();
+    String refusal = serving.refusal();
     long t = nanoTime.getAsLong();
-    if (t - lastTickNanos > STALL_GAP_NANOS) {
-      // The whole process was stalled (SIGSTOP, a long pause), the writer with it: its writes'
-      // age says nothing about the disk. Count from now.
-      stallClockFrom = t;
-    }
-    lastTickNanos = t;
-    Batch oldestBatch = writesInFlight.peekFirst();
-    long oldest = oldestBatch == null ? t : oldestBatch.handedOverNanos();
-    // A large write (a snapshot being installed) may take longer: 5 s plus 50 ns a byte.
-    long allowance =
-        WRITE_STALL_NANOS + (oldestBatch == null ? 0 : oldestBatch.bytes() * STALL_NANOS_PER_BYTE);
-    if (t - Math.max(oldest, stallClockFrom) > allowance) {
-      // A disk that does not finish a write stalls every range here while heartbeats still go out
-      // and keep this node's leases: give the ranges up (the node stops, others take over).
-      throw new StorageException(
-          "a write has not completed in " + (t - oldest) / 1_000_000 + " ms: the disk is stalled");
+    Batch oldest = writesInFlight.peekFirst();
+    if (oldest == null) {
+      stallWatch.check(t, t, 0);
+    } else {
+      stallWatch.check(t, oldest.handedOverNanos(), oldest.bytes());
     }
     for (Replica r : replicas.values()) {
       r.raft.tick();
-      r.checkOutgoingSnapshots();
+      r.snapshots.checkOutgoing();
       if (refusal != null && r.isLeader) {
         r.handOverLeadership();
       }
@@ -569,7 +394,7 @@ public final class Store {
       }
     }
     if (options.dedupeRetentionMillis() > 0 && ticks % options.dedupeCollectEveryTicks() == 0) {
-      long before = dedupeCutoff(t);
+      long before = dedupeCutoff.next(t, clock.now().wallNanos());
       if (before > 0 && refusal == null) {
         for (Replica r : replicas.values()) {
           r.maybeCollectDedupe(before);
@@ -583,39 +408,6 @@ public final class Store {
       wakeFollowersOfSilentNodes();
     }
     expireDeadlines();
-  }
-
-  /**
-   * Clock readings (monotonic nanos, HLC wall nanos) taken at each collection tick, oldest first:
-   * the cutoff for collecting dedupe records is an HLC reading taken at least the retention ago by
-   * the monotonic clock.
-   */
-  private final ArrayDeque<long[]> clockSamples = new ArrayDeque<>();
-
-  /**
-   * The proposal time before which dedupe records may be collected, or 0 if none yet: the HLC
-   * reading this node took at least the retention ago, as its monotonic clock measures it (less the
-   * maximum clock offset, for records proposed by other leaders). A step of the wall clock moves
-   * later readings only, never the ones the cutoff is taken from, so a forward step cannot make a
-   * fresh record look old; a node that just started has no reading that old and collects nothing
-   * until it has one. (A whole-VM pause that stops the monotonic clock only delays it.)
-   */
-  private long dedupeCutoff(long monotonicNanos) {
-    long retentionNanos = options.dedupeRetentionMillis() * 1_000_000L;
-    clockSamples.addLast(new long[] {monotonicNanos, clock.now().wallNanos()});
-    while (clockSamples.size() > 1) {
-      Iterator<long[]> it = clockSamples.iterator();
-      it.next();
-      if (monotonicNanos - it.next()[0] < retentionNanos) {
-        break;
-      }
-      clockSamples.removeFirst(); // the next one is old enough as well, and later
-    }
-    long[] oldest = clockSamples.peekFirst();
-    if (monotonicNanos - oldest[0] < retentionNanos) {
-      return 0;
-    }
-    return Math.max(0, oldest[1] - clock.maxOffsetNanos());
   }
 
   /** Records that {@code node} was heard from (any message or probe answer). */
@@ -690,7 +482,7 @@ public final class Store {
       listener.droppedMessage(fromNode, chunk.getRangeId(), "misaddressed snapshot chunk");
       return;
     }
-    r.receiveChunk(chunk);
+    r.snapshots.receiveChunk(chunk);
     dirty.add(r);
   }
 
@@ -704,7 +496,7 @@ public final class Store {
       return;
     }
     long start = nanoTime.getAsLong();
-    String method = method(request);
+    String method = Commands.method(request);
     Consumer<KvResponse> done =
         response -> {
           KvResponse withHeader =
@@ -726,7 +518,7 @@ public final class Store {
       done.accept(Errors.generic(Errors.NOT_INITIALIZED, "this node is not initialized"));
       return;
     }
-    String refusal = servingRefusal();
+    String refusal = serving.refusal();
     if (refusal != null) {
       done.accept(Errors.generic(Errors.NOT_SERVING, refusal));
       return;
@@ -737,7 +529,7 @@ public final class Store {
       done.accept(Errors.rangeNotFound(rangeId));
       return;
     }
-    KvResponse invalid = r.validate(request);
+    KvResponse invalid = Commands.validate(request, r.descriptor);
     if (invalid != null) {
       done.accept(invalid);
       return;
@@ -746,18 +538,6 @@ public final class Store {
     deadlines.add(p);
     r.handle(p);
     dirty.add(r);
-  }
-
-  private static String method(KvRequest request) {
-    return switch (request.getRequestCase()) {
-      case GET -> "get";
-      case PUT -> "put";
-      case DELETE -> "delete";
-      case SCAN -> "scan";
-      case CONDITIONAL_PUT -> "conditional_put";
-      case WRITE_BATCH -> "write_batch";
-      default -> "other";
-    };
   }
 
   private void expireDeadlines() {
@@ -770,7 +550,7 @@ public final class Store {
       if (!p.done) {
         p.reply(
             Errors.timeout(
-                p.isWrite()
+                p.isWrite
                     ? "the write was not confirmed in time; its outcome is unknown"
                     : "the read was not served in time"));
       }
@@ -867,7 +647,7 @@ public final class Store {
         Replica r = ready.get(i);
         Ready rd = readies.get(i);
         if (rd.snapshot() != null) {
-          r.stageSnapshotData(batch, rd.snapshot());
+          r.snapshots.stageData(batch, rd.snapshot());
         }
         r.storage.stage(batch, rd);
         sync |= rd.mustSync();
@@ -882,11 +662,8 @@ public final class Store {
       if (reading >= clockBoundNanos) {
         // Every timestamp this round's entries carry is below the reading: the bound travels in
         // the same write as they do.
-        clockBoundNanos = reading + CLOCK_BOUND_MARGIN_NANOS;
-        batch.put(
-            ColumnFamily.LOCAL,
-            CLOCK_BOUND_KEY,
-            ByteBuffer.allocate(8).putLong(clockBoundNanos).array());
+        clockBoundNanos = reading + StoreRecords.CLOCK_BOUND_MARGIN_NANOS;
+        StoreRecords.putClockBound(batch, clockBoundNanos);
       }
       boolean synced = sync;
       writesInFlight.add(new Batch(nanoTime.getAsLong(), batch.byteSize(), inFlight));
@@ -965,19 +742,7 @@ public final class Store {
   public List<ReplicaStatus> status() {
     List<ReplicaStatus> out = new ArrayList<>();
     for (Replica r : replicas.values()) {
-      RaftNode.Status s = r.raft.status();
-      out.add(
-          ReplicaStatus.newBuilder()
-              .setRange(r.descriptor)
-              .setRole(s.role().name())
-              .setLeaderNode(s.leaderId())
-              .setTerm(s.term())
-              .setCommit(s.commit())
-              .setApplied(r.sm.appliedIndex())
-              .setLastIndex(s.lastIndex())
-              .setQuiesced(s.quiesced())
-              .setLeaseValid(s.leaseValid())
-              .build());
+      out.add(r.status());
     }
     return out;
   }
@@ -1009,37 +774,7 @@ public final class Store {
       }
     }
     for (Replica r : replicas.values()) {
-      Set<ByteString> held = new HashSet<>();
-      r.proposals.values().forEach(p -> held.addAll(p.pending().latches));
-      r.stagedLatches.forEach(held::addAll);
-      held.addAll(awaitingWrite.getOrDefault(r, Set.of()));
-      if (!held.equals(r.latched)) {
-        throw new IllegalStateException(
-            "range "
-                + r.rangeId
-                + " latches "
-                + r.latched
-                + " but its proposals hold "
-                + held
-                + ": "
-                + debugRange(r.rangeId));
-      }
-      Map<ByteString, Integer> ids = new HashMap<>();
-      r.proposals.values().stream()
-          .map(p -> p.pending().request.getHeader().getRequestId())
-          .filter(id -> !id.isEmpty())
-          .forEach(id -> ids.merge(id, 1, Integer::sum));
-      if (!ids.equals(r.requestIdsInFlight)) {
-        throw new IllegalStateException(
-            "range "
-                + r.rangeId
-                + " has "
-                + r.requestIdsInFlight.size()
-                + " request ids in flight but its proposals carry "
-                + ids.size()
-                + ": "
-                + debugRange(r.rangeId));
-      }
+      r.checkInvariants(awaitingWrite.getOrDefault(r, Set.of()));
     }
   }
 
@@ -1049,19 +784,7 @@ public final class Store {
     if (r == null) {
       return "no replica";
     }
-    StringBuilder b = new StringBuilder();
-    b.append(r.raft.status()).append(" smApplied=").append(r.sm.appliedIndex());
-    b.append(" isLeader=").append(r.isLeader).append(" readyIndex=").append(r.leaderReadyIndex);
-    b.append(" latched=").append(r.latched.stream().map(ByteString::toStringUtf8).toList());
-    r.proposals.forEach((i, p) ->
-        b.append(" proposal@")
-            .append(i)
-            .append("/t")
-            .append(p.term())
-            .append(p.pending().latches.stream().map(ByteString::toStringUtf8).toList()));
-    b.append(" blocked=").append(r.blocked.size());
-    b.append(" awaitingReady=").append(r.awaitingLeaderReady.size());
-    return b.toString();
+    return r.debug();
   }
 
   /** Starts an election for a range's replica now (scripted tests place leaders with it). */
@@ -1096,921 +819,6 @@ public final class Store {
   /** An HLC timestamp from its wire form. */
   public static Timestamp fromProto(io.basalt.api.Timestamp ts) {
     return new Timestamp(ts.getWallNanos(), ts.getLogical());
-  }
-
-  /** A request in flight: answered once, by whichever of apply, error or deadline comes first. */
-  private static final class Pending {
-    final Replica replica;
-    final KvRequest request;
-    final Consumer<KvResponse> reply;
-    final long deadline;
-    boolean done;
-    Set<ByteString> latches = Set.of();
-
-    /** The ReadIndex context of a read waiting for its read state, else null. */
-    ByteString readContext;
-
-    Pending(Replica replica, KvRequest request, Consumer<KvResponse> reply, long deadline) {
-      this.replica = replica;
-      this.request = request;
-      this.reply = reply;
-      this.deadline = deadline;
-    }
-
-    boolean isWrite() {
-      return switch (request.getRequestCase()) {
-        case PUT, DELETE, CONDITIONAL_PUT, WRITE_BATCH -> true;
-        default -> false;
-      };
-    }
-
-    void reply(KvResponse response) {
-      if (!done) {
-        done = true;
-        reply.accept(response);
-      }
-    }
-  }
-
-  /**
-   * A proposed command: answered and unlatched when its index is applied. The command is kept so
-   * that applying this leader's own entry does not parse it again.
-   */
-  private record Proposal(long term, Pending pending, RaftCommand command) {}
-
-  /** A read waiting for its read index to be applied. */
-  private record WaitingRead(long index, Pending pending) {}
-
-  /** One range replica: Raft core, storage, state machine, and the requests it is working on. */
-  private final class Replica implements StoreRules.NewLeader {
-    RangeDescriptor descriptor;
-    final long rangeId;
-    final RaftNode raft;
-    final EngineRaftStorage storage;
-    final ReplicaStateMachine sm;
-    long leader;
-    boolean isLeader;
-
-    /** The index of this leader's first entry; it serves once it has applied up to there. */
-    long leaderReadyIndex = Long.MAX_VALUE;
-
-    final TreeMap<Long, Proposal> proposals = new TreeMap<>();
-
-    /**
-     * The request ids of {@link #proposals}, with how many proposals carry each. A write whose id
-     * is here may have a copy in the log beyond the applied index, so it is not first in the log.
-     */
-    final Map<ByteString, Integer> requestIdsInFlight = new HashMap<>();
-
-    final Map<ByteString, Pending> readIndexWaiting = new HashMap<>();
-    final PriorityQueue<WaitingRead> readsAwaitingApply =
-        new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
-    final ArrayDeque<Pending> awaitingLeaderReady = new ArrayDeque<>();
-    final Set<ByteString> latched = new HashSet<>();
-    final ArrayDeque<Pending> blocked = new ArrayDeque<>();
-
-    /**
-     * The applied index whose writes are in the engine. Reads and the evaluation of writes read the
-     * engine, so they wait for it (the state machine's own applied index counts staged writes).
-     */
-    long writtenApplied;
-
-    /** Latches of proposals applied into the batch being built: released once it is written. */
-    List<Set<ByteString>> stagedLatches = new ArrayList<>();
-
-    /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
-    long lastConfChangeIndex;
-
-    /** A snapshot stream being received, by sender, with the stream's id. */
-    final Map<Long, Map.Entry<Long, SnapshotReceiver>> receiving = new HashMap<>();
-
-    /** The snapshot stream last started to each follower (leader), until it ends. */
-    final Map<Long, OutgoingSnapshot> outgoingSnapshots = new TreeMap<>();
-
-    /**
-     * The data of the received snapshot the core accepted and has not installed yet, by (index,
-     * term): a snapshot the core refuses must not displace the one it accepted.
-     */
-    final TreeMap<String, WriteBatch> pendingSnapshots = new TreeMap<>();
-
-    Replica(RangeDescriptor descriptor) {
-      this.descriptor = descriptor;
-      this.rangeId = descriptor.getRangeId();
-      this.storage = new EngineRaftStorage(engine, rangeId);
-      this.sm = new ReplicaStateMachine(engine, rangeId);
-      Config config =
-          Config.builder(nodeId, random)
-              .electionTimeoutTicks(options.electionTicks())
-              .heartbeatTicks(options.heartbeatTicks())
-              .quiesceAfterTicks(options.quiesceAfterTicks())
-              .leaseClockDriftTicks(options.leaseDriftTicks())
-              .readOnlyOption(Config.ReadOnlyOption.LEASE_BASED)
-              .preVote(true)
-              .checkQuorum(true)
-              .maxUncommittedEntriesBytes(64L << 20)
-              .build();
-      this.raft = RaftNode.create(config, storage);
-      this.writtenApplied = sm.appliedIndex();
-      // Any conf change still in the log is at or below its last index.
-      this.lastConfChangeIndex = raft.status().lastIndex();
-    }
-
-    void send(List<Message> messages) {
-      for (Message m : messages) {
-        if (m.type() == Message.Type.SNAPSHOT) {
-          sendSnapshot(m);
-        } else {
-          network.send(m.to(), RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
-        }
-      }
-    }
-
-    /**
-     * Streams a snapshot to a follower. The core names the compaction point (index, term,
-     * membership); the data is the range's current state, read from one consistent view. That state
-     * is at the applied index, at or past the compaction point, and carries its own applied index,
-     * so the follower's state machine skips the entries between the two when the leader sends them
-     * after the snapshot (apply is idempotent by index).
-     */
-    private void sendSnapshot(Message m) {
-      io.basalt.range.raft.SnapshotMetadata md = m.snapshot().metadata();
-      long snapshotId = (rangeId << 32) ^ (md.index() * 31 + ticks);
-      OutgoingSnapshot stream =
-          new OutgoingSnapshot(
-              engine,
-              span(),
-              options.snapshotChunkBytes(),
-              SnapshotChunk.newBuilder()
-                  .setRangeId(rangeId)
-                  .setFrom(m.from())
-                  .setTo(m.to())
-                  .setTerm(m.term())
-                  .setSnapshotId(snapshotId)
-                  .build(),
-              io.basalt.api.SnapshotMetadata.newBuilder()
-                  .setIndex(md.index())
-                  .setTerm(md.term())
-                  .setConfState(RaftMessages.toProto(md.confState()))
-                  .build());
-      OutgoingSnapshot previous = outgoingSnapshots.put(m.to(), stream);
-      if (previous != null) {
-        previous.cancel();
-      }
-      if (!network.sendSnapshot(m.to(), stream)) {
-        stream.abort("no connection to node " + m.to());
-      }
-      checkOutgoingSnapshots();
-    }
-
-    /**
-     * Reports the snapshot streams that ended: a failed one to the core (it probes again and sends
-     * another) and to the listener (logged, counted); a sent one only to the listener: the core
-     * waits for the follower's answer once it installed it (its own timeout covers a follower that
-     * dropped the stream). Until then the core sends this follower no appends, which it could not
-     * use before the snapshot is in.
-     */
-    void checkOutgoingSnapshots() {
-      if (outgoingSnapshots.isEmpty()) {
-        return;
-      }
-      for (Iterator<Map.Entry<Long, OutgoingSnapshot>> it = outgoingSnapshots.entrySet().iterator();
-          it.hasNext(); ) {
-        Map.Entry<Long, OutgoingSnapshot> e = it.next();
-        OutgoingSnapshot s = e.getValue();
-        switch (s.state()) {
-          case SENDING -> raft.snapshotInProgress(e.getKey());
-          case SENT -> {
-            it.remove();
-            listener.snapshotSent(rangeId, e.getKey(), s.chunksSent(), s.bytesSent());
-          }
-          case FAILED -> {
-            it.remove();
-            raft.reportSnapshot(e.getKey(), false);
-            listener.snapshotNotSent(rangeId, e.getKey(), s.failure());
-            dirty.add(this);
-          }
-          case CANCELLED -> it.remove();
-        }
-      }
-    }
-
-    private RangeSpan span() {
-      return new RangeSpan(
-          rangeId, descriptor.getStartKey().toByteArray(), descriptor.getEndKey().toByteArray());
-    }
-
-    void receiveChunk(SnapshotChunk chunk) {
-      long from = chunk.getFrom();
-      Message message;
-      try {
-        Map.Entry<Long, SnapshotReceiver> current = receiving.get(from);
-        SnapshotReceiver rx;
-        if (chunk.getSequence() == 0) {
-          // A new stream replaces any unfinished one from the same sender (which abandoned it).
-          rx = new SnapshotReceiver(span());
-          receiving.put(from, Map.entry(chunk.getSnapshotId(), rx));
-        } else if (current == null || current.getKey() != chunk.getSnapshotId()) {
-          // The rest of a stream that a newer one replaced, or whose start was lost: not an error
-          // of the stream being received.
-          listener.droppedMessage(from, rangeId, "snapshot chunk of an abandoned stream");
-          return;
-        } else {
-          rx = current.getValue();
-        }
-        rx.accept(chunk.getSequence(), chunk.getData().toByteArray());
-        if (!chunk.getLast()) {
-          return;
-        }
-        receiving.remove(from);
-        WriteBatch data = rx.finish(chunk.getStreamCrc32C());
-        io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
-        pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
-        message =
-            Message.builder(Message.Type.SNAPSHOT, from, nodeId, chunk.getTerm())
-                .snapshot(
-                    new io.basalt.range.raft.Snapshot(
-                        new io.basalt.range.raft.SnapshotMetadata(
-                            md.getIndex(), md.getTerm(), RaftMessages.fromProto(md.getConfState())),
-                        new byte[0]))
-                .build();
-      } catch (RuntimeException e) {
-        // A bad stream (gap, corrupt record, checksum) is dropped; the leader sends another.
-        receiving.remove(from);
-        listener.droppedMessage(from, rangeId, "snapshot stream refused: " + e.getMessage());
-        return;
-      }
-      try {
-        raft.step(message);
-      } catch (IllegalArgumentException malformed) {
-        listener.droppedMessage(from, rangeId, "snapshot refused: " + malformed.getMessage());
-      }
-      // Keep the data of exactly the snapshot the core now means to install (this one if it
-      // accepted it, an earlier one if it refused this one), and nothing else.
-      long accepted = raft.pendingSnapshotIndex();
-      pendingSnapshots
-          .keySet()
-          .removeIf(k -> Long.parseLong(k.substring(0, k.indexOf('/'))) != accepted);
-      // Anything else the core throws is a broken invariant: it stops the store (decision 10).
-    }
-
-    private static String snapshotKey(long index, long term) {
-      // Zero-padded so that the map's order is the index order.
-      return String.format(java.util.Locale.ROOT, "%020d/%020d", index, term);
-    }
-
-    /** Stages the data of the snapshot the core is installing, in the round's write. */
-    void stageSnapshotData(WriteBatch batch, io.basalt.range.raft.Snapshot snapshot) {
-      long index = snapshot.metadata().index();
-      String key = snapshotKey(index, snapshot.metadata().term());
-      WriteBatch data = pendingSnapshots.get(key);
-      if (data == null) {
-        throw new IllegalStateException(
-            "range "
-                + rangeId
-                + " installs snapshot "
-                + key
-                + " without its data (holding "
-                + pendingSnapshots.keySet()
-                + ")");
-      }
-      batch.addAll(rules.snapshotDataToInstall(data));
-      pendingSnapshots.clear();
-      listener.snapshotInstalled(rangeId, index);
-    }
-
-    /**
-     * Asks the follower with the most of the log to take over (the core wakes a quiesced range,
-     * catches the follower up and tells it to campaign at once). A transfer that does not finish
-     * within an election timeout aborts in the core, and the next tick tries again.
-     */
-    void handOverLeadership() {
-      RaftNode.Status st = raft.status();
-      if (st.leadTransferee() != 0) {
-        return;
-      }
-      long target = 0;
-      long best = -1;
-      for (Map.Entry<Long, Long> e : st.matchIndex().entrySet()) {
-        if (e.getKey() != nodeId
-            && st.confState().voters().contains(e.getKey())
-            && e.getValue() > best) {
-          target = e.getKey();
-          best = e.getValue();
-        }
-      }
-      if (target != 0 && raft.transferLeader(target)) {
-        dirty.add(this);
-      }
-    }
-
-    /** The index of this leader's last collection of dedupe records. */
-    long dedupeCollectedAt = -1;
-
-    /**
-     * As leader, proposes deleting the dedupe records proposed before {@code beforeNanos}, unless
-     * nothing was applied since the last time and no record it kept is due (an idle, possibly
-     * quiesced range is left alone).
-     */
-    void maybeCollectDedupe(long beforeNanos) {
-      if (!isLeader
-          || writtenApplied < leaderReadyIndex
-          || (sm.appliedIndex() == dedupeCollectedAt
-              && beforeNanos <= sm.oldestKeptRecordNanos())) {
-        return; // nothing applied since the last collection, and nothing it kept is due yet
-      }
-      RaftNode.ProposeResult pr =
-          raft.propose(
-              RaftCommand.newBuilder()
-                  .setCollectDedupeBeforeNanos(beforeNanos)
-                  .build()
-                  .toByteArray());
-      if (pr.accepted()) {
-        dedupeCollectedAt = pr.index();
-        dirty.add(this);
-      }
-    }
-
-    /**
-     * Compacts the log once it holds more than {@code compactLogAfter} entries, to a point half
-     * that far behind the applied index, so that followers a little behind still catch up from the
-     * log. The point's recorded membership is the current one, so the point is never before the
-     * last conf change (after a restart, conservatively, before the last index at restart).
-     */
-    void maybeCompactLog() {
-      int after = options.compactLogAfter();
-      if (after <= 0) {
-        return;
-      }
-      // Only what is applied in the engine: entries whose applied writes are still on their way
-      // to disk would be needed again after a crash.
-      long applied = writtenApplied;
-      long first = storage.firstIndex();
-      if (applied - first + 1 <= after) {
-        return;
-      }
-      // After a snapshot the state machine can be ahead of the log (the data carried a later
-      // applied index than the snapshot's point); compact only what the core itself applied.
-      RaftNode.Status status = raft.status();
-      long to = Math.min(applied, status.applied()) - after / 2;
-      if (to < first || to < lastConfChangeIndex || to <= storage.snapshot().metadata().index()) {
-        return;
-      }
-      WriteBatch batch = new WriteBatch();
-      storage.saveSnapshot(
-          batch,
-          new io.basalt.range.raft.Snapshot(
-              new io.basalt.range.raft.SnapshotMetadata(to, storage.term(to), status.confState()),
-              new byte[0]),
-          to);
-      // Not synced: losing it in a crash only leaves a longer log (the writes it follows in the
-      // engine's write-ahead log are durable whenever it is).
-      engine.write(batch, false);
-    }
-
-    KvResponse validate(KvRequest request) {
-      boolean meta = rangeId == KeySpace.META_RANGE_ID;
-      List<byte[]> keys = new ArrayList<>();
-      switch (request.getRequestCase()) {
-        case GET -> keys.add(request.getGet().getKey().toByteArray());
-        case PUT -> keys.add(request.getPut().getKey().toByteArray());
-        case DELETE -> keys.add(request.getDelete().getKey().toByteArray());
-        case CONDITIONAL_PUT -> keys.add(request.getConditionalPut().getKey().toByteArray());
-        case WRITE_BATCH -> {
-          if (request.getWriteBatch().getMutationsCount() == 0) {
-            return Errors.invalid("a write batch needs at least one mutation");
-          }
-          for (Mutation m : request.getWriteBatch().getMutationsList()) {
-            switch (m.getOpCase()) {
-              case PUT -> keys.add(m.getPut().getKey().toByteArray());
-              case DELETE -> keys.add(m.getDelete().getKey().toByteArray());
-              default -> {
-                return Errors.invalid("a mutation must be a put or a delete");
-              }
-            }
-          }
-        }
-        case SCAN -> {
-          ScanRequest s = request.getScan();
-          byte[] start = s.getStartKey().toByteArray();
-          byte[] end = s.getEndKey().toByteArray();
-          if (end.length > 0 && Arrays.compareUnsigned(start, end) >= 0) {
-            return Errors.invalid("scan start key must be below its end key");
-          }
-          // The whole span must lie in this range: a client routes each page by its cached
-          // descriptor, and a range that shrank (a split) must say so rather than serve less.
-          byte[] rangeEnd = descriptor.getEndKey().toByteArray();
-          boolean endInside =
-              rangeEnd.length == 0
-                  || (end.length > 0 && Arrays.compareUnsigned(end, rangeEnd) <= 0);
-          if (!KeySpace.contains(descriptor, start) || !endInside) {
-            return Errors.keyNotInRange(start, descriptor);
-          }
-          return null;
-        }
-        case REQUEST_NOT_SET -> {
-          return Errors.invalid("the request names no operation");
-        }
-        default -> {
-          return Errors.invalid("not a KV operation: " + request.getRequestCase());
-        }
-      }
-      if (meta && request.getRequestCase() != KvRequest.RequestCase.GET) {
-        return Errors.invalid("the meta range is written by the system only");
-      }
-      for (byte[] key : keys) {
-        String why = meta ? null : KeySpace.invalidUserKey(key);
-        if (why != null) {
-          return Errors.invalid(why);
-        }
-        if (!KeySpace.contains(descriptor, key)) {
-          return Errors.keyNotInRange(key, descriptor);
-        }
-      }
-      return null;
-    }
-
-    void handle(Pending p) {
-      if (!p.isWrite() && !rules.readsNeedReadIndex()) {
-        p.reply(serveRead(p.request));
-        return;
-      }
-      if (!isLeader) {
-        p.reply(
-            leader == 0
-                ? Errors.unavailable(
-                    "range "
-                        + rangeId
-                        + " has no leader here: an election is under way or a quorum is"
-                        + " unreachable")
-                : Errors.notLeader(rangeId, leader, addresses.get(leader)));
-        return;
-      }
-      if (!p.isWrite()) {
-        byte[] ctx = ByteBuffer.allocate(8).putLong(++readSeq).array();
-        if (!raft.readIndex(ctx)) {
-          p.reply(Errors.notLeader(rangeId, leader, addresses.get(leader)));
-          return;
-        }
-        p.readContext = ByteString.copyFrom(ctx);
-        readIndexWaiting.put(p.readContext, p);
-        return;
-      }
-      if (writtenApplied < leaderReadyIndex && rules.awaitLeaderReady()) {
-        awaitingLeaderReady.add(p);
-        return;
-      }
-      evaluateWrite(p);
-    }
-
-    private Set<ByteString> writeKeys(KvRequest request) {
-      Set<ByteString> keys = new HashSet<>();
-      switch (request.getRequestCase()) {
-        case PUT -> keys.add(request.getPut().getKey());
-        case DELETE -> keys.add(request.getDelete().getKey());
-        case CONDITIONAL_PUT -> keys.add(request.getConditionalPut().getKey());
-        case WRITE_BATCH -> {
-          for (Mutation m : request.getWriteBatch().getMutationsList()) {
-            keys.add(m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey());
-          }
-        }
-        default -> {}
-      }
-      return keys;
-    }
-
-    void evaluateWrite(Pending p) {
-      if (p.done) {
-        return;
-      }
-      Set<ByteString> keys = writeKeys(p.request);
-      for (ByteString k : keys) {
-        if (latched.contains(k)) {
-          blocked.add(p);
-          return;
-        }
-      }
-      ByteString requestId = p.request.getHeader().getRequestId();
-      boolean firstInLog = false;
-      if (!requestId.isEmpty()) {
-        Optional<ByteString> recorded = sm.recordedResult(requestId);
-        if (recorded.isPresent()) {
-          p.reply(parseResult(recorded.get()));
-          return;
-        }
-        // This leader applied every entry of earlier terms before evaluating (leaderReadyIndex),
-        // and the record lookup covers everything applied; the rest of the log is this leader's
-        // own proposals. So with no proposal of this id in flight, no entry before the one
-        // proposed now carries it, and replicas may skip their own lookup.
-        firstInLog = rules.firstInLog(requestIdsInFlight.containsKey(requestId));
-      }
-      Timestamp ts = clock.now();
-      RaftCommand.Builder cmd =
-          RaftCommand.newBuilder()
-              .setRequestId(requestId)
-              .setProposedAtNanos(ts.wallNanos())
-              .setFirstInLog(firstInLog);
-      KvResponse result = evaluate(p.request, ts, cmd);
-      RaftCommand command = cmd.setResult(result.toByteString()).build();
-      RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
-      listener.proposed(1);
-      if (!pr.accepted()) {
-        p.reply(
-            switch (pr.outcome()) {
-              case NOT_LEADER, TRANSFER_IN_PROGRESS ->
-                  Errors.notLeader(rangeId, leader, addresses.get(leader));
-              default -> Errors.unavailable("proposal refused: " + pr.outcome());
-            });
-        return;
-      }
-      // An older proposal at this index (of an earlier term) is lost for certain: the index now
-      // holds this entry. Answer it and release its latches, whatever path left it here.
-      // (Once this term's no-op is applied, earlier terms' proposals past it are already answered,
-      // so this is only a guard: the displaced entry is not committed, so its outcome is unknown.)
-      Proposal displaced = proposals.get(pr.index());
-      if (displaced != null && rules.releaseLostProposals()) {
-        latched.removeAll(displaced.pending.latches);
-        displaced.pending.reply(
-            Errors.timeout("the write's log position was taken over; its outcome is unknown"));
-      }
-      latched.addAll(keys);
-      p.latches = keys;
-      Proposal proposal = new Proposal(pr.term(), p, command);
-      forget(proposals.put(pr.index(), proposal));
-      if (!requestId.isEmpty()) {
-        requestIdsInFlight.merge(requestId, 1, Integer::sum);
-      }
-      if (!rules.acknowledgeWhenApplied()) {
-        p.reply(result);
-      }
-    }
-
-    private KvResponse evaluate(KvRequest request, Timestamp ts, RaftCommand.Builder cmd) {
-      io.basalt.api.Timestamp pts = toProto(ts);
-      switch (request.getRequestCase()) {
-        case PUT -> {
-          cmd.addWrites(put(request.getPut().getKey(), request.getPut().getValue(), pts));
-          return KvResponse.newBuilder().setPut(PutResponse.getDefaultInstance()).build();
-        }
-        case DELETE -> {
-          ByteString key = request.getDelete().getKey();
-          boolean existed = current(key).isPresent();
-          if (existed) {
-            cmd.addWrites(tombstone(key, pts));
-          }
-          return KvResponse.newBuilder()
-              .setDelete(DeleteResponse.newBuilder().setExisted(existed))
-              .build();
-        }
-        case CONDITIONAL_PUT -> {
-          ConditionalPutRequest c = request.getConditionalPut();
-          Optional<Version> cur = current(c.getKey());
-          boolean ok =
-              c.getExpectAbsent()
-                  ? cur.isEmpty()
-                  : cur.isPresent()
-                      && Arrays.equals(cur.get().value(), c.getExpectedValue().toByteArray());
-          ConditionalPutResponse.Builder r = ConditionalPutResponse.newBuilder().setSucceeded(ok);
-          if (ok) {
-            cmd.addWrites(put(c.getKey(), c.getValue(), pts));
-          } else if (cur.isPresent()) {
-            r.setFound(true).setActualValue(ByteString.copyFrom(cur.get().value()));
-          }
-          return KvResponse.newBuilder().setConditionalPut(r).build();
-        }
-        case WRITE_BATCH -> {
-          for (Mutation m : request.getWriteBatch().getMutationsList()) {
-            cmd.addWrites(
-                m.hasPut()
-                    ? put(m.getPut().getKey(), m.getPut().getValue(), pts)
-                    : tombstone(m.getDelete().getKey(), pts));
-          }
-          return KvResponse.newBuilder()
-              .setWriteBatch(WriteBatchResponse.getDefaultInstance())
-              .build();
-        }
-        default -> throw new IllegalStateException("not a write: " + request.getRequestCase());
-      }
-    }
-
-    private Optional<Version> current(ByteString key) {
-      return MvccStore.get(engine, key.toByteArray(), Timestamp.MAX);
-    }
-
-    private static ReplicatedWrite put(
-        ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
-      return ReplicatedWrite.newBuilder().setKey(key).setValue(value).setTimestamp(ts).build();
-    }
-
-    private static ReplicatedWrite tombstone(ByteString key, io.basalt.api.Timestamp ts) {
-      return ReplicatedWrite.newBuilder().setKey(key).setTombstone(true).setTimestamp(ts).build();
-    }
-
-    private KvResponse parseResult(ByteString bytes) {
-      try {
-        return KvResponse.parseFrom(bytes);
-      } catch (InvalidProtocolBufferException e) {
-        // The write took effect; only its answer is lost. Not a failure: its outcome is unknown
-        // to the client.
-        return Errors.timeout(
-            "the write was applied but its recorded result in range "
-                + rangeId
-                + " is unreadable; its outcome is unknown");
-      }
-    }
-
-    KvResponse serveRead(KvRequest request) {
-      switch (request.getRequestCase()) {
-        case GET -> {
-          Optional<Version> v = current(request.getGet().getKey());
-          GetResponse.Builder g = GetResponse.newBuilder().setFound(v.isPresent());
-          v.ifPresent(ver ->
-              g.setKv(
-                  KeyValue.newBuilder()
-                      .setKey(request.getGet().getKey())
-                      .setValue(ByteString.copyFrom(ver.value()))
-                      .setVersion(toProto(ver.timestamp()))));
-          return KvResponse.newBuilder().setGet(g).build();
-        }
-        case SCAN -> {
-          ScanRequest s = request.getScan();
-          byte[] start = max(s.getStartKey().toByteArray(), descriptor.getStartKey().toByteArray());
-          byte[] end = minEnd(s.getEndKey().toByteArray(), descriptor.getEndKey().toByteArray());
-          int limit = s.getLimit() <= 0 ? 1000 : Math.min(s.getLimit(), 10_000);
-          long maxBytes = s.getMaxBytes() == 0 ? 4L << 20 : Math.min(s.getMaxBytes(), 16L << 20);
-          ScanResponse.Builder out = ScanResponse.newBuilder();
-          if (end.length == 0 || Arrays.compareUnsigned(start, end) < 0) {
-            MvccStore.ScanResult res =
-                MvccStore.scan(engine, start, end, Timestamp.MAX, limit, maxBytes);
-            for (Version v : res.versions()) {
-              out.addKvs(
-                  KeyValue.newBuilder()
-                      .setKey(ByteString.copyFrom(v.key()))
-                      .setValue(ByteString.copyFrom(v.value()))
-                      .setVersion(toProto(v.timestamp())));
-            }
-            if (res.resumeKey() != null) {
-              out.setResumeKey(ByteString.copyFrom(res.resumeKey()));
-            }
-          }
-          return KvResponse.newBuilder().setScan(out).build();
-        }
-        default -> throw new IllegalStateException("not a read: " + request.getRequestCase());
-      }
-    }
-
-    /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */
-    void onReady(Ready rd, WriteBatch applyBatch, List<Runnable> answers) {
-      if (rd.softState() != null) {
-        long newLeader = rd.softState().leaderId();
-        boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
-        if (nowLeader && !isLeader) {
-          // The last index now is this term's no-op: once it is applied, this replica's state holds
-          // every earlier term's committed entry.
-          leaderReadyIndex = raft.status().lastIndex();
-          rules.onBecameLeader(this, leaderReadyIndex, answers);
-        }
-        boolean lost = !nowLeader && isLeader;
-        if (newLeader != leader || nowLeader != isLeader) {
-          listener.leaderChanged(rangeId, newLeader, nowLeader);
-        }
-        leader = newLeader;
-        isLeader = nowLeader;
-        if (lost) {
-          leaderReadyIndex = Long.MAX_VALUE;
-          lostLeadership();
-        }
-      }
-      apply(rd.committedEntries(), applyBatch, answers);
-    }
-
-    /** Serves the reads this Ready confirmed, and any others whose index is now applied. */
-    void serveReads(Ready rd) {
-      for (ReadState rs : rd.readStates()) {
-        Pending p = readIndexWaiting.remove(ByteString.copyFrom(rs.context()));
-        if (p != null && !p.done) {
-          readsAwaitingApply.add(new WaitingRead(rs.index(), p));
-        }
-      }
-      serveReads();
-    }
-
-    // StoreRules.NewLeader: what a rule may see and do at election (the correct rules use none).
-
-    @Override
-    public long[] proposalIndexes() {
-      return proposals.keySet().stream().mapToLong(Long::longValue).toArray();
-    }
-
-    @Override
-    public long proposalTerm(long index) {
-      return proposals.get(index).term();
-    }
-
-    @Override
-    public long logTerm(long index) {
-      return storage.term(index);
-    }
-
-    @Override
-    public void answerNotLeader(long index, List<Runnable> answers) {
-      Proposal prop = forget(proposals.remove(index));
-      latched.removeAll(prop.pending().latches);
-      Pending p = prop.pending();
-      answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
-    }
-
-    /**
-     * Answers the proposals that can no longer commit, now that an entry of term {@code
-     * appliedTerm} at {@code appliedIndex} is committed: those of earlier terms at later indexes.
-     * Every later leader's log holds that entry, and a log's terms never decrease along its
-     * indexes, so no entry of an earlier term can ever commit after it: NotLeader (not applied,
-     * safe to retry) is certain. (Proposals at or below it were answered when their index was
-     * applied.) Until such an entry commits, a proposal missing from this replica's log may still
-     * be in another replica's and commit there, so it is not answered when leadership changes: only
-     * once its index is applied, or this, or its deadline (Timeout, outcome unknown).
-     */
-    private void releaseLostProposals(long appliedIndex, long appliedTerm, List<Runnable> answers) {
-      if (proposals.isEmpty() || !rules.releaseLostProposals()) {
-        return;
-      }
-      List<Long> lost = new ArrayList<>();
-      proposals
-          .tailMap(appliedIndex, false)
-          .forEach((index, prop) -> {
-            if (prop.term() < appliedTerm) {
-              lost.add(index);
-            }
-          });
-      for (long index : lost) {
-        // (Removing through the map, not an entry iterator: a TreeMap may reuse a removed entry
-        // for its successor.)
-        Proposal prop = forget(proposals.remove(index));
-        latched.removeAll(prop.pending().latches);
-        Pending p = prop.pending();
-        long hint = leader == nodeId ? 0 : leader;
-        answers.add(() -> p.reply(Errors.notLeader(rangeId, hint, addresses.get(hint))));
-      }
-    }
-
-    /**
-     * The answer to a proposal whose index was covered by a snapshot rather than applied here: the
-     * result recorded for its request id if it took effect; NotLeader if it has a request id and no
-     * record (it did not take effect: records travel with the snapshot); Timeout if it has no
-     * request id (its outcome cannot be known).
-     */
-    private KvResponse answerAfterSnapshot(Pending p) {
-      ByteString requestId = p.request.getHeader().getRequestId();
-      if (requestId.isEmpty()) {
-        return Errors.timeout(
-            "the write's index was covered by a snapshot; its outcome is unknown");
-      }
-      return sm.recordedResult(requestId)
-          .map(this::parseResult)
-          .orElseGet(() -> Errors.notLeader(rangeId, leader, addresses.get(leader)));
-    }
-
-    private void apply(List<Entry> entries, WriteBatch applyBatch, List<Runnable> answers) {
-      if (entries.isEmpty()) {
-        return;
-      }
-      long t0 = nanoTime.getAsLong();
-      for (Entry e : entries) {
-        byte[] data = e.type() == EntryType.NORMAL ? e.data() : new byte[0];
-        if (e.type() == EntryType.CONF_CHANGE) {
-          lastConfChangeIndex = e.index();
-        }
-        Proposal prop = forget(proposals.remove(e.index()));
-        RaftCommand command = null;
-        if (prop != null && prop.term == e.term()) {
-          command = prop.command; // our own entry: the command it was built from
-        } else if (data.length > 0) {
-          // (Also an entry at or below the applied index, one a snapshot's data covered: the
-          // state machine skips it, but its timestamps still reach the clock.)
-          command = ReplicaStateMachine.parse(rangeId, e.index(), data);
-          if (!isLeader) {
-            observeTimestamps(command);
-          }
-        }
-        Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
-        if (prop != null) {
-          // Held until the batch holding this entry's writes is in the engine: a write to the
-          // same keys evaluated before would read the state before it.
-          if (!rules.holdLatchesUntilWritten()) {
-            latched.removeAll(prop.pending.latches);
-          } else {
-            stagedLatches.add(prop.pending.latches);
-          }
-          Pending p = prop.pending;
-          KvResponse answer;
-          if (prop.term != e.term()) {
-            answer =
-                Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, addresses.get(leader));
-          } else if (applied.isPresent()) {
-            answer = parseResult(applied.get().result());
-          } else {
-            answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
-          }
-          answers.add(() -> p.reply(answer));
-        }
-      }
-      Entry last = entries.get(entries.size() - 1);
-      releaseLostProposals(last.index(), last.term(), answers);
-      // Proposals at or below the applied index that were not met above: a snapshot covered
-      // their index.
-      while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
-        Proposal prop = forget(proposals.pollFirstEntry().getValue());
-        latched.removeAll(prop.pending.latches);
-        Pending p = prop.pending;
-        KvResponse answer = answerAfterSnapshot(p);
-        answers.add(() -> p.reply(answer));
-      }
-      listener.applied(entries.size(), nanoTime.getAsLong() - t0);
-    }
-
-    private void observeTimestamps(RaftCommand command) {
-      try {
-        for (ReplicatedWrite w : command.getWritesList()) {
-          clock.update(fromProto(w.getTimestamp()));
-        }
-      } catch (RuntimeException e) {
-        // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
-        // business, not apply's.
-      }
-    }
-
-    /** {@code prop} (if any) left {@link #proposals}: its request id is no longer in flight. */
-    private Proposal forget(Proposal prop) {
-      if (prop != null) {
-        requestIdsInFlight.computeIfPresent(
-            prop.pending.request.getHeader().getRequestId(), (id, n) -> n == 1 ? null : n - 1);
-      }
-      return prop;
-    }
-
-    private void serveReads() {
-      WaitingRead w;
-      while ((w = readsAwaitingApply.peek()) != null && w.index <= writtenApplied) {
-        readsAwaitingApply.poll();
-        if (!w.pending.done) {
-          w.pending.reply(serveRead(w.pending.request));
-        }
-      }
-    }
-
-    void afterAdvance() {
-      if (isLeader && writtenApplied >= leaderReadyIndex && !awaitingLeaderReady.isEmpty()) {
-        ArrayDeque<Pending> waiting = new ArrayDeque<>(awaitingLeaderReady);
-        awaitingLeaderReady.clear();
-        for (Pending p : waiting) {
-          evaluateWrite(p);
-        }
-      }
-      if (!blocked.isEmpty() && isLeader) {
-        ArrayDeque<Pending> waiting = new ArrayDeque<>(blocked);
-        blocked.clear();
-        for (Pending p : waiting) {
-          evaluateWrite(p);
-        }
-      }
-    }
-
-    private void lostLeadership() {
-      long hint = leader;
-      failAll(readIndexWaiting.values(), hint);
-      readIndexWaiting.clear();
-      List<Pending> reads = new ArrayList<>();
-      readsAwaitingApply.forEach(w -> reads.add(w.pending));
-      readsAwaitingApply.clear();
-      failAll(reads, hint);
-      failAll(awaitingLeaderReady, hint);
-      awaitingLeaderReady.clear();
-      failAll(blocked, hint);
-      blocked.clear();
-      outgoingSnapshots.values().forEach(OutgoingSnapshot::cancel);
-      outgoingSnapshots.clear();
-      // Proposals stay: they may still commit; each is answered when its index is applied or its
-      // deadline passes.
-    }
-
-    private void failAll(Collection<Pending> pendings, long hint) {
-      for (Iterator<Pending> it = pendings.iterator(); it.hasNext(); ) {
-        it.next().reply(Errors.notLeader(rangeId, hint, addresses.get(hint)));
-      }
-    }
-  }
-
-  private static byte[] max(byte[] a, byte[] b) {
-    return Arrays.compareUnsigned(a, b) >= 0 ? a : b;
-  }
-
-  private static byte[] minEnd(byte[] a, byte[] b) {
-    if (a.length == 0) {
-      return b;
-    }
-    if (b.length == 0) {
-      return a;
-    }
-    return Arrays.compareUnsigned(a, b) <= 0 ? a : b;
   }
 
   @Override

@@ -57,7 +57,7 @@ class ClockStepBackTest {
             engine,
             new HybridClock(() -> wallNanos, 500_000_000L),
             TestStores.NO_NETWORK,
-            Store.Options.defaults(),
+            StoreOptions.defaults(),
             new SplittableRandom(1),
             StoreListener.NONE,
             () -> monotonicNanos);

@@ -70,7 +70,7 @@ final class ScriptedStores {
                   return false;
                 }
               },
-              Store.Options.defaults(),
+              StoreOptions.defaults(),
               new SplittableRandom(i),
               StoreListener.NONE,
               () -> nowMs * 1_000_000L);

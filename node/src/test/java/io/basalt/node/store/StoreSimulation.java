@@ -279,7 +279,7 @@ final class StoreSimulation {
               // operation after 2 s), every second.
               // (Not with KEEP_LOST_PROPOSALS: the collection's own entries would move the log
               // past a lost proposal's index and hide the bug.)
-              new Store.Options(
+              new StoreOptions(
                   10,
                   2,
                   30,

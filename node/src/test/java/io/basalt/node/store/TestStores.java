@@ -62,7 +62,7 @@ public final class TestStores {
         engine,
         new HybridClock(System::currentTimeMillis, 500_000_000L),
         NO_NETWORK,
-        Store.Options.defaults(),
+        StoreOptions.defaults(),
         new SplittableRandom(1),
         StoreListener.NONE,
         nanoTime);

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /**
  * With asynchronous writes a stalled disk no longer stops the store's thread: heartbeats would go
  * on and keep the leases while no write completes. A batch in flight for longer than {@link
- * Store#WRITE_STALL_NANOS} stops the store, so that other nodes take over its ranges.
+ * WriteStallWatch#WRITE_STALL_NANOS} stops the store, so that other nodes take over its ranges.
  */
 class WriteStallTest {
   @Test

@@ -13,6 +13,7 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
+import io.basalt.node.store.StoreOptions;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.txn.hlc.HybridClock;
 import java.net.InetSocketAddress;
@@ -71,7 +72,7 @@ class CoalescedHeartbeatsTest {
                 return false;
               }
             },
-            Store.Options.defaults(),
+            StoreOptions.defaults(),
             new SplittableRandom(1),
             new StoreListener() {
               @Override

@@ -1,0 +1,39 @@
+package io.basalt.node.store;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/** A request in flight: answered once, by whichever of apply, error or deadline comes first. */
+final class Pending {
+  final Replica replica;
+  final KvRequest request;
+  private final Consumer<KvResponse> reply;
+  final long deadline;
+  final boolean isWrite;
+  boolean done;
+
+  /** The keys this write holds latched while its proposal is in flight. */
+  Set<ByteString> latches = Set.of();
+
+  /** The ReadIndex context of a read waiting for its read state, else null. */
+  ByteString readContext;
+
+  Pending(Replica replica, KvRequest request, Consumer<KvResponse> reply, long deadline) {
+    this.replica = replica;
+    this.request = request;
+    this.reply = reply;
+    this.deadline = deadline;
+    this.isWrite = Commands.isWrite(request);
+  }
+
+  /** Answers, unless already answered. */
+  void reply(KvResponse response) {
+    if (!done) {
+      done = true;
+      reply.accept(response);
+    }
+  }
+}

@@ -1,0 +1,663 @@
+package io.basalt.node.store;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.RaftCommand;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.ReplicatedWrite;
+import io.basalt.range.mvcc.Timestamp;
+import io.basalt.range.raft.Config;
+import io.basalt.range.raft.EngineRaftStorage;
+import io.basalt.range.raft.Entry;
+import io.basalt.range.raft.EntryType;
+import io.basalt.range.raft.Message;
+import io.basalt.range.raft.RaftNode;
+import io.basalt.range.raft.ReadState;
+import io.basalt.range.raft.Ready;
+import io.basalt.range.replica.ReplicaStateMachine;
+import io.basalt.range.storage.Engine;
+import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.hlc.HybridClock;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.LongSupplier;
+
+/**
+ * One range replica: its Raft core, storage and state machine, and the requests it is working on.
+ * The {@link Store} drives it: it feeds it inputs and runs its part of each round. A replica
+ * evaluates writes (through the {@link Commands} table) under latches on their keys, held from
+ * evaluation until the entry is applied and written, or known to be lost; it serves reads once
+ * their read index is applied; and it answers each proposal once its outcome is known (see {@link
+ * #releaseLostProposals}). Single-threaded, on the store's thread.
+ */
+final class Replica implements StoreRules.NewLeader {
+  private final Store store;
+  private final long nodeId;
+  private final Engine engine;
+  private final StoreOptions options;
+  private final Store.Network network;
+  private final StoreListener listener;
+  private final HybridClock clock;
+  private final LongSupplier nanoTime;
+
+  /**
+   * A proposed command: answered and unlatched when its index is applied. The command is kept so
+   * that applying this leader's own entry does not parse it again.
+   */
+  record Proposal(long term, Pending pending, RaftCommand command) {}
+
+  /** A read waiting for its read index to be applied. */
+  record WaitingRead(long index, Pending pending) {}
+
+  /** Snapshot streams to and from this replica. */
+  final ReplicaSnapshots snapshots;
+
+  RangeDescriptor descriptor;
+  final long rangeId;
+  final RaftNode raft;
+  final EngineRaftStorage storage;
+  final ReplicaStateMachine sm;
+  long leader;
+  boolean isLeader;
+
+  /** The index of this leader's first entry; it serves once it has applied up to there. */
+  long leaderReadyIndex = Long.MAX_VALUE;
+
+  final TreeMap<Long, Proposal> proposals = new TreeMap<>();
+
+  /**
+   * The request ids of {@link #proposals}, with how many proposals carry each. A write whose id is
+   * here may have a copy in the log beyond the applied index, so it is not first in the log.
+   */
+  final Map<ByteString, Integer> requestIdsInFlight = new HashMap<>();
+
+  final Map<ByteString, Pending> readIndexWaiting = new HashMap<>();
+  final PriorityQueue<WaitingRead> readsAwaitingApply =
+      new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
+  final ArrayDeque<Pending> awaitingLeaderReady = new ArrayDeque<>();
+  final Set<ByteString> latched = new HashSet<>();
+  final ArrayDeque<Pending> blocked = new ArrayDeque<>();
+
+  /**
+   * The applied index whose writes are in the engine. Reads and the evaluation of writes read the
+   * engine, so they wait for it (the state machine's own applied index counts staged writes).
+   */
+  long writtenApplied;
+
+  /** Latches of proposals applied into the batch being built: released once it is written. */
+  List<Set<ByteString>> stagedLatches = new ArrayList<>();
+
+  /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
+  long lastConfChangeIndex;
+
+  Replica(Store store, RangeDescriptor descriptor) {
+    this.store = store;
+    this.nodeId = store.nodeId();
+    this.engine = store.engine;
+    this.options = store.options;
+    this.network = store.network;
+    this.listener = store.listener;
+    this.clock = store.clock;
+    this.nanoTime = store.nanoTime;
+    this.descriptor = descriptor;
+    this.rangeId = descriptor.getRangeId();
+    this.storage = new EngineRaftStorage(engine, rangeId);
+    this.sm = new ReplicaStateMachine(engine, rangeId);
+    Config config =
+        Config.builder(nodeId, store.random)
+            .electionTimeoutTicks(options.electionTicks())
+            .heartbeatTicks(options.heartbeatTicks())
+            .quiesceAfterTicks(options.quiesceAfterTicks())
+            .leaseClockDriftTicks(options.leaseDriftTicks())
+            .readOnlyOption(Config.ReadOnlyOption.LEASE_BASED)
+            .preVote(true)
+            .checkQuorum(true)
+            .maxUncommittedEntriesBytes(64L << 20)
+            .build();
+    this.raft = RaftNode.create(config, storage);
+    this.snapshots = new ReplicaSnapshots(this, store);
+    this.writtenApplied = sm.appliedIndex();
+    // Any conf change still in the log is at or below its last index.
+    this.lastConfChangeIndex = raft.status().lastIndex();
+  }
+
+  void send(List<Message> messages) {
+    for (Message m : messages) {
+      if (m.type() == Message.Type.SNAPSHOT) {
+        snapshots.send(m);
+      } else {
+        network.send(m.to(), RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
+      }
+    }
+  }
+
+  /**
+   * Asks the follower with the most of the log to take over (the core wakes a quiesced range,
+   * catches the follower up and tells it to campaign at once). A transfer that does not finish
+   * within an election timeout aborts in the core, and the next tick tries again.
+   */
+  void handOverLeadership() {
+    RaftNode.Status st = raft.status();
+    if (st.leadTransferee() != 0) {
+      return;
+    }
+    long target = 0;
+    long best = -1;
+    for (Map.Entry<Long, Long> e : st.matchIndex().entrySet()) {
+      if (e.getKey() != nodeId
+          && st.confState().voters().contains(e.getKey())
+          && e.getValue() > best) {
+        target = e.getKey();
+        best = e.getValue();
+      }
+    }
+    if (target != 0 && raft.transferLeader(target)) {
+      store.dirty.add(this);
+    }
+  }
+
+  /** The index of this leader's last collection of dedupe records. */
+  long dedupeCollectedAt = -1;
+
+  /**
+   * As leader, proposes deleting the dedupe records proposed before {@code beforeNanos}, unless
+   * nothing was applied since the last time and no record it kept is due (an idle, possibly
+   * quiesced range is left alone).
+   */
+  void maybeCollectDedupe(long beforeNanos) {
+    if (!isLeader
+        || writtenApplied < leaderReadyIndex
+        || (sm.appliedIndex() == dedupeCollectedAt && beforeNanos <= sm.oldestKeptRecordNanos())) {
+      return; // nothing applied since the last collection, and nothing it kept is due yet
+    }
+    RaftNode.ProposeResult pr =
+        raft.propose(
+            RaftCommand.newBuilder()
+                .setCollectDedupeBeforeNanos(beforeNanos)
+                .build()
+                .toByteArray());
+    if (pr.accepted()) {
+      dedupeCollectedAt = pr.index();
+      store.dirty.add(this);
+    }
+  }
+
+  /**
+   * Compacts the log once it holds more than {@code compactLogAfter} entries, to a point half that
+   * far behind the applied index, so that followers a little behind still catch up from the log.
+   * The point's recorded membership is the current one, so the point is never before the last conf
+   * change (after a restart, conservatively, before the last index at restart).
+   */
+  void maybeCompactLog() {
+    int after = options.compactLogAfter();
+    if (after <= 0) {
+      return;
+    }
+    // Only what is applied in the engine: entries whose applied writes are still on their way
+    // to disk would be needed again after a crash.
+    long applied = writtenApplied;
+    long first = storage.firstIndex();
+    if (applied - first + 1 <= after) {
+      return;
+    }
+    // After a snapshot the state machine can be ahead of the log (the data carried a later
+    // applied index than the snapshot's point); compact only what the core itself applied.
+    RaftNode.Status status = raft.status();
+    long to = Math.min(applied, status.applied()) - after / 2;
+    if (to < first || to < lastConfChangeIndex || to <= storage.snapshot().metadata().index()) {
+      return;
+    }
+    WriteBatch batch = new WriteBatch();
+    storage.saveSnapshot(
+        batch,
+        new io.basalt.range.raft.Snapshot(
+            new io.basalt.range.raft.SnapshotMetadata(to, storage.term(to), status.confState()),
+            new byte[0]),
+        to);
+    // Not synced: losing it in a crash only leaves a longer log (the writes it follows in the
+    // engine's write-ahead log are durable whenever it is).
+    engine.write(batch, false);
+  }
+
+  void handle(Pending p) {
+    if (!p.isWrite && !store.rules().readsNeedReadIndex()) {
+      p.reply(read(p.request));
+      return;
+    }
+    if (!isLeader) {
+      p.reply(
+          leader == 0
+              ? Errors.unavailable(
+                  "range "
+                      + rangeId
+                      + " has no leader here: an election is under way or a quorum is"
+                      + " unreachable")
+              : Errors.notLeader(rangeId, leader, store.address(leader)));
+      return;
+    }
+    if (!p.isWrite) {
+      byte[] ctx = ByteBuffer.allocate(8).putLong(store.nextReadSeq()).array();
+      if (!raft.readIndex(ctx)) {
+        p.reply(Errors.notLeader(rangeId, leader, store.address(leader)));
+        return;
+      }
+      p.readContext = ByteString.copyFrom(ctx);
+      readIndexWaiting.put(p.readContext, p);
+      return;
+    }
+    if (writtenApplied < leaderReadyIndex && store.rules().awaitLeaderReady()) {
+      awaitingLeaderReady.add(p);
+      return;
+    }
+    evaluateWrite(p);
+  }
+
+  void evaluateWrite(Pending p) {
+    if (p.done) {
+      return;
+    }
+    Set<ByteString> keys = Commands.of(p.request).latchKeys(p.request);
+    for (ByteString k : keys) {
+      if (latched.contains(k)) {
+        blocked.add(p);
+        return;
+      }
+    }
+    ByteString requestId = p.request.getHeader().getRequestId();
+    boolean firstInLog = false;
+    if (!requestId.isEmpty()) {
+      Optional<ByteString> recorded = sm.recordedResult(requestId);
+      if (recorded.isPresent()) {
+        p.reply(parseResult(recorded.get()));
+        return;
+      }
+      // This leader applied every entry of earlier terms before evaluating (leaderReadyIndex),
+      // and the record lookup covers everything applied; the rest of the log is this leader's
+      // own proposals. So with no proposal of this id in flight, no entry before the one
+      // proposed now carries it, and replicas may skip their own lookup.
+      firstInLog = store.rules().firstInLog(requestIdsInFlight.containsKey(requestId));
+    }
+    Timestamp ts = clock.now();
+    RaftCommand.Builder cmd =
+        RaftCommand.newBuilder()
+            .setRequestId(requestId)
+            .setProposedAtNanos(ts.wallNanos())
+            .setFirstInLog(firstInLog);
+    KvResponse result = Commands.of(p.request).evaluate(p.request, engine, Store.toProto(ts), cmd);
+    RaftCommand command = cmd.setResult(result.toByteString()).build();
+    RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
+    listener.proposed(1);
+    if (!pr.accepted()) {
+      p.reply(
+          switch (pr.outcome()) {
+            case NOT_LEADER, TRANSFER_IN_PROGRESS ->
+                Errors.notLeader(rangeId, leader, store.address(leader));
+            default -> Errors.unavailable("proposal refused: " + pr.outcome());
+          });
+      return;
+    }
+    // An older proposal at this index (of an earlier term) is lost for certain: the index now
+    // holds this entry. Answer it and release its latches, whatever path left it here.
+    // (Once this term's no-op is applied, earlier terms' proposals past it are already answered,
+    // so this is only a guard: the displaced entry is not committed, so its outcome is unknown.)
+    Proposal displaced = proposals.get(pr.index());
+    if (displaced != null && store.rules().releaseLostProposals()) {
+      latched.removeAll(displaced.pending.latches);
+      displaced.pending.reply(
+          Errors.timeout("the write's log position was taken over; its outcome is unknown"));
+    }
+    latched.addAll(keys);
+    p.latches = keys;
+    Proposal proposal = new Proposal(pr.term(), p, command);
+    forget(proposals.put(pr.index(), proposal));
+    if (!requestId.isEmpty()) {
+      requestIdsInFlight.merge(requestId, 1, Integer::sum);
+    }
+    if (!store.rules().acknowledgeWhenApplied()) {
+      p.reply(result);
+    }
+  }
+
+  private KvResponse parseResult(ByteString bytes) {
+    try {
+      return KvResponse.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      // The write took effect; only its answer is lost. Not a failure: its outcome is unknown
+      // to the client.
+      return Errors.timeout(
+          "the write was applied but its recorded result in range "
+              + rangeId
+              + " is unreadable; its outcome is unknown");
+    }
+  }
+
+  /** Serves a read from the applied state (the engine holds everything applied up to here). */
+  private KvResponse read(KvRequest request) {
+    return Commands.of(request).read(request, engine, descriptor);
+  }
+
+  /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */
+  void onReady(Ready rd, WriteBatch applyBatch, List<Runnable> answers) {
+    if (rd.softState() != null) {
+      long newLeader = rd.softState().leaderId();
+      boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
+      if (nowLeader && !isLeader) {
+        // The last index now is this term's no-op: once it is applied, this replica's state holds
+        // every earlier term's committed entry.
+        leaderReadyIndex = raft.status().lastIndex();
+        store.rules().onBecameLeader(this, leaderReadyIndex, answers);
+      }
+      boolean lost = !nowLeader && isLeader;
+      if (newLeader != leader || nowLeader != isLeader) {
+        listener.leaderChanged(rangeId, newLeader, nowLeader);
+      }
+      leader = newLeader;
+      isLeader = nowLeader;
+      if (lost) {
+        leaderReadyIndex = Long.MAX_VALUE;
+        lostLeadership();
+      }
+    }
+    apply(rd.committedEntries(), applyBatch, answers);
+  }
+
+  /** Serves the reads this Ready confirmed, and any others whose index is now applied. */
+  void serveReads(Ready rd) {
+    for (ReadState rs : rd.readStates()) {
+      Pending p = readIndexWaiting.remove(ByteString.copyFrom(rs.context()));
+      if (p != null && !p.done) {
+        readsAwaitingApply.add(new WaitingRead(rs.index(), p));
+      }
+    }
+    serveReads();
+  }
+
+  // StoreRules.NewLeader: what a rule may see and do at election (the correct rules use none).
+
+  @Override
+  public long[] proposalIndexes() {
+    return proposals.keySet().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  @Override
+  public long proposalTerm(long index) {
+    return proposals.get(index).term();
+  }
+
+  @Override
+  public long logTerm(long index) {
+    return storage.term(index);
+  }
+
+  @Override
+  public void answerNotLeader(long index, List<Runnable> answers) {
+    Proposal prop = forget(proposals.remove(index));
+    latched.removeAll(prop.pending().latches);
+    Pending p = prop.pending();
+    answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
+  }
+
+  /**
+   * Answers the proposals that can no longer commit, now that an entry of term {@code appliedTerm}
+   * at {@code appliedIndex} is committed: those of earlier terms at later indexes. Every later
+   * leader's log holds that entry, and a log's terms never decrease along its indexes, so no entry
+   * of an earlier term can ever commit after it: NotLeader (not applied, safe to retry) is certain.
+   * (Proposals at or below it were answered when their index was applied.) Until such an entry
+   * commits, a proposal missing from this replica's log may still be in another replica's and
+   * commit there, so it is not answered when leadership changes: only once its index is applied, or
+   * this, or its deadline (Timeout, outcome unknown).
+   */
+  private void releaseLostProposals(long appliedIndex, long appliedTerm, List<Runnable> answers) {
+    if (proposals.isEmpty() || !store.rules().releaseLostProposals()) {
+      return;
+    }
+    List<Long> lost = new ArrayList<>();
+    proposals
+        .tailMap(appliedIndex, false)
+        .forEach((index, prop) -> {
+          if (prop.term() < appliedTerm) {
+            lost.add(index);
+          }
+        });
+    for (long index : lost) {
+      // (Removing through the map, not an entry iterator: a TreeMap may reuse a removed entry
+      // for its successor.)
+      Proposal prop = forget(proposals.remove(index));
+      latched.removeAll(prop.pending().latches);
+      Pending p = prop.pending();
+      long hint = leader == nodeId ? 0 : leader;
+      answers.add(() -> p.reply(Errors.notLeader(rangeId, hint, store.address(hint))));
+    }
+  }
+
+  /**
+   * The answer to a proposal whose index was covered by a snapshot rather than applied here: the
+   * result recorded for its request id if it took effect; NotLeader if it has a request id and no
+   * record (it did not take effect: records travel with the snapshot); Timeout if it has no request
+   * id (its outcome cannot be known).
+   */
+  private KvResponse answerAfterSnapshot(Pending p) {
+    ByteString requestId = p.request.getHeader().getRequestId();
+    if (requestId.isEmpty()) {
+      return Errors.timeout("the write's index was covered by a snapshot; its outcome is unknown");
+    }
+    return sm.recordedResult(requestId)
+        .map(this::parseResult)
+        .orElseGet(() -> Errors.notLeader(rangeId, leader, store.address(leader)));
+  }
+
+  private void apply(List<Entry> entries, WriteBatch applyBatch, List<Runnable> answers) {
+    if (entries.isEmpty()) {
+      return;
+    }
+    long t0 = nanoTime.getAsLong();
+    for (Entry e : entries) {
+      byte[] data = e.type() == EntryType.NORMAL ? e.data() : new byte[0];
+      if (e.type() == EntryType.CONF_CHANGE) {
+        lastConfChangeIndex = e.index();
+      }
+      Proposal prop = forget(proposals.remove(e.index()));
+      RaftCommand command = null;
+      if (prop != null && prop.term == e.term()) {
+        command = prop.command; // our own entry: the command it was built from
+      } else if (data.length > 0) {
+        // (Also an entry at or below the applied index, one a snapshot's data covered: the
+        // state machine skips it, but its timestamps still reach the clock.)
+        command = ReplicaStateMachine.parse(rangeId, e.index(), data);
+        if (!isLeader) {
+          observeTimestamps(command);
+        }
+      }
+      Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
+      if (prop != null) {
+        // Held until the batch holding this entry's writes is in the engine: a write to the
+        // same keys evaluated before would read the state before it.
+        if (!store.rules().holdLatchesUntilWritten()) {
+          latched.removeAll(prop.pending.latches);
+        } else {
+          stagedLatches.add(prop.pending.latches);
+        }
+        Pending p = prop.pending;
+        KvResponse answer;
+        if (prop.term != e.term()) {
+          answer = Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, store.address(leader));
+        } else if (applied.isPresent()) {
+          answer = parseResult(applied.get().result());
+        } else {
+          answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
+        }
+        answers.add(() -> p.reply(answer));
+      }
+    }
+    Entry last = entries.get(entries.size() - 1);
+    releaseLostProposals(last.index(), last.term(), answers);
+    // Proposals at or below the applied index that were not met above: a snapshot covered
+    // their index.
+    while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
+      Proposal prop = forget(proposals.pollFirstEntry().getValue());
+      latched.removeAll(prop.pending.latches);
+      Pending p = prop.pending;
+      KvResponse answer = answerAfterSnapshot(p);
+      answers.add(() -> p.reply(answer));
+    }
+    listener.applied(entries.size(), nanoTime.getAsLong() - t0);
+  }
+
+  private void observeTimestamps(RaftCommand command) {
+    try {
+      for (ReplicatedWrite w : command.getWritesList()) {
+        clock.update(Store.fromProto(w.getTimestamp()));
+      }
+    } catch (RuntimeException e) {
+      // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
+      // business, not apply's.
+    }
+  }
+
+  /** {@code prop} (if any) left {@link #proposals}: its request id is no longer in flight. */
+  private Proposal forget(Proposal prop) {
+    if (prop != null) {
+      requestIdsInFlight.computeIfPresent(
+          prop.pending.request.getHeader().getRequestId(), (id, n) -> n == 1 ? null : n - 1);
+    }
+    return prop;
+  }
+
+  private void serveReads() {
+    WaitingRead w;
+    while ((w = readsAwaitingApply.peek()) != null && w.index <= writtenApplied) {
+      readsAwaitingApply.poll();
+      if (!w.pending.done) {
+        w.pending.reply(read(w.pending.request));
+      }
+    }
+  }
+
+  void afterAdvance() {
+    if (isLeader && writtenApplied >= leaderReadyIndex && !awaitingLeaderReady.isEmpty()) {
+      ArrayDeque<Pending> waiting = new ArrayDeque<>(awaitingLeaderReady);
+      awaitingLeaderReady.clear();
+      for (Pending p : waiting) {
+        evaluateWrite(p);
+      }
+    }
+    if (!blocked.isEmpty() && isLeader) {
+      ArrayDeque<Pending> waiting = new ArrayDeque<>(blocked);
+      blocked.clear();
+      for (Pending p : waiting) {
+        evaluateWrite(p);
+      }
+    }
+  }
+
+  private void lostLeadership() {
+    long hint = leader;
+    failAll(readIndexWaiting.values(), hint);
+    readIndexWaiting.clear();
+    List<Pending> reads = new ArrayList<>();
+    readsAwaitingApply.forEach(w -> reads.add(w.pending));
+    readsAwaitingApply.clear();
+    failAll(reads, hint);
+    failAll(awaitingLeaderReady, hint);
+    awaitingLeaderReady.clear();
+    failAll(blocked, hint);
+    blocked.clear();
+    snapshots.cancelOutgoing();
+    // Proposals stay: they may still commit; each is answered when its index is applied or its
+    // deadline passes.
+  }
+
+  private void failAll(Collection<Pending> pendings, long hint) {
+    for (Iterator<Pending> it = pendings.iterator(); it.hasNext(); ) {
+      it.next().reply(Errors.notLeader(rangeId, hint, store.address(hint)));
+    }
+  }
+
+  /**
+   * Checks this replica's bookkeeping: a key is latched exactly when a proposal in flight, an
+   * applied entry whose batch is being built, or one in {@code awaitingWrite} (batches on their way
+   * to disk) holds it; and the request ids in flight are exactly those of its proposals.
+   *
+   * @throws IllegalStateException naming the range and keys if not
+   */
+  void checkInvariants(Set<ByteString> awaitingWrite) {
+    Set<ByteString> held = new HashSet<>();
+    proposals.values().forEach(p -> held.addAll(p.pending().latches));
+    stagedLatches.forEach(held::addAll);
+    held.addAll(awaitingWrite);
+    if (!held.equals(latched)) {
+      throw new IllegalStateException(
+          "range "
+              + rangeId
+              + " latches "
+              + latched
+              + " but its proposals hold "
+              + held
+              + ": "
+              + debug());
+    }
+    Map<ByteString, Integer> ids = new HashMap<>();
+    proposals.values().stream()
+        .map(p -> p.pending().request.getHeader().getRequestId())
+        .filter(id -> !id.isEmpty())
+        .forEach(id -> ids.merge(id, 1, Integer::sum));
+    if (!ids.equals(requestIdsInFlight)) {
+      throw new IllegalStateException(
+          "range "
+              + rangeId
+              + " has "
+              + requestIdsInFlight.size()
+              + " request ids in flight but its proposals carry "
+              + ids.size()
+              + ": "
+              + debug());
+    }
+  }
+
+  /** This replica's request state, for a failing test's report. */
+  String debug() {
+    StringBuilder b = new StringBuilder();
+    b.append(raft.status()).append(" smApplied=").append(sm.appliedIndex());
+    b.append(" isLeader=").append(isLeader).append(" readyIndex=").append(leaderReadyIndex);
+    b.append(" latched=").append(latched.stream().map(ByteString::toStringUtf8).toList());
+    proposals.forEach((i, p) ->
+        b.append(" proposal@")
+            .append(i)
+            .append("/t")
+            .append(p.term())
+            .append(p.pending().latches.stream().map(ByteString::toStringUtf8).toList()));
+    b.append(" blocked=").append(blocked.size());
+    b.append(" awaitingReady=").append(awaitingLeaderReady.size());
+    return b.toString();
+  }
+
+  /** This replica's state, for {@code status}. */
+  ReplicaStatus status() {
+    RaftNode.Status s = raft.status();
+    return ReplicaStatus.newBuilder()
+        .setRange(descriptor)
+        .setRole(s.role().name())
+        .setLeaderNode(s.leaderId())
+        .setTerm(s.term())
+        .setCommit(s.commit())
+        .setApplied(sm.appliedIndex())
+        .setLastIndex(s.lastIndex())
+        .setQuiesced(s.quiesced())
+        .setLeaseValid(s.leaseValid())
+        .build();
+  }
+}

@@ -1,0 +1,203 @@
+package io.basalt.node.store;
+
+import io.basalt.api.SnapshotChunk;
+import io.basalt.range.raft.Message;
+import io.basalt.range.snapshot.RangeSpan;
+import io.basalt.range.snapshot.SnapshotReceiver;
+import io.basalt.range.storage.WriteBatch;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The snapshot streams of one replica. As leader it streams the range's state to followers the core
+ * names ({@link OutgoingSnapshot}, pulled by the network as the connection takes it) and reports
+ * the streams that ended; as follower it receives a stream chunk by chunk, checks it, steps the
+ * snapshot into the core once it is whole, and keeps its data until the core installs it in a
+ * round's write ({@link #stageData}).
+ */
+final class ReplicaSnapshots {
+  private final Replica replica;
+  private final Store store;
+  private final long rangeId;
+
+  ReplicaSnapshots(Replica replica, Store store) {
+    this.replica = replica;
+    this.store = store;
+    this.rangeId = replica.rangeId;
+  }
+
+  /** A snapshot stream being received, by sender, with the stream's id. */
+  private final Map<Long, Map.Entry<Long, SnapshotReceiver>> receiving = new HashMap<>();
+
+  /** The snapshot stream last started to each follower (leader), until it ends. */
+  private final Map<Long, OutgoingSnapshot> outgoingSnapshots = new TreeMap<>();
+
+  /**
+   * The data of the received snapshot the core accepted and has not installed yet, by (index,
+   * term): a snapshot the core refuses must not displace the one it accepted.
+   */
+  private final TreeMap<String, WriteBatch> pendingSnapshots = new TreeMap<>();
+
+  /**
+   * Streams a snapshot to a follower. The core names the compaction point (index, term,
+   * membership); the data is the range's current state, read from one consistent view. That state
+   * is at the applied index, at or past the compaction point, and carries its own applied index, so
+   * the follower's state machine skips the entries between the two when the leader sends them after
+   * the snapshot (apply is idempotent by index).
+   */
+  void send(Message m) {
+    io.basalt.range.raft.SnapshotMetadata md = m.snapshot().metadata();
+    long snapshotId = (rangeId << 32) ^ (md.index() * 31 + store.ticks());
+    OutgoingSnapshot stream =
+        new OutgoingSnapshot(
+            store.engine,
+            span(),
+            store.options.snapshotChunkBytes(),
+            SnapshotChunk.newBuilder()
+                .setRangeId(rangeId)
+                .setFrom(m.from())
+                .setTo(m.to())
+                .setTerm(m.term())
+                .setSnapshotId(snapshotId)
+                .build(),
+            io.basalt.api.SnapshotMetadata.newBuilder()
+                .setIndex(md.index())
+                .setTerm(md.term())
+                .setConfState(RaftMessages.toProto(md.confState()))
+                .build());
+    OutgoingSnapshot previous = outgoingSnapshots.put(m.to(), stream);
+    if (previous != null) {
+      previous.cancel();
+    }
+    if (!store.network.sendSnapshot(m.to(), stream)) {
+      stream.abort("no connection to node " + m.to());
+    }
+    checkOutgoing();
+  }
+
+  /**
+   * Reports the snapshot streams that ended: a failed one to the core (it probes again and sends
+   * another) and to the listener (logged, counted); a sent one only to the listener: the core waits
+   * for the follower's answer once it installed it (its own timeout covers a follower that dropped
+   * the stream). Until then the core sends this follower no appends, which it could not use before
+   * the snapshot is in.
+   */
+  void checkOutgoing() {
+    if (outgoingSnapshots.isEmpty()) {
+      return;
+    }
+    for (Iterator<Map.Entry<Long, OutgoingSnapshot>> it = outgoingSnapshots.entrySet().iterator();
+        it.hasNext(); ) {
+      Map.Entry<Long, OutgoingSnapshot> e = it.next();
+      OutgoingSnapshot s = e.getValue();
+      switch (s.state()) {
+        case SENDING -> replica.raft.snapshotInProgress(e.getKey());
+        case SENT -> {
+          it.remove();
+          store.listener.snapshotSent(rangeId, e.getKey(), s.chunksSent(), s.bytesSent());
+        }
+        case FAILED -> {
+          it.remove();
+          replica.raft.reportSnapshot(e.getKey(), false);
+          store.listener.snapshotNotSent(rangeId, e.getKey(), s.failure());
+          store.dirty.add(replica);
+        }
+        case CANCELLED -> it.remove();
+      }
+    }
+  }
+
+  private RangeSpan span() {
+    return new RangeSpan(
+        rangeId,
+        replica.descriptor.getStartKey().toByteArray(),
+        replica.descriptor.getEndKey().toByteArray());
+  }
+
+  void receiveChunk(SnapshotChunk chunk) {
+    long from = chunk.getFrom();
+    Message message;
+    try {
+      Map.Entry<Long, SnapshotReceiver> current = receiving.get(from);
+      SnapshotReceiver rx;
+      if (chunk.getSequence() == 0) {
+        // A new stream replaces any unfinished one from the same sender (which abandoned it).
+        rx = new SnapshotReceiver(span());
+        receiving.put(from, Map.entry(chunk.getSnapshotId(), rx));
+      } else if (current == null || current.getKey() != chunk.getSnapshotId()) {
+        // The rest of a stream that a newer one replaced, or whose start was lost: not an error
+        // of the stream being received.
+        store.listener.droppedMessage(from, rangeId, "snapshot chunk of an abandoned stream");
+        return;
+      } else {
+        rx = current.getValue();
+      }
+      rx.accept(chunk.getSequence(), chunk.getData().toByteArray());
+      if (!chunk.getLast()) {
+        return;
+      }
+      receiving.remove(from);
+      WriteBatch data = rx.finish(chunk.getStreamCrc32C());
+      io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
+      pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
+      message =
+          Message.builder(Message.Type.SNAPSHOT, from, store.nodeId(), chunk.getTerm())
+              .snapshot(
+                  new io.basalt.range.raft.Snapshot(
+                      new io.basalt.range.raft.SnapshotMetadata(
+                          md.getIndex(), md.getTerm(), RaftMessages.fromProto(md.getConfState())),
+                      new byte[0]))
+              .build();
+    } catch (RuntimeException e) {
+      // A bad stream (gap, corrupt record, checksum) is dropped; the leader sends another.
+      receiving.remove(from);
+      store.listener.droppedMessage(from, rangeId, "snapshot stream refused: " + e.getMessage());
+      return;
+    }
+    try {
+      replica.raft.step(message);
+    } catch (IllegalArgumentException malformed) {
+      store.listener.droppedMessage(from, rangeId, "snapshot refused: " + malformed.getMessage());
+    }
+    // Keep the data of exactly the snapshot the core now means to install (this one if it
+    // accepted it, an earlier one if it refused this one), and nothing else.
+    long accepted = replica.raft.pendingSnapshotIndex();
+    pendingSnapshots
+        .keySet()
+        .removeIf(k -> Long.parseLong(k.substring(0, k.indexOf('/'))) != accepted);
+    // Anything else the core throws is a broken invariant: it stops the store (decision 10).
+  }
+
+  private static String snapshotKey(long index, long term) {
+    // Zero-padded so that the map's order is the index order.
+    return String.format(java.util.Locale.ROOT, "%020d/%020d", index, term);
+  }
+
+  /** Stages the data of the snapshot the core is installing, in the round's write. */
+  void stageData(WriteBatch batch, io.basalt.range.raft.Snapshot snapshot) {
+    long index = snapshot.metadata().index();
+    String key = snapshotKey(index, snapshot.metadata().term());
+    WriteBatch data = pendingSnapshots.get(key);
+    if (data == null) {
+      throw new IllegalStateException(
+          "range "
+              + rangeId
+              + " installs snapshot "
+              + key
+              + " without its data (holding "
+              + pendingSnapshots.keySet()
+              + ")");
+    }
+    batch.addAll(store.rules().snapshotDataToInstall(data));
+    pendingSnapshots.clear();
+    store.listener.snapshotInstalled(rangeId, index);
+  }
+
+  /** Cancels every stream to a follower (this replica is no longer the leader). */
+  void cancelOutgoing() {
+    outgoingSnapshots.values().forEach(OutgoingSnapshot::cancel);
+    outgoingSnapshots.clear();
+  }
+}

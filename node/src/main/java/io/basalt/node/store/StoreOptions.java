@@ -1,0 +1,40 @@
+package io.basalt.node.store;
+
+/**
+ * A store's timing (in ticks) and limits.
+ *
+ * @param electionTicks Raft election timeout
+ * @param heartbeatTicks Raft heartbeat interval
+ * @param quiesceAfterTicks idle ticks before a range stops heartbeating (0: never)
+ * @param leaseDriftTicks the clock-drift allowance subtracted from the lease
+ * @param requestTimeoutTicks how long a request may wait before it is answered Timeout
+ * @param pingEveryTicks how often peer nodes are probed
+ * @param livenessTicks how long without hearing from a node before its ranges' followers wake
+ * @param compactLogAfter log entries a range keeps before it compacts its log to the applied index
+ *     less half of this (0: never); followers further behind get a snapshot
+ * @param snapshotChunkBytes the size of the chunks a snapshot is streamed in
+ * @param dedupeRetentionMillis how long a write's dedupe record is kept (0: forever); a retry of a
+ *     request id older than this would be applied again, so it must exceed any client's retry
+ *     horizon by far
+ * @param dedupeCollectEveryTicks how often a leader proposes collecting old dedupe records
+ */
+public record StoreOptions(
+    int electionTicks,
+    int heartbeatTicks,
+    int quiesceAfterTicks,
+    int leaseDriftTicks,
+    int requestTimeoutTicks,
+    int pingEveryTicks,
+    int livenessTicks,
+    int compactLogAfter,
+    int snapshotChunkBytes,
+    long dedupeRetentionMillis,
+    int dedupeCollectEveryTicks) {
+  /**
+   * For a 100 ms tick: 1 s election timeout, 5 s request deadline, dedupe records kept 10 minutes
+   * and collected every minute.
+   */
+  public static StoreOptions defaults() {
+    return new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600);
+  }
+}
