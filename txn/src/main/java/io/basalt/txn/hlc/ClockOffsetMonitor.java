@@ -17,6 +17,11 @@ import java.util.TreeMap;
  * this node, which agrees with itself) is provably within the maximum offset: {@code |offset| +
  * error <= maxOffset}. A node that cannot show that must stop serving (reads at its timestamps
  * could be stale; leases could overlap), and say so in its log.
+ *
+ * <p>A round trip slower than half the maximum offset (an error above a quarter of it) is too
+ * coarse to prove an offset within the bound, and a process paused by its collector or a busy
+ * machine is no evidence of a clock offset: unless it proves the offset beyond the bound even so,
+ * it is not recorded, and the peer's previous measurement stands until it goes stale.
  */
 public final class ClockOffsetMonitor {
   /** One peer's latest offset estimate. */
@@ -41,7 +46,11 @@ public final class ClockOffsetMonitor {
     this.staleAfterNanos = staleAfterNanos;
   }
 
-  /** Records a round trip to {@code peer}: local send and receive times, the peer's reading. */
+  /**
+   * Records a round trip to {@code peer}: local send and receive times, the peer's reading. Returns
+   * the measurement it makes, which is not recorded if its error is above a quarter of the maximum
+   * offset and it does not prove the offset beyond the maximum (see the class comment).
+   */
   public synchronized Measurement record(
       long peer, long sentNanos, long remoteNanos, long receivedNanos) {
     if (receivedNanos < sentNanos) {
@@ -51,7 +60,10 @@ public final class ClockOffsetMonitor {
     long midpoint = sentNanos + (receivedNanos - sentNanos) / 2;
     Measurement m =
         new Measurement(remoteNanos - midpoint, (receivedNanos - sentNanos + 1) / 2, receivedNanos);
-    byPeer.put(peer, m);
+    boolean provesBeyond = Math.abs(m.offsetNanos()) - m.errorNanos() > maxOffsetNanos;
+    if (m.errorNanos() <= maxOffsetNanos / 4 || provesBeyond) {
+      byPeer.put(peer, m);
+    }
     return m;
   }
 
