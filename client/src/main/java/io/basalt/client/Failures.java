@@ -1,6 +1,7 @@
 package io.basalt.client;
 
 import io.basalt.api.Error;
+import io.basalt.api.Errors;
 import io.basalt.api.KvResponse;
 import io.basalt.api.RangeDescriptor;
 import java.util.concurrent.CompletionException;
@@ -34,7 +35,7 @@ final class Failures {
       case NOT_LEADER, RANGE_NOT_FOUND, KEY_NOT_IN_RANGE, UNAVAILABLE -> true;
       case GENERIC ->
           switch (error.getGeneric().getCode()) {
-            case "INVALID_ARGUMENT", "NOT_INITIALIZED", "NOT_SERVING" -> true;
+            case Errors.INVALID_ARGUMENT, Errors.NOT_INITIALIZED, Errors.NOT_SERVING -> true;
             default -> false;
           };
       case TIMEOUT, DETAIL_NOT_SET -> false;

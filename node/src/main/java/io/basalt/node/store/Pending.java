@@ -3,6 +3,7 @@ package io.basalt.node.store;
 import com.google.protobuf.ByteString;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
+import io.basalt.txn.eval.Commands;
 import java.util.Set;
 import java.util.function.Consumer;
 

@@ -2,6 +2,7 @@ package io.basalt.node.store;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.Errors;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.RaftCommand;
@@ -20,6 +21,7 @@ import io.basalt.range.raft.Ready;
 import io.basalt.range.replica.ReplicaStateMachine;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.eval.Commands;
 import io.basalt.txn.hlc.HybridClock;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -270,7 +272,7 @@ final class Replica implements StoreRules.NewLeader {
     if (p.done) {
       return;
     }
-    Set<ByteString> keys = Commands.of(p.request).latchKeys(p.request);
+    Set<ByteString> keys = Commands.latchKeys(p.request);
     for (ByteString k : keys) {
       if (latched.contains(k)) {
         blocked.add(p);
@@ -297,7 +299,9 @@ final class Replica implements StoreRules.NewLeader {
             .setRequestId(requestId)
             .setProposedAtNanos(ts.wallNanos())
             .setFirstInLog(firstInLog);
-    KvResponse result = Commands.of(p.request).evaluate(p.request, engine, Store.toProto(ts), cmd);
+    Commands.Evaluation evaluation = Commands.evaluate(p.request, engine, ts);
+    cmd.addAllWrites(evaluation.writes());
+    KvResponse result = evaluation.answer();
     RaftCommand command = cmd.setResult(result.toByteString()).build();
     RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
     listener.proposed(1);
@@ -347,7 +351,7 @@ final class Replica implements StoreRules.NewLeader {
 
   /** Serves a read from the applied state (the engine holds everything applied up to here). */
   private KvResponse read(KvRequest request) {
-    return Commands.of(request).read(request, engine, descriptor);
+    return Commands.read(request, engine, descriptor);
   }
 
   /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */

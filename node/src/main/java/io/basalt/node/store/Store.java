@@ -2,6 +2,7 @@ package io.basalt.node.store;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.Errors;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
@@ -21,6 +22,7 @@ import io.basalt.range.raft.Ready;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.eval.Commands;
 import io.basalt.txn.hlc.HybridClock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -808,17 +810,14 @@ public final class Store {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** The wire form of an HLC timestamp. */
+  /** The wire form of an HLC timestamp ({@link Timestamp#toProto}). */
   public static io.basalt.api.Timestamp toProto(Timestamp ts) {
-    return io.basalt.api.Timestamp.newBuilder()
-        .setWallNanos(ts.wallNanos())
-        .setLogical(ts.logical())
-        .build();
+    return ts.toProto();
   }
 
-  /** An HLC timestamp from its wire form. */
+  /** An HLC timestamp from its wire form ({@link Timestamp#fromProto}). */
   public static Timestamp fromProto(io.basalt.api.Timestamp ts) {
-    return new Timestamp(ts.getWallNanos(), ts.getLogical());
+    return Timestamp.fromProto(ts);
   }
 
   @Override

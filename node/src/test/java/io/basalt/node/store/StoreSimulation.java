@@ -3,6 +3,7 @@ package io.basalt.node.store;
 import com.google.protobuf.ByteString;
 import io.basalt.api.ConditionalPutRequest;
 import io.basalt.api.DeleteRequest;
+import io.basalt.api.Errors;
 import io.basalt.api.GetRequest;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;

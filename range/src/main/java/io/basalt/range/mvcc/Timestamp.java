@@ -39,6 +39,20 @@ public record Timestamp(long wallNanos, int logical) implements Comparable<Times
         : new Timestamp(wallNanos, logical + 1);
   }
 
+  /** The wire form of this timestamp. */
+  public io.basalt.api.Timestamp toProto() {
+    return io.basalt.api.Timestamp.newBuilder().setWallNanos(wallNanos).setLogical(logical).build();
+  }
+
+  /**
+   * A timestamp from its wire form.
+   *
+   * @throws IllegalArgumentException if its wall time or logical counter is negative
+   */
+  public static Timestamp fromProto(io.basalt.api.Timestamp ts) {
+    return new Timestamp(ts.getWallNanos(), ts.getLogical());
+  }
+
   @Override
   public String toString() {
     return wallNanos + "," + logical;

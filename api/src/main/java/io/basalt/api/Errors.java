@@ -1,15 +1,4 @@
-package io.basalt.node.store;
-
-import io.basalt.api.Error;
-import io.basalt.api.GenericError;
-import io.basalt.api.KeyNotInRangeError;
-import io.basalt.api.KvResponse;
-import io.basalt.api.NotLeaderError;
-import io.basalt.api.RangeDescriptor;
-import io.basalt.api.RangeNotFoundError;
-import io.basalt.api.ReplicaDescriptor;
-import io.basalt.api.TimeoutError;
-import io.basalt.api.UnavailableError;
+package io.basalt.api;
 
 /** The errors a node answers with, each one telling the client how to recover (decision 8). */
 public final class Errors {

@@ -1,9 +1,10 @@
-package io.basalt.node.store;
+package io.basalt.txn.eval;
 
 import com.google.protobuf.ByteString;
 import io.basalt.api.ConditionalPutRequest;
 import io.basalt.api.ConditionalPutResponse;
 import io.basalt.api.DeleteResponse;
+import io.basalt.api.Errors;
 import io.basalt.api.GetResponse;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KeyValue;
@@ -11,7 +12,6 @@ import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.Mutation;
 import io.basalt.api.PutResponse;
-import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicatedWrite;
 import io.basalt.api.ScanRequest;
@@ -20,7 +20,7 @@ import io.basalt.api.WriteBatchResponse;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
 import io.basalt.range.mvcc.Timestamp;
-import io.basalt.range.storage.Engine;
+import io.basalt.range.storage.Reader;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -34,12 +34,17 @@ import java.util.Set;
  * The command table: for each kind of KV request, how it is checked against the range it is sent
  * to, which keys it declares (a write holds latches on them from its evaluation until its entry is
  * applied), and how it is evaluated. A write is evaluated once, by the leader, against the applied
- * state, into the replicated writes of a {@link RaftCommand} and the answer recorded with it; a
- * read is served from the applied state after ReadIndex. The store and its replicas know nothing of
- * individual operations: a new one is a new entry here.
+ * state, into replicated writes and the answer recorded with them (the node puts both in a Raft
+ * command); a read is served from the applied state after ReadIndex. Each evaluator is a pure
+ * function of (the applied state, the request, a timestamp): it reads and never writes, so it is
+ * tested without a cluster. The node's store knows no operation by name: a new one is a new entry
+ * here.
  */
-final class Commands {
+public final class Commands {
   private Commands() {}
+
+  /** What evaluating a write produced: the writes to replicate, and the answer to give. */
+  public record Evaluation(List<ReplicatedWrite> writes, KvResponse answer) {}
 
   /** One kind of request. */
   interface Command {
@@ -61,16 +66,16 @@ final class Commands {
     }
 
     /**
-     * Evaluates a write at {@code ts} against {@code engine}'s applied state: adds its replicated
-     * writes to {@code command} and returns its answer.
+     * Evaluates a write at {@code ts} against the applied state {@code state}: adds its replicated
+     * writes to {@code writes} and returns its answer.
      */
     default KvResponse evaluate(
-        KvRequest request, Engine engine, io.basalt.api.Timestamp ts, RaftCommand.Builder command) {
+        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
       throw new IllegalStateException("not a write: " + request.getRequestCase());
     }
 
-    /** Serves a read from {@code engine}'s applied state of {@code range}. */
-    default KvResponse read(KvRequest request, Engine engine, RangeDescriptor range) {
+    /** Serves a read from the applied state {@code state} of {@code range}. */
+    default KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
       throw new IllegalStateException("not a read: " + request.getRequestCase());
     }
   }
@@ -87,19 +92,18 @@ final class Commands {
     TABLE.put(KvRequest.RequestCase.WRITE_BATCH, new Batch());
   }
 
-  /** The command for {@code request}, or null if it names no operation a store serves. */
-  static Command of(KvRequest request) {
+  private static Command of(KvRequest request) {
     return TABLE.get(request.getRequestCase());
   }
 
   /** The metrics name of {@code request}'s operation ("other" for none). */
-  static String method(KvRequest request) {
+  public static String method(KvRequest request) {
     Command c = of(request);
     return c == null ? "other" : c.method();
   }
 
   /** Whether {@code request} is a write. */
-  static boolean isWrite(KvRequest request) {
+  public static boolean isWrite(KvRequest request) {
     Command c = of(request);
     return c != null && c.isWrite();
   }
@@ -108,7 +112,7 @@ final class Commands {
    * Why {@code request} cannot be served by {@code range}, or null; a request that names no
    * operation, or one a store does not serve, is invalid.
    */
-  static KvResponse validate(KvRequest request, RangeDescriptor range) {
+  public static KvResponse validate(KvRequest request, RangeDescriptor range) {
     Command c = of(request);
     if (c != null) {
       return c.validate(request, range);
@@ -116,6 +120,31 @@ final class Commands {
     return request.getRequestCase() == KvRequest.RequestCase.REQUEST_NOT_SET
         ? Errors.invalid("the request names no operation")
         : Errors.invalid("not a KV operation: " + request.getRequestCase());
+  }
+
+  /** The keys a valid write latches (none for a read). */
+  public static Set<ByteString> latchKeys(KvRequest request) {
+    return of(request).latchKeys(request);
+  }
+
+  /**
+   * Evaluates a valid write at {@code ts} against the applied state {@code state}.
+   *
+   * @throws IllegalStateException if {@code request} is not a write
+   */
+  public static Evaluation evaluate(KvRequest request, Reader state, Timestamp ts) {
+    List<ReplicatedWrite> writes = new ArrayList<>();
+    KvResponse answer = of(request).evaluate(request, state, ts.toProto(), writes);
+    return new Evaluation(List.copyOf(writes), answer);
+  }
+
+  /**
+   * Serves a valid read from the applied state {@code state} of {@code range}.
+   *
+   * @throws IllegalStateException if {@code request} is not a read
+   */
+  public static KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
+    return of(request).read(request, state, range);
   }
 
   /**
@@ -140,8 +169,8 @@ final class Commands {
   }
 
   /** The newest version of {@code key} in the applied state. */
-  private static Optional<Version> latest(Engine engine, ByteString key) {
-    return MvccStore.get(engine, key.toByteArray(), Timestamp.MAX);
+  private static Optional<Version> latest(Reader state, ByteString key) {
+    return MvccStore.get(state, key.toByteArray(), Timestamp.MAX);
   }
 
   private static ReplicatedWrite put(ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
@@ -184,15 +213,15 @@ final class Commands {
     }
 
     @Override
-    public KvResponse read(KvRequest request, Engine engine, RangeDescriptor range) {
-      Optional<Version> v = latest(engine, request.getGet().getKey());
+    public KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
+      Optional<Version> v = latest(state, request.getGet().getKey());
       GetResponse.Builder g = GetResponse.newBuilder().setFound(v.isPresent());
       v.ifPresent(ver ->
           g.setKv(
               KeyValue.newBuilder()
                   .setKey(request.getGet().getKey())
                   .setValue(ByteString.copyFrom(ver.value()))
-                  .setVersion(Store.toProto(ver.timestamp()))));
+                  .setVersion(ver.timestamp().toProto())));
       return KvResponse.newBuilder().setGet(g).build();
     }
   }
@@ -215,8 +244,8 @@ final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Engine engine, io.basalt.api.Timestamp ts, RaftCommand.Builder command) {
-      command.addWrites(put(request.getPut().getKey(), request.getPut().getValue(), ts));
+        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
+      writes.add(put(request.getPut().getKey(), request.getPut().getValue(), ts));
       return KvResponse.newBuilder().setPut(PutResponse.getDefaultInstance()).build();
     }
   }
@@ -239,11 +268,11 @@ final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Engine engine, io.basalt.api.Timestamp ts, RaftCommand.Builder command) {
+        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
       ByteString key = request.getDelete().getKey();
-      boolean existed = latest(engine, key).isPresent();
+      boolean existed = latest(state, key).isPresent();
       if (existed) {
-        command.addWrites(tombstone(key, ts));
+        writes.add(tombstone(key, ts));
       }
       return KvResponse.newBuilder()
           .setDelete(DeleteResponse.newBuilder().setExisted(existed))
@@ -269,9 +298,9 @@ final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Engine engine, io.basalt.api.Timestamp ts, RaftCommand.Builder command) {
+        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
       ConditionalPutRequest c = request.getConditionalPut();
-      Optional<Version> cur = latest(engine, c.getKey());
+      Optional<Version> cur = latest(state, c.getKey());
       boolean ok =
           c.getExpectAbsent()
               ? cur.isEmpty()
@@ -279,7 +308,7 @@ final class Commands {
                   && Arrays.equals(cur.get().value(), c.getExpectedValue().toByteArray());
       ConditionalPutResponse.Builder r = ConditionalPutResponse.newBuilder().setSucceeded(ok);
       if (ok) {
-        command.addWrites(put(c.getKey(), c.getValue(), ts));
+        writes.add(put(c.getKey(), c.getValue(), ts));
       } else if (cur.isPresent()) {
         r.setFound(true).setActualValue(ByteString.copyFrom(cur.get().value()));
       }
@@ -328,9 +357,9 @@ final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Engine engine, io.basalt.api.Timestamp ts, RaftCommand.Builder command) {
+        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
       for (Mutation m : request.getWriteBatch().getMutationsList()) {
-        command.addWrites(
+        writes.add(
             m.hasPut()
                 ? put(m.getPut().getKey(), m.getPut().getValue(), ts)
                 : tombstone(m.getDelete().getKey(), ts));
@@ -381,7 +410,7 @@ final class Commands {
     }
 
     @Override
-    public KvResponse read(KvRequest request, Engine engine, RangeDescriptor range) {
+    public KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
       ScanRequest s = request.getScan();
       byte[] start = max(s.getStartKey().toByteArray(), range.getStartKey().toByteArray());
       byte[] end = minEnd(s.getEndKey().toByteArray(), range.getEndKey().toByteArray());
@@ -391,13 +420,13 @@ final class Commands {
       ScanResponse.Builder out = ScanResponse.newBuilder();
       if (end.length == 0 || Arrays.compareUnsigned(start, end) < 0) {
         MvccStore.ScanResult res =
-            MvccStore.scan(engine, start, end, Timestamp.MAX, limit, maxBytes);
+            MvccStore.scan(state, start, end, Timestamp.MAX, limit, maxBytes);
         for (Version v : res.versions()) {
           out.addKvs(
               KeyValue.newBuilder()
                   .setKey(ByteString.copyFrom(v.key()))
                   .setValue(ByteString.copyFrom(v.value()))
-                  .setVersion(Store.toProto(v.timestamp())));
+                  .setVersion(v.timestamp().toProto()));
         }
         if (res.resumeKey() != null) {
           out.setResumeKey(ByteString.copyFrom(res.resumeKey()));
