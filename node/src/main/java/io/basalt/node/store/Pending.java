@@ -4,7 +4,6 @@ import com.google.protobuf.ByteString;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.txn.eval.Commands;
-import java.util.Set;
 import java.util.function.Consumer;
 
 /** A request in flight: answered once, by whichever of apply, error or deadline comes first. */
@@ -15,9 +14,6 @@ final class Pending {
   final long deadline;
   final boolean isWrite;
   boolean done;
-
-  /** The keys this write holds latched while its proposal is in flight. */
-  Set<ByteString> latches = Set.of();
 
   /** The ReadIndex context of a read waiting for its read state, else null. */
   ByteString readContext;

@@ -23,12 +23,12 @@ import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.eval.Commands;
 import io.basalt.txn.hlc.HybridClock;
+import io.basalt.txn.latch.SpanLatches;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -91,8 +91,15 @@ final class Replica implements StoreRules.NewLeader {
   final PriorityQueue<WaitingRead> readsAwaitingApply =
       new PriorityQueue<>((a, b) -> Long.compare(a.index, b.index));
   final ArrayDeque<Pending> awaitingLeaderReady = new ArrayDeque<>();
-  final Set<ByteString> latched = new HashSet<>();
-  final ArrayDeque<Pending> blocked = new ArrayDeque<>();
+
+  /**
+   * The latches of this replica's writes, held from evaluation until the entry is applied and
+   * written, or known to be lost; writes that wait for them queue there in arrival order.
+   */
+  final SpanLatches<Pending> latches = new SpanLatches<>();
+
+  /** Writes granted their latches after waiting, to evaluate after the round's write. */
+  final ArrayDeque<Pending> granted = new ArrayDeque<>();
 
   /**
    * The applied index whose writes are in the engine. Reads and the evaluation of writes read the
@@ -101,7 +108,7 @@ final class Replica implements StoreRules.NewLeader {
   long writtenApplied;
 
   /** Latches of proposals applied into the batch being built: released once it is written. */
-  List<Set<ByteString>> stagedLatches = new ArrayList<>();
+  List<Pending> stagedLatches = new ArrayList<>();
 
   /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
   long lastConfChangeIndex;
@@ -268,22 +275,29 @@ final class Replica implements StoreRules.NewLeader {
     evaluateWrite(p);
   }
 
+  /** Releases {@code p}'s latches (or its place in their queue); grants them to waiters. */
+  void releaseLatches(Pending p) {
+    granted.addAll(latches.release(p));
+  }
+
+  /**
+   * Evaluates and proposes a write under the latches of its keys: taken now, or once granted (it
+   * waits in their queue; {@link #afterAdvance} evaluates it then).
+   */
   void evaluateWrite(Pending p) {
     if (p.done) {
+      releaseLatches(p); // answered while it waited (its deadline passed)
       return;
     }
-    Set<ByteString> keys = Commands.latchKeys(p.request);
-    for (ByteString k : keys) {
-      if (latched.contains(k)) {
-        blocked.add(p);
-        return;
-      }
+    if (!latches.holds(p) && !latches.acquire(p, Commands.latchSpans(p.request))) {
+      return;
     }
     ByteString requestId = p.request.getHeader().getRequestId();
     boolean firstInLog = false;
     if (!requestId.isEmpty()) {
       Optional<ByteString> recorded = sm.recordedResult(requestId);
       if (recorded.isPresent()) {
+        releaseLatches(p);
         p.reply(parseResult(recorded.get()));
         return;
       }
@@ -306,6 +320,7 @@ final class Replica implements StoreRules.NewLeader {
     RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
     listener.proposed(1);
     if (!pr.accepted()) {
+      releaseLatches(p);
       p.reply(
           switch (pr.outcome()) {
             case NOT_LEADER, TRANSFER_IN_PROGRESS ->
@@ -320,12 +335,10 @@ final class Replica implements StoreRules.NewLeader {
     // so this is only a guard: the displaced entry is not committed, so its outcome is unknown.)
     Proposal displaced = proposals.get(pr.index());
     if (displaced != null && store.rules().releaseLostProposals()) {
-      latched.removeAll(displaced.pending.latches);
+      releaseLatches(displaced.pending);
       displaced.pending.reply(
           Errors.timeout("the write's log position was taken over; its outcome is unknown"));
     }
-    latched.addAll(keys);
-    p.latches = keys;
     Proposal proposal = new Proposal(pr.term(), p, command);
     forget(proposals.put(pr.index(), proposal));
     if (!requestId.isEmpty()) {
@@ -410,7 +423,7 @@ final class Replica implements StoreRules.NewLeader {
   @Override
   public void answerNotLeader(long index, List<Runnable> answers) {
     Proposal prop = forget(proposals.remove(index));
-    latched.removeAll(prop.pending().latches);
+    releaseLatches(prop.pending());
     Pending p = prop.pending();
     answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
   }
@@ -441,7 +454,7 @@ final class Replica implements StoreRules.NewLeader {
       // (Removing through the map, not an entry iterator: a TreeMap may reuse a removed entry
       // for its successor.)
       Proposal prop = forget(proposals.remove(index));
-      latched.removeAll(prop.pending().latches);
+      releaseLatches(prop.pending());
       Pending p = prop.pending();
       long hint = leader == nodeId ? 0 : leader;
       answers.add(() -> p.reply(Errors.notLeader(rangeId, hint, store.address(hint))));
@@ -491,9 +504,9 @@ final class Replica implements StoreRules.NewLeader {
         // Held until the batch holding this entry's writes is in the engine: a write to the
         // same keys evaluated before would read the state before it.
         if (!store.rules().holdLatchesUntilWritten()) {
-          latched.removeAll(prop.pending.latches);
+          releaseLatches(prop.pending);
         } else {
-          stagedLatches.add(prop.pending.latches);
+          stagedLatches.add(prop.pending);
         }
         Pending p = prop.pending;
         KvResponse answer;
@@ -513,7 +526,7 @@ final class Replica implements StoreRules.NewLeader {
     // their index.
     while (!proposals.isEmpty() && proposals.firstKey() <= sm.appliedIndex()) {
       Proposal prop = forget(proposals.pollFirstEntry().getValue());
-      latched.removeAll(prop.pending.latches);
+      releaseLatches(prop.pending);
       Pending p = prop.pending;
       KvResponse answer = answerAfterSnapshot(p);
       answers.add(() -> p.reply(answer));
@@ -559,12 +572,10 @@ final class Replica implements StoreRules.NewLeader {
         evaluateWrite(p);
       }
     }
-    if (!blocked.isEmpty() && isLeader) {
-      ArrayDeque<Pending> waiting = new ArrayDeque<>(blocked);
-      blocked.clear();
-      for (Pending p : waiting) {
-        evaluateWrite(p);
-      }
+    // Writes granted their latches. One that does not propose (answered from its record, refused,
+    // or past its deadline) releases them at once, and whom that grants is evaluated here too.
+    while (!granted.isEmpty() && isLeader) {
+      evaluateWrite(granted.poll());
     }
   }
 
@@ -578,8 +589,14 @@ final class Replica implements StoreRules.NewLeader {
     failAll(reads, hint);
     failAll(awaitingLeaderReady, hint);
     awaitingLeaderReady.clear();
-    failAll(blocked, hint);
-    blocked.clear();
+    // Writes waiting for latches, or granted them and not yet evaluated, were never proposed.
+    List<Pending> unproposed = new ArrayList<>(latches.waiters());
+    unproposed.addAll(granted);
+    granted.clear();
+    for (Pending p : unproposed) {
+      latches.release(p); // (whom that grants is in the list too)
+    }
+    failAll(unproposed, hint);
     snapshots.cancelOutgoing();
     // Proposals stay: they may still commit; each is answered when its index is applied or its
     // deadline passes.
@@ -592,25 +609,29 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   /**
-   * Checks this replica's bookkeeping: a key is latched exactly when a proposal in flight, an
-   * applied entry whose batch is being built, or one in {@code awaitingWrite} (batches on their way
-   * to disk) holds it; and the request ids in flight are exactly those of its proposals.
+   * Checks this replica's bookkeeping: a write holds latches exactly when it is a proposal in
+   * flight, an applied entry whose batch is being built, one in {@code awaitingWrite} (batches on
+   * their way to disk), or granted and not yet evaluated; and the request ids in flight are exactly
+   * those of its proposals.
    *
-   * @throws IllegalStateException naming the range and keys if not
+   * @throws IllegalStateException naming the range and the writes if not
    */
-  void checkInvariants(Set<ByteString> awaitingWrite) {
-    Set<ByteString> held = new HashSet<>();
-    proposals.values().forEach(p -> held.addAll(p.pending().latches));
-    stagedLatches.forEach(held::addAll);
+  void checkInvariants(Collection<Pending> awaitingWrite) {
+    Set<Pending> held = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    proposals.values().forEach(p -> held.add(p.pending()));
+    held.addAll(stagedLatches);
     held.addAll(awaitingWrite);
-    if (!held.equals(latched)) {
+    held.addAll(granted);
+    Set<Pending> holders = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    holders.addAll(latches.holders());
+    if (!held.equals(holders)) {
       throw new IllegalStateException(
           "range "
               + rangeId
               + " latches "
-              + latched
+              + describe(holders)
               + " but its proposals hold "
-              + held
+              + describe(held)
               + ": "
               + debug());
     }
@@ -632,19 +653,34 @@ final class Replica implements StoreRules.NewLeader {
     }
   }
 
+  /** The keys {@code writes} latch, for a report. */
+  private List<String> describe(Collection<Pending> writes) {
+    return writes.stream().map(this::latchedKeys).toList();
+  }
+
+  private String latchedKeys(Pending p) {
+    return Commands.latchSpans(p.request).stream()
+        .map(sp -> sp.start().toStringUtf8())
+        .toList()
+        .toString();
+  }
+
   /** This replica's request state, for a failing test's report. */
   String debug() {
     StringBuilder b = new StringBuilder();
     b.append(raft.status()).append(" smApplied=").append(sm.appliedIndex());
     b.append(" isLeader=").append(isLeader).append(" readyIndex=").append(leaderReadyIndex);
-    b.append(" latched=").append(latched.stream().map(ByteString::toStringUtf8).toList());
+    b.append(" latched=").append(describe(latches.holders()));
     proposals.forEach((i, p) ->
         b.append(" proposal@")
             .append(i)
             .append("/t")
             .append(p.term())
-            .append(p.pending().latches.stream().map(ByteString::toStringUtf8).toList()));
-    b.append(" blocked=").append(blocked.size());
+            .append(latchedKeys(p.pending())));
+    b.append(" waiting=")
+        .append(latches.waiters().size())
+        .append(" granted=")
+        .append(granted.size());
     b.append(" awaitingReady=").append(awaitingLeaderReady.size());
     return b.toString();
   }

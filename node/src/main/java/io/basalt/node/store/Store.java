@@ -1,6 +1,5 @@
 package io.basalt.node.store;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.Errors;
 import io.basalt.api.KeySpace;
@@ -597,8 +596,7 @@ public final class Store {
   }
 
   /** A replica's Ready in a batch on its way to disk, and what waits for that batch. */
-  private record InFlight(
-      Replica replica, Ready ready, long appliedTo, List<Set<ByteString>> latches) {}
+  private record InFlight(Replica replica, Ready ready, long appliedTo, List<Pending> latches) {}
 
   /** A round's batch on its way to disk: when it was handed over, and its replicas' Readies. */
   private record Batch(long handedOverNanos, long bytes, List<InFlight> items) {}
@@ -656,7 +654,7 @@ public final class Store {
         if (rd.snapshot() == null) {
           r.raft.accept(rd);
         }
-        List<Set<ByteString>> latches = r.stagedLatches;
+        List<Pending> latches = r.stagedLatches;
         r.stagedLatches = new ArrayList<>();
         inFlight.add(new InFlight(r, rd, r.sm.appliedIndex(), latches));
       }
@@ -684,7 +682,7 @@ public final class Store {
     for (InFlight f : inFlight) {
       Replica r = f.replica();
       Ready rd = f.ready();
-      f.latches().forEach(r.latched::removeAll);
+      f.latches().forEach(r::releaseLatches);
       if (rd.snapshot() == null) {
         r.raft.persisted(rd);
         r.sm.batchWritten(batch);
@@ -730,7 +728,7 @@ public final class Store {
     }
     for (Replica r : ready) {
       r.sm.batchWritten(applyBatch);
-      r.stagedLatches.forEach(r.latched::removeAll);
+      r.stagedLatches.forEach(r::releaseLatches);
       r.stagedLatches = new ArrayList<>();
       r.writtenApplied = r.sm.appliedIndex();
     }
@@ -762,21 +760,20 @@ public final class Store {
   }
 
   /**
-   * Checks the store's own bookkeeping (for the simulator, after every step): a key is latched
-   * exactly when a pending proposal holds it.
+   * Checks the store's own bookkeeping (for the simulator, after every step): a write holds its
+   * latches exactly while it is in flight (see {@link Replica#checkInvariants}).
    *
    * @throws IllegalStateException naming the range and keys if not
    */
   void checkInvariants() {
-    Map<Replica, Set<ByteString>> awaitingWrite = new HashMap<>();
+    Map<Replica, List<Pending>> awaitingWrite = new HashMap<>();
     for (Batch b : writesInFlight) {
       for (InFlight f : b.items()) {
-        f.latches()
-            .forEach(awaitingWrite.computeIfAbsent(f.replica(), k -> new HashSet<>())::addAll);
+        awaitingWrite.computeIfAbsent(f.replica(), k -> new ArrayList<>()).addAll(f.latches());
       }
     }
     for (Replica r : replicas.values()) {
-      r.checkInvariants(awaitingWrite.getOrDefault(r, Set.of()));
+      r.checkInvariants(awaitingWrite.getOrDefault(r, List.of()));
     }
   }
 

@@ -21,6 +21,8 @@ import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.Reader;
+import io.basalt.txn.latch.SpanLatches.Mode;
+import io.basalt.txn.latch.SpanLatches.Span;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -32,13 +34,13 @@ import java.util.Set;
 
 /**
  * The command table: for each kind of KV request, how it is checked against the range it is sent
- * to, which keys it declares (a write holds latches on them from its evaluation until its entry is
- * applied), and how it is evaluated. A write is evaluated once, by the leader, against the applied
- * state, into replicated writes and the answer recorded with them (the node puts both in a Raft
- * command); a read is served from the applied state after ReadIndex. Each evaluator is a pure
- * function of (the applied state, the request, a timestamp): it reads and never writes, so it is
- * tested without a cluster. The node's store knows no operation by name: a new one is a new entry
- * here.
+ * to, which spans it latches (a write holds latches on its keys from its evaluation until its entry
+ * is applied and written), and how it is evaluated. A write is evaluated once, by the leader,
+ * against the applied state, into replicated writes and the answer recorded with them (the node
+ * puts both in a Raft command); a read is served from the applied state after ReadIndex. Each
+ * evaluator is a pure function of (the applied state, the request, a timestamp): it reads and never
+ * writes, so it is tested without a cluster. The node's store knows no operation by name: a new one
+ * is a new entry here.
  */
 public final class Commands {
   private Commands() {}
@@ -60,10 +62,8 @@ public final class Commands {
      */
     KvResponse validate(KvRequest request, RangeDescriptor range);
 
-    /** The keys a write latches (none for a read). */
-    default Set<ByteString> latchKeys(KvRequest request) {
-      return Set.of();
-    }
+    /** The spans it latches: a write, the keys it writes; a read, what it reads. */
+    List<Span> latchSpans(KvRequest request);
 
     /**
      * Evaluates a write at {@code ts} against the applied state {@code state}: adds its replicated
@@ -122,9 +122,12 @@ public final class Commands {
         : Errors.invalid("not a KV operation: " + request.getRequestCase());
   }
 
-  /** The keys a valid write latches (none for a read). */
-  public static Set<ByteString> latchKeys(KvRequest request) {
-    return of(request).latchKeys(request);
+  /**
+   * The spans a valid request latches: a write, each key it writes (in write mode); a read, the key
+   * or span it reads (in read mode).
+   */
+  public static List<Span> latchSpans(KvRequest request) {
+    return of(request).latchSpans(request);
   }
 
   /**
@@ -191,8 +194,8 @@ public final class Commands {
     }
 
     @Override
-    public Set<ByteString> latchKeys(KvRequest request) {
-      return isWrite() ? Set.of(key(request)) : Set.of();
+    public List<Span> latchSpans(KvRequest request) {
+      return List.of(Span.point(key(request), isWrite() ? Mode.WRITE : Mode.READ));
     }
   }
 
@@ -347,12 +350,14 @@ public final class Commands {
     }
 
     @Override
-    public Set<ByteString> latchKeys(KvRequest request) {
+    public List<Span> latchSpans(KvRequest request) {
       Set<ByteString> keys = new LinkedHashSet<>();
       for (Mutation m : request.getWriteBatch().getMutationsList()) {
         keys.add(m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey());
       }
-      return keys;
+      List<Span> spans = new ArrayList<>(keys.size());
+      keys.forEach(k -> spans.add(Span.point(k, Mode.WRITE)));
+      return spans;
     }
 
     @Override
@@ -379,6 +384,15 @@ public final class Commands {
     private static final long DEFAULT_MAX_BYTES = 4L << 20;
 
     private static final long MAX_MAX_BYTES = 16L << 20;
+
+    /** An end above every valid user key (which is at most {@link KeySpace#MAX_KEY_BYTES} long). */
+    private static final ByteString UNBOUNDED_END = unboundedEnd();
+
+    private static ByteString unboundedEnd() {
+      byte[] end = new byte[KeySpace.MAX_KEY_BYTES + 1];
+      Arrays.fill(end, (byte) 0xFF);
+      return ByteString.copyFrom(end);
+    }
 
     @Override
     public String method() {
@@ -407,6 +421,13 @@ public final class Commands {
         return Errors.keyNotInRange(start, range);
       }
       return null;
+    }
+
+    @Override
+    public List<Span> latchSpans(KvRequest request) {
+      ScanRequest s = request.getScan();
+      ByteString end = s.getEndKey().isEmpty() ? UNBOUNDED_END : s.getEndKey();
+      return List.of(new Span(s.getStartKey(), end, Mode.READ));
     }
 
     @Override

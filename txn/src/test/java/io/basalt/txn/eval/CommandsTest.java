@@ -24,6 +24,8 @@ import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.EngineIterator;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.latch.SpanLatches.Mode;
+import io.basalt.txn.latch.SpanLatches.Span;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -133,8 +135,11 @@ class CommandsTest {
         .extracting(ReplicatedWrite::getTombstone)
         .containsExactly(false, true, false);
     assertThat(e.writes()).allSatisfy(w -> assertThat(w.getTimestamp()).isEqualTo(T2.toProto()));
-    assertThat(Commands.latchKeys(batch))
-        .containsExactlyInAnyOrder(bytes("c"), bytes("d"), bytes("e"));
+    assertThat(Commands.latchSpans(batch))
+        .containsExactly(
+            Span.point(bytes("d"), Mode.WRITE),
+            Span.point(bytes("c"), Mode.WRITE),
+            Span.point(bytes("e"), Mode.WRITE));
   }
 
   @Test
@@ -224,18 +229,32 @@ class CommandsTest {
   }
 
   @Test
-  void readsLatchNothingAndEveryKindHasAMethodName() {
+  void everyKindDeclaresItsLatchesAndHasAMethodName() {
     assertThat(Commands.isWrite(get("c"))).isFalse();
     assertThat(Commands.isWrite(scan("c", "d", 0))).isFalse();
     assertThat(Commands.isWrite(put("c", "v"))).isTrue();
-    assertThat(Commands.latchKeys(get("c"))).isEmpty();
-    assertThat(Commands.latchKeys(put("c", "v"))).containsExactly(bytes("c"));
+    assertThat(Commands.latchSpans(get("c"))).containsExactly(Span.point(bytes("c"), Mode.READ));
+    assertThat(Commands.latchSpans(put("c", "v")))
+        .containsExactly(Span.point(bytes("c"), Mode.WRITE));
+    assertThat(Commands.latchSpans(scan("c", "f", 0)))
+        .containsExactly(new Span(bytes("c"), bytes("f"), Mode.READ));
+    Span unbounded = Commands.latchSpans(scan("c", "", 0)).get(0);
+    assertThat(unbounded.mode()).isEqualTo(Mode.READ);
+    assertThat(unbounded.overlaps(Span.point(ByteString.copyFrom(longestKey()), Mode.READ)))
+        .as("an unbounded scan covers the longest key")
+        .isTrue();
     assertThat(Commands.method(conditional("c", null, "v"))).isEqualTo("conditional_put");
     assertThat(Commands.method(KvRequest.getDefaultInstance())).isEqualTo("other");
     assertThatThrownBy(() -> Commands.evaluate(get("c"), engine, T1))
         .isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> Commands.read(put("c", "v"), engine, RANGE))
         .isInstanceOf(IllegalStateException.class);
+  }
+
+  private static byte[] longestKey() {
+    byte[] key = new byte[KeySpace.MAX_KEY_BYTES];
+    java.util.Arrays.fill(key, (byte) 0xFF);
+    return key;
   }
 
   private void store(String key, String value, Timestamp ts) {
