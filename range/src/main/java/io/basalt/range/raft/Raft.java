@@ -2,19 +2,19 @@ package io.basalt.range.raft;
 
 import io.basalt.range.raft.Message.Type;
 import io.basalt.range.raft.RaftNode.Role;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
  * The Raft state machine of one replica. Pure and single-threaded: every input is a method call,
  * every output is appended to {@link #msgs}, {@link #readStates} or the {@link RaftLog}. The
  * invariants it keeps, and why, are described on {@link RaftNode}.
+ *
+ * <p>This class holds the replica's state and decides roles, terms, elections, proposals,
+ * membership and transfers. Two parts work on that state from classes of their own: log
+ * replication, both the leader's and the follower's side ({@link Replication}), and the read path,
+ * ReadIndex and the leader lease ({@link Reads}).
  */
 final class Raft {
   static final long NONE = 0;
@@ -30,20 +30,6 @@ final class Raft {
     PRE_ELECTION,
     ELECTION,
     TRANSFER
-  }
-
-  /** A ReadIndex request waiting for a heartbeat quorum (thesis §6.4 step 3). */
-  private static final class ReadRequest {
-    final long index;
-    final long from;
-    final byte[] context;
-    final Map<Long, Boolean> acks = new TreeMap<>();
-
-    ReadRequest(long index, long from, byte[] context) {
-      this.index = index;
-      this.from = from;
-      this.context = context;
-    }
   }
 
   final long id;
@@ -94,10 +80,9 @@ final class Raft {
 
   final List<Message> msgs = new ArrayList<>();
   final List<ReadState> readStates = new ArrayList<>();
-  private final LinkedHashMap<ByteBuffer, ReadRequest> pendingReads = new LinkedHashMap<>();
 
-  /** ReadIndex requests received before this leader committed an entry of its term. */
-  private final List<ReadRequest> readsAwaitingCommit = new ArrayList<>();
+  final Replication replication;
+  final Reads reads;
 
   Raft(Config cfg, RaftStorage storage) {
     this(cfg, storage, SafetyRules.CORRECT);
@@ -107,6 +92,8 @@ final class Raft {
     this.id = cfg.id();
     this.cfg = cfg;
     this.rules = rules;
+    this.replication = new Replication(this, cfg, rules);
+    this.reads = new Reads(this, cfg, rules);
     this.log = new RaftLog(storage);
     this.tracker = new ProgressTracker(cfg.maxInflightMsgs(), cfg.maxInflightBytes());
     RaftStorage.InitialState st = storage.initialState();
@@ -155,8 +142,7 @@ final class Raft {
     tracker.resetProgress(log.lastIndex());
     pendingConfIndex = 0;
     uncommittedBytes = 0;
-    pendingReads.clear();
-    readsAwaitingCommit.clear();
+    reads.clear();
     quiesced = false;
     idleTicks = 0;
     timeoutNowSent = false;
@@ -276,7 +262,7 @@ final class Raft {
     }
     if (heartbeatElapsed >= cfg.heartbeatTicks()) {
       heartbeatElapsed = 0;
-      bcastHeartbeat();
+      replication.bcastHeartbeat();
     }
   }
 
@@ -289,8 +275,7 @@ final class Raft {
     }
     long last = log.lastIndex();
     if (leadTransferee != NONE
-        || !pendingReads.isEmpty()
-        || !readsAwaitingCommit.isEmpty()
+        || reads.waiting()
         || tracker.config().isJoint()
         || pendingConfIndex > log.applied()
         || log.committed() != last
@@ -337,7 +322,7 @@ final class Raft {
       // CheckQuorum was suspended: give every member a fresh round to answer.
       tracker.progress().values().forEach(p -> p.recentActive = true);
       heartbeatElapsed = 0;
-      bcastHeartbeat();
+      replication.bcastHeartbeat();
     } else if (pingLeader && lead != NONE) {
       send(Message.builder(Type.HEARTBEAT_RESPONSE, id, lead, term).index(WAKE_PING).build());
     }
@@ -368,7 +353,7 @@ final class Raft {
         campaign(CampaignType.ELECTION);
       } else {
         becomeLeader();
-        bcastAppend();
+        replication.bcastAppend();
       }
       return;
     }
@@ -494,17 +479,17 @@ final class Raft {
       case APPEND -> {
         electionElapsed = 0;
         lead = m.from();
-        handleAppend(m);
+        replication.handleAppend(m);
       }
       case HEARTBEAT -> {
         electionElapsed = 0;
         lead = m.from();
-        handleHeartbeat(m);
+        replication.handleHeartbeat(m);
       }
       case SNAPSHOT -> {
         electionElapsed = 0;
         lead = m.from();
-        handleSnapshot(m);
+        replication.handleSnapshot(m);
       }
       case TIMEOUT_NOW -> campaign(CampaignType.TRANSFER);
       case READ_INDEX_RESPONSE -> readStates.add(new ReadState(m.index(), m.context()));
@@ -518,15 +503,15 @@ final class Raft {
     switch (m.type()) {
       case APPEND -> {
         becomeFollower(m.term(), m.from()); // §5.2: a leader of our term exists.
-        handleAppend(m);
+        replication.handleAppend(m);
       }
       case HEARTBEAT -> {
         becomeFollower(m.term(), m.from());
-        handleHeartbeat(m);
+        replication.handleHeartbeat(m);
       }
       case SNAPSHOT -> {
         becomeFollower(m.term(), m.from());
-        handleSnapshot(m);
+        replication.handleSnapshot(m);
       }
       case VOTE_RESPONSE, PRE_VOTE_RESPONSE -> {
         boolean expected =
@@ -544,7 +529,7 @@ final class Raft {
               campaign(CampaignType.ELECTION);
             } else {
               becomeLeader();
-              bcastAppend();
+              replication.bcastAppend();
             }
           }
           case LOST -> becomeFollower(term, NONE);
@@ -561,322 +546,35 @@ final class Raft {
       return; // Not a member (e.g. removed): ignore.
     }
     switch (m.type()) {
-      case APPEND_RESPONSE -> handleAppendResponse(m, pr);
-      case HEARTBEAT_RESPONSE -> handleHeartbeatResponse(m, pr);
-      case READ_INDEX -> handleReadIndex(m.from(), m.context());
+      case APPEND_RESPONSE -> replication.handleAppendResponse(m, pr);
+      case HEARTBEAT_RESPONSE -> replication.handleHeartbeatResponse(m, pr);
+      case READ_INDEX -> reads.handleReadIndex(m.from(), m.context());
       default -> {}
     }
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Follower side of replication (§5.3)
-
-  private void handleAppend(Message m) {
-    if (m.index() < log.committed()) {
-      // Everything up to our commit index matches the leader (§5.4.3); tell it so.
-      send(
-          Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(log.committed()).build());
-      return;
-    }
-    long lastNew = log.maybeAppend(m.index(), m.logTerm(), m.commit(), m.entries());
-    if (lastNew >= 0) {
-      send(Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(lastNew).build());
-      return;
-    }
-    // Consistency check failed (§5.3). Hint where our log could match so that the leader skips a
-    // whole term per round trip instead of one entry.
-    long[] hint = log.findConflictByTerm(Math.min(m.index(), log.lastIndex()), m.logTerm());
-    send(
-        Message.builder(Type.APPEND_RESPONSE, id, m.from(), term)
-            .index(m.index())
-            .reject(true)
-            .rejectHint(hint[0])
-            .rejectHintTerm(hint[1])
-            .build());
-  }
-
-  private void handleHeartbeat(Message m) {
-    // The leader sends min(our match, its commit), so every index up to it matches its log.
-    log.commitTo(Math.min(m.commit(), log.lastIndex()));
-    if (m.quiesce()) {
-      quiesced = true; // No answer: an answer would wake the leader.
-      return;
-    }
-    send(
-        Message.builder(Type.HEARTBEAT_RESPONSE, id, m.from(), term)
-            .index(m.index())
-            .context(m.context())
-            .build());
-  }
-
-  private void handleSnapshot(Message m) {
-    Snapshot s = m.snapshot();
-    if (s != null && restore(s)) {
-      send(
-          Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(log.lastIndex()).build());
-    } else {
-      send(
-          Message.builder(Type.APPEND_RESPONSE, id, m.from(), term).index(log.committed()).build());
-    }
-  }
-
-  /** Installs a leader's snapshot (§7); returns false if it brings nothing new. */
-  private boolean restore(Snapshot s) {
-    SnapshotMetadata md = s.metadata();
-    if (md.index() <= log.committed()) {
-      return false; // Stale, or we already have everything it covers.
-    }
-    // The snapshot's configuration may not contain us: it can predate our addition (we learn of it
-    // from the entries that follow) or postdate our removal. Either way we install it; a replica
-    // outside its configuration never campaigns, so this is safe, and refusing it could leave a new
-    // member waiting forever for a newer snapshot.
-    if (log.matchTerm(md.index(), md.term())) {
-      // Our log already has the snapshot's last entry, so it holds everything before it (Log
-      // Matching, §5.3): keep the log and just learn that it is committed.
-      log.commitTo(md.index());
-      return false;
-    }
-    log.restore(s);
-    // The snapshot carries the configuration as of its index; it replaces ours.
-    tracker.restore(md.confState(), log.lastIndex());
-    confIndex = md.index();
-    return true;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Leader side of replication (§5.3, §5.4.2)
-
-  private void handleAppendResponse(Message m, Progress pr) {
-    pr.recentActive = true;
-    if (!m.reject() && m.index() > log.lastIndex()) {
-      return; // Acknowledges entries we never sent: not from an honest member of this term.
-    }
-    if (m.reject()) {
-      long nextProbe = m.rejectHint();
-      if (m.rejectHintTerm() > 0) {
-        nextProbe = log.findConflictByTerm(m.rejectHint(), m.rejectHintTerm())[0];
-      }
-      if (pr.maybeDecrTo(m.index(), nextProbe)) {
-        if (pr.state == Progress.State.REPLICATE) {
-          pr.becomeProbe();
-        }
-        maybeSendAppend(m.from(), false);
-      }
-      return;
-    }
-    boolean wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index())) {
-      return; // Stale or duplicate acknowledgement.
-    }
-    switch (pr.state) {
-      case PROBE -> pr.becomeReplicate();
-      case SNAPSHOT -> {
-        if (pr.match + 1 >= log.firstIndex()) {
-          pr.becomeProbe();
-          pr.becomeReplicate();
-        }
-      }
-      case REPLICATE -> pr.inflights.freeLE(m.index());
-    }
-    if (maybeCommit()) {
-      bcastAppend();
-    } else if (wasPaused) {
-      maybeSendAppend(m.from(), false);
-    }
-    while (maybeSendAppend(m.from(), false)) {
-      // Pipeline (replicate state) until the in-flight window is full or nothing is left.
-    }
-    if (m.from() == leadTransferee && pr.match == log.lastIndex()) {
-      sendTimeoutNow(m.from());
-    }
-  }
-
-  private void handleHeartbeatResponse(Message m, Progress pr) {
-    pr.recentActive = true;
-    pr.probeSent = false;
-    if (pr.state == Progress.State.REPLICATE && pr.inflights.full()) {
-      // Every append in the window may have been lost: free a slot so that the next append (an
-      // empty one at worst) can expose the gap and move the member back to probing.
-      pr.inflights.freeFirstOne();
-    }
-    if (m.index() != WAKE_PING && m.index() <= ticks && m.index() > pr.leaseAckTick) {
-      pr.leaseAckTick = m.index();
-    }
-    if (pr.match < log.lastIndex()) {
-      // Even with nothing new to send: an empty append at `next` exposes appends that were lost
-      // (the member rejects it and we fall back to probing, or to a snapshot).
-      maybeSendAppend(m.from(), true);
-    }
-    if (m.context().length == 0) {
-      return;
-    }
-    ReadRequest acked = pendingReads.get(ByteBuffer.wrap(m.context()));
-    if (acked == null) {
-      return;
-    }
-    acked.acks.put(m.from(), true);
-    if (Quorum.jointVote(tracker.config(), acked.acks) != Quorum.VoteResult.WON) {
-      return;
-    }
-    // Leadership confirmed at the time the heartbeat was sent, for this request and every
-    // request queued before it.
-    Iterator<Map.Entry<ByteBuffer, ReadRequest>> it = pendingReads.entrySet().iterator();
-    while (it.hasNext()) {
-      ReadRequest r = it.next().getValue();
-      it.remove();
-      respondToRead(r.from, r.index, r.context);
-      if (r == acked) {
-        break;
-      }
-    }
-  }
-
-  /** Advances the commit index to what a quorum holds, if that entry is of the current term. */
-  boolean maybeCommit() {
-    long mci = rules.quorumMatch(tracker);
-    if (mci <= log.committed() || mci == Long.MAX_VALUE) {
-      return false;
-    }
-    // §5.4.2 / Figure 8: an entry of an earlier term may be on a majority and still be
-    // overwritten; only counting replicas of a current-term entry makes it (and, by Log
-    // Matching, everything before it) committed.
-    if (!rules.commitByCounting(log.termOrZero(mci), term)) {
-      return false;
-    }
-    log.commitTo(mci);
-    if (committedInCurrentTerm() && !readsAwaitingCommit.isEmpty()) {
-      List<ReadRequest> waiting = new ArrayList<>(readsAwaitingCommit);
-      readsAwaitingCommit.clear();
-      for (ReadRequest r : waiting) {
-        handleReadIndex(r.from, r.context);
-      }
-    }
-    return true;
-  }
+  // Replication (§5.3, §5.4.2, §7): see Replication
 
   boolean committedInCurrentTerm() {
     return log.termOrZero(log.committed()) == term;
   }
 
-  private void bcastAppend() {
-    for (long to : tracker.progress().keySet()) {
-      if (to != id) {
-        maybeSendAppend(to, true);
-      }
-    }
-  }
-
-  private void bcastHeartbeat() {
-    byte[] ctx = new byte[0];
-    for (ReadRequest r : pendingReads.values()) {
-      ctx = r.context; // The newest request: acks for it confirm every older one too.
-    }
-    bcastHeartbeat(ctx);
-  }
-
-  private void bcastHeartbeat(byte[] ctx) {
-    tracker
-        .progress()
-        .forEach((to, pr) -> {
-          if (to != id) {
-            send(
-                Message.builder(Type.HEARTBEAT, id, to, term)
-                    .commit(Math.min(pr.match, log.committed()))
-                    .index(ticks)
-                    .context(ctx)
-                    .build());
-          }
-        });
-  }
-
-  /**
-   * Sends {@code to} the entries it is missing (or a snapshot if they were compacted).
-   *
-   * @return whether a message was sent
-   */
-  boolean maybeSendAppend(long to, boolean sendIfEmpty) {
-    Progress pr = tracker.get(to);
-    if (pr == null || pr.isPaused()) {
-      return false;
-    }
-    long prevIndex = pr.next - 1;
-    if (log.isCompacted(prevIndex) || pr.next < log.firstIndex()) {
-      return sendSnapshot(to, pr);
-    }
-    long prevTerm = log.termOrZero(prevIndex);
-    List<Entry> ents = log.entries(pr.next, log.lastIndex() + 1, cfg.maxSizePerMsgBytes());
-    if (ents.isEmpty() && !sendIfEmpty) {
-      return false;
-    }
-    long bytes = 0;
-    for (Entry e : ents) {
-      bytes += e.sizeBytes();
-    }
-    send(
-        Message.builder(Type.APPEND, id, to, term)
-            .index(prevIndex)
-            .logTerm(prevTerm)
-            .entries(ents)
-            .commit(log.committed())
-            .build());
-    pr.sentEntries(ents.size(), bytes);
-    return true;
-  }
-
-  private boolean sendSnapshot(long to, Progress pr) {
-    if (!pr.recentActive) {
-      return false; // Do not ship a large snapshot to a member that may be down.
-    }
-    Snapshot s = log.snapshot();
-    if (s.isEmpty()) {
-      throw new IllegalStateException(
-          "member " + to + " needs compacted entries but storage has no snapshot");
-    }
-    send(Message.builder(Type.SNAPSHOT, id, to, term).snapshot(s).build());
-    pr.becomeSnapshot(s.metadata().index());
-    return true;
-  }
-
-  private void sendTimeoutNow(long to) {
-    timeoutNowSent = true;
-    send(Message.builder(Type.TIMEOUT_NOW, id, to, term).build());
-  }
-
   /** The application persisted entries up to {@code index}: a leader may now count itself. */
   void onPersisted(long index, long persistedTerm) {
-    if (role != Role.LEADER || !log.matchTerm(index, persistedTerm)) {
-      return;
-    }
-    if (tracker.get(id) != null && tracker.get(id).maybeUpdate(index) && maybeCommit()) {
-      bcastAppend();
-    }
+    replication.onPersisted(index, persistedTerm);
   }
 
   void reportUnreachable(long to) {
-    Progress pr = tracker.get(to);
-    if (role == Role.LEADER && pr != null && pr.state == Progress.State.REPLICATE) {
-      pr.becomeProbe(); // Appends in flight were probably lost.
-    }
+    replication.reportUnreachable(to);
   }
 
   void snapshotInProgress(long to) {
-    Progress pr = tracker.get(to);
-    if (role == Role.LEADER && pr != null && pr.state == Progress.State.SNAPSHOT) {
-      pr.snapshotTicks = 0;
-    }
+    replication.snapshotInProgress(to);
   }
 
   void reportSnapshot(long to, boolean success) {
-    Progress pr = tracker.get(to);
-    if (role != Role.LEADER || pr == null || pr.state != Progress.State.SNAPSHOT) {
-      return;
-    }
-    if (!success) {
-      pr.pendingSnapshot = 0;
-    }
-    // Wait for the member's answer (success) or the next heartbeat (failure) before probing.
-    pr.becomeProbe();
-    pr.probeSent = true;
+    replication.reportSnapshot(to, success);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -911,7 +609,7 @@ final class Raft {
     wake();
     uncommittedBytes += size;
     long index = appendEntries(List.of(new Entry(term, 0, type, data)));
-    bcastAppend();
+    replication.bcastAppend();
     return new RaftNode.ProposeResult(RaftNode.ProposeResult.Outcome.ACCEPTED, index, term);
   }
 
@@ -975,12 +673,12 @@ final class Raft {
     if (leadTransferee != NONE && !next.contains(leadTransferee)) {
       leadTransferee = NONE;
     }
-    if (maybeCommit()) {
-      bcastAppend(); // The quorum changed: something may be committed now.
+    if (replication.maybeCommit()) {
+      replication.bcastAppend(); // The quorum changed: something may be committed now.
     } else {
       for (long to : tracker.progress().keySet()) {
         if (to != id) {
-          maybeSendAppend(to, false); // Start replicating to new members.
+          replication.maybeSendAppend(to, false); // Start replicating to new members.
         }
       }
     }
@@ -994,7 +692,7 @@ final class Raft {
           appendEntries(
               List.of(new Entry(term, 0, EntryType.CONF_CHANGE, ConfChange.leaveJoint().encode())));
       pendingConfIndex = index;
-      bcastAppend();
+      replication.bcastAppend();
     }
   }
 
@@ -1016,94 +714,28 @@ final class Raft {
     electionElapsed = 0; // The transfer must finish within an election timeout, or it aborts.
     leadTransferee = target;
     if (pr.match == log.lastIndex()) {
-      sendTimeoutNow(target);
+      replication.sendTimeoutNow(target);
     } else {
-      maybeSendAppend(target, true);
+      replication.maybeSendAppend(target, true);
     }
     return true;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Reads (thesis §6.4)
+  // Reads (thesis §6.4): see Reads
 
   boolean readIndex(byte[] context) {
-    if (context == null || context.length == 0) {
-      throw new IllegalArgumentException("a read context must not be empty");
-    }
-    wake();
-    if (role == Role.LEADER) {
-      handleReadIndex(id, context);
-      return true;
-    }
-    if (lead != NONE) {
-      send(Message.builder(Type.READ_INDEX, id, lead, term).context(context).build());
-      return true;
-    }
-    return false;
-  }
-
-  private void handleReadIndex(long from, byte[] context) {
-    idleTicks = 0;
-    if (!committedInCurrentTerm()) {
-      // Step 1: until the leader commits an entry of its term it does not know the commit index.
-      readsAwaitingCommit.add(new ReadRequest(0, from, context));
-      return;
-    }
-    long index = log.committed();
-    if ((tracker.isSingleton() && tracker.config().isVoter(id)) || !rules.readIndexNeedsQuorum()) {
-      respondToRead(from, index, context);
-      return;
-    }
-    if (cfg.readOnlyOption() == Config.ReadOnlyOption.LEASE_BASED && leaseValid()) {
-      respondToRead(from, index, context);
-      return;
-    }
-    ByteBuffer key = ByteBuffer.wrap(context.clone());
-    if (pendingReads.containsKey(key)) {
-      return; // Duplicate request id: it will be answered once.
-    }
-    ReadRequest r = new ReadRequest(index, from, context);
-    r.acks.put(id, true);
-    pendingReads.put(key, r);
-    bcastHeartbeat(context);
-  }
-
-  private void respondToRead(long from, long index, byte[] context) {
-    if (from == id) {
-      readStates.add(new ReadState(index, context));
-    } else {
-      send(
-          Message.builder(Type.READ_INDEX_RESPONSE, id, from, term)
-              .index(index)
-              .context(context)
-              .build());
-    }
+    return reads.readIndex(context);
   }
 
   /** See the lease paragraph on {@link RaftNode}. */
   boolean leaseValid() {
-    if (role != Role.LEADER) {
-      return rules.followerLease(this, cfg); // false: a follower may lag what was acknowledged
-    }
-    if (quiesced || leadTransferee != NONE || timeoutNowSent) {
-      return false;
-    }
-    if (!rules.leasePossible(cfg)) {
-      return false;
-    }
-    if (!committedInCurrentTerm()) {
-      return false;
-    }
-    long start = tracker.quorumLeaseAckTick(id, ticks);
-    if (start < 0) {
-      return false;
-    }
-    return ticks < rules.leaseEnd(start, cfg);
+    return reads.leaseValid();
   }
 
   // ---------------------------------------------------------------------------------------------
 
-  private void send(Message m) {
+  void send(Message m) {
     msgs.add(m);
   }
 }

@@ -18,7 +18,10 @@ import org.junit.jupiter.api.Test;
  *   <li>{@code -Dbasalt.sim.internalChecks=false}: check only what clients saw (linearizability,
  *       acknowledged writes) and liveness, not the white-box Raft-property oracles;
  *   <li>{@code -Dbasalt.sim.survey=true}: with bugs, run every seed and report which check caught
- *       the bug at which seeds instead of stopping at the first.
+ *       the bug at which seeds instead of stopping at the first. A planted bug can livelock a
+ *       group; a seed that takes more than {@code -Dbasalt.sim.maxEvents} events (default
+ *       1,000,000, about 20 times the largest correct seed of 1..500) is reported as such and the
+ *       survey moves on.
  * </ul>
  *
  * A failure names the seed and the one-line command that replays it.
@@ -59,7 +62,11 @@ class RaftSimulationTest {
    * and the replay command; anything else thrown (the core's own guards) as an AssertionError.
    */
   static Simulation runSeed(long seed, Set<PlantedBug> bugs, boolean internalChecks) {
-    Simulation simulation = new Simulation(seed, bugs, internalChecks);
+    return runSeed(new Simulation(seed, bugs, internalChecks), seed, bugs, internalChecks);
+  }
+
+  private static Simulation runSeed(
+      Simulation simulation, long seed, Set<PlantedBug> bugs, boolean internalChecks) {
     try {
       simulation.run();
     } catch (Simulation.Violation e) {
@@ -173,17 +180,24 @@ class RaftSimulationTest {
   /** Runs every seed with {@code bugs} planted and prints which check caught them where. */
   private static void survey(long first, int seeds, Set<PlantedBug> bugs, boolean internalChecks) {
     java.util.Map<String, List<Long>> caught = new java.util.TreeMap<>();
+    long maxEvents = Long.getLong("basalt.sim.maxEvents", 1_000_000);
     for (long seed = first; seed < first + seeds; seed++) {
+      Simulation simulation = new Simulation(seed, bugs, internalChecks).eventBudget(maxEvents);
       try {
-        runSeed(seed, bugs, internalChecks);
+        runSeed(simulation, seed, bugs, internalChecks);
       } catch (SeedFailure e) {
         caught.computeIfAbsent(e.check.name(), k -> new ArrayList<>()).add(seed);
       } catch (AssertionError e) {
-        caught.computeIfAbsent("core exception", k -> new ArrayList<>()).add(seed);
+        String what =
+            e.getCause() instanceof Simulation.EventBudgetExhausted
+                ? "event budget exhausted"
+                : "core exception";
+        caught.computeIfAbsent(what, k -> new ArrayList<>()).add(seed);
       }
     }
     System.out.printf(
-        "survey %s internalChecks=%s seeds %d..%d:%n", bugs, internalChecks, first, first + seeds);
+        "survey %s internalChecks=%s seeds %d..%d:%n",
+        bugs, internalChecks, first, first + seeds - 1);
     caught.forEach((check, at) -> System.out.printf("  %s: %d seeds %s%n", check, at.size(), at));
   }
 }

@@ -43,7 +43,11 @@ import java.util.TreeSet;
  * chaos phase: partitions, crashes and restarts, pauses (a paused node catches up its missed ticks
  * when it resumes, as a node driven by a monotonic clock must), disk I/O errors (the node crashes),
  * membership changes (learners added, promoted, voters removed, the leader included, and joint
- * changes), leadership transfers, and log compaction with snapshots to lagging replicas.
+ * changes), leadership transfers, and log compaction with snapshots to lagging replicas. Two
+ * targeted nemeses, each on its own random stream and in a share of the seeds (never both in one):
+ * one cuts a leader off from its followers while clients keep reading from it; the other cuts a
+ * follower off while clients write, then lets it back in as the leader dies and makes it campaign
+ * before anyone else (a stale candidate) while clients read what was written.
  *
  * <p>Checked on every step: one leader per term (Election Safety), a leader's log only grows in its
  * term (Leader Append-Only), equal entries at every index any replica applied (State Machine
@@ -148,6 +152,20 @@ final class Simulation {
     }
   }
 
+  /**
+   * A run exceeded its event budget. A correct core stays far below the budget a survey sets (the
+   * largest of seeds 1..500 takes about 54,000 events); a planted bug can leave a group in a
+   * livelock (with VOTE_WITHOUT_LOG_CHECK, a leader and followers whose logs diverged below their
+   * commit index exchange rejected appends without end), and the survey moves on.
+   */
+  static final class EventBudgetExhausted extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    EventBudgetExhausted(long budget, long now) {
+      super("more than " + budget + " events by " + now + "ms");
+    }
+  }
+
   /** With -Dbasalt.sim.trace=FILE, every event of the run is written to FILE (for debugging). */
   private static final java.io.PrintStream FULL_TRACE = openTrace();
 
@@ -198,6 +216,42 @@ final class Simulation {
 
   private record Episode(Group group, String key, long oldLeader, long oldNode) {}
 
+  /** The stale-candidate nemesis's own stream, for the same reason as {@link #nemesisRng}. */
+  private final SplittableRandom staleRng;
+
+  /**
+   * Whether this seed runs the stale-candidate nemesis (a third of the seeds without the
+   * leader-isolating one, so that those keep their schedules).
+   */
+  private final boolean staleNemesis;
+
+  /**
+   * The stale-candidate nemesis's current episode: a follower cut off from every other node while
+   * clients write one register through the leader, then let back in as the leader dies and made to
+   * campaign; null between episodes.
+   */
+  private StaleEpisode staleEpisode;
+
+  private static final class StaleEpisode {
+    final Group group;
+    final String key;
+    final long follower;
+    final long followerNode;
+
+    /** Whether the follower is still cut off (clients write); after it, clients read. */
+    boolean isolating = true;
+
+    /** The leader crashed as the follower returned (a replica id), or 0. */
+    long crashedLeader;
+
+    StaleEpisode(Group group, String key, long follower, long followerNode) {
+      this.group = group;
+      this.key = key;
+      this.follower = follower;
+      this.followerNode = followerNode;
+    }
+  }
+
   private final PriorityQueue<Event> events = new PriorityQueue<>();
   private long now;
   private long eventSeq;
@@ -217,6 +271,10 @@ final class Simulation {
   private long clientEventSeq;
 
   private boolean chaos = true;
+
+  /** The most events a run may take (see {@link EventBudgetExhausted}); unbounded unless set. */
+  private long eventBudget = Long.MAX_VALUE;
+
   private boolean readOnlyPhase;
   private long stepsSinceLogMatchCheck;
   final Stats stats = new Stats();
@@ -285,6 +343,8 @@ final class Simulation {
     this.crashRng = new SplittableRandom(seed ^ 0x5DEECE66DL);
     this.nemesisRng = new SplittableRandom(seed ^ 0x1EADE12L);
     this.nemesis = nemesisRng.nextInt(4) == 0;
+    this.staleRng = new SplittableRandom(seed ^ 0x57A1EL);
+    this.staleNemesis = !nemesis && staleRng.nextInt(3) == 0;
     this.options = Options.random(rng, bugs);
     this.asyncPersist = (seed & 1) == 1;
   }
@@ -298,6 +358,12 @@ final class Simulation {
 
   Options options() {
     return options;
+  }
+
+  /** Bounds the run to {@code events} events. */
+  Simulation eventBudget(long events) {
+    this.eventBudget = events;
+    return this;
   }
 
   private void at(long time, Runnable action) {
@@ -904,6 +970,12 @@ final class Simulation {
     if (episode != null && (from == episode.oldNode()) != (to == episode.oldNode())) {
       return false;
     }
+    StaleEpisode stale = staleEpisode;
+    if (stale != null
+        && stale.isolating
+        && (from == stale.followerNode) != (to == stale.followerNode)) {
+      return false;
+    }
     return !cutLinks.contains(List.of(from, to));
   }
 
@@ -1132,6 +1204,20 @@ final class Simulation {
     }
     if (episode != null) {
       episodeRequest(client, episode);
+      return;
+    }
+    if (staleEpisode != null) {
+      // Every client writes the episode's register through the leader while the follower is cut
+      // off, and reads it once the follower is back, asking the follower first (it redirects
+      // them if it does not lead): a write it missed must still be seen.
+      StaleEpisode ep = staleEpisode;
+      Long guess = client.leaderGuess.get(ep.group.id);
+      if (ep.isolating) {
+        sendRequest(client, ep.group, ep.key, new RegisterModel.Write("v" + nextOpId), guess);
+      } else {
+        long target = guess == null || guess == ep.crashedLeader ? ep.follower : guess;
+        sendRequest(client, ep.group, ep.key, new RegisterModel.Read(), target);
+      }
       return;
     }
     Group group = groups.get(1 + (long) rng.nextInt(groups.size()));
@@ -1431,6 +1517,96 @@ final class Simulation {
         });
   }
 
+  /**
+   * The stale-candidate nemesis: cut a follower off from every other node (not from clients) while
+   * clients write one register through the leader, so that the follower misses acknowledged writes;
+   * then, at one instant, let it back in and crash the leader. Once the others have gone an
+   * election timeout without their leader (they would grant a pre-vote now), the follower's
+   * election timer fires, usually before theirs: a stale candidate. A correct voter refuses it
+   * (§5.4.1); one that skips the log check elects it, its log overwrites the acknowledged writes,
+   * and the clients, who now read the register, see them gone. The follower is made to campaign
+   * only if it follows no leader, so that it never breaks a promise a lease rests on.
+   */
+  private void staleCandidateStep() {
+    if (!chaos) {
+      return;
+    }
+    List<Group> all = new ArrayList<>(groups.values());
+    Group group = all.get(staleRng.nextInt(all.size()));
+    Replica leader = leaderOf(group);
+    if (leader == null) {
+      at(now + 10 + staleRng.nextInt(40), this::staleCandidateStep);
+      return;
+    }
+    List<Long> followers = new ArrayList<>(leader.raft.status().confState().voters());
+    followers.remove(leader.id);
+    long follower = followers.get(staleRng.nextInt(followers.size()));
+    StaleEpisode ep =
+        new StaleEpisode(
+            group,
+            group.keys.get(staleRng.nextInt(group.keys.size())),
+            follower,
+            group.nodeOfReplica.get(follower));
+    staleEpisode = ep;
+    stats.partitions++;
+    note(
+        "nemesis: cut follower "
+            + follower
+            + " of group "
+            + group.id
+            + " (node "
+            + ep.followerNode
+            + ") off; clients write "
+            + ep.key);
+    at(now + 3 * ELECTION_TICKS * TICK_MILLIS + staleRng.nextInt(200), () -> staleReturns(ep));
+  }
+
+  /** The follower comes back as the leader dies; clients read the register from now on. */
+  private void staleReturns(StaleEpisode ep) {
+    if (staleEpisode != ep) {
+      return;
+    }
+    ep.isolating = false;
+    Replica leader = leaderOf(ep.group);
+    if (leader != null && leader.node.id != ep.followerNode) {
+      Node victim = leader.node;
+      ep.crashedLeader = leader.id;
+      note("nemesis: follower " + ep.follower + " returns; crash leader " + leader.id);
+      crash(victim);
+      at(now + 300 + staleRng.nextInt(300), () -> restart(victim));
+    } else {
+      note("nemesis: follower " + ep.follower + " returns");
+    }
+    at(
+        now + (ELECTION_TICKS + 2) * TICK_MILLIS,
+        () -> {
+          if (staleEpisode != ep) {
+            return;
+          }
+          Replica r = nodes.get(ep.followerNode).replicas.get(ep.group.id);
+          if (r != null && r.id == ep.follower && r.alive()) {
+            RaftNode.Status st = r.raft.status();
+            if (st.leaderId() == 0 && st.role() != RaftNode.Role.LEADER) {
+              note("nemesis: election timer of stale replica " + ep.follower + " fires");
+              for (int i = 0; i < 2 * ELECTION_TICKS && r.alive(); i++) {
+                r.raft.tick();
+              }
+              r.process();
+              r.checkSafety();
+            }
+          }
+        });
+    at(
+        now + 400 + staleRng.nextInt(300),
+        () -> {
+          if (staleEpisode == ep) {
+            staleEpisode = null;
+            note("nemesis: stale-candidate episode in group " + ep.group.id + " ends");
+            at(now + 100 + staleRng.nextInt(400), this::staleCandidateStep);
+          }
+        });
+  }
+
   private void chaosStep() {
     if (!chaos) {
       return;
@@ -1709,6 +1885,9 @@ final class Simulation {
     if (nemesis) {
       at(300 + nemesisRng.nextInt(300), this::nemesisStep);
     }
+    if (staleNemesis) {
+      at(300 + staleRng.nextInt(300), this::staleCandidateStep);
+    }
     at(100, this::wakeLoop);
     if (rng.nextBoolean()) {
       at(200, this::togglePhase);
@@ -1732,6 +1911,9 @@ final class Simulation {
       Event event = events.poll();
       now = event.time;
       stats.events++;
+      if (stats.events > eventBudget) {
+        throw new EventBudgetExhausted(eventBudget, now);
+      }
       event.action.run();
       if (++stepsSinceLogMatchCheck >= 500 && internalChecks) {
         stepsSinceLogMatchCheck = 0;
@@ -1768,6 +1950,7 @@ final class Simulation {
     chaos = false;
     readOnlyPhase = false;
     episode = null;
+    staleEpisode = null;
     cutLinks.clear();
     for (Node node : nodes.values()) {
       node.failIo = false;
