@@ -7,6 +7,7 @@ import io.basalt.api.SnapshotChunk;
 import io.basalt.node.transport.LinkedStores.ObservedStream;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -23,6 +24,8 @@ import org.junit.jupiter.api.Test;
  * under it. The leader's Raft core gives up on a snapshot nobody reports on after 10 election
  * timeouts (100 ticks); a leader that is told of the failure probes the follower again at its next
  * heartbeat and sends a new snapshot within a few ticks, which is what the bounds below tell apart.
+ * The same holds when the follower's side of the connection is lost but the leader's is not, and
+ * the follower dials again.
  */
 class SnapshotStreamCutTest {
   private static final int VALUES = 128;
@@ -200,5 +203,33 @@ class SnapshotStreamCutTest {
           .as("node 2's %s", keys.get(k))
           .isEqualTo(LinkedStores.value(k, VALUE_BYTES));
     }
+  }
+
+  /**
+   * The accepting node's connection can be replaced while it is still open: the dialer lost its
+   * side (it restarted, or a partition ate the close) and dialed again. What the accepting leader
+   * wrote of a stream into the old connection is lost with it; the stream must not go on in the new
+   * connection from where it was (the follower drops a stream with a gap, and the leader, believing
+   * it sent, would wait for its core's timeout).
+   */
+  @Test
+  void aStreamIsAbortedWhenThePeerReplacesItsConnection() throws Exception {
+    ObservedStream stream = streamStoppedMidWay(2, 1, LinkProxy.Direction.ACCEPTOR_TO_DIALER);
+    int connections = cluster.link.connectionsAccepted();
+    cluster.link.dropDialerSide();
+    await(
+        () ->
+            cluster.link.connectionsAccepted() == connections + 1
+                && cluster.transports[1].connected(2),
+        "node 1 dials node 2 again");
+    // Node 2 answers node 1's ping on the connection it received it on: the new one.
+    cluster.ping(1, 2).get(20, TimeUnit.SECONDS);
+    cluster.pingLinkOneTwo = true;
+    int ticks = tickUntilCaughtUp(1, 2);
+    System.out.printf("node 1 caught up %d ticks after it dialed again%n", ticks);
+    assertThat(stream.abortReason).isEqualTo("connection to node 1 replaced");
+    cluster.tick(2); // its store reports the streams that ended at its ticks
+    assertThat(cluster.counter(2, "basalt_raft_snapshots_failed_total")).isEqualTo(1);
+    assertThat(cluster.counter(2, "basalt_raft_snapshots_sent_total")).isEqualTo(1);
   }
 }
