@@ -11,20 +11,22 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A user-space TCP proxy on loopback for the link between two nodes (VERIFICATION.md: faults that
- * need more than a closed socket go through a proxy). The lower-id node dials the proxy, which
- * dials the other node and forwards whole frames both ways. The test can hold one direction after a
- * number of frames that carry snapshot chunks (the proxy stops reading it, so the sender's buffers
- * fill and its stream stops mid-way, as behind a congested or dead path), cut the link (both nodes
- * see their connection close, and new connections are refused until it is restored), or drop only
- * the dialer's side (the dialer sees the close and dials again; the accepting node is not told, as
- * after the dialer's machine restarted or a partition ate the FIN).
+ * A user-space TCP proxy on loopback for the link between two nodes, for faults a closed socket
+ * alone cannot make (VERIFICATION.md names a user-space proxy for those). The lower-id node dials
+ * the proxy, which dials the other node and forwards whole frames both ways. The test can hold one
+ * direction after a number of frames that carry snapshot chunks (the proxy stops reading it, so the
+ * sender's buffers fill and its stream stops mid-way, as behind a congested or dead path), cut the
+ * link (both nodes see their connection close, and new connections are refused until it is
+ * restored), or drop only the dialer's side (the dialer sees the close and dials again; the
+ * accepting node is not told, as after the dialer's machine restarted or a partition ate the FIN).
  *
  * <p>The proxy's sockets read through a small receive buffer, so that what a held direction can
  * absorb is bounded by the sender's own buffers.
@@ -44,8 +46,7 @@ final class LinkProxy implements AutoCloseable {
   private final AtomicInteger accepted = new AtomicInteger();
 
   /** Sockets the test closed: a pump that finds one of them closed passes nothing on. */
-  private final java.util.Set<Socket> closedHere =
-      java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<Socket> closedHere = ConcurrentHashMap.newKeySet();
 
   private volatile boolean refusing;
   private volatile boolean closed;
@@ -56,7 +57,7 @@ final class LinkProxy implements AutoCloseable {
   /** One proxied connection; a held pump waits on {@code released} (the link is cut or closed). */
   private record Connection(Socket dialerSide, Socket acceptorSide, CountDownLatch released) {}
 
-  /** Proxies connections made to the returned proxy's {@link #address} to {@code target}. */
+  /** Proxies the connections made to {@link #address} to {@code target}. */
   LinkProxy(InetSocketAddress target) throws IOException {
     this.target = target;
     this.server = new ServerSocket();

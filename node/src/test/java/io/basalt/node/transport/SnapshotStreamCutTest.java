@@ -160,9 +160,15 @@ class SnapshotStreamCutTest {
     ObservedStream cut = streamStoppedMidWay(1, 2, LinkProxy.Direction.DIALER_TO_ACCEPTOR);
     cutUnder(cut);
     cluster.tick(1);
-    assertThat(cluster.counter(1, "basalt_raft_snapshots_failed_total")).isEqualTo(1);
-    assertThat(cluster.counter(1, "basalt_raft_snapshots_sent_total")).isZero();
-    assertThat(cluster.counter(1, "basalt_raft_snapshot_sent_bytes_total")).isZero();
+    assertThat(cluster.counter(1, "basalt_raft_snapshots_failed_total"))
+        .as("basalt_raft_snapshots_failed_total")
+        .isEqualTo(1);
+    assertThat(cluster.counter(1, "basalt_raft_snapshots_sent_total"))
+        .as("basalt_raft_snapshots_sent_total")
+        .isZero();
+    assertThat(cluster.counter(1, "basalt_raft_snapshot_sent_bytes_total"))
+        .as("basalt_raft_snapshot_sent_bytes_total")
+        .isZero();
     restoreLink();
     tickUntil(
         () -> cluster.snapshotEvents.get(1).size() == 2,
@@ -180,9 +186,14 @@ class SnapshotStreamCutTest {
     assertThat(bytesArrived)
         .as("the snapshot holds the writes")
         .isGreaterThan((long) VALUES * VALUE_BYTES);
-    assertThat(cluster.counter(1, "basalt_raft_snapshots_failed_total")).isEqualTo(1);
-    assertThat(cluster.counter(1, "basalt_raft_snapshots_sent_total")).isEqualTo(1);
+    assertThat(cluster.counter(1, "basalt_raft_snapshots_failed_total"))
+        .as("basalt_raft_snapshots_failed_total")
+        .isEqualTo(1);
+    assertThat(cluster.counter(1, "basalt_raft_snapshots_sent_total"))
+        .as("basalt_raft_snapshots_sent_total")
+        .isEqualTo(1);
     assertThat(cluster.counter(1, "basalt_raft_snapshot_sent_bytes_total"))
+        .as("basalt_raft_snapshot_sent_bytes_total")
         .isEqualTo((double) bytesArrived);
   }
 
@@ -229,7 +240,11 @@ class SnapshotStreamCutTest {
     System.out.printf("node 1 caught up %d ticks after it dialed again%n", ticks);
     assertThat(stream.abortReason).isEqualTo("connection to node 1 replaced");
     cluster.tick(2); // its store reports the streams that ended at its ticks
-    assertThat(cluster.counter(2, "basalt_raft_snapshots_failed_total")).isEqualTo(1);
-    assertThat(cluster.counter(2, "basalt_raft_snapshots_sent_total")).isEqualTo(1);
+    assertThat(cluster.counter(2, "basalt_raft_snapshots_failed_total"))
+        .as("basalt_raft_snapshots_failed_total")
+        .isEqualTo(1);
+    assertThat(cluster.counter(2, "basalt_raft_snapshots_sent_total"))
+        .as("basalt_raft_snapshots_sent_total")
+        .isEqualTo(1);
   }
 }
