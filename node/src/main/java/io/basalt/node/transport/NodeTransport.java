@@ -380,8 +380,8 @@ public final class NodeTransport implements AutoCloseable {
    * Streams a snapshot to {@code toNode}: its chunks are pulled one frame at a time while the
    * connection is writable, after the Raft messages queued before each frame, so a snapshot of any
    * size goes out without filling the peer's queue or holding up heartbeats. Returns false, and
-   * takes nothing, if there is no connection to {@code toNode}; a connection lost mid-stream {@link
-   * SnapshotStream#abort aborts} the stream.
+   * takes nothing, if there is no connection to {@code toNode}; a connection lost mid-stream, or
+   * replaced by a new one from that node, {@link SnapshotStream#abort aborts} the stream.
    */
   public boolean sendSnapshot(long toNode, SnapshotStream stream) {
     Peer peer = peers.get(toNode);
@@ -594,11 +594,19 @@ public final class NodeTransport implements AutoCloseable {
     }
 
     void attach(Channel ch) {
+      Channel previous;
       synchronized (this) {
+        previous = channel;
         channel = ch;
         backoffMillis = 0;
       }
       log.info("node {} connected to node {} ({})", options.nodeId(), nodeId, ch.remoteAddress());
+      if (previous != null && previous != ch) {
+        // The peer connected again while its old connection still looked open here (it lost its
+        // side: a restart, a partition that ate the close). What the streams wrote into the old
+        // one is lost with it: none may go on from its middle in the new one.
+        abortStreams("connection to node " + nodeId + " replaced");
+      }
       ch.eventLoop().execute(this::flush);
     }
 
