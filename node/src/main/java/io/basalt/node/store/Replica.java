@@ -281,6 +281,18 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   /**
+   * Takes a write that waited for its latches past its deadline out of their queue. Those it
+   * granted conflict with no holder (no write to their keys is on its way to disk), so they are
+   * evaluated now rather than at the next round's write, which an idle range may not have.
+   */
+  void abandonWaiting(Pending p) {
+    releaseLatches(p);
+    while (!granted.isEmpty() && isLeader) {
+      evaluateWrite(granted.poll());
+    }
+  }
+
+  /**
    * Evaluates and proposes a write under the latches of its keys: taken now, or once granted (it
    * waits in their queue; {@link #afterAdvance} evaluates it then).
    */
@@ -635,6 +647,20 @@ final class Replica implements StoreRules.NewLeader {
               + ": "
               + debug());
     }
+    if (!isLeader && (!granted.isEmpty() || !latches.waiters().isEmpty())) {
+      throw new IllegalStateException(
+          "range " + rangeId + " is not the leader but has writes waiting: " + debug());
+    }
+    List<Pending> waiters = latches.waiters();
+    for (int i = 0; i < waiters.size(); i++) {
+      if (!waitsForSomething(waiters.get(i), waiters.subList(0, i))) {
+        throw new IllegalStateException(
+            "range "
+                + rangeId
+                + " has a write waiting for latches nobody holds or waits for: "
+                + debug());
+      }
+    }
     Map<ByteString, Integer> ids = new HashMap<>();
     proposals.values().stream()
         .map(p -> p.pending().request.getHeader().getRequestId())
@@ -651,6 +677,22 @@ final class Replica implements StoreRules.NewLeader {
               + ": "
               + debug());
     }
+  }
+
+  private boolean waitsForSomething(Pending waiter, List<Pending> earlier) {
+    List<SpanLatches.Span> mine = latches.spansOf(waiter);
+    List<Pending> others = new ArrayList<>(latches.holders());
+    others.addAll(earlier);
+    for (Pending o : others) {
+      for (SpanLatches.Span a : mine) {
+        for (SpanLatches.Span b : latches.spansOf(o)) {
+          if (a.conflictsWith(b)) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   /** The keys {@code writes} latch, for a report. */

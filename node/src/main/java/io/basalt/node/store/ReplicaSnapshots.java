@@ -78,6 +78,28 @@ final class ReplicaSnapshots {
   }
 
   /**
+   * A stream whose connection takes no chunk for this long is given up (a follower stopped, or a
+   * connection that stays open and is never read): it would otherwise keep the core waiting, and
+   * its engine view pinned, for good.
+   */
+  static final long STREAM_STALL_NANOS = 10_000_000_000L;
+
+  /** For each stream being sent: the chunks taken when last seen to move, and when (nanos). */
+  private final Map<OutgoingSnapshot, long[]> progress = new java.util.IdentityHashMap<>();
+
+  private boolean stalled(long to, OutgoingSnapshot s) {
+    long now = store.nanoTime.getAsLong();
+    long[] seen = progress.computeIfAbsent(s, k -> new long[] {-1, now});
+    long chunks = s.chunksSent();
+    if (chunks != seen[0]) {
+      seen[0] = chunks;
+      seen[1] = now;
+      return false;
+    }
+    return now - seen[1] > STREAM_STALL_NANOS;
+  }
+
+  /**
    * Reports the snapshot streams that ended: a failed one to the core (it probes again and sends
    * another) and to the listener (logged, counted); a sent one only to the listener: the core waits
    * for the follower's answer once it installed it (its own timeout covers a follower that dropped
@@ -88,10 +110,19 @@ final class ReplicaSnapshots {
     if (outgoingSnapshots.isEmpty()) {
       return;
     }
+    progress.keySet().retainAll(outgoingSnapshots.values());
     for (Iterator<Map.Entry<Long, OutgoingSnapshot>> it = outgoingSnapshots.entrySet().iterator();
         it.hasNext(); ) {
       Map.Entry<Long, OutgoingSnapshot> e = it.next();
       OutgoingSnapshot s = e.getValue();
+      if (s.state() == OutgoingSnapshot.State.SENDING && stalled(e.getKey(), s)) {
+        s.abort(
+            "no chunk taken by the connection to node "
+                + e.getKey()
+                + " for "
+                + STREAM_STALL_NANOS / 1_000_000
+                + " ms");
+      }
       switch (s.state()) {
         case SENDING -> replica.raft.snapshotInProgress(e.getKey());
         case SENT -> {
@@ -199,5 +230,6 @@ final class ReplicaSnapshots {
   void cancelOutgoing() {
     outgoingSnapshots.values().forEach(OutgoingSnapshot::cancel);
     outgoingSnapshots.clear();
+    progress.clear();
   }
 }

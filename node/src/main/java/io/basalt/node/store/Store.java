@@ -555,6 +555,11 @@ public final class Store {
                     ? "the write was not confirmed in time; its outcome is unknown"
                     : "the read was not served in time"));
       }
+      if (p.isWrite && p.replica.latches.isWaiting(p)) {
+        // Never proposed: it leaves the latch queue, and those behind it may go on now.
+        p.replica.abandonWaiting(p);
+        dirty.add(p.replica);
+      }
     }
   }
 

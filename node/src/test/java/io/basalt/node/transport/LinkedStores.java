@@ -16,6 +16,7 @@ import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
+import io.basalt.node.store.StoreOptions;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.EngineIterator;
@@ -70,8 +71,8 @@ final class LinkedStores implements AutoCloseable {
    * compacted after 20 entries (a follower that misses a few dozen needs a snapshot) and 64 KiB
    * snapshot chunks (a stream of a few MiB has many).
    */
-  static final Store.Options STORE_OPTIONS =
-      new Store.Options(10, 2, 0, 2, 50, 5, 20, 20, 64 * 1024, 600_000, 600);
+  static final StoreOptions STORE_OPTIONS =
+      new StoreOptions(10, 2, 0, 2, 50, 5, 20, 20, 64 * 1024, 600_000, 600);
 
   /**
    * 2 MiB frames (an append of 1 MiB of entries fits), whose high water mark of 2 MiB bounds what a

@@ -4,6 +4,7 @@ import static io.basalt.node.transport.NodeTransportTest.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.api.SnapshotChunk;
+import io.basalt.node.store.ReplicaSnapshotsAccess;
 import io.basalt.node.transport.LinkedStores.ObservedStream;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -135,6 +136,23 @@ class SnapshotStreamCutTest {
     assertThat(stream.abortReason).isEqualTo("connection to node 2 lost");
     assertThat(cluster.engines[1].openViews.get()).as("engine views still open").isZero();
     assertThat(stream.next()).as("an aborted stream has no more chunks").isNull();
+  }
+
+  @Test
+  void aStreamThatAnOpenConnectionNeverTakesIsGivenUp() throws Exception {
+    // The connection stays open and is simply never read again: no disconnect will come. (The
+    // store aborts the stream itself, not through the transport, so the observer does not see it.)
+    streamStoppedMidWay(1, 2, LinkProxy.Direction.DIALER_TO_ACCEPTOR);
+    int stallTicks = (int) (ReplicaSnapshotsAccess.STREAM_STALL_NANOS / LinkedStores.TICK_NANOS);
+    int ticks =
+        tickUntil(
+            () ->
+                cluster.snapshotEvents.get(1).stream()
+                    .anyMatch(ev -> ev.startsWith("not sent to 2: no chunk taken")),
+            stallTicks + 20,
+            "node 1's store gives the stream up");
+    assertThat(ticks).as("not before the stall allowance").isGreaterThanOrEqualTo(stallTicks - 1);
+    assertThat(cluster.engines[1].openViews.get()).as("engine views still open").isZero();
   }
 
   @Test

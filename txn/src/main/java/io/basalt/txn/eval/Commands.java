@@ -409,6 +409,9 @@ public final class Commands {
       ScanRequest s = request.getScan();
       byte[] start = s.getStartKey().toByteArray();
       byte[] end = s.getEndKey().toByteArray();
+      if (start.length > KeySpace.MAX_KEY_BYTES || end.length > KeySpace.MAX_KEY_BYTES) {
+        return Errors.invalid("scan keys are at most " + KeySpace.MAX_KEY_BYTES + " bytes");
+      }
       if (end.length > 0 && Arrays.compareUnsigned(start, end) >= 0) {
         return Errors.invalid("scan start key must be below its end key");
       }

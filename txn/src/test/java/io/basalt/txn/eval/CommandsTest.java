@@ -208,6 +208,17 @@ class CommandsTest {
     assertThat(Commands.validate(scan("c", "", 0), RANGE).getError().hasKeyNotInRange())
         .as("a scan past the range's end")
         .isTrue();
+    assertThat(
+            Commands.validate(
+                    KvRequest.newBuilder()
+                        .setScan(
+                            ScanRequest.newBuilder().setStartKey(ByteString.copyFrom(tooLong())))
+                        .build(),
+                    RANGE)
+                .getError()
+                .getGeneric()
+                .getMessage())
+        .contains("at most");
     assertThat(Commands.validate(scan("c", "m", 0), RANGE)).isNull();
     assertThat(Commands.validate(put("c", "v"), RANGE)).isNull();
   }
@@ -249,6 +260,12 @@ class CommandsTest {
         .isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> Commands.read(put("c", "v"), engine, RANGE))
         .isInstanceOf(IllegalStateException.class);
+  }
+
+  private static byte[] tooLong() {
+    byte[] key = new byte[KeySpace.MAX_KEY_BYTES + 1];
+    java.util.Arrays.fill(key, (byte) 'c');
+    return key;
   }
 
   private static byte[] longestKey() {
