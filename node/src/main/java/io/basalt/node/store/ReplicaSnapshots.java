@@ -154,7 +154,9 @@ final class ReplicaSnapshots {
       Map.Entry<Long, SnapshotReceiver> current = receiving.get(from);
       SnapshotReceiver rx;
       if (chunk.getSequence() == 0) {
-        // A new stream replaces any unfinished one from the same sender (which abandoned it).
+        // A new stream replaces any unfinished one, from this sender (which abandoned it) or from
+        // another (a leader since deposed): one half-received snapshot at most is held in memory.
+        receiving.clear();
         rx = new SnapshotReceiver(span());
         receiving.put(from, Map.entry(chunk.getSnapshotId(), rx));
       } else if (current == null || current.getKey() != chunk.getSnapshotId()) {
