@@ -27,6 +27,7 @@ import io.basalt.node.store.StoreOptions;
 import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
+import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.RocksDbEngine;
 import io.basalt.txn.hlc.Clock;
 import io.basalt.txn.hlc.ClockOffsetException;
@@ -157,7 +158,7 @@ public final class Node implements AutoCloseable {
             .setLeaseDriftTicks(storeOptions.leaseDriftTicks())
             .setMaxOffsetMs(config.maxClockOffset().toMillis())
             .build());
-    this.transport.setClock(() -> Store.toProto(clock.now()));
+    this.transport.setClock(() -> clock.now().toProto());
     this.store =
         new Store(
             config.nodeId(),
@@ -328,7 +329,7 @@ public final class Node implements AutoCloseable {
       }
       if (batch.hasTimestamp()) {
         try {
-          clock.update(Store.fromProto(batch.getTimestamp()));
+          clock.update(Timestamp.fromProto(batch.getTimestamp()));
         } catch (ClockOffsetException e) {
           log.warn("dropping a batch from node {}: {}", fromNode, e.getMessage());
           return;

@@ -549,7 +549,7 @@ final class Replica implements StoreRules.NewLeader {
   private void observeTimestamps(RaftCommand command) {
     try {
       for (ReplicatedWrite w : command.getWritesList()) {
-        clock.update(Store.fromProto(w.getTimestamp()));
+        clock.update(Timestamp.fromProto(w.getTimestamp()));
       }
     } catch (RuntimeException e) {
       // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
@@ -651,15 +651,12 @@ final class Replica implements StoreRules.NewLeader {
       throw new IllegalStateException(
           "range " + rangeId + " is not the leader but has writes waiting: " + debug());
     }
-    List<Pending> waiters = latches.waiters();
-    for (int i = 0; i < waiters.size(); i++) {
-      if (!waitsForSomething(waiters.get(i), waiters.subList(0, i))) {
-        throw new IllegalStateException(
-            "range "
-                + rangeId
-                + " has a write waiting for latches nobody holds or waits for: "
-                + debug());
-      }
+    if (latches.waiterWaitingForNothing() != null) {
+      throw new IllegalStateException(
+          "range "
+              + rangeId
+              + " has a write waiting for latches nobody holds or waits for: "
+              + debug());
     }
     Map<ByteString, Integer> ids = new HashMap<>();
     proposals.values().stream()
@@ -677,22 +674,6 @@ final class Replica implements StoreRules.NewLeader {
               + ": "
               + debug());
     }
-  }
-
-  private boolean waitsForSomething(Pending waiter, List<Pending> earlier) {
-    List<SpanLatches.Span> mine = latches.spansOf(waiter);
-    List<Pending> others = new ArrayList<>(latches.holders());
-    others.addAll(earlier);
-    for (Pending o : others) {
-      for (SpanLatches.Span a : mine) {
-        for (SpanLatches.Span b : latches.spansOf(o)) {
-          if (a.conflictsWith(b)) {
-            return true;
-          }
-        }
-      }
-    }
-    return false;
   }
 
   /** The keys {@code writes} latch, for a report. */

@@ -502,14 +502,14 @@ public final class Store {
         response -> {
           KvResponse withHeader =
               response.toBuilder()
-                  .setHeader(ResponseHeader.newBuilder().setTimestamp(toProto(clock.now())))
+                  .setHeader(ResponseHeader.newBuilder().setTimestamp(clock.now().toProto()))
                   .build();
           listener.requestDone(method, nanoTime.getAsLong() - start, !withHeader.hasError());
           reply.accept(withHeader);
         };
     if (request.getHeader().hasTimestamp()) {
       try {
-        clock.update(fromProto(request.getHeader().getTimestamp()));
+        clock.update(Timestamp.fromProto(request.getHeader().getTimestamp()));
       } catch (RuntimeException e) {
         done.accept(Errors.unavailable("request timestamp refused: " + e.getMessage()));
         return;
@@ -811,16 +811,6 @@ public final class Store {
   }
 
   // ---------------------------------------------------------------------------------------------
-
-  /** The wire form of an HLC timestamp ({@link Timestamp#toProto}). */
-  public static io.basalt.api.Timestamp toProto(Timestamp ts) {
-    return ts.toProto();
-  }
-
-  /** An HLC timestamp from its wire form ({@link Timestamp#fromProto}). */
-  public static Timestamp fromProto(io.basalt.api.Timestamp ts) {
-    return Timestamp.fromProto(ts);
-  }
 
   @Override
   public String toString() {

@@ -25,6 +25,7 @@ import io.basalt.txn.latch.SpanLatches.Mode;
 import io.basalt.txn.latch.SpanLatches.Span;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -138,7 +139,7 @@ public final class Commands {
   public static Evaluation evaluate(KvRequest request, Reader state, Timestamp ts) {
     List<ReplicatedWrite> writes = new ArrayList<>();
     KvResponse answer = of(request).evaluate(request, state, ts.toProto(), writes);
-    return new Evaluation(List.copyOf(writes), answer);
+    return new Evaluation(Collections.unmodifiableList(writes), answer);
   }
 
   /**

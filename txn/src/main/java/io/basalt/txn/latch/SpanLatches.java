@@ -125,6 +125,7 @@ public final class SpanLatches<T> {
     if (spans == null) {
       return List.of();
     }
+    boolean heldRanges = false;
     for (Span s : spans) {
       if (s.isPoint()) {
         int[] counts = pointHolders.get(s.start());
@@ -132,9 +133,11 @@ public final class SpanLatches<T> {
         if (counts[0] == 0 && counts[1] == 0) {
           pointHolders.remove(s.start());
         }
+      } else {
+        heldRanges = true;
       }
     }
-    if (spans.stream().anyMatch(s -> !s.isPoint())) {
+    if (heldRanges) {
       rangeHolders.removeIf(e -> e.getKey().equals(owner));
     }
     return grantWaiters();
@@ -167,6 +170,22 @@ public final class SpanLatches<T> {
       spans = waiting.get(owner);
     }
     return spans == null ? List.of() : spans;
+  }
+
+  /**
+   * A waiter that conflicts with no holder and no earlier waiter (so should have been granted), or
+   * null: a check of this structure's own bookkeeping, for tests and simulators.
+   */
+  public T waiterWaitingForNothing() {
+    List<List<Span>> earlier = new ArrayList<>();
+    for (Map.Entry<T, List<Span>> e : waiting.entrySet()) {
+      if (!conflictsWithAny(e.getValue(), granted.values())
+          && !conflictsWithAny(e.getValue(), earlier)) {
+        return e.getKey();
+      }
+      earlier.add(e.getValue());
+    }
+    return null;
   }
 
   private List<T> grantWaiters() {

@@ -149,6 +149,7 @@ class SpanLatchesTest {
       }
       assertThat(blocked).as("waiter %s waits for nothing", waiters.get(i)).isTrue();
     }
+    assertThat(l.waiterWaitingForNothing()).as("its own check agrees").isNull();
   }
 
   private static boolean conflict(List<Span> a, List<Span> b) {
