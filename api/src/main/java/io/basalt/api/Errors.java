@@ -64,6 +64,39 @@ public final class Errors {
             .build());
   }
 
+  /** The request met {@code txn}'s intent on {@code key}: push it, resolve the intent, retry. */
+  public static KvResponse writeIntent(com.google.protobuf.ByteString key, TxnMeta txn) {
+    return error(
+        Error.newBuilder()
+            .setWriteIntent(WriteIntentError.newBuilder().setKey(key).setTxn(txn))
+            .build());
+  }
+
+  /** The transaction must restart (or refresh to {@code retryAt}, when not null). */
+  public static KvResponse txnRetry(String reason, Timestamp retryAt) {
+    TransactionRetryError.Builder b = TransactionRetryError.newBuilder().setReason(reason);
+    if (retryAt != null) {
+      b.setRetryAt(retryAt);
+    }
+    return error(Error.newBuilder().setTxnRetry(b).build());
+  }
+
+  public static KvResponse txnAborted(String reason) {
+    return error(
+        Error.newBuilder()
+            .setTxnAborted(TransactionAbortedError.newBuilder().setReason(reason))
+            .build());
+  }
+
+  /** A read met a committed value written at {@code existing}, inside its uncertainty interval. */
+  public static KvResponse readUncertain(com.google.protobuf.ByteString key, Timestamp existing) {
+    return error(
+        Error.newBuilder()
+            .setReadUncertain(
+                ReadWithinUncertaintyError.newBuilder().setKey(key).setExisting(existing))
+            .build());
+  }
+
   private static KvResponse error(Error e) {
     return KvResponse.newBuilder().setError(e).build();
   }

@@ -274,6 +274,21 @@ public final class AsyncBasaltClient {
         });
   }
 
+  /**
+   * Runs {@code fn} as a transaction on a thread of the client's (an attempt's reads block it), as
+   * {@link BasaltClient#txn(TxnOptions, TxnFunction)} does; the future completes with what the
+   * committing attempt returned, or fails as that method throws.
+   */
+  public <T> CompletableFuture<T> txn(TxnOptions options, TxnFunction<T> fn) {
+    return CompletableFuture.supplyAsync(
+        () -> TxnRunner.run(router, options, fn), TxnRunner.async());
+  }
+
+  /** As {@link #txn(TxnOptions, TxnFunction)} with the default options. */
+  public <T> CompletableFuture<T> txn(TxnFunction<T> fn) {
+    return txn(TxnOptions.defaults(), fn);
+  }
+
   int scanPageSize() {
     return scanPageSize;
   }

@@ -165,6 +165,40 @@ public final class BasaltClient implements AutoCloseable {
   }
 
   /**
+   * Runs {@code fn} as a serializable transaction and commits it when {@code fn} returns; rolls it
+   * back when {@code fn} throws. A retryable conflict runs {@code fn} again (up to 10 attempts,
+   * with backoff), so {@code fn} must be safe to run more than once and must not keep what a failed
+   * attempt read.
+   *
+   * @return what {@code fn} returned, from the attempt that committed
+   * @throws TransactionRetryException if every attempt failed to commit (none applied)
+   * @throws AmbiguousResultException if the commit's outcome is unknown (it may have applied)
+   * @throws BasaltException for other failures (none applied), or what {@code fn} threw
+   */
+  public <T> T txn(TxnFunction<T> fn) {
+    return txn(TxnOptions.defaults(), fn);
+  }
+
+  /** As {@link #txn(TxnFunction)}, with these options (isolation, attempts). */
+  public <T> T txn(TxnOptions options, TxnFunction<T> fn) {
+    return TxnRunner.run(router, options, fn);
+  }
+
+  /**
+   * Begins a serializable transaction for a caller that drives it step by step: end it with {@link
+   * Txn#commit} or {@link Txn#rollback}. Nothing retries it: on a {@link TransactionRetryException}
+   * or {@link TransactionAbortedException}, begin another.
+   */
+  public Txn begin() {
+    return begin(TxnOptions.defaults());
+  }
+
+  /** As {@link #begin()}, with these options. */
+  public Txn begin(TxnOptions options) {
+    return TxnRunner.begin(router, options);
+  }
+
+  /**
    * Closes the connections and stops the client's threads. Calls in flight fail (writes among them
    * with an {@link AmbiguousResultException} if they may have been applied); later calls fail.
    */

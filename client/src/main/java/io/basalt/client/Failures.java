@@ -33,6 +33,9 @@ final class Failures {
     Error error = response.getError();
     return switch (error.getDetailCase()) {
       case NOT_LEADER, RANGE_NOT_FOUND, KEY_NOT_IN_RANGE, UNAVAILABLE -> true;
+      // Refused at evaluation, never proposed (a write's earlier attempt, if applied, would
+      // have been found by its request id and answered with its recorded result instead).
+      case WRITE_INTENT, TXN_RETRY, TXN_ABORTED, READ_UNCERTAIN -> true;
       case GENERIC ->
           switch (error.getGeneric().getCode()) {
             case Errors.INVALID_ARGUMENT, Errors.NOT_INITIALIZED, Errors.NOT_SERVING -> true;
@@ -81,6 +84,10 @@ final class Failures {
       case TIMEOUT -> "timeout: " + error.getTimeout().getMessage();
       case UNAVAILABLE -> "unavailable: " + error.getUnavailable().getMessage();
       case GENERIC -> error.getGeneric().getCode() + ": " + error.getGeneric().getMessage();
+      case WRITE_INTENT -> "the key holds another transaction's intent";
+      case TXN_RETRY -> "transaction retry: " + error.getTxnRetry().getReason();
+      case TXN_ABORTED -> "transaction aborted: " + error.getTxnAborted().getReason();
+      case READ_UNCERTAIN -> "a value in the read's uncertainty interval";
       case DETAIL_NOT_SET -> "an error without detail";
     };
   }

@@ -19,7 +19,6 @@ import io.basalt.api.NotLeaderError;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.ReplicaRole;
-import io.basalt.api.RequestHeader;
 import io.basalt.api.ScanRequest;
 import io.basalt.client.RangeCache.CachedRange;
 import java.nio.ByteBuffer;
@@ -130,6 +129,10 @@ final class Router implements AutoCloseable {
   private final long clientId;
   private final AtomicLong writeSequence = new AtomicLong();
   private final Set<Call> inFlight = ConcurrentHashMap.newKeySet();
+
+  /** Pushes the transactions whose intents a call meets, and resolves what it may. */
+  private final IntentResolver intents = new IntentResolver(this);
+
   private volatile long metaLeader;
   private volatile boolean closed;
 
@@ -182,6 +185,11 @@ final class Router implements AutoCloseable {
           ranges.put(descriptor);
           return descriptor;
         });
+  }
+
+  /** The resolver of intents that calls meet (a transaction's coordinator resolves its own). */
+  IntentResolver intents() {
+    return intents;
   }
 
   /** Stops routing: calls in flight and new ones fail. */
@@ -433,15 +441,13 @@ final class Router implements AutoCloseable {
       KvRequest request;
       Connection connection;
       try {
-        request =
-            op.body()
-                .apply(range)
-                .setHeader(
-                    RequestHeader.newBuilder()
-                        .setRangeId(range.getRangeId())
-                        .setRangeGeneration(range.getGeneration())
-                        .setRequestId(requestId))
-                .build();
+        KvRequest.Builder b = op.body().apply(range);
+        // The body may have set part of the header (a transaction's); the routing is added here.
+        b.getHeaderBuilder()
+            .setRangeId(range.getRangeId())
+            .setRangeGeneration(range.getGeneration())
+            .setRequestId(requestId);
+        request = b.build();
         connection = pool.get(address);
       } catch (IllegalArgumentException e) {
         finish(e);
@@ -464,7 +470,7 @@ final class Router implements AutoCloseable {
             if (cause != null) {
               onTransportFailure(range, node, cause);
             } else if (response.hasError()) {
-              onError(range, node, response.getError());
+              onError(range, node, response.getError(), request, response);
             } else {
               onAnswer(range, node, response);
             }
@@ -539,9 +545,35 @@ final class Router implements AutoCloseable {
       }
     }
 
-    private void onError(RangeDescriptor range, long node, Error error) {
+    private void onError(
+        RangeDescriptor range, long node, Error error, KvRequest request, KvResponse response) {
       long rangeId = range.getRangeId();
       switch (error.getDetailCase()) {
+        case WRITE_INTENT -> {
+          lastFailure =
+              new BasaltException(
+                  "node "
+                      + node
+                      + ": key "
+                      + Keys.shortly(error.getWriteIntent().getKey().toByteArray())
+                      + " holds an intent of another transaction",
+                  "WRITE_INTENT",
+                  null);
+          intents
+              .resolve(request, response)
+              .whenComplete((cleared, failure) -> {
+                if (failure == null && cleared) {
+                  metrics.retry("write_intent");
+                  attempt();
+                } else {
+                  retryAfterBackoff("write_intent");
+                }
+              });
+        }
+        case TXN_RETRY, TXN_ABORTED, READ_UNCERTAIN ->
+            finish(
+                new TxnErrorException(
+                    error, response.getHeader().hasTxn() ? response.getHeader().getTxn() : null));
         case NOT_LEADER -> {
           NotLeaderError notLeader = error.getNotLeader();
           long hint = notLeader.getLeaderHint().getNodeId();

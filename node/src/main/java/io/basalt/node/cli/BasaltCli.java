@@ -636,6 +636,10 @@ public final class BasaltCli {
       case TIMEOUT -> "timeout: " + e.getTimeout().getMessage();
       case UNAVAILABLE -> "unavailable: " + e.getUnavailable().getMessage();
       case GENERIC -> e.getGeneric().getCode() + ": " + e.getGeneric().getMessage();
+      case WRITE_INTENT -> "the key holds an intent of another transaction";
+      case TXN_RETRY -> "transaction retry: " + e.getTxnRetry().getReason();
+      case TXN_ABORTED -> "transaction aborted: " + e.getTxnAborted().getReason();
+      case READ_UNCERTAIN -> "a value in the read's uncertainty interval";
       case DETAIL_NOT_SET -> "unknown error";
     };
   }

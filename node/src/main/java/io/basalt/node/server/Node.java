@@ -757,6 +757,7 @@ public final class Node implements AutoCloseable {
         compactLogAfter,
         o.snapshotChunkBytes(),
         o.dedupeRetentionMillis(),
-        o.dedupeCollectEveryTicks());
+        o.dedupeCollectEveryTicks(),
+        o.txnExpiryMillis());
   }
 }

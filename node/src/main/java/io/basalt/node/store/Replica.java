@@ -9,6 +9,7 @@ import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.ReplicatedWrite;
+import io.basalt.api.WriteIntent;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.raft.Config;
 import io.basalt.range.raft.EngineRaftStorage;
@@ -24,6 +25,7 @@ import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.eval.Commands;
 import io.basalt.txn.hlc.HybridClock;
 import io.basalt.txn.latch.SpanLatches;
+import io.basalt.txn.tscache.TimestampCache;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -98,8 +100,18 @@ final class Replica implements StoreRules.NewLeader {
    */
   final SpanLatches<Pending> latches = new SpanLatches<>();
 
-  /** Writes granted their latches after waiting, to evaluate after the round's write. */
+  /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
+
+  /**
+   * The reads this replica served as leader, by key and timestamp: every write goes above them. A
+   * new leader does not know its predecessor's reads, so everything starts at its clock's reading
+   * when it took over, which is above every one of them: a leader's clock is at or above the
+   * timestamp of every read it serves (a transaction's read timestamp is taken into it), Raft
+   * messages carry the leader's clock to its followers, and a follower is elected only after the
+   * old leader's lease, under which it served reads, has run out.
+   */
+  TimestampCache tscache;
 
   /**
    * The applied index whose writes are in the engine. Reads and the evaluation of writes read the
@@ -138,6 +150,7 @@ final class Replica implements StoreRules.NewLeader {
             .maxUncommittedEntriesBytes(64L << 20)
             .build();
     this.raft = RaftNode.create(config, storage);
+    this.tscache = newTimestampCache();
     this.snapshots = new ReplicaSnapshots(this, store);
     this.writtenApplied = sm.appliedIndex();
     // Any conf change still in the log is at or below its last index.
@@ -242,6 +255,18 @@ final class Replica implements StoreRules.NewLeader {
     engine.write(batch, false);
   }
 
+  /** How many keys and spans a leader's timestamp cache holds before it forgets the oldest. */
+  private static final int TSCACHE_ENTRIES = 64 * 1024;
+
+  private TimestampCache newTimestampCache() {
+    return new TimestampCache(clock.now(), TSCACHE_ENTRIES);
+  }
+
+  private Commands.Context context(Timestamp now) {
+    return new Commands.Context(
+        now, clock.maxOffsetNanos(), options.txnExpiryMillis() * 1_000_000L, tscache);
+  }
+
   void handle(Pending p) {
     if (!p.isWrite && !store.rules().readsNeedReadIndex()) {
       p.reply(read(p.request));
@@ -287,9 +312,37 @@ final class Replica implements StoreRules.NewLeader {
    */
   void abandonWaiting(Pending p) {
     releaseLatches(p);
+    serveGranted();
+  }
+
+  /** Serves the requests granted their latches: evaluates writes, reads reads. */
+  private void serveGranted() {
     while (!granted.isEmpty() && isLeader) {
-      evaluateWrite(granted.poll());
+      Pending p = granted.poll();
+      if (p.isWrite) {
+        evaluateWrite(p);
+      } else if (p.done) {
+        releaseLatches(p);
+      } else {
+        KvResponse answer = read(p.request);
+        releaseLatches(p);
+        p.reply(answer);
+      }
     }
+  }
+
+  /**
+   * Serves a read whose read index is applied, under read latches on what it reads: at once, or,
+   * when a write to those keys is on its way to the engine, once it is there (reads see every write
+   * evaluated before them, so none lands later beneath a timestamp they recorded).
+   */
+  private void serveLatched(Pending p) {
+    if (!latches.acquire(p, Commands.latchSpans(p.request))) {
+      return; // granted when the writes ahead of it are written (serveGranted)
+    }
+    KvResponse answer = read(p.request);
+    releaseLatches(p);
+    p.reply(answer);
   }
 
   /**
@@ -325,9 +378,13 @@ final class Replica implements StoreRules.NewLeader {
             .setRequestId(requestId)
             .setProposedAtNanos(ts.wallNanos())
             .setFirstInLog(firstInLog);
-    Commands.Evaluation evaluation = Commands.evaluate(p.request, engine, ts);
-    cmd.addAllWrites(evaluation.writes());
-    KvResponse result = evaluation.answer();
+    KvResponse result = Commands.evaluate(p.request, engine, descriptor, context(ts), cmd);
+    if (result.hasError()) {
+      // Nothing to write (a conflict, a refusal): answered now, never proposed.
+      releaseLatches(p);
+      p.reply(result);
+      return;
+    }
     RaftCommand command = cmd.setResult(result.toByteString()).build();
     RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
     listener.proposed(1);
@@ -376,7 +433,16 @@ final class Replica implements StoreRules.NewLeader {
 
   /** Serves a read from the applied state (the engine holds everything applied up to here). */
   private KvResponse read(KvRequest request) {
-    return Commands.read(request, engine, descriptor);
+    if (request.getHeader().hasTxn()
+        && request.getHeader().getTxn().getReadTimestamp().getWallNanos() != 0) {
+      try {
+        // The clock goes above every timestamp this leader reads at (see tscache).
+        clock.update(Timestamp.fromProto(request.getHeader().getTxn().getReadTimestamp()));
+      } catch (RuntimeException e) {
+        return Errors.unavailable("read timestamp refused: " + e.getMessage());
+      }
+    }
+    return Commands.read(request, engine, descriptor, context(clock.now()));
   }
 
   /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */
@@ -388,6 +454,7 @@ final class Replica implements StoreRules.NewLeader {
         // The last index now is this term's no-op: once it is applied, this replica's state holds
         // every earlier term's committed entry.
         leaderReadyIndex = raft.status().lastIndex();
+        tscache = newTimestampCache();
         store.rules().onBecameLeader(this, leaderReadyIndex, answers);
       }
       boolean lost = !nowLeader && isLeader;
@@ -551,6 +618,9 @@ final class Replica implements StoreRules.NewLeader {
       for (ReplicatedWrite w : command.getWritesList()) {
         clock.update(Timestamp.fromProto(w.getTimestamp()));
       }
+      for (WriteIntent w : command.getIntentsList()) {
+        clock.update(Timestamp.fromProto(w.getIntent().getTxn().getWriteTimestamp()));
+      }
     } catch (RuntimeException e) {
       // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
       // business, not apply's.
@@ -571,7 +641,7 @@ final class Replica implements StoreRules.NewLeader {
     while ((w = readsAwaitingApply.peek()) != null && w.index <= writtenApplied) {
       readsAwaitingApply.poll();
       if (!w.pending.done) {
-        w.pending.reply(read(w.pending.request));
+        serveLatched(w.pending);
       }
     }
   }
@@ -584,11 +654,10 @@ final class Replica implements StoreRules.NewLeader {
         evaluateWrite(p);
       }
     }
-    // Writes granted their latches. One that does not propose (answered from its record, refused,
-    // or past its deadline) releases them at once, and whom that grants is evaluated here too.
-    while (!granted.isEmpty() && isLeader) {
-      evaluateWrite(granted.poll());
-    }
+    // Requests granted their latches. A write that does not propose (answered from its record,
+    // refused, or past its deadline) releases them at once, and whom that grants is served here
+    // too; so does a read once served.
+    serveGranted();
   }
 
   private void lostLeadership() {

@@ -10,7 +10,6 @@ import io.basalt.api.RaftCommand;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
-import io.basalt.api.ResponseHeader;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
@@ -502,7 +501,7 @@ public final class Store {
         response -> {
           KvResponse withHeader =
               response.toBuilder()
-                  .setHeader(ResponseHeader.newBuilder().setTimestamp(clock.now().toProto()))
+                  .setHeader(response.getHeader().toBuilder().setTimestamp(clock.now().toProto()))
                   .build();
           listener.requestDone(method, nanoTime.getAsLong() - start, !withHeader.hasError());
           reply.accept(withHeader);
@@ -555,8 +554,8 @@ public final class Store {
                     ? "the write was not confirmed in time; its outcome is unknown"
                     : "the read was not served in time"));
       }
-      if (p.isWrite && p.replica.latches.isWaiting(p)) {
-        // Never proposed: it leaves the latch queue, and those behind it may go on now.
+      if (p.replica.latches.isWaiting(p)) {
+        // Never proposed or served: it leaves the latch queue, and those behind it go on now.
         p.replica.abandonWaiting(p);
         dirty.add(p.replica);
       }

@@ -17,6 +17,8 @@ package io.basalt.node.store;
  *     request id older than this would be applied again, so it must exceed any client's retry
  *     horizon by far
  * @param dedupeCollectEveryTicks how often a leader proposes collecting old dedupe records
+ * @param txnExpiryMillis how long a transaction's record may go without a heartbeat before a
+ *     conflicting request may abort it
  */
 public record StoreOptions(
     int electionTicks,
@@ -29,12 +31,13 @@ public record StoreOptions(
     int compactLogAfter,
     int snapshotChunkBytes,
     long dedupeRetentionMillis,
-    int dedupeCollectEveryTicks) {
+    int dedupeCollectEveryTicks,
+    long txnExpiryMillis) {
   /**
    * For a 100 ms tick: 1 s election timeout, 5 s request deadline, dedupe records kept 10 minutes
-   * and collected every minute.
+   * and collected every minute, transactions expired after 5 s without a heartbeat.
    */
   public static StoreOptions defaults() {
-    return new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600);
+    return new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000);
   }
 }

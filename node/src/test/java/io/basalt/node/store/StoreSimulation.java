@@ -293,7 +293,8 @@ final class StoreSimulation {
                   compactLogAfter,
                   256,
                   bugs.contains(PlantedStoreBug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
-                  100),
+                  100,
+                  5_000),
               rnd.split(),
               new StoreListener() {
                 @Override

@@ -16,7 +16,7 @@ import java.nio.ByteBuffer;
  * LOCAL: rangeId | 0x01                      applied index
  *        rangeId | 0x02                      range descriptor
  *        rangeId | 0x03 | request id         write dedupe record
- *        rangeId | 0x04 | encoded key        transaction record (reserved for transactions)
+ *        rangeId | 0x04 | encoded anchor key | txn id   transaction record
  * </pre>
  */
 public final class LocalKeys {
@@ -122,10 +122,26 @@ public final class LocalKeys {
         .array();
   }
 
-  public static byte[] txnRecord(long rangeId, byte[] anchorKey) {
-    byte[] out = new byte[9 + OrderedBytes.encodedLength(anchorKey)];
+  /**
+   * The record of transaction {@code txnId} anchored at {@code anchorKey}: the anchor's encoding is
+   * prefix-free, so records sort by anchor key, then id.
+   */
+  public static byte[] txnRecord(long rangeId, byte[] anchorKey, byte[] txnId) {
+    int anchor = OrderedBytes.encodedLength(anchorKey);
+    byte[] out = new byte[9 + anchor + txnId.length];
     ByteBuffer.wrap(out).putLong(checkRangeId(rangeId)).put(TXN_RECORD);
     OrderedBytes.encodeInto(anchorKey, out, 9);
+    System.arraycopy(txnId, 0, out, 9 + anchor, txnId.length);
     return out;
+  }
+
+  /** The first transaction-record key of {@code rangeId}. */
+  public static byte[] txnRecordPrefix(long rangeId) {
+    return key(rangeId, TXN_RECORD);
+  }
+
+  /** The first key after every transaction record of {@code rangeId}. */
+  public static byte[] txnRecordPrefixEnd(long rangeId) {
+    return key(rangeId, (byte) (TXN_RECORD + 1));
   }
 }

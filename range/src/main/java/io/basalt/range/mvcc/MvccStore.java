@@ -19,8 +19,12 @@ import java.util.Optional;
  * MvccKeys} (newest first), so a read is one seek.
  *
  * <p>Stored value: a one-byte tag ({@code 0x01} value, {@code 0x00} tombstone) and the value.
- * Intents and transaction records come with the transaction layer; their keys are reserved by
- * {@link MvccKeys#metadata} and skipped here.
+ *
+ * <p>A key's metadata slot ({@link MvccKeys#metadata}) holds its intent, if it has one: the
+ * provisional value of an uncommitted transaction, stored as the transaction layer encodes it
+ * (opaque here). Committed data never lives there, so a version read never returns an intent; the
+ * intent-aware reads ({@link #readKey}, {@link #scan(Reader, byte[], byte[], Timestamp, Timestamp,
+ * int, long)}) report each intent they pass beside the versions, and the caller decides.
  */
 public final class MvccStore {
   /** The largest user key accepted, so that the end of the keyspace has a finite encoding. */
@@ -52,8 +56,123 @@ public final class MvccStore {
     }
   }
 
-  /** A page of a scan; {@code resumeKey} is where to continue, or {@code null} when complete. */
-  public record ScanResult(List<Version> versions, byte[] resumeKey) {}
+  /**
+   * A page of a scan; {@code resumeKey} is where to continue, or {@code null} when complete. {@code
+   * intents} are the intents of the keys scanned (every key below {@code resumeKey}), and {@code
+   * uncertain} the newest timestamp of a version above the read timestamp and at or below the
+   * uncertainty limit that the scan passed, or null.
+   */
+  public record ScanResult(
+      List<Version> versions, byte[] resumeKey, List<KeyIntent> intents, Timestamp uncertain) {
+    public ScanResult(List<Version> versions, byte[] resumeKey) {
+      this(versions, resumeKey, List.of(), null);
+    }
+  }
+
+  /** An intent found on {@code key}, in the transaction layer's encoding. */
+  public record KeyIntent(byte[] key, byte[] intent) {}
+
+  /**
+   * What one key holds as seen by a read at {@code ts} with an uncertainty limit: its intent (or
+   * null), the newest version at or below {@code ts} (tombstones included), the timestamp of its
+   * newest version of all (or null), and the newest version timestamp in {@code (ts, limit]} (or
+   * null).
+   */
+  public record KeyRead(
+      byte[] intent, Optional<Version> version, Timestamp newest, Timestamp uncertain) {}
+
+  /** Stages {@code intent} (the transaction layer's encoding) in {@code key}'s metadata slot. */
+  public static void putIntent(WriteBatch batch, byte[] key, byte[] intent) {
+    checkKey(key);
+    batch.put(ColumnFamily.MVCC, MvccKeys.metadata(key), intent);
+  }
+
+  /** Stages the removal of {@code key}'s intent. */
+  public static void clearIntent(WriteBatch batch, byte[] key) {
+    checkKey(key);
+    batch.delete(ColumnFamily.MVCC, MvccKeys.metadata(key));
+  }
+
+  /** The intent of {@code key}, or null. */
+  public static byte[] getIntent(Reader reader, byte[] key) {
+    checkKey(key);
+    return reader.get(ColumnFamily.MVCC, MvccKeys.metadata(key));
+  }
+
+  /**
+   * Reads {@code key} at {@code ts} with the uncertainty limit {@code limit} (at or above {@code
+   * ts}): one seek when the key has no intent and its newest version is at or below {@code ts}.
+   */
+  public static KeyRead readKey(Reader reader, byte[] key, Timestamp ts, Timestamp limit) {
+    checkKey(key);
+    byte[] metadata = MvccKeys.metadata(key);
+    try (EngineIterator it =
+        reader.newIterator(ColumnFamily.MVCC, metadata, MvccKeys.afterAllVersions(metadata))) {
+      it.seek(metadata);
+      byte[] intent = null;
+      if (it.valid() && MvccKeys.decode(it.key()).isMetadata()) {
+        intent = it.value();
+        it.next();
+      }
+      if (!it.valid()) {
+        return new KeyRead(intent, Optional.empty(), null, null);
+      }
+      Timestamp newest = MvccKeys.decode(it.key()).timestamp();
+      Timestamp uncertain = null;
+      if (newest.isAfter(ts)) {
+        if (newest.atOrBefore(limit)) {
+          uncertain = newest;
+        } else {
+          it.seek(MvccKeys.version(key, limit));
+          if (it.valid()) {
+            Timestamp t = MvccKeys.decode(it.key()).timestamp();
+            if (t.isAfter(ts)) {
+              uncertain = t;
+            }
+          }
+        }
+        if (uncertain != null || !it.valid()) {
+          it.seek(MvccKeys.version(key, ts));
+        }
+      }
+      if (!it.valid()) {
+        return new KeyRead(intent, Optional.empty(), newest, uncertain);
+      }
+      MvccKeys.Decoded decoded = MvccKeys.decode(it.key());
+      return new KeyRead(
+          intent, Optional.of(toVersion(key, decoded.timestamp(), it.value())), newest, uncertain);
+    }
+  }
+
+  /**
+   * The first key in {@code [start, end)} (an empty end: the end of the keyspace) that has a
+   * version in {@code (from, to]}, or null; every intent met on the way is added to {@code
+   * intents}. Visits every version in the span.
+   */
+  public static byte[] firstWriteIn(
+      Reader reader,
+      byte[] start,
+      byte[] end,
+      Timestamp from,
+      Timestamp to,
+      List<KeyIntent> intents) {
+    byte[] lower = MvccKeys.metadata(start);
+    byte[] upper = end.length == 0 ? KEYSPACE_END : MvccKeys.metadata(end);
+    if (Bytes.compare(lower, upper) >= 0) {
+      return null;
+    }
+    try (EngineIterator it = reader.newIterator(ColumnFamily.MVCC, lower, upper)) {
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        MvccKeys.Decoded decoded = MvccKeys.decode(it.key());
+        if (decoded.isMetadata()) {
+          intents.add(new KeyIntent(decoded.userKey(), it.value()));
+        } else if (decoded.timestamp().isAfter(from) && decoded.timestamp().atOrBefore(to)) {
+          return decoded.userKey();
+        }
+      }
+    }
+    return null;
+  }
 
   /** Stages a version of {@code key} with {@code value} at {@code ts}. */
   public static void put(WriteBatch batch, byte[] key, Timestamp ts, byte[] value) {
@@ -101,6 +220,21 @@ public final class MvccStore {
    */
   public static ScanResult scan(
       Reader reader, byte[] start, byte[] end, Timestamp ts, int limit, long maxBytes) {
+    return scan(reader, start, end, ts, ts, limit, maxBytes);
+  }
+
+  /**
+   * As {@link #scan(Reader, byte[], byte[], Timestamp, int, long)}, and reports the intents of the
+   * keys it scanned and the newest version it passed in {@code (ts, uncertaintyLimit]}.
+   */
+  public static ScanResult scan(
+      Reader reader,
+      byte[] start,
+      byte[] end,
+      Timestamp ts,
+      Timestamp uncertaintyLimit,
+      int limit,
+      long maxBytes) {
     if (limit < 1) {
       throw new IllegalArgumentException("scan limit must be >= 1, got " + limit);
     }
@@ -110,6 +244,8 @@ public final class MvccStore {
       return new ScanResult(List.of(), null);
     }
     List<Version> out = new ArrayList<>();
+    List<KeyIntent> intents = new ArrayList<>();
+    Timestamp uncertain = null;
     long bytes = 0;
     try (EngineIterator it = reader.newIterator(ColumnFamily.MVCC, lower, upper)) {
       it.seekToFirst();
@@ -118,20 +254,36 @@ public final class MvccStore {
         MvccKeys.Decoded decoded = MvccKeys.decode(key);
         byte[] userKey = decoded.userKey();
         if (out.size() == limit || (!out.isEmpty() && bytes >= maxBytes)) {
-          return new ScanResult(out, userKey);
+          return new ScanResult(out, userKey, intents, uncertain);
         }
         byte[] metadata = Arrays.copyOf(key, decoded.userKeyEncodedLength());
         // Find the newest version at or below ts: step over newer versions with next(), which is
         // much cheaper than a seek when a key has few versions, and seek past many.
         int steps = 0;
         while (decoded.isMetadata() || decoded.timestamp().isAfter(ts)) {
+          if (decoded.isMetadata()) {
+            intents.add(new KeyIntent(userKey, it.value()));
+          } else if (decoded.timestamp().atOrBefore(uncertaintyLimit)
+              && (uncertain == null || decoded.timestamp().isAfter(uncertain))) {
+            uncertain = decoded.timestamp();
+          }
           if (++steps > NEXTS_BEFORE_SEEK) {
+            // Versions in (ts, limit] are among those skipped: find the newest, once.
+            if (uncertaintyLimit.isAfter(ts)) {
+              it.seek(MvccKeys.version(userKey, uncertaintyLimit));
+              if (it.valid() && Bytes.startsWith(it.key(), metadata)) {
+                Timestamp t = MvccKeys.decode(it.key()).timestamp();
+                if (t.isAfter(ts) && (uncertain == null || t.isAfter(uncertain))) {
+                  uncertain = t;
+                }
+              }
+            }
             it.seek(MvccKeys.version(userKey, ts));
           } else {
             it.next();
           }
           if (!it.valid()) {
-            return new ScanResult(out, null);
+            return new ScanResult(out, null, intents, uncertain);
           }
           key = it.key();
           if (!Bytes.startsWith(key, metadata)) {
@@ -154,7 +306,7 @@ public final class MvccStore {
         skipToNextUserKey(it, metadata);
       }
     }
-    return new ScanResult(out, null);
+    return new ScanResult(out, null, intents, uncertain);
   }
 
   /** Steps over the remaining (older) versions of the key, seeking if there are many. */

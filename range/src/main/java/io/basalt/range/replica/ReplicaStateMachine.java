@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.ReplicatedWrite;
+import io.basalt.api.TxnRecordWrite;
+import io.basalt.api.WriteIntent;
 import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
@@ -191,6 +193,12 @@ public final class ReplicaStateMachine {
               .array());
       staged.put(requestId, new Staged(command.getResult(), command.getProposedAtNanos(), batch));
     }
+    for (ByteString key : command.getClearedIntentsList()) {
+      MvccStore.clearIntent(batch, key.toByteArray());
+    }
+    for (WriteIntent intent : command.getIntentsList()) {
+      MvccStore.putIntent(batch, intent.getKey().toByteArray(), intent.getIntent().toByteArray());
+    }
     for (ReplicatedWrite write : command.getWritesList()) {
       byte[] key = write.getKey().toByteArray();
       Timestamp ts =
@@ -199,6 +207,16 @@ public final class ReplicaStateMachine {
         MvccStore.delete(batch, key, ts);
       } else {
         MvccStore.put(batch, key, ts, write.getValue().toByteArray());
+      }
+    }
+    for (TxnRecordWrite record : command.getTxnRecordsList()) {
+      byte[] key =
+          LocalKeys.txnRecord(
+              rangeId, record.getAnchorKey().toByteArray(), record.getTxnId().toByteArray());
+      if (record.hasRecord()) {
+        batch.put(ColumnFamily.LOCAL, key, record.getRecord().toByteArray());
+      } else {
+        batch.delete(ColumnFamily.LOCAL, key);
       }
     }
     return new Applied(index, false, command.getResult());

@@ -244,7 +244,7 @@ class KeyEncodingProperties {
                 case 0 -> LocalKeys.logEntry(k.range(), k.index());
                 case 1 -> LocalKeys.hardState(k.range());
                 case 2 -> LocalKeys.dedupe(k.range(), k.requestId());
-                case 3 -> LocalKeys.txnRecord(k.range(), k.requestId());
+                case 3 -> LocalKeys.txnRecord(k.range(), k.requestId(), k.requestId());
                 default -> LocalKeys.appliedIndex(k.range());
               };
           assertThat(Bytes.compare(LocalKeys.rangePrefix(k.range()), key)).isNegative();

@@ -6,16 +6,19 @@ import io.basalt.api.ConditionalPutResponse;
 import io.basalt.api.DeleteResponse;
 import io.basalt.api.Errors;
 import io.basalt.api.GetResponse;
+import io.basalt.api.Intent;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KeyValue;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.Mutation;
 import io.basalt.api.PutResponse;
+import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicatedWrite;
 import io.basalt.api.ScanRequest;
 import io.basalt.api.ScanResponse;
+import io.basalt.api.Transaction;
 import io.basalt.api.WriteBatchResponse;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
@@ -23,15 +26,16 @@ import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.Reader;
 import io.basalt.txn.latch.SpanLatches.Mode;
 import io.basalt.txn.latch.SpanLatches.Span;
+import io.basalt.txn.tscache.TimestampCache;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * The command table: for each kind of KV request, how it is checked against the range it is sent
@@ -46,8 +50,14 @@ import java.util.Set;
 public final class Commands {
   private Commands() {}
 
-  /** What evaluating a write produced: the writes to replicate, and the answer to give. */
-  public record Evaluation(List<ReplicatedWrite> writes, KvResponse answer) {}
+  /**
+   * What evaluation needs from the leader besides the applied state: its clock reading, the maximum
+   * clock offset (a transaction's uncertainty interval), how long a transaction may go unheard of
+   * before a conflicting one may abort it, and its timestamp cache (every read is recorded there;
+   * every write goes above it).
+   */
+  public record Context(
+      Timestamp now, long maxOffsetNanos, long txnExpiryNanos, TimestampCache tscache) {}
 
   /** One kind of request. */
   interface Command {
@@ -56,6 +66,11 @@ public final class Commands {
 
     /** Whether it writes (goes through the log) rather than reads. */
     boolean isWrite();
+
+    /** Whether this request of its kind writes (a locking read does; a plain read does not). */
+    default boolean isWrite(KvRequest request) {
+      return isWrite();
+    }
 
     /**
      * Why {@code request} cannot be served by the range {@code range} (a malformed request, a key
@@ -67,16 +82,20 @@ public final class Commands {
     List<Span> latchSpans(KvRequest request);
 
     /**
-     * Evaluates a write at {@code ts} against the applied state {@code state}: adds its replicated
-     * writes to {@code writes} and returns its answer.
+     * Evaluates a write against the applied state {@code state} of {@code range}: adds what it
+     * writes to {@code into} and returns its answer. An error answer writes nothing.
      */
     default KvResponse evaluate(
-        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
+        KvRequest request,
+        Reader state,
+        RangeDescriptor range,
+        Context ctx,
+        RaftCommand.Builder into) {
       throw new IllegalStateException("not a write: " + request.getRequestCase());
     }
 
     /** Serves a read from the applied state {@code state} of {@code range}. */
-    default KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
+    default KvResponse read(KvRequest request, Reader state, RangeDescriptor range, Context ctx) {
       throw new IllegalStateException("not a read: " + request.getRequestCase());
     }
   }
@@ -91,6 +110,12 @@ public final class Commands {
     TABLE.put(KvRequest.RequestCase.DELETE, new Delete());
     TABLE.put(KvRequest.RequestCase.CONDITIONAL_PUT, new ConditionalPut());
     TABLE.put(KvRequest.RequestCase.WRITE_BATCH, new Batch());
+    TABLE.put(KvRequest.RequestCase.TXN_WRITE, new TxnCommands.TxnWrite());
+    TABLE.put(KvRequest.RequestCase.END_TXN, new TxnCommands.EndTxn());
+    TABLE.put(KvRequest.RequestCase.HEARTBEAT_TXN, new TxnCommands.Heartbeat());
+    TABLE.put(KvRequest.RequestCase.PUSH_TXN, new TxnCommands.Push());
+    TABLE.put(KvRequest.RequestCase.RESOLVE_INTENT, new TxnCommands.Resolve());
+    TABLE.put(KvRequest.RequestCase.REFRESH, new TxnCommands.Refresh());
   }
 
   private static Command of(KvRequest request) {
@@ -106,7 +131,7 @@ public final class Commands {
   /** Whether {@code request} is a write. */
   public static boolean isWrite(KvRequest request) {
     Command c = of(request);
-    return c != null && c.isWrite();
+    return c != null && c.isWrite(request);
   }
 
   /**
@@ -132,30 +157,42 @@ public final class Commands {
   }
 
   /**
-   * Evaluates a valid write at {@code ts} against the applied state {@code state}.
+   * Evaluates a valid write against the applied state {@code state} of {@code range}: stages what
+   * it writes (versions, intents, intents cleared, transaction records) in {@code into}, and
+   * returns its answer. An error answer stages nothing.
    *
    * @throws IllegalStateException if {@code request} is not a write
    */
-  public static Evaluation evaluate(KvRequest request, Reader state, Timestamp ts) {
-    List<ReplicatedWrite> writes = new ArrayList<>();
-    KvResponse answer = of(request).evaluate(request, state, ts.toProto(), writes);
-    return new Evaluation(Collections.unmodifiableList(writes), answer);
+  public static KvResponse evaluate(
+      KvRequest request,
+      Reader state,
+      RangeDescriptor range,
+      Context ctx,
+      RaftCommand.Builder into) {
+    Command c = of(request);
+    if (!c.isWrite(request)) {
+      // A plain get has an evaluator (for its locking form) but is no write.
+      throw new IllegalStateException("not a write: " + request.getRequestCase());
+    }
+    return c.evaluate(request, state, range, ctx, into);
   }
 
   /**
-   * Serves a valid read from the applied state {@code state} of {@code range}.
+   * Serves a valid read from the applied state {@code state} of {@code range}, recording what it
+   * read in the context's timestamp cache.
    *
    * @throws IllegalStateException if {@code request} is not a read
    */
-  public static KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
-    return of(request).read(request, state, range);
+  public static KvResponse read(
+      KvRequest request, Reader state, RangeDescriptor range, Context ctx) {
+    return of(request).read(request, state, range, ctx);
   }
 
   /**
    * Checks point keys: the meta range takes reads only (the system writes it through its own path),
    * a user key must be valid, and every key must lie in the range.
    */
-  private static KvResponse checkKeys(List<byte[]> keys, RangeDescriptor range, boolean write) {
+  static KvResponse checkKeys(List<byte[]> keys, RangeDescriptor range, boolean write) {
     boolean meta = range.getRangeId() == KeySpace.META_RANGE_ID;
     if (meta && write) {
       return Errors.invalid("the meta range is written by the system only");
@@ -172,9 +209,74 @@ public final class Commands {
     return null;
   }
 
+  /**
+   * Checks a span {@code [start, end)} (with {@code pointIfEmpty}, an empty end names the point
+   * {@code start}; otherwise it is the end of the keyspace): keys within the key limit, start below
+   * end, and the whole span in the range (a client routes by its cached descriptor, and a range
+   * that shrank must say so rather than serve less).
+   */
+  static KvResponse checkSpan(
+      ByteString startKey, ByteString endKey, RangeDescriptor range, boolean pointIfEmpty) {
+    byte[] start = startKey.toByteArray();
+    byte[] end = endKey.toByteArray();
+    if (start.length > KeySpace.MAX_KEY_BYTES || end.length > KeySpace.MAX_KEY_BYTES) {
+      return Errors.invalid("span keys are at most " + KeySpace.MAX_KEY_BYTES + " bytes");
+    }
+    if (end.length > 0 && Arrays.compareUnsigned(start, end) >= 0) {
+      return Errors.invalid("a span's start key must be below its end key");
+    }
+    if (pointIfEmpty && end.length == 0) {
+      return KeySpace.contains(range, start) ? null : Errors.keyNotInRange(start, range);
+    }
+    byte[] rangeEnd = range.getEndKey().toByteArray();
+    boolean endInside =
+        rangeEnd.length == 0 || (end.length > 0 && Arrays.compareUnsigned(end, rangeEnd) <= 0);
+    if (!KeySpace.contains(range, start) || !endInside) {
+      return Errors.keyNotInRange(start, range);
+    }
+    return null;
+  }
+
   /** The newest version of {@code key} in the applied state. */
   private static Optional<Version> latest(Reader state, ByteString key) {
     return MvccStore.get(state, key.toByteArray(), Timestamp.MAX);
+  }
+
+  /**
+   * A plain write's look at its keys: the error that stops it ({@code conflict}), or the timestamp
+   * it writes at ({@code ts}).
+   */
+  private record PlainWrite(KvResponse conflict, io.basalt.api.Timestamp ts) {}
+
+  /**
+   * Checks a plain (non-transactional) write of {@code keys}: one that names a transaction is
+   * refused (a transaction writes through its own requests), and a key with an intent stops it (the
+   * client resolves the intent first). Otherwise its timestamp is now, or above the latest read of
+   * one of its keys, or above the newest version of one, whichever is highest: versions of a key
+   * are then ordered as their writes were applied, whatever the clocks of the leaders that wrote
+   * them.
+   */
+  private static PlainWrite plainWrite(
+      KvRequest request, Reader state, Context ctx, List<ByteString> keys) {
+    if (request.getHeader().hasTxn()) {
+      return new PlainWrite(
+          Errors.invalid("a transaction writes through txn_write, not " + request.getRequestCase()),
+          null);
+    }
+    Timestamp ts = ctx.now();
+    for (ByteString key : keys) {
+      MvccStore.KeyRead kr =
+          MvccStore.readKey(state, key.toByteArray(), Timestamp.MAX, Timestamp.MAX);
+      if (kr.intent() != null) {
+        return new PlainWrite(
+            Errors.writeIntent(key, Txns.parseIntent(kr.intent()).getTxn()), null);
+      }
+      if (kr.newest() != null && kr.newest().compareTo(ts) >= 0) {
+        ts = kr.newest().next();
+      }
+      ts = Txns.aboveReads(ctx.tscache(), key, ts, ByteString.EMPTY);
+    }
+    return new PlainWrite(null, ts.toProto());
   }
 
   private static ReplicatedWrite put(ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
@@ -191,12 +293,12 @@ public final class Commands {
 
     @Override
     public KvResponse validate(KvRequest request, RangeDescriptor range) {
-      return checkKeys(List.of(key(request).toByteArray()), range, isWrite());
+      return checkKeys(List.of(key(request).toByteArray()), range, isWrite(request));
     }
 
     @Override
     public List<Span> latchSpans(KvRequest request) {
-      return List.of(Span.point(key(request), isWrite() ? Mode.WRITE : Mode.READ));
+      return List.of(Span.point(key(request), isWrite(request) ? Mode.WRITE : Mode.READ));
     }
   }
 
@@ -212,21 +314,75 @@ public final class Commands {
     }
 
     @Override
+    public boolean isWrite(KvRequest request) {
+      return request.getGet().getForUpdate();
+    }
+
+    @Override
     ByteString key(KvRequest request) {
       return request.getGet().getKey();
     }
 
     @Override
-    public KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
-      Optional<Version> v = latest(state, request.getGet().getKey());
+    public KvResponse validate(KvRequest request, RangeDescriptor range) {
+      if (request.getGet().getForUpdate() && !request.getHeader().hasTxn()) {
+        return Errors.invalid("only a transaction locks what it reads");
+      }
+      return super.validate(request, range);
+    }
+
+    @Override
+    public KvResponse evaluate(
+        KvRequest request,
+        Reader state,
+        RangeDescriptor range,
+        Context ctx,
+        RaftCommand.Builder into) {
+      return TxnCommands.lockingGet(request, state, ctx, into);
+    }
+
+    @Override
+    public KvResponse read(KvRequest request, Reader state, RangeDescriptor range, Context ctx) {
+      ByteString key = request.getGet().getKey();
+      Transaction txn =
+          request.getHeader().hasTxn() ? Txns.begun(request.getHeader().getTxn(), ctx) : null;
+      Timestamp readTs = txn == null ? Timestamp.MAX : Txns.ts(txn.getReadTimestamp());
+      Timestamp limit = txn == null ? Timestamp.MAX : Txns.uncertaintyLimit(txn);
+      MvccStore.KeyRead kr = MvccStore.readKey(state, key.toByteArray(), readTs, limit);
+      Optional<Version> v = kr.version();
+      Intent intent = kr.intent() == null ? null : Txns.parseIntent(kr.intent());
+      if (intent != null && !intent.getLockOnly()) {
+        if (txn != null && Txns.sameTxn(intent.getTxn(), txn.getMeta())) {
+          v =
+              intent.getTombstone()
+                  ? Optional.empty()
+                  : Optional.of(
+                      new Version(
+                          key.toByteArray(),
+                          Txns.ts(intent.getTxn().getWriteTimestamp()),
+                          intent.getValue().toByteArray()));
+        } else if (txn == null || Txns.ts(intent.getTxn().getWriteTimestamp()).atOrBefore(limit)) {
+          return Txns.withTxn(Errors.writeIntent(key, intent.getTxn()), txn);
+        }
+      }
+      if (kr.uncertain() != null) {
+        return Txns.withTxn(Errors.readUncertain(key, kr.uncertain().toProto()), txn);
+      }
+      v = v.filter(ver -> !ver.isTombstone());
+      if (txn == null) {
+        ctx.tscache().add(key, ctx.now(), ByteString.EMPTY);
+      } else {
+        ctx.tscache().add(key, readTs, txn.getMeta().getId());
+      }
       GetResponse.Builder g = GetResponse.newBuilder().setFound(v.isPresent());
       v.ifPresent(ver ->
           g.setKv(
               KeyValue.newBuilder()
-                  .setKey(request.getGet().getKey())
+                  .setKey(key)
                   .setValue(ByteString.copyFrom(ver.value()))
                   .setVersion(ver.timestamp().toProto())));
-      return KvResponse.newBuilder().setGet(g).build();
+      KvResponse.Builder answer = KvResponse.newBuilder().setGet(g);
+      return txn == null ? answer.build() : Txns.withTxn(answer, txn);
     }
   }
 
@@ -248,8 +404,16 @@ public final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
-      writes.add(put(request.getPut().getKey(), request.getPut().getValue(), ts));
+        KvRequest request,
+        Reader state,
+        RangeDescriptor range,
+        Context ctx,
+        RaftCommand.Builder into) {
+      PlainWrite w = plainWrite(request, state, ctx, List.of(request.getPut().getKey()));
+      if (w.conflict() != null) {
+        return w.conflict();
+      }
+      into.addWrites(put(request.getPut().getKey(), request.getPut().getValue(), w.ts()));
       return KvResponse.newBuilder().setPut(PutResponse.getDefaultInstance()).build();
     }
   }
@@ -272,11 +436,19 @@ public final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
+        KvRequest request,
+        Reader state,
+        RangeDescriptor range,
+        Context ctx,
+        RaftCommand.Builder into) {
       ByteString key = request.getDelete().getKey();
+      PlainWrite w = plainWrite(request, state, ctx, List.of(key));
+      if (w.conflict() != null) {
+        return w.conflict();
+      }
       boolean existed = latest(state, key).isPresent();
       if (existed) {
-        writes.add(tombstone(key, ts));
+        into.addWrites(tombstone(key, w.ts()));
       }
       return KvResponse.newBuilder()
           .setDelete(DeleteResponse.newBuilder().setExisted(existed))
@@ -302,8 +474,18 @@ public final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
+        KvRequest request,
+        Reader state,
+        RangeDescriptor range,
+        Context ctx,
+        RaftCommand.Builder into) {
       ConditionalPutRequest c = request.getConditionalPut();
+      PlainWrite w = plainWrite(request, state, ctx, List.of(c.getKey()));
+      if (w.conflict() != null) {
+        return w.conflict();
+      }
+      // What it compares is a read: a transaction's later write must land above it.
+      ctx.tscache().add(c.getKey(), ctx.now(), ByteString.EMPTY);
       Optional<Version> cur = latest(state, c.getKey());
       boolean ok =
           c.getExpectAbsent()
@@ -312,7 +494,7 @@ public final class Commands {
                   && Arrays.equals(cur.get().value(), c.getExpectedValue().toByteArray());
       ConditionalPutResponse.Builder r = ConditionalPutResponse.newBuilder().setSucceeded(ok);
       if (ok) {
-        writes.add(put(c.getKey(), c.getValue(), ts));
+        into.addWrites(put(c.getKey(), c.getValue(), w.ts()));
       } else if (cur.isPresent()) {
         r.setFound(true).setActualValue(ByteString.copyFrom(cur.get().value()));
       }
@@ -363,9 +545,22 @@ public final class Commands {
 
     @Override
     public KvResponse evaluate(
-        KvRequest request, Reader state, io.basalt.api.Timestamp ts, List<ReplicatedWrite> writes) {
+        KvRequest request,
+        Reader state,
+        RangeDescriptor range,
+        Context ctx,
+        RaftCommand.Builder into) {
+      List<ByteString> keys = new ArrayList<>();
       for (Mutation m : request.getWriteBatch().getMutationsList()) {
-        writes.add(
+        keys.add(m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey());
+      }
+      PlainWrite w = plainWrite(request, state, ctx, keys);
+      if (w.conflict() != null) {
+        return w.conflict();
+      }
+      io.basalt.api.Timestamp ts = w.ts();
+      for (Mutation m : request.getWriteBatch().getMutationsList()) {
+        into.addWrites(
             m.hasPut()
                 ? put(m.getPut().getKey(), m.getPut().getValue(), ts)
                 : tombstone(m.getDelete().getKey(), ts));
@@ -408,23 +603,7 @@ public final class Commands {
     @Override
     public KvResponse validate(KvRequest request, RangeDescriptor range) {
       ScanRequest s = request.getScan();
-      byte[] start = s.getStartKey().toByteArray();
-      byte[] end = s.getEndKey().toByteArray();
-      if (start.length > KeySpace.MAX_KEY_BYTES || end.length > KeySpace.MAX_KEY_BYTES) {
-        return Errors.invalid("scan keys are at most " + KeySpace.MAX_KEY_BYTES + " bytes");
-      }
-      if (end.length > 0 && Arrays.compareUnsigned(start, end) >= 0) {
-        return Errors.invalid("scan start key must be below its end key");
-      }
-      // The whole span must lie in this range: a client routes each page by its cached
-      // descriptor, and a range that shrank (a split) must say so rather than serve less.
-      byte[] rangeEnd = range.getEndKey().toByteArray();
-      boolean endInside =
-          rangeEnd.length == 0 || (end.length > 0 && Arrays.compareUnsigned(end, rangeEnd) <= 0);
-      if (!KeySpace.contains(range, start) || !endInside) {
-        return Errors.keyNotInRange(start, range);
-      }
-      return null;
+      return checkSpan(s.getStartKey(), s.getEndKey(), range, false);
     }
 
     @Override
@@ -435,29 +614,89 @@ public final class Commands {
     }
 
     @Override
-    public KvResponse read(KvRequest request, Reader state, RangeDescriptor range) {
+    public KvResponse read(KvRequest request, Reader state, RangeDescriptor range, Context ctx) {
       ScanRequest s = request.getScan();
+      Transaction txn =
+          request.getHeader().hasTxn() ? Txns.begun(request.getHeader().getTxn(), ctx) : null;
+      Timestamp readTs = txn == null ? Timestamp.MAX : Txns.ts(txn.getReadTimestamp());
+      Timestamp limit = txn == null ? Timestamp.MAX : Txns.uncertaintyLimit(txn);
       byte[] start = max(s.getStartKey().toByteArray(), range.getStartKey().toByteArray());
       byte[] end = minEnd(s.getEndKey().toByteArray(), range.getEndKey().toByteArray());
-      int limit = s.getLimit() <= 0 ? DEFAULT_LIMIT : Math.min(s.getLimit(), MAX_LIMIT);
+      int limitRows = s.getLimit() <= 0 ? DEFAULT_LIMIT : Math.min(s.getLimit(), MAX_LIMIT);
       long maxBytes =
           s.getMaxBytes() == 0 ? DEFAULT_MAX_BYTES : Math.min(s.getMaxBytes(), MAX_MAX_BYTES);
       ScanResponse.Builder out = ScanResponse.newBuilder();
       if (end.length == 0 || Arrays.compareUnsigned(start, end) < 0) {
         MvccStore.ScanResult res =
-            MvccStore.scan(state, start, end, Timestamp.MAX, limit, maxBytes);
-        for (Version v : res.versions()) {
+            MvccStore.scan(state, start, end, readTs, limit, limitRows, maxBytes);
+        // The transaction's own intents stand in for the versions beneath them.
+        TreeMap<byte[], Intent> own = new TreeMap<>(Arrays::compareUnsigned);
+        for (MvccStore.KeyIntent i : res.intents()) {
+          Intent intent = Txns.parseIntent(i.intent());
+          if (intent.getLockOnly()) {
+            continue; // a lock: read beneath it
+          }
+          if (txn != null && Txns.sameTxn(intent.getTxn(), txn.getMeta())) {
+            own.put(i.key(), intent);
+          } else if (txn == null
+              || Txns.ts(intent.getTxn().getWriteTimestamp()).atOrBefore(limit)) {
+            return Txns.withTxn(
+                Errors.writeIntent(ByteString.copyFrom(i.key()), intent.getTxn()), txn);
+          }
+        }
+        if (res.uncertain() != null) {
+          return Txns.withTxn(
+              Errors.readUncertain(s.getStartKey(), res.uncertain().toProto()), txn);
+        }
+        List<Version> rows = res.versions();
+        if (!own.isEmpty()) {
+          TreeMap<byte[], Version> merged = new TreeMap<>(Arrays::compareUnsigned);
+          rows.forEach(v -> merged.put(v.key(), v));
+          own.forEach((k, intent) -> {
+            if (intent.getTombstone()) {
+              merged.remove(k);
+            } else {
+              merged.put(
+                  k,
+                  new Version(
+                      k,
+                      Txns.ts(intent.getTxn().getWriteTimestamp()),
+                      intent.getValue().toByteArray()));
+            }
+          });
+          rows = new ArrayList<>(merged.values());
+        }
+        byte[] resume = res.resumeKey();
+        if (rows.size() > limitRows) {
+          resume = rows.get(limitRows).key();
+          rows = rows.subList(0, limitRows);
+        }
+        for (Version v : rows) {
           out.addKvs(
               KeyValue.newBuilder()
                   .setKey(ByteString.copyFrom(v.key()))
                   .setValue(ByteString.copyFrom(v.value()))
                   .setVersion(v.timestamp().toProto()));
         }
-        if (res.resumeKey() != null) {
-          out.setResumeKey(ByteString.copyFrom(res.resumeKey()));
+        if (resume != null) {
+          out.setResumeKey(ByteString.copyFrom(resume));
+        }
+        // The span read: up to where the page stopped.
+        ByteString readEnd =
+            resume != null
+                ? ByteString.copyFrom(resume)
+                : end.length == 0 ? UNBOUNDED_END : ByteString.copyFrom(end);
+        ByteString readStart = ByteString.copyFrom(start);
+        if (ByteString.unsignedLexicographicalComparator().compare(readStart, readEnd) < 0) {
+          if (txn == null) {
+            ctx.tscache().add(readStart, readEnd, ctx.now(), ByteString.EMPTY);
+          } else {
+            ctx.tscache().add(readStart, readEnd, readTs, txn.getMeta().getId());
+          }
         }
       }
-      return KvResponse.newBuilder().setScan(out).build();
+      KvResponse.Builder answer = KvResponse.newBuilder().setScan(out);
+      return txn == null ? answer.build() : Txns.withTxn(answer, txn);
     }
 
     private static byte[] max(byte[] a, byte[] b) {

@@ -14,6 +14,7 @@ import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.Mutation;
 import io.basalt.api.PutRequest;
+import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicatedWrite;
 import io.basalt.api.ScanRequest;
@@ -24,6 +25,7 @@ import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.EngineIterator;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.eval.TestReplica.Evaluated;
 import io.basalt.txn.latch.SpanLatches.Mode;
 import io.basalt.txn.latch.SpanLatches.Span;
 import java.util.ArrayList;
@@ -51,12 +53,13 @@ class CommandsTest {
 
   private static final java.util.HexFormat HEX = java.util.HexFormat.of();
 
-  private final MemEngine engine = new MemEngine();
+  private final TestReplica replica = new TestReplica(RANGE);
+  private final MemEngine engine = replica.engine;
 
   @Test
-  void aPutWritesItsValueAtTheTimestampGiven() {
-    Commands.Evaluation e = Commands.evaluate(put("c", "v"), engine, T2);
-    assertThat(e.writes())
+  void aPutWritesItsValueAtTheLeadersClock() {
+    Evaluated e = evaluate(put("c", "v"), T2);
+    assertThat(e.command().getWritesList())
         .containsExactly(
             ReplicatedWrite.newBuilder()
                 .setKey(bytes("c"))
@@ -67,44 +70,58 @@ class CommandsTest {
   }
 
   @Test
+  void aPlainWriteGoesAboveTheLatestReadOfItsKey() {
+    replica.now = T2;
+    replica.read(get("c"));
+    Evaluated e = evaluate(put("c", "v"), T2);
+    assertThat(e.command().getWrites(0).getTimestamp()).isEqualTo(T2.next().toProto());
+    Evaluated other = evaluate(put("d", "v"), T2);
+    assertThat(other.command().getWrites(0).getTimestamp())
+        .as("another key's read does not push it")
+        .isEqualTo(T2.toProto());
+  }
+
+  @Test
   void aDeleteWritesATombstoneOnlyWhenTheKeyExists() {
-    Commands.Evaluation absent = Commands.evaluate(delete("c"), engine, T2);
-    assertThat(absent.writes()).isEmpty();
+    Evaluated absent = evaluate(delete("c"), T2);
+    assertThat(absent.command().getWritesList()).isEmpty();
     assertThat(absent.answer().getDelete().getExisted()).isFalse();
 
     store("c", "v", T1);
-    Commands.Evaluation present = Commands.evaluate(delete("c"), engine, T2);
-    assertThat(present.writes()).hasSize(1);
-    assertThat(present.writes().get(0).getTombstone()).isTrue();
-    assertThat(present.writes().get(0).getTimestamp()).isEqualTo(T2.toProto());
+    Evaluated present = evaluate(delete("c"), T2);
+    assertThat(present.command().getWritesList()).hasSize(1);
+    assertThat(present.command().getWrites(0).getTombstone()).isTrue();
+    assertThat(present.command().getWrites(0).getTimestamp()).isEqualTo(T2.toProto());
     assertThat(present.answer().getDelete().getExisted()).isTrue();
   }
 
   @Test
   void aConditionalPutWritesOnlyWhenItsConditionHolds() {
     KvRequest ifAbsent = conditional("c", null, "new");
-    assertThat(Commands.evaluate(ifAbsent, engine, T2).writes()).hasSize(1);
+    assertThat(evaluate(ifAbsent, T2).command().getWritesList()).hasSize(1);
 
     store("c", "old", T1);
-    Commands.Evaluation refused = Commands.evaluate(ifAbsent, engine, T2);
-    assertThat(refused.writes()).isEmpty();
+    Evaluated refused = evaluate(ifAbsent, T2);
+    assertThat(refused.command().getWritesList()).isEmpty();
     assertThat(refused.answer().getConditionalPut().getSucceeded()).isFalse();
     assertThat(refused.answer().getConditionalPut().getFound()).isTrue();
     assertThat(refused.answer().getConditionalPut().getActualValue()).isEqualTo(bytes("old"));
 
-    Commands.Evaluation mismatch = Commands.evaluate(conditional("c", "other", "new"), engine, T2);
-    assertThat(mismatch.writes()).isEmpty();
+    Evaluated mismatch = evaluate(conditional("c", "other", "new"), T2);
+    assertThat(mismatch.command().getWritesList()).isEmpty();
     assertThat(mismatch.answer().getConditionalPut().getSucceeded()).isFalse();
 
-    Commands.Evaluation match = Commands.evaluate(conditional("c", "old", "new"), engine, T2);
-    assertThat(match.writes()).extracting(ReplicatedWrite::getValue).containsExactly(bytes("new"));
+    Evaluated match = evaluate(conditional("c", "old", "new"), T2);
+    assertThat(match.command().getWritesList())
+        .extracting(ReplicatedWrite::getValue)
+        .containsExactly(bytes("new"));
     assertThat(match.answer().getConditionalPut().getSucceeded()).isTrue();
   }
 
   @Test
   void aConditionalPutExpectingAValueOfAnAbsentKeyFails() {
-    Commands.Evaluation e = Commands.evaluate(conditional("c", "old", "new"), engine, T2);
-    assertThat(e.writes()).isEmpty();
+    Evaluated e = evaluate(conditional("c", "old", "new"), T2);
+    assertThat(e.command().getWritesList()).isEmpty();
     assertThat(e.answer().getConditionalPut().getSucceeded()).isFalse();
     assertThat(e.answer().getConditionalPut().getFound()).isFalse();
   }
@@ -127,14 +144,15 @@ class CommandsTest {
                             .setPut(
                                 PutRequest.newBuilder().setKey(bytes("e")).setValue(bytes("2")))))
             .build();
-    Commands.Evaluation e = Commands.evaluate(batch, engine, T2);
-    assertThat(e.writes())
+    Evaluated e = evaluate(batch, T2);
+    assertThat(e.command().getWritesList())
         .extracting(w -> w.getKey().toStringUtf8())
         .containsExactly("d", "c", "e");
-    assertThat(e.writes())
+    assertThat(e.command().getWritesList())
         .extracting(ReplicatedWrite::getTombstone)
         .containsExactly(false, true, false);
-    assertThat(e.writes()).allSatisfy(w -> assertThat(w.getTimestamp()).isEqualTo(T2.toProto()));
+    assertThat(e.command().getWritesList())
+        .allSatisfy(w -> assertThat(w.getTimestamp()).isEqualTo(T2.toProto()));
     assertThat(Commands.latchSpans(batch))
         .containsExactly(
             Span.point(bytes("d"), Mode.WRITE),
@@ -146,18 +164,18 @@ class CommandsTest {
   void evaluationReadsAndNeverWrites() {
     store("c", "old", T1);
     List<String> before = dump();
-    Commands.evaluate(conditional("c", "old", "new"), engine, T2);
-    Commands.evaluate(delete("c"), engine, T2);
-    Commands.evaluate(put("d", "v"), engine, T2);
+    evaluate(conditional("c", "old", "new"), T2);
+    evaluate(delete("c"), T2);
+    evaluate(put("d", "v"), T2);
     assertThat(dump()).isEqualTo(before);
   }
 
   @Test
   void aGetReturnsTheNewestVersionWithItsTimestamp() {
-    assertThat(Commands.read(get("c"), engine, RANGE).getGet().getFound()).isFalse();
+    assertThat(replica.read(get("c")).getGet().getFound()).isFalse();
     store("c", "v1", T1);
     store("c", "v2", T2);
-    KvResponse r = Commands.read(get("c"), engine, RANGE);
+    KvResponse r = replica.read(get("c"));
     assertThat(r.getGet().getKv().getValue()).isEqualTo(bytes("v2"));
     assertThat(r.getGet().getKv().getVersion()).isEqualTo(T2.toProto());
   }
@@ -170,11 +188,11 @@ class CommandsTest {
     }
     KvRequest all = scan("", "", 0);
     // (An unbounded scan is refused by validation on this range; read clips what it is given.)
-    KvResponse r = Commands.read(all, engine, RANGE);
+    KvResponse r = Commands.read(all, engine, RANGE, replica.context());
     assertThat(r.getScan().getKvsList())
         .extracting(kv -> kv.getKey().toStringUtf8())
         .containsExactly("c", "d", "e");
-    KvResponse page = Commands.read(scan("c", "m", 2), engine, RANGE);
+    KvResponse page = replica.read(scan("c", "m", 2));
     assertThat(page.getScan().getKvsList())
         .extracting(kv -> kv.getKey().toStringUtf8())
         .containsExactly("c", "d");
@@ -256,9 +274,10 @@ class CommandsTest {
         .isTrue();
     assertThat(Commands.method(conditional("c", null, "v"))).isEqualTo("conditional_put");
     assertThat(Commands.method(KvRequest.getDefaultInstance())).isEqualTo("other");
-    assertThatThrownBy(() -> Commands.evaluate(get("c"), engine, T1))
+    assertThatThrownBy(() ->
+            Commands.evaluate(get("c"), engine, RANGE, replica.context(), RaftCommand.newBuilder()))
         .isInstanceOf(IllegalStateException.class);
-    assertThatThrownBy(() -> Commands.read(put("c", "v"), engine, RANGE))
+    assertThatThrownBy(() -> Commands.read(put("c", "v"), engine, RANGE, replica.context()))
         .isInstanceOf(IllegalStateException.class);
   }
 
@@ -272,6 +291,12 @@ class CommandsTest {
     byte[] key = new byte[KeySpace.MAX_KEY_BYTES];
     java.util.Arrays.fill(key, (byte) 0xFF);
     return key;
+  }
+
+  /** Evaluates {@code request} at the leader's clock reading {@code now}, applying nothing. */
+  private Evaluated evaluate(KvRequest request, Timestamp now) {
+    replica.now = now;
+    return replica.evaluate(request);
   }
 
   private void store(String key, String value, Timestamp ts) {

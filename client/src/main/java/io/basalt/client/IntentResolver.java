@@ -1,0 +1,122 @@
+package io.basalt.client;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.PushTxnRequest;
+import io.basalt.api.PushType;
+import io.basalt.api.ResolveIntentRequest;
+import io.basalt.api.Timestamp;
+import io.basalt.api.Transaction;
+import io.basalt.api.TxnMeta;
+import io.basalt.api.TxnRecord;
+import io.basalt.api.TxnStatus;
+import io.basalt.api.WriteIntentError;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * What a request does when it meets another transaction's intent: push that transaction at its
+ * anchor's range, then resolve the intent by what the push found (committed: a version; aborted:
+ * removed; pushed: moved above the reader). A reader in a transaction pushes the holder's timestamp
+ * above its uncertainty limit, which always succeeds on a live holder; a writer, or a plain read
+ * (which reads the newest value and cannot be ordered below an intent), asks to abort it, which
+ * succeeds only on an abandoned holder (its record unheard of past the expiry) or one of lower
+ * priority. When neither happens the request waits (the router's backoff) and tries again.
+ */
+final class IntentResolver {
+  private final Router router;
+
+  IntentResolver(Router router) {
+    this.router = router;
+  }
+
+  /**
+   * Handles {@code response}'s WriteIntentError for {@code request}: completes with true once the
+   * intent is out of the way (retry at once), false if the holder is alive and outranks the request
+   * (retry after a backoff).
+   */
+  CompletableFuture<Boolean> resolve(KvRequest request, KvResponse response) {
+    WriteIntentError conflict = response.getError().getWriteIntent();
+    TxnMeta pushee = conflict.getTxn();
+    Transaction pusher =
+        response.getHeader().hasTxn()
+            ? response.getHeader().getTxn()
+            : request.getHeader().hasTxn() ? request.getHeader().getTxn() : null;
+    boolean read =
+        switch (request.getRequestCase()) {
+          case GET -> !request.getGet().getForUpdate(); // a locking read is a writer
+          case SCAN, REFRESH -> true;
+          default -> false;
+        };
+    PushTxnRequest.Builder push = PushTxnRequest.newBuilder().setPushee(pushee);
+    if (read && pusher != null && pusher.hasUncertaintyLimit()) {
+      push.setType(PushType.PUSH_TIMESTAMP).setPushTo(next(pusher.getUncertaintyLimit()));
+    } else {
+      push.setType(PushType.PUSH_ABORT);
+    }
+    if (pusher != null) {
+      push.setPusherPriority(pusher.getMeta().getPriority());
+    }
+    PushTxnRequest built = push.build();
+    Transaction pusherTxn = pusher;
+    return router
+        .send(
+            new Router.Op(
+                "push_txn",
+                pushee.getAnchorKey().toByteArray(),
+                true,
+                KvResponse.ResponseCase.PUSH_TXN,
+                range -> {
+                  KvRequest.Builder b = KvRequest.newBuilder().setPushTxn(built);
+                  if (pusherTxn != null) {
+                    b.getHeaderBuilder().setTxn(pusherTxn);
+                  }
+                  return b;
+                }))
+        .thenCompose(reply -> {
+          TxnRecord record = reply.response().getPushTxn().getPushee();
+          boolean pushed = reply.response().getPushTxn().getPushed();
+          TxnStatus status = record.getStatus();
+          boolean finalized = status == TxnStatus.TXN_COMMITTED || status == TxnStatus.TXN_ABORTED;
+          if (!finalized && !pushed) {
+            return CompletableFuture.completedFuture(false);
+          }
+          return resolve(conflict.getKey(), pushee, status, record.getMeta().getWriteTimestamp())
+              .thenApply(done -> true);
+        })
+        .exceptionally(failure -> false);
+  }
+
+  /** Resolves {@code txn}'s intents on {@code key} (in the key's range) as {@code status}. */
+  CompletableFuture<Void> resolve(
+      ByteString key, TxnMeta txn, TxnStatus status, Timestamp commitTimestamp) {
+    return resolve(java.util.List.of(key), txn, status, commitTimestamp);
+  }
+
+  /** Resolves {@code txn}'s intents on {@code keys}, which lie in one range. */
+  CompletableFuture<Void> resolve(
+      java.util.List<ByteString> keys, TxnMeta txn, TxnStatus status, Timestamp commitTimestamp) {
+    ResolveIntentRequest resolve =
+        ResolveIntentRequest.newBuilder()
+            .addAllKeys(keys)
+            .setTxn(txn)
+            .setStatus(status)
+            .setCommitTimestamp(commitTimestamp)
+            .build();
+    return router
+        .send(
+            new Router.Op(
+                "resolve_intent",
+                keys.get(0).toByteArray(),
+                true,
+                KvResponse.ResponseCase.RESOLVE_INTENT,
+                range -> KvRequest.newBuilder().setResolveIntent(resolve)))
+        .thenAccept(reply -> {});
+  }
+
+  static Timestamp next(Timestamp ts) {
+    return ts.getLogical() == Integer.MAX_VALUE
+        ? Timestamp.newBuilder().setWallNanos(ts.getWallNanos() + 1).build()
+        : ts.toBuilder().setLogical(ts.getLogical() + 1).build();
+  }
+}

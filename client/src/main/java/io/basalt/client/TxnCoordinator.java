@@ -1,0 +1,703 @@
+package io.basalt.client;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.DeleteRequest;
+import io.basalt.api.EndTxnRequest;
+import io.basalt.api.EndTxnResponse;
+import io.basalt.api.Error;
+import io.basalt.api.GetRequest;
+import io.basalt.api.GetResponse;
+import io.basalt.api.Isolation;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.Mutation;
+import io.basalt.api.PutRequest;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.RefreshRequest;
+import io.basalt.api.ScanRequest;
+import io.basalt.api.ScanResponse;
+import io.basalt.api.Timestamp;
+import io.basalt.api.Transaction;
+import io.basalt.api.TxnMeta;
+import io.basalt.api.TxnStatus;
+import io.basalt.api.TxnWriteRequest;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * The client side of one transaction (DESIGN.md, "Transactions"): it keeps the transaction's
+ * timestamps and the spans it read, buffers its writes, and commits them.
+ *
+ * <p>Reads go to each key's range with the transaction in the header; the first one's leader
+ * assigns the read timestamp. A read that meets a committed value inside its uncertainty interval
+ * moves the read timestamp up to that value, after refreshing every earlier read (checking that
+ * nothing was written to it in between), or fails the attempt. A serializable transaction commits
+ * at its read timestamp: if its writes had to move above it (a later read or a newer version of a
+ * key), its reads are refreshed to the commit timestamp first.
+ *
+ * <p>Commit: all writes in one range go in one request that commits them (one Raft round, no
+ * intent, no record). Otherwise each range gets its writes as intents, in parallel, the anchor's
+ * range (of the first key written) with a PENDING record; then the record is flipped to COMMITTED,
+ * which resolves the anchor range's intents in the same command, and the other ranges' intents are
+ * resolved in the background (anyone who meets one first resolves it from the record).
+ */
+final class TxnCoordinator implements Txn {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** How many times one commit step refreshes and tries again before the attempt gives up. */
+  private static final int MAX_REFRESHES = 5;
+
+  private enum State {
+    OPEN,
+    COMMITTED,
+    ABORTED
+  }
+
+  /** A span read: {@code end} empty for one key. */
+  private record Span(ByteString start, ByteString end) {}
+
+  private final Router router;
+
+  /** Read by the heartbeat thread too. */
+  private volatile Transaction txn;
+
+  /** Keys locked by locking reads (their locks are released when the transaction ends). */
+  private final java.util.TreeSet<ByteString> locked =
+      new java.util.TreeSet<>(ByteString.unsignedLexicographicalComparator());
+
+  /** Heartbeats the record while the transaction holds locks; null before the first. */
+  private java.util.concurrent.ScheduledFuture<?> heartbeat;
+
+  private final TreeMap<ByteString, ByteString> writes =
+      new TreeMap<>(ByteString.unsignedLexicographicalComparator());
+  private final List<Span> reads = new ArrayList<>();
+  private ByteString anchor;
+  private State state = State.OPEN;
+
+  /** The writes sent as intents, by range, once a multi-range commit has begun (else null). */
+  private Map<RangeDescriptor, List<ByteString>> intentsSent;
+
+  private HlcTimestamp commitTimestamp;
+
+  TxnCoordinator(Router router, TxnOptions options, int priority) {
+    this.router = router;
+    byte[] id = new byte[16];
+    RANDOM.nextBytes(id);
+    this.txn =
+        Transaction.newBuilder()
+            .setMeta(TxnMeta.newBuilder().setId(ByteString.copyFrom(id)).setPriority(priority))
+            .setIsolation(
+                options.isolation() == TxnOptions.Isolation.SNAPSHOT
+                    ? Isolation.ISOLATION_SNAPSHOT
+                    : Isolation.ISOLATION_SERIALIZABLE)
+            .build();
+  }
+
+  /**
+   * The priority of a transaction first attempted at {@code millis} (wall clock): the older, the
+   * higher (wound-wait: an older transaction aborts a younger one that holds what it needs, a
+   * younger one waits for an older one), so a transaction retried under its first attempt's
+   * priority comes to win its conflicts. Plain requests have priority 0, below every transaction.
+   */
+  static int priorityAt(long millis) {
+    return (int) (Integer.MAX_VALUE - 1 - Math.floorMod(millis, (long) Integer.MAX_VALUE - 2));
+  }
+
+  int priority() {
+    return txn.getMeta().getPriority();
+  }
+
+  @Override
+  public byte[] get(byte[] key) {
+    checkOpen();
+    Keys.checkKey(key, "key");
+    ByteString k = ByteString.copyFrom(key);
+    if (writes.containsKey(k)) {
+      ByteString v = writes.get(k);
+      return v == null ? null : v.toByteArray();
+    }
+    GetRequest get = GetRequest.newBuilder().setKey(k).build();
+    KvResponse response =
+        readWithRestarts(
+            "get", key, KvResponse.ResponseCase.GET, range -> KvRequest.newBuilder().setGet(get));
+    reads.add(new Span(k, ByteString.EMPTY));
+    GetResponse g = response.getGet();
+    return g.getFound() ? g.getKv().getValue().toByteArray() : null;
+  }
+
+  @Override
+  public byte[] getForUpdate(byte[] key) {
+    checkOpen();
+    Keys.checkKey(key, "key");
+    ByteString k = ByteString.copyFrom(key);
+    if (writes.containsKey(k) && locked.contains(k)) {
+      ByteString v = writes.get(k);
+      return v == null ? null : v.toByteArray();
+    }
+    if (anchor == null) {
+      anchor = k;
+    }
+    txn = txn.toBuilder().setMeta(txn.getMeta().toBuilder().setAnchorKey(anchor)).build();
+    GetRequest get = GetRequest.newBuilder().setKey(k).setForUpdate(true).build();
+    KvResponse response;
+    for (int refreshes = 0; ; refreshes++) {
+      try {
+        response =
+            send(
+                "get_for_update",
+                key,
+                KvResponse.ResponseCase.GET,
+                range -> KvRequest.newBuilder().setGet(get));
+        break;
+      } catch (TxnErrorException e) {
+        // The key was written above the read timestamp: move up to it, then lock and read.
+        if (e.error.getDetailCase() != Error.DetailCase.TXN_RETRY
+            || !e.error.getTxnRetry().hasRetryAt()
+            || refreshes >= MAX_REFRESHES) {
+          throw asTxnFailure(e);
+        }
+        refreshTo(e.error.getTxnRetry().getRetryAt());
+      }
+    }
+    locked.add(k);
+    reads.add(new Span(k, ByteString.EMPTY));
+    startHeartbeat();
+    if (writes.containsKey(k)) {
+      ByteString v = writes.get(k);
+      return v == null ? null : v.toByteArray();
+    }
+    GetResponse g = response.getGet();
+    return g.getFound() ? g.getKv().getValue().toByteArray() : null;
+  }
+
+  /** Keeps the record alive (1 s) while locks are held, so nobody takes them as abandoned. */
+  private void startHeartbeat() {
+    if (heartbeat != null) {
+      return;
+    }
+    heartbeat =
+        TxnRunner.scheduler()
+            .scheduleWithFixedDelay(
+                this::heartbeatOnce, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  private void heartbeatOnce() {
+    Transaction current = txn;
+    router.send(
+        new Router.Op(
+            "heartbeat_txn",
+            current.getMeta().getAnchorKey().toByteArray(),
+            true,
+            KvResponse.ResponseCase.HEARTBEAT_TXN,
+            range -> {
+              KvRequest.Builder b =
+                  KvRequest.newBuilder()
+                      .setHeartbeatTxn(io.basalt.api.HeartbeatTxnRequest.getDefaultInstance());
+              b.getHeaderBuilder().setTxn(current);
+              return b;
+            }));
+  }
+
+  private void stopHeartbeat() {
+    if (heartbeat != null) {
+      heartbeat.cancel(false);
+    }
+  }
+
+  @Override
+  public void put(byte[] key, byte[] value) {
+    checkOpen();
+    Keys.checkKey(key, "key");
+    Keys.checkValue(key, value, "value");
+    write(ByteString.copyFrom(key), ByteString.copyFrom(value));
+  }
+
+  @Override
+  public void delete(byte[] key) {
+    checkOpen();
+    Keys.checkKey(key, "key");
+    write(ByteString.copyFrom(key), null);
+  }
+
+  private void write(ByteString key, ByteString value) {
+    if (anchor == null) {
+      anchor = key;
+    }
+    writes.put(key, value);
+  }
+
+  @Override
+  public List<KeyValue> scan(byte[] start, byte[] end, int limit) {
+    checkOpen();
+    byte[] first = AsyncBasaltClient.checkScan(start, end);
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be >= 1, got " + limit);
+    }
+    ByteString s = ByteString.copyFrom(start);
+    ByteString e = ByteString.copyFrom(end);
+    // Buffered deletes may hide rows: ask for enough that `limit` remain.
+    int deletes = 0;
+    for (Map.Entry<ByteString, ByteString> w : within(s, e).entrySet()) {
+      if (w.getValue() == null) {
+        deletes++;
+      }
+    }
+    int want = limit + deletes;
+    if (first == null) {
+      return List.of();
+    }
+    start = first;
+    TreeMap<ByteString, ByteString> rows =
+        new TreeMap<>(ByteString.unsignedLexicographicalComparator());
+    byte[] from = start;
+    while (from != null && rows.size() < want) {
+      byte[] pageFrom = from;
+      int pageLimit = want - rows.size();
+      RangeDescriptor[] routed = new RangeDescriptor[1];
+      KvResponse response =
+          readWithRestarts(
+              "scan",
+              pageFrom,
+              KvResponse.ResponseCase.SCAN,
+              range -> {
+                routed[0] = range;
+                return KvRequest.newBuilder()
+                    .setScan(
+                        ScanRequest.newBuilder()
+                            .setStartKey(ByteString.copyFrom(pageFrom))
+                            .setEndKey(ByteString.copyFrom(minEnd(end, range)))
+                            .setLimit(pageLimit));
+              });
+      ScanResponse page = response.getScan();
+      page.getKvsList().forEach(kv -> rows.put(kv.getKey(), kv.getValue()));
+      byte[] pageEnd = minEnd(end, routed[0]);
+      if (!page.getResumeKey().isEmpty()) {
+        reads.add(new Span(ByteString.copyFrom(pageFrom), page.getResumeKey()));
+        from = page.getResumeKey().toByteArray();
+      } else {
+        reads.add(
+            new Span(
+                ByteString.copyFrom(pageFrom),
+                pageEnd.length == 0 ? unboundedEnd() : ByteString.copyFrom(pageEnd)));
+        boolean last =
+            pageEnd.length == 0 || (end.length > 0 && Arrays.compareUnsigned(pageEnd, end) >= 0);
+        from = last ? null : pageEnd;
+      }
+    }
+    within(s, e)
+        .forEach((k, v) -> {
+          if (v == null) {
+            rows.remove(k);
+          } else {
+            rows.put(k, v);
+          }
+        });
+    List<KeyValue> out = new ArrayList<>();
+    for (Map.Entry<ByteString, ByteString> row : rows.entrySet()) {
+      if (out.size() == limit) {
+        break;
+      }
+      out.add(new KeyValue(row.getKey().toByteArray(), row.getValue().toByteArray()));
+    }
+    return out;
+  }
+
+  private Map<ByteString, ByteString> within(ByteString start, ByteString end) {
+    return end.isEmpty() ? writes.tailMap(start, true) : writes.subMap(start, true, end, false);
+  }
+
+  private static ByteString unboundedEnd() {
+    byte[] b = new byte[KeySpace.MAX_KEY_BYTES + 1];
+    Arrays.fill(b, (byte) 0xFF);
+    return ByteString.copyFrom(b);
+  }
+
+  /** The lower of a scan's end and its range's end (empty: the end of the key space). */
+  private static byte[] minEnd(byte[] end, RangeDescriptor range) {
+    byte[] rangeEnd = range.getEndKey().toByteArray();
+    if (end.length == 0) {
+      return rangeEnd;
+    }
+    if (rangeEnd.length == 0) {
+      return end;
+    }
+    return Arrays.compareUnsigned(end, rangeEnd) <= 0 ? end : rangeEnd;
+  }
+
+  /**
+   * Sends a read of this transaction; a value in its uncertainty interval moves the read timestamp
+   * up to it, once every earlier read is refreshed there, and the read is sent again.
+   */
+  private KvResponse readWithRestarts(
+      String method,
+      byte[] key,
+      KvResponse.ResponseCase answer,
+      Function<RangeDescriptor, KvRequest.Builder> body) {
+    for (int restarts = 0; ; restarts++) {
+      try {
+        return send(method, key, answer, body);
+      } catch (TxnErrorException e) {
+        if (e.error.getDetailCase() != Error.DetailCase.READ_UNCERTAIN
+            || restarts >= MAX_REFRESHES) {
+          throw asTxnFailure(e);
+        }
+        refreshTo(e.error.getReadUncertain().getExisting());
+      }
+    }
+  }
+
+  /** Sends a request of this transaction and takes in what the node did to it. */
+  private KvResponse send(
+      String method,
+      byte[] key,
+      KvResponse.ResponseCase answer,
+      Function<RangeDescriptor, KvRequest.Builder> body) {
+    Transaction current = txn;
+    Router.Reply reply;
+    try {
+      reply =
+          router
+              .send(
+                  new Router.Op(
+                      method,
+                      key,
+                      isWrite(answer),
+                      answer,
+                      range -> {
+                        KvRequest.Builder b = body.apply(range);
+                        b.getHeaderBuilder().setTxn(current);
+                        return b;
+                      }))
+              .join();
+    } catch (RuntimeException e) {
+      Throwable cause = Failures.unwrap(e);
+      if (cause instanceof TxnErrorException t && t.txn != null) {
+        adopt(t.txn);
+      }
+      throw cause instanceof RuntimeException r ? r : Failures.asBasalt(cause);
+    }
+    if (reply.response().getHeader().hasTxn()) {
+      adopt(reply.response().getHeader().getTxn());
+    }
+    return reply.response();
+  }
+
+  private static boolean isWrite(KvResponse.ResponseCase answer) {
+    return answer != KvResponse.ResponseCase.GET
+        && answer != KvResponse.ResponseCase.SCAN
+        && answer != KvResponse.ResponseCase.REFRESH;
+  }
+
+  /** Takes the read timestamp a node assigned, and a write timestamp it pushed. */
+  private void adopt(Transaction seen) {
+    if (!seen.getMeta().getId().equals(txn.getMeta().getId())) {
+      return;
+    }
+    Transaction.Builder b = txn.toBuilder();
+    if (txn.getReadTimestamp().getWallNanos() == 0) {
+      b.setReadTimestamp(seen.getReadTimestamp())
+          .setUncertaintyLimit(seen.getUncertaintyLimit())
+          .getMetaBuilder()
+          .setMinTimestamp(seen.getMeta().getMinTimestamp());
+    }
+    if (compare(seen.getMeta().getWriteTimestamp(), b.getMeta().getWriteTimestamp()) > 0) {
+      b.getMetaBuilder().setWriteTimestamp(seen.getMeta().getWriteTimestamp());
+    }
+    txn = b.build();
+  }
+
+  /**
+   * Moves the read timestamp up to {@code to}: every span read so far is checked to have had no
+   * write by anyone else since the current read timestamp, and recorded as read at {@code to}.
+   *
+   * @throws TransactionRetryException if one was written
+   */
+  private void refreshTo(Timestamp to) {
+    Timestamp from = txn.getReadTimestamp();
+    if (compare(to, from) <= 0) {
+      return;
+    }
+    List<CompletableFuture<Router.Reply>> refreshes = new ArrayList<>();
+    Transaction current = txn;
+    for (Span span : reads) {
+      RefreshRequest refresh =
+          RefreshRequest.newBuilder()
+              .setStartKey(span.start())
+              .setEndKey(span.end())
+              .setFrom(from)
+              .setTo(to)
+              .build();
+      refreshes.add(
+          router.send(
+              new Router.Op(
+                  "refresh",
+                  span.start().toByteArray(),
+                  false,
+                  KvResponse.ResponseCase.REFRESH,
+                  range -> {
+                    KvRequest.Builder b = KvRequest.newBuilder().setRefresh(refresh);
+                    b.getHeaderBuilder().setTxn(current);
+                    return b;
+                  })));
+    }
+    for (CompletableFuture<Router.Reply> r : refreshes) {
+      try {
+        r.join();
+      } catch (RuntimeException e) {
+        Throwable cause = Failures.unwrap(e);
+        if (cause instanceof TxnErrorException t
+            && t.error.getDetailCase() == Error.DetailCase.TXN_RETRY) {
+          throw new TransactionRetryException(
+              "refreshing the transaction's reads to a later timestamp failed: "
+                  + Failures.describe(cause),
+              cause);
+        }
+        throw cause instanceof RuntimeException failure ? failure : Failures.asBasalt(cause);
+      }
+    }
+    Transaction.Builder b = txn.toBuilder().setReadTimestamp(to);
+    if (compare(to, txn.getMeta().getWriteTimestamp()) > 0) {
+      b.getMetaBuilder().setWriteTimestamp(to);
+    }
+    txn = b.build();
+  }
+
+  @Override
+  public HlcTimestamp commit() {
+    checkOpen();
+    try {
+      if (writes.isEmpty() && locked.isEmpty()) {
+        // A read-only transaction: its reads are one snapshot, recorded at their timestamp.
+        state = State.COMMITTED;
+        commitTimestamp = HlcTimestamp.of(txn.getReadTimestamp());
+        return commitTimestamp;
+      }
+      txn = txn.toBuilder().setMeta(txn.getMeta().toBuilder().setAnchorKey(anchor)).build();
+      Map<RangeDescriptor, List<ByteString>> byRange = groupByRange();
+      boolean onePhase = byRange.size() == 1 && writes.keySet().containsAll(locked);
+      commitTimestamp = onePhase ? commitOnePhase() : commitParallel(byRange);
+      state = State.COMMITTED;
+      stopHeartbeat();
+      return commitTimestamp;
+    } catch (AmbiguousResultException e) {
+      state = State.ABORTED; // not retried: its outcome is the caller's to find out
+      stopHeartbeat();
+      throw e;
+    } catch (RuntimeException e) {
+      rollback();
+      throw asTxnFailure(e);
+    }
+  }
+
+  private Map<RangeDescriptor, List<ByteString>> groupByRange() {
+    Map<Long, RangeDescriptor> ranges = new LinkedHashMap<>();
+    Map<Long, List<ByteString>> keys = new LinkedHashMap<>();
+    java.util.TreeSet<ByteString> all =
+        new java.util.TreeSet<>(ByteString.unsignedLexicographicalComparator());
+    all.addAll(writes.keySet());
+    all.addAll(locked);
+    for (ByteString key : all) {
+      RangeDescriptor range = router.locate(key.toByteArray()).join();
+      ranges.putIfAbsent(range.getRangeId(), range);
+      keys.computeIfAbsent(range.getRangeId(), id -> new ArrayList<>()).add(key);
+    }
+    Map<RangeDescriptor, List<ByteString>> out = new LinkedHashMap<>();
+    ranges.forEach((id, range) -> out.put(range, keys.get(id)));
+    return out;
+  }
+
+  private List<Mutation> mutations(List<ByteString> keys) {
+    List<Mutation> out = new ArrayList<>();
+    for (ByteString k : keys) {
+      ByteString v = writes.get(k);
+      out.add(
+          v == null
+              ? Mutation.newBuilder().setDelete(DeleteRequest.newBuilder().setKey(k)).build()
+              : Mutation.newBuilder()
+                  .setPut(PutRequest.newBuilder().setKey(k).setValue(v))
+                  .build());
+    }
+    return out;
+  }
+
+  /** Every write in the anchor's range: written and committed by one request. */
+  private HlcTimestamp commitOnePhase() {
+    TxnWriteRequest request =
+        TxnWriteRequest.newBuilder()
+            .addAllMutations(mutations(new ArrayList<>(writes.keySet())))
+            .setOnePhase(true)
+            .setAnchor(true)
+            .build();
+    for (int refreshes = 0; ; refreshes++) {
+      KvResponse response =
+          send(
+              "txn_write",
+              anchor.toByteArray(),
+              KvResponse.ResponseCase.TXN_WRITE,
+              range -> KvRequest.newBuilder().setTxnWrite(request));
+      if (response.getTxnWrite().getCommitted()) {
+        return HlcTimestamp.of(txn.getMeta().getWriteTimestamp());
+      }
+      if (refreshes >= MAX_REFRESHES) {
+        throw new TransactionRetryException("the commit timestamp kept moving above the reads");
+      }
+      refreshTo(txn.getMeta().getWriteTimestamp()); // then commit at the new read timestamp
+    }
+  }
+
+  /** Writes spread over ranges: intents everywhere, then the record flipped to COMMITTED. */
+  private HlcTimestamp commitParallel(Map<RangeDescriptor, List<ByteString>> byRange) {
+    intentsSent = byRange;
+    Transaction current = txn;
+    List<CompletableFuture<Router.Reply>> sent = new ArrayList<>();
+    for (Map.Entry<RangeDescriptor, List<ByteString>> e : byRange.entrySet()) {
+      List<ByteString> keys = new ArrayList<>(e.getValue());
+      keys.removeIf(k -> !writes.containsKey(k)); // only locked here: released at the end
+      if (keys.isEmpty()) {
+        continue; // only locks here (the record, if the anchor is here, is made by the commit)
+      }
+      TxnWriteRequest request =
+          TxnWriteRequest.newBuilder()
+              .addAllMutations(mutations(keys))
+              .setAnchor(keys.contains(anchor))
+              .build();
+      sent.add(
+          router.send(
+              new Router.Op(
+                  "txn_write",
+                  keys.get(0).toByteArray(),
+                  true,
+                  KvResponse.ResponseCase.TXN_WRITE,
+                  range -> {
+                    KvRequest.Builder b = KvRequest.newBuilder().setTxnWrite(request);
+                    b.getHeaderBuilder().setTxn(current);
+                    return b;
+                  })));
+    }
+    RuntimeException failure = null;
+    for (CompletableFuture<Router.Reply> f : sent) {
+      try {
+        adopt(f.join().response().getHeader().getTxn());
+      } catch (RuntimeException e) {
+        Throwable cause = Failures.unwrap(e);
+        if (failure == null || cause instanceof AmbiguousResultException) {
+          failure = cause instanceof RuntimeException r ? r : Failures.asBasalt(cause);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    Timestamp commitTs = txn.getMeta().getWriteTimestamp();
+    if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE) {
+      refreshTo(commitTs);
+    }
+    List<ByteString> lockKeys = allKeys();
+    for (int refreshes = 0; ; refreshes++) {
+      EndTxnRequest end =
+          EndTxnRequest.newBuilder().setCommit(true).addAllLockKeys(lockKeys).build();
+      try {
+        KvResponse response =
+            send(
+                "end_txn",
+                anchor.toByteArray(),
+                KvResponse.ResponseCase.END_TXN,
+                range -> KvRequest.newBuilder().setEndTxn(end));
+        EndTxnResponse ended = response.getEndTxn();
+        resolveElsewhere(TxnStatus.TXN_COMMITTED, ended.getCommitTimestamp());
+        return HlcTimestamp.of(ended.getCommitTimestamp());
+      } catch (TxnErrorException e) {
+        if (e.error.getDetailCase() != Error.DetailCase.TXN_RETRY
+            || !e.error.getTxnRetry().hasRetryAt()
+            || refreshes >= MAX_REFRESHES) {
+          throw e;
+        }
+        // A reader pushed the record: commit above it, once the reads hold there too.
+        Timestamp to = e.error.getTxnRetry().getRetryAt();
+        if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE) {
+          refreshTo(to);
+        } else {
+          txn = txn.toBuilder().setMeta(txn.getMeta().toBuilder().setWriteTimestamp(to)).build();
+        }
+      }
+    }
+  }
+
+  /** Resolves the intents outside the anchor's range in the background. */
+  private void resolveElsewhere(TxnStatus status, Timestamp ts) {
+    TxnMeta meta = txn.getMeta();
+    for (Map.Entry<RangeDescriptor, List<ByteString>> e : intentsSent.entrySet()) {
+      if (!e.getValue().contains(anchor) || status == TxnStatus.TXN_ABORTED) {
+        router.intents().resolve(e.getValue(), meta, status, ts);
+      }
+    }
+  }
+
+  /** Every key written or locked. */
+  private List<ByteString> allKeys() {
+    java.util.TreeSet<ByteString> all =
+        new java.util.TreeSet<>(ByteString.unsignedLexicographicalComparator());
+    all.addAll(writes.keySet());
+    all.addAll(locked);
+    return new ArrayList<>(all);
+  }
+
+  @Override
+  public void rollback() {
+    if (state != State.OPEN) {
+      return;
+    }
+    state = State.ABORTED;
+    stopHeartbeat();
+    if (intentsSent == null && locked.isEmpty()) {
+      return; // nothing left the client
+    }
+    if (intentsSent == null) {
+      intentsSent = groupByRange();
+    }
+    EndTxnRequest end =
+        EndTxnRequest.newBuilder().setCommit(false).addAllLockKeys(allKeys()).build();
+    try {
+      send(
+          "end_txn",
+          anchor.toByteArray(),
+          KvResponse.ResponseCase.END_TXN,
+          range -> KvRequest.newBuilder().setEndTxn(end));
+    } catch (RuntimeException e) {
+      // The record stays PENDING or was aborted by another; the intents expire with it.
+    }
+    resolveElsewhere(TxnStatus.TXN_ABORTED, txn.getMeta().getWriteTimestamp());
+  }
+
+  private void checkOpen() {
+    if (state != State.OPEN) {
+      throw new IllegalStateException("the transaction is " + state.name().toLowerCase());
+    }
+  }
+
+  /** What a failure of the transaction's request means to the caller. */
+  static RuntimeException asTxnFailure(RuntimeException e) {
+    if (e instanceof TxnErrorException t) {
+      return switch (t.error.getDetailCase()) {
+        case TXN_ABORTED -> new TransactionAbortedException(t.getMessage());
+        default -> new TransactionRetryException(t.getMessage(), t);
+      };
+    }
+    return e;
+  }
+
+  static int compare(Timestamp a, Timestamp b) {
+    return Comparator.comparingLong(Timestamp::getWallNanos)
+        .thenComparingInt(Timestamp::getLogical)
+        .compare(a, b);
+  }
+}

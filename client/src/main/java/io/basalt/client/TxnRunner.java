@@ -1,0 +1,89 @@
+package io.basalt.client;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Runs a transaction's function until it commits: each attempt is a new transaction; a retryable
+ * failure ({@link TransactionRetryException}, {@link TransactionAbortedException}) starts another
+ * after a jittered exponential backoff, at the first attempt's priority (so a transaction that
+ * keeps losing conflicts comes to be the oldest, and wins them), up to the options' attempts. An
+ * {@link AmbiguousResultException} is never retried: the commit may have applied.
+ */
+final class TxnRunner {
+  private static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+
+  /** Threads for {@link AsyncBasaltClient#txn}: an attempt blocks on its calls. */
+  private static final ExecutorService ASYNC =
+      Executors.newCachedThreadPool(
+          new java.util.concurrent.ThreadFactory() {
+            private final AtomicInteger n = new AtomicInteger();
+
+            @Override
+            public Thread newThread(Runnable r) {
+              Thread t = new Thread(r, "basalt-txn-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            }
+          });
+
+  /** Heartbeats of transactions that hold locks. */
+  private static final java.util.concurrent.ScheduledExecutorService HEARTBEATS =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "basalt-txn-heartbeat");
+        t.setDaemon(true);
+        return t;
+      });
+
+  private TxnRunner() {}
+
+  static ExecutorService async() {
+    return ASYNC;
+  }
+
+  static java.util.concurrent.ScheduledExecutorService scheduler() {
+    return HEARTBEATS;
+  }
+
+  static <T> T run(Router router, TxnOptions options, TxnFunction<T> fn) {
+    RuntimeException last = null;
+    int priority = TxnCoordinator.priorityAt(System.currentTimeMillis());
+    for (int attempt = 0; attempt < options.maxAttempts(); attempt++) {
+      if (attempt > 0) {
+        long cap = Math.min(MAX_BACKOFF_NANOS, FIRST_BACKOFF_NANOS << Math.min(attempt, 20));
+        LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(cap / 2, cap + 1));
+      }
+      TxnCoordinator tx = new TxnCoordinator(router, options, priority);
+      try {
+        T result = fn.apply(tx);
+        tx.commit();
+        return result;
+      } catch (TransactionRetryException | TransactionAbortedException e) {
+        tx.rollback();
+        last = e;
+      } catch (RuntimeException e) {
+        tx.rollback();
+        throw e;
+      } catch (Exception e) {
+        tx.rollback();
+        throw new BasaltException("the transaction's function failed: " + e.getMessage(), e);
+      }
+    }
+    throw new TransactionRetryException(
+        "gave up after "
+            + options.maxAttempts()
+            + " attempts; the last failed with: "
+            + last.getMessage(),
+        last);
+  }
+
+  static Txn begin(Router router, TxnOptions options) {
+    return new TxnCoordinator(
+        router, options, TxnCoordinator.priorityAt(System.currentTimeMillis()));
+  }
+}

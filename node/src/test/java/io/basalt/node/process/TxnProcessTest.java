@@ -1,0 +1,254 @@
+package io.basalt.node.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.basalt.client.BasaltClient;
+import io.basalt.client.HlcTimestamp;
+import io.basalt.client.KeyValue;
+import io.basalt.client.TransactionRetryException;
+import io.basalt.client.Txn;
+import io.basalt.client.TxnOptions;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Transactions through {@link BasaltClient#txn} and {@link BasaltClient#begin} against a real
+ * 3-node cluster whose keys are pre-split into 8 ranges: atomic commits across ranges, rollback,
+ * read-your-writes, serializable refusal of a lost update and of write skew (and snapshot
+ * isolation's acceptance of the skew), and a concurrent bank whose total never changes.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class TxnProcessTest {
+  /** One key per pre-split range (init cuts the key space evenly over the first byte). */
+  private static final String[] SPREAD = {"!", "0", "A", "M", "a", "m", "z", "~"};
+
+  private static ProcessCluster cluster;
+  private static BasaltClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = new ProcessCluster("txn", 3, 60);
+    cluster.startAll();
+    cluster.init(8);
+    cluster.awaitConverged(Duration.ofSeconds(60));
+    client =
+        BasaltClient.builder()
+            .seeds(cluster.addresses().toArray(String[]::new))
+            .callTimeout(Duration.ofSeconds(10))
+            .build();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  static byte[] b(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static String s(byte[] b) {
+    return b == null ? null : new String(b, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  @Order(1)
+  void aTransactionAcrossRangesCommitsAllItsWritesAndReadsItsOwn() {
+    HlcTimestamp[] committedAt = new HlcTimestamp[1];
+    Txn tx = client.begin();
+    for (String c : SPREAD) {
+      tx.put(b(c + "-basic"), b("v" + c));
+    }
+    tx.delete(b("a-basic-absent"));
+    // Read-your-writes, by get and by scan (merged over what is committed: nothing yet).
+    assertThat(s(tx.get(b("M-basic")))).isEqualTo("vM");
+    List<KeyValue> own = tx.scan(b("0"), b("N"), 100);
+    assertThat(own).extracting(kv -> s(kv.key())).containsExactly("0-basic", "A-basic", "M-basic");
+    // Nobody else sees them before the commit.
+    assertThat(client.get(b("M-basic"))).isNull();
+    committedAt[0] = tx.commit();
+    assertThat(committedAt[0].wallNanos()).isPositive();
+    for (String c : SPREAD) {
+      assertThat(s(client.get(b(c + "-basic")))).isEqualTo("v" + c);
+    }
+    // A plain scan over every range meets no intent left behind (it would wait, or resolve it).
+    List<String> keys = new ArrayList<>();
+    for (KeyValue kv : client.scan(b("!"), new byte[0], 1000)) {
+      if (s(kv.key()).endsWith("-basic")) {
+        keys.add(s(kv.key()));
+      }
+    }
+    assertThat(keys).hasSize(SPREAD.length);
+  }
+
+  @Test
+  @Order(2)
+  void aRolledBackTransactionLeavesNothingAndAThrowingFunctionRollsBack() {
+    Txn tx = client.begin();
+    tx.put(b("!-rolled"), b("x"));
+    tx.put(b("z-rolled"), b("x"));
+    tx.rollback();
+    assertThat(client.get(b("!-rolled"))).isNull();
+    assertThatThrownBy(() ->
+            client.txn(t -> {
+              t.put(b("A-thrown"), b("x"));
+              t.put(b("m-thrown"), b("x"));
+              throw new IllegalStateException("the caller changed its mind");
+            }))
+        .isInstanceOf(IllegalStateException.class);
+    assertThat(client.get(b("A-thrown"))).isNull();
+    assertThat(client.get(b("m-thrown"))).isNull();
+  }
+
+  @Test
+  @Order(3)
+  void aLostUpdateIsRefused() {
+    client.put(b("A-counter"), b("0"));
+    Txn first = client.begin();
+    Txn second = client.begin();
+    int a = Integer.parseInt(s(first.get(b("A-counter"))));
+    int c = Integer.parseInt(s(second.get(b("A-counter"))));
+    second.put(b("A-counter"), b(String.valueOf(c + 1)));
+    second.put(b("z-counter-log"), b("second"));
+    second.commit();
+    first.put(b("A-counter"), b(String.valueOf(a + 1)));
+    first.put(b("z-counter-log"), b("first"));
+    // Its write must go above the second's; its read of the counter no longer holds there.
+    assertThatThrownBy(first::commit).isInstanceOf(TransactionRetryException.class);
+    assertThat(s(client.get(b("A-counter")))).isEqualTo("1");
+    assertThat(s(client.get(b("z-counter-log")))).isEqualTo("second");
+  }
+
+  @Test
+  @Order(4)
+  void writeSkewIsRefusedUnderSerializableAndAllowedUnderSnapshot() {
+    // Two doctors on call; each goes off call only if the other is still on.
+    for (TxnOptions.Isolation isolation : TxnOptions.Isolation.values()) {
+      String x = "M-oncall-" + isolation;
+      String y = "m-oncall-" + isolation;
+      client.put(b(x), b("on"));
+      client.put(b(y), b("on"));
+      TxnOptions options = TxnOptions.defaults().withIsolation(isolation);
+      Txn t1 = client.begin(options);
+      Txn t2 = client.begin(options);
+      assertThat(s(t1.get(b(x)))).isEqualTo("on");
+      assertThat(s(t1.get(b(y)))).isEqualTo("on");
+      assertThat(s(t2.get(b(x)))).isEqualTo("on");
+      assertThat(s(t2.get(b(y)))).isEqualTo("on");
+      t1.put(b(x), b("off"));
+      t2.put(b(y), b("off"));
+      t1.commit();
+      if (isolation == TxnOptions.Isolation.SERIALIZABLE) {
+        assertThatThrownBy(t2::commit).isInstanceOf(TransactionRetryException.class);
+        assertThat(s(client.get(b(y)))).isEqualTo("on");
+      } else {
+        t2.commit(); // snapshot isolation permits write skew
+        assertThat(s(client.get(b(y)))).isEqualTo("off");
+      }
+    }
+  }
+
+  @Test
+  @Order(5)
+  void concurrentTransfersKeepTheTotalAndNoReaderSeesItChange() throws Exception {
+    int accounts = 10;
+    int initial = 100;
+    List<byte[]> keys = new ArrayList<>();
+    for (int i = 0; i < accounts; i++) {
+      keys.add(b(SPREAD[i % SPREAD.length] + "-acct-" + i));
+    }
+    client.txn(tx -> {
+      keys.forEach(k -> tx.put(k, b(String.valueOf(initial))));
+      return null;
+    });
+    int total = accounts * initial;
+    long seed = Long.getLong("basalt.txn.seed", System.nanoTime());
+    String replay = " (seed " + seed + "; replay with -Dbasalt.txn.seed=" + seed + ")";
+    ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
+    AtomicInteger transfers = new AtomicInteger();
+    AtomicInteger audits = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(10);
+    List<Future<?>> work = new ArrayList<>();
+    for (int w = 0; w < 8; w++) {
+      Random rnd = new Random(seed + w);
+      work.add(
+          pool.submit(() -> {
+            for (int n = 0; n < 40; n++) {
+              int from = rnd.nextInt(accounts);
+              int to = (from + 1 + rnd.nextInt(accounts - 1)) % accounts;
+              int amount = 1 + rnd.nextInt(20);
+              client.txn(tx -> {
+                int a = Integer.parseInt(s(tx.getForUpdate(keys.get(from))));
+                int c = Integer.parseInt(s(tx.getForUpdate(keys.get(to))));
+                if (a >= amount) {
+                  tx.put(keys.get(from), b(String.valueOf(a - amount)));
+                  tx.put(keys.get(to), b(String.valueOf(c + amount)));
+                }
+                return null;
+              });
+              transfers.incrementAndGet();
+            }
+            return null;
+          }));
+    }
+    for (int r = 0; r < 2; r++) {
+      work.add(
+          pool.submit(() -> {
+            for (int n = 0; n < 40; n++) {
+              int sum = 0;
+              List<Integer> balances =
+                  client.txn(tx -> {
+                    List<Integer> out = new ArrayList<>();
+                    for (byte[] k : keys) {
+                      out.add(Integer.parseInt(s(tx.get(k))));
+                    }
+                    return out;
+                  });
+              for (int v : balances) {
+                sum += v;
+                if (v < 0) {
+                  violations.add("a negative balance " + balances);
+                }
+              }
+              if (sum != total) {
+                violations.add("a read-only transaction saw a total of " + sum + ": " + balances);
+              }
+              audits.incrementAndGet();
+            }
+            return null;
+          }));
+    }
+    for (Future<?> f : work) {
+      f.get();
+    }
+    pool.shutdown();
+    assertThat(violations).as("anomalies" + replay).isEmpty();
+    assertThat(transfers.get()).isEqualTo(8 * 40);
+    assertThat(audits.get()).isEqualTo(2 * 40);
+    int sum = 0;
+    for (byte[] k : keys) {
+      sum += Integer.parseInt(s(client.get(k)));
+    }
+    assertThat(sum).as("the total read by plain gets at the end" + replay).isEqualTo(total);
+  }
+}
