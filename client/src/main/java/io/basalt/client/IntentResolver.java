@@ -49,8 +49,14 @@ final class IntentResolver {
           default -> false;
         };
     PushTxnRequest.Builder push = PushTxnRequest.newBuilder().setPushee(pushee);
-    if (read && pusher != null && pusher.hasUncertaintyLimit()) {
-      push.setType(PushType.PUSH_TIMESTAMP).setPushTo(next(pusher.getUncertaintyLimit()));
+    if (read && pusher != null && pusher.getReadTimestamp().getWallNanos() != 0) {
+      // Above both its read timestamp and its uncertainty limit: out of the reader's way.
+      Timestamp limit = pusher.getUncertaintyLimit();
+      Timestamp above =
+          TxnCoordinator.compare(pusher.getReadTimestamp(), limit) > 0
+              ? pusher.getReadTimestamp()
+              : limit;
+      push.setType(PushType.PUSH_TIMESTAMP).setPushTo(next(above));
     } else {
       push.setType(PushType.PUSH_ABORT);
     }
@@ -112,6 +118,36 @@ final class IntentResolver {
                 KvResponse.ResponseCase.RESOLVE_INTENT,
                 range -> KvRequest.newBuilder().setResolveIntent(resolve)))
         .thenAccept(reply -> {});
+  }
+
+  /** Whether {@code response} assigned the read timestamp of {@code request}'s transaction. */
+  static boolean readTimestampAssigned(KvRequest request, KvResponse response) {
+    boolean read =
+        request.getRequestCase() == KvRequest.RequestCase.SCAN
+            || (request.getRequestCase() == KvRequest.RequestCase.GET
+                && !request.getGet().getForUpdate());
+    return read
+        && request.getHeader().hasTxn()
+        && request.getHeader().getTxn().getReadTimestamp().getWallNanos() == 0
+        && response.getHeader().hasTxn()
+        && response.getHeader().getTxn().getReadTimestamp().getWallNanos() != 0;
+  }
+
+  /** The first and the longest wait for another transaction's intent to go. */
+  private static final long MIN_WAIT_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5);
+
+  private static final long MAX_WAIT_NANOS =
+      java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100);
+
+  /**
+   * How long a request waits, after its {@code waits}-th failed push, before it tries again: 5 ms,
+   * doubling up to 100 ms, with jitter; much shorter than the backoff from a sick node, since the
+   * holder is usually done within a few round trips.
+   */
+  static long waitNanos(int waits) {
+    long ceiling = Math.min(MAX_WAIT_NANOS, MIN_WAIT_NANOS << Math.min(waits, 10));
+    return ceiling / 2
+        + (long) (java.util.concurrent.ThreadLocalRandom.current().nextDouble() * (ceiling / 2));
   }
 
   static Timestamp next(Timestamp ts) {

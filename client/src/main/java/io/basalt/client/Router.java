@@ -187,6 +187,10 @@ final class Router implements AutoCloseable {
         });
   }
 
+  boolean isClosed() {
+    return closed;
+  }
+
   /** The resolver of intents that calls meet (a transaction's coordinator resolves its own). */
   IntentResolver intents() {
     return intents;
@@ -298,6 +302,7 @@ final class Router implements AutoCloseable {
     int attempts;
     int backoffs;
     int immediateRetries;
+    int intentWaits;
     long lastNode;
     volatile boolean maybeApplied; // read by close() too
     volatile boolean awaitingAnswer; // an attempt was handed to a connection; read by close()
@@ -562,11 +567,17 @@ final class Router implements AutoCloseable {
           intents
               .resolve(request, response)
               .whenComplete((cleared, failure) -> {
-                if (failure == null && cleared) {
+                if (failure == null
+                    && cleared
+                    && IntentResolver.readTimestampAssigned(request, response)) {
+                  // A transaction's first read: its leader chose its read timestamp, which the
+                  // retry must carry (a new one would meet the moved intent again).
+                  finish(new TxnErrorException(error, response.getHeader().getTxn()));
+                } else if (failure == null && cleared) {
                   metrics.retry("write_intent");
                   attempt();
                 } else {
-                  retryAfterBackoff("write_intent");
+                  waitForIntent();
                 }
               });
         }
@@ -720,6 +731,21 @@ final class Router implements AutoCloseable {
     private void retryAfterBackoff(String reason) {
       metrics.retry(reason);
       long delay = backoff.delayNanos(backoffs++, ThreadLocalRandom.current().nextDouble());
+      long remaining = deadlineNanos - ticker.read();
+      try {
+        pool.scheduler()
+            .schedule(this::attempt, Math.max(0, Math.min(delay, remaining)), TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        finish(new BasaltException("the client is closed"));
+      }
+    }
+
+    /**
+     * Tries again after a short wait for a live transaction's intent to go (see IntentResolver).
+     */
+    private void waitForIntent() {
+      metrics.retry("write_intent_wait");
+      long delay = IntentResolver.waitNanos(intentWaits++);
       long remaining = deadlineNanos - ticker.read();
       try {
         pool.scheduler()

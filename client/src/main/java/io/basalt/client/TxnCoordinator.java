@@ -8,7 +8,6 @@ import io.basalt.api.Error;
 import io.basalt.api.GetRequest;
 import io.basalt.api.GetResponse;
 import io.basalt.api.Isolation;
-import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.Mutation;
@@ -62,8 +61,12 @@ final class TxnCoordinator implements Txn {
     ABORTED
   }
 
-  /** A span read: {@code end} empty for one key. */
-  private record Span(ByteString start, ByteString end) {}
+  /** A span read: {@code end} empty for one key, unless it runs to the end of the key space. */
+  private record Span(ByteString start, ByteString end, boolean toEnd) {
+    Span(ByteString start, ByteString end) {
+      this(start, end, false);
+    }
+  }
 
   private final Router router;
 
@@ -149,6 +152,10 @@ final class TxnCoordinator implements Txn {
     txn = txn.toBuilder().setMeta(txn.getMeta().toBuilder().setAnchorKey(anchor)).build();
     GetRequest get = GetRequest.newBuilder().setKey(k).setForUpdate(true).build();
     KvResponse response;
+    // Counted as held from here: an attempt that failed may still have locked it, and rollback
+    // releases whatever is counted.
+    locked.add(k);
+    startHeartbeat();
     for (int refreshes = 0; ; refreshes++) {
       try {
         response =
@@ -159,6 +166,9 @@ final class TxnCoordinator implements Txn {
                 range -> KvRequest.newBuilder().setGet(get));
         break;
       } catch (TxnErrorException e) {
+        if (e.error.getDetailCase() == Error.DetailCase.WRITE_INTENT) {
+          continue; // resolved, with the read timestamp its leader assigned taken
+        }
         // The key was written above the read timestamp: move up to it, then lock and read.
         if (e.error.getDetailCase() != Error.DetailCase.TXN_RETRY
             || !e.error.getTxnRetry().hasRetryAt()
@@ -168,9 +178,7 @@ final class TxnCoordinator implements Txn {
         refreshTo(e.error.getTxnRetry().getRetryAt());
       }
     }
-    locked.add(k);
     reads.add(new Span(k, ByteString.EMPTY));
-    startHeartbeat();
     if (writes.containsKey(k)) {
       ByteString v = writes.get(k);
       return v == null ? null : v.toByteArray();
@@ -187,10 +195,23 @@ final class TxnCoordinator implements Txn {
     heartbeat =
         TxnRunner.scheduler()
             .scheduleWithFixedDelay(
-                this::heartbeatOnce, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+                this::heartbeatOnce, 0, 1, java.util.concurrent.TimeUnit.SECONDS);
   }
 
+  /**
+   * How long a transaction left open and unused keeps its record alive: past this it is left to
+   * expire, so that one a caller forgot (neither committed nor rolled back) frees its locks.
+   */
+  private static final long MAX_IDLE_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+
+  /** When the caller last used this transaction (read by the heartbeat thread). */
+  private volatile long lastUsedNanos = System.nanoTime();
+
   private void heartbeatOnce() {
+    if (router.isClosed() || System.nanoTime() - lastUsedNanos > MAX_IDLE_NANOS) {
+      stopHeartbeat();
+      return;
+    }
     Transaction current = txn;
     router.send(
         new Router.Op(
@@ -285,9 +306,9 @@ final class TxnCoordinator implements Txn {
         from = page.getResumeKey().toByteArray();
       } else {
         reads.add(
-            new Span(
-                ByteString.copyFrom(pageFrom),
-                pageEnd.length == 0 ? unboundedEnd() : ByteString.copyFrom(pageEnd)));
+            pageEnd.length == 0
+                ? new Span(ByteString.copyFrom(pageFrom), ByteString.EMPTY, true)
+                : new Span(ByteString.copyFrom(pageFrom), ByteString.copyFrom(pageEnd)));
         boolean last =
             pageEnd.length == 0 || (end.length > 0 && Arrays.compareUnsigned(pageEnd, end) >= 0);
         from = last ? null : pageEnd;
@@ -315,12 +336,6 @@ final class TxnCoordinator implements Txn {
     return end.isEmpty() ? writes.tailMap(start, true) : writes.subMap(start, true, end, false);
   }
 
-  private static ByteString unboundedEnd() {
-    byte[] b = new byte[KeySpace.MAX_KEY_BYTES + 1];
-    Arrays.fill(b, (byte) 0xFF);
-    return ByteString.copyFrom(b);
-  }
-
   /** The lower of a scan's end and its range's end (empty: the end of the key space). */
   private static byte[] minEnd(byte[] end, RangeDescriptor range) {
     byte[] rangeEnd = range.getEndKey().toByteArray();
@@ -346,6 +361,9 @@ final class TxnCoordinator implements Txn {
       try {
         return send(method, key, answer, body);
       } catch (TxnErrorException e) {
+        if (e.error.getDetailCase() == Error.DetailCase.WRITE_INTENT) {
+          continue; // resolved; the read timestamp its leader assigned is taken (send)
+        }
         if (e.error.getDetailCase() != Error.DetailCase.READ_UNCERTAIN
             || restarts >= MAX_REFRESHES) {
           throw asTxnFailure(e);
@@ -370,7 +388,7 @@ final class TxnCoordinator implements Txn {
                   new Router.Op(
                       method,
                       key,
-                      isWrite(answer),
+                      !method.equals("get") && !method.equals("scan"),
                       answer,
                       range -> {
                         KvRequest.Builder b = body.apply(range);
@@ -389,12 +407,6 @@ final class TxnCoordinator implements Txn {
       adopt(reply.response().getHeader().getTxn());
     }
     return reply.response();
-  }
-
-  private static boolean isWrite(KvResponse.ResponseCase answer) {
-    return answer != KvResponse.ResponseCase.GET
-        && answer != KvResponse.ResponseCase.SCAN
-        && answer != KvResponse.ResponseCase.REFRESH;
   }
 
   /** Takes the read timestamp a node assigned, and a write timestamp it pushed. */
@@ -433,6 +445,7 @@ final class TxnCoordinator implements Txn {
           RefreshRequest.newBuilder()
               .setStartKey(span.start())
               .setEndKey(span.end())
+              .setToEnd(span.toEnd())
               .setFrom(from)
               .setTo(to)
               .build();
@@ -465,6 +478,9 @@ final class TxnCoordinator implements Txn {
       }
     }
     Transaction.Builder b = txn.toBuilder().setReadTimestamp(to);
+    if (compare(to, txn.getUncertaintyLimit()) > 0) {
+      b.setUncertaintyLimit(to); // nothing above the read timestamp is uncertain any more
+    }
     if (compare(to, txn.getMeta().getWriteTimestamp()) > 0) {
       b.getMetaBuilder().setWriteTimestamp(to);
     }
@@ -557,6 +573,7 @@ final class TxnCoordinator implements Txn {
   /** Writes spread over ranges: intents everywhere, then the record flipped to COMMITTED. */
   private HlcTimestamp commitParallel(Map<RangeDescriptor, List<ByteString>> byRange) {
     intentsSent = byRange;
+    startHeartbeat(); // intents are about to exist: keep the record alive until the end
     Transaction current = txn;
     List<CompletableFuture<Router.Reply>> sent = new ArrayList<>();
     for (Map.Entry<RangeDescriptor, List<ByteString>> e : byRange.entrySet()) {
@@ -595,6 +612,13 @@ final class TxnCoordinator implements Txn {
       }
     }
     if (failure != null) {
+      if (failure instanceof AmbiguousResultException
+          || failure instanceof DeadlineExceededException) {
+        // No commit was sent: whatever intents landed are rolled back (or expire).
+        throw new TransactionRetryException(
+            "the transaction's writes did not all land; it did not commit: " + failure.getMessage(),
+            failure);
+      }
       throw failure;
     }
     Timestamp commitTs = txn.getMeta().getWriteTimestamp();
@@ -679,6 +703,7 @@ final class TxnCoordinator implements Txn {
   }
 
   private void checkOpen() {
+    lastUsedNanos = System.nanoTime();
     if (state != State.OPEN) {
       throw new IllegalStateException("the transaction is " + state.name().toLowerCase());
     }

@@ -63,6 +63,9 @@ final class TxnRunner {
         T result = fn.apply(tx);
         tx.commit();
         return result;
+      } catch (Error e) {
+        tx.rollback();
+        throw e;
       } catch (TransactionRetryException | TransactionAbortedException e) {
         tx.rollback();
         last = e;

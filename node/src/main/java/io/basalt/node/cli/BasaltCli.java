@@ -323,7 +323,7 @@ public final class BasaltCli {
   @Command(
       name = "kv",
       description = "Read and write keys (like etcdctl).",
-      subcommands = {Kv.Put.class, Kv.Get.class, Kv.Delete.class, Kv.Scan.class})
+      subcommands = {Kv.Put.class, Kv.Get.class, Kv.Delete.class, Kv.Scan.class, KvTxn.class})
   static final class Kv {
     @Option(
         names = "--host",

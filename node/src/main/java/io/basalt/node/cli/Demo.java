@@ -35,7 +35,8 @@ import picocli.CommandLine.Option;
 @Command(
     name = "demo",
     description =
-        "Start a local cluster, run a workload, kill and restart a leader, check every write.")
+        "Start a local cluster, run a key-value workload and a bank of transactions, kill and"
+            + " restart a leader, check every write and the bank's total.")
 final class Demo implements Callable<Integer> {
   @Option(names = "--nodes", defaultValue = "3", description = "Nodes (default: ${DEFAULT-VALUE}).")
   int nodes;
@@ -59,6 +60,9 @@ final class Demo implements Callable<Integer> {
 
   private static final int KEYS = 2_000;
 
+  /** Threads of the bank's transfers. */
+  private static final int TELLERS = 4;
+
   private final PrintStream out = System.out;
   private LocalCluster cluster;
 
@@ -78,14 +82,24 @@ final class Demo implements Callable<Integer> {
         "initialized cluster %s: meta range and 8 data ranges, %d replicas each%n",
         clusterId, Math.min(3, nodes));
     Workload w = new Workload();
+    DemoBank bank = new DemoBank(out);
     try (BasaltClient client =
         BasaltClient.builder()
             .seeds(cluster.addresses().toArray(String[]::new))
             .callTimeout(Duration.ofSeconds(10))
             .build()) {
+      bank.open(client);
+      out.printf(
+          "opened %d bank accounts of %d each; %d tellers move money in transactions, an auditor"
+              + " sums them%n",
+          DemoBank.ACCOUNTS, DemoBank.INITIAL, TELLERS);
+      bank.start(client, TELLERS);
+      w.bank = bank;
       w.run(client, runFor);
+      bank.stop();
       int failures = w.check(client);
       w.summary(failures);
+      failures += (int) bank.check(client);
       if (keep) {
         cluster.keepRunning();
         out.println();
@@ -144,6 +158,8 @@ final class Demo implements Callable<Integer> {
     long killedRange;
     RangeDescriptor killedDescriptor;
     long failoverNanos = -1;
+    DemoBank bank;
+    long lastTransfers;
 
     Workload() {
       for (int i = 0; i < KEYS; i++) {
@@ -203,14 +219,18 @@ final class Demo implements Callable<Integer> {
         long[] pct = window.drain();
         Map<Integer, Integer> perNode = new TreeMap<>();
         cluster.leaders().values().forEach(n -> perNode.merge(n, 1, Integer::sum));
+        long transfers = bank == null ? 0 : bank.transfers.get();
         out.printf(
-            "%4ds  %7d ops/s  p50 %6.2f ms  p99 %7.2f ms  errors %d  leaders %s%n",
+            "%4ds  %7d ops/s  p50 %6.2f ms  p99 %7.2f ms  errors %d  bank %d tx/s%s  leaders %s%n",
             (now - start) / 1_000_000_000L,
             o - lastOps,
             pct[0] / 1e6,
             pct[1] / 1e6,
             e - lastErrors,
+            transfers - lastTransfers,
+            bank != null && bank.badAudits.get() > 0 ? " (WRONG TOTAL SEEN)" : "",
             perNode);
+        lastTransfers = transfers;
         lastOps = o;
         lastErrors = e;
       }

@@ -9,7 +9,6 @@ import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.ReplicatedWrite;
-import io.basalt.api.WriteIntent;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.raft.Config;
 import io.basalt.range.raft.EngineRaftStorage;
@@ -337,6 +336,12 @@ final class Replica implements StoreRules.NewLeader {
    * evaluated before them, so none lands later beneath a timestamp they recorded).
    */
   private void serveLatched(Pending p) {
+    if (!p.request.getHeader().hasTxn()) {
+      // A plain read reads the newest applied value: a write still on its way is not yet
+      // acknowledged, so not seeing it is linearizable, and no timestamp is recorded to protect.
+      p.reply(read(p.request));
+      return;
+    }
     if (!latches.acquire(p, Commands.latchSpans(p.request))) {
       return; // granted when the writes ahead of it are written (serveGranted)
     }
@@ -433,15 +438,6 @@ final class Replica implements StoreRules.NewLeader {
 
   /** Serves a read from the applied state (the engine holds everything applied up to here). */
   private KvResponse read(KvRequest request) {
-    if (request.getHeader().hasTxn()
-        && request.getHeader().getTxn().getReadTimestamp().getWallNanos() != 0) {
-      try {
-        // The clock goes above every timestamp this leader reads at (see tscache).
-        clock.update(Timestamp.fromProto(request.getHeader().getTxn().getReadTimestamp()));
-      } catch (RuntimeException e) {
-        return Errors.unavailable("read timestamp refused: " + e.getMessage());
-      }
-    }
     return Commands.read(request, engine, descriptor, context(clock.now()));
   }
 
@@ -614,12 +610,17 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   private void observeTimestamps(RaftCommand command) {
+    if (command.getIntentsCount() > 0
+        || command.getClearedIntentsCount() > 0
+        || command.getTxnRecordsCount() > 0) {
+      // A transaction's timestamps may run ahead of every clock (a reader pushed it): taking one
+      // in would carry this node's clock past what its peers accept. Versions stay ordered
+      // without it (a plain write goes above the newest version of its key).
+      return;
+    }
     try {
       for (ReplicatedWrite w : command.getWritesList()) {
         clock.update(Timestamp.fromProto(w.getTimestamp()));
-      }
-      for (WriteIntent w : command.getIntentsList()) {
-        clock.update(Timestamp.fromProto(w.getIntent().getTxn().getWriteTimestamp()));
       }
     } catch (RuntimeException e) {
       // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's

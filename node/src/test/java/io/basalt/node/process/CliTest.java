@@ -81,6 +81,16 @@ class CliTest {
       Result empty = cli("kv", host, "put", "", "x");
       assertThat(empty.code()).isEqualTo(1);
       assertThat(empty.err()).contains("must not be empty");
+
+      // A transaction across ranges: reads, writes, and its commit timestamp.
+      Result txn = cli("kv", host, "txn", "get", "zulu", "put", "alpha", "2", "put", "zz", "3");
+      assertThat(txn.code()).as(txn.err()).isZero();
+      assertThat(txn.out()).contains("zulu = 26").containsPattern("committed at \\d+,\\d+");
+      assertThat(cli("kv", host, "get", "alpha").out().strip()).isEqualTo("2");
+      assertThat(cli("kv", host, "get", "zz").out().strip()).isEqualTo("3");
+      Result bad = cli("kv", host, "txn", "get");
+      assertThat(bad.code()).isEqualTo(1);
+      assertThat(bad.err()).contains("get needs 1 argument");
     }
   }
 

@@ -43,7 +43,10 @@ class DemoTest {
         .contains("restarted node")
         .contains("writable again")
         .contains("stale reads     0")
-        .contains("consistency check: OK");
+        .contains("consistency check: OK")
+        .containsPattern(
+            "bank +[1-9][0-9]* transfers, [1-9][0-9]* audits \\(0 saw a wrong total\\),"
+                + " final total 20000 of 20000: OK");
     assertThat(logs).as("node logs named in the output:\n%s", r.out()).hasSize(3);
     ProcessCluster.assertNoUnexpectedErrors(logs, List.of());
     try (Stream<Path> files = Files.walk(logs.get(0).getParent())) {

@@ -3,12 +3,15 @@ package io.basalt.node.process;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.basalt.client.AmbiguousResultException;
 import io.basalt.client.BasaltClient;
+import io.basalt.client.BasaltException;
 import io.basalt.client.HlcTimestamp;
 import io.basalt.client.KeyValue;
 import io.basalt.client.TransactionRetryException;
 import io.basalt.client.Txn;
 import io.basalt.client.TxnOptions;
+import io.basalt.range.check.ListAppendChecker;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,6 +22,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -250,5 +254,231 @@ class TxnProcessTest {
       sum += Integer.parseInt(s(client.get(k)));
     }
     assertThat(sum).as("the total read by plain gets at the end" + replay).isEqualTo(total);
+  }
+
+  @Test
+  @Order(6)
+  void listAppendTransactionsThroughALeaderKillAreSerializable() throws Exception {
+    int keys = 8;
+    int workers = 6;
+    int txnsPerWorker = 40;
+    long seed = Long.getLong("basalt.txn.seed", System.nanoTime());
+    String replay = " (seed " + seed + "; replay with -Dbasalt.txn.seed=" + seed + ")";
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < keys; i++) {
+      names.add(SPREAD[i % SPREAD.length] + "-la-" + i);
+    }
+    AtomicLong nextValue = new AtomicLong();
+    AtomicLong nextTxn = new AtomicLong();
+    ConcurrentLinkedQueue<ListAppendChecker.Txn> history = new ConcurrentLinkedQueue<>();
+    AtomicInteger done = new AtomicInteger();
+    long t0 = System.nanoTime();
+    ExecutorService pool = Executors.newFixedThreadPool(workers);
+    List<Future<?>> work = new ArrayList<>();
+    for (int w = 0; w < workers; w++) {
+      int process = w;
+      Random rnd = new Random(seed * 31 + w);
+      work.add(
+          pool.submit(() -> {
+            for (int n = 0; n < txnsPerWorker; n++) {
+              // What this transaction does: 1 to 3 reads or appends of random keys.
+              List<String[]> plan = new ArrayList<>();
+              for (int i = 0, ops = 1 + rnd.nextInt(3); i < ops; i++) {
+                String key = names.get(rnd.nextInt(keys));
+                plan.add(
+                    rnd.nextBoolean()
+                        ? new String[] {"r", key}
+                        : new String[] {"a", key, String.valueOf(nextValue.incrementAndGet())});
+              }
+              long invoke = System.nanoTime() - t0;
+              List<ListAppendChecker.Op> committed = new ArrayList<>();
+              ListAppendChecker.Outcome outcome;
+              try {
+                client.txn(tx -> {
+                  committed.clear(); // each attempt records afresh; the committing one stays
+                  for (String[] op : plan) {
+                    byte[] k = b(op[1]);
+                    if (op[0].equals("r")) {
+                      committed.add(ListAppendChecker.Op.read(op[1], parse(tx.get(k))));
+                    } else {
+                      List<Long> list = new ArrayList<>(parse(tx.getForUpdate(k)));
+                      list.add(Long.parseLong(op[2]));
+                      tx.put(k, b(format(list)));
+                      committed.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
+                    }
+                  }
+                  return null;
+                });
+                outcome = ListAppendChecker.Outcome.OK;
+              } catch (AmbiguousResultException e) {
+                outcome = ListAppendChecker.Outcome.INFO;
+              } catch (BasaltException e) {
+                outcome = ListAppendChecker.Outcome.FAIL;
+              }
+              List<ListAppendChecker.Op> ops = committed;
+              if (outcome != ListAppendChecker.Outcome.OK) {
+                // Only its appends matter: what it may have written.
+                ops = new ArrayList<>();
+                for (String[] op : plan) {
+                  if (op[0].equals("a")) {
+                    ops.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
+                  }
+                }
+              }
+              history.add(
+                  new ListAppendChecker.Txn(
+                      nextTxn.incrementAndGet(),
+                      process,
+                      invoke,
+                      System.nanoTime() - t0,
+                      outcome,
+                      ops));
+              done.incrementAndGet();
+            }
+            return null;
+          }));
+    }
+    // The fault: once a third of the transactions are done, kill the leader of the range of the
+    // first key, and restart it once two thirds are.
+    int total = workers * txnsPerWorker;
+    ProcessCluster.await(() -> done.get() >= total / 3, "a third done", Duration.ofSeconds(120));
+    int victim = cluster.awaitLeader(rangeOf(names.get(0)));
+    cluster.kill(victim);
+    ProcessCluster.await(
+        () -> done.get() >= 2 * total / 3, "two thirds done", Duration.ofSeconds(120));
+    cluster.start(victim);
+    for (Future<?> f : work) {
+      f.get();
+    }
+    pool.shutdown();
+    // A final read of every key, after everything else.
+    long invoke = System.nanoTime() - t0;
+    List<ListAppendChecker.Op> finalReads =
+        client.txn(tx -> {
+          List<ListAppendChecker.Op> out = new ArrayList<>();
+          for (String name : names) {
+            out.add(ListAppendChecker.Op.read(name, parse(tx.get(b(name)))));
+          }
+          return out;
+        });
+    history.add(
+        new ListAppendChecker.Txn(
+            nextTxn.incrementAndGet(),
+            workers,
+            invoke,
+            System.nanoTime() - t0,
+            ListAppendChecker.Outcome.OK,
+            finalReads));
+    ListAppendChecker.Result result =
+        ListAppendChecker.check(
+            new ArrayList<>(history), ListAppendChecker.Consistency.SERIALIZABLE);
+    assertThat(result.valid()).as("%s%s", result.describe(), replay).isTrue();
+    long ok = history.stream().filter(t -> t.outcome() == ListAppendChecker.Outcome.OK).count();
+    assertThat(ok).as("committed transactions" + replay).isGreaterThan(total / 2);
+  }
+
+  @Test
+  @Order(7)
+  void aKilledClientsLocksAreReleasedWithinTheExpiryAndItsWritesNeverApply() throws Exception {
+    String k1 = "A-held";
+    String k2 = "z-held";
+    client.put(b(k1), b("before"));
+    client.put(b(k2), b("before"));
+    String javaCommand = ProcessHandle.current().info().command().orElse("java");
+    Process holder =
+        new ProcessBuilder(
+                javaCommand,
+                "-cp",
+                System.getProperty("java.class.path"),
+                LockHolder.class.getName(),
+                cluster.address(1),
+                k1,
+                k2)
+            .redirectErrorStream(true)
+            .start();
+    try {
+      java.io.BufferedReader lines =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+      String line;
+      while ((line = lines.readLine()) != null && !line.equals("LOCKED")) {
+        // the holder's log lines, if any
+      }
+      assertThat(line).as("the holder locked its keys").isEqualTo("LOCKED");
+      // A writer of those keys waits while the holder lives, beyond the expiry (its heartbeats
+      // keep it alive), and goes on once the holder is killed and its record expires.
+      ExecutorService one = Executors.newSingleThreadExecutor();
+      // Its calls wait longer than the holder lives here.
+      BasaltClient patient =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(30))
+              .build();
+      Future<Long> contender =
+          one.submit(() -> {
+            patient.txn(
+                TxnOptions.defaults().withMaxAttempts(20),
+                tx -> {
+                  tx.getForUpdate(b(k1));
+                  tx.getForUpdate(b(k2));
+                  tx.put(b(k1), b("after"));
+                  tx.put(b(k2), b("after"));
+                  return null;
+                });
+            return System.nanoTime();
+          });
+      assertThatThrownBy(() -> contender.get(6, java.util.concurrent.TimeUnit.SECONDS))
+          .as("the contender waits while the holder lives")
+          .isInstanceOf(java.util.concurrent.TimeoutException.class);
+      holder.destroyForcibly();
+      holder.waitFor();
+      long killedAt = System.nanoTime();
+      long doneAt = contender.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      one.shutdown();
+      patient.close();
+      long releasedMs = (doneAt - killedAt) / 1_000_000;
+      // Expiry (5 s) after its last heartbeat, which is at most 1 s before the kill.
+      assertThat(releasedMs).as("ms from the kill to the contender's commit").isLessThan(6_000);
+      assertThat(s(client.get(b(k1)))).isEqualTo("after");
+      assertThat(s(client.get(b(k2)))).isEqualTo("after");
+    } finally {
+      holder.destroyForcibly();
+    }
+  }
+
+  private static List<Long> parse(byte[] v) {
+    List<Long> out = new ArrayList<>();
+    if (v != null && v.length > 0) {
+      for (String part : s(v).split(",")) {
+        out.add(Long.parseLong(part));
+      }
+    }
+    return out;
+  }
+
+  private static String format(List<Long> list) {
+    StringBuilder b = new StringBuilder();
+    for (long x : list) {
+      if (b.length() > 0) {
+        b.append(',');
+      }
+      b.append(x);
+    }
+    return b.toString();
+  }
+
+  private static long rangeOf(String key) {
+    byte[] k = b(key);
+    for (int n = 1; n <= 3; n++) {
+      if (!cluster.alive(n)) {
+        continue;
+      }
+      for (var r : cluster.status(n).orElseThrow().getReplicasList()) {
+        if (r.getRange().getRangeId() != 1 && io.basalt.api.KeySpace.contains(r.getRange(), k)) {
+          return r.getRange().getRangeId();
+        }
+      }
+    }
+    throw new AssertionError("no range for " + key);
   }
 }

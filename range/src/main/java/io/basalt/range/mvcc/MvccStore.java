@@ -108,40 +108,61 @@ public final class MvccStore {
     byte[] metadata = MvccKeys.metadata(key);
     try (EngineIterator it =
         reader.newIterator(ColumnFamily.MVCC, metadata, MvccKeys.afterAllVersions(metadata))) {
+      // Every key the iterator sees is this user key's: its metadata key (exactly the encoded
+      // user key), then its versions (the encoded key and a timestamp), newest first.
       it.seek(metadata);
       byte[] intent = null;
-      if (it.valid() && MvccKeys.decode(it.key()).isMetadata()) {
+      if (it.valid() && it.key().length == metadata.length) {
         intent = it.value();
         it.next();
       }
       if (!it.valid()) {
         return new KeyRead(intent, Optional.empty(), null, null);
       }
-      Timestamp newest = MvccKeys.decode(it.key()).timestamp();
+      Timestamp newest = versionTimestamp(it.key(), metadata.length);
+      if (!newest.isAfter(ts)) {
+        // The common case: the newest version is the one read, in one seek.
+        return new KeyRead(intent, Optional.of(toVersion(key, newest, it.value())), newest, null);
+      }
       Timestamp uncertain = null;
-      if (newest.isAfter(ts)) {
-        if (newest.atOrBefore(limit)) {
-          uncertain = newest;
-        } else {
-          it.seek(MvccKeys.version(key, limit));
-          if (it.valid()) {
-            Timestamp t = MvccKeys.decode(it.key()).timestamp();
-            if (t.isAfter(ts)) {
-              uncertain = t;
-            }
+      if (newest.atOrBefore(limit)) {
+        uncertain = newest;
+      } else {
+        it.seek(MvccKeys.version(key, limit));
+        if (it.valid()) {
+          Timestamp t = versionTimestamp(it.key(), metadata.length);
+          if (t.isAfter(ts)) {
+            uncertain = t;
           }
         }
-        if (uncertain != null || !it.valid()) {
-          it.seek(MvccKeys.version(key, ts));
-        }
+      }
+      if (uncertain != null
+          || !it.valid()
+          || versionTimestamp(it.key(), metadata.length).isAfter(ts)) {
+        it.seek(MvccKeys.version(key, ts));
       }
       if (!it.valid()) {
         return new KeyRead(intent, Optional.empty(), newest, uncertain);
       }
-      MvccKeys.Decoded decoded = MvccKeys.decode(it.key());
-      return new KeyRead(
-          intent, Optional.of(toVersion(key, decoded.timestamp(), it.value())), newest, uncertain);
+      Timestamp at = versionTimestamp(it.key(), metadata.length);
+      return new KeyRead(intent, Optional.of(toVersion(key, at, it.value())), newest, uncertain);
     }
+  }
+
+  /** The timestamp of a version key whose user-key part is {@code prefix} bytes long. */
+  private static Timestamp versionTimestamp(byte[] versionKey, int prefix) {
+    if (versionKey.length != prefix + MvccKeys.TIMESTAMP_BYTES) {
+      throw new CorruptionException(
+          "MVCC key has a " + (versionKey.length - prefix) + "-byte suffix, expected 12");
+    }
+    java.nio.ByteBuffer suffix =
+        java.nio.ByteBuffer.wrap(versionKey, prefix, MvccKeys.TIMESTAMP_BYTES);
+    long wall = ~suffix.getLong();
+    int logical = ~suffix.getInt();
+    if (wall < 0 || logical < 0) {
+      throw new CorruptionException("MVCC key has an invalid timestamp suffix");
+    }
+    return new Timestamp(wall, logical);
   }
 
   /**

@@ -100,6 +100,15 @@ public final class Commands {
     }
   }
 
+  /** An end above every valid user key (which is at most {@link KeySpace#MAX_KEY_BYTES} long). */
+  static final ByteString UNBOUNDED_END = unboundedEnd();
+
+  private static ByteString unboundedEnd() {
+    byte[] end = new byte[KeySpace.MAX_KEY_BYTES + 1];
+    Arrays.fill(end, (byte) 0xFF);
+    return ByteString.copyFrom(end);
+  }
+
   private static final Map<KvRequest.RequestCase, Command> TABLE =
       new EnumMap<>(KvRequest.RequestCase.class);
 
@@ -141,7 +150,8 @@ public final class Commands {
   public static KvResponse validate(KvRequest request, RangeDescriptor range) {
     Command c = of(request);
     if (c != null) {
-      return c.validate(request, range);
+      String bad = Txns.badTimestamp(request);
+      return bad != null ? Errors.invalid(bad) : c.validate(request, range);
     }
     return request.getRequestCase() == KvRequest.RequestCase.REQUEST_NOT_SET
         ? Errors.invalid("the request names no operation")
@@ -251,10 +261,11 @@ public final class Commands {
   /**
    * Checks a plain (non-transactional) write of {@code keys}: one that names a transaction is
    * refused (a transaction writes through its own requests), and a key with an intent stops it (the
-   * client resolves the intent first). Otherwise its timestamp is now, or above the latest read of
-   * one of its keys, or above the newest version of one, whichever is highest: versions of a key
-   * are then ordered as their writes were applied, whatever the clocks of the leaders that wrote
-   * them.
+   * client resolves the intent first). Otherwise its timestamp is now, or above the newest version
+   * of one of its keys, or above the latest recorded read of one, whichever is highest: versions of
+   * a key are then ordered as their writes were applied, whatever the clock of the leader that
+   * wrote each (a transaction may commit at a timestamp ahead of every clock, after a reader pushed
+   * it), and no clock is moved by what is written.
    */
   private static PlainWrite plainWrite(
       KvRequest request, Reader state, Context ctx, List<ByteString> keys) {
@@ -325,8 +336,13 @@ public final class Commands {
 
     @Override
     public KvResponse validate(KvRequest request, RangeDescriptor range) {
-      if (request.getGet().getForUpdate() && !request.getHeader().hasTxn()) {
-        return Errors.invalid("only a transaction locks what it reads");
+      if (request.getGet().getForUpdate()
+          && (!request.getHeader().hasTxn()
+              || request.getHeader().getTxn().getMeta().getId().isEmpty()
+              || KeySpace.invalidUserKey(
+                      request.getHeader().getTxn().getMeta().getAnchorKey().toByteArray())
+                  != null)) {
+        return Errors.invalid("only a transaction with an anchor key locks what it reads");
       }
       return super.validate(request, range);
     }
@@ -369,9 +385,9 @@ public final class Commands {
         return Txns.withTxn(Errors.readUncertain(key, kr.uncertain().toProto()), txn);
       }
       v = v.filter(ver -> !ver.isTombstone());
-      if (txn == null) {
-        ctx.tscache().add(key, ctx.now(), ByteString.EMPTY);
-      } else {
+      if (txn != null) {
+        // (A plain read reads the newest value, linearizably, and records nothing: a write that
+        // lands after it lands after it in real time too.)
         ctx.tscache().add(key, readTs, txn.getMeta().getId());
       }
       GetResponse.Builder g = GetResponse.newBuilder().setFound(v.isPresent());
@@ -484,8 +500,6 @@ public final class Commands {
       if (w.conflict() != null) {
         return w.conflict();
       }
-      // What it compares is a read: a transaction's later write must land above it.
-      ctx.tscache().add(c.getKey(), ctx.now(), ByteString.EMPTY);
       Optional<Version> cur = latest(state, c.getKey());
       boolean ok =
           c.getExpectAbsent()
@@ -580,15 +594,6 @@ public final class Commands {
     private static final long DEFAULT_MAX_BYTES = 4L << 20;
 
     private static final long MAX_MAX_BYTES = 16L << 20;
-
-    /** An end above every valid user key (which is at most {@link KeySpace#MAX_KEY_BYTES} long). */
-    private static final ByteString UNBOUNDED_END = unboundedEnd();
-
-    private static ByteString unboundedEnd() {
-      byte[] end = new byte[KeySpace.MAX_KEY_BYTES + 1];
-      Arrays.fill(end, (byte) 0xFF);
-      return ByteString.copyFrom(end);
-    }
 
     @Override
     public String method() {
@@ -687,12 +692,9 @@ public final class Commands {
                 ? ByteString.copyFrom(resume)
                 : end.length == 0 ? UNBOUNDED_END : ByteString.copyFrom(end);
         ByteString readStart = ByteString.copyFrom(start);
-        if (ByteString.unsignedLexicographicalComparator().compare(readStart, readEnd) < 0) {
-          if (txn == null) {
-            ctx.tscache().add(readStart, readEnd, ctx.now(), ByteString.EMPTY);
-          } else {
-            ctx.tscache().add(readStart, readEnd, readTs, txn.getMeta().getId());
-          }
+        if (txn != null
+            && ByteString.unsignedLexicographicalComparator().compare(readStart, readEnd) < 0) {
+          ctx.tscache().add(readStart, readEnd, readTs, txn.getMeta().getId());
         }
       }
       KvResponse.Builder answer = KvResponse.newBuilder().setScan(out);

@@ -71,6 +71,10 @@ final class TxnCommands {
 
   private static KvResponse anchorHere(TxnMeta meta, RangeDescriptor range) {
     byte[] anchor = meta.getAnchorKey().toByteArray();
+    String why = KeySpace.invalidUserKey(anchor);
+    if (why != null) {
+      return Errors.invalid("the anchor key: " + why);
+    }
     return KeySpace.contains(range, anchor) ? null : Errors.keyNotInRange(anchor, range);
   }
 
@@ -589,7 +593,13 @@ final class TxnCommands {
         return false;
       }
       switch (status) {
-        case TXN_COMMITTED -> Txns.commitIntent(into, key, intent, ts);
+        // Never beneath the intent: it was written above every read of its key.
+        case TXN_COMMITTED ->
+            Txns.commitIntent(
+                into,
+                key,
+                intent,
+                Txns.max(Txns.ts(ts), Txns.ts(intent.getTxn().getWriteTimestamp())).toProto());
         case TXN_ABORTED -> into.addClearedIntents(key);
         default -> {
           if (Txns.ts(ts).isAfter(Txns.ts(intent.getTxn().getWriteTimestamp()))) {
@@ -627,12 +637,21 @@ final class TxnCommands {
       if (Txns.ts(r.getFrom()).isAfter(Txns.ts(r.getTo()))) {
         return Errors.invalid("a refresh's from must not be above its to");
       }
+      if (r.getToEnd()) {
+        if (!r.getEndKey().isEmpty()) {
+          return Errors.invalid("a refresh to the end of the key space names no end key");
+        }
+        return Commands.checkSpan(r.getStartKey(), ByteString.EMPTY, range, false);
+      }
       return Commands.checkSpan(r.getStartKey(), r.getEndKey(), range, true);
     }
 
     @Override
     public List<Span> latchSpans(KvRequest request) {
       RefreshRequest r = request.getRefresh();
+      if (r.getToEnd()) {
+        return List.of(new Span(r.getStartKey(), Commands.UNBOUNDED_END, Mode.READ));
+      }
       return r.getEndKey().isEmpty()
           ? List.of(Span.point(r.getStartKey(), Mode.READ))
           : List.of(new Span(r.getStartKey(), r.getEndKey(), Mode.READ));
@@ -646,9 +665,11 @@ final class TxnCommands {
       Timestamp to = Txns.ts(r.getTo());
       byte[] start = r.getStartKey().toByteArray();
       byte[] end =
-          r.getEndKey().isEmpty()
-              ? Arrays.copyOf(start, start.length + 1) // the key's successor
-              : r.getEndKey().toByteArray();
+          r.getToEnd()
+              ? new byte[0] // the end of the key space
+              : r.getEndKey().isEmpty()
+                  ? Arrays.copyOf(start, start.length + 1) // the key's successor
+                  : r.getEndKey().toByteArray();
       List<MvccStore.KeyIntent> intents = new ArrayList<>();
       byte[] written = MvccStore.firstWriteIn(state, start, end, from, to, intents);
       if (written != null) {
@@ -662,7 +683,9 @@ final class TxnCommands {
           return Errors.txnRetry("refresh failed: a key read holds another's intent", null);
         }
       }
-      if (r.getEndKey().isEmpty()) {
+      if (r.getToEnd()) {
+        ctx.tscache().add(r.getStartKey(), Commands.UNBOUNDED_END, to, self.getId());
+      } else if (r.getEndKey().isEmpty()) {
         ctx.tscache().add(r.getStartKey(), to, self.getId());
       } else {
         ctx.tscache().add(r.getStartKey(), r.getEndKey(), to, self.getId());

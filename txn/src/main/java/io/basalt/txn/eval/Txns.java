@@ -3,6 +3,7 @@ package io.basalt.txn.eval;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.Intent;
+import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.ReplicatedWrite;
@@ -25,6 +26,50 @@ final class Txns {
 
   static Timestamp ts(io.basalt.api.Timestamp t) {
     return Timestamp.fromProto(t);
+  }
+
+  /** The largest wall time a request may name: far beyond any clock, and far from overflow. */
+  static final long MAX_WALL_NANOS = 1L << 62;
+
+  /** Every timestamp {@code request} names. */
+  private static java.util.List<io.basalt.api.Timestamp> timestamps(KvRequest request) {
+    java.util.List<io.basalt.api.Timestamp> out = new java.util.ArrayList<>();
+    if (request.getHeader().hasTxn()) {
+      Transaction t = request.getHeader().getTxn();
+      out.add(t.getReadTimestamp());
+      out.add(t.getUncertaintyLimit());
+      out.add(t.getMeta().getWriteTimestamp());
+      out.add(t.getMeta().getMinTimestamp());
+    }
+    switch (request.getRequestCase()) {
+      case REFRESH -> {
+        out.add(request.getRefresh().getFrom());
+        out.add(request.getRefresh().getTo());
+      }
+      case PUSH_TXN -> {
+        out.add(request.getPushTxn().getPushTo());
+        out.add(request.getPushTxn().getPushee().getWriteTimestamp());
+        out.add(request.getPushTxn().getPushee().getMinTimestamp());
+      }
+      case RESOLVE_INTENT -> {
+        out.add(request.getResolveIntent().getCommitTimestamp());
+        out.add(request.getResolveIntent().getTxn().getWriteTimestamp());
+      }
+      default -> {}
+    }
+    return out;
+  }
+
+  /**
+   * Why a timestamp {@code request} names is not one (negative, or absurdly far ahead), or null.
+   */
+  static String badTimestamp(KvRequest request) {
+    for (io.basalt.api.Timestamp t : timestamps(request)) {
+      if (t.getWallNanos() < 0 || t.getLogical() < 0 || t.getWallNanos() > MAX_WALL_NANOS) {
+        return "timestamp " + t.getWallNanos() + "," + t.getLogical() + " is out of range";
+      }
+    }
+    return null;
   }
 
   static Timestamp max(Timestamp a, Timestamp b) {

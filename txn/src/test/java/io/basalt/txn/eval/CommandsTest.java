@@ -70,9 +70,13 @@ class CommandsTest {
   }
 
   @Test
-  void aPlainWriteGoesAboveTheLatestReadOfItsKey() {
+  void aPlainWriteGoesAboveTheLatestRecordedReadOfItsKey() {
     replica.now = T2;
-    replica.read(get("c"));
+    // (A transaction's read records its key; a plain one records nothing.)
+    replica.tscache.add(
+        com.google.protobuf.ByteString.copyFromUtf8("c"),
+        T2,
+        com.google.protobuf.ByteString.copyFromUtf8("some-txn"));
     Evaluated e = evaluate(put("c", "v"), T2);
     assertThat(e.command().getWrites(0).getTimestamp()).isEqualTo(T2.next().toProto());
     Evaluated other = evaluate(put("d", "v"), T2);
