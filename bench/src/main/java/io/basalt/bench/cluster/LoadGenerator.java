@@ -29,6 +29,9 @@ import java.util.concurrent.locks.LockSupport;
  * java -cp bench/target/benchmarks.jar io.basalt.bench.cluster.LoadGenerator \
  *     --start-cluster 3 --op put --threads 64 --value-size 100 --duration 30s
  * </pre>
+ *
+ * <p>{@code --op} is {@code put}, {@code get}, {@code mixed:F} (a share F of gets), {@code txn1} (a
+ * transaction writing two keys in one range) or {@code txn2} (two keys in two ranges).
  */
 public final class LoadGenerator {
   /** What to run. */
@@ -47,6 +50,11 @@ public final class LoadGenerator {
     void put(byte[] key, byte[] value) throws Exception;
 
     byte[] get(byte[] key) throws Exception;
+
+    /** Writes {@code value} to both keys in one transaction. */
+    default void txn(byte[] first, byte[] second, byte[] value) throws Exception {
+      throw new UnsupportedOperationException("this target runs no transactions");
+    }
 
     @Override
     void close();
@@ -199,6 +207,15 @@ public final class LoadGenerator {
       }
 
       @Override
+      public void txn(byte[] first, byte[] second, byte[] value) {
+        client.txn(tx -> {
+          tx.put(first, value);
+          tx.put(second, value);
+          return null;
+        });
+      }
+
+      @Override
       public void close() {
         client.close();
       }
@@ -240,11 +257,28 @@ public final class LoadGenerator {
     return k;
   }
 
+  /** A key in the same range as {@code k}: the same first byte. */
+  static byte[] sibling(byte[] k) {
+    byte[] s = Arrays.copyOf(k, k.length + 1);
+    s[k.length] = 's';
+    return s;
+  }
+
+  /**
+   * A key half the key space away from {@code k} (first byte + 128): in another of the ranges
+   * {@code init} cuts evenly over the first byte.
+   */
+  static byte[] farAway(byte[] k) {
+    byte[] f = k.clone();
+    f[0] = (byte) (1 + Math.floorMod((k[0] & 0xff) - 1 + 127, 255));
+    return f;
+  }
+
   /** Loads every key once (so reads find values), then runs the workload. */
   public static Result run(String name, Target target, Options o) throws InterruptedException {
     byte[] value = new byte[o.valueSize()];
     new SplittableRandom(7).nextBytes(value);
-    if (!o.op().equals("put")) {
+    if (!o.op().equals("put") && !o.op().startsWith("txn")) {
       preload(target, o.keys(), Math.min(64, o.threads() * 2), value);
     }
     long[][] samples = new long[o.threads()][];
@@ -253,9 +287,11 @@ public final class LoadGenerator {
     long start = System.nanoTime();
     long measureFrom = start + o.warmup().toNanos();
     long end = measureFrom + o.duration().toNanos();
+    boolean txn = o.op().equals("txn1") || o.op().equals("txn2");
+    boolean oneRange = o.op().equals("txn1");
     double readFraction =
         switch (o.op()) {
-          case "put" -> 0.0;
+          case "put", "txn1", "txn2" -> 0.0;
           case "get" -> 1.0;
           default -> Double.parseDouble(o.op().substring(o.op().indexOf(':') + 1));
         };
@@ -277,7 +313,10 @@ public final class LoadGenerator {
                     }
                     int k = zipf != null ? zipf.next(r) : r.nextInt(o.keys());
                     try {
-                      if (r.nextDouble() < readFraction) {
+                      if (txn) {
+                        byte[] first = key(k);
+                        target.txn(first, oneRange ? sibling(first) : farAway(first), value);
+                      } else if (r.nextDouble() < readFraction) {
                         target.get(key(k));
                       } else {
                         target.put(key(k), value);

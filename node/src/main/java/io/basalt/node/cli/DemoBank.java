@@ -2,6 +2,7 @@ package io.basalt.node.cli;
 
 import io.basalt.client.BasaltClient;
 import io.basalt.client.BasaltException;
+import io.basalt.client.TxnOptions;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -110,13 +111,17 @@ final class DemoBank {
   }
 
   private List<Integer> balances(BasaltClient client) {
-    return client.txn(tx -> {
-      List<Integer> out = new ArrayList<>();
-      for (byte[] a : accounts) {
-        out.add(balance(tx.get(a)));
-      }
-      return out;
-    });
+    // Over keys written all the time, a read-only transaction restarts often (a value committed
+    // in its uncertainty interval), hence many attempts.
+    return client.txn(
+        TxnOptions.defaults().withMaxAttempts(200),
+        tx -> {
+          List<Integer> out = new ArrayList<>();
+          for (byte[] a : accounts) {
+            out.add(balance(tx.get(a)));
+          }
+          return out;
+        });
   }
 
   private static boolean sound(List<Integer> balances) {

@@ -220,14 +220,20 @@ class TxnProcessTest {
           pool.submit(() -> {
             for (int n = 0; n < 40; n++) {
               int sum = 0;
+              // Read-only transactions over keys written all the time restart often: a value
+              // committed within the uncertainty interval (the maximum clock offset, 500 ms) after
+              // the read timestamp is uncertain, and refreshing the earlier reads past it fails
+              // when those were written too. Hence many attempts.
               List<Integer> balances =
-                  client.txn(tx -> {
-                    List<Integer> out = new ArrayList<>();
-                    for (byte[] k : keys) {
-                      out.add(Integer.parseInt(s(tx.get(k))));
-                    }
-                    return out;
-                  });
+                  client.txn(
+                      TxnOptions.defaults().withMaxAttempts(200),
+                      tx -> {
+                        List<Integer> out = new ArrayList<>();
+                        for (byte[] k : keys) {
+                          out.add(Integer.parseInt(s(tx.get(k))));
+                        }
+                        return out;
+                      });
               for (int v : balances) {
                 sum += v;
                 if (v < 0) {
