@@ -189,13 +189,18 @@ final class TxnCoordinator implements Txn {
 
   /** Keeps the record alive (1 s) while locks are held, so nobody takes them as abandoned. */
   private void startHeartbeat() {
+    startHeartbeat(0);
+  }
+
+  /** Heartbeats every second from {@code delaySeconds} on (unless already heartbeating). */
+  private void startHeartbeat(long delaySeconds) {
     if (heartbeat != null) {
       return;
     }
     heartbeat =
         TxnRunner.scheduler()
             .scheduleWithFixedDelay(
-                this::heartbeatOnce, 0, 1, java.util.concurrent.TimeUnit.SECONDS);
+                this::heartbeatOnce, delaySeconds, 1, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   /**
@@ -573,7 +578,9 @@ final class TxnCoordinator implements Txn {
   /** Writes spread over ranges: intents everywhere, then the record flipped to COMMITTED. */
   private HlcTimestamp commitParallel(Map<RangeDescriptor, List<ByteString>> byRange) {
     intentsSent = byRange;
-    startHeartbeat(); // intents are about to exist: keep the record alive until the end
+    // Intents are about to exist: keep the record alive until the end. The anchor's intents
+    // write it PENDING with a fresh heartbeat, so the first one is due a second later.
+    startHeartbeat(1);
     Transaction current = txn;
     List<CompletableFuture<Router.Reply>> sent = new ArrayList<>();
     for (Map.Entry<RangeDescriptor, List<ByteString>> e : byRange.entrySet()) {

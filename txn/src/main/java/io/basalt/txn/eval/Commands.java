@@ -247,6 +247,21 @@ public final class Commands {
     return null;
   }
 
+  /**
+   * Write latches on each of {@code keys} once (in their order), and on {@code extra} too when it
+   * is not null.
+   */
+  static List<Span> writeLatches(Iterable<ByteString> keys, ByteString extra) {
+    Set<ByteString> distinct = new LinkedHashSet<>();
+    keys.forEach(distinct::add);
+    if (extra != null) {
+      distinct.add(extra);
+    }
+    List<Span> spans = new ArrayList<>(distinct.size());
+    distinct.forEach(k -> spans.add(Span.point(k, Mode.WRITE)));
+    return spans;
+  }
+
   /** The newest version of {@code key} in the applied state. */
   private static Optional<Version> latest(Reader state, ByteString key) {
     return MvccStore.get(state, key.toByteArray(), Timestamp.MAX);
@@ -552,9 +567,7 @@ public final class Commands {
       for (Mutation m : request.getWriteBatch().getMutationsList()) {
         keys.add(m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey());
       }
-      List<Span> spans = new ArrayList<>(keys.size());
-      keys.forEach(k -> spans.add(Span.point(k, Mode.WRITE)));
-      return spans;
+      return writeLatches(keys, null);
     }
 
     @Override

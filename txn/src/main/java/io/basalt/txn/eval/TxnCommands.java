@@ -41,7 +41,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The transaction protocol's requests (DESIGN.md, "Transactions"): a transaction's writes, sent at
@@ -120,12 +119,9 @@ final class TxnCommands {
 
     @Override
     public List<Span> latchSpans(KvRequest request) {
-      Set<ByteString> keys = new LinkedHashSet<>();
+      List<ByteString> keys = new ArrayList<>();
       request.getTxnWrite().getMutationsList().forEach(m -> keys.add(keyOf(m)));
-      List<Span> spans = new ArrayList<>();
-      keys.forEach(k -> spans.add(Span.point(k, Mode.WRITE)));
-      spans.add(Span.point(recordLatch(request.getHeader().getTxn().getMeta()), Mode.WRITE));
-      return spans;
+      return Commands.writeLatches(keys, recordLatch(request.getHeader().getTxn().getMeta()));
     }
 
     @Override
@@ -320,11 +316,9 @@ final class TxnCommands {
 
     @Override
     public List<Span> latchSpans(KvRequest request) {
-      Set<ByteString> keys = new LinkedHashSet<>(request.getEndTxn().getLockKeysList());
-      List<Span> spans = new ArrayList<>();
-      keys.forEach(k -> spans.add(Span.point(k, Mode.WRITE)));
-      spans.add(Span.point(recordLatch(request.getHeader().getTxn().getMeta()), Mode.WRITE));
-      return spans;
+      return Commands.writeLatches(
+          request.getEndTxn().getLockKeysList(),
+          recordLatch(request.getHeader().getTxn().getMeta()));
     }
 
     @Override
@@ -547,10 +541,7 @@ final class TxnCommands {
 
     @Override
     public List<Span> latchSpans(KvRequest request) {
-      Set<ByteString> keys = new LinkedHashSet<>(request.getResolveIntent().getKeysList());
-      List<Span> spans = new ArrayList<>();
-      keys.forEach(k -> spans.add(Span.point(k, Mode.WRITE)));
-      return spans;
+      return Commands.writeLatches(request.getResolveIntent().getKeysList(), null);
     }
 
     @Override
