@@ -45,7 +45,7 @@ final class IntentResolver {
     boolean read =
         switch (request.getRequestCase()) {
           case GET -> !request.getGet().getForUpdate(); // a locking read is a writer
-          case SCAN, REFRESH -> true;
+          case SCAN -> true;
           default -> false;
         };
     PushTxnRequest.Builder push = PushTxnRequest.newBuilder().setPushee(pushee);

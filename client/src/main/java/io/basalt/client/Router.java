@@ -729,23 +729,17 @@ final class Router implements AutoCloseable {
     }
 
     private void retryAfterBackoff(String reason) {
-      metrics.retry(reason);
-      long delay = backoff.delayNanos(backoffs++, ThreadLocalRandom.current().nextDouble());
-      long remaining = deadlineNanos - ticker.read();
-      try {
-        pool.scheduler()
-            .schedule(this::attempt, Math.max(0, Math.min(delay, remaining)), TimeUnit.NANOSECONDS);
-      } catch (RejectedExecutionException e) {
-        finish(new BasaltException("the client is closed"));
-      }
+      retryAfter(reason, backoff.delayNanos(backoffs++, ThreadLocalRandom.current().nextDouble()));
     }
 
-    /**
-     * Tries again after a short wait for a live transaction's intent to go (see IntentResolver).
-     */
+    /** Tries again after a short wait for a live transaction's intent to go (IntentResolver). */
     private void waitForIntent() {
-      metrics.retry("write_intent_wait");
-      long delay = IntentResolver.waitNanos(intentWaits++);
+      retryAfter("write_intent_wait", IntentResolver.waitNanos(intentWaits++));
+    }
+
+    /** Tries again after {@code delay}, or at the deadline if that comes first. */
+    private void retryAfter(String reason, long delay) {
+      metrics.retry(reason);
       long remaining = deadlineNanos - ticker.read();
       try {
         pool.scheduler()

@@ -115,10 +115,6 @@ final class TxnCoordinator implements Txn {
     return (int) (Integer.MAX_VALUE - 1 - Math.floorMod(millis, (long) Integer.MAX_VALUE - 2));
   }
 
-  int priority() {
-    return txn.getMeta().getPriority();
-  }
-
   @Override
   public byte[] get(byte[] key) {
     checkOpen();

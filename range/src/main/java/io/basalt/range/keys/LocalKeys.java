@@ -134,14 +134,4 @@ public final class LocalKeys {
     System.arraycopy(txnId, 0, out, 9 + anchor, txnId.length);
     return out;
   }
-
-  /** The first transaction-record key of {@code rangeId}. */
-  public static byte[] txnRecordPrefix(long rangeId) {
-    return key(rangeId, TXN_RECORD);
-  }
-
-  /** The first key after every transaction record of {@code rangeId}. */
-  public static byte[] txnRecordPrefixEnd(long rangeId) {
-    return key(rangeId, (byte) (TXN_RECORD + 1));
-  }
 }

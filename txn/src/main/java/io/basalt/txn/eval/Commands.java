@@ -262,16 +262,13 @@ public final class Commands {
     return spans;
   }
 
-  /** The newest version of {@code key} in the applied state. */
-  private static Optional<Version> latest(Reader state, ByteString key) {
-    return MvccStore.get(state, key.toByteArray(), Timestamp.MAX);
-  }
-
   /**
    * A plain write's look at its keys: the error that stops it ({@code conflict}), or the timestamp
-   * it writes at ({@code ts}).
+   * it writes at ({@code ts}) and the live value of its first key ({@code current}, read in the
+   * same seek, for the writes that look at it).
    */
-  private record PlainWrite(KvResponse conflict, io.basalt.api.Timestamp ts) {}
+  private record PlainWrite(
+      KvResponse conflict, io.basalt.api.Timestamp ts, Optional<Version> current) {}
 
   /**
    * Checks a plain (non-transactional) write of {@code keys}: one that names a transaction is
@@ -287,22 +284,27 @@ public final class Commands {
     if (request.getHeader().hasTxn()) {
       return new PlainWrite(
           Errors.invalid("a transaction writes through txn_write, not " + request.getRequestCase()),
+          null,
           null);
     }
     Timestamp ts = ctx.now();
+    Optional<Version> current = null;
     for (ByteString key : keys) {
       MvccStore.KeyRead kr =
           MvccStore.readKey(state, key.toByteArray(), Timestamp.MAX, Timestamp.MAX);
       if (kr.intent() != null) {
         return new PlainWrite(
-            Errors.writeIntent(key, Txns.parseIntent(kr.intent()).getTxn()), null);
+            Errors.writeIntent(key, Txns.parseIntent(kr.intent()).getTxn()), null, null);
+      }
+      if (current == null) {
+        current = kr.version().filter(v -> !v.isTombstone());
       }
       if (kr.newest() != null && kr.newest().compareTo(ts) >= 0) {
         ts = kr.newest().next();
       }
       ts = Txns.aboveReads(ctx.tscache(), key, ts, ByteString.EMPTY);
     }
-    return new PlainWrite(null, ts.toProto());
+    return new PlainWrite(null, ts.toProto(), current);
   }
 
   private static ReplicatedWrite put(ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
@@ -477,7 +479,7 @@ public final class Commands {
       if (w.conflict() != null) {
         return w.conflict();
       }
-      boolean existed = latest(state, key).isPresent();
+      boolean existed = w.current().isPresent();
       if (existed) {
         into.addWrites(tombstone(key, w.ts()));
       }
@@ -515,7 +517,7 @@ public final class Commands {
       if (w.conflict() != null) {
         return w.conflict();
       }
-      Optional<Version> cur = latest(state, c.getKey());
+      Optional<Version> cur = w.current();
       boolean ok =
           c.getExpectAbsent()
               ? cur.isEmpty()

@@ -64,6 +64,12 @@ final class Txns {
    * Why a timestamp {@code request} names is not one (negative, or absurdly far ahead), or null.
    */
   static String badTimestamp(KvRequest request) {
+    if (!request.getHeader().hasTxn()
+        && request.getRequestCase() != KvRequest.RequestCase.REFRESH
+        && request.getRequestCase() != KvRequest.RequestCase.PUSH_TXN
+        && request.getRequestCase() != KvRequest.RequestCase.RESOLVE_INTENT) {
+      return null; // a plain request names none (the header's own is checked by the store)
+    }
     for (io.basalt.api.Timestamp t : timestamps(request)) {
       if (t.getWallNanos() < 0 || t.getLogical() < 0 || t.getWallNanos() > MAX_WALL_NANOS) {
         return "timestamp " + t.getWallNanos() + "," + t.getLogical() + " is out of range";

@@ -86,6 +86,17 @@ class CommandsTest {
   }
 
   @Test
+  void aPlainWriteGoesAboveANewerVersionThanTheLeadersClock() {
+    // A transaction pushed by a reader may commit ahead of every clock; a plain write after it
+    // must still land above it, or a read of the newest value would keep returning the older.
+    store("c", "ahead", T2);
+    Evaluated e = evaluate(put("c", "v"), T1);
+    assertThat(e.command().getWrites(0).getTimestamp()).isEqualTo(T2.next().toProto());
+    Evaluated other = evaluate(put("d", "v"), T1);
+    assertThat(other.command().getWrites(0).getTimestamp()).isEqualTo(T1.toProto());
+  }
+
+  @Test
   void aDeleteWritesATombstoneOnlyWhenTheKeyExists() {
     Evaluated absent = evaluate(delete("c"), T2);
     assertThat(absent.command().getWritesList()).isEmpty();
