@@ -4,7 +4,11 @@ import com.google.protobuf.ByteString;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.PushTxnRequest;
+import io.basalt.api.PushTxnResponse;
 import io.basalt.api.PushType;
+import io.basalt.api.QueryIntentRequest;
+import io.basalt.api.QueryIntentResponse;
+import io.basalt.api.RecoverTxnRequest;
 import io.basalt.api.ResolveIntentRequest;
 import io.basalt.api.Timestamp;
 import io.basalt.api.Transaction;
@@ -12,6 +16,8 @@ import io.basalt.api.TxnMeta;
 import io.basalt.api.TxnRecord;
 import io.basalt.api.TxnStatus;
 import io.basalt.api.WriteIntentError;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -21,7 +27,9 @@ import java.util.concurrent.CompletableFuture;
  * above its uncertainty limit, which always succeeds on a live holder; a writer, or a plain read
  * (which reads the newest value and cannot be ordered below an intent), asks to abort it, which
  * succeeds only on an abandoned holder (its record unheard of past the expiry) or one of lower
- * priority. When neither happens the request waits (the router's backoff) and tries again.
+ * priority. A holder staging its commit is neither pushed nor aborted: the request waits for it,
+ * or, once it is abandoned, recovers it ({@link #recover}). When the intent is not out of the way
+ * the request waits (the router's backoff) and tries again.
  */
 final class IntentResolver {
   private final Router router;
@@ -80,8 +88,14 @@ final class IntentResolver {
                   return b;
                 }))
         .thenCompose(reply -> {
-          TxnRecord record = reply.response().getPushTxn().getPushee();
-          boolean pushed = reply.response().getPushTxn().getPushed();
+          if (reply.response().getPushTxn().getNeedsRecovery()) {
+            return recover(reply.response().getPushTxn().getPushee());
+          }
+          return CompletableFuture.completedFuture(reply.response().getPushTxn());
+        })
+        .thenCompose(pushReply -> {
+          TxnRecord record = pushReply.getPushee();
+          boolean pushed = pushReply.getPushed();
           TxnStatus status = record.getStatus();
           boolean finalized = status == TxnStatus.TXN_COMMITTED || status == TxnStatus.TXN_ABORTED;
           if (!finalized && !pushed) {
@@ -91,6 +105,70 @@ final class IntentResolver {
               .thenApply(done -> true);
         })
         .exceptionally(failure -> false);
+  }
+
+  /**
+   * Recovers the STAGING transaction of {@code staging} (an abandoned one, or its own coordinator's
+   * when a staging write's outcome is unknown): asks each in-flight write's range whether the write
+   * is there, preventing a missing one from ever landing at or below the record's timestamp, then
+   * commits the record if all were there at or below it, else aborts it. Completes with the push
+   * answer the recovery amounts to: the record as it was left (committed or aborted; or, rarely,
+   * still staged, then not pushed).
+   */
+  CompletableFuture<PushTxnResponse> recover(TxnRecord staging) {
+    return recover(staging.getMeta(), staging.getInFlightWritesList(), 3);
+  }
+
+  /** {@link #recover}, preventing at {@code meta}'s write timestamp, queried again if too low. */
+  private CompletableFuture<PushTxnResponse> recover(
+      TxnMeta meta, List<ByteString> inFlight, int rounds) {
+    List<CompletableFuture<QueryIntentResponse>> queries = new ArrayList<>();
+    for (ByteString key : inFlight) {
+      QueryIntentRequest query =
+          QueryIntentRequest.newBuilder().setKey(key).setTxn(meta).setPrevent(true).build();
+      queries.add(
+          router
+              .send(
+                  new Router.Op(
+                      "query_intent",
+                      key.toByteArray(),
+                      false,
+                      KvResponse.ResponseCase.QUERY_INTENT,
+                      range -> KvRequest.newBuilder().setQueryIntent(query)))
+              .thenApply(reply -> reply.response().getQueryIntent()));
+    }
+    return CompletableFuture.allOf(queries.toArray(CompletableFuture[]::new))
+        .thenCompose(all -> {
+          RecoverTxnRequest.Builder recover =
+              RecoverTxnRequest.newBuilder().setTxn(meta).setAllFound(true);
+          Timestamp upTo = Timestamp.getDefaultInstance();
+          for (CompletableFuture<QueryIntentResponse> q : queries) {
+            QueryIntentResponse found = q.join();
+            if (!found.getFound()) {
+              recover.setAllFound(false);
+            } else if (TxnCoordinator.compare(found.getWriteTimestamp(), upTo) > 0) {
+              upTo = found.getWriteTimestamp();
+            }
+          }
+          RecoverTxnRequest built = recover.setFoundUpTo(upTo).build();
+          return router.send(
+              new Router.Op(
+                  "recover_txn",
+                  meta.getAnchorKey().toByteArray(),
+                  true,
+                  KvResponse.ResponseCase.RECOVER_TXN,
+                  range -> KvRequest.newBuilder().setRecoverTxn(built)));
+        })
+        .thenCompose(reply -> {
+          TxnRecord record = reply.response().getRecoverTxn().getRecord();
+          boolean ended = record.getStatus() != TxnStatus.TXN_STAGING;
+          if (!ended && rounds > 1) {
+            // Staged above where the queries prevented: query again at the record's timestamp.
+            return recover(record.getMeta(), inFlight, rounds - 1);
+          }
+          return CompletableFuture.completedFuture(
+              PushTxnResponse.newBuilder().setPushee(record).setPushed(ended).build());
+        });
   }
 
   /** Resolves {@code txn}'s intents on {@code key} (in the key's range) as {@code status}. */

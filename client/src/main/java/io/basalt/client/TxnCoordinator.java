@@ -1,7 +1,6 @@
 package io.basalt.client;
 
 import com.google.protobuf.ByteString;
-import io.basalt.api.DeleteRequest;
 import io.basalt.api.EndTxnRequest;
 import io.basalt.api.EndTxnResponse;
 import io.basalt.api.Error;
@@ -10,8 +9,6 @@ import io.basalt.api.GetResponse;
 import io.basalt.api.Isolation;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
-import io.basalt.api.Mutation;
-import io.basalt.api.PutRequest;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.RefreshRequest;
 import io.basalt.api.ScanRequest;
@@ -44,10 +41,12 @@ import java.util.function.Function;
  * key), its reads are refreshed to the commit timestamp first.
  *
  * <p>Commit: all writes in one range go in one request that commits them (one Raft round, no
- * intent, no record). Otherwise each range gets its writes as intents, in parallel, the anchor's
- * range (of the first key written) with a PENDING record; then the record is flipped to COMMITTED,
- * which resolves the anchor range's intents in the same command, and the other ranges' intents are
- * resolved in the background (anyone who meets one first resolves it from the record).
+ * intent, no record). Otherwise a parallel commit: each range gets its writes as intents, in
+ * parallel, the anchor's range (of the first key written or locked) with the record STAGING; once
+ * every write is in place at or below the staging timestamp the transaction is committed and the
+ * caller answered (one round), and then the record is flipped to COMMITTED, which resolves the
+ * anchor range's intents, and the other ranges' intents are resolved, in the background (anyone who
+ * meets one first resolves it from the record, or recovers a STAGING record left abandoned).
  */
 final class TxnCoordinator implements Txn {
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -532,25 +531,11 @@ final class TxnCoordinator implements Txn {
     return out;
   }
 
-  private List<Mutation> mutations(List<ByteString> keys) {
-    List<Mutation> out = new ArrayList<>();
-    for (ByteString k : keys) {
-      ByteString v = writes.get(k);
-      out.add(
-          v == null
-              ? Mutation.newBuilder().setDelete(DeleteRequest.newBuilder().setKey(k)).build()
-              : Mutation.newBuilder()
-                  .setPut(PutRequest.newBuilder().setKey(k).setValue(v))
-                  .build());
-    }
-    return out;
-  }
-
   /** Every write in the anchor's range: written and committed by one request. */
   private HlcTimestamp commitOnePhase() {
     TxnWriteRequest request =
         TxnWriteRequest.newBuilder()
-            .addAllMutations(mutations(new ArrayList<>(writes.keySet())))
+            .addAllMutations(ParallelCommit.mutations(new ArrayList<>(writes.keySet()), writes))
             .setOnePhase(true)
             .setAnchor(true)
             .build();
@@ -571,64 +556,51 @@ final class TxnCoordinator implements Txn {
     }
   }
 
-  /** Writes spread over ranges: intents everywhere, then the record flipped to COMMITTED. */
+  /**
+   * Writes spread over ranges, or locks beside them: a parallel commit. Every range's writes go out
+   * at once as intents, the anchor's range's with the record STAGING; the transaction is committed
+   * the moment all of them are in place at or below the staging timestamp, which the answers show,
+   * and the record is made COMMITTED (and the intents resolved) after the caller has its answer.
+   * When a write had to move above the staging timestamp, the reads are refreshed there and the
+   * record committed explicitly; when a write's fate is unknown, this coordinator recovers its own
+   * transaction as anyone finding it abandoned would.
+   */
   private HlcTimestamp commitParallel(Map<RangeDescriptor, List<ByteString>> byRange) {
     intentsSent = byRange;
     // Intents are about to exist: keep the record alive until the end. The anchor's intents
-    // write it PENDING with a fresh heartbeat, so the first one is due a second later.
+    // write it with a fresh heartbeat, so the first one is due a second later.
     startHeartbeat(1);
-    Transaction current = txn;
-    List<CompletableFuture<Router.Reply>> sent = new ArrayList<>();
-    for (Map.Entry<RangeDescriptor, List<ByteString>> e : byRange.entrySet()) {
-      List<ByteString> keys = new ArrayList<>(e.getValue());
-      keys.removeIf(k -> !writes.containsKey(k)); // only locked here: released at the end
-      if (keys.isEmpty()) {
-        continue; // only locks here (the record, if the anchor is here, is made by the commit)
-      }
-      TxnWriteRequest request =
-          TxnWriteRequest.newBuilder()
-              .addAllMutations(mutations(keys))
-              .setAnchor(keys.contains(anchor))
-              .build();
-      sent.add(
-          router.send(
-              new Router.Op(
-                  "txn_write",
-                  keys.get(0).toByteArray(),
-                  true,
-                  KvResponse.ResponseCase.TXN_WRITE,
-                  range -> {
-                    KvRequest.Builder b = KvRequest.newBuilder().setTxnWrite(request);
-                    b.getHeaderBuilder().setTxn(current);
-                    return b;
-                  })));
+    if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE
+        && compare(txn.getMeta().getWriteTimestamp(), txn.getReadTimestamp()) > 0) {
+      refreshTo(txn.getMeta().getWriteTimestamp()); // a record is staged at the reads only
     }
-    RuntimeException failure = null;
-    for (CompletableFuture<Router.Reply> f : sent) {
-      try {
-        adopt(f.join().response().getHeader().getTxn());
-      } catch (RuntimeException e) {
-        Throwable cause = Failures.unwrap(e);
-        if (failure == null || cause instanceof AmbiguousResultException) {
-          failure = cause instanceof RuntimeException r ? r : Failures.asBasalt(cause);
-        }
-      }
+    List<ByteString> lockKeys = allKeys();
+    ParallelCommit commit = new ParallelCommit(router, txn, anchor, byRange, writes, lockKeys);
+    ParallelCommit.Outcome sent = commit.send();
+    sent.seen().forEach(this::adopt);
+    RuntimeException failure = sent.failure();
+    if (failure != null && sent.maybeStaged()) {
+      return commit.recover(failure);
     }
     if (failure != null) {
       if (failure instanceof AmbiguousResultException
           || failure instanceof DeadlineExceededException) {
-        // No commit was sent: whatever intents landed are rolled back (or expire).
+        // The record was never staged: whatever intents landed are rolled back (or expire).
         throw new TransactionRetryException(
             "the transaction's writes did not all land; it did not commit: " + failure.getMessage(),
             failure);
       }
       throw failure;
     }
+    if (sent.committed()) {
+      // Every write is in place at or below the staging timestamp.
+      commit.finish(txn, sent.stagedAt());
+      return HlcTimestamp.of(sent.stagedAt());
+    }
     Timestamp commitTs = txn.getMeta().getWriteTimestamp();
     if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE) {
       refreshTo(commitTs);
     }
-    List<ByteString> lockKeys = allKeys();
     for (int refreshes = 0; ; refreshes++) {
       EndTxnRequest end =
           EndTxnRequest.newBuilder().setCommit(true).addAllLockKeys(lockKeys).build();
@@ -661,12 +633,8 @@ final class TxnCoordinator implements Txn {
 
   /** Resolves the intents outside the anchor's range in the background. */
   private void resolveElsewhere(TxnStatus status, Timestamp ts) {
-    TxnMeta meta = txn.getMeta();
-    for (Map.Entry<RangeDescriptor, List<ByteString>> e : intentsSent.entrySet()) {
-      if (!e.getValue().contains(anchor) || status == TxnStatus.TXN_ABORTED) {
-        router.intents().resolve(e.getValue(), meta, status, ts);
-      }
-    }
+    ParallelCommit.resolveElsewhere(
+        router.intents(), intentsSent, anchor, txn.getMeta(), status, ts);
   }
 
   /** Every key written or locked. */

@@ -336,7 +336,7 @@ final class Replica implements StoreRules.NewLeader {
    * evaluated before them, so none lands later beneath a timestamp they recorded).
    */
   private void serveLatched(Pending p) {
-    if (!p.request.getHeader().hasTxn()) {
+    if (!Commands.latchesRead(p.request)) {
       // A plain read reads the newest applied value: a write still on its way is not yet
       // acknowledged, so not seeing it is linearizable, and no timestamp is recorded to protect.
       p.reply(read(p.request));

@@ -125,6 +125,8 @@ public final class Commands {
     TABLE.put(KvRequest.RequestCase.PUSH_TXN, new TxnCommands.Push());
     TABLE.put(KvRequest.RequestCase.RESOLVE_INTENT, new TxnCommands.Resolve());
     TABLE.put(KvRequest.RequestCase.REFRESH, new TxnCommands.Refresh());
+    TABLE.put(KvRequest.RequestCase.QUERY_INTENT, new Recovery.QueryIntent());
+    TABLE.put(KvRequest.RequestCase.RECOVER_TXN, new Recovery.RecoverTxn());
   }
 
   private static Command of(KvRequest request) {
@@ -141,6 +143,16 @@ public final class Commands {
   public static boolean isWrite(KvRequest request) {
     Command c = of(request);
     return c != null && c.isWrite(request);
+  }
+
+  /**
+   * Whether a read of {@code request}'s kind takes read latches (and is served once the writes
+   * evaluated before it are applied): a transaction's reads and intent queries record timestamps
+   * that no write evaluated earlier may land beneath; a plain read records none.
+   */
+  public static boolean latchesRead(KvRequest request) {
+    return request.getHeader().hasTxn()
+        || request.getRequestCase() == KvRequest.RequestCase.QUERY_INTENT;
   }
 
   /**

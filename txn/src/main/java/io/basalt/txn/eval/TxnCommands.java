@@ -77,6 +77,12 @@ final class TxnCommands {
     return KeySpace.contains(range, anchor) ? null : Errors.keyNotInRange(anchor, range);
   }
 
+  static List<ByteString> concat(List<ByteString> a, List<ByteString> b) {
+    List<ByteString> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+
   private static ByteString keyOf(Mutation m) {
     return m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey();
   }
@@ -100,8 +106,20 @@ final class TxnCommands {
         return bad;
       }
       TxnWriteRequest w = request.getTxnWrite();
-      if (w.getMutationsCount() == 0) {
+      if (w.getMutationsCount() == 0 && !w.getStage()) {
         return Errors.invalid("a transaction's write needs at least one mutation");
+      }
+      if (w.getStage() && w.getOnePhase()) {
+        return Errors.invalid("a one-phase commit is not staged");
+      }
+      if (!w.getStage() && (w.getInFlightWritesCount() > 0 || w.getLockKeysCount() > 0)) {
+        return Errors.invalid("only a staging write names in-flight writes and lock keys");
+      }
+      for (ByteString k : concat(w.getInFlightWritesList(), w.getLockKeysList())) {
+        String why = KeySpace.invalidUserKey(k.toByteArray());
+        if (why != null) {
+          return Errors.invalid(why);
+        }
       }
       List<byte[]> keys = new ArrayList<>();
       for (Mutation m : w.getMutationsList()) {
@@ -111,7 +129,7 @@ final class TxnCommands {
         keys.add(keyOf(m).toByteArray());
       }
       bad = Commands.checkKeys(keys, range, true);
-      if (bad == null && (w.getOnePhase() || w.getAnchor())) {
+      if (bad == null && (w.getOnePhase() || w.getAnchor() || w.getStage())) {
         bad = anchorHere(request.getHeader().getTxn().getMeta(), range);
       }
       return bad;
@@ -135,13 +153,16 @@ final class TxnCommands {
       Transaction txn = Txns.begun(request.getHeader().getTxn(), ctx);
       TxnMeta meta = txn.getMeta();
       TxnWriteRequest w = request.getTxnWrite();
-      TxnRecord record =
-          w.getAnchor() || w.getOnePhase() ? Txns.record(state, range.getRangeId(), meta) : null;
+      boolean anchor = w.getAnchor() || w.getOnePhase() || w.getStage();
+      TxnRecord record = anchor ? Txns.record(state, range.getRangeId(), meta) : null;
       if (record != null && record.getStatus() == TxnStatus.TXN_ABORTED) {
         return Errors.txnAborted("the transaction was aborted by a conflicting one");
       }
       if (record != null && record.getStatus() == TxnStatus.TXN_COMMITTED) {
         return Errors.invalid("the transaction has already committed");
+      }
+      if (record != null && record.getStatus() == TxnStatus.TXN_STAGING && !w.getStage()) {
+        return Errors.invalid("the transaction is staging its commit");
       }
       Timestamp readTs = Txns.ts(txn.getReadTimestamp());
       Timestamp ts = Txns.ts(meta.getWriteTimestamp());
@@ -217,7 +238,23 @@ final class TxnCommands {
         }
         into.addIntents(WriteIntent.newBuilder().setKey(keyOf(m)).setIntent(intent));
       }
-      if (w.getAnchor()) {
+      if (w.getStage()) {
+        // Staged (the commit is then decided by the in-flight writes) unless a serializable
+        // transaction moved above its reads, which must be refreshed to ts first.
+        boolean staged =
+            txn.getIsolation() != Isolation.ISOLATION_SERIALIZABLE || !ts.isAfter(readTs);
+        TxnRecord.Builder b =
+            TxnRecord.newBuilder()
+                .setMeta(intentMeta)
+                .setStatus(staged ? TxnStatus.TXN_STAGING : TxnStatus.TXN_PENDING)
+                .setLastHeartbeat(ctx.now().toProto())
+                .addAllLockKeys(w.getLockKeysList());
+        if (staged) {
+          b.addAllInFlightWrites(w.getInFlightWritesList());
+        }
+        Txns.writeRecord(into, b.build());
+        answer.setStaged(staged);
+      } else if (w.getAnchor()) {
         Txns.writeRecord(
             into,
             TxnRecord.newBuilder()
@@ -468,6 +505,16 @@ final class TxnCommands {
           && (record.getStatus() == TxnStatus.TXN_COMMITTED
               || record.getStatus() == TxnStatus.TXN_ABORTED)) {
         return pushed(false, record);
+      }
+      if (record != null && record.getStatus() == TxnStatus.TXN_STAGING) {
+        // It may have committed already (every in-flight write in place): a live one is waited
+        // for, an abandoned one recovered; neither is pushed nor aborted here.
+        return KvResponse.newBuilder()
+            .setPushTxn(
+                PushTxnResponse.newBuilder()
+                    .setPushee(record)
+                    .setNeedsRecovery(Txns.expired(Txns.ts(record.getLastHeartbeat()), ctx)))
+            .build();
       }
       TxnRecord current =
           record != null

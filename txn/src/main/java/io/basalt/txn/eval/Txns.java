@@ -55,6 +55,14 @@ final class Txns {
         out.add(request.getResolveIntent().getCommitTimestamp());
         out.add(request.getResolveIntent().getTxn().getWriteTimestamp());
       }
+      case QUERY_INTENT -> {
+        out.add(request.getQueryIntent().getTxn().getWriteTimestamp());
+        out.add(request.getQueryIntent().getTxn().getMinTimestamp());
+      }
+      case RECOVER_TXN -> {
+        out.add(request.getRecoverTxn().getTxn().getWriteTimestamp());
+        out.add(request.getRecoverTxn().getTxn().getMinTimestamp());
+      }
       default -> {}
     }
     return out;
@@ -67,7 +75,9 @@ final class Txns {
     if (!request.getHeader().hasTxn()
         && request.getRequestCase() != KvRequest.RequestCase.REFRESH
         && request.getRequestCase() != KvRequest.RequestCase.PUSH_TXN
-        && request.getRequestCase() != KvRequest.RequestCase.RESOLVE_INTENT) {
+        && request.getRequestCase() != KvRequest.RequestCase.RESOLVE_INTENT
+        && request.getRequestCase() != KvRequest.RequestCase.QUERY_INTENT
+        && request.getRequestCase() != KvRequest.RequestCase.RECOVER_TXN) {
       return null; // a plain request names none (the header's own is checked by the store)
     }
     for (io.basalt.api.Timestamp t : timestamps(request)) {

@@ -19,8 +19,10 @@ import io.basalt.api.PushTxnRequest;
 import io.basalt.api.PushTxnResponse;
 import io.basalt.api.PushType;
 import io.basalt.api.PutRequest;
+import io.basalt.api.QueryIntentRequest;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
+import io.basalt.api.RecoverTxnRequest;
 import io.basalt.api.RefreshRequest;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.ResolveIntentRequest;
@@ -813,6 +815,186 @@ class TxnCommandsTest {
     assertThat(Commands.validate(txnWrite(readOnly, true, true, put("c", "x")), RANGE)).isNotNull();
   }
 
+  // --- Parallel commits: staging, and recovery of an abandoned staged transaction
+
+  @Test
+  void aStagingWriteLeavesIntentsAndAStagingRecordNamingItsInFlightWrites() {
+    Transaction a = txn("a", 100);
+    KvResponse r = ok(replica.write(stage(a, List.of("x", "y"), put("c", "new"))));
+    assertThat(r.getTxnWrite().getStaged()).isTrue();
+    assertThat(r.getHeader().getTxn().getMeta().getWriteTimestamp()).isEqualTo(at(100));
+    TxnRecord record = record(a);
+    assertThat(record.getStatus()).isEqualTo(TxnStatus.TXN_STAGING);
+    assertThat(record.getMeta().getWriteTimestamp()).isEqualTo(at(100));
+    assertThat(record.getInFlightWritesList()).containsExactly(bytes("x"), bytes("y"));
+    assertThat(record.getLockKeysList()).containsExactly(bytes("c"), bytes("x"), bytes("y"));
+    assertThat(record.getLastHeartbeat()).isEqualTo(replica.now.toProto());
+    assertThat(intent("c").getValue()).isEqualTo(bytes("new"));
+  }
+
+  @Test
+  void aStagingWriteMayCarryNoMutation() {
+    Transaction a = txn("a", 100);
+    assertThat(ok(replica.write(stage(a, List.of("x")))).getTxnWrite().getStaged()).isTrue();
+    assertThat(record(a).getStatus()).isEqualTo(TxnStatus.TXN_STAGING);
+  }
+
+  @Test
+  void aSerializableStagingWritePushedAboveItsReadsLeavesTheRecordPending() {
+    replica.tscache.add(bytes("c"), ts(150), ByteString.EMPTY);
+    Transaction a = txn("a", 100);
+    KvResponse r = ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    assertThat(r.getTxnWrite().getStaged()).as("its reads need a refresh first").isFalse();
+    assertThat(r.getHeader().getTxn().getMeta().getWriteTimestamp())
+        .isEqualTo(ts(150).next().toProto());
+    assertThat(record(a).getStatus()).isEqualTo(TxnStatus.TXN_PENDING);
+    assertThat(record(a).getInFlightWritesList()).isEmpty();
+
+    // Under snapshot isolation the reads need no refresh: staged at the pushed timestamp.
+    Transaction b = snapshot(txn("b", 100));
+    replica.tscache.add(bytes("d"), ts(150), ByteString.EMPTY);
+    KvResponse rb = ok(replica.write(withAnchor(stage(b, List.of("x"), put("d", "new")), "d")));
+    assertThat(rb.getTxnWrite().getStaged()).isTrue();
+    assertThat(record(withAnchorTxn(b, "d")).getMeta().getWriteTimestamp())
+        .isEqualTo(ts(150).next().toProto());
+  }
+
+  @Test
+  void aStagingRecordIsNeitherPushedNorAbortedWhileAliveAndNeedsRecoveryOnceExpired() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    TxnRecord staged = record(a);
+    for (KvRequest push :
+        List.of(
+            push(a.getMeta(), PushType.PUSH_TIMESTAMP, 500, 0),
+            push(a.getMeta(), PushType.PUSH_ABORT, 0, Integer.MAX_VALUE))) {
+      PushTxnResponse answer = ok(replica.write(push)).getPushTxn();
+      assertThat(answer.getPushed()).as("%s", push).isFalse();
+      assertThat(answer.getNeedsRecovery()).isFalse();
+      assertThat(answer.getPushee()).isEqualTo(staged);
+      assertThat(record(a)).isEqualTo(staged);
+    }
+    replica.now = ts(replica.now.wallNanos() + EXPIRY_NANOS + 1);
+    PushTxnResponse expired =
+        ok(replica.write(push(a.getMeta(), PushType.PUSH_ABORT, 0, 0))).getPushTxn();
+    assertThat(expired.getPushed()).isFalse();
+    assertThat(expired.getNeedsRecovery()).isTrue();
+    assertThat(record(a)).as("recovery, not the push, ends it").isEqualTo(staged);
+  }
+
+  @Test
+  void aWriteNotStagingIsRefusedOnceTheRecordIsStaged() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    KvResponse r = replica.evaluate(txnWrite(a, false, true, put("d", "v"))).answer();
+    assertThat(r.getError().getGeneric().getMessage()).contains("staging");
+  }
+
+  @Test
+  void theCoordinatorsEndTxnCommitsAStagedRecord() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    assertThat(ok(replica.write(endTxn(a, true, "c", "x"))).getEndTxn().getStatus())
+        .isEqualTo(TxnStatus.TXN_COMMITTED);
+    assertThat(newest("c").map(Version::timestamp)).contains(ts(100));
+    assertThat(intent("c")).isNull();
+  }
+
+  @Test
+  void aQueryFindsTheTransactionsIntentAtAnyTimestampButNotALockOrAnothersIntent() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(txnWrite(withWrite(a, 120), false, false, put("d", "v"))));
+    QueryIntentResponseView found = query("d", a.getMeta(), false);
+    assertThat(found.found()).isTrue();
+    assertThat(found.at()).isEqualTo(at(120));
+
+    ok(replica.write(txnWrite(txn("b", 100), false, false, put("e", "v"))));
+    assertThat(query("e", a.getMeta(), false).found()).as("another's intent").isFalse();
+    ok(
+        replica.write(
+            withHeaderTxn(
+                get("f", null).toBuilder()
+                    .setGet(GetRequest.newBuilder().setKey(bytes("f")).setForUpdate(true))
+                    .build(),
+                a)));
+    assertThat(intent("f").getLockOnly()).isTrue();
+    assertThat(query("f", a.getMeta(), false).found()).as("a lock is no write").isFalse();
+  }
+
+  @Test
+  void aPreventingQueryOfAMissingWriteSendsItAboveTheStagingTimestamp() {
+    Transaction a = txn("a", 100);
+    assertThat(query("d", a.getMeta(), true).found()).isFalse();
+    KvResponse late = ok(replica.write(txnWrite(a, false, false, put("d", "late"))));
+    assertThat(Txns.ts(late.getHeader().getTxn().getMeta().getWriteTimestamp()))
+        .as("the late write lands above the staging timestamp")
+        .isEqualTo(ts(100).next());
+
+    // The control: a query that does not prevent leaves the write where it was sent.
+    Transaction b = txn("b", 100);
+    assertThat(query("e", b.getMeta(), false).found()).isFalse();
+    KvResponse onTime = ok(replica.write(txnWrite(b, false, false, put("e", "v"))));
+    assertThat(onTime.getHeader().getTxn().getMeta().getWriteTimestamp()).isEqualTo(at(100));
+  }
+
+  @Test
+  void recoveryCommitsAStagedTransactionWhoseWritesWereAllFoundAtOrBelowItsTimestamp() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    TxnRecord ended = recover(a.getMeta(), true, at(100));
+    assertThat(ended.getStatus()).isEqualTo(TxnStatus.TXN_COMMITTED);
+    assertThat(record(a).getStatus()).isEqualTo(TxnStatus.TXN_COMMITTED);
+    assertThat(record(a).getInFlightWritesList()).isEmpty();
+    assertThat(intent("c")).as("the anchor range's intents resolved").isNull();
+    assertThat(newest("c").map(Version::timestamp)).contains(ts(100));
+  }
+
+  @Test
+  void recoveryAbortsAStagedTransactionWithAWriteMissingOrAboveItsTimestamp() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    assertThat(recover(a.getMeta(), false, null).getStatus()).isEqualTo(TxnStatus.TXN_ABORTED);
+    assertThat(intent("c")).isNull();
+    assertThat(newest("c")).isEmpty();
+
+    Transaction b = withAnchorTxn(txn("b", 100), "d");
+    ok(replica.write(withAnchor(stage(b, List.of("x"), put("d", "new")), "d")));
+    assertThat(recover(b.getMeta(), true, at(101)).getStatus())
+        .as("found, but above the staging timestamp: it can never commit")
+        .isEqualTo(TxnStatus.TXN_ABORTED);
+  }
+
+  @Test
+  void recoveryLeavesARecordStagedAboveThePreventionAlone() {
+    replica.tscache.add(bytes("c"), ts(150), ByteString.EMPTY);
+    Transaction a = snapshot(txn("a", 100));
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    TxnRecord staged = record(a);
+    assertThat(staged.getMeta().getWriteTimestamp()).isEqualTo(ts(150).next().toProto());
+    // Prevented at 100 only: the missing write may still land in (100, 150.1].
+    assertThat(recover(a.getMeta(), false, null)).isEqualTo(staged);
+    assertThat(record(a)).isEqualTo(staged);
+    // Prevented at the record's own timestamp: aborted.
+    assertThat(recover(staged.getMeta(), false, null).getStatus()).isEqualTo(TxnStatus.TXN_ABORTED);
+  }
+
+  @Test
+  void recoveryOfATransactionNeverStagedAbortsItAndItsStagingThenFails() {
+    Transaction a = txn("a", 100);
+    assertThat(recover(a.getMeta(), true, at(100)).getStatus()).isEqualTo(TxnStatus.TXN_ABORTED);
+    KvResponse late = replica.evaluate(stage(a, List.of("x"), put("c", "new"))).answer();
+    assertThat(late.getError().getDetailCase()).isEqualTo(Error.DetailCase.TXN_ABORTED);
+  }
+
+  @Test
+  void recoveryLeavesAFinishedTransactionAsItIs() {
+    Transaction a = txn("a", 100);
+    ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
+    ok(replica.write(endTxn(a, true, "c", "x")));
+    TxnRecord committed = record(a);
+    assertThat(recover(a.getMeta(), false, null)).isEqualTo(committed);
+  }
+
   private static Timestamp ts(long wallNanos) {
     return new Timestamp(wallNanos, 0);
   }
@@ -993,6 +1175,57 @@ class TxnCommandsTest {
     return KvRequest.newBuilder()
         .setWriteBatch(WriteBatchRequest.newBuilder().addAllMutations(List.of(mutations)))
         .build();
+  }
+
+  /** A staging write of {@code t} (anchored at its anchor) with the given in-flight writes. */
+  private static KvRequest stage(Transaction t, List<String> inFlight, Mutation... mutations) {
+    TxnWriteRequest.Builder w =
+        TxnWriteRequest.newBuilder().addAllMutations(List.of(mutations)).setStage(true);
+    List<String> lockKeys = new ArrayList<>();
+    for (Mutation m : mutations) {
+      lockKeys.add((m.hasPut() ? m.getPut().getKey() : m.getDelete().getKey()).toStringUtf8());
+    }
+    lockKeys.addAll(inFlight);
+    inFlight.forEach(k -> w.addInFlightWrites(bytes(k)));
+    lockKeys.forEach(k -> w.addLockKeys(bytes(k)));
+    return withHeaderTxn(KvRequest.newBuilder().setTxnWrite(w).build(), t);
+  }
+
+  private static Transaction withAnchorTxn(Transaction t, String anchor) {
+    return t.toBuilder().setMeta(t.getMeta().toBuilder().setAnchorKey(bytes(anchor))).build();
+  }
+
+  /** {@code request} with its transaction anchored at {@code anchor}. */
+  private static KvRequest withAnchor(KvRequest request, String anchor) {
+    return withHeaderTxn(request, withAnchorTxn(request.getHeader().getTxn(), anchor));
+  }
+
+  private record QueryIntentResponseView(boolean found, io.basalt.api.Timestamp at) {}
+
+  private QueryIntentResponseView query(String key, TxnMeta txn, boolean prevent) {
+    KvResponse r =
+        ok(
+            replica.read(
+                KvRequest.newBuilder()
+                    .setQueryIntent(
+                        QueryIntentRequest.newBuilder()
+                            .setKey(bytes(key))
+                            .setTxn(txn)
+                            .setPrevent(prevent))
+                    .build()));
+    return new QueryIntentResponseView(
+        r.getQueryIntent().getFound(), r.getQueryIntent().getWriteTimestamp());
+  }
+
+  /** Recovers {@code txn} (prevented at its write timestamp) by what the queries found. */
+  private TxnRecord recover(TxnMeta txn, boolean allFound, io.basalt.api.Timestamp foundUpTo) {
+    RecoverTxnRequest.Builder r = RecoverTxnRequest.newBuilder().setTxn(txn).setAllFound(allFound);
+    if (foundUpTo != null) {
+      r.setFoundUpTo(foundUpTo);
+    }
+    return ok(replica.write(KvRequest.newBuilder().setRecoverTxn(r).build()))
+        .getRecoverTxn()
+        .getRecord();
   }
 
   /** {@code r}, after checking it is no error. */
