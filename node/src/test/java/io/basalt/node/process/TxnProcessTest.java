@@ -452,6 +452,118 @@ class TxnProcessTest {
     }
   }
 
+  @Test
+  @Order(8)
+  void anAbandonedStagedTransactionIsRecoveredCommittedIfEveryWriteLandedElseAborted() {
+    // Two coordinators that staged their commits and died (requests sent by hand): T1's
+    // in-flight write landed, T2's did not. A reader meets each anchor's intent, waits out the
+    // expiry, recovers the record, and reads what recovery decided.
+    for (String k : List.of("B-staged1", "y-flight1", "B-staged2", "y-flight2")) {
+      client.put(b(k), b("before"));
+    }
+    long anchorRange = rangeOf("B-staged1");
+    long flightRange = rangeOf("y-flight1");
+    assertThat(anchorRange).isNotEqualTo(flightRange);
+
+    io.basalt.api.KvResponse landed =
+        rawCall(flightRange, rawTxnWrite(rawTxn("t1", "B-staged1"), "y-flight1", "t1", null));
+    io.basalt.api.Transaction t1 = landed.getHeader().getTxn();
+    io.basalt.api.KvResponse staged1 =
+        rawCall(anchorRange, rawTxnWrite(t1, "B-staged1", "t1", "y-flight1"));
+    assertThat(staged1.getTxnWrite().getStaged()).as("T1 staged: %s", staged1).isTrue();
+
+    io.basalt.api.Transaction t2Begun = rawTxn("t2", "B-staged2");
+    io.basalt.api.KvResponse staged2 =
+        rawCall(anchorRange, rawTxnWrite(t2Begun, "B-staged2", "t2", "y-flight2"));
+    assertThat(staged2.getTxnWrite().getStaged()).as("T2 staged: %s", staged2).isTrue();
+    io.basalt.api.Transaction t2 = staged2.getHeader().getTxn();
+
+    BasaltClient patient =
+        BasaltClient.builder()
+            .seeds(cluster.addresses().toArray(String[]::new))
+            .callTimeout(Duration.ofSeconds(30))
+            .build();
+    try {
+      assertThat(s(patient.get(b("B-staged1")))).as("T1 recovered committed").isEqualTo("t1");
+      assertThat(s(patient.get(b("y-flight1")))).isEqualTo("t1");
+      assertThat(s(patient.get(b("B-staged2")))).as("T2 recovered aborted").isEqualTo("before");
+
+      // T2's missing write arrives late: the recovery's query kept it off the staging
+      // timestamp, and it is never read.
+      io.basalt.api.KvResponse late =
+          rawCall(flightRange, rawTxnWrite(t2, "y-flight2", "t2", null));
+      io.basalt.api.Timestamp lateAt = late.getHeader().getTxn().getMeta().getWriteTimestamp();
+      io.basalt.api.Timestamp stagedAt = t2.getMeta().getWriteTimestamp();
+      assertThat(
+              java.util.Comparator.comparingLong(io.basalt.api.Timestamp::getWallNanos)
+                  .thenComparingInt(io.basalt.api.Timestamp::getLogical)
+                  .compare(lateAt, stagedAt))
+          .as("the late write (%s) lands above the staging timestamp (%s)", lateAt, stagedAt)
+          .isPositive();
+      assertThat(s(patient.get(b("y-flight2")))).isEqualTo("before");
+      // Every key is writable again.
+      patient.put(b("y-flight2"), b("after"));
+      patient.put(b("B-staged2"), b("after"));
+      assertThat(s(patient.get(b("y-flight2")))).isEqualTo("after");
+    } finally {
+      patient.close();
+    }
+  }
+
+  /** A snapshot transaction anchored at {@code anchor}, not begun (its first write sets ts). */
+  private static io.basalt.api.Transaction rawTxn(String name, String anchor) {
+    return io.basalt.api.Transaction.newBuilder()
+        .setMeta(
+            io.basalt.api.TxnMeta.newBuilder()
+                .setId(com.google.protobuf.ByteString.copyFromUtf8(name + System.nanoTime()))
+                .setAnchorKey(com.google.protobuf.ByteString.copyFromUtf8(anchor)))
+        .setIsolation(io.basalt.api.Isolation.ISOLATION_SNAPSHOT)
+        .build();
+  }
+
+  /** A TxnWrite of {@code key}; staging, naming {@code inFlight}, when that is not null. */
+  private static io.basalt.api.KvRequest rawTxnWrite(
+      io.basalt.api.Transaction txn, String key, String value, String inFlight) {
+    var k = com.google.protobuf.ByteString.copyFromUtf8(key);
+    var w =
+        io.basalt.api.TxnWriteRequest.newBuilder()
+            .addMutations(
+                io.basalt.api.Mutation.newBuilder()
+                    .setPut(
+                        io.basalt.api.PutRequest.newBuilder()
+                            .setKey(k)
+                            .setValue(com.google.protobuf.ByteString.copyFromUtf8(value))));
+    if (inFlight != null) {
+      var f = com.google.protobuf.ByteString.copyFromUtf8(inFlight);
+      w.setStage(true).addInFlightWrites(f).addLockKeys(k).addLockKeys(f);
+    }
+    return io.basalt.api.KvRequest.newBuilder()
+        .setHeader(
+            io.basalt.api.RequestHeader.newBuilder()
+                .setTxn(txn)
+                .setRequestId(
+                    com.google.protobuf.ByteString.copyFrom(
+                        java.nio.ByteBuffer.allocate(16)
+                            .putLong(System.nanoTime())
+                            .putLong(key.hashCode())
+                            .array())))
+        .setTxnWrite(w)
+        .build();
+  }
+
+  /** {@code request} sent to {@code rangeId}'s leader; fails on any error. */
+  private static io.basalt.api.KvResponse rawCall(long rangeId, io.basalt.api.KvRequest request) {
+    io.basalt.api.KvRequest routed =
+        request.toBuilder().setHeader(request.getHeader().toBuilder().setRangeId(rangeId)).build();
+    String address = cluster.address(cluster.awaitLeader(rangeId));
+    try (io.basalt.node.cli.WireClient c =
+        io.basalt.node.cli.WireClient.connect(address, Duration.ofSeconds(5))) {
+      io.basalt.api.KvResponse r = c.call(routed);
+      assertThat(r.hasError()).as("error from %s: %s", address, r.getError()).isFalse();
+      return r;
+    }
+  }
+
   private static List<Long> parse(byte[] v) {
     List<Long> out = new ArrayList<>();
     if (v != null && v.length > 0) {
