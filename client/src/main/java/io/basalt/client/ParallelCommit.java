@@ -51,12 +51,14 @@ final class ParallelCommit {
   private final Map<RangeDescriptor, List<ByteString>> byRange;
   private final Map<ByteString, ByteString> writes;
   private final List<ByteString> lockKeys;
+  private final boolean blind;
 
   /**
    * @param txn the transaction as its writes are sent (its timestamps, its anchor)
    * @param byRange every key written or locked, by range; the anchor is among them
    * @param writes the values written (a null value is a delete)
    * @param lockKeys every key written or locked
+   * @param blind whether the transaction read nothing
    */
   ParallelCommit(
       Router router,
@@ -64,13 +66,15 @@ final class ParallelCommit {
       ByteString anchor,
       Map<RangeDescriptor, List<ByteString>> byRange,
       Map<ByteString, ByteString> writes,
-      List<ByteString> lockKeys) {
+      List<ByteString> lockKeys,
+      boolean blind) {
     this.router = router;
     this.txn = txn;
     this.anchor = anchor;
     this.byRange = byRange;
     this.writes = writes;
     this.lockKeys = lockKeys;
+    this.blind = blind;
   }
 
   /** Sends every write at once and waits for the answers. */
@@ -85,7 +89,7 @@ final class ParallelCommit {
         continue;
       }
       TxnWriteRequest.Builder request =
-          TxnWriteRequest.newBuilder().addAllMutations(mutations(keys, writes));
+          TxnWriteRequest.newBuilder().addAllMutations(mutations(keys, writes)).setBlind(blind);
       if (isAnchor) {
         request.setStage(true).addAllInFlightWrites(inFlightWrites()).addAllLockKeys(lockKeys);
       }

@@ -2,7 +2,9 @@ package io.basalt.client;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.KeySpace;
+import io.basalt.api.KvResponse;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
 import java.util.ArrayList;
@@ -154,5 +156,28 @@ final class RangeCache {
       }
     }
     return false;
+  }
+
+  /** The descriptor a range lookup of {@code key} answered (a meta range scan of one entry). */
+  static RangeDescriptor parseLookup(byte[] key, KvResponse response)
+      throws InvalidProtocolBufferException {
+    if (!response.hasScan()) {
+      throw new IllegalStateException(
+          "the meta range answered a lookup with " + response.getResponseCase());
+    }
+    if (response.getScan().getKvsCount() == 0) {
+      throw new IllegalStateException(
+          "the range directory has no range for key " + Keys.shortly(key));
+    }
+    RangeDescriptor descriptor = RangeDescriptor.parseFrom(response.getScan().getKvs(0).getValue());
+    if (!KeySpace.contains(descriptor, key)) {
+      throw new IllegalStateException(
+          "the range directory's entry for key "
+              + Keys.shortly(key)
+              + " is range "
+              + Failures.describe(descriptor)
+              + ", which does not hold it");
+    }
+    return descriptor;
   }
 }

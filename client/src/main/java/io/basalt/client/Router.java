@@ -121,6 +121,8 @@ final class Router implements AutoCloseable {
   /** The clock of deadlines and measured durations ({@link Ticker#systemTicker()} but in tests). */
   private final Ticker ticker;
 
+  private final ClusterClock clock;
+
   /** How long one attempt waits for its answer before the call tries again (elsewhere). */
   private final long attemptTimeoutNanos;
 
@@ -153,6 +155,7 @@ final class Router implements AutoCloseable {
     this.metrics = metrics;
     this.backoff = backoff;
     this.ticker = ticker;
+    this.clock = new ClusterClock(ticker);
     this.callTimeoutNanos = callTimeoutNanos;
     this.attemptTimeoutNanos = attemptTimeoutNanos;
     this.nodeInfoTimeoutNanos = nodeInfoTimeoutNanos;
@@ -189,6 +192,11 @@ final class Router implements AutoCloseable {
 
   boolean isClosed() {
     return closed;
+  }
+
+  /** The cluster's clock as this client's answers showed it. */
+  ClusterClock clock() {
+    return clock;
   }
 
   /** The resolver of intents that calls meet (a transaction's coordinator resolves its own). */
@@ -230,7 +238,7 @@ final class Router implements AutoCloseable {
     Function<KvResponse, String> complaint =
         response -> {
           try {
-            parseLookup(key, response);
+            RangeCache.parseLookup(key, response);
             return null;
           } catch (InvalidProtocolBufferException | IllegalStateException e) {
             return e.getMessage();
@@ -240,33 +248,11 @@ final class Router implements AutoCloseable {
     call.start();
     return call.result.thenApply(reply -> {
       try {
-        return parseLookup(key, reply.response());
+        return RangeCache.parseLookup(key, reply.response());
       } catch (InvalidProtocolBufferException e) {
         throw new IllegalStateException(e); // checked by the complaint already
       }
     });
-  }
-
-  private static RangeDescriptor parseLookup(byte[] key, KvResponse response)
-      throws InvalidProtocolBufferException {
-    if (!response.hasScan()) {
-      throw new IllegalStateException(
-          "the meta range answered a lookup with " + response.getResponseCase());
-    }
-    if (response.getScan().getKvsCount() == 0) {
-      throw new IllegalStateException(
-          "the range directory has no range for key " + Keys.shortly(key));
-    }
-    RangeDescriptor descriptor = RangeDescriptor.parseFrom(response.getScan().getKvs(0).getValue());
-    if (!KeySpace.contains(descriptor, key)) {
-      throw new IllegalStateException(
-          "the range directory's entry for key "
-              + Keys.shortly(key)
-              + " is range "
-              + describe(descriptor)
-              + ", which does not hold it");
-    }
-    return descriptor;
   }
 
   private CompletableFuture<NodeInfoResponse> nodeInfo(String address, long deadlineNanos) {
@@ -483,6 +469,7 @@ final class Router implements AutoCloseable {
     }
 
     private void onAnswer(RangeDescriptor range, long node, KvResponse response) {
+      clock.observe(response.getHeader());
       String fault = complaint == null ? null : complaint.apply(response);
       if (fault != null) {
         lastFailure = new UnavailableException("node " + node + ": " + fault);

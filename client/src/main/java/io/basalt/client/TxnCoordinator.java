@@ -500,7 +500,9 @@ final class TxnCoordinator implements Txn {
       txn = txn.toBuilder().setMeta(txn.getMeta().toBuilder().setAnchorKey(anchor)).build();
       Map<RangeDescriptor, List<ByteString>> byRange = groupByRange();
       boolean onePhase = byRange.size() == 1 && writes.keySet().containsAll(locked);
-      commitTimestamp = onePhase ? commitOnePhase() : commitParallel(byRange);
+      // A transaction that read nothing (and so locked nothing) has no reads to keep valid.
+      boolean blind = txn.getReadTimestamp().getWallNanos() == 0;
+      commitTimestamp = onePhase ? commitOnePhase(blind) : commitParallel(byRange, blind);
       state = State.COMMITTED;
       stopHeartbeat();
       return commitTimestamp;
@@ -532,9 +534,10 @@ final class TxnCoordinator implements Txn {
   }
 
   /** Every write in the anchor's range: written and committed by one request. */
-  private HlcTimestamp commitOnePhase() {
+  private HlcTimestamp commitOnePhase(boolean blind) {
     TxnWriteRequest request =
         TxnWriteRequest.newBuilder()
+            .setBlind(blind)
             .addAllMutations(ParallelCommit.mutations(new ArrayList<>(writes.keySet()), writes))
             .setOnePhase(true)
             .setAnchor(true)
@@ -565,7 +568,8 @@ final class TxnCoordinator implements Txn {
    * record committed explicitly; when a write's fate is unknown, this coordinator recovers its own
    * transaction as anyone finding it abandoned would.
    */
-  private HlcTimestamp commitParallel(Map<RangeDescriptor, List<ByteString>> byRange) {
+  private HlcTimestamp commitParallel(
+      Map<RangeDescriptor, List<ByteString>> byRange, boolean blind) {
     intentsSent = byRange;
     // Intents are about to exist: keep the record alive until the end. The anchor's intents
     // write it with a fresh heartbeat, so the first one is due a second later.
@@ -574,8 +578,20 @@ final class TxnCoordinator implements Txn {
         && compare(txn.getMeta().getWriteTimestamp(), txn.getReadTimestamp()) > 0) {
       refreshTo(txn.getMeta().getWriteTimestamp()); // a record is staged at the reads only
     }
+    Timestamp start = blind ? router.clock().estimate() : null;
+    if (start != null) {
+      // Every range's writes start from one timestamp (each leader would otherwise begin the
+      // transaction at its own clock, and a write above the staging timestamp costs a round).
+      txn =
+          txn.toBuilder()
+              .setReadTimestamp(start)
+              .setUncertaintyLimit(start)
+              .setMeta(txn.getMeta().toBuilder().setWriteTimestamp(start).setMinTimestamp(start))
+              .build();
+    }
     List<ByteString> lockKeys = allKeys();
-    ParallelCommit commit = new ParallelCommit(router, txn, anchor, byRange, writes, lockKeys);
+    ParallelCommit commit =
+        new ParallelCommit(router, txn, anchor, byRange, writes, lockKeys, blind);
     ParallelCommit.Outcome sent = commit.send();
     sent.seen().forEach(this::adopt);
     RuntimeException failure = sent.failure();

@@ -182,7 +182,9 @@ final class TxnCommands {
           ownIntents.add(key); // its lock, or an earlier attempt's intent: replaced
         }
         if (kr.newest() != null) {
-          if (txn.getIsolation() == Isolation.ISOLATION_SNAPSHOT && kr.newest().isAfter(readTs)) {
+          if (txn.getIsolation() == Isolation.ISOLATION_SNAPSHOT
+              && !w.getBlind()
+              && kr.newest().isAfter(readTs)) {
             // Snapshot isolation: the first committer wins a write-write conflict.
             return Errors.txnRetry(
                 "write-write conflict: another transaction wrote a key after this one read", null);
@@ -196,8 +198,14 @@ final class TxnCommands {
       io.basalt.api.Timestamp at = ts.toProto();
       Transaction out = txn.toBuilder().setMeta(meta.toBuilder().setWriteTimestamp(at)).build();
       TxnWriteResponse.Builder answer = TxnWriteResponse.newBuilder();
+      // Whether its reads hold at ts as they are: at the read timestamp, or for a transaction
+      // that need not refresh them (snapshot isolation, or no reads).
+      boolean readsHold =
+          w.getBlind()
+              || txn.getIsolation() != Isolation.ISOLATION_SERIALIZABLE
+              || !ts.isAfter(readTs);
       if (w.getOnePhase()) {
-        if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE && ts.isAfter(readTs)) {
+        if (!readsHold) {
           // Its reads must be refreshed to ts first; nothing is written.
           return Txns.withTxn(KvResponse.newBuilder().setTxnWrite(answer), out);
         }
@@ -241,8 +249,7 @@ final class TxnCommands {
       if (w.getStage()) {
         // Staged (the commit is then decided by the in-flight writes) unless a serializable
         // transaction moved above its reads, which must be refreshed to ts first.
-        boolean staged =
-            txn.getIsolation() != Isolation.ISOLATION_SERIALIZABLE || !ts.isAfter(readTs);
+        boolean staged = readsHold;
         TxnRecord.Builder b =
             TxnRecord.newBuilder()
                 .setMeta(intentMeta)

@@ -860,6 +860,42 @@ class TxnCommandsTest {
   }
 
   @Test
+  void aBlindTransactionIsStagedAndCommittedInOnePhaseEvenWhenPushed() {
+    // It read nothing, so it has nothing to refresh: pushed, it still stages or commits.
+    replica.tscache.add(bytes("c"), ts(150), ByteString.EMPTY);
+    Transaction a = txn("a", 100);
+    KvRequest staging = stage(a, List.of("x"), put("c", "new"));
+    staging =
+        staging.toBuilder().setTxnWrite(staging.getTxnWrite().toBuilder().setBlind(true)).build();
+    KvResponse r = ok(replica.write(staging));
+    assertThat(r.getTxnWrite().getStaged()).isTrue();
+    assertThat(record(a).getMeta().getWriteTimestamp()).isEqualTo(ts(150).next().toProto());
+
+    replica.tscache.add(bytes("e"), ts(150), ByteString.EMPTY);
+    Transaction b = withAnchorTxn(txn("b", 100), "e");
+    KvRequest onePhase = txnWrite(b, true, false, put("e", "v"));
+    KvResponse notBlind = replica.evaluate(onePhase).answer();
+    assertThat(notBlind.getTxnWrite().getCommitted()).as("the control: a refresh first").isFalse();
+    onePhase =
+        onePhase.toBuilder().setTxnWrite(onePhase.getTxnWrite().toBuilder().setBlind(true)).build();
+    assertThat(ok(replica.write(onePhase)).getTxnWrite().getCommitted()).isTrue();
+    assertThat(newest("e").map(Version::timestamp)).contains(ts(150).next());
+  }
+
+  @Test
+  void aBlindSnapshotTransactionHasNoSnapshotToConflictWith() {
+    store("d", "newer", 200);
+    Transaction a = snapshot(withAnchorTxn(txn("a", 100), "d"));
+    KvRequest write = txnWrite(a, true, false, put("d", "v"));
+    assertThat(replica.evaluate(write).answer().getError().getDetailCase())
+        .as("the control: first committer wins")
+        .isEqualTo(Error.DetailCase.TXN_RETRY);
+    write = write.toBuilder().setTxnWrite(write.getTxnWrite().toBuilder().setBlind(true)).build();
+    assertThat(ok(replica.write(write)).getTxnWrite().getCommitted()).isTrue();
+    assertThat(newest("d").map(Version::timestamp)).contains(ts(200).next());
+  }
+
+  @Test
   void aStagingRecordIsNeitherPushedNorAbortedWhileAliveAndNeedsRecoveryOnceExpired() {
     Transaction a = txn("a", 100);
     ok(replica.write(stage(a, List.of("x"), put("c", "new"))));
