@@ -97,6 +97,13 @@ public final class Errors {
             .build());
   }
 
+  public static KvResponse gcThreshold(Timestamp threshold) {
+    return error(
+        Error.newBuilder()
+            .setGcThreshold(GcThresholdError.newBuilder().setThreshold(threshold))
+            .build());
+  }
+
   private static KvResponse error(Error e) {
     return KvResponse.newBuilder().setError(e).build();
   }

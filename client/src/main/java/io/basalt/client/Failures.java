@@ -35,7 +35,7 @@ final class Failures {
       case NOT_LEADER, RANGE_NOT_FOUND, KEY_NOT_IN_RANGE, UNAVAILABLE -> true;
       // Refused at evaluation, never proposed (a write's earlier attempt, if applied, would
       // have been found by its request id and answered with its recorded result instead).
-      case WRITE_INTENT, TXN_RETRY, TXN_ABORTED, READ_UNCERTAIN -> true;
+      case WRITE_INTENT, TXN_RETRY, TXN_ABORTED, READ_UNCERTAIN, GC_THRESHOLD -> true;
       case GENERIC ->
           switch (error.getGeneric().getCode()) {
             case Errors.INVALID_ARGUMENT, Errors.NOT_INITIALIZED, Errors.NOT_SERVING -> true;
@@ -88,6 +88,7 @@ final class Failures {
       case TXN_RETRY -> "transaction retry: " + error.getTxnRetry().getReason();
       case TXN_ABORTED -> "transaction aborted: " + error.getTxnAborted().getReason();
       case READ_UNCERTAIN -> "a value in the read's uncertainty interval";
+      case GC_THRESHOLD -> "the timestamp is below the range's garbage collection threshold";
       case DETAIL_NOT_SET -> "an error without detail";
     };
   }

@@ -568,7 +568,7 @@ final class Router implements AutoCloseable {
                 }
               });
         }
-        case TXN_RETRY, TXN_ABORTED, READ_UNCERTAIN ->
+        case TXN_RETRY, TXN_ABORTED, READ_UNCERTAIN, GC_THRESHOLD ->
             finish(
                 new TxnErrorException(
                     error, response.getHeader().hasTxn() ? response.getHeader().getTxn() : null));

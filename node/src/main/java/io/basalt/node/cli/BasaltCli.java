@@ -131,11 +131,23 @@ public final class BasaltCli {
                 + " more keep up with more traffic on a larger one (default: ${DEFAULT-VALUE}).")
     int ioThreads;
 
+    @Option(
+        names = "--gc-ttl-seconds",
+        defaultValue = "14400",
+        description =
+            "How long old versions of a key are kept; a transaction reading at an older timestamp"
+                + " restarts (default: ${DEFAULT-VALUE}, 4 hours; 0 keeps them forever).")
+    long gcTtlSeconds;
+
     @Override
     public Integer call() throws Exception {
       if (id <= 0) {
         throw new CommandLine.ParameterException(
             new CommandLine(this), "--id must be a positive integer, got " + id);
+      }
+      if (gcTtlSeconds < 0) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "--gc-ttl-seconds must not be negative, got " + gcTtlSeconds);
       }
       Node node;
       try {
@@ -151,7 +163,8 @@ public final class BasaltCli {
                     Duration.ofMillis(tickMs),
                     Duration.ofMillis(clockSkewMs),
                     compactLogAfter,
-                    ioThreads));
+                    ioThreads,
+                    Duration.ofSeconds(gcTtlSeconds)));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;
@@ -640,6 +653,7 @@ public final class BasaltCli {
       case TXN_RETRY -> "transaction retry: " + e.getTxnRetry().getReason();
       case TXN_ABORTED -> "transaction aborted: " + e.getTxnAborted().getReason();
       case READ_UNCERTAIN -> "a value in the read's uncertainty interval";
+      case GC_THRESHOLD -> "the timestamp is below the range's garbage collection threshold";
       case DETAIL_NOT_SET -> "unknown error";
     };
   }

@@ -87,7 +87,8 @@ public final class Node implements AutoCloseable {
       Duration tick,
       Duration clockSkewForTesting,
       int compactLogAfter,
-      int ioThreads) {}
+      int ioThreads,
+      Duration gcTtl) {}
 
   private final Config config;
   private final RocksDbEngine engine;
@@ -148,7 +149,7 @@ public final class Node implements AutoCloseable {
         NodeTransport.Options.defaults(clusterId, config.nodeId())
             .withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
-    StoreOptions storeOptions = withCompaction(StoreOptions.defaults(), config.compactLogAfter());
+    StoreOptions storeOptions = storeOptions(StoreOptions.defaults(), config);
     // Leases are counted in ticks: peers must tick alike (the handshake refuses those that don't).
     this.transport.setLeaseTiming(
         io.basalt.api.LeaseTiming.newBuilder()
@@ -745,7 +746,7 @@ public final class Node implements AutoCloseable {
     }
   }
 
-  private static StoreOptions withCompaction(StoreOptions o, int compactLogAfter) {
+  private static StoreOptions storeOptions(StoreOptions o, Config config) {
     return new StoreOptions(
         o.electionTicks(),
         o.heartbeatTicks(),
@@ -754,10 +755,12 @@ public final class Node implements AutoCloseable {
         o.requestTimeoutTicks(),
         o.pingEveryTicks(),
         o.livenessTicks(),
-        compactLogAfter,
+        config.compactLogAfter(),
         o.snapshotChunkBytes(),
         o.dedupeRetentionMillis(),
         o.dedupeCollectEveryTicks(),
-        o.txnExpiryMillis());
+        o.txnExpiryMillis(),
+        config.gcTtl().toMillis(),
+        o.gcEveryTicks());
   }
 }

@@ -1,6 +1,6 @@
 package io.basalt.node.server;
 
-import io.basalt.node.store.Store;
+import io.basalt.node.store.Persister;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.StorageException;
 import io.basalt.range.storage.WriteBatch;
@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * <p>A storage error is fatal (DESIGN.md decision 10): it is rethrown on the store's thread, which
  * stops the store, and nothing more is written or reported.
  */
-final class StoreWriter implements Store.Persister, AutoCloseable {
+final class StoreWriter implements Persister, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StoreWriter.class);
 
   private record Job(WriteBatch batch, boolean sync, LongConsumer written) {}

@@ -48,9 +48,9 @@ import java.util.function.LongSupplier;
  * #releaseLostProposals}). Single-threaded, on the store's thread.
  */
 final class Replica implements StoreRules.NewLeader {
-  private final Store store;
+  final Store store;
   private final long nodeId;
-  private final Engine engine;
+  final Engine engine;
   private final StoreOptions options;
   private final Store.Network network;
   private final StoreListener listener;
@@ -191,31 +191,8 @@ final class Replica implements StoreRules.NewLeader {
     }
   }
 
-  /** The index of this leader's last collection of dedupe records. */
+  /** The index of this leader's last collection of dedupe records (see {@link Collector}). */
   long dedupeCollectedAt = -1;
-
-  /**
-   * As leader, proposes deleting the dedupe records proposed before {@code beforeNanos}, unless
-   * nothing was applied since the last time and no record it kept is due (an idle, possibly
-   * quiesced range is left alone).
-   */
-  void maybeCollectDedupe(long beforeNanos) {
-    if (!isLeader
-        || writtenApplied < leaderReadyIndex
-        || (sm.appliedIndex() == dedupeCollectedAt && beforeNanos <= sm.oldestKeptRecordNanos())) {
-      return; // nothing applied since the last collection, and nothing it kept is due yet
-    }
-    RaftNode.ProposeResult pr =
-        raft.propose(
-            RaftCommand.newBuilder()
-                .setCollectDedupeBeforeNanos(beforeNanos)
-                .build()
-                .toByteArray());
-    if (pr.accepted()) {
-      dedupeCollectedAt = pr.index();
-      store.dirty.add(this);
-    }
-  }
 
   /**
    * Compacts the log once it holds more than {@code compactLogAfter} entries, to a point half that

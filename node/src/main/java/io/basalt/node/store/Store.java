@@ -93,24 +93,6 @@ public final class Store {
     default void flush() {}
   }
 
-  /**
-   * Writes a round's batch: its new log entries, hard states, applied state and snapshots.
-   *
-   * <p>The default writes on the store's thread and reports at once. A node hands the batch to a
-   * writer thread instead (TiKV's asynchronous log writes): the store goes on with the next round
-   * while the fsync runs, and learns of it through {@code written}, run on the store's thread.
-   * Batches are written, and reported, in the order they were handed over; once one is reported, so
-   * is every earlier one.
-   */
-  public interface Persister {
-    /**
-     * Writes {@code batch} (synced if {@code sync}), then runs {@code written} with the write's
-     * duration in nanoseconds on the store's thread (-1 for a batch whose write was shared with a
-     * later batch, which reports the duration).
-     */
-    void persist(WriteBatch batch, boolean sync, java.util.function.LongConsumer written);
-  }
-
   private StoreRules rules = StoreRules.CORRECT;
 
   /** The rules in force (always {@link StoreRules#CORRECT} outside this package's tests). */
@@ -144,8 +126,7 @@ public final class Store {
 
   private final WriteStallWatch stallWatch = new WriteStallWatch();
 
-  /** When dedupe records may be collected up to (see {@link DedupeCutoff}). */
-  private final DedupeCutoff dedupeCutoff;
+  private final Collector collector;
 
   final StoreOptions options;
   final RandomGenerator random;
@@ -189,8 +170,7 @@ public final class Store {
     this.listener = listener;
     this.nanoTime = nanoTime;
     this.serving = new ServingGate(clock);
-    this.dedupeCutoff =
-        new DedupeCutoff(options.dedupeRetentionMillis() * 1_000_000L, clock.maxOffsetNanos());
+    this.collector = new Collector(options, clock);
     this.persister =
         (batch, sync, written) -> {
           long t0 = nanoTime.getAsLong();
@@ -393,13 +373,8 @@ public final class Store {
         dirty.add(r);
       }
     }
-    if (options.dedupeRetentionMillis() > 0 && ticks % options.dedupeCollectEveryTicks() == 0) {
-      long before = dedupeCutoff.next(t, clock.now().wallNanos());
-      if (before > 0 && refusal == null) {
-        for (Replica r : replicas.values()) {
-          r.maybeCollectDedupe(before);
-        }
-      }
+    if (refusal == null) {
+      collector.tick(ticks, t, replicas.values());
     }
     if (ticks % options.pingEveryTicks() == 0) {
       for (long peer : peerNodes()) {

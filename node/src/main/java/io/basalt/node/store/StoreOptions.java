@@ -19,6 +19,9 @@ package io.basalt.node.store;
  * @param dedupeCollectEveryTicks how often a leader proposes collecting old dedupe records
  * @param txnExpiryMillis how long a transaction's record may go without a heartbeat before a
  *     conflicting request may abort it
+ * @param gcTtlMillis how long old MVCC versions are kept (reads at a timestamp older than this may
+ *     be refused); 0: never collected
+ * @param gcEveryTicks how often a leader looks for garbage in its range
  */
 public record StoreOptions(
     int electionTicks,
@@ -32,12 +35,16 @@ public record StoreOptions(
     int snapshotChunkBytes,
     long dedupeRetentionMillis,
     int dedupeCollectEveryTicks,
-    long txnExpiryMillis) {
+    long txnExpiryMillis,
+    long gcTtlMillis,
+    int gcEveryTicks) {
   /**
    * For a 100 ms tick: 1 s election timeout, 5 s request deadline, dedupe records kept 10 minutes
-   * and collected every minute, transactions expired after 5 s without a heartbeat.
+   * and collected every minute, transactions expired after 5 s without a heartbeat, old versions
+   * kept 4 hours and looked for every 10 minutes.
    */
   public static StoreOptions defaults() {
-    return new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000);
+    return new StoreOptions(
+        10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 4 * 3_600_000L, 6_000);
   }
 }

@@ -54,7 +54,8 @@ class DedupeClockStepTest {
             new HybridClock(() -> wallNanos, 500_000_000L),
             TestStores.NO_NETWORK,
             // 100 ms ticks; records kept a minute, collection considered every second.
-            new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, RETENTION_MS, 10, 5_000),
+            new StoreOptions(
+                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, RETENTION_MS, 10, 5_000, 0, 600),
             new SplittableRandom(1),
             StoreListener.NONE,
             () -> monotonicNanos);

@@ -144,10 +144,10 @@ final class StoreSimulation {
   }
 
   /**
-   * Odd seeds write asynchronously, as a node does (Store.Persister on a writer thread): a round's
-   * batch reaches the engine, synced, and is reported 1-3 ms later, in order, while the store goes
-   * on with later rounds (reading an engine that does not hold it yet); a crash before that loses
-   * it. Even seeds write and sync within the round.
+   * Odd seeds write asynchronously, as a node does (Persister on a writer thread): a round's batch
+   * reaches the engine, synced, and is reported 1-3 ms later, in order, while the store goes on
+   * with later rounds (reading an engine that does not hold it yet); a crash before that loses it.
+   * Even seeds write and sync within the round.
    */
   private final boolean asyncWrites;
 
@@ -294,7 +294,9 @@ final class StoreSimulation {
                   256,
                   bugs.contains(PlantedStoreBug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
                   100,
-                  5_000),
+                  5_000,
+                  0, // (no MVCC garbage collection: the workloads read no old versions)
+                  600),
               rnd.split(),
               new StoreListener() {
                 @Override

@@ -13,6 +13,7 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.node.metrics.NodeMetrics;
+import io.basalt.node.store.Persister;
 import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreListener;
@@ -72,7 +73,7 @@ final class LinkedStores implements AutoCloseable {
    * snapshot chunks (a stream of a few MiB has many).
    */
   static final StoreOptions STORE_OPTIONS =
-      new StoreOptions(10, 2, 0, 2, 50, 5, 20, 20, 64 * 1024, 600_000, 600, 5_000);
+      new StoreOptions(10, 2, 0, 2, 50, 5, 20, 20, 64 * 1024, 600_000, 600, 5_000, 0, 600);
 
   /**
    * 2 MiB frames (an append of 1 MiB of entries fits), whose high water mark of 2 MiB bounds what a
@@ -617,7 +618,7 @@ final class LinkedStores implements AutoCloseable {
    * installs it) and every later one are kept, never written nor reported, as by a disk that
    * stopped.
    */
-  static final class HoldingPersister implements Store.Persister {
+  static final class HoldingPersister implements Persister {
     private final Engine engine;
     private final AtomicLong clock;
     private volatile boolean holdInstall;

@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
  *        rangeId | 0x02                      range descriptor
  *        rangeId | 0x03 | request id         write dedupe record
  *        rangeId | 0x04 | encoded anchor key | txn id   transaction record
+ *        rangeId | 0x05                      MVCC GC threshold (reads below it are refused)
  * </pre>
  */
 public final class LocalKeys {
@@ -30,6 +31,7 @@ public final class LocalKeys {
   static final byte DESCRIPTOR = 0x02;
   static final byte DEDUPE = 0x03;
   static final byte TXN_RECORD = 0x04;
+  static final byte GC_THRESHOLD = 0x05;
 
   private LocalKeys() {}
 
@@ -120,6 +122,20 @@ public final class LocalKeys {
         .put(DEDUPE)
         .put(requestId)
         .array();
+  }
+
+  public static byte[] gcThreshold(long rangeId) {
+    return key(rangeId, GC_THRESHOLD);
+  }
+
+  /** The first transaction-record key of {@code rangeId}. */
+  public static byte[] txnRecordPrefix(long rangeId) {
+    return key(rangeId, TXN_RECORD);
+  }
+
+  /** The first key after every transaction record of {@code rangeId}. */
+  public static byte[] txnRecordPrefixEnd(long rangeId) {
+    return key(rangeId, (byte) (TXN_RECORD + 1));
   }
 
   /**

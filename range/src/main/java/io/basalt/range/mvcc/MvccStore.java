@@ -330,6 +330,64 @@ public final class MvccStore {
     return new ScanResult(out, null, intents, uncertain);
   }
 
+  /** A version to collect: its key and timestamp. */
+  public record VersionKey(byte[] key, Timestamp timestamp) {}
+
+  /** A page of garbage: the versions to delete, and the key to continue from (null when done). */
+  public record Garbage(List<VersionKey> versions, byte[] resumeKey) {}
+
+  /**
+   * The versions of the keys in {@code [start, end)} that no read at or above {@code threshold} can
+   * see: for each key, every version older than its newest one at or below the threshold, and that
+   * one too if it is a tombstone (with nothing older left, a tombstone hides nothing). Intents and
+   * versions above the threshold are kept. At least {@code max} versions once there are that many
+   * (a key's garbage is never split), then {@code resumeKey} is the next key. An empty {@code end}
+   * means the end of the keyspace.
+   */
+  public static Garbage garbage(
+      Reader reader, byte[] start, byte[] end, Timestamp threshold, int max) {
+    byte[] lower = MvccKeys.metadata(start);
+    byte[] upper = end.length == 0 ? KEYSPACE_END : MvccKeys.metadata(end);
+    List<VersionKey> out = new ArrayList<>();
+    if (Bytes.compare(lower, upper) >= 0) {
+      return new Garbage(out, null);
+    }
+    try (EngineIterator it = reader.newIterator(ColumnFamily.MVCC, lower, upper)) {
+      it.seekToFirst();
+      byte[] current = null;
+      boolean visibleFound = false; // the key's newest version at or below the threshold
+      while (it.valid()) {
+        MvccKeys.Decoded decoded = MvccKeys.decode(it.key());
+        byte[] userKey = decoded.userKey();
+        if (current == null || !Arrays.equals(userKey, current)) {
+          if (out.size() >= max) {
+            return new Garbage(out, userKey);
+          }
+          current = userKey;
+          visibleFound = false;
+        }
+        if (!decoded.isMetadata() && decoded.timestamp().atOrBefore(threshold)) {
+          if (visibleFound) {
+            out.add(new VersionKey(userKey, decoded.timestamp()));
+          } else {
+            visibleFound = true;
+            if (toVersion(userKey, decoded.timestamp(), it.value()).isTombstone()) {
+              out.add(new VersionKey(userKey, decoded.timestamp()));
+            }
+          }
+        }
+        it.next();
+      }
+    }
+    return new Garbage(out, null);
+  }
+
+  /** Stages the removal of {@code key}'s version at {@code ts} (garbage collection). */
+  public static void deleteVersion(WriteBatch batch, byte[] key, Timestamp ts) {
+    checkKey(key);
+    batch.delete(ColumnFamily.MVCC, MvccKeys.version(key, ts));
+  }
+
   /** Steps over the remaining (older) versions of the key, seeking if there are many. */
   private static void skipToNextUserKey(EngineIterator it, byte[] metadata) {
     for (int steps = 0; steps < NEXTS_BEFORE_SEEK; steps++) {

@@ -2,6 +2,7 @@ package io.basalt.range.replica;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.MvccVersion;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.ReplicatedWrite;
 import io.basalt.api.TxnRecordWrite;
@@ -218,6 +219,16 @@ public final class ReplicaStateMachine {
       } else {
         batch.delete(ColumnFamily.LOCAL, key);
       }
+    }
+    for (MvccVersion gc : command.getGcVersionsList()) {
+      MvccStore.deleteVersion(
+          batch, gc.getKey().toByteArray(), Timestamp.fromProto(gc.getTimestamp()));
+    }
+    if (command.hasGcThreshold()) {
+      batch.put(
+          ColumnFamily.LOCAL,
+          LocalKeys.gcThreshold(rangeId),
+          command.getGcThreshold().toByteArray());
     }
     return new Applied(index, false, command.getResult());
   }

@@ -198,4 +198,73 @@ class MvccStoreTest {
       assertThat(scanned).as(replay + " at " + readWall).containsExactlyElementsOf(expected);
     }
   }
+
+  @Test
+  void garbageCollectionChangesNoReadAtOrAboveTheThresholdAndLeavesOneVersionBelow() {
+    long seed = Long.getLong("basalt.seed", System.nanoTime());
+    String replay =
+        "seed "
+            + seed
+            + "; replay: bin/test -pl range -am -Dtest='MvccStoreTest' -Dbasalt.seed="
+            + seed;
+    java.util.Random random = new java.util.Random(seed);
+    java.util.TreeMap<String, java.util.TreeMap<Long, String>> model = new java.util.TreeMap<>();
+    for (int i = 0; i < 300; i++) {
+      String key = "k" + random.nextInt(20);
+      long wall = 1 + random.nextInt(60);
+      if (random.nextInt(4) == 0) {
+        delete(key, wall);
+        model.computeIfAbsent(key, k -> new java.util.TreeMap<>()).put(wall, null);
+      } else {
+        put(key, wall, key + "@" + wall);
+        model.computeIfAbsent(key, k -> new java.util.TreeMap<>()).put(wall, key + "@" + wall);
+      }
+    }
+    WriteBatch intent = new WriteBatch();
+    MvccStore.putIntent(intent, b("k3"), b("an intent"));
+    engine.write(intent, false);
+    long threshold = 1 + random.nextInt(60);
+    int max = 1 + random.nextInt(10);
+    byte[] start = b("");
+    int pages = 0;
+    while (start != null) {
+      MvccStore.Garbage page = MvccStore.garbage(engine, start, b(""), ts(threshold), max);
+      WriteBatch batch = new WriteBatch();
+      for (MvccStore.VersionKey v : page.versions()) {
+        MvccStore.deleteVersion(batch, v.key(), v.timestamp());
+      }
+      engine.write(batch, false);
+      start = page.resumeKey();
+      pages++;
+    }
+    assertThat(pages).as(replay).isGreaterThan(0);
+    for (var entry : model.entrySet()) {
+      for (long readWall = threshold; readWall <= 61; readWall++) {
+        var visible = entry.getValue().floorEntry(readWall);
+        assertThat(get(entry.getKey(), readWall))
+            .as("%s: %s at %d after GC at %d", replay, entry.getKey(), readWall, threshold)
+            .isEqualTo(visible == null ? null : visible.getValue());
+      }
+      // At most one version at or below the threshold is left, and no tombstone there.
+      var below = entry.getValue().headMap(threshold, true);
+      long left =
+          below.keySet().stream()
+              .filter(w ->
+                  MvccStore.getVersion(engine, b(entry.getKey()), ts(w))
+                      .map(v -> v.timestamp().equals(ts(w)))
+                      .orElse(false))
+              .count();
+      var newestBelow = below.isEmpty() ? null : below.lastEntry();
+      long expectedLeft = newestBelow == null || newestBelow.getValue() == null ? 0 : 1;
+      assertThat(left)
+          .as("%s: versions of %s left at or below %d", replay, entry.getKey(), threshold)
+          .isEqualTo(expectedLeft);
+    }
+    assertThat(MvccStore.getIntent(engine, b("k3")))
+        .as("intents are kept")
+        .isEqualTo(b("an intent"));
+    assertThat(MvccStore.garbage(engine, b(""), b(""), ts(threshold), max).versions())
+        .as("%s: nothing left to collect", replay)
+        .isEmpty();
+  }
 }

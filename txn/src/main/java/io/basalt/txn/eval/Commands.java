@@ -196,7 +196,8 @@ public final class Commands {
       // A plain get has an evaluator (for its locking form) but is no write.
       throw new IllegalStateException("not a write: " + request.getRequestCase());
     }
-    return c.evaluate(request, state, range, ctx, into);
+    KvResponse tooOld = Gc.belowThreshold(request, state, range);
+    return tooOld != null ? tooOld : c.evaluate(request, state, range, ctx, into);
   }
 
   /**
@@ -207,7 +208,23 @@ public final class Commands {
    */
   public static KvResponse read(
       KvRequest request, Reader state, RangeDescriptor range, Context ctx) {
-    return of(request).read(request, state, range, ctx);
+    KvResponse tooOld = Gc.belowThreshold(request, state, range);
+    return tooOld != null ? tooOld : of(request).read(request, state, range, ctx);
+  }
+
+  /** The most versions one garbage collection removes (the next one goes on). */
+  static final int GC_MAX_VERSIONS = 10_000;
+
+  /**
+   * Stages a garbage collection of {@code range} at {@code threshold} (its leader's clock minus the
+   * TTL) into {@code into}: old versions no read at or above the threshold can see, finished
+   * transaction records nothing needs any more, and the raised threshold, below which transactional
+   * requests are refused from then on. Returns false, staging nothing, when there is nothing to
+   * collect.
+   */
+  public static boolean collectGarbage(
+      Reader state, RangeDescriptor range, Timestamp threshold, RaftCommand.Builder into) {
+    return Gc.collect(state, range, threshold, GC_MAX_VERSIONS, into);
   }
 
   /**

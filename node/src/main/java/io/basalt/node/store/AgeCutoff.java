@@ -4,14 +4,15 @@ import java.util.ArrayDeque;
 import java.util.Iterator;
 
 /**
- * The proposal time before which a store's leaders may collect dedupe records: the HLC reading this
- * node took at least the retention ago, as its monotonic clock measures it, less the maximum clock
- * offset (for records proposed by other leaders). A step of the wall clock moves later readings
- * only, never the ones the cutoff is taken from, so a forward step cannot make a fresh record look
- * old; a node that just started has no reading that old and collects nothing until it has one. (A
- * whole-VM pause that stops the monotonic clock only delays collection.)
+ * The time before which a store's leaders may collect what is older than a retention (dedupe
+ * records, MVCC versions): the HLC reading this node took at least the retention ago, as its
+ * monotonic clock measures it, less the maximum clock offset (for what other leaders stamped). A
+ * step of the wall clock moves later readings only, never the ones the cutoff is taken from, so a
+ * forward step cannot make fresh data look old; a node that just started has no reading that old
+ * and collects nothing until it has one. (A whole-VM pause that stops the monotonic clock only
+ * delays collection.)
  */
-final class DedupeCutoff {
+final class AgeCutoff {
   private final long retentionNanos;
   private final long maxOffsetNanos;
 
@@ -21,7 +22,7 @@ final class DedupeCutoff {
    */
   private final ArrayDeque<long[]> samples = new ArrayDeque<>();
 
-  DedupeCutoff(long retentionNanos, long maxOffsetNanos) {
+  AgeCutoff(long retentionNanos, long maxOffsetNanos) {
     this.retentionNanos = retentionNanos;
     this.maxOffsetNanos = maxOffsetNanos;
   }

@@ -1,0 +1,155 @@
+package io.basalt.node.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.Error;
+import io.basalt.api.GetRequest;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.PutRequest;
+import io.basalt.api.RequestHeader;
+import io.basalt.api.Transaction;
+import io.basalt.api.TxnMeta;
+import io.basalt.range.mvcc.MvccStore;
+import io.basalt.range.mvcc.Timestamp;
+import io.basalt.range.storage.MemEngine;
+import io.basalt.txn.hlc.HybridClock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A store collects its ranges' MVCC garbage by itself: once versions are older than the TTL, its
+ * leader proposes their removal, every replica applies it, and a transactional read below the
+ * raised threshold is refused while a current one reads on.
+ */
+class StoreGcTest {
+  private static final long TTL_MS = 60_000;
+  private long wallNanos = 1_700_000_000_000_000_000L;
+  private long monotonicNanos = 5_000_000_000L;
+  private final MemEngine engine = new MemEngine();
+  private Store store;
+
+  @Test
+  void versionsOlderThanTheTtlAreCollectedAndOldReadsRefused() {
+    start(TTL_MS);
+    put("k", "v1");
+    put("k", "v2");
+    put("k", "v3");
+    assertThat(shadowed("k")).as("two older versions").hasSize(2);
+    long beforeWall = wallNanos;
+    advance(TTL_MS + 5_000);
+    assertThat(shadowed("k")).as("collected").isEmpty();
+    assertThat(value(get("k", null))).isEqualTo("v3");
+    KvResponse old = get("k", txnAt(beforeWall));
+    assertThat(old.getError().getDetailCase())
+        .as("%s", old)
+        .isEqualTo(Error.DetailCase.GC_THRESHOLD);
+    assertThat(value(get("k", txnAt(wallNanos)))).isEqualTo("v3");
+  }
+
+  @Test
+  void withoutATtlNothingIsCollected() {
+    // The control: the same history, kept.
+    start(0);
+    put("k", "v1");
+    put("k", "v2");
+    put("k", "v3");
+    advance(TTL_MS + 5_000);
+    assertThat(shadowed("k")).hasSize(2);
+  }
+
+  private void start(long ttlMs) {
+    store =
+        new Store(
+            1,
+            engine,
+            new HybridClock(() -> wallNanos, 500_000_000L),
+            TestStores.NO_NETWORK,
+            // 100 ms ticks; garbage looked for every second.
+            new StoreOptions(
+                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, ttlMs, 10),
+            new SplittableRandom(1),
+            StoreListener.NONE,
+            () -> monotonicNanos);
+    TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
+    advance(3_000);
+  }
+
+  /** Moves both clocks by {@code ms}, ticking every 100 ms. */
+  private void advance(long ms) {
+    for (long t = 0; t < ms / 100; t++) {
+      monotonicNanos += 100_000_000L;
+      wallNanos += 100_000_000L;
+      store.tick();
+      store.process();
+    }
+  }
+
+  /** The versions of {@code key} below its newest. */
+  private List<MvccStore.VersionKey> shadowed(String key) {
+    byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] next = java.util.Arrays.copyOf(k, k.length + 1);
+    return MvccStore.garbage(engine, k, next, Timestamp.MAX, 100).versions();
+  }
+
+  private static Transaction txnAt(long wall) {
+    io.basalt.api.Timestamp ts = new Timestamp(wall, 0).toProto();
+    return Transaction.newBuilder()
+        .setMeta(
+            TxnMeta.newBuilder()
+                .setId(ByteString.copyFromUtf8("reader" + wall))
+                .setAnchorKey(ByteString.copyFromUtf8("k"))
+                .setWriteTimestamp(ts)
+                .setMinTimestamp(ts))
+        .setReadTimestamp(ts)
+        .setUncertaintyLimit(ts)
+        .build();
+  }
+
+  private void put(String key, String value) {
+    call(
+        KvRequest.newBuilder()
+            .setHeader(
+                RequestHeader.newBuilder()
+                    .setRangeId(2)
+                    .setRequestId(ByteString.copyFromUtf8(key + value)))
+            .setPut(
+                PutRequest.newBuilder()
+                    .setKey(ByteString.copyFromUtf8(key))
+                    .setValue(ByteString.copyFromUtf8(value)))
+            .build());
+  }
+
+  private KvResponse get(String key, Transaction txn) {
+    RequestHeader.Builder h = RequestHeader.newBuilder().setRangeId(2);
+    if (txn != null) {
+      h.setTxn(txn);
+    }
+    return call(
+        KvRequest.newBuilder()
+            .setHeader(h)
+            .setGet(GetRequest.newBuilder().setKey(ByteString.copyFromUtf8(key)))
+            .build());
+  }
+
+  private KvResponse call(KvRequest request) {
+    List<KvResponse> answers = new ArrayList<>();
+    store.submit(request, answers::add);
+    for (int i = 0; i < 20 && answers.isEmpty(); i++) {
+      store.process();
+      monotonicNanos += 100_000_000L;
+      wallNanos += 100_000_000L;
+      store.tick();
+    }
+    assertThat(answers).hasSize(1);
+    return answers.get(0);
+  }
+
+  private static String value(KvResponse r) {
+    assertThat(r.hasError()).as("%s", r).isFalse();
+    return r.getGet().getFound() ? r.getGet().getKv().getValue().toStringUtf8() : null;
+  }
+}

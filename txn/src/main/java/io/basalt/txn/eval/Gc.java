@@ -1,0 +1,160 @@
+package io.basalt.txn.eval;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.Errors;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.MvccVersion;
+import io.basalt.api.RaftCommand;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.TxnRecord;
+import io.basalt.api.TxnRecordWrite;
+import io.basalt.api.TxnStatus;
+import io.basalt.range.keys.LocalKeys;
+import io.basalt.range.mvcc.MvccStore;
+import io.basalt.range.mvcc.Timestamp;
+import io.basalt.range.storage.ColumnFamily;
+import io.basalt.range.storage.CorruptionException;
+import io.basalt.range.storage.EngineIterator;
+import io.basalt.range.storage.Reader;
+
+/**
+ * MVCC garbage collection (DESIGN.md, "Transactions"): each range has a GC threshold, raised by its
+ * leader to its clock minus the TTL, below which old versions (those shadowed at the threshold) and
+ * finished transaction records are removed. A transactional request whose timestamp is at or below
+ * the threshold is refused: the versions it would read may be gone, and a transaction that old must
+ * not create a record that GC may already have removed.
+ */
+final class Gc {
+  private Gc() {}
+
+  /** The range's GC threshold ({@link Timestamp#MIN} until the first collection). */
+  static Timestamp threshold(Reader state, long rangeId) {
+    byte[] stored = state.get(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rangeId));
+    if (stored == null) {
+      return Timestamp.MIN;
+    }
+    try {
+      return Timestamp.fromProto(io.basalt.api.Timestamp.parseFrom(stored));
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptionException("the GC threshold does not parse: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The timestamp below which {@code request} would read or write, if it is transactional (its read
+   * timestamp; a refresh's start; a heartbeat's transaction start), else null.
+   */
+  private static io.basalt.api.Timestamp timestampOf(KvRequest request) {
+    if (request.getRequestCase() == KvRequest.RequestCase.REFRESH) {
+      return request.getRefresh().getFrom();
+    }
+    if (!request.getHeader().hasTxn()) {
+      return null;
+    }
+    return switch (request.getRequestCase()) {
+      case HEARTBEAT_TXN -> request.getHeader().getTxn().getMeta().getMinTimestamp();
+      // A rollback is never refused: it only cleans up.
+      case END_TXN ->
+          request.getEndTxn().getCommit() ? request.getHeader().getTxn().getReadTimestamp() : null;
+      default -> request.getHeader().getTxn().getReadTimestamp();
+    };
+  }
+
+  /** The error for {@code request} if its timestamp is at or below the range's threshold. */
+  static KvResponse belowThreshold(KvRequest request, Reader state, RangeDescriptor range) {
+    io.basalt.api.Timestamp ts = timestampOf(request);
+    if (ts == null || ts.getWallNanos() == 0) {
+      return null; // plain, or a transaction not begun yet (it begins at the leader's clock)
+    }
+    Timestamp threshold = threshold(state, range.getRangeId());
+    if (threshold.equals(Timestamp.MIN) || Timestamp.fromProto(ts).isAfter(threshold)) {
+      return null;
+    }
+    return Errors.gcThreshold(threshold.toProto());
+  }
+
+  /**
+   * Stages one collection of {@code range} at {@code threshold} into {@code into}: at most about
+   * {@code maxVersions} versions (see {@link MvccStore#garbage}), the finished records last heard
+   * of at or below the threshold that nothing else needs (an aborted one: a pusher that finds no
+   * record aborts its transaction anyway; a committed one whose every key is in this range, so its
+   * commit resolved them all), and the raised threshold. Returns false, staging nothing, when there
+   * is nothing to collect or the threshold would not rise.
+   */
+  static boolean collect(
+      Reader state,
+      RangeDescriptor range,
+      Timestamp threshold,
+      int maxVersions,
+      RaftCommand.Builder into) {
+    if (!threshold.isAfter(threshold(state, range.getRangeId()))) {
+      return false;
+    }
+    MvccStore.Garbage garbage =
+        MvccStore.garbage(
+            state,
+            range.getStartKey().toByteArray(),
+            range.getEndKey().toByteArray(),
+            threshold,
+            maxVersions);
+    for (MvccStore.VersionKey v : garbage.versions()) {
+      into.addGcVersions(
+          MvccVersion.newBuilder()
+              .setKey(ByteString.copyFrom(v.key()))
+              .setTimestamp(v.timestamp().toProto()));
+    }
+    int records = 0;
+    try (EngineIterator it =
+        state.newIterator(
+            ColumnFamily.LOCAL,
+            LocalKeys.txnRecordPrefix(range.getRangeId()),
+            LocalKeys.txnRecordPrefixEnd(range.getRangeId()))) {
+      it.seekToFirst();
+      while (it.valid() && records < maxVersions) {
+        TxnRecord record = parseRecord(it.value());
+        if (collectable(record, range, threshold)) {
+          into.addTxnRecords(
+              TxnRecordWrite.newBuilder()
+                  .setAnchorKey(record.getMeta().getAnchorKey())
+                  .setTxnId(record.getMeta().getId()));
+          records++;
+        }
+        it.next();
+      }
+    }
+    if (into.getGcVersionsCount() == 0 && records == 0) {
+      return false;
+    }
+    into.setGcThreshold(threshold.toProto());
+    return true;
+  }
+
+  private static boolean collectable(TxnRecord record, RangeDescriptor range, Timestamp threshold) {
+    if (Timestamp.fromProto(record.getLastHeartbeat()).isAfter(threshold)) {
+      return false;
+    }
+    if (record.getStatus() == TxnStatus.TXN_ABORTED) {
+      return true;
+    }
+    if (record.getStatus() != TxnStatus.TXN_COMMITTED) {
+      return false;
+    }
+    for (ByteString key : record.getLockKeysList()) {
+      if (!KeySpace.contains(range, key.toByteArray())) {
+        return false; // its intents there may be unresolved: the record still says committed
+      }
+    }
+    return true;
+  }
+
+  private static TxnRecord parseRecord(byte[] stored) {
+    try {
+      return TxnRecord.parseFrom(stored);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptionException("a transaction record does not parse: " + e.getMessage());
+    }
+  }
+}
