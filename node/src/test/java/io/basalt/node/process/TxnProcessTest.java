@@ -3,9 +3,7 @@ package io.basalt.node.process;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.basalt.client.AmbiguousResultException;
 import io.basalt.client.BasaltClient;
-import io.basalt.client.BasaltException;
 import io.basalt.client.HlcTimestamp;
 import io.basalt.client.KeyValue;
 import io.basalt.client.TransactionRetryException;
@@ -16,13 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -175,209 +170,48 @@ class TxnProcessTest {
   @Test
   @Order(5)
   void concurrentTransfersKeepTheTotalAndNoReaderSeesItChange() throws Exception {
-    int accounts = 10;
-    int initial = 100;
     List<byte[]> keys = new ArrayList<>();
-    for (int i = 0; i < accounts; i++) {
+    for (int i = 0; i < 10; i++) {
       keys.add(b(SPREAD[i % SPREAD.length] + "-acct-" + i));
     }
-    client.txn(tx -> {
-      keys.forEach(k -> tx.put(k, b(String.valueOf(initial))));
-      return null;
-    });
-    int total = accounts * initial;
     long seed = Long.getLong("basalt.txn.seed", System.nanoTime());
     String replay = " (seed " + seed + "; replay with -Dbasalt.txn.seed=" + seed + ")";
-    ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
-    AtomicInteger transfers = new AtomicInteger();
-    AtomicInteger audits = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(10);
-    List<Future<?>> work = new ArrayList<>();
-    for (int w = 0; w < 8; w++) {
-      Random rnd = new Random(seed + w);
-      work.add(
-          pool.submit(() -> {
-            for (int n = 0; n < 40; n++) {
-              int from = rnd.nextInt(accounts);
-              int to = (from + 1 + rnd.nextInt(accounts - 1)) % accounts;
-              int amount = 1 + rnd.nextInt(20);
-              client.txn(tx -> {
-                int a = Integer.parseInt(s(tx.getForUpdate(keys.get(from))));
-                int c = Integer.parseInt(s(tx.getForUpdate(keys.get(to))));
-                if (a >= amount) {
-                  tx.put(keys.get(from), b(String.valueOf(a - amount)));
-                  tx.put(keys.get(to), b(String.valueOf(c + amount)));
-                }
-                return null;
-              });
-              transfers.incrementAndGet();
-            }
-            return null;
-          }));
-    }
-    for (int r = 0; r < 2; r++) {
-      work.add(
-          pool.submit(() -> {
-            for (int n = 0; n < 40; n++) {
-              int sum = 0;
-              // Read-only transactions over keys written all the time restart often: a value
-              // committed within the uncertainty interval (the maximum clock offset, 500 ms) after
-              // the read timestamp is uncertain, and refreshing the earlier reads past it fails
-              // when those were written too. Hence many attempts.
-              List<Integer> balances =
-                  client.txn(
-                      TxnOptions.defaults().withMaxAttempts(200),
-                      tx -> {
-                        List<Integer> out = new ArrayList<>();
-                        for (byte[] k : keys) {
-                          out.add(Integer.parseInt(s(tx.get(k))));
-                        }
-                        return out;
-                      });
-              for (int v : balances) {
-                sum += v;
-                if (v < 0) {
-                  violations.add("a negative balance " + balances);
-                }
-              }
-              if (sum != total) {
-                violations.add("a read-only transaction saw a total of " + sum + ": " + balances);
-              }
-              audits.incrementAndGet();
-            }
-            return null;
-          }));
-    }
-    for (Future<?> f : work) {
-      f.get();
-    }
-    pool.shutdown();
-    assertThat(violations).as("anomalies" + replay).isEmpty();
-    assertThat(transfers.get()).isEqualTo(8 * 40);
-    assertThat(audits.get()).isEqualTo(2 * 40);
-    int sum = 0;
-    for (byte[] k : keys) {
-      sum += Integer.parseInt(s(client.get(k)));
-    }
-    assertThat(sum).as("the total read by plain gets at the end" + replay).isEqualTo(total);
+    TxnWorkloads.Bank bank = TxnWorkloads.bank(client, keys, 100, 8, 2, seed, n -> n < 40);
+    assertThat(bank.violations()).as("anomalies" + replay).isEmpty();
+    assertThat(bank.transfers()).as("transfers" + replay).isEqualTo(8 * 40);
+    assertThat(bank.audits()).as("audits" + replay).isEqualTo(2 * 40);
+    assertThat(bank.total()).as("the total read by plain gets at the end" + replay).isEqualTo(1000);
   }
 
   @Test
   @Order(6)
   void listAppendTransactionsThroughALeaderKillAreSerializable() throws Exception {
-    int keys = 8;
     int workers = 6;
     int txnsPerWorker = 40;
     long seed = Long.getLong("basalt.txn.seed", System.nanoTime());
     String replay = " (seed " + seed + "; replay with -Dbasalt.txn.seed=" + seed + ")";
     List<String> names = new ArrayList<>();
-    for (int i = 0; i < keys; i++) {
+    for (int i = 0; i < 8; i++) {
       names.add(SPREAD[i % SPREAD.length] + "-la-" + i);
     }
-    AtomicLong nextValue = new AtomicLong();
-    AtomicLong nextTxn = new AtomicLong();
-    ConcurrentLinkedQueue<ListAppendChecker.Txn> history = new ConcurrentLinkedQueue<>();
     AtomicInteger done = new AtomicInteger();
-    long t0 = System.nanoTime();
-    ExecutorService pool = Executors.newFixedThreadPool(workers);
-    List<Future<?>> work = new ArrayList<>();
-    for (int w = 0; w < workers; w++) {
-      int process = w;
-      Random rnd = new Random(seed * 31 + w);
-      work.add(
-          pool.submit(() -> {
-            for (int n = 0; n < txnsPerWorker; n++) {
-              // What this transaction does: 1 to 3 reads or appends of random keys.
-              List<String[]> plan = new ArrayList<>();
-              for (int i = 0, ops = 1 + rnd.nextInt(3); i < ops; i++) {
-                String key = names.get(rnd.nextInt(keys));
-                plan.add(
-                    rnd.nextBoolean()
-                        ? new String[] {"r", key}
-                        : new String[] {"a", key, String.valueOf(nextValue.incrementAndGet())});
-              }
-              long invoke = System.nanoTime() - t0;
-              List<ListAppendChecker.Op> committed = new ArrayList<>();
-              ListAppendChecker.Outcome outcome;
-              try {
-                client.txn(tx -> {
-                  committed.clear(); // each attempt records afresh; the committing one stays
-                  for (String[] op : plan) {
-                    byte[] k = b(op[1]);
-                    if (op[0].equals("r")) {
-                      committed.add(ListAppendChecker.Op.read(op[1], parse(tx.get(k))));
-                    } else {
-                      List<Long> list = new ArrayList<>(parse(tx.getForUpdate(k)));
-                      list.add(Long.parseLong(op[2]));
-                      tx.put(k, b(format(list)));
-                      committed.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
-                    }
-                  }
-                  return null;
-                });
-                outcome = ListAppendChecker.Outcome.OK;
-              } catch (AmbiguousResultException e) {
-                outcome = ListAppendChecker.Outcome.INFO;
-              } catch (BasaltException e) {
-                outcome = ListAppendChecker.Outcome.FAIL;
-              }
-              List<ListAppendChecker.Op> ops = committed;
-              if (outcome != ListAppendChecker.Outcome.OK) {
-                // Only its appends matter: what it may have written.
-                ops = new ArrayList<>();
-                for (String[] op : plan) {
-                  if (op[0].equals("a")) {
-                    ops.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
-                  }
-                }
-              }
-              history.add(
-                  new ListAppendChecker.Txn(
-                      nextTxn.incrementAndGet(),
-                      process,
-                      invoke,
-                      System.nanoTime() - t0,
-                      outcome,
-                      ops));
-              done.incrementAndGet();
-            }
-            return null;
-          }));
-    }
+    ExecutorService runner = Executors.newSingleThreadExecutor();
+    Future<List<ListAppendChecker.Txn>> run =
+        runner.submit(() ->
+            TxnWorkloads.listAppend(client, names, workers, seed, n -> n < txnsPerWorker, done));
     // The fault: once a third of the transactions are done, kill the leader of the range of the
     // first key, and restart it once two thirds are.
     int total = workers * txnsPerWorker;
     ProcessCluster.await(() -> done.get() >= total / 3, "a third done", Duration.ofSeconds(120));
-    int victim = cluster.awaitLeader(rangeOf(names.get(0)));
+    int victim = cluster.awaitLeader(rangeOf(cluster, names.get(0)));
     cluster.kill(victim);
     ProcessCluster.await(
         () -> done.get() >= 2 * total / 3, "two thirds done", Duration.ofSeconds(120));
     cluster.start(victim);
-    for (Future<?> f : work) {
-      f.get();
-    }
-    pool.shutdown();
-    // A final read of every key, after everything else.
-    long invoke = System.nanoTime() - t0;
-    List<ListAppendChecker.Op> finalReads =
-        client.txn(tx -> {
-          List<ListAppendChecker.Op> out = new ArrayList<>();
-          for (String name : names) {
-            out.add(ListAppendChecker.Op.read(name, parse(tx.get(b(name)))));
-          }
-          return out;
-        });
-    history.add(
-        new ListAppendChecker.Txn(
-            nextTxn.incrementAndGet(),
-            workers,
-            invoke,
-            System.nanoTime() - t0,
-            ListAppendChecker.Outcome.OK,
-            finalReads));
+    List<ListAppendChecker.Txn> history = run.get();
+    runner.shutdown();
     ListAppendChecker.Result result =
-        ListAppendChecker.check(
-            new ArrayList<>(history), ListAppendChecker.Consistency.SERIALIZABLE);
+        ListAppendChecker.check(history, ListAppendChecker.Consistency.SERIALIZABLE);
     assertThat(result.valid()).as("%s%s", result.describe(), replay).isTrue();
     long ok = history.stream().filter(t -> t.outcome() == ListAppendChecker.Outcome.OK).count();
     assertThat(ok).as("committed transactions" + replay).isGreaterThan(total / 2);
@@ -461,8 +295,8 @@ class TxnProcessTest {
     for (String k : List.of("B-staged1", "y-flight1", "B-staged2", "y-flight2")) {
       client.put(b(k), b("before"));
     }
-    long anchorRange = rangeOf("B-staged1");
-    long flightRange = rangeOf("y-flight1");
+    long anchorRange = rangeOf(cluster, "B-staged1");
+    long flightRange = rangeOf(cluster, "y-flight1");
     assertThat(anchorRange).isNotEqualTo(flightRange);
 
     io.basalt.api.KvResponse landed =
@@ -564,28 +398,7 @@ class TxnProcessTest {
     }
   }
 
-  private static List<Long> parse(byte[] v) {
-    List<Long> out = new ArrayList<>();
-    if (v != null && v.length > 0) {
-      for (String part : s(v).split(",")) {
-        out.add(Long.parseLong(part));
-      }
-    }
-    return out;
-  }
-
-  private static String format(List<Long> list) {
-    StringBuilder b = new StringBuilder();
-    for (long x : list) {
-      if (b.length() > 0) {
-        b.append(',');
-      }
-      b.append(x);
-    }
-    return b.toString();
-  }
-
-  private static long rangeOf(String key) {
+  static long rangeOf(ProcessCluster cluster, String key) {
     byte[] k = b(key);
     for (int n = 1; n <= 3; n++) {
       if (!cluster.alive(n)) {
