@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side by side: a 3-member etcd and a 3-node Basalt on this machine, loaded the
 # same way (closed loop, THREADS client threads, VALUE_SIZE-byte values, the same
-# key count), one after the other: durable puts, then linearizable gets.
+# key count), one after the other: durable puts, linearizable gets, and
+# transactions writing 2 keys (etcd's Txn of two puts; a Basalt transaction
+# whose two keys lie in two ranges).
 #
 #   bench/compare-etcd.sh                 # 64 threads, 100-byte values, 20 s per run
 #                                         # after a 30 s warm-up (WARMUP): on 2 cores the
@@ -81,6 +83,8 @@ ETCD_PUT=$(run --target etcd --endpoints "$ENDPOINTS" --op put | tail -1)
 echo "put  $ETCD_PUT"
 ETCD_GET=$(run --target etcd --endpoints "$ENDPOINTS" --op get | tail -1)
 echo "get  $ETCD_GET"
+ETCD_TXN=$(run --target etcd --endpoints "$ENDPOINTS" --op txn2 | tail -1)
+echo "txn  $ETCD_TXN"
 for p in "${ETCD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 ETCD_PIDS=()
@@ -93,6 +97,8 @@ BASALT_PUT=$(run --target basalt --start-cluster 3 --op put | grep '^basalt')
 echo "put  $BASALT_PUT"
 BASALT_GET=$(run --target basalt --start-cluster 3 --op get | grep '^basalt')
 echo "get  $BASALT_GET"
+BASALT_TXN=$(run --target basalt --start-cluster 3 --op txn2 | grep '^basalt')
+echo "txn  $BASALT_TXN"
 
 ratio() {  # ops/s of $1 over $2, and p99 of each
   local a b
@@ -104,3 +110,4 @@ p99() { echo "$1" | sed -E 's/.*p99 +([0-9.]+) ms.*/\1/'; }
 echo "-- basalt / etcd"
 echo "put  throughput $(ratio "$BASALT_PUT" "$ETCD_PUT"), p99 $(p99 "$BASALT_PUT") ms vs $(p99 "$ETCD_PUT") ms"
 echo "get  throughput $(ratio "$BASALT_GET" "$ETCD_GET"), p99 $(p99 "$BASALT_GET") ms vs $(p99 "$ETCD_GET") ms"
+echo "txn  throughput $(ratio "$BASALT_TXN" "$ETCD_TXN"), p99 $(p99 "$BASALT_TXN") ms vs $(p99 "$ETCD_TXN") ms"

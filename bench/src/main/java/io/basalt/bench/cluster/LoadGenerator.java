@@ -31,7 +31,8 @@ import java.util.concurrent.locks.LockSupport;
  * </pre>
  *
  * <p>{@code --op} is {@code put}, {@code get}, {@code mixed:F} (a share F of gets), {@code txn1} (a
- * transaction writing two keys in one range) or {@code txn2} (two keys in two ranges).
+ * transaction writing two keys in one range), {@code txn2} (two keys in two ranges) or {@code bank}
+ * (transfers between {@code --accounts} accounts, 10 by default: see {@link BankLoad}).
  */
 public final class LoadGenerator {
   /** What to run. */
@@ -93,6 +94,7 @@ public final class LoadGenerator {
     String endpoints = null;
     String target = "basalt";
     int startCluster = 0;
+    int accounts = 10;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--op" -> op = args[++i];
@@ -106,6 +108,7 @@ public final class LoadGenerator {
         case "--endpoints" -> endpoints = args[++i];
         case "--target" -> target = args[++i];
         case "--start-cluster" -> startCluster = Integer.parseInt(args[++i]);
+        case "--accounts" -> accounts = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -126,9 +129,22 @@ public final class LoadGenerator {
     if (endpoints == null) {
       throw new IllegalArgumentException("give --endpoints HOST:PORT,... or --start-cluster N");
     }
+    if (op.equals("bank") && (target.equals("etcd") || accounts < 2)) {
+      throw new IllegalArgumentException("--op bank runs on Basalt, with --accounts of 2 or more");
+    }
     try (Target t =
         target.equals("etcd") ? etcd(endpoints.split(",")) : basalt(endpoints.split(","))) {
-      System.out.println(run(target, t, o));
+      if (op.equals("bank")) {
+        try (BasaltClient bankClient =
+            BasaltClient.builder()
+                .seeds(endpoints.split(","))
+                .callTimeout(Duration.ofSeconds(10))
+                .build()) {
+          System.out.println(BankLoad.run(bankClient, accounts, threads, warmup, duration));
+        }
+      } else {
+        System.out.println(run(target, t, o));
+      }
       if (cluster != null) {
         for (int n = 1; n <= cluster.size(); n++) {
           System.out.println("  node " + n + ": " + storageSummary(cluster.httpPort(n)));
@@ -239,6 +255,24 @@ public final class LoadGenerator {
       public byte[] get(byte[] key) throws Exception {
         var kvs = kv.get(io.etcd.jetcd.ByteSequence.from(key)).get().getKvs();
         return kvs.isEmpty() ? null : kvs.get(0).getValue().getBytes();
+      }
+
+      @Override
+      public void txn(byte[] first, byte[] second, byte[] value) throws Exception {
+        // etcd's Txn: both puts in one Raft entry, as atomic as Basalt's transaction.
+        var v = io.etcd.jetcd.ByteSequence.from(value);
+        kv.txn()
+            .Then(
+                io.etcd.jetcd.op.Op.put(
+                    io.etcd.jetcd.ByteSequence.from(first),
+                    v,
+                    io.etcd.jetcd.options.PutOption.DEFAULT),
+                io.etcd.jetcd.op.Op.put(
+                    io.etcd.jetcd.ByteSequence.from(second),
+                    v,
+                    io.etcd.jetcd.options.PutOption.DEFAULT))
+            .commit()
+            .get();
       }
 
       @Override
