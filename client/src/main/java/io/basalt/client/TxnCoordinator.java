@@ -182,20 +182,31 @@ final class TxnCoordinator implements Txn {
     return g.getFound() ? g.getKv().getValue().toByteArray() : null;
   }
 
-  /** Keeps the record alive (1 s) while locks are held, so nobody takes them as abandoned. */
+  /** When this attempt began (its first request, the transaction's start, came later). */
+  private final long createdNanos = System.nanoTime();
+
+  /**
+   * Keeps the record alive while locks are held, so nobody takes them as abandoned. Until its first
+   * heartbeat a transaction counts as alive from its start, so that one is due a second after the
+   * start: a short transaction commits before it and never heartbeats.
+   */
   private void startHeartbeat() {
-    startHeartbeat(0);
+    long sinceStart = (System.nanoTime() - createdNanos) / 1_000_000;
+    startHeartbeat(Math.max(0, 1_000 - sinceStart));
   }
 
-  /** Heartbeats every second from {@code delaySeconds} on (unless already heartbeating). */
-  private void startHeartbeat(long delaySeconds) {
+  /** Heartbeats every second from {@code delayMillis} on (unless already heartbeating). */
+  private void startHeartbeat(long delayMillis) {
     if (heartbeat != null) {
       return;
     }
     heartbeat =
         TxnRunner.scheduler()
             .scheduleWithFixedDelay(
-                this::heartbeatOnce, delaySeconds, 1, java.util.concurrent.TimeUnit.SECONDS);
+                this::heartbeatOnce,
+                delayMillis,
+                1_000,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -573,7 +584,7 @@ final class TxnCoordinator implements Txn {
     intentsSent = byRange;
     // Intents are about to exist: keep the record alive until the end. The anchor's intents
     // write it with a fresh heartbeat, so the first one is due a second later.
-    startHeartbeat(1);
+    startHeartbeat(1_000);
     if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE
         && compare(txn.getMeta().getWriteTimestamp(), txn.getReadTimestamp()) > 0) {
       refreshTo(txn.getMeta().getWriteTimestamp()); // a record is staged at the reads only

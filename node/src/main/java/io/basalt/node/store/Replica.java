@@ -99,6 +99,11 @@ final class Replica implements StoreRules.NewLeader {
    */
   final SpanLatches<Pending> latches = new SpanLatches<>();
 
+  /** Pushes waiting for their pushee's record to change, and those woken to evaluate again. */
+  private final TxnWaits txnWaits = new TxnWaits();
+
+  private final ArrayDeque<Pending> woken = new ArrayDeque<>();
+
   /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
 
@@ -363,8 +368,13 @@ final class Replica implements StoreRules.NewLeader {
     KvResponse result = Commands.evaluate(p.request, engine, descriptor, context(ts), cmd);
     if (result.hasError()) {
       // Nothing to write (a conflict, a refusal): answered now, never proposed.
+      txnWaits.forget(p);
       releaseLatches(p);
       p.reply(result);
+      return;
+    }
+    if (txnWaits.park(p, result, cmd, store.ticks())) {
+      releaseLatches(p); // it waits, without latches, for its pushee's record to change
       return;
     }
     RaftCommand command = cmd.setResult(result.toByteString()).build();
@@ -552,6 +562,7 @@ final class Replica implements StoreRules.NewLeader {
         }
       }
       Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
+      txnWaits.wake(command, woken); // (evaluated again in afterAdvance)
       if (prop != null) {
         // Held until the batch holding this entry's writes is in the engine: a write to the
         // same keys evaluated before would read the state before it.
@@ -632,10 +643,23 @@ final class Replica implements StoreRules.NewLeader {
         evaluateWrite(p);
       }
     }
+    evaluateWoken();
     // Requests granted their latches. A write that does not propose (answered from its record,
     // refused, or past its deadline) releases them at once, and whom that grants is served here
     // too; so does a read once served.
     serveGranted();
+  }
+
+  /** On a tick: the pushes due to look at their pushee again (see {@link TxnWaits}). */
+  void tickWaits() {
+    txnWaits.recheck(store.ticks(), woken);
+    evaluateWoken();
+  }
+
+  private void evaluateWoken() {
+    while (!woken.isEmpty() && isLeader) {
+      evaluateWrite(woken.poll());
+    }
   }
 
   private void lostLeadership() {
@@ -655,6 +679,9 @@ final class Replica implements StoreRules.NewLeader {
     for (Pending p : unproposed) {
       latches.release(p); // (whom that grants is in the list too)
     }
+    txnWaits.drain(woken); // (pushes waiting hold no latches)
+    unproposed.addAll(woken);
+    woken.clear();
     failAll(unproposed, hint);
     snapshots.cancelOutgoing();
     // Proposals stay: they may still commit; each is answered when its index is applied or its

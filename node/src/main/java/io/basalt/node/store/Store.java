@@ -366,6 +366,7 @@ public final class Store {
     for (Replica r : replicas.values()) {
       r.raft.tick();
       r.snapshots.checkOutgoing();
+      r.tickWaits();
       if (refusal != null && r.isLeader) {
         r.handOverLeadership();
       }

@@ -13,11 +13,7 @@ import io.basalt.api.Transaction;
 import io.basalt.api.TxnMeta;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
-import io.basalt.range.storage.MemEngine;
-import io.basalt.txn.hlc.HybridClock;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,10 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class StoreGcTest {
   private static final long TTL_MS = 60_000;
-  private long wallNanos = 1_700_000_000_000_000_000L;
-  private long monotonicNanos = 5_000_000_000L;
-  private final MemEngine engine = new MemEngine();
-  private Store store;
+  private ManualStore node;
 
   @Test
   void versionsOlderThanTheTtlAreCollectedAndOldReadsRefused() {
@@ -39,7 +32,7 @@ class StoreGcTest {
     put("k", "v2");
     put("k", "v3");
     assertThat(shadowed("k")).as("two older versions").hasSize(2);
-    long beforeWall = wallNanos;
+    long beforeWall = node.wallNanos;
     advance(TTL_MS + 5_000);
     assertThat(shadowed("k")).as("collected").isEmpty();
     assertThat(value(get("k", null))).isEqualTo("v3");
@@ -47,7 +40,7 @@ class StoreGcTest {
     assertThat(old.getError().getDetailCase())
         .as("%s", old)
         .isEqualTo(Error.DetailCase.GC_THRESHOLD);
-    assertThat(value(get("k", txnAt(wallNanos)))).isEqualTo("v3");
+    assertThat(value(get("k", txnAt(node.wallNanos)))).isEqualTo("v3");
   }
 
   @Test
@@ -62,37 +55,22 @@ class StoreGcTest {
   }
 
   private void start(long ttlMs) {
-    store =
-        new Store(
-            1,
-            engine,
-            new HybridClock(() -> wallNanos, 500_000_000L),
-            TestStores.NO_NETWORK,
-            // 100 ms ticks; garbage looked for every second.
+    // Garbage looked for every second.
+    node =
+        new ManualStore(
             new StoreOptions(
-                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, ttlMs, 10),
-            new SplittableRandom(1),
-            StoreListener.NONE,
-            () -> monotonicNanos);
-    TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
-    advance(3_000);
+                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, ttlMs, 10));
   }
 
-  /** Moves both clocks by {@code ms}, ticking every 100 ms. */
   private void advance(long ms) {
-    for (long t = 0; t < ms / 100; t++) {
-      monotonicNanos += 100_000_000L;
-      wallNanos += 100_000_000L;
-      store.tick();
-      store.process();
-    }
+    node.advance(ms);
   }
 
   /** The versions of {@code key} below its newest. */
   private List<MvccStore.VersionKey> shadowed(String key) {
     byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     byte[] next = java.util.Arrays.copyOf(k, k.length + 1);
-    return MvccStore.garbage(engine, k, next, Timestamp.MAX, 100).versions();
+    return MvccStore.garbage(node.engine, k, next, Timestamp.MAX, 100).versions();
   }
 
   private static Transaction txnAt(long wall) {
@@ -136,16 +114,7 @@ class StoreGcTest {
   }
 
   private KvResponse call(KvRequest request) {
-    List<KvResponse> answers = new ArrayList<>();
-    store.submit(request, answers::add);
-    for (int i = 0; i < 20 && answers.isEmpty(); i++) {
-      store.process();
-      monotonicNanos += 100_000_000L;
-      wallNanos += 100_000_000L;
-      store.tick();
-    }
-    assertThat(answers).hasSize(1);
-    return answers.get(0);
+    return node.call(request);
   }
 
   private static String value(KvResponse r) {
