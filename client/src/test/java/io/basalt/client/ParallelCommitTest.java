@@ -1,0 +1,144 @@
+package io.basalt.client;
+
+import static io.basalt.client.Fixtures.b;
+import static io.basalt.client.Fixtures.clientOf;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.QueryIntentResponse;
+import io.basalt.api.RecoverTxnResponse;
+import io.basalt.api.ResolveIntentResponse;
+import io.basalt.api.ResponseHeader;
+import io.basalt.api.TxnRecord;
+import io.basalt.api.TxnStatus;
+import io.basalt.api.TxnWriteResponse;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The coordinator's side of a parallel commit whose writes do not all answer: the record was staged
+ * but the other range's write went unanswered, so the commit's outcome depends on whether that
+ * write landed. The coordinator recovers its own transaction (a preventing QueryIntent, then
+ * RecoverTxn) and reports what recovery decided: committed, a definite failure, or, only when the
+ * recovery itself goes unanswered, an ambiguous result. The nodes' answers are scripted.
+ */
+class ParallelCommitTest {
+  private FakeCluster cluster;
+  private BasaltClient client;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    // The anchor "a" in range 2 on node 1; "z" in range 3 on node 2.
+    cluster = FakeCluster.start(2).meta(1, 1).range(2, "", "m", 1, 1).range(3, "m", "", 2, 2);
+    client =
+        clientOf(cluster)
+            .callTimeout(Duration.ofMillis(600))
+            .attemptTimeout(Duration.ofMillis(150))
+            .build();
+  }
+
+  @AfterEach
+  void tearDown() {
+    client.close();
+    cluster.close();
+  }
+
+  /** Nodes that stage the record, never answer the write to "z", and answer the recovery. */
+  private void script(boolean zLanded, boolean recoveryAnswers) {
+    cluster.script((node, request) -> {
+      switch (request.getRequestCase()) {
+        case TXN_WRITE -> {
+          if (!request.getTxnWrite().getStage()) {
+            return FakeCluster.Action.SILENCE; // the write to "z": its answer never comes
+          }
+          return answer(
+              request,
+              KvResponse.newBuilder().setTxnWrite(TxnWriteResponse.newBuilder().setStaged(true)));
+        }
+        case QUERY_INTENT -> {
+          assertThat(request.getQueryIntent().getPrevent()).isTrue();
+          return answer(
+              request,
+              KvResponse.newBuilder()
+                  .setQueryIntent(QueryIntentResponse.newBuilder().setFound(zLanded)));
+        }
+        case RECOVER_TXN -> {
+          if (!recoveryAnswers) {
+            return FakeCluster.Action.SILENCE;
+          }
+          boolean commit = request.getRecoverTxn().getAllFound();
+          return answer(
+              request,
+              KvResponse.newBuilder()
+                  .setRecoverTxn(
+                      RecoverTxnResponse.newBuilder()
+                          .setRecord(
+                              TxnRecord.newBuilder()
+                                  .setMeta(request.getRecoverTxn().getTxn())
+                                  .setStatus(
+                                      commit ? TxnStatus.TXN_COMMITTED : TxnStatus.TXN_ABORTED))));
+        }
+        case RESOLVE_INTENT, END_TXN -> {
+          return answer(
+              request,
+              request.getRequestCase() == KvRequest.RequestCase.END_TXN
+                  ? KvResponse.newBuilder()
+                      .setEndTxn(
+                          io.basalt.api.EndTxnResponse.newBuilder()
+                              .setStatus(TxnStatus.TXN_ABORTED))
+                  : KvResponse.newBuilder()
+                      .setResolveIntent(ResolveIntentResponse.getDefaultInstance()));
+        }
+        default -> {
+          return FakeCluster.Action.PASS;
+        }
+      }
+    });
+  }
+
+  /** Answers {@code response}, with the request's transaction in its header. */
+  private static FakeCluster.Action answer(KvRequest request, KvResponse.Builder response) {
+    if (request.getHeader().hasTxn()) {
+      response.setHeader(ResponseHeader.newBuilder().setTxn(request.getHeader().getTxn()));
+    }
+    return new FakeCluster.Action.ApplyThenAnswer(response.build());
+  }
+
+  private Txn twoRangeWrite() {
+    Txn tx = client.begin();
+    tx.put(b("a"), b("1"));
+    tx.put(b("z"), b("2"));
+    return tx;
+  }
+
+  @Test
+  void aStagedCommitWhoseLostWriteLandedIsRecoveredCommitted() {
+    script(true, true);
+    HlcTimestamp at = twoRangeWrite().commit();
+    assertThat(at).isNotNull();
+    List<FakeCluster.Received> recoveries = cluster.received(r -> r.request().hasRecoverTxn());
+    assertThat(recoveries).hasSize(1);
+    assertThat(recoveries.get(0).request().getRecoverTxn().getAllFound()).isTrue();
+  }
+
+  @Test
+  void aStagedCommitWhoseLostWriteDidNotLandIsRecoveredAbortedAndFailsDefinitely() {
+    script(false, true);
+    assertThatThrownBy(() -> twoRangeWrite().commit())
+        .isInstanceOf(TransactionRetryException.class)
+        .isNotInstanceOf(AmbiguousResultException.class);
+    assertThat(cluster.received(r -> r.request().hasRecoverTxn()))
+        .allMatch(r -> !r.request().getRecoverTxn().getAllFound());
+  }
+
+  @Test
+  void aRecoveryThatGoesUnansweredLeavesTheCommitAmbiguous() {
+    script(true, false);
+    assertThatThrownBy(() -> twoRangeWrite().commit()).isInstanceOf(AmbiguousResultException.class);
+  }
+}
