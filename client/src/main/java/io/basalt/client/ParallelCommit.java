@@ -36,7 +36,8 @@ final class ParallelCommit {
    * @param maybeStaged whether the record may be STAGING: staged, or the staging write's fate
    *     unknown
    * @param stagedAt the staging timestamp, when the anchor's range answered staged (else null)
-   * @param committed whether every write answered, at or below {@code stagedAt}
+   * @param committed whether every write answered, at or below {@code stagedAt}, within {@link
+   *     #IMPLICIT_COMMIT_WINDOW_NANOS}
    */
   record Outcome(
       List<Transaction> seen,
@@ -44,6 +45,15 @@ final class ParallelCommit {
       boolean maybeStaged,
       Timestamp stagedAt,
       boolean committed) {}
+
+  /**
+   * How long after its writes were sent a parallel commit may still be taken as committed from the
+   * answers alone: well inside the transaction expiry (5 s), past which whoever meets one of its
+   * intents may recover the record and, a write not having landed by then, abort it (the write may
+   * land afterwards, below the staging timestamp, if its range's leader changed meanwhile). Later
+   * answers are confirmed by committing the record explicitly, which fails on an aborted one.
+   */
+  static final long IMPLICIT_COMMIT_WINDOW_NANOS = 2_500_000_000L;
 
   private final Router router;
   private final Transaction txn;
@@ -79,6 +89,7 @@ final class ParallelCommit {
 
   /** Sends every write at once and waits for the answers. */
   Outcome send() {
+    long sentAt = router.ticker().read();
     CompletableFuture<Router.Reply> staging = null;
     List<CompletableFuture<Router.Reply>> sent = new ArrayList<>();
     for (Map.Entry<RangeDescriptor, List<ByteString>> e : byRange.entrySet()) {
@@ -140,7 +151,9 @@ final class ParallelCommit {
         failure = failureOf(e, failure);
       }
     }
-    return new Outcome(seen, failure, maybeStaged, stagedAt, failure == null && atOrBelow);
+    boolean inTime = router.ticker().read() - sentAt < IMPLICIT_COMMIT_WINDOW_NANOS;
+    return new Outcome(
+        seen, failure, maybeStaged, stagedAt, failure == null && atOrBelow && inTime);
   }
 
   /** The failure to report from the writes: the first one, unless a later one is ambiguous. */

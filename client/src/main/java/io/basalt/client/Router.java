@@ -194,6 +194,11 @@ final class Router implements AutoCloseable {
     return closed;
   }
 
+  /** The clock of deadlines and measured durations. */
+  Ticker ticker() {
+    return ticker;
+  }
+
   /** The cluster's clock as this client's answers showed it. */
   ClusterClock clock() {
     return clock;

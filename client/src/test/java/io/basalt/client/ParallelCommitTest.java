@@ -117,6 +117,67 @@ class ParallelCommitTest {
   }
 
   @Test
+  void answersArrivingLateAreConfirmedByCommittingTheRecordExplicitly() {
+    // Every write lands at the staging timestamp, but the answers come 3 s after the writes were
+    // sent (on the client's clock): the record may have been recovered (here: aborted) meanwhile,
+    // so the commit is decided by EndTxn, not by the answers.
+    FakeTicker ticker = new FakeTicker();
+    client.close();
+    client = clientOf(cluster).ticker(ticker).callTimeout(Duration.ofSeconds(30)).build();
+    scriptAnswers(() -> ticker.advance(Duration.ofSeconds(3)));
+    assertThatThrownBy(() -> twoRangeWrite().commit())
+        .isInstanceOf(TransactionAbortedException.class);
+  }
+
+  @Test
+  void answersArrivingInTimeCommitWithoutWaitingForTheRecord() {
+    // The control: the same answers at once; the record's EndTxn (answered "aborted" here) is
+    // sent after the commit is answered, and changes nothing for the caller.
+    FakeTicker ticker = new FakeTicker();
+    client.close();
+    client = clientOf(cluster).ticker(ticker).callTimeout(Duration.ofSeconds(30)).build();
+    scriptAnswers(() -> {});
+    assertThat(twoRangeWrite().commit()).isNotNull();
+  }
+
+  /**
+   * Nodes that answer both writes (the staging one staged), running {@code beforeOtherAnswer}
+   * before answering the write to "z", and answer EndTxn that the transaction was aborted.
+   */
+  private void scriptAnswers(Runnable beforeOtherAnswer) {
+    cluster.script((node, request) -> {
+      switch (request.getRequestCase()) {
+        case TXN_WRITE -> {
+          if (!request.getTxnWrite().getStage()) {
+            beforeOtherAnswer.run();
+          }
+          return answer(
+              request,
+              KvResponse.newBuilder()
+                  .setTxnWrite(
+                      TxnWriteResponse.newBuilder().setStaged(request.getTxnWrite().getStage())));
+        }
+        case END_TXN -> {
+          return new FakeCluster.Action.Fail(
+              io.basalt.api.Error.newBuilder()
+                  .setTxnAborted(
+                      io.basalt.api.TransactionAbortedError.newBuilder()
+                          .setReason("recovered aborted"))
+                  .build());
+        }
+        case RESOLVE_INTENT -> {
+          return answer(
+              request,
+              KvResponse.newBuilder().setResolveIntent(ResolveIntentResponse.getDefaultInstance()));
+        }
+        default -> {
+          return FakeCluster.Action.PASS;
+        }
+      }
+    });
+  }
+
+  @Test
   void aStagedCommitWhoseLostWriteLandedIsRecoveredCommitted() {
     script(true, true);
     HlcTimestamp at = twoRangeWrite().commit();
