@@ -36,15 +36,22 @@ final class ParallelCommit {
    * @param maybeStaged whether the record may be STAGING: staged, or the staging write's fate
    *     unknown
    * @param stagedAt the staging timestamp, when the anchor's range answered staged (else null)
-   * @param committed whether every write answered, at or below {@code stagedAt}, within {@link
-   *     #IMPLICIT_COMMIT_WINDOW_NANOS}
+   * @param implicit whether every write answered, at or below {@code stagedAt}: the transaction
+   *     committed, unless the answers came so late that a recovery may have aborted it first
+   * @param inTime whether the answers came within {@link #IMPLICIT_COMMIT_WINDOW_NANOS}
    */
   record Outcome(
       List<Transaction> seen,
       RuntimeException failure,
       boolean maybeStaged,
       Timestamp stagedAt,
-      boolean committed) {}
+      boolean implicit,
+      boolean inTime) {
+    /** Whether the answers alone show the commit. */
+    boolean committed() {
+      return implicit && inTime;
+    }
+  }
 
   /**
    * How long after its writes were sent a parallel commit may still be taken as committed from the
@@ -152,8 +159,7 @@ final class ParallelCommit {
       }
     }
     boolean inTime = router.ticker().read() - sentAt < IMPLICIT_COMMIT_WINDOW_NANOS;
-    return new Outcome(
-        seen, failure, maybeStaged, stagedAt, failure == null && atOrBelow && inTime);
+    return new Outcome(seen, failure, maybeStaged, stagedAt, failure == null && atOrBelow, inTime);
   }
 
   /** The failure to report from the writes: the first one, unless a later one is ambiguous. */

@@ -605,6 +605,10 @@ final class TxnCoordinator implements Txn {
         new ParallelCommit(router, txn, anchor, byRange, writes, lockKeys, blind);
     ParallelCommit.Outcome sent = commit.send();
     sent.seen().forEach(this::adopt);
+    if (blind) {
+      // Nothing read, so nothing to refresh: its reads hold wherever its writes landed.
+      refreshTo(txn.getMeta().getWriteTimestamp());
+    }
     RuntimeException failure = sent.failure();
     if (failure != null && sent.maybeStaged()) {
       return commit.recover(failure);
@@ -623,6 +627,29 @@ final class TxnCoordinator implements Txn {
       // Every write is in place at or below the staging timestamp.
       commit.finish(txn, sent.stagedAt());
       return HlcTimestamp.of(sent.stagedAt());
+    }
+    if (sent.implicit()) {
+      // Committed, unless a recovery aborted it before the late answers came: the record says
+      // which. Never rolled back from here: it may be committed.
+      EndTxnRequest end =
+          EndTxnRequest.newBuilder().setCommit(true).addAllLockKeys(lockKeys).build();
+      try {
+        KvResponse response =
+            send(
+                "end_txn",
+                anchor.toByteArray(),
+                KvResponse.ResponseCase.END_TXN,
+                range -> KvRequest.newBuilder().setEndTxn(end));
+        resolveElsewhere(TxnStatus.TXN_COMMITTED, response.getEndTxn().getCommitTimestamp());
+        return HlcTimestamp.of(response.getEndTxn().getCommitTimestamp());
+      } catch (TxnErrorException e) {
+        if (e.error.getDetailCase() == Error.DetailCase.TXN_ABORTED) {
+          throw e; // a recovery aborted it: definitely not committed
+        }
+        return commit.recover(e);
+      } catch (AmbiguousResultException | DeadlineExceededException e) {
+        return commit.recover(e);
+      }
     }
     Timestamp commitTs = txn.getMeta().getWriteTimestamp();
     if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE) {
@@ -695,7 +722,10 @@ final class TxnCoordinator implements Txn {
           KvResponse.ResponseCase.END_TXN,
           range -> KvRequest.newBuilder().setEndTxn(end));
     } catch (RuntimeException e) {
-      // The record stays PENDING or was aborted by another; the intents expire with it.
+      // Not known to be aborted (it may even have committed: a recovery may have found it
+      // staged with every write in place): its intents are left to whoever meets them, who
+      // resolves them by its record once it has ended or expired.
+      return;
     }
     resolveElsewhere(TxnStatus.TXN_ABORTED, txn.getMeta().getWriteTimestamp());
   }

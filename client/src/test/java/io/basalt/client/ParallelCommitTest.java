@@ -178,6 +178,122 @@ class ParallelCommitTest {
   }
 
   @Test
+  void lateAnswersWhoseEndTxnGoesUnansweredAreRecoveredNeverRolledBack() {
+    // Late answers (3 s), then the explicit EndTxn goes unanswered past the deadline: the
+    // transaction may be committed (every write is in place), so the coordinator recovers it
+    // (found: committed) instead of rolling it back and resolving its intents as aborted.
+    FakeTicker ticker = new FakeTicker();
+    client.close();
+    client = clientOf(cluster).ticker(ticker).callTimeout(Duration.ofSeconds(30)).build();
+    cluster.script((node, request) -> {
+      switch (request.getRequestCase()) {
+        case TXN_WRITE -> {
+          if (!request.getTxnWrite().getStage()) {
+            ticker.advance(Duration.ofSeconds(3));
+          }
+          return answer(
+              request,
+              KvResponse.newBuilder()
+                  .setTxnWrite(
+                      TxnWriteResponse.newBuilder().setStaged(request.getTxnWrite().getStage())));
+        }
+        case END_TXN -> {
+          ticker.advance(Duration.ofSeconds(31));
+          return FakeCluster.Action.SILENCE;
+        }
+        default -> {
+          return recoveryAnswers(request, true);
+        }
+      }
+    });
+    assertThat(twoRangeWrite().commit()).isNotNull();
+    assertThat(cluster.received(r -> r.request().hasRecoverTxn())).hasSize(1);
+    assertThat(
+            cluster.received(r ->
+                r.request().hasResolveIntent()
+                    && r.request().getResolveIntent().getStatus() == TxnStatus.TXN_ABORTED))
+        .as("nothing resolved as aborted")
+        .isEmpty();
+  }
+
+  @Test
+  void aBlindCommitStagedAboveItsReadTimestampEndsWithItsReadsMovedThere() throws Exception {
+    // The anchor's write was pushed to 150 (its reads were at 100, the cluster clock's estimate):
+    // a blind transaction has no reads to refresh, so its EndTxn carries read = write = 150 (a
+    // serializable EndTxn with its reads below its commit timestamp is refused).
+    cluster.script((node, request) -> {
+      if (request.getRequestCase() == KvRequest.RequestCase.TXN_WRITE) {
+        assertThat(request.getTxnWrite().getBlind()).isTrue();
+        long wall = request.getTxnWrite().getStage() ? 150 : 100;
+        io.basalt.api.Timestamp read =
+            io.basalt.api.Timestamp.newBuilder().setWallNanos(100).build();
+        io.basalt.api.Transaction.Builder seen = request.getHeader().getTxn().toBuilder();
+        seen.setReadTimestamp(read)
+            .setUncertaintyLimit(read)
+            .getMetaBuilder()
+            .setWriteTimestamp(io.basalt.api.Timestamp.newBuilder().setWallNanos(wall))
+            .setMinTimestamp(read);
+        return new FakeCluster.Action.ApplyThenAnswer(
+            KvResponse.newBuilder()
+                .setHeader(ResponseHeader.newBuilder().setTxn(seen))
+                .setTxnWrite(
+                    TxnWriteResponse.newBuilder().setStaged(request.getTxnWrite().getStage()))
+                .build());
+      }
+      if (request.getRequestCase() == KvRequest.RequestCase.END_TXN) {
+        return answer(
+            request,
+            KvResponse.newBuilder()
+                .setEndTxn(
+                    io.basalt.api.EndTxnResponse.newBuilder()
+                        .setStatus(TxnStatus.TXN_COMMITTED)
+                        .setCommitTimestamp(
+                            request.getHeader().getTxn().getMeta().getWriteTimestamp())));
+      }
+      return recoveryAnswers(request, true);
+    });
+    twoRangeWrite().commit();
+    cluster.awaitReceived(r -> r.request().hasEndTxn(), 1, Duration.ofSeconds(10));
+    List<FakeCluster.Received> ends = cluster.received(r -> r.request().hasEndTxn());
+    io.basalt.api.Transaction ended = ends.get(0).request().getHeader().getTxn();
+    assertThat(ended.getReadTimestamp().getWallNanos()).isEqualTo(150);
+    assertThat(ended.getMeta().getWriteTimestamp().getWallNanos()).isEqualTo(150);
+  }
+
+  /** Answers a recovery's queries (found or not) and RecoverTxn, and resolutions; else passes. */
+  private static FakeCluster.Action recoveryAnswers(KvRequest request, boolean found) {
+    switch (request.getRequestCase()) {
+      case QUERY_INTENT -> {
+        return answer(
+            request,
+            KvResponse.newBuilder()
+                .setQueryIntent(QueryIntentResponse.newBuilder().setFound(found)));
+      }
+      case RECOVER_TXN -> {
+        boolean commit = request.getRecoverTxn().getAllFound();
+        return answer(
+            request,
+            KvResponse.newBuilder()
+                .setRecoverTxn(
+                    RecoverTxnResponse.newBuilder()
+                        .setRecord(
+                            TxnRecord.newBuilder()
+                                .setMeta(request.getRecoverTxn().getTxn())
+                                .setStatus(
+                                    commit ? TxnStatus.TXN_COMMITTED : TxnStatus.TXN_ABORTED))));
+      }
+      case RESOLVE_INTENT -> {
+        return answer(
+            request,
+            KvResponse.newBuilder().setResolveIntent(ResolveIntentResponse.getDefaultInstance()));
+      }
+      default -> {
+        return FakeCluster.Action.PASS;
+      }
+    }
+  }
+
+  @Test
   void aStagedCommitWhoseLostWriteLandedIsRecoveredCommitted() {
     script(true, true);
     HlcTimestamp at = twoRangeWrite().commit();

@@ -30,7 +30,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -99,7 +98,7 @@ final class Replica implements StoreRules.NewLeader {
    */
   final SpanLatches<Pending> latches = new SpanLatches<>();
 
-  /** Pushes waiting for their pushee's record to change, and those woken to evaluate again. */
+  /** Pushes waiting for their pushee's record to change; those woken to evaluate again. */
   private final TxnWaits txnWaits = new TxnWaits();
 
   private final ArrayDeque<Pending> woken = new ArrayDeque<>();
@@ -339,6 +338,7 @@ final class Replica implements StoreRules.NewLeader {
   void evaluateWrite(Pending p) {
     if (p.done) {
       releaseLatches(p); // answered while it waited (its deadline passed)
+      txnWaits.forget(p);
       return;
     }
     if (!latches.holds(p) && !latches.acquire(p, Commands.latchSpans(p.request))) {
@@ -689,9 +689,7 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   private void failAll(Collection<Pending> pendings, long hint) {
-    for (Iterator<Pending> it = pendings.iterator(); it.hasNext(); ) {
-      it.next().reply(Errors.notLeader(rangeId, hint, store.address(hint)));
-    }
+    pendings.forEach(p -> p.reply(Errors.notLeader(rangeId, hint, store.address(hint))));
   }
 
   /**

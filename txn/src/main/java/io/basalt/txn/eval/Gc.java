@@ -44,8 +44,9 @@ final class Gc {
   }
 
   /**
-   * The timestamp below which {@code request} would read or write, if it is transactional (its read
-   * timestamp; a refresh's start; a heartbeat's transaction start), else null.
+   * The timestamp at or below which {@code request} is refused, if it is transactional: a read's
+   * read timestamp, a refresh's start, the transaction's start for what may create its record (a
+   * write, a commit, a heartbeat); else null.
    */
   private static io.basalt.api.Timestamp timestampOf(KvRequest request) {
     if (request.getRequestCase() == KvRequest.RequestCase.REFRESH) {
@@ -54,11 +55,13 @@ final class Gc {
     if (!request.getHeader().hasTxn()) {
       return null;
     }
+    io.basalt.api.Timestamp start = request.getHeader().getTxn().getMeta().getMinTimestamp();
     return switch (request.getRequestCase()) {
-      case HEARTBEAT_TXN -> request.getHeader().getTxn().getMeta().getMinTimestamp();
+      // What may create a record: refused for a transaction that began at or below the
+      // threshold, whose record (aborted by a pusher) GC may have removed.
+      case HEARTBEAT_TXN, TXN_WRITE -> start;
       // A rollback is never refused: it only cleans up.
-      case END_TXN ->
-          request.getEndTxn().getCommit() ? request.getHeader().getTxn().getReadTimestamp() : null;
+      case END_TXN -> request.getEndTxn().getCommit() ? start : null;
       default -> request.getHeader().getTxn().getReadTimestamp();
     };
   }

@@ -514,13 +514,15 @@ final class TxnCommands {
         return pushed(false, record);
       }
       if (record != null && record.getStatus() == TxnStatus.TXN_STAGING) {
-        // It may have committed already (every in-flight write in place): a live one is waited
-        // for, an abandoned one recovered; neither is pushed nor aborted here.
+        // It may have committed already (every in-flight write in place): it is neither pushed
+        // nor aborted here. An abandoned one is recovered, and so is a live one that an older
+        // writer outranks (its in-flight write may be the one waiting for that writer: waiting
+        // for it could wait for each other); others wait for it.
+        boolean recover =
+            Txns.expired(Txns.ts(record.getLastHeartbeat()), ctx)
+                || (push.getType() == PushType.PUSH_ABORT && outranks(request, push, pushee));
         return KvResponse.newBuilder()
-            .setPushTxn(
-                PushTxnResponse.newBuilder()
-                    .setPushee(record)
-                    .setNeedsRecovery(Txns.expired(Txns.ts(record.getLastHeartbeat()), ctx)))
+            .setPushTxn(PushTxnResponse.newBuilder().setPushee(record).setNeedsRecovery(recover))
             .build();
       }
       TxnRecord current =

@@ -94,6 +94,16 @@ class GcTest {
     assertBelowThreshold(replica.evaluate(heartbeat(old)).answer(), 25);
     assertBelowThreshold(replica.evaluate(endTxn(old, true)).answer(), 25);
     assertThat(replica.evaluate(endTxn(old, false)).answer().hasError()).isFalse();
+    // Reading above the threshold, but begun at or below it: what may create its record is
+    // refused (GC may have removed the record a pusher aborted it with).
+    Transaction refreshed =
+        old.toBuilder()
+            .setReadTimestamp(ts(40).toProto())
+            .setMeta(old.getMeta().toBuilder().setWriteTimestamp(ts(40).toProto()))
+            .build();
+    assertThat(value(ok(replica.read(get("c", refreshed))))).isEqualTo("v20");
+    assertBelowThreshold(replica.evaluate(txnWrite(refreshed)).answer(), 25);
+    assertBelowThreshold(replica.evaluate(endTxn(refreshed, true)).answer(), 25);
 
     // The controls: above the threshold, or not begun yet (it begins at the leader's clock).
     assertThat(replica.read(refresh(txn("r", 40), 26, 40)).hasError()).isFalse();
