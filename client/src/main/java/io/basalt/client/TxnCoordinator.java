@@ -631,17 +631,8 @@ final class TxnCoordinator implements Txn {
     if (sent.implicit()) {
       // Committed, unless a recovery aborted it before the late answers came: the record says
       // which. Never rolled back from here: it may be committed.
-      EndTxnRequest end =
-          EndTxnRequest.newBuilder().setCommit(true).addAllLockKeys(lockKeys).build();
       try {
-        KvResponse response =
-            send(
-                "end_txn",
-                anchor.toByteArray(),
-                KvResponse.ResponseCase.END_TXN,
-                range -> KvRequest.newBuilder().setEndTxn(end));
-        resolveElsewhere(TxnStatus.TXN_COMMITTED, response.getEndTxn().getCommitTimestamp());
-        return HlcTimestamp.of(response.getEndTxn().getCommitTimestamp());
+        return commitRecord(lockKeys);
       } catch (TxnErrorException e) {
         if (e.error.getDetailCase() == Error.DetailCase.TXN_ABORTED) {
           throw e; // a recovery aborted it: definitely not committed
@@ -656,18 +647,8 @@ final class TxnCoordinator implements Txn {
       refreshTo(commitTs);
     }
     for (int refreshes = 0; ; refreshes++) {
-      EndTxnRequest end =
-          EndTxnRequest.newBuilder().setCommit(true).addAllLockKeys(lockKeys).build();
       try {
-        KvResponse response =
-            send(
-                "end_txn",
-                anchor.toByteArray(),
-                KvResponse.ResponseCase.END_TXN,
-                range -> KvRequest.newBuilder().setEndTxn(end));
-        EndTxnResponse ended = response.getEndTxn();
-        resolveElsewhere(TxnStatus.TXN_COMMITTED, ended.getCommitTimestamp());
-        return HlcTimestamp.of(ended.getCommitTimestamp());
+        return commitRecord(lockKeys);
       } catch (TxnErrorException e) {
         if (e.error.getDetailCase() != Error.DetailCase.TXN_RETRY
             || !e.error.getTxnRetry().hasRetryAt()
@@ -683,6 +664,23 @@ final class TxnCoordinator implements Txn {
         }
       }
     }
+  }
+
+  /**
+   * Commits the record explicitly (EndTxn at the transaction's write timestamp), then resolves the
+   * intents outside the anchor's range in the background; returns the commit timestamp.
+   */
+  private HlcTimestamp commitRecord(List<ByteString> lockKeys) {
+    EndTxnRequest end = EndTxnRequest.newBuilder().setCommit(true).addAllLockKeys(lockKeys).build();
+    EndTxnResponse ended =
+        send(
+                "end_txn",
+                anchor.toByteArray(),
+                KvResponse.ResponseCase.END_TXN,
+                range -> KvRequest.newBuilder().setEndTxn(end))
+            .getEndTxn();
+    resolveElsewhere(TxnStatus.TXN_COMMITTED, ended.getCommitTimestamp());
+    return HlcTimestamp.of(ended.getCommitTimestamp());
   }
 
   /** Resolves the intents outside the anchor's range in the background. */

@@ -60,42 +60,18 @@ class ParallelCommitTest {
               request,
               KvResponse.newBuilder().setTxnWrite(TxnWriteResponse.newBuilder().setStaged(true)));
         }
-        case QUERY_INTENT -> {
-          assertThat(request.getQueryIntent().getPrevent()).isTrue();
-          return answer(
-              request,
-              KvResponse.newBuilder()
-                  .setQueryIntent(QueryIntentResponse.newBuilder().setFound(zLanded)));
-        }
         case RECOVER_TXN -> {
-          if (!recoveryAnswers) {
-            return FakeCluster.Action.SILENCE;
-          }
-          boolean commit = request.getRecoverTxn().getAllFound();
+          return recoveryAnswers ? recoveryAnswers(request, zLanded) : FakeCluster.Action.SILENCE;
+        }
+        case END_TXN -> {
           return answer(
               request,
               KvResponse.newBuilder()
-                  .setRecoverTxn(
-                      RecoverTxnResponse.newBuilder()
-                          .setRecord(
-                              TxnRecord.newBuilder()
-                                  .setMeta(request.getRecoverTxn().getTxn())
-                                  .setStatus(
-                                      commit ? TxnStatus.TXN_COMMITTED : TxnStatus.TXN_ABORTED))));
-        }
-        case RESOLVE_INTENT, END_TXN -> {
-          return answer(
-              request,
-              request.getRequestCase() == KvRequest.RequestCase.END_TXN
-                  ? KvResponse.newBuilder()
-                      .setEndTxn(
-                          io.basalt.api.EndTxnResponse.newBuilder()
-                              .setStatus(TxnStatus.TXN_ABORTED))
-                  : KvResponse.newBuilder()
-                      .setResolveIntent(ResolveIntentResponse.getDefaultInstance()));
+                  .setEndTxn(
+                      io.basalt.api.EndTxnResponse.newBuilder().setStatus(TxnStatus.TXN_ABORTED)));
         }
         default -> {
-          return FakeCluster.Action.PASS;
+          return recoveryAnswers(request, zLanded);
         }
       }
     });
@@ -264,6 +240,7 @@ class ParallelCommitTest {
   private static FakeCluster.Action recoveryAnswers(KvRequest request, boolean found) {
     switch (request.getRequestCase()) {
       case QUERY_INTENT -> {
+        assertThat(request.getQueryIntent().getPrevent()).isTrue();
         return answer(
             request,
             KvResponse.newBuilder()

@@ -102,12 +102,7 @@ final class Recovery {
       if (txn.getId().isEmpty() || txn.getAnchorKey().isEmpty()) {
         return Errors.invalid("a recovery names the transaction's id and anchor key");
       }
-      byte[] anchor = txn.getAnchorKey().toByteArray();
-      String why = KeySpace.invalidUserKey(anchor);
-      if (why != null) {
-        return Errors.invalid("the anchor key: " + why);
-      }
-      return KeySpace.contains(range, anchor) ? null : Errors.keyNotInRange(anchor, range);
+      return TxnCommands.anchorHere(txn, range);
     }
 
     @Override

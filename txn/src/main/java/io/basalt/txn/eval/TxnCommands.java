@@ -68,7 +68,8 @@ final class TxnCommands {
     return null;
   }
 
-  private static KvResponse anchorHere(TxnMeta meta, RangeDescriptor range) {
+  /** Why {@code meta}'s anchor key is not a valid key of {@code range}, or null. */
+  static KvResponse anchorHere(TxnMeta meta, RangeDescriptor range) {
     byte[] anchor = meta.getAnchorKey().toByteArray();
     String why = KeySpace.invalidUserKey(anchor);
     if (why != null) {
