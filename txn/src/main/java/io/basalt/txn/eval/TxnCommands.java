@@ -516,14 +516,14 @@ final class TxnCommands {
       }
       if (record != null && record.getStatus() == TxnStatus.TXN_STAGING) {
         // It may have committed already (every in-flight write in place): it is neither pushed
-        // nor aborted here. An abandoned one is recovered, and so is a live one that an older
-        // writer outranks (its in-flight write may be the one waiting for that writer: waiting
-        // for it could wait for each other); others wait for it.
-        boolean recover =
-            Txns.expired(Txns.ts(record.getLastHeartbeat()), ctx)
-                || (push.getType() == PushType.PUSH_ABORT && outranks(request, push, pushee));
+        // nor aborted here. An abandoned one is recovered; a live one is waited for, whatever the
+        // pusher's priority (recovering a live one could abort it while a late write, after a
+        // leader change, still lands at its staging timestamp and its coordinator reports it).
         return KvResponse.newBuilder()
-            .setPushTxn(PushTxnResponse.newBuilder().setPushee(record).setNeedsRecovery(recover))
+            .setPushTxn(
+                PushTxnResponse.newBuilder()
+                    .setPushee(record)
+                    .setNeedsRecovery(Txns.expired(Txns.ts(record.getLastHeartbeat()), ctx)))
             .build();
       }
       TxnRecord current =
