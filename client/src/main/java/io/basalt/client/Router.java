@@ -568,6 +568,16 @@ final class Router implements AutoCloseable {
                 } else if (failure == null && cleared) {
                   metrics.retry("write_intent");
                   attempt();
+                } else if (request.hasTxnWrite() && !request.getTxnWrite().getOnePhase()) {
+                  // A commit's write does not wait for a holder it cannot move: the holder may be
+                  // waiting for this commit's staged record. It gives up (its coordinator
+                  // recovers the commit, aborted, and the transaction is retried).
+                  finish(
+                      new TxnErrorException(
+                          io.basalt.api.Errors.txnRetry(
+                                  "a commit's write met another transaction's intent", null)
+                              .getError(),
+                          response.getHeader().hasTxn() ? response.getHeader().getTxn() : null));
                 } else {
                   waitForIntent();
                 }

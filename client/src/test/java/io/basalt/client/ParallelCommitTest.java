@@ -271,6 +271,66 @@ class ParallelCommitTest {
   }
 
   @Test
+  void aCommitsWriteBlockedByALiveHolderGivesUpInsteadOfWaiting() {
+    // The write to "z" meets another transaction's intent, whose holder cannot be pushed (alive,
+    // older). It does not wait (the holder may be waiting for this staged record): the write
+    // gives up after one attempt, the coordinator recovers its commit (aborted) and fails.
+    io.basalt.api.TxnMeta holder =
+        io.basalt.api.TxnMeta.newBuilder()
+            .setId(com.google.protobuf.ByteString.copyFromUtf8("holder"))
+            .setAnchorKey(com.google.protobuf.ByteString.copyFromUtf8("q"))
+            .setPriority(Integer.MAX_VALUE)
+            .build();
+    cluster.script((node, request) -> {
+      switch (request.getRequestCase()) {
+        case TXN_WRITE -> {
+          if (!request.getTxnWrite().getStage()) {
+            return new FakeCluster.Action.Fail(
+                io.basalt.api.Error.newBuilder()
+                    .setWriteIntent(
+                        io.basalt.api.WriteIntentError.newBuilder()
+                            .setKey(com.google.protobuf.ByteString.copyFromUtf8("z"))
+                            .setTxn(holder))
+                    .build());
+          }
+          return answer(
+              request,
+              KvResponse.newBuilder().setTxnWrite(TxnWriteResponse.newBuilder().setStaged(true)));
+        }
+        case PUSH_TXN -> {
+          return answer(
+              request,
+              KvResponse.newBuilder()
+                  .setPushTxn(
+                      io.basalt.api.PushTxnResponse.newBuilder()
+                          .setPushed(false)
+                          .setPushee(
+                              TxnRecord.newBuilder()
+                                  .setMeta(holder)
+                                  .setStatus(TxnStatus.TXN_PENDING))));
+        }
+        case END_TXN -> {
+          return answer(
+              request,
+              KvResponse.newBuilder()
+                  .setEndTxn(
+                      io.basalt.api.EndTxnResponse.newBuilder().setStatus(TxnStatus.TXN_ABORTED)));
+        }
+        default -> {
+          return recoveryAnswers(request, false);
+        }
+      }
+    });
+    assertThatThrownBy(() -> twoRangeWrite().commit())
+        .isInstanceOf(TransactionRetryException.class);
+    assertThat(
+            cluster.received(
+                r -> r.request().hasTxnWrite() && !r.request().getTxnWrite().getStage()))
+        .as("the blocked write was sent once")
+        .hasSize(1);
+  }
+
+  @Test
   void aStagedCommitWhoseLostWriteLandedIsRecoveredCommitted() {
     script(true, true);
     HlcTimestamp at = twoRangeWrite().commit();
