@@ -27,6 +27,7 @@ import io.basalt.node.store.StoreOptions;
 import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
+import io.basalt.node.transport.TransportOptions;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.RocksDbEngine;
 import io.basalt.txn.hlc.Clock;
@@ -145,9 +146,8 @@ public final class Node implements AutoCloseable {
     }
     this.clusterId = identity.map(Store.Identity::clusterId).orElse("");
     this.metrics = new NodeMetrics(config.nodeId());
-    NodeTransport.Options topts =
-        NodeTransport.Options.defaults(clusterId, config.nodeId())
-            .withIoThreads(config.ioThreads());
+    TransportOptions topts =
+        TransportOptions.defaults(clusterId, config.nodeId()).withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
     StoreOptions storeOptions = storeOptions(StoreOptions.defaults(), config);
     // Leases are counted in ticks: peers must tick alike (the handshake refuses those that don't).

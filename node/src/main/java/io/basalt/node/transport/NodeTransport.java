@@ -88,51 +88,7 @@ public final class NodeTransport implements AutoCloseable {
     }
   }
 
-  /** Settings; see {@link #defaults}. */
-  public record Options(
-      /* Empty while the node is not initialized: clients are served, other nodes refused. */
-      String clusterId,
-      long nodeId,
-      int maxFrameBytes,
-      long maxQueuedBytesPerPeer,
-      long reconnectMinMillis,
-      long reconnectMaxMillis,
-      /* Network threads; one batches best on a small machine (see --io-threads). */
-      int ioThreads) {
-    public Options {
-      if (ioThreads <= 0) {
-        throw new IllegalArgumentException("ioThreads must be positive, got " + ioThreads);
-      }
-      Objects.requireNonNull(clusterId, "clusterId");
-      if (nodeId <= 0) {
-        throw new IllegalArgumentException("nodeId must be positive, got " + nodeId);
-      }
-      if (maxFrameBytes < 1024) {
-        throw new IllegalArgumentException(
-            "maxFrameBytes must be at least 1024, got " + maxFrameBytes);
-      }
-      if (maxQueuedBytesPerPeer < maxFrameBytes) {
-        throw new IllegalArgumentException("maxQueuedBytesPerPeer must be at least maxFrameBytes");
-      }
-    }
-
-    public static Options defaults(String clusterId, long nodeId) {
-      return new Options(clusterId, nodeId, 16 << 20, 64L << 20, 50, 5_000, 1);
-    }
-
-    public Options withIoThreads(int ioThreads) {
-      return new Options(
-          clusterId,
-          nodeId,
-          maxFrameBytes,
-          maxQueuedBytesPerPeer,
-          reconnectMinMillis,
-          reconnectMaxMillis,
-          ioThreads);
-    }
-  }
-
-  private final Options options;
+  private final TransportOptions options;
   private final Inbound inbound;
   private final ConnectionGuard guard;
   private final EventLoopGroup group;
@@ -154,7 +110,7 @@ public final class NodeTransport implements AutoCloseable {
 
   private volatile Supplier<Timestamp> clock = Timestamp::getDefaultInstance;
 
-  public NodeTransport(Options options, Inbound inbound, ConnectionGuard guard) {
+  public NodeTransport(TransportOptions options, Inbound inbound, ConnectionGuard guard) {
     this.options = options;
     this.clusterId = options.clusterId();
     this.inbound = inbound;

@@ -112,7 +112,7 @@ class CoalescedHeartbeatsTest {
   private NodeTransport transport(long id, List<RaftBatch> sink) {
     NodeTransport t =
         new NodeTransport(
-            new NodeTransport.Options("c", id, 64 * 1024, 1 << 20, 10, 200, 1),
+            new TransportOptions("c", id, 64 * 1024, 1 << 20, 10, 200, 1),
             (from, batch) -> sink.add(batch),
             new ConnectionGuard());
     toClose.add(t);

@@ -80,8 +80,8 @@ final class LinkedStores implements AutoCloseable {
    * connection buffers; a peer queue of one frame, so a node cut off is not sent a backlog of
    * appends when it comes back.
    */
-  private static NodeTransport.Options transportOptions(long nodeId) {
-    return new NodeTransport.Options("c", nodeId, 2 << 20, 2 << 20, 10, 200, 1);
+  private static TransportOptions transportOptions(long nodeId) {
+    return new TransportOptions("c", nodeId, 2 << 20, 2 << 20, 10, 200, 1);
   }
 
   private static final long WALL_START_NANOS = 1_700_000_000_000_000_000L;

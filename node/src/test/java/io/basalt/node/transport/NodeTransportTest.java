@@ -41,8 +41,8 @@ class NodeTransportTest {
 
   private NodeTransport transport(
       String cluster, long id, List<Received> sink, long maxQueuedBytes, int ioThreads) {
-    NodeTransport.Options options =
-        new NodeTransport.Options(cluster, id, 64 * 1024, maxQueuedBytes, 10, 200, ioThreads);
+    TransportOptions options =
+        new TransportOptions(cluster, id, 64 * 1024, maxQueuedBytes, 10, 200, ioThreads);
     NodeTransport t =
         new NodeTransport(
             options, (from, batch) -> sink.add(new Received(from, batch)), new ConnectionGuard());
