@@ -58,6 +58,24 @@ class TxnWaitsTest {
     assertThat(push.get(0).getPushTxn().getPushee().getStatus()).isEqualTo(TxnStatus.TXN_PENDING);
   }
 
+  @Test
+  void aWaitingPushAbortsItsPusheeOnceThePusheeExpires() {
+    // The holder never heartbeats again: 4.6 s after its record was written the push arrives and
+    // waits; within one recheck after the 5 s expiry it is evaluated again and aborts the holder,
+    // before its longest wait would have answered it "not pushed".
+    Transaction holder = begin("holder");
+    node.advance(4_600);
+    List<KvResponse> push = node.submit(push(holder));
+    node.tick();
+    assertThat(push).as("the holder is still alive").isEmpty();
+    for (int t = 0; t < TxnWaits.RECHECK_TICKS + 5 && push.isEmpty(); t++) {
+      node.tick();
+    }
+    assertThat(push).hasSize(1);
+    assertThat(push.get(0).getPushTxn().getPushed()).isTrue();
+    assertThat(push.get(0).getPushTxn().getPushee().getStatus()).isEqualTo(TxnStatus.TXN_ABORTED);
+  }
+
   /** A transaction of high priority that writes "k" as an intent, its record PENDING. */
   private Transaction begin(String name) {
     Transaction txn =

@@ -3,7 +3,6 @@ package io.basalt.txn.eval;
 import com.google.protobuf.ByteString;
 import io.basalt.api.Errors;
 import io.basalt.api.Intent;
-import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.QueryIntentRequest;
@@ -22,7 +21,6 @@ import io.basalt.txn.eval.Commands.Command;
 import io.basalt.txn.eval.Commands.Context;
 import io.basalt.txn.latch.SpanLatches.Mode;
 import io.basalt.txn.latch.SpanLatches.Span;
-import java.util.LinkedHashSet;
 import java.util.List;
 
 /**
@@ -149,12 +147,8 @@ final class Recovery {
                   .build();
       TxnRecord ended = base.toBuilder().setStatus(status).clearInFlightWrites().build();
       Txns.writeRecord(into, ended);
-      for (ByteString key : new LinkedHashSet<>(ended.getLockKeysList())) {
-        if (KeySpace.contains(range, key.toByteArray())) {
-          TxnCommands.Resolve.resolveKey(
-              state, into, key, ended.getMeta(), status, ended.getMeta().getWriteTimestamp());
-        }
-      }
+      TxnCommands.Resolve.resolveInRange(
+          state, into, range, ended.getLockKeysList(), ended.getMeta(), status);
       return recovered(ended);
     }
 

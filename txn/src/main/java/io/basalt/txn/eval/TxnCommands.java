@@ -409,11 +409,7 @@ final class TxnCommands {
               .setLastHeartbeat(ctx.now().toProto())
               .addAllLockKeys(end.getLockKeysList())
               .build());
-      for (ByteString key : new LinkedHashSet<>(end.getLockKeysList())) {
-        if (KeySpace.contains(range, key.toByteArray())) {
-          Resolve.resolveKey(state, into, key, meta, finalStatus, meta.getWriteTimestamp());
-        }
-      }
+      Resolve.resolveInRange(state, into, range, end.getLockKeysList(), meta, finalStatus);
       return ended(finalStatus, meta.getWriteTimestamp(), txn);
     }
 
@@ -618,6 +614,24 @@ final class TxnCommands {
       return KvResponse.newBuilder()
           .setResolveIntent(ResolveIntentResponse.newBuilder().setResolved(resolved))
           .build();
+    }
+
+    /**
+     * Stages the resolution, as {@code status} at {@code txn}'s write timestamp, of its intents on
+     * those of {@code keys} that lie in {@code range} (an ended record's keys at its anchor).
+     */
+    static void resolveInRange(
+        Reader state,
+        RaftCommand.Builder into,
+        RangeDescriptor range,
+        List<ByteString> keys,
+        TxnMeta txn,
+        TxnStatus status) {
+      for (ByteString key : new LinkedHashSet<>(keys)) {
+        if (KeySpace.contains(range, key.toByteArray())) {
+          resolveKey(state, into, key, txn, status, txn.getWriteTimestamp());
+        }
+      }
     }
 
     /**
