@@ -45,7 +45,7 @@ public final class BasaltClient implements AutoCloseable {
   private final Router router;
   private final AsyncBasaltClient async;
 
-  private BasaltClient(Router router, int scanPageSize) {
+  BasaltClient(Router router, int scanPageSize) {
     this.router = router;
     this.async = new AsyncBasaltClient(router, scanPageSize);
   }
@@ -429,7 +429,6 @@ public final class BasaltClient implements AutoCloseable {
               pool,
               metrics,
               backoff,
-              ticker,
               callTimeout.toNanos(),
               attemptTimeout.toNanos(),
               connectTimeout.toNanos(),

@@ -1,6 +1,8 @@
 package io.basalt.client;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -11,24 +13,31 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.random.RandomGenerator;
 
 /**
  * One connection per node address, opened on first use and replaced on the next use after it
  * breaks. All connections share one small event loop group (epoll when available, NIO otherwise),
- * whose threads also run the router's retry timers.
+ * whose threads also run the router's retry timers and transactions' heartbeats: the {@link
+ * ClientRuntime} of a client.
  */
-final class ConnectionPool implements AutoCloseable {
+final class ConnectionPool implements ClientRuntime {
   private final EventLoopGroup group;
   private final Bootstrap bootstrap;
   private final NodeDirectory directory;
   private final long connectTimeoutNanos;
   private final Ticker ticker;
   private final Map<String, Connection> connections = new ConcurrentHashMap<>();
+  private final SecureRandom random = new SecureRandom();
+  private final Set<Runnable> timers = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   /** Connections whose calls read their deadlines on {@code ticker}. */
@@ -57,7 +66,7 @@ final class ConnectionPool implements AutoCloseable {
    *
    * @throws IllegalStateException once the pool is closed
    */
-  Connection get(String address) {
+  private Connection get(String address) {
     if (closed) {
       throw new IllegalStateException("the client is closed");
     }
@@ -70,9 +79,54 @@ final class ConnectionPool implements AutoCloseable {
                     bootstrap, a, directory, ticker, Framing.MAX_FRAME_BYTES, connectTimeoutNanos));
   }
 
-  /** Runs timers (retry backoff) on the I/O threads. */
-  ScheduledExecutorService scheduler() {
-    return group;
+  @Override
+  public CompletableFuture<KvResponse> call(String address, KvRequest request, long deadlineNanos) {
+    return get(address).call(request, deadlineNanos);
+  }
+
+  /** Runs {@code task} on an I/O thread. */
+  @Override
+  public void execute(Runnable task) {
+    group.execute(task);
+  }
+
+  /**
+   * Runs timers (retry backoff, heartbeats) on the I/O threads. Timers still pending when the pool
+   * closes run then, on the closing thread, so that nothing waits for one forever.
+   */
+  @Override
+  public void schedule(Runnable task, long delayNanos) {
+    Runnable once =
+        new Runnable() {
+          @Override
+          public void run() {
+            if (timers.remove(this)) {
+              task.run();
+            }
+          }
+        };
+    timers.add(once);
+    try {
+      group.schedule(once, delayNanos, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      timers.remove(once);
+      throw e;
+    }
+  }
+
+  @Override
+  public Ticker ticker() {
+    return ticker;
+  }
+
+  @Override
+  public long wallMillis() {
+    return System.currentTimeMillis();
+  }
+
+  @Override
+  public RandomGenerator random() {
+    return random;
   }
 
   /** Closes every connection and stops the I/O threads (waits up to 5 s for them). */
@@ -84,5 +138,8 @@ final class ConnectionPool implements AutoCloseable {
     }
     connections.clear();
     group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+    for (Runnable timer : timers) {
+      timer.run();
+    }
   }
 }

@@ -220,12 +220,11 @@ final class IntentResolver {
   /**
    * How long a request waits, after its {@code waits}-th failed push, before it tries again: 5 ms,
    * doubling up to 100 ms, with jitter; much shorter than the backoff from a sick node, since the
-   * holder is usually done within a few round trips.
+   * holder is usually done within a few round trips. {@code jitter} is uniform in [0, 1).
    */
-  static long waitNanos(int waits) {
+  static long waitNanos(int waits, double jitter) {
     long ceiling = Math.min(MAX_WAIT_NANOS, MIN_WAIT_NANOS << Math.min(waits, 10));
-    return ceiling / 2
-        + (long) (java.util.concurrent.ThreadLocalRandom.current().nextDouble() * (ceiling / 2));
+    return ceiling / 2 + (long) (jitter * (ceiling / 2));
   }
 
   static Timestamp next(Timestamp ts) {

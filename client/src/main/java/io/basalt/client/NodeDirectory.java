@@ -1,6 +1,9 @@
 package io.basalt.client;
 
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
 import io.basalt.api.NodeDescriptor;
+import io.basalt.api.NodeInfoRequest;
 import io.basalt.api.NodeInfoResponse;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -138,5 +141,27 @@ final class NodeDirectory {
     for (NodeDescriptor node : info.getNodesList()) {
       learn(node.getNodeId(), node.getAddress());
     }
+  }
+
+  /** Asks the node at {@code address} for its node list (a NodeInfo request). */
+  static CompletableFuture<NodeInfoResponse> ask(
+      ClientRuntime runtime, String address, long deadlineNanos) {
+    KvRequest request =
+        KvRequest.newBuilder().setNodeInfo(NodeInfoRequest.getDefaultInstance()).build();
+    CompletableFuture<KvResponse> answer;
+    try {
+      answer = runtime.call(address, request, deadlineNanos);
+    } catch (IllegalStateException e) {
+      return CompletableFuture.failedFuture(new BasaltException("the client is closed"));
+    }
+    return answer.thenApply(response -> {
+      if (response.hasNodeInfo()) {
+        return response.getNodeInfo();
+      }
+      throw new BasaltException(
+          response.hasError()
+              ? Failures.describe(response.getError())
+              : "answered NodeInfo with " + response.getResponseCase());
+    });
   }
 }

@@ -13,8 +13,6 @@ import io.basalt.api.KeyNotInRangeError;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
-import io.basalt.api.NodeInfoRequest;
-import io.basalt.api.NodeInfoResponse;
 import io.basalt.api.NotLeaderError;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
@@ -29,7 +27,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -114,7 +111,7 @@ final class Router implements AutoCloseable {
 
   private final NodeDirectory nodes;
   private final RangeCache ranges;
-  private final ConnectionPool pool;
+  private final ClientRuntime runtime;
   private final ClientMetrics metrics;
   private final Backoff backoff;
 
@@ -141,20 +138,19 @@ final class Router implements AutoCloseable {
   Router(
       NodeDirectory nodes,
       RangeCache ranges,
-      ConnectionPool pool,
+      ClientRuntime runtime,
       ClientMetrics metrics,
       Backoff backoff,
-      Ticker ticker,
       long callTimeoutNanos,
       long attemptTimeoutNanos,
       long nodeInfoTimeoutNanos,
       long clientId) {
     this.nodes = nodes;
     this.ranges = ranges;
-    this.pool = pool;
+    this.runtime = runtime;
     this.metrics = metrics;
     this.backoff = backoff;
-    this.ticker = ticker;
+    this.ticker = runtime.ticker();
     this.clock = new ClusterClock(ticker);
     this.callTimeoutNanos = callTimeoutNanos;
     this.attemptTimeoutNanos = attemptTimeoutNanos;
@@ -199,6 +195,11 @@ final class Router implements AutoCloseable {
     return ticker;
   }
 
+  /** What this router runs on: its timers, clocks and random numbers serve transactions too. */
+  ClientRuntime runtime() {
+    return runtime;
+  }
+
   /** The cluster's clock as this client's answers showed it. */
   ClusterClock clock() {
     return clock;
@@ -213,7 +214,7 @@ final class Router implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    pool.close();
+    runtime.close();
     // The I/O threads are gone: a call waiting for a timer or an answer would wait forever.
     for (Call call : inFlight) {
       call.finish(new BasaltException("the client is closed"));
@@ -258,28 +259,6 @@ final class Router implements AutoCloseable {
         throw new IllegalStateException(e); // checked by the complaint already
       }
     });
-  }
-
-  private CompletableFuture<NodeInfoResponse> nodeInfo(String address, long deadlineNanos) {
-    KvRequest request =
-        KvRequest.newBuilder().setNodeInfo(NodeInfoRequest.getDefaultInstance()).build();
-    Connection connection;
-    try {
-      connection = pool.get(address);
-    } catch (IllegalStateException e) {
-      return CompletableFuture.failedFuture(new BasaltException("the client is closed"));
-    }
-    return connection
-        .call(request, deadlineNanos)
-        .thenApply(response -> {
-          if (response.hasNodeInfo()) {
-            return response.getNodeInfo();
-          }
-          throw new BasaltException(
-              response.hasError()
-                  ? describe(response.getError())
-                  : "answered NodeInfo with " + response.getResponseCase());
-        });
   }
 
   /** One call in progress: its retry state. See the class comment. */
@@ -435,7 +414,6 @@ final class Router implements AutoCloseable {
         return;
       }
       KvRequest request;
-      Connection connection;
       try {
         KvRequest.Builder b = op.body().apply(range);
         // The body may have set part of the header (a transaction's); the routing is added here.
@@ -444,10 +422,15 @@ final class Router implements AutoCloseable {
             .setRangeGeneration(range.getGeneration())
             .setRequestId(requestId);
         request = b.build();
-        connection = pool.get(address);
       } catch (IllegalArgumentException e) {
         finish(e);
         return;
+      }
+      CompletableFuture<KvResponse> answer;
+      try {
+        answer =
+            runtime.call(
+                address, request, Math.min(deadlineNanos, ticker.read() + attemptTimeoutNanos));
       } catch (IllegalStateException e) {
         finish(new BasaltException("the client is closed"));
         return;
@@ -455,22 +438,20 @@ final class Router implements AutoCloseable {
       attempts++;
       lastNode = node;
       awaitingAnswer = true;
-      connection
-          .call(request, Math.min(deadlineNanos, ticker.read() + attemptTimeoutNanos))
-          .whenComplete((response, failure) -> {
-            Throwable cause = failure == null ? null : unwrap(failure);
-            if (op.write() && !provesNotApplied(response, cause)) {
-              maybeApplied = true;
-            }
-            awaitingAnswer = false; // after maybeApplied: see finish
-            if (cause != null) {
-              onTransportFailure(range, node, cause);
-            } else if (response.hasError()) {
-              onError(range, node, response.getError(), request, response);
-            } else {
-              onAnswer(range, node, response);
-            }
-          });
+      answer.whenComplete((response, failure) -> {
+        Throwable cause = failure == null ? null : unwrap(failure);
+        if (op.write() && !provesNotApplied(response, cause)) {
+          maybeApplied = true;
+        }
+        awaitingAnswer = false; // after maybeApplied: see finish
+        if (cause != null) {
+          onTransportFailure(range, node, cause);
+        } else if (response.hasError()) {
+          onError(range, node, response.getError(), request, response);
+        } else {
+          onAnswer(range, node, response);
+        }
+      });
     }
 
     private void onAnswer(RangeDescriptor range, long node, KvResponse response) {
@@ -713,7 +694,8 @@ final class Router implements AutoCloseable {
 
     private CompletableFuture<Void> refreshNodes() {
       return nodes.refresh(address ->
-          nodeInfo(address, Math.min(deadlineNanos, ticker.read() + nodeInfoTimeoutNanos)));
+          NodeDirectory.ask(
+              runtime, address, Math.min(deadlineNanos, ticker.read() + nodeInfoTimeoutNanos)));
     }
 
     private void retryNow(String reason) {
@@ -724,19 +706,21 @@ final class Router implements AutoCloseable {
       immediateRetries++;
       metrics.retry(reason);
       try {
-        pool.scheduler().execute(this::attempt);
+        runtime.execute(this::attempt);
       } catch (RejectedExecutionException e) {
         finish(new BasaltException("the client is closed"));
       }
     }
 
     private void retryAfterBackoff(String reason) {
-      retryAfter(reason, backoff.delayNanos(backoffs++, ThreadLocalRandom.current().nextDouble()));
+      retryAfter(reason, backoff.delayNanos(backoffs++, runtime.random().nextDouble()));
     }
 
     /** Tries again after a short wait for a live transaction's intent to go (IntentResolver). */
     private void waitForIntent() {
-      retryAfter("write_intent_wait", IntentResolver.waitNanos(intentWaits++));
+      retryAfter(
+          "write_intent_wait",
+          IntentResolver.waitNanos(intentWaits++, runtime.random().nextDouble()));
     }
 
     /** Tries again after {@code delay}, or at the deadline if that comes first. */
@@ -744,8 +728,7 @@ final class Router implements AutoCloseable {
       metrics.retry(reason);
       long remaining = deadlineNanos - ticker.read();
       try {
-        pool.scheduler()
-            .schedule(this::attempt, Math.max(0, Math.min(delay, remaining)), TimeUnit.NANOSECONDS);
+        runtime.schedule(this::attempt, Math.max(0, Math.min(delay, remaining)));
       } catch (RejectedExecutionException e) {
         finish(new BasaltException("the client is closed"));
       }

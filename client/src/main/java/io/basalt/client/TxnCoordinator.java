@@ -18,7 +18,6 @@ import io.basalt.api.Transaction;
 import io.basalt.api.TxnMeta;
 import io.basalt.api.TxnStatus;
 import io.basalt.api.TxnWriteRequest;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -49,8 +48,6 @@ import java.util.function.Function;
  * meets one first resolves it from the record, or recovers a STAGING record left abandoned).
  */
 final class TxnCoordinator implements Txn {
-  private static final SecureRandom RANDOM = new SecureRandom();
-
   /** How many times one commit step refreshes and tries again before the attempt gives up. */
   private static final int MAX_REFRESHES = 5;
 
@@ -76,8 +73,11 @@ final class TxnCoordinator implements Txn {
   private final java.util.TreeSet<ByteString> locked =
       new java.util.TreeSet<>(ByteString.unsignedLexicographicalComparator());
 
-  /** Heartbeats the record while the transaction holds locks; null before the first. */
-  private java.util.concurrent.ScheduledFuture<?> heartbeat;
+  /** Whether heartbeats of the record began (they do once the transaction holds locks). */
+  private volatile boolean heartbeating;
+
+  /** Set when the transaction ends (or the client closes): no more heartbeats. */
+  private volatile boolean heartbeatStopped;
 
   private final TreeMap<ByteString, ByteString> writes =
       new TreeMap<>(ByteString.unsignedLexicographicalComparator());
@@ -92,8 +92,10 @@ final class TxnCoordinator implements Txn {
 
   TxnCoordinator(Router router, TxnOptions options, int priority) {
     this.router = router;
+    this.createdNanos = router.ticker().read();
+    this.lastUsedNanos = createdNanos;
     byte[] id = new byte[16];
-    RANDOM.nextBytes(id);
+    router.runtime().random().nextBytes(id);
     this.txn =
         Transaction.newBuilder()
             .setMeta(TxnMeta.newBuilder().setId(ByteString.copyFrom(id)).setPriority(priority))
@@ -183,7 +185,7 @@ final class TxnCoordinator implements Txn {
   }
 
   /** When this attempt began (its first request, the transaction's start, came later). */
-  private final long createdNanos = System.nanoTime();
+  private final long createdNanos;
 
   /**
    * Keeps the record alive while locks are held, so nobody takes them as abandoned. Until its first
@@ -191,22 +193,36 @@ final class TxnCoordinator implements Txn {
    * start: a short transaction commits before it and never heartbeats.
    */
   private void startHeartbeat() {
-    long sinceStart = (System.nanoTime() - createdNanos) / 1_000_000;
+    long sinceStart = (router.ticker().read() - createdNanos) / 1_000_000;
     startHeartbeat(Math.max(0, 1_000 - sinceStart));
   }
 
   /** Heartbeats every second from {@code delayMillis} on (unless already heartbeating). */
   private void startHeartbeat(long delayMillis) {
-    if (heartbeat != null) {
+    if (heartbeating) {
       return;
     }
-    heartbeat =
-        TxnRunner.scheduler()
-            .scheduleWithFixedDelay(
-                this::heartbeatOnce,
-                delayMillis,
-                1_000,
-                java.util.concurrent.TimeUnit.MILLISECONDS);
+    heartbeating = true;
+    heartbeatAfter(delayMillis);
+  }
+
+  private void heartbeatAfter(long delayMillis) {
+    try {
+      router
+          .runtime()
+          .schedule(
+              () -> {
+                if (!heartbeatStopped) {
+                  heartbeatOnce();
+                }
+                if (!heartbeatStopped) {
+                  heartbeatAfter(1_000);
+                }
+              },
+              java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(delayMillis));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      heartbeatStopped = true; // the client is closed
+    }
   }
 
   /**
@@ -216,10 +232,10 @@ final class TxnCoordinator implements Txn {
   private static final long MAX_IDLE_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
 
   /** When the caller last used this transaction (read by the heartbeat thread). */
-  private volatile long lastUsedNanos = System.nanoTime();
+  private volatile long lastUsedNanos;
 
   private void heartbeatOnce() {
-    if (router.isClosed() || System.nanoTime() - lastUsedNanos > MAX_IDLE_NANOS) {
+    if (router.isClosed() || router.ticker().read() - lastUsedNanos > MAX_IDLE_NANOS) {
       stopHeartbeat();
       return;
     }
@@ -240,9 +256,7 @@ final class TxnCoordinator implements Txn {
   }
 
   private void stopHeartbeat() {
-    if (heartbeat != null) {
-      heartbeat.cancel(false);
-    }
+    heartbeatStopped = true;
   }
 
   @Override
@@ -498,6 +512,11 @@ final class TxnCoordinator implements Txn {
     txn = b.build();
   }
 
+  /** The transaction as its next request would carry it. */
+  Transaction proto() {
+    return txn;
+  }
+
   @Override
   public HlcTimestamp commit() {
     checkOpen();
@@ -729,7 +748,7 @@ final class TxnCoordinator implements Txn {
   }
 
   private void checkOpen() {
-    lastUsedNanos = System.nanoTime();
+    lastUsedNanos = router.ticker().read();
     if (state != State.OPEN) {
       throw new IllegalStateException("the transaction is " + state.name().toLowerCase());
     }

@@ -1,11 +1,11 @@
 package io.basalt.client;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * Runs a transaction's function until it commits: each attempt is a new transaction; a retryable
@@ -32,31 +32,20 @@ final class TxnRunner {
             }
           });
 
-  /** Heartbeats of transactions that hold locks. */
-  private static final java.util.concurrent.ScheduledExecutorService HEARTBEATS =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "basalt-txn-heartbeat");
-        t.setDaemon(true);
-        return t;
-      });
-
   private TxnRunner() {}
 
   static ExecutorService async() {
     return ASYNC;
   }
 
-  static java.util.concurrent.ScheduledExecutorService scheduler() {
-    return HEARTBEATS;
-  }
-
   static <T> T run(Router router, TxnOptions options, TxnFunction<T> fn) {
     RuntimeException last = null;
-    int priority = TxnCoordinator.priorityAt(System.currentTimeMillis());
+    ClientRuntime runtime = router.runtime();
+    int priority = TxnCoordinator.priorityAt(runtime.wallMillis());
     for (int attempt = 0; attempt < options.maxAttempts(); attempt++) {
       if (attempt > 0) {
         long cap = Math.min(MAX_BACKOFF_NANOS, FIRST_BACKOFF_NANOS << Math.min(attempt, 20));
-        LockSupport.parkNanos(ThreadLocalRandom.current().nextLong(cap / 2, cap + 1));
+        pause(runtime, runtime.random().nextLong(cap / 2, cap + 1));
       }
       TxnCoordinator tx = new TxnCoordinator(router, options, priority);
       try {
@@ -87,6 +76,17 @@ final class TxnRunner {
 
   static Txn begin(Router router, TxnOptions options) {
     return new TxnCoordinator(
-        router, options, TxnCoordinator.priorityAt(System.currentTimeMillis()));
+        router, options, TxnCoordinator.priorityAt(router.runtime().wallMillis()));
+  }
+
+  /** Waits {@code nanos} on the runtime's timer (whose clock a simulation drives). */
+  private static void pause(ClientRuntime runtime, long nanos) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    try {
+      runtime.schedule(() -> done.complete(null), nanos);
+    } catch (RejectedExecutionException e) {
+      throw new BasaltException("the client is closed");
+    }
+    done.join();
   }
 }

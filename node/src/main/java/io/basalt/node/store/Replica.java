@@ -103,6 +103,8 @@ final class Replica implements StoreRules.NewLeader {
 
   private final ArrayDeque<Pending> woken = new ArrayDeque<>();
 
+  private final FutureReads futureReads = new FutureReads();
+
   /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
 
@@ -125,7 +127,7 @@ final class Replica implements StoreRules.NewLeader {
   /** Latches of proposals applied into the batch being built: released once it is written. */
   List<Pending> stagedLatches = new ArrayList<>();
 
-  /** The last applied conf change: the log is compacted only past it (see maybeCompactLog). */
+  /** The last applied conf change: the log is compacted only past it (see LogCompaction). */
   long lastConfChangeIndex;
 
   Replica(Store store, RangeDescriptor descriptor) {
@@ -198,48 +200,15 @@ final class Replica implements StoreRules.NewLeader {
   /** The index of this leader's last collection of dedupe records (see {@link Collector}). */
   long dedupeCollectedAt = -1;
 
-  /**
-   * Compacts the log once it holds more than {@code compactLogAfter} entries, to a point half that
-   * far behind the applied index, so that followers a little behind still catch up from the log.
-   * The point's recorded membership is the current one, so the point is never before the last conf
-   * change (after a restart, conservatively, before the last index at restart).
-   */
-  void maybeCompactLog() {
-    int after = options.compactLogAfter();
-    if (after <= 0) {
-      return;
-    }
-    // Only what is applied in the engine: entries whose applied writes are still on their way
-    // to disk would be needed again after a crash.
-    long applied = writtenApplied;
-    long first = storage.firstIndex();
-    if (applied - first + 1 <= after) {
-      return;
-    }
-    // After a snapshot the state machine can be ahead of the log (the data carried a later
-    // applied index than the snapshot's point); compact only what the core itself applied.
-    RaftNode.Status status = raft.status();
-    long to = Math.min(applied, status.applied()) - after / 2;
-    if (to < first || to < lastConfChangeIndex || to <= storage.snapshot().metadata().index()) {
-      return;
-    }
-    WriteBatch batch = new WriteBatch();
-    storage.saveSnapshot(
-        batch,
-        new io.basalt.range.raft.Snapshot(
-            new io.basalt.range.raft.SnapshotMetadata(to, storage.term(to), status.confState()),
-            new byte[0]),
-        to);
-    // Not synced: losing it in a crash only leaves a longer log (the writes it follows in the
-    // engine's write-ahead log are durable whenever it is).
-    engine.write(batch, false);
-  }
-
   /** How many keys and spans a leader's timestamp cache holds before it forgets the oldest. */
   private static final int TSCACHE_ENTRIES = 64 * 1024;
 
   private TimestampCache newTimestampCache() {
-    return new TimestampCache(clock.now(), TSCACHE_ENTRIES);
+    return TimestampCache.forNewLeader(
+        clock.now(),
+        clock.physicalNanos(),
+        store.rules().newLeaderLowWaterAboveClockNanos(clock.maxOffsetNanos()),
+        TSCACHE_ENTRIES);
   }
 
   private Commands.Context context(Timestamp now) {
@@ -262,6 +231,9 @@ final class Replica implements StoreRules.NewLeader {
                       + " unreachable")
               : Errors.notLeader(rangeId, leader, store.address(leader)));
       return;
+    }
+    if (store.rules().holdFutureReads() && futureReads.holdIfAhead(p, clock.physicalNanos())) {
+      return; // (see TimestampCache.forNewLeader)
     }
     if (!p.isWrite) {
       byte[] ctx = ByteBuffer.allocate(8).putLong(store.nextReadSeq()).array();
@@ -654,6 +626,7 @@ final class Replica implements StoreRules.NewLeader {
   void tickWaits() {
     txnWaits.recheck(store.ticks(), woken);
     evaluateWoken();
+    futureReads.release(clock.physicalNanos(), this::handle);
   }
 
   private void evaluateWoken() {

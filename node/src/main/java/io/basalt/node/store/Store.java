@@ -510,7 +510,8 @@ public final class Store {
       done.accept(invalid);
       return;
     }
-    Pending p = new Pending(r, request, done, ticks + options.requestTimeoutTicks());
+    KvRequest begun = Commands.begin(request, clock.now(), clock.maxOffsetNanos()); // on arrival
+    Pending p = new Pending(r, begun, done, ticks + options.requestTimeoutTicks());
     deadlines.add(p);
     r.handle(p);
     dirty.add(r);
@@ -683,7 +684,7 @@ public final class Store {
         r.raft.advance(f.ready());
       }
       r.afterAdvance();
-      r.maybeCompactLog();
+      LogCompaction.maybeCompact(r, options.compactLogAfter());
       if (r.raft.hasReady()) {
         dirty.add(r);
       }

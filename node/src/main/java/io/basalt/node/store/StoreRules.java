@@ -70,6 +70,23 @@ interface StoreRules {
   }
 
   /**
+   * How far above its own physical clock a new leader puts its timestamp cache's low-water mark:
+   * the maximum clock offset, always (reads its predecessors recorded may lie that far above its
+   * clock; see {@code TimestampCache.forNewLeader}).
+   */
+  default long newLeaderLowWaterAboveClockNanos(long maxOffsetNanos) {
+    return maxOffsetNanos;
+  }
+
+  /**
+   * Whether a leader holds back a request that would record a read above its physical clock until
+   * the clock reaches it. Always: that is what bounds a new leader's low-water mark.
+   */
+  default boolean holdFutureReads() {
+    return true;
+  }
+
+  /**
    * Called when a replica becomes leader, with the index of its term's no-op. The right rules do
    * nothing here: a proposal missing from the new leader's log may still be in another replica's
    * and commit there, so it is answered only once its fate is certain.

@@ -48,7 +48,18 @@ enum PlantedStoreBug {
    * A new leader evaluates writes before it has applied the entries of earlier terms: it misses
    * their dedupe records (and marks a retry first in the log) and reads state they change.
    */
-  EVALUATE_BEFORE_LEADER_READY;
+  EVALUATE_BEFORE_LEADER_READY,
+  /**
+   * A new leader's timestamp cache starts at its own clock, not the max offset above it: a read its
+   * predecessor recorded at a timestamp from a faster clock is forgotten, and a write lands beneath
+   * it.
+   */
+  NO_LOW_WATER_AFTER_LEADER_CHANGE,
+  /**
+   * A leader records reads above its own physical clock at once instead of holding them until its
+   * clock reaches them: its successor's low-water mark no longer bounds them.
+   */
+  RECORD_FUTURE_READS;
 
   /** Plants {@code bugs} in {@code store} (none: the correct rules). */
   static void plant(Store store, Set<PlantedStoreBug> bugs) {
@@ -108,6 +119,16 @@ enum PlantedStoreBug {
     @Override
     public boolean awaitLeaderReady() {
       return !bugs.contains(EVALUATE_BEFORE_LEADER_READY);
+    }
+
+    @Override
+    public long newLeaderLowWaterAboveClockNanos(long maxOffsetNanos) {
+      return bugs.contains(NO_LOW_WATER_AFTER_LEADER_CHANGE) ? 0 : maxOffsetNanos;
+    }
+
+    @Override
+    public boolean holdFutureReads() {
+      return !bugs.contains(RECORD_FUTURE_READS);
     }
 
     /**

@@ -151,7 +151,22 @@ final class StoreSimulation {
    */
   private final boolean asyncWrites;
 
+  /** The transaction workloads, beside the registers; null when the run has none. */
+  final TxnSimWorkload txns;
+
+  private final boolean withTxns;
+
   StoreSimulation(long seed, java.util.Set<PlantedStoreBug> bugs) {
+    this(seed, bugs, false);
+  }
+
+  /**
+   * With {@code withTxns}, transactions run beside the register clients ({@link TxnSimWorkload}),
+   * over at least two data ranges, and each node's clock is off by up to 0.9x the max offset
+   * (otherwise by up to 50 ms).
+   */
+  StoreSimulation(long seed, java.util.Set<PlantedStoreBug> bugs, boolean withTxns) {
+    this.withTxns = withTxns;
     this.asyncWrites = (seed & 1) == 1;
     this.bugs = bugs;
     this.random = new SplittableRandom(seed);
@@ -170,6 +185,9 @@ final class StoreSimulation {
     this.compactLogAfter = random.nextBoolean() ? 20 + random.nextInt(100) : 0;
     this.nodes = new SimNode[nodeCount + 1];
     int dataRanges = 1 + random.nextInt(3);
+    if (withTxns) {
+      dataRanges = Math.max(2, dataRanges);
+    }
     List<ReplicaDescriptor> first3 = new ArrayList<>();
     List<Long> ids = new ArrayList<>();
     for (long i = 1; i <= nodeCount; i++) {
@@ -214,6 +232,69 @@ final class StoreSimulation {
       nodes[i].store.bootstrap("sim", ranges, nodeDescriptors);
       scheduleTick(nodes[i], random.nextInt(TICK_MS) + 1);
     }
+    this.txns = withTxns ? new TxnSimWorkload(this, new SplittableRandom(seed ^ 0x7A11L)) : null;
+  }
+
+  /** The network, clock and scheduler as the transaction workloads' clients see them. */
+  io.basalt.client.SimClient.World clientWorld() {
+    return new io.basalt.client.SimClient.World() {
+      @Override
+      public boolean send(
+          long node, KvRequest request, java.util.function.Consumer<KvResponse> answer) {
+        return clientSend(nodes[(int) node], request, answer);
+      }
+
+      @Override
+      public void at(long delayNanos, Runnable task) {
+        StoreSimulation.this.at(now + (delayNanos + 999_999) / 1_000_000, task);
+      }
+
+      @Override
+      public long nanos() {
+        return now * 1_000_000L;
+      }
+    };
+  }
+
+  /**
+   * Delivers a client's request to {@code node} after a network delay, and its answer back after
+   * another (unless lost, at the network's drop rate). False when the node is down: the connection
+   * is refused and nothing is delivered.
+   */
+  private boolean clientSend(
+      SimNode node, KvRequest request, java.util.function.Consumer<KvResponse> answer) {
+    if (!node.up) {
+      return false;
+    }
+    at(
+        now + 1 + random.nextInt(3),
+        () -> {
+          if (!node.running()) {
+            return; // lost: the client's attempt times out
+          }
+          long[] answers = new long[1];
+          int incarnation = node.incarnation;
+          long submittedAt = now;
+          unanswered.add(() ->
+              answers[0] == 0 && node.incarnation == incarnation && now - submittedAt > 2_000);
+          node.store.submit(
+              request,
+              response -> {
+                if (++answers[0] > 1) {
+                  throw new AssertionError("a request was answered twice: " + request);
+                }
+                at(
+                    now + 1 + random.nextInt(3),
+                    () -> {
+                      if (random.nextDouble() >= dropRate) {
+                        answer.accept(response);
+                      }
+                    });
+              });
+          node.store.process();
+          checkStores();
+        });
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -239,7 +320,9 @@ final class StoreSimulation {
     SimNode(long id, SplittableRandom rnd) {
       this.id = id;
       this.rnd = rnd;
-      this.offsetNanos = rnd.nextLong(0, 50_000_000);
+      this.offsetNanos =
+          rnd.nextLong(
+              0, withTxns ? Long.getLong("basalt.storesim.maxskew", 450_000_000L) : 50_000_000);
     }
 
     void start() {
@@ -562,6 +645,10 @@ final class StoreSimulation {
     stats.crashes++;
     n.up = false;
     n.incarnation++;
+    // A paused process can be killed too: what it had not read yet dies with it, and the process
+    // that restarts is not paused.
+    n.paused = false;
+    backlog.remove(n.id);
     // A crash keeps a random prefix of the writes since the last sync (none to all of them).
     int kept = crashRandom.nextInt(n.engine.unsyncedWrites() + 1);
     if (kept > 0) {
@@ -1115,6 +1202,9 @@ final class StoreSimulation {
 
   /** Runs the workload with faults for {@code faultyMs}, heals, and lets everything settle. */
   void run(long faultyMs, int clientCount) {
+    if (txns != null) {
+      txns.start(4, faultyMs);
+    }
     List<Client> clients = new ArrayList<>();
     for (int i = 0; i < clientCount; i++) {
       Client c = new Client(i + 1);
@@ -1124,6 +1214,9 @@ final class StoreSimulation {
     scheduleFault();
     at(faultyMs, this::healAll);
     runUntil(faultyMs + 3_000);
+    if (txns != null) {
+      txns.startFinal();
+    }
     // After healing: one final read of every key must succeed (liveness), and is checked too.
     long stopAt = now + 5_000;
     for (String key : keys) {
@@ -1211,6 +1304,19 @@ final class StoreSimulation {
       }
     }
     return out;
+  }
+
+  /** Every version of {@code key} on {@code node}, newest first, as "timestamp=value ". */
+  String versions(int node, String key) {
+    StringBuilder sb = new StringBuilder();
+    for (MvccStore.Version v :
+        allVersions(nodes[node].engine, key.getBytes(StandardCharsets.UTF_8))) {
+      sb.append(v.timestamp())
+          .append('=')
+          .append(v.value() == null ? "null" : new String(v.value(), StandardCharsets.UTF_8))
+          .append(' ');
+    }
+    return sb.toString();
   }
 
   /** Every version of {@code key} in {@code engine}, newest first. */
@@ -1302,6 +1408,9 @@ final class StoreSimulation {
     }
     putIfAny(failed, "replicas disagree", divergence());
     putIfAny(failed, "replica lagging", laggingReplicas());
+    if (txns != null) {
+      failed.putAll(txns.check());
+    }
     return failed;
   }
 
@@ -1383,7 +1492,11 @@ final class StoreSimulation {
       if (!sameApplied) {
         continue; // a replica still catching up is not a divergence; values are compared below
       }
-      for (String key : keys) {
+      List<String> all = new ArrayList<>(keys);
+      if (txns != null) {
+        all.addAll(txns.keys());
+      }
+      for (String key : all) {
         if (!rangeOf(key).equals(d)) {
           continue;
         }

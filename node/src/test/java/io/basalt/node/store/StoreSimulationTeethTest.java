@@ -42,7 +42,7 @@ class StoreSimulationTeethTest {
   @CsvSource({
     "LOCAL_READS_WITHOUT_READ_INDEX, 1, linearizability, ''",
     "ACK_BEFORE_COMMIT, 1, linearizability, ''",
-    "SNAPSHOT_WITHOUT_DATA, 63, linearizability, ''",
+    "SNAPSHOT_WITHOUT_DATA, 287, linearizability, ''",
     "SNAPSHOT_WITHOUT_DATA, 155, linearizability, ''",
     "ANSWER_LOST_PROPOSALS_ON_ELECTION, 102, definite failure applied, ''",
     "RELEASE_LATCHES_BEFORE_WRITE, 3, linearizability, ''",
@@ -57,6 +57,33 @@ class StoreSimulationTeethTest {
     assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
     Map<String, String> failed =
         new StoreSimulation(seed, Set.of(bug)).withoutInternalChecks().runAndCheck();
+    assertThat(failed)
+        .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
+        .containsKey(check);
+    assertThat(failed.get(check)).contains(detail);
+  }
+
+  /**
+   * The same with the transaction workloads ({@link StoreTxnSimulationTest}): each bug in how a
+   * leader bounds the reads its predecessors recorded lets a transfer's write land beneath an
+   * audit's read, and the audit sees a total that is not the bank's.
+   */
+  @ParameterizedTest(name = "{0} caught at seed {1} by {2}")
+  @CsvSource({
+    "RECORD_FUTURE_READS, 70, bank, total",
+    "NO_LOW_WATER_AFTER_LEADER_CHANGE, 370, bank, total",
+  })
+  void plantedBugIsCaughtByTheTransactionWorkloads(
+      PlantedStoreBug bug, long seed, String check, String detail) {
+    String replay =
+        "replay: bin/test -pl node -am -Dtest=StoreSimulationTeethTest"
+            + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchTxns=true"
+            + " -Dbasalt.storesim.searchBug="
+            + bug;
+    Map<String, String> control = new StoreSimulation(seed, Set.of(), true).runAndCheck();
+    assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
+    Map<String, String> failed =
+        new StoreSimulation(seed, Set.of(bug), true).withoutInternalChecks().runAndCheck();
     assertThat(failed)
         .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
         .containsKey(check);
@@ -83,13 +110,16 @@ class StoreSimulationTeethTest {
     }
   }
 
+  /** Whether the search runs the transaction workloads ({@code -Dbasalt.storesim.searchTxns}). */
+  private static final boolean TXNS = Boolean.getBoolean("basalt.storesim.searchTxns");
+
   private static void searchSeeds(PlantedStoreBug bug) {
     int found = 0;
     long schedules = 0;
     for (long seed = Long.getLong("basalt.storesim.searchFrom", 1);
         seed <= Long.getLong("basalt.storesim.searchTo", 200) && found < 5;
         seed++) {
-      StoreSimulation sim = new StoreSimulation(seed, Set.of(bug));
+      StoreSimulation sim = new StoreSimulation(seed, Set.of(bug), TXNS);
       if (!Boolean.getBoolean("basalt.storesim.internalChecks")) {
         sim.withoutInternalChecks();
       }
@@ -97,7 +127,7 @@ class StoreSimulationTeethTest {
       schedules += sim.stats.lostProposalSchedules;
       if (!failed.isEmpty()) {
         found++;
-        boolean control = new StoreSimulation(seed).runAndCheck().isEmpty();
+        boolean control = new StoreSimulation(seed, Set.of(), TXNS).runAndCheck().isEmpty();
         System.out.println(
             bug
                 + " seed "

@@ -156,6 +156,50 @@ public final class Commands {
   }
 
   /**
+   * {@code request} with its transaction begun at {@code now} if it had not begun (its first
+   * request: it reads at the leader's clock, with an uncertainty interval of {@code
+   * maxOffsetNanos}); otherwise {@code request} itself. A leader begins a transaction when the
+   * request arrives, so that the timestamp it will read at is known before it waits for its clock
+   * ({@link #readsRecordedUpTo}).
+   */
+  public static KvRequest begin(KvRequest request, Timestamp now, long maxOffsetNanos) {
+    if (!request.getHeader().hasTxn()
+        || request.getHeader().getTxn().getReadTimestamp().getWallNanos() != 0) {
+      return request;
+    }
+    KvRequest.Builder b = request.toBuilder();
+    b.getHeaderBuilder().setTxn(Txns.begun(request.getHeader().getTxn(), now, maxOffsetNanos));
+    return b.build();
+  }
+
+  /**
+   * The wall time up to which serving {@code request} records reads in the leader's timestamp
+   * cache, or 0 when it records none: a transaction's reads (at its read timestamp; a locking read
+   * too), a refresh (at the timestamp it refreshes to), an intent query that prevents (at the
+   * queried transaction's timestamp). A leader serves such a request only once its physical clock
+   * has reached that time, so that a new leader knows a bound on every read its predecessors
+   * recorded (DESIGN.md, the timestamp cache after a leader change).
+   */
+  public static long readsRecordedUpTo(KvRequest request) {
+    if (request.getHeader().hasTxn()
+        && request.getHeader().getTxn().getReadTimestamp().getWallNanos() == 0) {
+      throw new IllegalArgumentException("the transaction has not begun: see begin");
+    }
+    return switch (request.getRequestCase()) {
+      case GET, SCAN ->
+          request.getHeader().hasTxn()
+              ? request.getHeader().getTxn().getReadTimestamp().getWallNanos()
+              : 0;
+      case REFRESH -> request.getRefresh().getTo().getWallNanos();
+      case QUERY_INTENT ->
+          request.getQueryIntent().getPrevent()
+              ? request.getQueryIntent().getTxn().getWriteTimestamp().getWallNanos()
+              : 0;
+      default -> 0;
+    };
+  }
+
+  /**
    * Why {@code request} cannot be served by {@code range}, or null; a request that names no
    * operation, or one a store does not serve, is invalid.
    */

@@ -98,12 +98,17 @@ final class Txns {
    * offset, and begins there.
    */
   static Transaction begun(Transaction txn, Context ctx) {
+    return begun(txn, ctx.now(), ctx.maxOffsetNanos());
+  }
+
+  /** {@link #begun(Transaction, Context)} at {@code at}. */
+  static Transaction begun(Transaction txn, Timestamp at, long maxOffsetNanos) {
     if (txn.getReadTimestamp().getWallNanos() != 0) {
       return txn;
     }
-    io.basalt.api.Timestamp now = ctx.now().toProto();
+    io.basalt.api.Timestamp now = at.toProto();
     io.basalt.api.Timestamp limit =
-        new Timestamp(ctx.now().wallNanos() + ctx.maxOffsetNanos(), ctx.now().logical()).toProto();
+        new Timestamp(at.wallNanos() + maxOffsetNanos, at.logical()).toProto();
     return txn.toBuilder()
         .setReadTimestamp(now)
         .setUncertaintyLimit(limit)

@@ -100,6 +100,20 @@ public final class TimestampCache {
   }
 
   /**
+   * The cache of a new leader, which does not know what its predecessors read, only a bound on it:
+   * a leader records a read only once its own physical clock has reached the read's timestamp (the
+   * node holds back a request that would record one above it), and no two clocks differ by more
+   * than {@code maxOffsetNanos}; so every read recorded before this leader took over lies below
+   * {@code physicalNanos + maxOffsetNanos}. The mark is that, or the leader's clock {@code now} if
+   * higher; a write in the first max offset after the election lands above it.
+   */
+  public static TimestampCache forNewLeader(
+      Timestamp now, long physicalNanos, long maxOffsetNanos, int maxEntries) {
+    Timestamp bound = new Timestamp(physicalNanos + maxOffsetNanos + 1, 0);
+    return new TimestampCache(bound.isAfter(now) ? bound : now, maxEntries);
+  }
+
+  /**
    * Records a read of the single key {@code key} at {@code ts} by {@code txnId} ({@link
    * ByteString#EMPTY} for a non-transactional read): {@link #add(ByteString, ByteString, Timestamp,
    * ByteString)} over {@code [key, key+0x00)}.

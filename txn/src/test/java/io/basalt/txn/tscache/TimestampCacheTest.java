@@ -24,6 +24,15 @@ class TimestampCacheTest {
   private final TimestampCache cache = new TimestampCache(ts(10), 100);
 
   @Test
+  void aNewLeaderStartsAMaxOffsetAboveItsPhysicalClockOrAtItsClockIfHigher() {
+    TimestampCache fresh = TimestampCache.forNewLeader(ts(1_000), 1_000, 500, 100);
+    assertThat(fresh.max(key("a"))).isEqualTo(entry(1_501, NOBODY));
+    // A clock already carried further ahead (by a timestamp it took in) is the higher bound.
+    TimestampCache ahead = TimestampCache.forNewLeader(ts(2_000), 1_000, 500, 100);
+    assertThat(ahead.max(key("a"))).isEqualTo(entry(2_000, NOBODY));
+  }
+
+  @Test
   void aKeyNobodyReadIsAtTheLowWaterMarkReadByNobody() {
     assertThat(cache.max(key("a"))).isEqualTo(entry(10, NOBODY));
     assertThat(cache.max(key("a"), key("z"))).isEqualTo(entry(10, NOBODY));

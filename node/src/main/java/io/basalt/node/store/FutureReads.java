@@ -1,0 +1,44 @@
+package io.basalt.node.store;
+
+import io.basalt.txn.eval.Commands;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.function.Consumer;
+
+/**
+ * A leader's requests that would record reads in its timestamp cache above its own physical clock
+ * (a transaction that began on a node whose clock runs ahead), held until the clock reaches them:
+ * so a leader records reads only at or below its clock when they arrive, which is what bounds its
+ * successors' low-water mark ({@link io.basalt.txn.tscache.TimestampCache#forNewLeader}). The wait
+ * is at most the clocks' offset; a held request still ends at its deadline.
+ */
+final class FutureReads {
+  private final ArrayDeque<Pending> held = new ArrayDeque<>();
+
+  /** Holds {@code p} if it would record a read above {@code physicalNanos}; whether it did. */
+  boolean holdIfAhead(Pending p, long physicalNanos) {
+    if (Commands.readsRecordedUpTo(p.request) <= physicalNanos) {
+      return false;
+    }
+    held.add(p);
+    return true;
+  }
+
+  /** Hands back to {@code handle} the held requests the clock has reached (drops answered ones). */
+  void release(long physicalNanos, Consumer<Pending> handle) {
+    if (held.isEmpty()) {
+      return;
+    }
+    java.util.List<Pending> due = new java.util.ArrayList<>();
+    for (Iterator<Pending> it = held.iterator(); it.hasNext(); ) {
+      Pending p = it.next();
+      if (p.done) {
+        it.remove();
+      } else if (Commands.readsRecordedUpTo(p.request) <= physicalNanos) {
+        it.remove();
+        due.add(p);
+      }
+    }
+    due.forEach(handle);
+  }
+}

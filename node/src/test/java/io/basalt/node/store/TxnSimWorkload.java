@@ -1,0 +1,542 @@
+package io.basalt.node.store;
+
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.TxnRecord;
+import io.basalt.api.TxnStatus;
+import io.basalt.client.AmbiguousResultException;
+import io.basalt.client.BasaltClient;
+import io.basalt.client.BasaltException;
+import io.basalt.client.SimClient;
+import io.basalt.client.TxnOptions;
+import io.basalt.range.check.ListAppendChecker;
+import io.basalt.range.keys.LocalKeys;
+import io.basalt.range.mvcc.MvccStore;
+import io.basalt.range.storage.ColumnFamily;
+import io.basalt.range.storage.EngineIterator;
+import io.basalt.range.storage.MemEngine;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Transactions in the store simulation, run by the client's real coordinator ({@link SimClient}): a
+ * bank (accounts in every data range; transfers with plain or locking reads; audits that read every
+ * account and must see the constant total and no negative balance), list-append transactions
+ * (checked by {@link ListAppendChecker}), and plain gets and compare-and-set appends on the same
+ * keys. Some clients die in the middle of a commit (before the record is staged, after some of the
+ * intents, or just after staging) and are replaced by new ones; their transactions' outcome is
+ * unknown. After the faults stop, final transactions audit the bank, read every list and write
+ * every key, and every replica must hold no intent and no PENDING or STAGING record.
+ */
+final class TxnSimWorkload {
+  private static final int INITIAL_BALANCE = 100;
+
+  private final StoreSimulation sim;
+  private final SplittableRandom random;
+  final List<String> accounts = new ArrayList<>();
+  final List<String> lists = new ArrayList<>();
+  final List<ListAppendChecker.Txn> history = new ArrayList<>();
+  final List<String> violations = new ArrayList<>();
+
+  /** How each dead client died. */
+  final List<String> deathLog = new ArrayList<>();
+
+  /** By process: what to record if it dies in the middle of its current operation. */
+  private final java.util.Map<Integer, Runnable> inFlight = new java.util.HashMap<>();
+
+  private long nextValue;
+  private long nextTxn;
+  private int nextProcess;
+  private int clientSeq;
+  int committed;
+  int failed;
+  int unknown;
+  int deaths;
+  private boolean finalAuditDone;
+  private String lastAudit;
+  private boolean finalListsDone;
+  private boolean finalWritesDone;
+
+  TxnSimWorkload(StoreSimulation sim, SplittableRandom random) {
+    this.sim = sim;
+    this.random = random;
+    for (RangeDescriptor d : sim.ranges) {
+      if (d.getRangeId() == KeySpace.META_RANGE_ID) {
+        continue;
+      }
+      char base = (char) (d.getRangeId() == 2 ? 'a' : 'a' + (d.getRangeId() - 2) * 8);
+      for (int i = 0; i < 2; i++) {
+        accounts.add((char) (base + 2) + "b" + i);
+        lists.add((char) (base + 2) + "l" + i);
+      }
+    }
+  }
+
+  /** Every key the transactions use. */
+  List<String> keys() {
+    List<String> all = new ArrayList<>(accounts);
+    all.addAll(lists);
+    return all;
+  }
+
+  private SimClient newClient() {
+    return new SimClient(
+        sim.clientWorld(),
+        sim.nodeCount,
+        random.nextLong(),
+        Duration.ofMillis(300),
+        Duration.ofSeconds(4));
+  }
+
+  /** Starts {@code clients} clients that run transactions until {@code stopAt}. */
+  void start(int clients, long stopAt) {
+    for (int i = 0; i < clients; i++) {
+      startClient(stopAt);
+    }
+  }
+
+  private void startClient(long stopAt) {
+    SimClient c = newClient();
+    int process = nextProcess++;
+    c.spawn("txn-client-" + process, () -> loop(c, process, stopAt));
+  }
+
+  private void loop(SimClient c, int process, long stopAt) {
+    while (sim.now < stopAt) {
+      int kind = random.nextInt(100);
+      // Now and then the process dies in the middle of this commit.
+      String death = null;
+      if (kind < 70 && random.nextInt(25) == 0) {
+        int point = random.nextInt(3);
+        death =
+            switch (point) {
+              case 0 -> "before staging";
+              case 1 -> "after an intent";
+              default -> "after staging";
+            };
+        c.dieAt(
+            r -> point == 0 && staging(r), r -> point == 1 ? intent(r) : point == 2 && staging(r));
+        String at = death;
+        // Its replacement starts at once; what it was doing stays unknown.
+        c.onDeath(() -> {
+          deaths++;
+          deathLog.add("client " + process + " died " + at + " at t=" + sim.now);
+          Runnable lost = inFlight.remove(process);
+          if (lost != null) {
+            lost.run();
+          }
+          startClient(stopAt);
+        });
+      }
+      if (kind < 35) {
+        transfer(c.client(), process);
+      } else if (kind < 70) {
+        listAppend(c.client(), process);
+      } else if (kind < 85) {
+        audit(c.client(), "audit");
+      } else {
+        plainOnList(c.client(), process);
+      }
+      if (c.dead()) {
+        return; // (not reached: a dead process never resumes)
+      }
+      c.dieAt(r -> false, r -> false);
+      c.onDeath(null);
+    }
+  }
+
+  private static boolean staging(KvRequest r) {
+    return r.hasTxnWrite() && r.getTxnWrite().getStage();
+  }
+
+  private static boolean intent(KvRequest r) {
+    return r.hasTxnWrite() && !r.getTxnWrite().getStage();
+  }
+
+  private static byte[] b(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static int balance(byte[] v) {
+    return v == null ? INITIAL_BALANCE : Integer.parseInt(new String(v, StandardCharsets.UTF_8));
+  }
+
+  private void transfer(BasaltClient client, int process) {
+    String from = accounts.get(random.nextInt(accounts.size()));
+    String to = accounts.get(random.nextInt(accounts.size()));
+    if (from.equals(to)) {
+      return;
+    }
+    int amount = 1 + random.nextInt(20);
+    boolean locking = random.nextBoolean();
+    TxnOptions options =
+        random.nextInt(4) == 0
+            ? TxnOptions.defaults().withIsolation(TxnOptions.Isolation.SNAPSHOT)
+            : TxnOptions.defaults();
+    try {
+      client.txn(
+          options,
+          tx -> {
+            int a = balance(locking ? tx.getForUpdate(b(from)) : tx.get(b(from)));
+            int c = balance(locking ? tx.getForUpdate(b(to)) : tx.get(b(to)));
+            if (a >= amount) {
+              tx.put(b(from), b(String.valueOf(a - amount)));
+              tx.put(b(to), b(String.valueOf(c + amount)));
+            }
+            return null;
+          });
+      committed++;
+    } catch (AmbiguousResultException e) {
+      unknown++;
+    } catch (BasaltException e) {
+      failed++;
+    }
+  }
+
+  /**
+   * Reads every account in one transaction: the total must be the initial one and no balance
+   * negative. Snapshot isolation allows write skew but never a torn transfer, so its audits are
+   * checked too.
+   */
+  private boolean audit(BasaltClient client, String what) {
+    TxnOptions options =
+        random.nextInt(3) == 0
+            ? TxnOptions.defaults().withIsolation(TxnOptions.Isolation.SNAPSHOT)
+            : TxnOptions.defaults();
+    if (what.equals("final audit")) {
+      options = TxnOptions.defaults().withMaxAttempts(50);
+    }
+    try {
+      int[] seen =
+          client.txn(
+              options,
+              tx -> {
+                int[] balances = new int[accounts.size()];
+                for (int i = 0; i < balances.length; i++) {
+                  balances[i] = balance(tx.get(b(accounts.get(i))));
+                }
+                lastAudit = SimClient.describe(tx);
+                return balances;
+              });
+      int total = 0;
+      for (int i = 0; i < seen.length; i++) {
+        total += seen[i];
+        if (seen[i] < 0) {
+          violations.add(
+              what
+                  + " at t="
+                  + sim.now
+                  + ": "
+                  + accounts.get(i)
+                  + " is negative ("
+                  + seen[i]
+                  + ")");
+        }
+      }
+      if (total != INITIAL_BALANCE * accounts.size()) {
+        violations.add(
+            what
+                + " at t="
+                + sim.now
+                + ": total "
+                + total
+                + ", not "
+                + INITIAL_BALANCE * accounts.size()
+                + " "
+                + java.util.Arrays.toString(seen)
+                + "\n  read by "
+                + lastAudit
+                + "\n  versions now (timestamp=value, newest first):"
+                + accountVersions());
+      }
+      return true;
+    } catch (BasaltException e) {
+      if (what.equals("final audit")) {
+        violations.add("the final audit failed: " + e);
+      }
+      return false;
+    }
+  }
+
+  private String accountVersions() {
+    StringBuilder out = new StringBuilder();
+    for (String a : accounts) {
+      for (int n = 1; n <= sim.nodeCount; n++) {
+        out.append("\n    ")
+            .append(a)
+            .append(" on node ")
+            .append(n)
+            .append(": ")
+            .append(sim.versions(n, a))
+            .append(
+                MvccStore.getIntent(sim.nodes[n].engine, b(a)) != null ? "(and an intent)" : "");
+      }
+    }
+    return out.toString();
+  }
+
+  private void listAppend(BasaltClient client, int process) {
+    List<String[]> plan = new ArrayList<>();
+    for (int i = 0, n = 1 + random.nextInt(4); i < n; i++) {
+      String key = lists.get(random.nextInt(lists.size()));
+      plan.add(
+          random.nextBoolean()
+              ? new String[] {"r", key}
+              : new String[] {"a", key, String.valueOf(++nextValue)});
+    }
+    boolean locking = random.nextBoolean();
+    long invoke = sim.now;
+    List<ListAppendChecker.Op> ops = new ArrayList<>();
+    ListAppendChecker.Outcome outcome;
+    inFlight.put(
+        process, () -> record(process, invoke, ListAppendChecker.Outcome.INFO, appends(plan)));
+    try {
+      client.txn(tx -> {
+        ops.clear(); // each attempt records afresh; the committing one stays
+        for (String[] op : plan) {
+          if (op[0].equals("r")) {
+            ops.add(ListAppendChecker.Op.read(op[1], parse(tx.get(b(op[1])))));
+          } else {
+            byte[] old = locking ? tx.getForUpdate(b(op[1])) : tx.get(b(op[1]));
+            List<Long> list = new ArrayList<>(parse(old));
+            list.add(Long.parseLong(op[2]));
+            tx.put(b(op[1]), b(format(list)));
+            ops.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
+          }
+        }
+        return null;
+      });
+      outcome = ListAppendChecker.Outcome.OK;
+      committed++;
+    } catch (AmbiguousResultException e) {
+      outcome = ListAppendChecker.Outcome.INFO;
+      unknown++;
+    } catch (BasaltException e) {
+      outcome = ListAppendChecker.Outcome.FAIL;
+      failed++;
+    }
+    inFlight.remove(process);
+    record(process, invoke, outcome, outcome == ListAppendChecker.Outcome.OK ? ops : appends(plan));
+  }
+
+  /** A transaction that may or may not have committed is recorded by what it may have written. */
+  private static List<ListAppendChecker.Op> appends(List<String[]> plan) {
+    List<ListAppendChecker.Op> out = new ArrayList<>();
+    for (String[] op : plan) {
+      if (op[0].equals("a")) {
+        out.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A plain get of a list (a one-read transaction: it must never see an uncommitted append), or a
+   * plain append: a get, then a compare-and-set of the list with the value added (a one-key
+   * transaction; a refused one was never applied).
+   */
+  private void plainOnList(BasaltClient client, int process) {
+    String key = lists.get(random.nextInt(lists.size()));
+    long invoke = sim.now;
+    if (random.nextBoolean()) {
+      try {
+        List<Long> seen = parse(client.get(b(key)));
+        record(
+            process,
+            invoke,
+            ListAppendChecker.Outcome.OK,
+            List.of(ListAppendChecker.Op.read(key, seen)));
+      } catch (BasaltException e) {
+        failed++;
+      }
+      return;
+    }
+    long value = ++nextValue;
+    List<ListAppendChecker.Op> append = List.of(ListAppendChecker.Op.append(key, value));
+    byte[] old;
+    try {
+      old = client.get(b(key));
+    } catch (BasaltException e) {
+      failed++;
+      return;
+    }
+    invoke = sim.now;
+    List<Long> list = new ArrayList<>(parse(old));
+    list.add(value);
+    ListAppendChecker.Outcome outcome;
+    try {
+      outcome =
+          client.compareAndSet(b(key), old, b(format(list)))
+              ? ListAppendChecker.Outcome.OK
+              : ListAppendChecker.Outcome.FAIL;
+    } catch (AmbiguousResultException e) {
+      outcome = ListAppendChecker.Outcome.INFO;
+    } catch (BasaltException e) {
+      outcome = ListAppendChecker.Outcome.FAIL;
+    }
+    record(process, invoke, outcome, append);
+  }
+
+  private void record(
+      int process, long invoke, ListAppendChecker.Outcome outcome, List<ListAppendChecker.Op> ops) {
+    history.add(
+        new ListAppendChecker.Txn(
+            ++nextTxn,
+            process,
+            invoke,
+            outcome == ListAppendChecker.Outcome.INFO ? Long.MAX_VALUE : sim.now,
+            outcome,
+            List.copyOf(ops)));
+  }
+
+  /**
+   * Once the faults have stopped: audits the bank, reads every list, then writes every key, each in
+   * a transaction with many attempts; all three must commit.
+   */
+  void startFinal() {
+    SimClient c = newClient();
+    int process = nextProcess++;
+    c.spawn(
+        "txn-final",
+        () -> {
+          finalAuditDone = audit(c.client(), "final audit");
+          long invoke = sim.now;
+          try {
+            List<ListAppendChecker.Op> reads =
+                c.client()
+                    .txn(
+                        TxnOptions.defaults().withMaxAttempts(50),
+                        tx -> {
+                          List<ListAppendChecker.Op> out = new ArrayList<>();
+                          for (String key : lists) {
+                            out.add(ListAppendChecker.Op.read(key, parse(tx.get(b(key)))));
+                          }
+                          return out;
+                        });
+            record(process, invoke, ListAppendChecker.Outcome.OK, reads);
+            finalListsDone = true;
+          } catch (BasaltException e) {
+            violations.add("the final read of the lists failed: " + e);
+          }
+          try {
+            c.client()
+                .txn(
+                    TxnOptions.defaults().withMaxAttempts(50),
+                    tx -> {
+                      for (String key : keys()) {
+                        tx.put(b(key), b("final"));
+                      }
+                      return null;
+                    });
+            finalWritesDone = true;
+          } catch (BasaltException e) {
+            violations.add("the final write of every key failed: " + e);
+          }
+        });
+  }
+
+  /**
+   * What went wrong, by check: {@code bank} (an audit saw a torn or negative state), {@code
+   * list-append} (the checker's anomalies), {@code unfinished after heal} (a final transaction did
+   * not commit), {@code intents left} and {@code live records left} (on any replica, once
+   * everything settled).
+   */
+  java.util.Map<String, String> check() {
+    java.util.Map<String, String> failed = new java.util.LinkedHashMap<>();
+    if (!violations.isEmpty()) {
+      failed.put("bank", String.join("\n", violations));
+    }
+    ListAppendChecker.Result result =
+        ListAppendChecker.check(history, ListAppendChecker.Consistency.SERIALIZABLE);
+    if (!result.valid()) {
+      failed.put("list-append", result.describe());
+    }
+    if (!finalAuditDone || !finalListsDone || !finalWritesDone) {
+      failed.put(
+          "unfinished after heal",
+          "audit " + finalAuditDone + ", lists " + finalListsDone + ", writes " + finalWritesDone);
+    }
+    List<String> intents = new ArrayList<>();
+    List<String> records = new ArrayList<>();
+    for (RangeDescriptor d : sim.ranges) {
+      for (ReplicaDescriptor r : d.getReplicasList()) {
+        MemEngine engine = sim.nodes[(int) r.getNodeId()].engine;
+        for (String key : keys()) {
+          if (KeySpace.contains(d, b(key)) && MvccStore.getIntent(engine, b(key)) != null) {
+            intents.add(key + " on node " + r.getNodeId());
+          }
+        }
+        records.addAll(liveRecords(engine, d.getRangeId(), r.getNodeId()));
+      }
+    }
+    if (!intents.isEmpty()) {
+      failed.put("intents left", String.join("\n", intents));
+    }
+    if (!records.isEmpty()) {
+      failed.put("live records left", String.join("\n", records));
+    }
+    return failed;
+  }
+
+  private static List<String> liveRecords(MemEngine engine, long rangeId, long node) {
+    List<String> out = new ArrayList<>();
+    EngineIterator it =
+        engine.newIterator(
+            ColumnFamily.LOCAL,
+            LocalKeys.txnRecordPrefix(rangeId),
+            LocalKeys.txnRecordPrefixEnd(rangeId));
+    try {
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        TxnRecord record = TxnRecord.parseFrom(it.value());
+        if (record.getStatus() == TxnStatus.TXN_PENDING
+            || record.getStatus() == TxnStatus.TXN_STAGING) {
+          out.add(
+              "range "
+                  + rangeId
+                  + " on node "
+                  + node
+                  + ": "
+                  + record.getStatus()
+                  + " anchored at "
+                  + record.getMeta().getAnchorKey().toStringUtf8());
+        }
+      }
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      out.add("range " + rangeId + " on node " + node + ": a record does not parse: " + e);
+    } finally {
+      it.close();
+    }
+    return out;
+  }
+
+  static List<Long> parse(byte[] v) {
+    List<Long> out = new ArrayList<>();
+    if (v == null) {
+      return out;
+    }
+    String s = new String(v, StandardCharsets.UTF_8);
+    if (s.isEmpty() || s.equals("final")) {
+      return out;
+    }
+    for (String part : s.split(",")) {
+      out.add(Long.parseLong(part));
+    }
+    return out;
+  }
+
+  static String format(List<Long> list) {
+    StringBuilder sb = new StringBuilder();
+    for (Long v : list) {
+      if (sb.length() > 0) {
+        sb.append(',');
+      }
+      sb.append(v);
+    }
+    return sb.toString();
+  }
+}
