@@ -47,6 +47,7 @@ public final class SimClient {
   private final Thread.Builder threads;
   private final BasaltClient client;
   private boolean dead;
+  private final List<Thread> spawned = new java.util.ArrayList<>();
 
   /** Requests that kill this client's process: before it sends one, or just after. */
   private Predicate<KvRequest> dieBefore = r -> false;
@@ -100,7 +101,28 @@ public final class SimClient {
 
   /** Runs {@code body} in a new virtual thread of the simulation. */
   public void spawn(String name, Runnable body) {
-    threads.name(name).start(body);
+    spawned.add(threads.name(name).start(body));
+  }
+
+  /**
+   * The threads of this (live) client still running or waiting, each with its stack: at the end of
+   * a run, what a client was stuck in.
+   */
+  public List<String> waiting() {
+    List<String> out = new java.util.ArrayList<>();
+    if (dead) {
+      return out;
+    }
+    for (Thread t : spawned) {
+      if (t.isAlive()) {
+        StringBuilder b = new StringBuilder(t.getName()).append(" waits:");
+        for (StackTraceElement e : t.getStackTrace()) {
+          b.append("\n      at ").append(e);
+        }
+        out.add(b.toString());
+      }
+    }
+    return out;
   }
 
   /**

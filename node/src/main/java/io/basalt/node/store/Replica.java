@@ -212,8 +212,11 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   private Commands.Context context(Timestamp now) {
-    return new Commands.Context(
-        now, clock.maxOffsetNanos(), options.txnExpiryMillis() * 1_000_000L, tscache);
+    return store
+        .rules()
+        .evaluation(
+            new Commands.Context(
+                now, clock.maxOffsetNanos(), options.txnExpiryMillis() * 1_000_000L, tscache));
   }
 
   void handle(Pending p) {

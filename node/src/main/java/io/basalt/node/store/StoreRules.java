@@ -86,6 +86,12 @@ interface StoreRules {
     return true;
   }
 
+  /** The context a leader evaluates requests in: {@code correct}, always. */
+  default io.basalt.txn.eval.Commands.Context evaluation(
+      io.basalt.txn.eval.Commands.Context correct) {
+    return correct;
+  }
+
   /**
    * Called when a replica becomes leader, with the index of its term's no-op. The right rules do
    * nothing here: a proposal missing from the new leader's log may still be in another replica's

@@ -2,6 +2,8 @@ package io.basalt.node.store;
 
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.WriteBatch;
+import io.basalt.txn.eval.Commands;
+import io.basalt.txn.eval.PlantedEvalBug;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -59,7 +61,28 @@ enum PlantedStoreBug {
    * A leader records reads above its own physical clock at once instead of holding them until its
    * clock reaches them: its successor's low-water mark no longer bounds them.
    */
-  RECORD_FUTURE_READS;
+  RECORD_FUTURE_READS,
+  /** {@link PlantedEvalBug#READS_IGNORE_INTENTS}. */
+  READS_IGNORE_INTENTS,
+  /** {@link PlantedEvalBug#NO_UNCERTAINTY_CHECK}. */
+  NO_UNCERTAINTY_CHECK,
+  /** {@link PlantedEvalBug#NO_TIMESTAMP_CACHE}. */
+  NO_TIMESTAMP_CACHE,
+  /** {@link PlantedEvalBug#COMMIT_WITHOUT_REFRESH}. */
+  COMMIT_WITHOUT_REFRESH;
+
+  /** The evaluation bugs among {@code bugs}. */
+  static Set<PlantedEvalBug> evalBugs(Set<PlantedStoreBug> bugs) {
+    Set<PlantedEvalBug> out = EnumSet.noneOf(PlantedEvalBug.class);
+    for (PlantedStoreBug b : bugs) {
+      for (PlantedEvalBug e : PlantedEvalBug.values()) {
+        if (e.name().equals(b.name())) {
+          out.add(e);
+        }
+      }
+    }
+    return out;
+  }
 
   /** Plants {@code bugs} in {@code store} (none: the correct rules). */
   static void plant(Store store, Set<PlantedStoreBug> bugs) {
@@ -119,6 +142,11 @@ enum PlantedStoreBug {
     @Override
     public boolean awaitLeaderReady() {
       return !bugs.contains(EVALUATE_BEFORE_LEADER_READY);
+    }
+
+    @Override
+    public Commands.Context evaluation(Commands.Context correct) {
+      return PlantedEvalBug.plant(correct, evalBugs(bugs));
     }
 
     @Override

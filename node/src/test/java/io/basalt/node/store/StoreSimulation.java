@@ -1257,6 +1257,10 @@ final class StoreSimulation {
       a.send();
     }
     runUntil(stopAt);
+    if (txns != null) {
+      // The final transactions may wait out an abandoned transaction's expiry (TxnSimWorkload).
+      runUntil(now + 8_000);
+    }
   }
 
   final List<Attempt> finalReads = new ArrayList<>();

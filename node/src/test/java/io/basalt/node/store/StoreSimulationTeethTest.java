@@ -64,12 +64,19 @@ class StoreSimulationTeethTest {
   }
 
   /**
-   * The same with the transaction workloads ({@link StoreTxnSimulationTest}): each bug in how a
-   * leader bounds the reads its predecessors recorded lets a transfer's write land beneath an
-   * audit's read, and the audit sees a total that is not the bank's.
+   * The same with the transaction workloads ({@link StoreTxnSimulationTest}): reads that ignore
+   * intents, writes that ignore the timestamp cache, a serializable commit without its refresh, and
+   * each bug in how a leader bounds the reads its predecessors recorded let an audit see a total
+   * that is not the bank's; a read that ignores its uncertainty interval misses an append
+   * acknowledged before it began (a stale read). The last one is caught only at seed 370: it needs
+   * a leader change right after a read from a faster clock, then a write of the same key.
    */
   @ParameterizedTest(name = "{0} caught at seed {1} by {2}")
   @CsvSource({
+    "READS_IGNORE_INTENTS, 1, bank, total",
+    "NO_UNCERTAINTY_CHECK, 16, stale read, without",
+    "NO_TIMESTAMP_CACHE, 1, bank, total",
+    "COMMIT_WITHOUT_REFRESH, 1, bank, total",
     "RECORD_FUTURE_READS, 70, bank, total",
     "NO_LOW_WATER_AFTER_LEADER_CHANGE, 370, bank, total",
   })

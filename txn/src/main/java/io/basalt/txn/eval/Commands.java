@@ -57,7 +57,17 @@ public final class Commands {
    * every write goes above it).
    */
   public record Context(
-      Timestamp now, long maxOffsetNanos, long txnExpiryNanos, TimestampCache tscache) {}
+      Timestamp now,
+      long maxOffsetNanos,
+      long txnExpiryNanos,
+      TimestampCache tscache,
+      EvalRules rules) {
+    /** A leader's context, with the right rules. */
+    public Context(
+        Timestamp now, long maxOffsetNanos, long txnExpiryNanos, TimestampCache tscache) {
+      this(now, maxOffsetNanos, txnExpiryNanos, tscache, EvalRules.CORRECT);
+    }
+  }
 
   /** One kind of request. */
   interface Command {
@@ -375,7 +385,9 @@ public final class Commands {
       if (kr.newest() != null && kr.newest().compareTo(ts) >= 0) {
         ts = kr.newest().next();
       }
-      ts = Txns.aboveReads(ctx.tscache(), key, ts, ByteString.EMPTY);
+      if (ctx.rules().writesGoAboveReads()) {
+        ts = Txns.aboveReads(ctx.tscache(), key, ts, ByteString.EMPTY);
+      }
     }
     return new PlainWrite(null, ts.toProto(), current);
   }
@@ -456,7 +468,10 @@ public final class Commands {
       Timestamp limit = txn == null ? Timestamp.MAX : Txns.uncertaintyLimit(txn);
       MvccStore.KeyRead kr = MvccStore.readKey(state, key.toByteArray(), readTs, limit);
       Optional<Version> v = kr.version();
-      Intent intent = kr.intent() == null ? null : Txns.parseIntent(kr.intent());
+      Intent intent =
+          kr.intent() == null || !ctx.rules().readsMeetIntents()
+              ? null
+              : Txns.parseIntent(kr.intent());
       if (intent != null && !intent.getLockOnly()) {
         if (txn != null && Txns.sameTxn(intent.getTxn(), txn.getMeta())) {
           v =
@@ -471,7 +486,7 @@ public final class Commands {
           return Txns.withTxn(Errors.writeIntent(key, intent.getTxn()), txn);
         }
       }
-      if (kr.uncertain() != null) {
+      if (kr.uncertain() != null && ctx.rules().readsCheckUncertainty()) {
         return Txns.withTxn(Errors.readUncertain(key, kr.uncertain().toProto()), txn);
       }
       v = v.filter(ver -> !ver.isTombstone());
@@ -726,7 +741,7 @@ public final class Commands {
         TreeMap<byte[], Intent> own = new TreeMap<>(Arrays::compareUnsigned);
         for (MvccStore.KeyIntent i : res.intents()) {
           Intent intent = Txns.parseIntent(i.intent());
-          if (intent.getLockOnly()) {
+          if (intent.getLockOnly() || !ctx.rules().readsMeetIntents()) {
             continue; // a lock: read beneath it
           }
           if (txn != null && Txns.sameTxn(intent.getTxn(), txn.getMeta())) {
@@ -737,7 +752,7 @@ public final class Commands {
                 Errors.writeIntent(ByteString.copyFrom(i.key()), intent.getTxn()), txn);
           }
         }
-        if (res.uncertain() != null) {
+        if (res.uncertain() != null && ctx.rules().readsCheckUncertainty()) {
           return Txns.withTxn(
               Errors.readUncertain(s.getStartKey(), res.uncertain().toProto()), txn);
         }

@@ -194,7 +194,9 @@ final class TxnCommands {
             ts = kr.newest().next(); // write too old: above the newest version
           }
         }
-        ts = Txns.aboveReads(ctx.tscache(), key, ts, meta.getId());
+        if (ctx.rules().writesGoAboveReads()) {
+          ts = Txns.aboveReads(ctx.tscache(), key, ts, meta.getId());
+        }
       }
       io.basalt.api.Timestamp at = ts.toProto();
       Transaction out = txn.toBuilder().setMeta(meta.toBuilder().setWriteTimestamp(at)).build();
@@ -204,7 +206,8 @@ final class TxnCommands {
       boolean readsHold =
           w.getBlind()
               || txn.getIsolation() != Isolation.ISOLATION_SERIALIZABLE
-              || !ts.isAfter(readTs);
+              || !ts.isAfter(readTs)
+              || !ctx.rules().serializableCommitsAtReadTimestamp();
       if (w.getOnePhase()) {
         if (!readsHold) {
           // Its reads must be refreshed to ts first; nothing is written.
@@ -394,7 +397,8 @@ final class TxnCommands {
               "a reader pushed the transaction's timestamp", record.getMeta().getWriteTimestamp());
         }
         if (txn.getIsolation() == Isolation.ISOLATION_SERIALIZABLE
-            && commitTs.isAfter(Txns.ts(txn.getReadTimestamp()))) {
+            && commitTs.isAfter(Txns.ts(txn.getReadTimestamp()))
+            && ctx.rules().serializableCommitsAtReadTimestamp()) {
           return Errors.txnRetry(
               "a serializable transaction commits only at its read timestamp (refresh first)",
               meta.getWriteTimestamp());
