@@ -1,4 +1,6 @@
-# Sourced by Basalt's scripts: exports JAVA_HOME pointing at a JDK >= 21.
+# Sourced by Basalt's scripts: exports JAVA_HOME pointing at a JDK >= 21 (or >=
+# $BASALT_MIN_JDK when the script sets it: bin/test needs 24).
+BASALT_MIN_JDK="${BASALT_MIN_JDK:-21}"
 # Order: $JAVA_HOME, the `java` on PATH, then the JDKs under /usr/lib/jvm and
 # /opt (newest first). Fails with a clear message when there is none.
 
@@ -22,7 +24,7 @@ basalt_find_jdk() {
     if [ -x "$d/bin/java" ] && [ -x "$d/bin/javac" ]; then
       local major
       major=$(basalt_java_major "$d/bin/java")
-      if [ -n "$major" ] && [ "$major" -ge 21 ]; then
+      if [ -n "$major" ] && [ "$major" -ge "$BASALT_MIN_JDK" ]; then
         echo "$d"
         return 0
       fi
@@ -32,8 +34,8 @@ basalt_find_jdk() {
 }
 
 if ! BASALT_JDK=$(basalt_find_jdk); then
-  echo "basalt: no JDK >= 21 found (looked at JAVA_HOME, java on PATH, /usr/lib/jvm, /opt)." >&2
-  echo "basalt: install one (e.g. 'apt-get install openjdk-21-jdk-headless' or Temurin 21+) or set JAVA_HOME." >&2
+  echo "basalt: no JDK >= $BASALT_MIN_JDK found (looked at JAVA_HOME, java on PATH, /usr/lib/jvm, /opt)." >&2
+  echo "basalt: install one (e.g. Temurin $BASALT_MIN_JDK or later) or set JAVA_HOME." >&2
   exit 1
 fi
 export JAVA_HOME="$BASALT_JDK"

@@ -103,7 +103,7 @@ final class Replica implements StoreRules.NewLeader {
 
   private final ArrayDeque<Pending> woken = new ArrayDeque<>();
 
-  private final FutureReads futureReads = new FutureReads();
+  private final ClockWaits clockWaits = new ClockWaits();
 
   /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
@@ -235,7 +235,7 @@ final class Replica implements StoreRules.NewLeader {
               : Errors.notLeader(rangeId, leader, store.address(leader)));
       return;
     }
-    if (store.rules().holdFutureReads() && futureReads.holdIfAhead(p, clock.physicalNanos())) {
+    if (store.rules().holdFutureReads() && clockWaits.holdIfAhead(p, clock.physicalNanos())) {
       return; // (see TimestampCache.forNewLeader)
     }
     if (!p.isWrite) {
@@ -555,7 +555,8 @@ final class Replica implements StoreRules.NewLeader {
         } else {
           answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
         }
-        answers.add(() -> p.reply(answer));
+        long until = answer.hasError() || command == null ? 0 : Commands.writtenUpTo(command);
+        answers.add(() -> clockWaits.answer(p, answer, until, clock.physicalNanos()));
       }
     }
     Entry last = entries.get(entries.size() - 1);
@@ -629,7 +630,7 @@ final class Replica implements StoreRules.NewLeader {
   void tickWaits() {
     txnWaits.recheck(store.ticks(), woken);
     evaluateWoken();
-    futureReads.release(clock.physicalNanos(), this::handle);
+    clockWaits.release(clock.physicalNanos(), this::handle);
   }
 
   private void evaluateWoken() {
