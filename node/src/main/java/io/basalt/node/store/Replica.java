@@ -101,6 +101,9 @@ final class Replica implements StoreRules.NewLeader {
   /** Pushes waiting for their pushee's record to change; those woken to evaluate again. */
   private final TxnWaits txnWaits = new TxnWaits();
 
+  /** Writes waiting at a locked key for its intent to go. */
+  private final LockWaits lockWaits = new LockWaits();
+
   private final ArrayDeque<Pending> woken = new ArrayDeque<>();
 
   private final ClockWaits clockWaits = new ClockWaits();
@@ -314,6 +317,7 @@ final class Replica implements StoreRules.NewLeader {
     if (p.done) {
       releaseLatches(p); // answered while it waited (its deadline passed)
       txnWaits.forget(p);
+      lockWaits.forget(p);
       return;
     }
     if (!latches.holds(p) && !latches.acquire(p, Commands.latchSpans(p.request))) {
@@ -342,12 +346,16 @@ final class Replica implements StoreRules.NewLeader {
             .setFirstInLog(firstInLog);
     KvResponse result = Commands.evaluate(p.request, engine, descriptor, context(ts), cmd);
     if (result.hasError()) {
-      // Nothing to write (a conflict, a refusal): answered now, never proposed.
+      // Nothing to write (a conflict, a refusal): answered now, never proposed; or, held by
+      // another transaction's lock, it waits for it without latches.
       txnWaits.forget(p);
       releaseLatches(p);
-      p.reply(result);
+      if (!lockWaits.park(p, result, store.ticks())) {
+        p.reply(result);
+      }
       return;
     }
+    lockWaits.forget(p);
     if (txnWaits.park(p, result, cmd, store.ticks())) {
       releaseLatches(p); // it waits, without latches, for its pushee's record to change
       return;
@@ -538,6 +546,7 @@ final class Replica implements StoreRules.NewLeader {
       }
       Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
       txnWaits.wake(command, woken); // (evaluated again in afterAdvance)
+      lockWaits.wake(command, woken);
       if (prop != null) {
         // Held until the batch holding this entry's writes is in the engine: a write to the
         // same keys evaluated before would read the state before it.
@@ -555,8 +564,7 @@ final class Replica implements StoreRules.NewLeader {
         } else {
           answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
         }
-        long until = answer.hasError() || command == null ? 0 : Commands.writtenUpTo(command);
-        answers.add(() -> clockWaits.answer(p, answer, until, clock.physicalNanos()));
+        answers.add(() -> p.reply(answer));
       }
     }
     Entry last = entries.get(entries.size() - 1);
@@ -629,6 +637,7 @@ final class Replica implements StoreRules.NewLeader {
   /** On a tick: the pushes due to look at their pushee again (see {@link TxnWaits}). */
   void tickWaits() {
     txnWaits.recheck(store.ticks(), woken);
+    lockWaits.recheck(store.ticks(), woken);
     evaluateWoken();
     clockWaits.release(clock.physicalNanos(), this::handle);
   }
@@ -656,7 +665,8 @@ final class Replica implements StoreRules.NewLeader {
     for (Pending p : unproposed) {
       latches.release(p); // (whom that grants is in the list too)
     }
-    txnWaits.drain(woken); // (pushes waiting hold no latches)
+    txnWaits.drain(woken); // (pushes and writes waiting hold no latches)
+    lockWaits.drain(woken);
     unproposed.addAll(woken);
     woken.clear();
     failAll(unproposed, hint);

@@ -21,11 +21,6 @@ final class ManualStore {
   final Store store;
 
   ManualStore(StoreOptions options) {
-    this(options, 3_000); // range 2 elects itself
-  }
-
-  /** A store that has run {@code electForMs} after bootstrap (0: not yet elected). */
-  ManualStore(StoreOptions options, long electForMs) {
     store =
         new Store(
             1,
@@ -37,7 +32,7 @@ final class ManualStore {
             StoreListener.NONE,
             () -> monotonicNanos);
     TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
-    advance(electForMs);
+    advance(3_000); // range 2 elects itself
   }
 
   /** One tick: both clocks move 100 ms, then the store does its work. */
