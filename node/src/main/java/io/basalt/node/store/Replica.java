@@ -101,9 +101,6 @@ final class Replica implements StoreRules.NewLeader {
   /** Pushes waiting for their pushee's record to change; those woken to evaluate again. */
   private final TxnWaits txnWaits = new TxnWaits();
 
-  /** Writes waiting at a locked key for its intent to go. */
-  private final LockWaits lockWaits = new LockWaits();
-
   private final ArrayDeque<Pending> woken = new ArrayDeque<>();
 
   private final ClockWaits clockWaits = new ClockWaits();
@@ -317,7 +314,6 @@ final class Replica implements StoreRules.NewLeader {
     if (p.done) {
       releaseLatches(p); // answered while it waited (its deadline passed)
       txnWaits.forget(p);
-      lockWaits.forget(p);
       return;
     }
     if (!latches.holds(p) && !latches.acquire(p, Commands.latchSpans(p.request))) {
@@ -346,16 +342,12 @@ final class Replica implements StoreRules.NewLeader {
             .setFirstInLog(firstInLog);
     KvResponse result = Commands.evaluate(p.request, engine, descriptor, context(ts), cmd);
     if (result.hasError()) {
-      // Nothing to write (a conflict, a refusal): answered now, never proposed; or, held by
-      // another transaction's lock, it waits for it without latches.
+      // Nothing to write (a conflict, a refusal): answered now, never proposed.
       txnWaits.forget(p);
       releaseLatches(p);
-      if (!lockWaits.park(p, result, store.ticks())) {
-        p.reply(result);
-      }
+      p.reply(result);
       return;
     }
-    lockWaits.forget(p);
     if (txnWaits.park(p, result, cmd, store.ticks())) {
       releaseLatches(p); // it waits, without latches, for its pushee's record to change
       return;
@@ -546,7 +538,6 @@ final class Replica implements StoreRules.NewLeader {
       }
       Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
       txnWaits.wake(command, woken); // (evaluated again in afterAdvance)
-      lockWaits.wake(command, woken);
       if (prop != null) {
         // Held until the batch holding this entry's writes is in the engine: a write to the
         // same keys evaluated before would read the state before it.
@@ -637,7 +628,6 @@ final class Replica implements StoreRules.NewLeader {
   /** On a tick: the pushes due to look at their pushee again (see {@link TxnWaits}). */
   void tickWaits() {
     txnWaits.recheck(store.ticks(), woken);
-    lockWaits.recheck(store.ticks(), woken);
     evaluateWoken();
     clockWaits.release(clock.physicalNanos(), this::handle);
   }
@@ -665,8 +655,7 @@ final class Replica implements StoreRules.NewLeader {
     for (Pending p : unproposed) {
       latches.release(p); // (whom that grants is in the list too)
     }
-    txnWaits.drain(woken); // (pushes and writes waiting hold no latches)
-    lockWaits.drain(woken);
+    txnWaits.drain(woken); // (pushes waiting hold no latches)
     unproposed.addAll(woken);
     woken.clear();
     failAll(unproposed, hint);
