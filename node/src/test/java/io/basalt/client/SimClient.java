@@ -147,10 +147,6 @@ public final class SimClient {
     }
   }
 
-  public boolean dead() {
-    return dead;
-  }
-
   private final class Runtime implements ClientRuntime {
     private final Ticker ticker = world::nanos;
 
@@ -180,27 +176,28 @@ public final class SimClient {
         return answer;
       }
       if (!sent) {
-        world.at(
-            1_000_000,
-            () -> {
-              if (!dead) {
-                answer.completeExceptionally(
-                    new Connection.Failure(
-                        Connection.Failure.Kind.NOT_SENT, address + ": connection refused", null));
-              }
-            });
-        return answer;
+        failLater(
+            answer, 1_000_000, Connection.Failure.Kind.NOT_SENT, address + ": connection refused");
+      } else {
+        long left = Math.max(0, deadlineNanos - world.nanos());
+        failLater(answer, left, Connection.Failure.Kind.NO_REPLY, address + ": no answer in time");
       }
+      return answer;
+    }
+
+    /** Fails {@code answer} with {@code kind} after {@code delayNanos}, unless answered or dead. */
+    private void failLater(
+        CompletableFuture<KvResponse> answer,
+        long delayNanos,
+        Connection.Failure.Kind kind,
+        String message) {
       world.at(
-          Math.max(0, deadlineNanos - world.nanos()),
+          delayNanos,
           () -> {
             if (!dead) {
-              answer.completeExceptionally(
-                  new Connection.Failure(
-                      Connection.Failure.Kind.NO_REPLY, address + ": no answer in time", null));
+              answer.completeExceptionally(new Connection.Failure(kind, message, null));
             }
           });
-      return answer;
     }
 
     @Override

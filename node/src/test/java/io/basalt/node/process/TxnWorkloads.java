@@ -76,11 +76,14 @@ final class TxnWorkloads {
                   for (String[] op : plan) {
                     byte[] k = b(op[1]);
                     if (op[0].equals("r")) {
-                      committed.add(ListAppendChecker.Op.read(op[1], parse(tx.get(k))));
+                      committed.add(
+                          ListAppendChecker.Op.read(
+                              op[1], ListAppendChecker.decodeList(tx.get(k))));
                     } else {
-                      List<Long> list = new ArrayList<>(parse(tx.getForUpdate(k)));
+                      List<Long> list =
+                          new ArrayList<>(ListAppendChecker.decodeList(tx.getForUpdate(k)));
                       list.add(Long.parseLong(op[2]));
-                      tx.put(k, b(format(list)));
+                      tx.put(k, b(ListAppendChecker.encodeList(list)));
                       committed.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
                     }
                   }
@@ -127,7 +130,8 @@ final class TxnWorkloads {
             tx -> {
               List<ListAppendChecker.Op> out = new ArrayList<>();
               for (String name : names) {
-                out.add(ListAppendChecker.Op.read(name, parse(tx.get(b(name)))));
+                out.add(
+                    ListAppendChecker.Op.read(name, ListAppendChecker.decodeList(tx.get(b(name)))));
               }
               return out;
             });
@@ -247,26 +251,5 @@ final class TxnWorkloads {
       violations.add("the plain gets at the end read a total of " + sum + ", not " + total);
     }
     return new Bank(transfers.get(), failed.get(), audits.get(), new ArrayList<>(violations), sum);
-  }
-
-  static List<Long> parse(byte[] v) {
-    List<Long> out = new ArrayList<>();
-    if (v != null && v.length > 0) {
-      for (String part : s(v).split(",")) {
-        out.add(Long.parseLong(part));
-      }
-    }
-    return out;
-  }
-
-  static String format(List<Long> list) {
-    StringBuilder b = new StringBuilder();
-    for (long x : list) {
-      if (b.length() > 0) {
-        b.append(',');
-      }
-      b.append(x);
-    }
-    return b.toString();
   }
 }

@@ -150,9 +150,6 @@ final class TxnSimWorkload {
       } else {
         plainOnList(c.client(), process);
       }
-      if (c.dead()) {
-        return; // (not reached: a dead process never resumes)
-      }
       c.dieAt(r -> false, r -> false);
       c.onDeath(null);
     }
@@ -310,12 +307,13 @@ final class TxnSimWorkload {
         seenBy[0] = null;
         for (String[] op : plan) {
           if (op[0].equals("r")) {
-            ops.add(ListAppendChecker.Op.read(op[1], parse(tx.get(b(op[1])))));
+            ops.add(
+                ListAppendChecker.Op.read(op[1], ListAppendChecker.decodeList(tx.get(b(op[1])))));
           } else {
             byte[] old = locking ? tx.getForUpdate(b(op[1])) : tx.get(b(op[1]));
-            List<Long> list = new ArrayList<>(parse(old));
+            List<Long> list = new ArrayList<>(ListAppendChecker.decodeList(old));
             list.add(Long.parseLong(op[2]));
-            tx.put(b(op[1]), b(format(list)));
+            tx.put(b(op[1]), b(ListAppendChecker.encodeList(list)));
             ops.add(ListAppendChecker.Op.append(op[1], Long.parseLong(op[2])));
           }
         }
@@ -359,7 +357,7 @@ final class TxnSimWorkload {
     long invoke = sim.now;
     if (random.nextBoolean()) {
       try {
-        List<Long> seen = parse(client.get(b(key)));
+        List<Long> seen = ListAppendChecker.decodeList(client.get(b(key)));
         record(
             process,
             invoke,
@@ -380,12 +378,12 @@ final class TxnSimWorkload {
       return;
     }
     invoke = sim.now;
-    List<Long> list = new ArrayList<>(parse(old));
+    List<Long> list = new ArrayList<>(ListAppendChecker.decodeList(old));
     list.add(value);
     ListAppendChecker.Outcome outcome;
     try {
       outcome =
-          client.compareAndSet(b(key), old, b(format(list)))
+          client.compareAndSet(b(key), old, b(ListAppendChecker.encodeList(list)))
               ? ListAppendChecker.Outcome.OK
               : ListAppendChecker.Outcome.FAIL;
     } catch (AmbiguousResultException e) {
@@ -428,7 +426,9 @@ final class TxnSimWorkload {
                         tx -> {
                           List<ListAppendChecker.Op> out = new ArrayList<>();
                           for (String key : lists) {
-                            out.add(ListAppendChecker.Op.read(key, parse(tx.get(b(key)))));
+                            out.add(
+                                ListAppendChecker.Op.read(
+                                    key, ListAppendChecker.decodeList(tx.get(b(key)))));
                           }
                           return out;
                         });
@@ -457,10 +457,12 @@ final class TxnSimWorkload {
                           tx.put(b(key), b(String.valueOf(balance(v))));
                         }
                         for (String key : lists) {
-                          List<Long> list = new ArrayList<>(parse(tx.getForUpdate(b(key))));
+                          List<Long> list =
+                              new ArrayList<>(
+                                  ListAppendChecker.decodeList(tx.getForUpdate(b(key))));
                           long value = ++nextValue;
                           list.add(value);
-                          tx.put(b(key), b(format(list)));
+                          tx.put(b(key), b(ListAppendChecker.encodeList(list)));
                           appended.add(ListAppendChecker.Op.append(key, value));
                         }
                         return null;
@@ -638,31 +640,5 @@ final class TxnSimWorkload {
       it.close();
     }
     return out;
-  }
-
-  static List<Long> parse(byte[] v) {
-    List<Long> out = new ArrayList<>();
-    if (v == null) {
-      return out;
-    }
-    String s = new String(v, StandardCharsets.UTF_8);
-    if (s.isEmpty()) {
-      return out;
-    }
-    for (String part : s.split(",")) {
-      out.add(Long.parseLong(part));
-    }
-    return out;
-  }
-
-  static String format(List<Long> list) {
-    StringBuilder sb = new StringBuilder();
-    for (Long v : list) {
-      if (sb.length() > 0) {
-        sb.append(',');
-      }
-      sb.append(v);
-    }
-    return sb.toString();
   }
 }

@@ -284,4 +284,27 @@ public final class ListAppendChecker {
     anomalies.addAll(graph.cycles());
     return new Result(anomalies);
   }
+
+  /** A list as the list-append workloads store it: its values, comma-separated (null: empty). */
+  public static List<Long> decodeList(byte[] stored) {
+    List<Long> out = new ArrayList<>();
+    if (stored != null && stored.length > 0) {
+      for (String part : new String(stored, java.nio.charset.StandardCharsets.UTF_8).split(",")) {
+        out.add(Long.parseLong(part));
+      }
+    }
+    return out;
+  }
+
+  /** {@code list} as the list-append workloads store it (see {@link #decodeList}). */
+  public static String encodeList(List<Long> list) {
+    StringBuilder b = new StringBuilder();
+    for (long x : list) {
+      if (b.length() > 0) {
+        b.append(',');
+      }
+      b.append(x);
+    }
+    return b.toString();
+  }
 }
