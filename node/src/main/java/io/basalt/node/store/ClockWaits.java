@@ -1,5 +1,6 @@
 package io.basalt.node.store;
 
+import io.basalt.api.KvResponse;
 import io.basalt.txn.eval.Commands;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -8,14 +9,25 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * A leader's requests that would record reads in its timestamp cache above its own physical clock
- * (a transaction that began on a node whose clock runs ahead), held until the clock reaches them:
- * so a leader records reads only at or below its clock when they arrive, which is what bounds its
- * successors' low-water mark ({@link io.basalt.txn.tscache.TimestampCache#forNewLeader}). The wait
- * is at most the clocks' offset; a held request still ends at its deadline.
+ * What a leader holds until its physical clock reaches a timestamp (at most the clocks' offset; a
+ * held request still ends at its deadline):
+ *
+ * <ul>
+ *   <li>Requests that would record reads in its timestamp cache above its clock (a transaction that
+ *       began on a node whose clock runs ahead): so a leader records reads only at or below its
+ *       clock when they arrive, which is what bounds its successors' low-water mark ({@link
+ *       io.basalt.txn.tscache.TimestampCache#forNewLeader}).
+ *   <li>Answers to writes applied at a timestamp above its clock (in the first max offset after an
+ *       election its writes land above that mark): answered once the clock has passed it (commit
+ *       wait), so that a transaction that begins after the answer, on any node, has the write below
+ *       its read timestamp or within its uncertainty interval.
+ * </ul>
  */
 final class ClockWaits {
+  private record HeldAnswer(Pending pending, KvResponse answer, long untilNanos) {}
+
   private final ArrayDeque<Pending> reads = new ArrayDeque<>();
+  private final ArrayDeque<HeldAnswer> answers = new ArrayDeque<>();
 
   /** Holds {@code p} if it would record a read above {@code physicalNanos}; whether it did. */
   boolean holdIfAhead(Pending p, long physicalNanos) {
@@ -26,11 +38,27 @@ final class ClockWaits {
     return true;
   }
 
+  /** Answers {@code p} now if {@code untilNanos} is not above {@code physicalNanos}, else later. */
+  void answer(Pending p, KvResponse answer, long untilNanos, long physicalNanos) {
+    if (untilNanos <= physicalNanos || answer.hasError()) {
+      p.reply(answer);
+    } else {
+      answers.add(new HeldAnswer(p, answer, untilNanos));
+    }
+  }
+
   /**
-   * Hands back to {@code handle} the held requests the clock has reached (drops those answered
-   * meanwhile, at their deadline).
+   * Sends the held answers the clock has passed, and hands back to {@code handle} the held requests
+   * it has reached (drops those answered meanwhile, at their deadline).
    */
   void release(long physicalNanos, Consumer<Pending> handle) {
+    for (Iterator<HeldAnswer> it = answers.iterator(); it.hasNext(); ) {
+      HeldAnswer a = it.next();
+      if (a.untilNanos <= physicalNanos) {
+        it.remove();
+        a.pending.reply(a.answer); // (nothing if its deadline answered it)
+      }
+    }
     if (reads.isEmpty()) {
       return;
     }

@@ -105,6 +105,13 @@ final class Replica implements StoreRules.NewLeader {
 
   private final ClockWaits clockWaits = new ClockWaits();
 
+  /**
+   * The highest wall time any command this replica applied writes at, raised to the clock plus the
+   * max offset when a snapshot replaces its data: an answer read from a dedupe record is held until
+   * the clock passes it (commit wait; see {@link ClockWaits}).
+   */
+  private long writtenUpTo;
+
   /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
 
@@ -325,7 +332,7 @@ final class Replica implements StoreRules.NewLeader {
       Optional<ByteString> recorded = sm.recordedResult(requestId);
       if (recorded.isPresent()) {
         releaseLatches(p);
-        p.reply(parseResult(recorded.get()));
+        commitWait(p, parseResult(recorded.get()), writtenUpTo);
         return;
       }
       // This leader applied every entry of earlier terms before evaluating (leaderReadyIndex),
@@ -499,6 +506,23 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   /**
+   * Answers a write that wrote at or below {@code writtenUpTo} once this node's physical clock has
+   * passed it (at once, unless this leader's writes landed above its clock after an election).
+   */
+  private void commitWait(Pending p, KvResponse answer, long writtenUpTo) {
+    if (!store.rules().commitWait()) {
+      p.reply(answer);
+      return;
+    }
+    clockWaits.answer(p, answer, writtenUpTo, clock.physicalNanos());
+  }
+
+  /** This replica's data was replaced by a snapshot's, written at unknown times up to about now. */
+  void snapshotInstalled() {
+    writtenUpTo = Math.max(writtenUpTo, clock.physicalNanos() + clock.maxOffsetNanos());
+  }
+
+  /**
    * The answer to a proposal whose index was covered by a snapshot rather than applied here: the
    * result recorded for its request id if it took effect; NotLeader if it has a request id and no
    * record (it did not take effect: records travel with the snapshot); Timeout if it has no request
@@ -536,6 +560,9 @@ final class Replica implements StoreRules.NewLeader {
           observeTimestamps(command);
         }
       }
+      if (command != null) {
+        writtenUpTo = Math.max(writtenUpTo, Commands.writtenUpTo(command));
+      }
       Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
       txnWaits.wake(command, woken); // (evaluated again in afterAdvance)
       if (prop != null) {
@@ -548,14 +575,18 @@ final class Replica implements StoreRules.NewLeader {
         }
         Pending p = prop.pending;
         KvResponse answer;
+        long until = 0;
         if (prop.term != e.term()) {
           answer = Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, store.address(leader));
         } else if (applied.isPresent()) {
           answer = parseResult(applied.get().result());
+          until = Commands.writtenUpTo(command);
         } else {
           answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
+          until = writtenUpTo;
         }
-        answers.add(() -> p.reply(answer));
+        long answerAfter = until;
+        answers.add(() -> commitWait(p, answer, answerAfter));
       }
     }
     Entry last = entries.get(entries.size() - 1);
@@ -567,7 +598,8 @@ final class Replica implements StoreRules.NewLeader {
       releaseLatches(prop.pending);
       Pending p = prop.pending;
       KvResponse answer = answerAfterSnapshot(p);
-      answers.add(() -> p.reply(answer));
+      long answerAfter = writtenUpTo;
+      answers.add(() -> commitWait(p, answer, answerAfter));
     }
     listener.applied(entries.size(), nanoTime.getAsLong() - t0);
   }

@@ -629,6 +629,7 @@ public final class Store {
         Ready rd = readies.get(i);
         if (rd.snapshot() != null) {
           r.snapshots.stageData(batch, rd.snapshot());
+          r.snapshotInstalled();
         }
         r.storage.stage(batch, rd);
         sync |= rd.mustSync();

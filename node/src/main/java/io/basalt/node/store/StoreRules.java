@@ -79,6 +79,16 @@ interface StoreRules {
   }
 
   /**
+   * Whether a leader answers a write only once its physical clock has passed the timestamps it
+   * wrote at (commit wait). Always: after an election a leader's writes land up to the max offset
+   * above its clock, and a transaction that begins after such an answer on a node whose clock is
+   * behind would otherwise read below the write and miss it.
+   */
+  default boolean commitWait() {
+    return true;
+  }
+
+  /**
    * Whether a leader holds back a request that would record a read above its physical clock until
    * the clock reaches it. Always: that is what bounds a new leader's low-water mark.
    */

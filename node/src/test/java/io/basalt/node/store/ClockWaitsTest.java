@@ -15,15 +15,17 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * A leader records a transaction's read only once its own clock has reached the read's timestamp
- * ({@link ClockWaits}); with a new leader's timestamp cache starting a max offset above its clock
- * ({@code TimestampCache.forNewLeader}), that keeps a write from landing beneath a read its
- * predecessor recorded.
+ * A leader records a transaction's read only once its own clock has reached the read's timestamp,
+ * and answers a write applied above its clock only once the clock has passed it ({@link
+ * ClockWaits}); with a new leader's timestamp cache starting a max offset above its clock ({@code
+ * TimestampCache.forNewLeader}), that keeps a write from landing beneath a read its predecessor
+ * recorded, and keeps a write above every clock from being missed by a transaction that begins
+ * after its answer.
  */
 class ClockWaitsTest {
-  private final ManualStore node =
-      new ManualStore(
-          new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 0, 600));
+  private static final StoreOptions OPTIONS =
+      new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 0, 600);
+  private final ManualStore node = new ManualStore(OPTIONS);
   private int requests;
 
   @Test
@@ -50,6 +52,67 @@ class ClockWaitsTest {
     List<KvResponse> read = node.submit(txnGet(node.wallNanos - 1_000_000L));
     assertThat(read).hasSize(1);
     assertThat(read.get(0).hasError()).as("%s", read.get(0)).isFalse();
+  }
+
+  @Test
+  void aWriteAboveTheClockAfterAnElectionIsAnsweredOnceTheClockHasPassedIt() {
+    ManualStore fresh = new ManualStore(OPTIONS, 0);
+    KvRequest request = plainPut();
+    FirstWrite first = firstWriteAfterElection(fresh, request);
+    List<KvResponse> retry = fresh.submit(request); // the same request id, answered from its record
+    while (fresh.wallNanos < first.written) {
+      assertThat(first.answer).as("not answered before the clock passed the write").isEmpty();
+      assertThat(retry).as("nor its retry").isEmpty();
+      fresh.tick();
+    }
+    fresh.tick();
+    assertThat(first.answer).hasSize(1);
+    assertThat(first.answer.get(0).hasError()).as("%s", first.answer.get(0)).isFalse();
+    assertThat(retry).hasSize(1);
+    assertThat(retry.get(0).hasError()).as("%s", retry.get(0)).isFalse();
+    assertThat(retry.get(0).getPut())
+        .as("the retry, answered from its record")
+        .isEqualTo(first.answer.get(0).getPut());
+  }
+
+  @Test
+  void withoutCommitWaitTheWriteIsAnsweredWhileAboveTheClock() {
+    // The control: the test above fails when the answer is not held.
+    ManualStore fresh = new ManualStore(OPTIONS, 0);
+    PlantedStoreBug.plant(fresh.store, java.util.Set.of(PlantedStoreBug.NO_COMMIT_WAIT));
+    FirstWrite first = firstWriteAfterElection(fresh, plainPut());
+    assertThat(first.answer).hasSize(1);
+    assertThat(fresh.wallNanos).isLessThan(first.written);
+  }
+
+  private record FirstWrite(List<KvResponse> answer, long written) {}
+
+  /**
+   * Ticks {@code fresh} until range 2 has elected itself and applied {@code request}, submitted
+   * again while refused; the first write lands at the new leader's low-water mark, its clock when
+   * elected plus the 500 ms max offset, above its clock.
+   */
+  private static FirstWrite firstWriteAfterElection(ManualStore fresh, KvRequest request) {
+    List<KvResponse> put = fresh.submit(request);
+    long acceptedAt = 0;
+    for (int t = 0; t < 100 && acceptedAt == 0; t++) {
+      fresh.tick();
+      if (!put.isEmpty() && put.get(0).hasError()) {
+        put = fresh.submit(request); // not the leader yet
+      } else if (versionWall(fresh) > 0) {
+        acceptedAt = fresh.wallNanos; // applied (the answer may be held)
+      }
+    }
+    long written = versionWall(fresh);
+    assertThat(written).as("written above the clock").isGreaterThan(acceptedAt);
+    return new FirstWrite(put, written);
+  }
+
+  private static long versionWall(ManualStore s) {
+    return io.basalt.range.mvcc.MvccStore.getVersion(
+            s.engine, "k".getBytes(), io.basalt.range.mvcc.Timestamp.MAX)
+        .map(v -> v.timestamp().wallNanos())
+        .orElse(0L);
   }
 
   private long newestVersionWall() {

@@ -87,7 +87,7 @@ class FirstInLogTest {
 
   private static Store singleNodeStore(Set<PlantedStoreBug> bugs) {
     Store store = TestStores.isolated(1, new MemEngine(), System::nanoTime);
-    PlantedStoreBug.plant(store, bugs);
+    PlantedStoreBug.plantScripted(store, bugs);
     TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
     for (int i = 0; i < 40; i++) {
       store.tick();

@@ -21,6 +21,11 @@ final class ManualStore {
   final Store store;
 
   ManualStore(StoreOptions options) {
+    this(options, 3_000); // range 2 elects itself
+  }
+
+  /** A store that has run {@code electForMs} after bootstrap (0: not yet elected). */
+  ManualStore(StoreOptions options, long electForMs) {
     store =
         new Store(
             1,
@@ -32,7 +37,7 @@ final class ManualStore {
             StoreListener.NONE,
             () -> monotonicNanos);
     TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
-    advance(3_000); // range 2 elects itself
+    advance(electForMs);
   }
 
   /** One tick: both clocks move 100 ms, then the store does its work. */

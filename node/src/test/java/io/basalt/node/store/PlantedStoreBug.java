@@ -62,6 +62,11 @@ enum PlantedStoreBug {
    * clock reaches them: its successor's low-water mark no longer bounds them.
    */
   RECORD_FUTURE_READS,
+  /**
+   * A leader answers a write applied above its clock at once (no commit wait): a transaction that
+   * begins after the answer on a node whose clock is behind reads below the write and misses it.
+   */
+  NO_COMMIT_WAIT,
   /** {@link PlantedEvalBug#READS_IGNORE_INTENTS}. */
   READS_IGNORE_INTENTS,
   /** {@link PlantedEvalBug#NO_UNCERTAINTY_CHECK}. */
@@ -69,7 +74,9 @@ enum PlantedStoreBug {
   /** {@link PlantedEvalBug#NO_TIMESTAMP_CACHE}. */
   NO_TIMESTAMP_CACHE,
   /** {@link PlantedEvalBug#COMMIT_WITHOUT_REFRESH}. */
-  COMMIT_WITHOUT_REFRESH;
+  COMMIT_WITHOUT_REFRESH,
+  /** {@link PlantedEvalBug#RECOVERY_WITHOUT_PREVENTION}. */
+  RECOVERY_WITHOUT_PREVENTION;
 
   /** The evaluation bugs among {@code bugs}. */
   static Set<PlantedEvalBug> evalBugs(Set<PlantedStoreBug> bugs) {
@@ -82,6 +89,18 @@ enum PlantedStoreBug {
       }
     }
     return out;
+  }
+
+  /**
+   * Plants {@code bugs} in a store of a scripted harness, whose clocks move only when the script
+   * moves them while it expects answers as soon as their entries apply: without commit wait, which
+   * would hold a new leader's first answers until its clock passes the max offset ({@code
+   * ClockWaitsTest} and the simulations keep it).
+   */
+  static void plantScripted(Store store, Set<PlantedStoreBug> bugs) {
+    Set<PlantedStoreBug> all = EnumSet.of(NO_COMMIT_WAIT);
+    all.addAll(bugs);
+    plant(store, all);
   }
 
   /** Plants {@code bugs} in {@code store} (none: the correct rules). */
@@ -97,6 +116,11 @@ enum PlantedStoreBug {
     @Override
     public boolean readsNeedReadIndex() {
       return !bugs.contains(LOCAL_READS_WITHOUT_READ_INDEX);
+    }
+
+    @Override
+    public boolean commitWait() {
+      return !bugs.contains(NO_COMMIT_WAIT);
     }
 
     @Override

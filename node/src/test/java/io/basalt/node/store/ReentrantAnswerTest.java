@@ -23,6 +23,7 @@ class ReentrantAnswerTest {
   void aRequestSubmittedFromAnAnswerSeesTheAnsweredWrite() {
     MemEngine engine = new MemEngine();
     Store store = TestStores.isolated(1, engine, System::nanoTime);
+    PlantedStoreBug.plantScripted(store, java.util.Set.of());
     TestStores.bootstrapAlone(store, TestStores.META_AND_DATA);
     for (int i = 0; i < 40; i++) {
       store.tick();

@@ -74,7 +74,7 @@ final class ScriptedStores {
               new SplittableRandom(i),
               StoreListener.NONE,
               () -> nowMs * 1_000_000L);
-      PlantedStoreBug.plant(stores[i], bugs);
+      PlantedStoreBug.plantScripted(stores[i], bugs);
       stores[i].bootstrap("scripted", ranges, nodes);
     }
   }

@@ -56,8 +56,11 @@ class StoreTxnSimulationTest {
         "store transaction simulation seeds %d..%d: transactions committed=%d failed=%d"
             + " unknown=%d, coordinators killed mid-commit=%d, register operations=%d%n",
         first, last, committed, failed, unknown, deaths, ops);
-    assertThat(committed).as("transactions committed").isPositive();
-    assertThat(deaths).as("coordinators killed mid-commit").isPositive();
+    if (last - first >= 49) {
+      // (Over a run of seeds, not a single replayed one.)
+      assertThat(committed).as("transactions committed").isPositive();
+      assertThat(deaths).as("coordinators killed mid-commit").isPositive();
+    }
   }
 
   /** A seed replays exactly: the clients' virtual threads run in the simulation's own order. */

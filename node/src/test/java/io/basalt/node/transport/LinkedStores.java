@@ -388,8 +388,14 @@ final class LinkedStores implements AutoCloseable {
       tick(leader);
       if (onStore(leader, stores[leader]::leaderCount) == 1) {
         tickAll(); // the others hear of it
-        // Its first write waits for the entry of its term: once one is applied it is ready.
-        KvResponse r = put(leader, "ready", new byte[1]).get(20, TimeUnit.SECONDS);
+        // Its first write waits for the entry of its term: once one is applied it is ready. It
+        // lands above the leader's clock (a new leader's timestamp cache starts the max offset
+        // above it) and is answered once the clock has passed it (commit wait): time moves on.
+        CompletableFuture<KvResponse> ready = put(leader, "ready", new byte[1]);
+        for (int w = 0; w < 20 && !ready.isDone(); w++) {
+          tick(leader);
+        }
+        KvResponse r = ready.get(20, TimeUnit.SECONDS);
         if (r.hasError()) {
           throw new AssertionError("node " + leader + " refused a write: " + r.getError());
         }

@@ -16,7 +16,12 @@ public enum PlantedEvalBug {
   /** Writes do not go above the reads the timestamp cache recorded. */
   NO_TIMESTAMP_CACHE,
   /** A serializable transaction commits above its read timestamp without refreshing its reads. */
-  COMMIT_WITHOUT_REFRESH;
+  COMMIT_WITHOUT_REFRESH,
+  /**
+   * A recovery's query of a missing in-flight write does not prevent it: the write may land after
+   * the query, below the staging timestamp.
+   */
+  RECOVERY_WITHOUT_PREVENTION;
 
   /** {@code ctx} with {@code bugs} planted in its rules (none: {@code ctx} itself). */
   public static Commands.Context plant(Commands.Context ctx, Set<PlantedEvalBug> bugs) {
@@ -44,6 +49,11 @@ public enum PlantedEvalBug {
           @Override
           public boolean serializableCommitsAtReadTimestamp() {
             return !planted.contains(COMMIT_WITHOUT_REFRESH);
+          }
+
+          @Override
+          public boolean queriesPreventMissingWrites() {
+            return !planted.contains(RECOVERY_WITHOUT_PREVENTION);
           }
         };
     return new Commands.Context(

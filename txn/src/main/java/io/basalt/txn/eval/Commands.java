@@ -163,6 +163,27 @@ public final class Commands {
   }
 
   /**
+   * The highest wall time {@code command} writes at (its versions, intents and records), or 0. A
+   * leader answers a write only once its physical clock has passed it (commit wait): a write
+   * evaluated above every clock (after an election, above the new leader's low-water mark) is then
+   * seen by every transaction that begins after the answer, below its read timestamp or within its
+   * uncertainty interval.
+   */
+  public static long writtenUpTo(RaftCommand command) {
+    long max = 0;
+    for (var w : command.getWritesList()) {
+      max = Math.max(max, w.getTimestamp().getWallNanos());
+    }
+    for (var i : command.getIntentsList()) {
+      max = Math.max(max, i.getIntent().getTxn().getWriteTimestamp().getWallNanos());
+    }
+    for (var r : command.getTxnRecordsList()) {
+      max = Math.max(max, r.getRecord().getMeta().getWriteTimestamp().getWallNanos());
+    }
+    return max;
+  }
+
+  /**
    * {@code request} with its transaction begun at {@code now} if it had not begun (its first
    * request: it reads at the leader's clock, with an uncertainty interval of {@code
    * maxOffsetNanos}); otherwise {@code request} itself. A leader begins a transaction when the

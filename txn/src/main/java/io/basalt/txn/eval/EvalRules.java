@@ -40,4 +40,13 @@ interface EvalRules {
   default boolean serializableCommitsAtReadTimestamp() {
     return true;
   }
+
+  /**
+   * Whether a recovery's query of an in-flight write that is not there prevents it from landing
+   * later at or below the staging timestamp. Always: else the write may land after the query, and
+   * the transaction both aborted by the recovery and committed by its writes.
+   */
+  default boolean queriesPreventMissingWrites() {
+    return true;
+  }
 }

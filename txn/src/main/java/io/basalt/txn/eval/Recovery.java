@@ -73,7 +73,7 @@ final class Recovery {
           answer.setFound(true).setWriteTimestamp(intent.getTxn().getWriteTimestamp());
         }
       }
-      if (!answer.getFound() && q.getPrevent()) {
+      if (!answer.getFound() && q.getPrevent() && ctx.rules().queriesPreventMissingWrites()) {
         // As a read by nobody in particular: the transaction's own write, if it comes, lands
         // above preventAt, so a record staged at or below it can no longer commit implicitly.
         ctx.tscache().add(q.getKey(), preventAt, ByteString.EMPTY);
