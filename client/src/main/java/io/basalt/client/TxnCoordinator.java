@@ -727,12 +727,12 @@ final class TxnCoordinator implements Txn {
     if (intentsSent == null && locked.isEmpty()) {
       return; // nothing left the client
     }
-    if (intentsSent == null) {
-      intentsSent = groupByRange();
-    }
-    EndTxnRequest end =
-        EndTxnRequest.newBuilder().setCommit(false).addAllLockKeys(allKeys()).build();
     try {
+      if (intentsSent == null) {
+        intentsSent = groupByRange(); // (looks ranges up: may fail too)
+      }
+      EndTxnRequest end =
+          EndTxnRequest.newBuilder().setCommit(false).addAllLockKeys(allKeys()).build();
       send(
           "end_txn",
           anchor.toByteArray(),

@@ -23,7 +23,11 @@ import java.util.random.RandomGenerator;
  *
  * <p>Needs {@code --add-opens java.base/java.lang=ALL-UNNAMED} (the virtual thread builder that
  * takes a scheduler is not public) and a JDK that does not pin a virtual thread blocked inside
- * {@code synchronized} (24 or later): a pinned thread would block the simulation itself.
+ * {@code synchronized} (24 or later): a pinned thread would block the simulation itself. Nothing
+ * the client runs may wait on a lock a real thread also takes: its waiter would be woken by that
+ * thread, outside the event order, and seeds would no longer replay. Printing is such a wait (the
+ * test runner's output streams are locked by its own threads): the client's code and its callers
+ * here print nothing.
  */
 public final class SimClient {
   /** The simulation as a client sees it. */
@@ -55,6 +59,40 @@ public final class SimClient {
   private Predicate<KvRequest> dieAfter = r -> false;
 
   private Runnable onDeath;
+
+  /** After the first request it matches, the client's link stalls for {@link #stallNanos}. */
+  private Predicate<KvRequest> stallAfter = r -> false;
+
+  private long stallNanos;
+
+  /** Until then, requests and answers are held (and delivered then, in a random order). */
+  private long stalledUntil;
+
+  /**
+   * Once this client has sent a request {@code trigger} matches, its link stalls for {@code stall}:
+   * requests sent meanwhile and answers that come back meanwhile are all delivered when it ends,
+   * none lost (a client cut off for a while, right after the request: its heartbeats stop, its
+   * later requests and its answers arrive late).
+   */
+  public void stallAfter(Predicate<KvRequest> trigger, Duration stall) {
+    stallAfter = trigger;
+    stallNanos = stall.toNanos();
+  }
+
+  /** Each request sent before {@link #slowUntil} reaches its node up to this much later. */
+  private long slowLinkNanos;
+
+  private long slowUntil;
+
+  /**
+   * For {@code during} from now, each request this client sends reaches its node after a random
+   * delay of up to {@code maxDelay}, each drawn on its own, so that a commit's writes arrive in any
+   * order and far apart, and its heartbeats late.
+   */
+  public void slowLink(Duration maxDelay, Duration during) {
+    slowLinkNanos = maxDelay.toNanos();
+    slowUntil = world.nanos() + during.toNanos();
+  }
 
   /**
    * A client of nodes {@code 1..nodeCount} (addressed {@code n1}, {@code n2}, …).
@@ -162,18 +200,39 @@ public final class SimClient {
         return answer;
       }
       long node = Long.parseLong(address.substring(1));
-      boolean sent =
-          world.send(
-              node,
-              request,
-              response -> {
-                if (!dead) {
-                  answer.complete(response);
-                }
-              });
+      Consumer<KvResponse> onAnswer =
+          response -> {
+            long now = world.nanos();
+            if (now < stalledUntil) {
+              world.at(
+                  stalledUntil - now + random.nextLong(20_000_000),
+                  () -> deliver(answer, response));
+            } else {
+              deliver(answer, response);
+            }
+          };
+      boolean sent;
+      long now = world.nanos();
+      if (now < stalledUntil) {
+        // Taken as sent: a request that finds its node down on arrival is lost.
+        world.at(
+            stalledUntil - now + random.nextLong(20_000_000),
+            () -> world.send(node, request, onAnswer));
+        sent = true;
+      } else if (slowLinkNanos > 0 && now < slowUntil) {
+        // Taken as sent: a request that finds its node down on arrival is lost.
+        world.at(random.nextLong(slowLinkNanos), () -> world.send(node, request, onAnswer));
+        sent = true;
+      } else {
+        sent = world.send(node, request, onAnswer);
+      }
       if (dieAfter.test(request)) {
         die();
         return answer;
+      }
+      if (stallAfter.test(request)) {
+        stallAfter = r -> false;
+        stalledUntil = world.nanos() + stallNanos;
       }
       if (!sent) {
         failLater(
@@ -183,6 +242,12 @@ public final class SimClient {
         failLater(answer, left, Connection.Failure.Kind.NO_REPLY, address + ": no answer in time");
       }
       return answer;
+    }
+
+    private void deliver(CompletableFuture<KvResponse> answer, KvResponse response) {
+      if (!dead) {
+        answer.complete(response);
+      }
     }
 
     /** Fails {@code answer} with {@code kind} after {@code delayNanos}, unless answered or dead. */

@@ -11,7 +11,9 @@ import io.basalt.txn.hlc.HybridClock;
  * their retention, and MVCC garbage older than the GC TTL (old versions and finished transaction
  * records; see {@link Commands#collectGarbage}). Each is a command its leader proposes; the age
  * cutoffs are measured by the node's monotonic clock ({@link AgeCutoff}), so a step of the wall
- * clock collects nothing early.
+ * clock collects nothing early. On the dedupe collection's timer, a leader also aborts the
+ * transaction records of its range left PENDING and unheard of for twice the expiry ({@link
+ * Commands#abandonedRecordAborts}), by pushes it submits to itself as any pusher would.
  */
 final class Collector {
   private final StoreOptions options;
@@ -29,6 +31,11 @@ final class Collector {
 
   /** At tick {@code ticks} ({@code nanos} on the monotonic clock), while the store serves. */
   void tick(long ticks, long nanos, Iterable<Replica> replicas) {
+    long abandonedBefore = clock.now().wallNanos() - 2 * options.txnExpiryMillis() * 1_000_000L;
+    if (ticks % options.dedupeCollectEveryTicks() == 0 && abandonedBefore > 0) {
+      Timestamp before = new Timestamp(abandonedBefore, 0);
+      replicas.forEach(r -> abortAbandoned(r, before));
+    }
     if (options.dedupeRetentionMillis() > 0 && ticks % options.dedupeCollectEveryTicks() == 0) {
       long before = dedupeCutoff.next(nanos, clock.now().wallNanos());
       if (before > 0) {
@@ -68,6 +75,19 @@ final class Collector {
     if (pr.accepted()) {
       r.dedupeCollectedAt = pr.index();
       r.store.dirty.add(r);
+    }
+  }
+
+  /** How many abandoned records one collection aborts per range at most. */
+  private static final int MAX_ABANDONED = 100;
+
+  /** As leader, submits a push that aborts each record abandoned before {@code before}. */
+  private static void abortAbandoned(Replica r, Timestamp before) {
+    if (!readyLeader(r)) {
+      return;
+    }
+    for (var push : Commands.abandonedRecordAborts(r.engine, r.descriptor, before, MAX_ABANDONED)) {
+      r.store.submit(push, answer -> {}); // (a record it finds changed meanwhile stays)
     }
   }
 

@@ -48,6 +48,14 @@ class ClockWaitsTest {
   }
 
   @Test
+  void recordingFutureReadsServesTheReadAtOnce() {
+    // The control: the test above fails when reads above the clock are not held.
+    PlantedStoreBug.plant(node.store, java.util.Set.of(PlantedStoreBug.RECORD_FUTURE_READS));
+    List<KvResponse> read = node.submit(txnGet(node.wallNanos + 350_000_000L));
+    assertThat(read).hasSize(1);
+  }
+
+  @Test
   void aReadAtOrBelowTheClockIsServedAtOnce() {
     List<KvResponse> read = node.submit(txnGet(node.wallNanos - 1_000_000L));
     assertThat(read).hasSize(1);

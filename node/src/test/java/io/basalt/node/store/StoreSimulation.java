@@ -156,6 +156,9 @@ final class StoreSimulation {
 
   private final boolean withTxns;
 
+  /** How long a transaction record lives without a heartbeat (see the constructor). */
+  final long txnExpiryMillis;
+
   StoreSimulation(long seed, java.util.Set<PlantedStoreBug> bugs) {
     this(seed, bugs, false);
   }
@@ -168,13 +171,23 @@ final class StoreSimulation {
   StoreSimulation(long seed, java.util.Set<PlantedStoreBug> bugs, boolean withTxns) {
     this.withTxns = withTxns;
     this.asyncWrites = (seed & 1) == 1;
+    // Half of the transaction seeds expire records after 1.5 s without a heartbeat rather than 5 s:
+    // shorter than the window in which a coordinator takes its writes' answers as its commit
+    // (2.5 s), so that a recovery may meet a commit whose last write is still on its way (only the
+    // recovery's prevention of that write keeps both from deciding).
+    this.txnExpiryMillis = withTxns && (seed & 2) == 2 ? 1_500 : 5_000;
     this.bugs = bugs;
     this.random = new SplittableRandom(seed);
     this.crashRandom = new SplittableRandom(seed ^ 0x5DEECE66DL);
-    this.nodeCount = random.nextBoolean() ? 3 : 5;
+    // With transactions, mostly five nodes and three replicas: nodes that share no range hear of
+    // each other's clocks only through the transactions that span them (where a read's
+    // uncertainty interval is all that keeps it from missing a write on a faster clock).
+    this.nodeCount = withTxns ? (random.nextInt(4) == 0 ? 3 : 5) : random.nextBoolean() ? 3 : 5;
     // Half of the 5-node seeds replicate every range on all five nodes (elections that need three
-    // votes out of five, logs that differ on more replicas); the rest on three of them.
-    this.replication = nodeCount == 5 && random.nextBoolean() ? 5 : 3;
+    // votes out of five, logs that differ on more replicas); the rest on three of them (with
+    // transactions, three in four).
+    this.replication =
+        nodeCount == 5 && (withTxns ? random.nextInt(4) == 0 : random.nextBoolean()) ? 5 : 3;
     // Half of the five-replica seeds also steer elections through the schedule in which a leader's
     // log lacks a proposal another replica still holds.
     this.lostProposalNemesis =
@@ -232,7 +245,11 @@ final class StoreSimulation {
       nodes[i].store.bootstrap("sim", ranges, nodeDescriptors);
       scheduleTick(nodes[i], random.nextInt(TICK_MS) + 1);
     }
-    this.txns = withTxns ? new TxnSimWorkload(this, new SplittableRandom(seed ^ 0x7A11L)) : null;
+    this.txns =
+        withTxns
+            ? new TxnSimWorkload(
+                this, new SplittableRandom(seed ^ 0x7A11L), new SplittableRandom(seed ^ 0x0A11L))
+            : null;
   }
 
   /** The network, clock and scheduler as the transaction workloads' clients see them. */
@@ -377,7 +394,7 @@ final class StoreSimulation {
                   256,
                   bugs.contains(PlantedStoreBug.KEEP_LOST_PROPOSALS) ? 0 : 5_000,
                   100,
-                  5_000,
+                  txnExpiryMillis,
                   0, // (no MVCC garbage collection: the workloads read no old versions)
                   600),
               rnd.split(),

@@ -300,6 +300,16 @@ public final class Commands {
   }
 
   /**
+   * Requests that abort this range's abandoned transaction records: PENDING and not heartbeated
+   * since {@code heartbeatBefore} (at most {@code max}); a leader submits them as it would a
+   * client's. See {@code Gc.abandonedRecordAborts}.
+   */
+  public static List<KvRequest> abandonedRecordAborts(
+      Reader state, RangeDescriptor range, Timestamp heartbeatBefore, int max) {
+    return Gc.abandonedRecordAborts(state, range, heartbeatBefore, max);
+  }
+
+  /**
    * Checks point keys: the meta range takes reads only (the system writes it through its own path),
    * a user key must be valid, and every key must lie in the range.
    */

@@ -135,6 +135,40 @@ final class Gc {
     return true;
   }
 
+  /**
+   * Pushes that abort this range's abandoned records: PENDING, last heartbeated before {@code
+   * heartbeatBefore} (at most {@code max}). A coordinator that ended without reaching its record (a
+   * rollback that could not be sent, a heartbeat that landed after the end was sent elsewhere, a
+   * process that died) leaves one behind that no reader may ever meet; aborted, it is collected
+   * like any other aborted record. Each push is evaluated as a request, under the record's latch,
+   * and aborts only a record still expired then.
+   */
+  static java.util.List<KvRequest> abandonedRecordAborts(
+      Reader state, RangeDescriptor range, Timestamp heartbeatBefore, int max) {
+    java.util.List<KvRequest> pushes = new java.util.ArrayList<>();
+    try (EngineIterator it =
+        state.newIterator(
+            ColumnFamily.LOCAL,
+            LocalKeys.txnRecordPrefix(range.getRangeId()),
+            LocalKeys.txnRecordPrefixEnd(range.getRangeId()))) {
+      it.seekToFirst();
+      while (it.valid() && pushes.size() < max) {
+        TxnRecord record = parseRecord(it.value());
+        if (record.getStatus() == TxnStatus.TXN_PENDING
+            && heartbeatBefore.isAfter(Timestamp.fromProto(record.getLastHeartbeat()))) {
+          KvRequest.Builder push = KvRequest.newBuilder();
+          push.getHeaderBuilder().setRangeId(range.getRangeId());
+          push.getPushTxnBuilder()
+              .setPushee(record.getMeta())
+              .setType(io.basalt.api.PushType.PUSH_ABORT);
+          pushes.add(push.build());
+        }
+        it.next();
+      }
+    }
+    return pushes;
+  }
+
   private static boolean collectable(TxnRecord record, RangeDescriptor range, Timestamp threshold) {
     if (Timestamp.fromProto(record.getLastHeartbeat()).isAfter(threshold)) {
       return false;
