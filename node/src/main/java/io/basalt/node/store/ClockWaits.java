@@ -29,6 +29,22 @@ final class ClockWaits {
   private final ArrayDeque<Pending> reads = new ArrayDeque<>();
   private final ArrayDeque<HeldAnswer> answers = new ArrayDeque<>();
 
+  /**
+   * The highest wall time any command the replica applied writes at, raised to the clock plus the
+   * max offset when a snapshot replaces its data: an answer read from a dedupe record is held until
+   * the clock passes it.
+   */
+  private long appliedUpTo;
+
+  /** Notes that the replica applied writes at wall times up to {@code upToNanos}. */
+  void applied(long upToNanos) {
+    appliedUpTo = Math.max(appliedUpTo, upToNanos);
+  }
+
+  long appliedUpTo() {
+    return appliedUpTo;
+  }
+
   /** Holds {@code p} if it would record a read above {@code physicalNanos}; whether it did. */
   boolean holdIfAhead(Pending p, long physicalNanos) {
     if (Commands.readsRecordedUpTo(p.request) <= physicalNanos) {

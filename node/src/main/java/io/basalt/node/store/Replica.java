@@ -105,13 +105,6 @@ final class Replica implements StoreRules.NewLeader {
 
   private final ClockWaits clockWaits = new ClockWaits();
 
-  /**
-   * The highest wall time any command this replica applied writes at, raised to the clock plus the
-   * max offset when a snapshot replaces its data: an answer read from a dedupe record is held until
-   * the clock passes it (commit wait; see {@link ClockWaits}).
-   */
-  private long writtenUpTo;
-
   /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
 
@@ -332,7 +325,7 @@ final class Replica implements StoreRules.NewLeader {
       Optional<ByteString> recorded = sm.recordedResult(requestId);
       if (recorded.isPresent()) {
         releaseLatches(p);
-        commitWait(p, parseResult(recorded.get()), writtenUpTo);
+        commitWait(p, parseResult(recorded.get()), clockWaits.appliedUpTo());
         return;
       }
       // This leader applied every entry of earlier terms before evaluating (leaderReadyIndex),
@@ -519,7 +512,7 @@ final class Replica implements StoreRules.NewLeader {
 
   /** This replica's data was replaced by a snapshot's, written at unknown times up to about now. */
   void snapshotInstalled() {
-    writtenUpTo = Math.max(writtenUpTo, clock.physicalNanos() + clock.maxOffsetNanos());
+    clockWaits.applied(clock.physicalNanos() + clock.maxOffsetNanos());
   }
 
   /**
@@ -560,9 +553,7 @@ final class Replica implements StoreRules.NewLeader {
           observeTimestamps(command);
         }
       }
-      if (command != null) {
-        writtenUpTo = Math.max(writtenUpTo, Commands.writtenUpTo(command));
-      }
+      clockWaits.applied(command == null ? 0 : Commands.writtenUpTo(command));
       Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
       txnWaits.wake(command, woken); // (evaluated again in afterAdvance)
       if (prop != null) {
@@ -583,7 +574,7 @@ final class Replica implements StoreRules.NewLeader {
           until = Commands.writtenUpTo(command);
         } else {
           answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
-          until = writtenUpTo;
+          until = clockWaits.appliedUpTo();
         }
         long answerAfter = until;
         answers.add(() -> commitWait(p, answer, answerAfter));
@@ -598,7 +589,7 @@ final class Replica implements StoreRules.NewLeader {
       releaseLatches(prop.pending);
       Pending p = prop.pending;
       KvResponse answer = answerAfterSnapshot(p);
-      long answerAfter = writtenUpTo;
+      long answerAfter = clockWaits.appliedUpTo();
       answers.add(() -> commitWait(p, answer, answerAfter));
     }
     listener.applied(entries.size(), nanoTime.getAsLong() - t0);
