@@ -204,24 +204,20 @@ public final class SimClient {
           response -> {
             long now = world.nanos();
             if (now < stalledUntil) {
-              world.at(
-                  stalledUntil - now + random.nextLong(20_000_000),
-                  () -> deliver(answer, response));
+              world.at(untilStallEnds(now), () -> deliver(answer, response));
             } else {
               deliver(answer, response);
             }
           };
       boolean sent;
       long now = world.nanos();
-      if (now < stalledUntil) {
+      long delay =
+          now < stalledUntil
+              ? untilStallEnds(now)
+              : slowLinkNanos > 0 && now < slowUntil ? random.nextLong(slowLinkNanos) : -1;
+      if (delay >= 0) {
         // Taken as sent: a request that finds its node down on arrival is lost.
-        world.at(
-            stalledUntil - now + random.nextLong(20_000_000),
-            () -> world.send(node, request, onAnswer));
-        sent = true;
-      } else if (slowLinkNanos > 0 && now < slowUntil) {
-        // Taken as sent: a request that finds its node down on arrival is lost.
-        world.at(random.nextLong(slowLinkNanos), () -> world.send(node, request, onAnswer));
+        world.at(delay, () -> world.send(node, request, onAnswer));
         sent = true;
       } else {
         sent = world.send(node, request, onAnswer);
@@ -242,6 +238,13 @@ public final class SimClient {
         failLater(answer, left, Connection.Failure.Kind.NO_REPLY, address + ": no answer in time");
       }
       return answer;
+    }
+
+    /**
+     * How long from {@code now} until the stall ends, and a little more (the order they land in).
+     */
+    private long untilStallEnds(long now) {
+      return stalledUntil - now + random.nextLong(20_000_000);
     }
 
     private void deliver(CompletableFuture<KvResponse> answer, KvResponse response) {

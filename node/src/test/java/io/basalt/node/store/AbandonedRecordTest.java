@@ -2,14 +2,10 @@ package io.basalt.node.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.protobuf.ByteString;
 import io.basalt.api.HeartbeatTxnRequest;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.RequestHeader;
-import io.basalt.api.Timestamp;
-import io.basalt.api.Transaction;
-import io.basalt.api.TxnMeta;
 import io.basalt.api.TxnRecord;
 import io.basalt.api.TxnStatus;
 import io.basalt.range.keys.LocalKeys;
@@ -51,23 +47,13 @@ class AbandonedRecordTest {
   }
 
   private void heartbeat(String id) {
-    Timestamp at = Timestamp.newBuilder().setWallNanos(node.wallNanos).build();
-    Transaction txn =
-        Transaction.newBuilder()
-            .setMeta(
-                TxnMeta.newBuilder()
-                    .setId(ByteString.copyFromUtf8(id))
-                    .setAnchorKey(ByteString.copyFromUtf8("k"))
-                    .setWriteTimestamp(at)
-                    .setMinTimestamp(at)
-                    .setPriority(1))
-            .setReadTimestamp(at)
-            .setUncertaintyLimit(at)
-            .build();
     KvResponse r =
         node.call(
             KvRequest.newBuilder()
-                .setHeader(RequestHeader.newBuilder().setRangeId(2).setTxn(txn))
+                .setHeader(
+                    RequestHeader.newBuilder()
+                        .setRangeId(2)
+                        .setTxn(ManualStore.txnAt(id, node.wallNanos)))
                 .setHeartbeatTxn(HeartbeatTxnRequest.getDefaultInstance())
                 .build());
     assertThat(r.hasError()).as("%s", r).isFalse();

@@ -8,9 +8,6 @@ import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.PutRequest;
 import io.basalt.api.RequestHeader;
-import io.basalt.api.Timestamp;
-import io.basalt.api.Transaction;
-import io.basalt.api.TxnMeta;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -132,21 +129,11 @@ class ClockWaitsTest {
   }
 
   private KvRequest txnGet(long readAtWall) {
-    Timestamp at = Timestamp.newBuilder().setWallNanos(readAtWall).build();
-    Transaction txn =
-        Transaction.newBuilder()
-            .setMeta(
-                TxnMeta.newBuilder()
-                    .setId(ByteString.copyFromUtf8("reader"))
-                    .setAnchorKey(ByteString.copyFromUtf8("k"))
-                    .setWriteTimestamp(at)
-                    .setMinTimestamp(at)
-                    .setPriority(1))
-            .setReadTimestamp(at)
-            .setUncertaintyLimit(at)
-            .build();
     return KvRequest.newBuilder()
-        .setHeader(RequestHeader.newBuilder().setRangeId(2).setTxn(txn))
+        .setHeader(
+            RequestHeader.newBuilder()
+                .setRangeId(2)
+                .setTxn(ManualStore.txnAt("reader", readAtWall)))
         .setGet(GetRequest.newBuilder().setKey(ByteString.copyFromUtf8("k")))
         .build();
   }

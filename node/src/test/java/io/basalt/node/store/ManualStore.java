@@ -40,6 +40,26 @@ final class ManualStore {
     advance(electForMs);
   }
 
+  /**
+   * A transaction {@code id} anchored at "k", begun at {@code wallNanos} (its read, write and
+   * minimum timestamps, and its uncertainty limit, all there).
+   */
+  static io.basalt.api.Transaction txnAt(String id, long wallNanos) {
+    io.basalt.api.Timestamp at =
+        io.basalt.api.Timestamp.newBuilder().setWallNanos(wallNanos).build();
+    return io.basalt.api.Transaction.newBuilder()
+        .setMeta(
+            io.basalt.api.TxnMeta.newBuilder()
+                .setId(com.google.protobuf.ByteString.copyFromUtf8(id))
+                .setAnchorKey(com.google.protobuf.ByteString.copyFromUtf8("k"))
+                .setWriteTimestamp(at)
+                .setMinTimestamp(at)
+                .setPriority(1))
+        .setReadTimestamp(at)
+        .setUncertaintyLimit(at)
+        .build();
+  }
+
   /** One tick: both clocks move 100 ms, then the store does its work. */
   void tick() {
     monotonicNanos += 100_000_000L;

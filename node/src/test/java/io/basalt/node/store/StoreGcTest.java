@@ -10,7 +10,6 @@ import io.basalt.api.KvResponse;
 import io.basalt.api.PutRequest;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.Transaction;
-import io.basalt.api.TxnMeta;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
 import java.util.List;
@@ -36,11 +35,12 @@ class StoreGcTest {
     advance(TTL_MS + 5_000);
     assertThat(shadowed("k")).as("collected").isEmpty();
     assertThat(value(get("k", null))).isEqualTo("v3");
-    KvResponse old = get("k", txnAt(beforeWall));
+    KvResponse old = get("k", ManualStore.txnAt("reader" + beforeWall, beforeWall));
     assertThat(old.getError().getDetailCase())
         .as("%s", old)
         .isEqualTo(Error.DetailCase.GC_THRESHOLD);
-    assertThat(value(get("k", txnAt(node.wallNanos)))).isEqualTo("v3");
+    assertThat(value(get("k", ManualStore.txnAt("reader" + node.wallNanos, node.wallNanos))))
+        .isEqualTo("v3");
   }
 
   @Test
@@ -71,20 +71,6 @@ class StoreGcTest {
     byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     byte[] next = java.util.Arrays.copyOf(k, k.length + 1);
     return MvccStore.garbage(node.engine, k, next, Timestamp.MAX, 100).versions();
-  }
-
-  private static Transaction txnAt(long wall) {
-    io.basalt.api.Timestamp ts = new Timestamp(wall, 0).toProto();
-    return Transaction.newBuilder()
-        .setMeta(
-            TxnMeta.newBuilder()
-                .setId(ByteString.copyFromUtf8("reader" + wall))
-                .setAnchorKey(ByteString.copyFromUtf8("k"))
-                .setWriteTimestamp(ts)
-                .setMinTimestamp(ts))
-        .setReadTimestamp(ts)
-        .setUncertaintyLimit(ts)
-        .build();
   }
 
   private void put(String key, String value) {

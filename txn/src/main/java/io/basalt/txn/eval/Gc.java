@@ -109,26 +109,20 @@ final class Gc {
               .setKey(ByteString.copyFrom(v.key()))
               .setTimestamp(v.timestamp().toProto()));
     }
-    int records = 0;
-    try (EngineIterator it =
-        state.newIterator(
-            ColumnFamily.LOCAL,
-            LocalKeys.txnRecordPrefix(range.getRangeId()),
-            LocalKeys.txnRecordPrefixEnd(range.getRangeId()))) {
-      it.seekToFirst();
-      while (it.valid() && records < maxVersions) {
-        TxnRecord record = parseRecord(it.value());
-        if (collectable(record, range, threshold)) {
-          into.addTxnRecords(
-              TxnRecordWrite.newBuilder()
-                  .setAnchorKey(record.getMeta().getAnchorKey())
-                  .setTxnId(record.getMeta().getId()));
-          records++;
-        }
-        it.next();
-      }
-    }
-    if (into.getGcVersionsCount() == 0 && records == 0) {
+    int recordsBefore = into.getTxnRecordsCount();
+    eachRecord(
+        state,
+        range.getRangeId(),
+        record -> {
+          if (collectable(record, range, threshold)) {
+            into.addTxnRecords(
+                TxnRecordWrite.newBuilder()
+                    .setAnchorKey(record.getMeta().getAnchorKey())
+                    .setTxnId(record.getMeta().getId()));
+          }
+          return into.getTxnRecordsCount() - recordsBefore < maxVersions;
+        });
+    if (into.getGcVersionsCount() == 0 && into.getTxnRecordsCount() == recordsBefore) {
       return false;
     }
     into.setGcThreshold(threshold.toProto());
@@ -146,27 +140,36 @@ final class Gc {
   static java.util.List<KvRequest> abandonedRecordAborts(
       Reader state, RangeDescriptor range, Timestamp heartbeatBefore, int max) {
     java.util.List<KvRequest> pushes = new java.util.ArrayList<>();
+    eachRecord(
+        state,
+        range.getRangeId(),
+        record -> {
+          if (record.getStatus() == TxnStatus.TXN_PENDING
+              && heartbeatBefore.isAfter(Timestamp.fromProto(record.getLastHeartbeat()))) {
+            KvRequest.Builder push = KvRequest.newBuilder();
+            push.getHeaderBuilder().setRangeId(range.getRangeId());
+            push.getPushTxnBuilder()
+                .setPushee(record.getMeta())
+                .setType(io.basalt.api.PushType.PUSH_ABORT);
+            pushes.add(push.build());
+          }
+          return pushes.size() < max;
+        });
+    return pushes;
+  }
+
+  /**
+   * Hands range {@code rangeId}'s records to {@code visit}, in key order, while it returns true.
+   */
+  private static void eachRecord(
+      Reader state, long rangeId, java.util.function.Predicate<TxnRecord> visit) {
     try (EngineIterator it =
         state.newIterator(
             ColumnFamily.LOCAL,
-            LocalKeys.txnRecordPrefix(range.getRangeId()),
-            LocalKeys.txnRecordPrefixEnd(range.getRangeId()))) {
-      it.seekToFirst();
-      while (it.valid() && pushes.size() < max) {
-        TxnRecord record = parseRecord(it.value());
-        if (record.getStatus() == TxnStatus.TXN_PENDING
-            && heartbeatBefore.isAfter(Timestamp.fromProto(record.getLastHeartbeat()))) {
-          KvRequest.Builder push = KvRequest.newBuilder();
-          push.getHeaderBuilder().setRangeId(range.getRangeId());
-          push.getPushTxnBuilder()
-              .setPushee(record.getMeta())
-              .setType(io.basalt.api.PushType.PUSH_ABORT);
-          pushes.add(push.build());
-        }
-        it.next();
-      }
+            LocalKeys.txnRecordPrefix(rangeId),
+            LocalKeys.txnRecordPrefixEnd(rangeId))) {
+      for (it.seekToFirst(); it.valid() && visit.test(parseRecord(it.value())); it.next()) {}
     }
-    return pushes;
   }
 
   private static boolean collectable(TxnRecord record, RangeDescriptor range, Timestamp threshold) {
