@@ -26,8 +26,8 @@ public final class Errors {
   public static KvResponse notLeader(long rangeId, long leaderNode, String leaderAddress) {
     NotLeaderError.Builder b = NotLeaderError.newBuilder().setRangeId(rangeId);
     if (leaderNode != 0) {
-      b.setLeaderHint(
-          ReplicaDescriptor.newBuilder().setNodeId(leaderNode).setReplicaId(leaderNode));
+      // The node is what a client needs; the replica id is the range's own and not given here.
+      b.setLeaderHint(ReplicaDescriptor.newBuilder().setNodeId(leaderNode));
     }
     if (leaderAddress != null) {
       b.setLeaderAddress(leaderAddress);

@@ -132,10 +132,11 @@ class WireContractTest {
                     .setReplicaId(2)
                     .setRole(ReplicaRole.REPLICA_ROLE_LEARNER))
             .setGeneration(3)
+            .setNextReplicaId(4)
             .build();
-    // 08 07 | 12 01 'a' | 1a 01 'm' | 22 06 (08 01 10 02 18 01) | 28 03
+    // 08 07 | 12 01 'a' | 1a 01 'm' | 22 06 (08 01 10 02 18 01) | 28 03 | 30 04
     assertThat(HexFormat.of().formatHex(descriptor.toByteArray()))
-        .isEqualTo("0807120161" + "1a016d" + "2206080110021801" + "2803");
+        .isEqualTo("0807120161" + "1a016d" + "2206080110021801" + "2803" + "3004");
   }
 
   @Test

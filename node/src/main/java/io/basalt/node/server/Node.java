@@ -600,7 +600,8 @@ public final class Node implements AutoCloseable {
     List<RangeDescriptor> out = new ArrayList<>();
     List<ReplicaDescriptor> rs = new ArrayList<>();
     for (long id : replicas) {
-      rs.add(ReplicaDescriptor.newBuilder().setNodeId(id).setReplicaId(id).build());
+      // Replica ids are the range's own (1, 2, ...), not node ids.
+      rs.add(ReplicaDescriptor.newBuilder().setNodeId(id).setReplicaId(rs.size() + 1).build());
     }
     out.add(
         RangeDescriptor.newBuilder()
@@ -608,6 +609,7 @@ public final class Node implements AutoCloseable {
             .setStartKey(ByteString.EMPTY)
             .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
             .addAllReplicas(rs)
+            .setNextReplicaId(rs.size() + 1)
             .setGeneration(1)
             .build());
     byte[] start = KeySpace.USER_START;
@@ -624,6 +626,7 @@ public final class Node implements AutoCloseable {
               .setStartKey(ByteString.copyFrom(start))
               .setEndKey(ByteString.copyFrom(end))
               .addAllReplicas(rs)
+              .setNextReplicaId(rs.size() + 1)
               .setGeneration(1)
               .build());
       start = end;

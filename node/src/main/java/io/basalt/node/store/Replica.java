@@ -49,6 +49,14 @@ import java.util.function.LongSupplier;
 final class Replica implements StoreRules.NewLeader {
   final Store store;
   private final long nodeId;
+
+  /**
+   * This replica's id in its Raft group: allocated from the range descriptor, distinct from the
+   * node id, never reused for the range (DESIGN.md, "Replicas"). Raft messages name replicas; the
+   * descriptor says which node holds each.
+   */
+  final long replicaId;
+
   final Engine engine;
   private final StoreOptions options;
   private final Store.Network network;
@@ -141,10 +149,11 @@ final class Replica implements StoreRules.NewLeader {
     this.nanoTime = store.nanoTime;
     this.descriptor = descriptor;
     this.rangeId = descriptor.getRangeId();
+    this.replicaId = replicaIdOf(descriptor, nodeId);
     this.storage = new EngineRaftStorage(engine, rangeId);
     this.sm = new ReplicaStateMachine(engine, rangeId);
     Config config =
-        Config.builder(nodeId, store.random)
+        Config.builder(replicaId, store.random)
             .electionTimeoutTicks(options.electionTicks())
             .heartbeatTicks(options.heartbeatTicks())
             .quiesceAfterTicks(options.quiesceAfterTicks())
@@ -162,12 +171,36 @@ final class Replica implements StoreRules.NewLeader {
     this.lastConfChangeIndex = raft.status().lastIndex();
   }
 
+  /** This node's replica id in {@code d}. */
+  private static long replicaIdOf(RangeDescriptor d, long nodeId) {
+    for (var r : d.getReplicasList()) {
+      if (r.getNodeId() == nodeId) {
+        return r.getReplicaId();
+      }
+    }
+    throw new IllegalStateException(
+        "range " + d.getRangeId() + " has no replica on node " + nodeId + ": " + d);
+  }
+
+  /** The node holding replica {@code id} of this range, or 0 if the descriptor has none. */
+  long nodeOf(long id) {
+    for (var r : descriptor.getReplicasList()) {
+      if (r.getReplicaId() == id) {
+        return r.getNodeId();
+      }
+    }
+    return 0;
+  }
+
   void send(List<Message> messages) {
     for (Message m : messages) {
-      if (m.type() == Message.Type.SNAPSHOT) {
-        snapshots.send(m);
+      long toNode = nodeOf(m.to());
+      if (toNode == 0) {
+        listener.droppedMessage(nodeId, rangeId, "to replica " + m.to() + ", not in the range");
+      } else if (m.type() == Message.Type.SNAPSHOT) {
+        snapshots.send(m, toNode);
       } else {
-        network.send(m.to(), RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
+        network.send(toNode, RaftMessages.toProto(rangeId, descriptor.getGeneration(), m));
       }
     }
   }
@@ -185,7 +218,7 @@ final class Replica implements StoreRules.NewLeader {
     long target = 0;
     long best = -1;
     for (Map.Entry<Long, Long> e : st.matchIndex().entrySet()) {
-      if (e.getKey() != nodeId
+      if (e.getKey() != replicaId
           && st.confState().voters().contains(e.getKey())
           && e.getValue() > best) {
         target = e.getKey();
@@ -406,7 +439,7 @@ final class Replica implements StoreRules.NewLeader {
   /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */
   void onReady(Ready rd, WriteBatch applyBatch, List<Runnable> answers) {
     if (rd.softState() != null) {
-      long newLeader = rd.softState().leaderId();
+      long newLeader = nodeOf(rd.softState().leaderId());
       boolean nowLeader = rd.softState().role() == RaftNode.Role.LEADER;
       if (nowLeader && !isLeader) {
         // The last index now is this term's no-op: once it is applied, this replica's state holds
@@ -785,7 +818,7 @@ final class Replica implements StoreRules.NewLeader {
     return ReplicaStatus.newBuilder()
         .setRange(descriptor)
         .setRole(s.role().name())
-        .setLeaderNode(s.leaderId())
+        .setLeaderNode(nodeOf(s.leaderId()))
         .setTerm(s.term())
         .setCommit(s.commit())
         .setApplied(sm.appliedIndex())

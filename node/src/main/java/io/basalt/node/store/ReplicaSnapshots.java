@@ -28,10 +28,10 @@ final class ReplicaSnapshots {
     this.rangeId = replica.rangeId;
   }
 
-  /** A snapshot stream being received, by sender, with the stream's id. */
+  /** A snapshot stream being received, by sending replica, with the stream's id. */
   private final Map<Long, Map.Entry<Long, SnapshotReceiver>> receiving = new HashMap<>();
 
-  /** The snapshot stream last started to each follower (leader), until it ends. */
+  /** The snapshot stream last started to each follower replica (leader), until it ends. */
   private final Map<Long, OutgoingSnapshot> outgoingSnapshots = new TreeMap<>();
 
   /**
@@ -47,7 +47,7 @@ final class ReplicaSnapshots {
    * the follower's state machine skips the entries between the two when the leader sends them after
    * the snapshot (apply is idempotent by index).
    */
-  void send(Message m) {
+  void send(Message m, long toNode) {
     io.basalt.range.raft.SnapshotMetadata md = m.snapshot().metadata();
     long snapshotId = (rangeId << 32) ^ (md.index() * 31 + store.ticks());
     OutgoingSnapshot stream =
@@ -71,8 +71,8 @@ final class ReplicaSnapshots {
     if (previous != null) {
       previous.cancel();
     }
-    if (!store.network.sendSnapshot(m.to(), stream)) {
-      stream.abort("no connection to node " + m.to());
+    if (!store.network.sendSnapshot(toNode, stream)) {
+      stream.abort("no connection to node " + toNode);
     }
     checkOutgoing();
   }
@@ -118,7 +118,7 @@ final class ReplicaSnapshots {
       if (s.state() == OutgoingSnapshot.State.SENDING && stalled(e.getKey(), s)) {
         s.abort(
             "no chunk taken by the connection to node "
-                + e.getKey()
+                + replica.nodeOf(e.getKey())
                 + " for "
                 + STREAM_STALL_NANOS / 1_000_000
                 + " ms");
@@ -127,12 +127,13 @@ final class ReplicaSnapshots {
         case SENDING -> replica.raft.snapshotInProgress(e.getKey());
         case SENT -> {
           it.remove();
-          store.listener.snapshotSent(rangeId, e.getKey(), s.chunksSent(), s.bytesSent());
+          store.listener.snapshotSent(
+              rangeId, replica.nodeOf(e.getKey()), s.chunksSent(), s.bytesSent());
         }
         case FAILED -> {
           it.remove();
           replica.raft.reportSnapshot(e.getKey(), false);
-          store.listener.snapshotNotSent(rangeId, e.getKey(), s.failure());
+          store.listener.snapshotNotSent(rangeId, replica.nodeOf(e.getKey()), s.failure());
           store.dirty.add(replica);
         }
         case CANCELLED -> it.remove();
@@ -176,7 +177,7 @@ final class ReplicaSnapshots {
       io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
       pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
       message =
-          Message.builder(Message.Type.SNAPSHOT, from, store.nodeId(), chunk.getTerm())
+          Message.builder(Message.Type.SNAPSHOT, from, replica.replicaId, chunk.getTerm())
               .snapshot(
                   new io.basalt.range.raft.Snapshot(
                       new io.basalt.range.raft.SnapshotMetadata(

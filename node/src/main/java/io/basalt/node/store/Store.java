@@ -424,7 +424,7 @@ public final class Store {
     Message msg;
     try {
       msg = RaftMessages.fromProto(m);
-      if (msg.to() != nodeId || msg.from() != fromNode) {
+      if (msg.to() != r.replicaId || r.nodeOf(msg.from()) != fromNode) {
         listener.droppedMessage(
             fromNode, m.getRangeId(), "addressed from " + msg.from() + " to " + msg.to());
         return;
@@ -454,7 +454,7 @@ public final class Store {
       listener.droppedMessage(fromNode, chunk.getRangeId(), "snapshot for no replica here");
       return;
     }
-    if (chunk.getTo() != nodeId || chunk.getFrom() != fromNode) {
+    if (chunk.getTo() != r.replicaId || r.nodeOf(chunk.getFrom()) != fromNode) {
       listener.droppedMessage(fromNode, chunk.getRangeId(), "misaddressed snapshot chunk");
       return;
     }

@@ -123,7 +123,7 @@ final class StoreRecords {
       RangeDescriptor d,
       List<RangeDescriptor> ranges,
       List<NodeDescriptor> nodes) {
-    long[] voters = d.getReplicasList().stream().mapToLong(r -> r.getNodeId()).toArray();
+    long[] voters = d.getReplicasList().stream().mapToLong(r -> r.getReplicaId()).toArray();
     new EngineRaftStorage(engine, d.getRangeId())
         .bootstrap(batch, BOOTSTRAP_INDEX, BOOTSTRAP_TERM, ConfState.ofVoters(voters), new byte[0]);
     batch.put(

@@ -79,6 +79,9 @@ final class ScriptedStores {
     }
   }
 
+  /** Node i holds replica {@code REPLICA_ID_BASE + i} of every range. */
+  static final long REPLICA_ID_BASE = 100;
+
   private static RangeDescriptor range(long id, ByteString start, ByteString end, int n) {
     RangeDescriptor.Builder d =
         RangeDescriptor.newBuilder()
@@ -87,9 +90,11 @@ final class ScriptedStores {
             .setStartKey(start)
             .setEndKey(end);
     for (long i = 1; i <= n; i++) {
-      d.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(i).setReplicaId(i));
+      // Replica ids of their own, unlike the node ids: messages name replicas, the transport
+      // nodes, and nothing may mix them up.
+      d.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(i).setReplicaId(REPLICA_ID_BASE + i));
     }
-    return d.build();
+    return d.setNextReplicaId(REPLICA_ID_BASE + n + 1).build();
   }
 
   /**

@@ -175,8 +175,11 @@ final class LinkedStores implements AutoCloseable {
             .setStartKey(ByteString.copyFrom(KeySpace.USER_START));
     for (long i = 1; i <= 3; i++) {
       nodes.add(NodeDescriptor.newBuilder().setNodeId(i).setAddress("n" + i).build());
-      range.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(i).setReplicaId(i));
+      // Replica ids of their own (node i holds replica 10 + i): snapshots stream to nodes, and
+      // name replicas.
+      range.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(i).setReplicaId(10 + i));
     }
+    range.setNextReplicaId(14);
     for (int i = 1; i <= 3; i++) {
       Store s = stores[i];
       onStore(
