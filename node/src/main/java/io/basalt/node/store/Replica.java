@@ -2,6 +2,7 @@ package io.basalt.node.store;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.basalt.api.ChangeReplicasResponse;
 import io.basalt.api.Errors;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
@@ -34,7 +35,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.LongSupplier;
 
@@ -253,6 +253,10 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   void handle(Pending p) {
+    if (p.request.getRequestCase() == KvRequest.RequestCase.CHANGE_REPLICAS) {
+      ReplicaChanges.propose(this, p);
+      return;
+    }
     if (!p.isWrite && !store.rules().readsNeedReadIndex()) {
       p.reply(read(p.request));
       return;
@@ -287,6 +291,18 @@ final class Replica implements StoreRules.NewLeader {
     }
     evaluateWrite(p);
   }
+
+  /**
+   * Set when this replica applied its own removal from the range: the store destroys it once that
+   * is written (and keeps a tombstone).
+   */
+  boolean removed;
+
+  /**
+   * False for a replica created by a message (see {@link ReplicaLifecycle}) until its first
+   * snapshot gives it the range's descriptor and data: it serves nothing and covers no key.
+   */
+  boolean initialized = true;
 
   /** Releases {@code p}'s latches (or its place in their queue); grants them to waiters. */
   void releaseLatches(Pending p) {
@@ -588,6 +604,10 @@ final class Replica implements StoreRules.NewLeader {
       }
       clockWaits.applied(command == null ? 0 : Commands.writtenUpTo(command));
       Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
+      RangeDescriptor changed =
+          e.type() == EntryType.CONF_CHANGE && applied.isPresent()
+              ? ReplicaChanges.apply(this, e, applyBatch)
+              : null;
       txnWaits.wake(command, woken); // (evaluated again in afterAdvance)
       if (prop != null) {
         // Held until the batch holding this entry's writes is in the engine: a write to the
@@ -602,6 +622,11 @@ final class Replica implements StoreRules.NewLeader {
         long until = 0;
         if (prop.term != e.term()) {
           answer = Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, store.address(leader));
+        } else if (changed != null) {
+          answer =
+              KvResponse.newBuilder()
+                  .setChangeReplicas(ChangeReplicasResponse.newBuilder().setRange(changed))
+                  .build();
         } else if (applied.isPresent()) {
           answer = parseResult(applied.get().result());
           until = Commands.writtenUpTo(command);
@@ -648,7 +673,7 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   /** {@code prop} (if any) left {@link #proposals}: its request id is no longer in flight. */
-  private Proposal forget(Proposal prop) {
+  Proposal forget(Proposal prop) {
     if (prop != null) {
       requestIdsInFlight.computeIfPresent(
           prop.pending.request.getHeader().getRequestId(), (id, n) -> n == 1 ? null : n - 1);
@@ -722,94 +747,6 @@ final class Replica implements StoreRules.NewLeader {
 
   private void failAll(Collection<Pending> pendings, long hint) {
     pendings.forEach(p -> p.reply(Errors.notLeader(rangeId, hint, store.address(hint))));
-  }
-
-  /**
-   * Checks this replica's bookkeeping: a write holds latches exactly when it is a proposal in
-   * flight, an applied entry whose batch is being built, one in {@code awaitingWrite} (batches on
-   * their way to disk), or granted and not yet evaluated; and the request ids in flight are exactly
-   * those of its proposals.
-   *
-   * @throws IllegalStateException naming the range and the writes if not
-   */
-  void checkInvariants(Collection<Pending> awaitingWrite) {
-    Set<Pending> held = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-    proposals.values().forEach(p -> held.add(p.pending()));
-    held.addAll(stagedLatches);
-    held.addAll(awaitingWrite);
-    held.addAll(granted);
-    Set<Pending> holders = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-    holders.addAll(latches.holders());
-    if (!held.equals(holders)) {
-      throw new IllegalStateException(
-          "range "
-              + rangeId
-              + " latches "
-              + describe(holders)
-              + " but its proposals hold "
-              + describe(held)
-              + ": "
-              + debug());
-    }
-    if (!isLeader && (!granted.isEmpty() || !latches.waiters().isEmpty())) {
-      throw new IllegalStateException(
-          "range " + rangeId + " is not the leader but has writes waiting: " + debug());
-    }
-    if (latches.waiterWaitingForNothing() != null) {
-      throw new IllegalStateException(
-          "range "
-              + rangeId
-              + " has a write waiting for latches nobody holds or waits for: "
-              + debug());
-    }
-    Map<ByteString, Integer> ids = new HashMap<>();
-    proposals.values().stream()
-        .map(p -> p.pending().request.getHeader().getRequestId())
-        .filter(id -> !id.isEmpty())
-        .forEach(id -> ids.merge(id, 1, Integer::sum));
-    if (!ids.equals(requestIdsInFlight)) {
-      throw new IllegalStateException(
-          "range "
-              + rangeId
-              + " has "
-              + requestIdsInFlight.size()
-              + " request ids in flight but its proposals carry "
-              + ids.size()
-              + ": "
-              + debug());
-    }
-  }
-
-  /** The keys {@code writes} latch, for a report. */
-  private List<String> describe(Collection<Pending> writes) {
-    return writes.stream().map(this::latchedKeys).toList();
-  }
-
-  private String latchedKeys(Pending p) {
-    return Commands.latchSpans(p.request).stream()
-        .map(sp -> sp.start().toStringUtf8())
-        .toList()
-        .toString();
-  }
-
-  /** This replica's request state, for a failing test's report. */
-  String debug() {
-    StringBuilder b = new StringBuilder();
-    b.append(raft.status()).append(" smApplied=").append(sm.appliedIndex());
-    b.append(" isLeader=").append(isLeader).append(" readyIndex=").append(leaderReadyIndex);
-    b.append(" latched=").append(describe(latches.holders()));
-    proposals.forEach((i, p) ->
-        b.append(" proposal@")
-            .append(i)
-            .append("/t")
-            .append(p.term())
-            .append(latchedKeys(p.pending())));
-    b.append(" waiting=")
-        .append(latches.waiters().size())
-        .append(" granted=")
-        .append(granted.size());
-    b.append(" awaitingReady=").append(awaitingLeaderReady.size());
-    return b.toString();
   }
 
   /** This replica's state, for {@code status}. */

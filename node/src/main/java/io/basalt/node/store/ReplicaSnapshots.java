@@ -1,5 +1,6 @@
 package io.basalt.node.store;
 
+import io.basalt.api.RangeDescriptor;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.range.raft.Message;
 import io.basalt.range.snapshot.RangeSpan;
@@ -61,6 +62,7 @@ final class ReplicaSnapshots {
                 .setTo(m.to())
                 .setTerm(m.term())
                 .setSnapshotId(snapshotId)
+                .setRangeDescriptor(replica.descriptor)
                 .build(),
             io.basalt.api.SnapshotMetadata.newBuilder()
                 .setIndex(md.index())
@@ -142,11 +144,19 @@ final class ReplicaSnapshots {
   }
 
   private RangeSpan span() {
-    return new RangeSpan(
-        rangeId,
-        replica.descriptor.getStartKey().toByteArray(),
-        replica.descriptor.getEndKey().toByteArray());
+    return spanOf(replica.descriptor);
   }
+
+  private static RangeSpan spanOf(RangeDescriptor d) {
+    return new RangeSpan(
+        d.getRangeId(), d.getStartKey().toByteArray(), d.getEndKey().toByteArray());
+  }
+
+  /** The descriptor of the snapshot stream being received (the sender's). */
+  private RangeDescriptor incoming;
+
+  /** The descriptor of each received snapshot the core may install, by {@link #snapshotKey}. */
+  private final Map<String, RangeDescriptor> pendingDescriptors = new HashMap<>();
 
   void receiveChunk(SnapshotChunk chunk) {
     long from = chunk.getFrom();
@@ -158,7 +168,22 @@ final class ReplicaSnapshots {
         // A new stream replaces any unfinished one, from this sender (which abandoned it) or from
         // another (a leader since deposed): one half-received snapshot at most is held in memory.
         receiving.clear();
-        rx = new SnapshotReceiver(span());
+        RangeDescriptor d = chunk.hasRangeDescriptor() ? chunk.getRangeDescriptor() : null;
+        if (d != null
+            && (d.getRangeId() != rangeId
+                || d.getGeneration() < replica.descriptor.getGeneration()
+                || d.getGeneration() == 0
+                || !ReplicaLifecycle.fits(store, d))) {
+          store.listener.droppedMessage(
+              from, rangeId, "snapshot of descriptor " + d + " does not fit this store");
+          return;
+        }
+        if (d == null && !replica.initialized) {
+          store.listener.droppedMessage(from, rangeId, "snapshot without a descriptor");
+          return;
+        }
+        incoming = d != null ? d : replica.descriptor;
+        rx = new SnapshotReceiver(spanOf(incoming));
         receiving.put(from, Map.entry(chunk.getSnapshotId(), rx));
       } else if (current == null || current.getKey() != chunk.getSnapshotId()) {
         // The rest of a stream that a newer one replaced, or whose start was lost: not an error
@@ -176,6 +201,7 @@ final class ReplicaSnapshots {
       WriteBatch data = rx.finish(chunk.getStreamCrc32C());
       io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
       pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
+      pendingDescriptors.put(snapshotKey(md.getIndex(), md.getTerm()), incoming);
       message =
           Message.builder(Message.Type.SNAPSHOT, from, replica.replicaId, chunk.getTerm())
               .snapshot(
@@ -225,7 +251,15 @@ final class ReplicaSnapshots {
               + ")");
     }
     batch.addAll(store.rules().snapshotDataToInstall(data));
+    RangeDescriptor d = pendingDescriptors.get(key);
+    if (d != null && d.getGeneration() >= replica.descriptor.getGeneration()) {
+      // The range as its leader had it: written over the data's copy, which may be older.
+      replica.descriptor = d;
+      replica.initialized = true;
+      StoreRecords.putDescriptor(batch, d);
+    }
     pendingSnapshots.clear();
+    pendingDescriptors.clear();
     store.listener.snapshotInstalled(rangeId, index);
   }
 

@@ -15,7 +15,6 @@ import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
 import io.basalt.range.mvcc.Timestamp;
-import io.basalt.range.raft.Message;
 import io.basalt.range.raft.Ready;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
@@ -404,62 +403,22 @@ public final class Store {
     }
   }
 
-  /** Steps a Raft message from {@code fromNode} into its replica; drops malformed ones. */
+  /** Steps a Raft message from {@code fromNode} into its replica (see {@link RaftInbox}). */
   public void receive(long fromNode, RaftMessage m) {
     heardFrom(fromNode);
-    Replica r = replicas.get(m.getRangeId());
-    if (r == null) {
-      // Not (yet, or no longer) a replica here; replica creation by message comes with placement.
-      listener.droppedMessage(fromNode, m.getRangeId(), "no replica of this range here");
-      return;
+    Replica r = RaftInbox.receive(this, fromNode, m);
+    if (r != null) {
+      dirty.add(r);
     }
-    if (m.getRangeGeneration() < r.descriptor.getGeneration()) {
-      // Sent under an older descriptor of the range, or naming none (0): not the current one.
-      listener.droppedMessage(
-          fromNode,
-          m.getRangeId(),
-          "range generation " + m.getRangeGeneration() + " < " + r.descriptor.getGeneration());
-      return;
-    }
-    Message msg;
-    try {
-      msg = RaftMessages.fromProto(m);
-      if (msg.to() != r.replicaId || r.nodeOf(msg.from()) != fromNode) {
-        listener.droppedMessage(
-            fromNode, m.getRangeId(), "addressed from " + msg.from() + " to " + msg.to());
-        return;
-      }
-      if (msg.type() == Message.Type.SNAPSHOT) {
-        // Snapshots travel as chunk streams (receiveSnapshotChunk), never as bare messages.
-        listener.droppedMessage(fromNode, m.getRangeId(), "snapshot message without its data");
-        return;
-      }
-      r.raft.step(msg);
-    } catch (IllegalArgumentException e) {
-      listener.droppedMessage(fromNode, m.getRangeId(), "malformed: " + e.getMessage());
-      return;
-    }
-    dirty.add(r);
   }
 
-  /**
-   * Takes one chunk of a snapshot stream from {@code fromNode}; the last chunk, once the stream
-   * checks out, is stepped into the replica as the leader's snapshot. A broken stream is dropped
-   * (the leader's snapshot times out and it sends a new one).
-   */
+  /** Takes one chunk of a snapshot stream from {@code fromNode} (see {@link RaftInbox}). */
   public void receiveSnapshotChunk(long fromNode, SnapshotChunk chunk) {
     heardFrom(fromNode);
-    Replica r = replicas.get(chunk.getRangeId());
-    if (r == null) {
-      listener.droppedMessage(fromNode, chunk.getRangeId(), "snapshot for no replica here");
-      return;
+    Replica r = RaftInbox.receiveChunk(this, fromNode, chunk);
+    if (r != null) {
+      dirty.add(r);
     }
-    if (chunk.getTo() != r.replicaId || r.nodeOf(chunk.getFrom()) != fromNode) {
-      listener.droppedMessage(fromNode, chunk.getRangeId(), "misaddressed snapshot chunk");
-      return;
-    }
-    r.snapshots.receiveChunk(chunk);
-    dirty.add(r);
   }
 
   /**
@@ -501,11 +460,14 @@ public final class Store {
     }
     long rangeId = request.getHeader().getRangeId();
     Replica r = replicas.get(rangeId);
-    if (r == null) {
-      done.accept(Errors.rangeNotFound(rangeId));
+    if (r == null || !r.initialized) {
+      done.accept(Errors.rangeNotFound(rangeId)); // (an added replica waits for its snapshot)
       return;
     }
-    KvResponse invalid = Commands.validate(request, r.descriptor);
+    KvResponse invalid =
+        request.getRequestCase() == KvRequest.RequestCase.CHANGE_REPLICAS
+            ? null // not evaluated: a configuration change (Replica.proposeChange)
+            : Commands.validate(request, r.descriptor);
     if (invalid != null) {
       done.accept(invalid);
       return;
@@ -587,7 +549,7 @@ public final class Store {
       List<Replica> ready = new ArrayList<>();
       List<Ready> readies = new ArrayList<>();
       for (Replica r : dirty) {
-        if (r.raft.hasReady()) {
+        if (!r.removed && r.raft.hasReady()) {
           ready.add(r);
         }
       }
@@ -690,6 +652,18 @@ public final class Store {
         dirty.add(r);
       }
     }
+    for (InFlight f : inFlight) {
+      if (f.replica().removed) {
+        ReplicaLifecycle.destroyIfRemoved(this, f.replica()); // its removal is written now
+      }
+    }
+  }
+
+  /**
+   * This store's replicas, by range id (its own map: {@link ReplicaLifecycle} adds and removes).
+   */
+  TreeMap<Long, Replica> replicaMap() {
+    return replicas;
   }
 
   /**
@@ -735,7 +709,7 @@ public final class Store {
    */
   public Optional<byte[]> readLocal(long rangeId, byte[] key) {
     Replica r = replicas.get(rangeId);
-    if (r == null || !KeySpace.contains(r.descriptor, key)) {
+    if (r == null || !r.initialized || !KeySpace.contains(r.descriptor, key)) {
       return Optional.empty();
     }
     return MvccStore.get(engine, key, Timestamp.MAX).map(Version::value);
@@ -743,7 +717,7 @@ public final class Store {
 
   /**
    * Checks the store's own bookkeeping (for the simulator, after every step): a write holds its
-   * latches exactly while it is in flight (see {@link Replica#checkInvariants}).
+   * latches exactly while it is in flight (see {@link ReplicaInvariants#check}).
    *
    * @throws IllegalStateException naming the range and keys if not
    */
@@ -755,7 +729,7 @@ public final class Store {
       }
     }
     for (Replica r : replicas.values()) {
-      r.checkInvariants(awaitingWrite.getOrDefault(r, List.of()));
+      ReplicaInvariants.check(r, awaitingWrite.getOrDefault(r, List.of()));
     }
   }
 
@@ -765,7 +739,7 @@ public final class Store {
     if (r == null) {
       return "no replica";
     }
-    return r.debug();
+    return ReplicaInvariants.debug(r);
   }
 
   /** Starts an election for a range's replica now (scripted tests place leaders with it). */

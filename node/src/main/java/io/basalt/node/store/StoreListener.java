@@ -8,8 +8,14 @@ public interface StoreListener {
   /** A replica learned a new leader (0: none) or changed role. */
   default void leaderChanged(long rangeId, long leaderNode, boolean isLocal) {}
 
-  /** A replica was created on this store (bootstrapped or loaded). */
+  /** A replica was created on this store (bootstrapped, loaded, or added by its leader). */
   default void replicaCreated(long rangeId, boolean loaded) {}
+
+  /** A replica applied a change of its range's replicas: {@code descriptor} is the new one. */
+  default void replicasChanged(long rangeId, io.basalt.api.RangeDescriptor descriptor) {}
+
+  /** A replica removed from its range was destroyed here, its tombstone written. */
+  default void replicaDestroyed(long rangeId, long replicaId) {}
 
   /** One group-committed write of Raft state: how long, how many ranges, whether synced. */
   default void raftStateWritten(long nanos, int ranges, boolean synced) {}

@@ -8,6 +8,7 @@ import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.raft.ConfState;
 import io.basalt.range.raft.EngineRaftStorage;
+import io.basalt.range.snapshot.RangeSpan;
 import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.EngineIterator;
@@ -49,6 +50,41 @@ final class StoreRecords {
 
   /** Followed by a range id (8 bytes, big-endian): this store holds a replica of that range. */
   private static final byte[] REPLICA_LIST_PREFIX = storeKey('R');
+
+  /**
+   * Followed by a range id: the lowest replica id of that range this store may still hold (8
+   * bytes). Written when a replica is destroyed, so that a message for it, or for an older replica
+   * of the range, never creates it again under an id whose vote and log are gone.
+   */
+  private static final byte[] TOMBSTONE_PREFIX = storeKey('T');
+
+  private static byte[] rangeKey(byte[] prefix, long rangeId) {
+    return ByteBuffer.allocate(prefix.length + 8).put(prefix).putLong(rangeId).array();
+  }
+
+  /** The lowest replica id of {@code rangeId} this store may hold (0: any). */
+  static long readTombstone(Engine engine, long rangeId) {
+    byte[] v = engine.get(ColumnFamily.LOCAL, rangeKey(TOMBSTONE_PREFIX, rangeId));
+    return v != null && v.length == 8 ? ByteBuffer.wrap(v).getLong() : 0;
+  }
+
+  /**
+   * Stages the destruction of replica {@code replicaId} of range {@code d}: its range-local state,
+   * its data (no other replica of this store overlaps its span) and its place in the replica list;
+   * and its tombstone. The Raft log and hard state are the caller's to delete.
+   */
+  static void stageDestroy(WriteBatch batch, RangeDescriptor d, long replicaId) {
+    RangeSpan span =
+        new RangeSpan(d.getRangeId(), d.getStartKey().toByteArray(), d.getEndKey().toByteArray());
+    for (RangeSpan.EngineSpan s : span.engineSpans()) {
+      batch.deleteRange(s.cf(), s.lower(), s.upper());
+    }
+    batch.delete(ColumnFamily.LOCAL, rangeKey(REPLICA_LIST_PREFIX, d.getRangeId()));
+    batch.put(
+        ColumnFamily.LOCAL,
+        rangeKey(TOMBSTONE_PREFIX, d.getRangeId()),
+        ByteBuffer.allocate(8).putLong(replicaId + 1).array());
+  }
 
   private static byte[] storeKey(char kind) {
     return ByteBuffer.allocate(9).putLong(0).put((byte) kind).array();

@@ -7,6 +7,7 @@ import io.basalt.api.NodeDescriptor;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.SnapshotChunk;
 import io.basalt.range.storage.MemEngine;
 import io.basalt.txn.hlc.HybridClock;
 import java.util.ArrayList;
@@ -22,9 +23,17 @@ import java.util.SplittableRandom;
 final class ScriptedStores {
   record Sent(long from, long to, RaftMessage message) {}
 
+  /** A snapshot stream's chunks, taken whole from the sender when it was sent. */
+  record SentSnapshot(long from, long to, List<SnapshotChunk> chunks) {}
+
   final Store[] stores;
   final MemEngine[] engines;
   private final List<Sent> inFlight = new ArrayList<>();
+  private final List<SentSnapshot> snapshotsInFlight = new ArrayList<>();
+
+  /** Whether snapshots are sent (delivered by {@link #exchange} like messages); off by default. */
+  boolean snapshotsSent;
+
   private long nowMs;
 
   /** Whether node-level pings reach their peers (and are answered) at once; off by default. */
@@ -32,6 +41,14 @@ final class ScriptedStores {
 
   /** The meta range and one data range (id 2, every user key), each on all {@code n} nodes. */
   ScriptedStores(int n, Set<PlantedStoreBug> bugs) {
+    this(n, n, bugs);
+  }
+
+  /**
+   * {@code n} stores; the meta range and one data range (id 2, every user key) on the first {@code
+   * replicas} of them, the others initialized without a replica.
+   */
+  ScriptedStores(int n, int replicas, Set<PlantedStoreBug> bugs) {
     stores = new Store[n + 1];
     engines = new MemEngine[n + 1];
     List<NodeDescriptor> nodes = new ArrayList<>();
@@ -40,43 +57,70 @@ final class ScriptedStores {
     }
     List<RangeDescriptor> ranges =
         List.of(
-            range(1, ByteString.EMPTY, ByteString.copyFrom(KeySpace.USER_START), n),
-            range(2, ByteString.copyFrom(KeySpace.USER_START), ByteString.EMPTY, n));
+            range(1, ByteString.EMPTY, ByteString.copyFrom(KeySpace.USER_START), replicas),
+            range(2, ByteString.copyFrom(KeySpace.USER_START), ByteString.EMPTY, replicas));
+    this.bugs = bugs;
     for (int i = 1; i <= n; i++) {
-      long id = i;
       engines[i] = new MemEngine();
-      stores[i] =
-          new Store(
-              id,
-              engines[i],
-              new HybridClock(() -> 1_000_000_000L + nowMs * 1_000_000L, 500_000_000L),
-              new Store.Network() {
-                @Override
-                public void send(long toNode, RaftMessage message) {
-                  inFlight.add(new Sent(id, toNode, message));
-                }
-
-                @Override
-                public void ping(long toNode) {
-                  if (pingsAnswered) {
-                    // Node-level liveness probes, answered at once: the nodes are up and linked.
-                    stores[(int) toNode].heardFrom(id);
-                    stores[(int) id].heardFrom(toNode);
-                  }
-                }
-
-                @Override
-                public boolean sendSnapshot(long toNode, SnapshotStream stream) {
-                  return false;
-                }
-              },
-              StoreOptions.defaults(),
-              new SplittableRandom(i),
-              StoreListener.NONE,
-              () -> nowMs * 1_000_000L);
-      PlantedStoreBug.plantScripted(stores[i], bugs);
+      stores[i] = newStore(i);
       stores[i].bootstrap("scripted", ranges, nodes);
     }
+  }
+
+  private final Set<PlantedStoreBug> bugs;
+
+  private Store newStore(int i) {
+    long id = i;
+    Store store =
+        new Store(
+            id,
+            engines[i],
+            new HybridClock(() -> 1_000_000_000L + nowMs * 1_000_000L, 500_000_000L),
+            new Store.Network() {
+              @Override
+              public void send(long toNode, RaftMessage message) {
+                inFlight.add(new Sent(id, toNode, message));
+              }
+
+              @Override
+              public void ping(long toNode) {
+                if (pingsAnswered) {
+                  // Node-level liveness probes, answered at once: the nodes are up and linked.
+                  stores[(int) toNode].heardFrom(id);
+                  stores[(int) id].heardFrom(toNode);
+                }
+              }
+
+              @Override
+              public boolean sendSnapshot(long toNode, SnapshotStream stream) {
+                if (!snapshotsSent) {
+                  return false;
+                }
+                List<SnapshotChunk> chunks = new ArrayList<>();
+                for (SnapshotChunk c = stream.next(); c != null; c = stream.next()) {
+                  chunks.add(c);
+                }
+                snapshotsInFlight.add(new SentSnapshot(id, toNode, chunks));
+                return true;
+              }
+            },
+            StoreOptions.defaults(),
+            new SplittableRandom(i),
+            StoreListener.NONE,
+            () -> nowMs * 1_000_000L);
+    PlantedStoreBug.plantScripted(store, bugs);
+    return store;
+  }
+
+  /**
+   * Node {@code n} crashes (what it wrote without a sync is lost) and restarts: a new store over
+   * what its engine kept, loaded and run as a node does at start. Messages in flight to it stay.
+   */
+  void restart(int n) {
+    engines[n] = engines[n].crash();
+    stores[n] = newStore(n);
+    stores[n].load();
+    stores[n].process(); // applies what its log holds committed
   }
 
   /** Node i holds replica {@code REPLICA_ID_BASE + i} of every range. */
@@ -118,10 +162,24 @@ final class ScriptedStores {
           it.remove();
         }
       }
-      if (deliverable.isEmpty()) {
+      List<SentSnapshot> snapshots = new ArrayList<>();
+      for (java.util.Iterator<SentSnapshot> it = snapshotsInFlight.iterator(); it.hasNext(); ) {
+        SentSnapshot s = it.next();
+        if (group.contains(s.from()) && group.contains(s.to()) && types == null) {
+          snapshots.add(s);
+          it.remove();
+        }
+      }
+      if (deliverable.isEmpty() && snapshots.isEmpty()) {
         return;
       }
       deliverable.forEach(this::deliver);
+      for (SentSnapshot s : snapshots) {
+        for (SnapshotChunk c : s.chunks()) {
+          stores[(int) s.to()].receiveSnapshotChunk(s.from(), c);
+        }
+        stores[(int) s.to()].process();
+      }
     }
   }
 
@@ -142,6 +200,7 @@ final class ScriptedStores {
   /** Drops every message in flight. */
   void dropAll() {
     inFlight.clear();
+    snapshotsInFlight.clear();
   }
 
   private void deliver(Sent s) {

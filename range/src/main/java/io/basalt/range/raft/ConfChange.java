@@ -18,12 +18,21 @@ import java.util.Objects;
  * applied; with {@link Transition#JOINT_EXPLICIT} the application must propose {@link
  * #leaveJoint()}.
  *
+ * <p>The {@code context} is the application's, carried in the entry and ignored by the core (a
+ * store puts the range descriptor the change produces there, so every replica applies the new
+ * membership and the new descriptor together).
+ *
  * @param changes the single changes, applied in order; empty means "leave the joint configuration"
  * @param transition how to move between configurations
+ * @param context the application's bytes, carried with the change (empty if none)
  */
-public record ConfChange(List<Change> changes, Transition transition) {
+public record ConfChange(List<Change> changes, Transition transition, byte[] context) {
 
+  /** The encoding without a context. */
   private static final byte FORMAT_VERSION = 1;
+
+  /** The encoding with a context after the changes: its length, then its bytes. */
+  private static final byte FORMAT_VERSION_WITH_CONTEXT = 2;
 
   /** What a single change does. */
   public enum Kind {
@@ -55,6 +64,44 @@ public record ConfChange(List<Change> changes, Transition transition) {
   public ConfChange {
     changes = List.copyOf(changes);
     Objects.requireNonNull(transition, "transition");
+    context = context == null ? new byte[0] : context.clone();
+  }
+
+  public ConfChange(List<Change> changes, Transition transition) {
+    this(changes, transition, new byte[0]);
+  }
+
+  /** This change carrying {@code context} (see the class comment). */
+  public ConfChange withContext(byte[] context) {
+    return new ConfChange(changes, transition, context);
+  }
+
+  @Override
+  public byte[] context() {
+    return context.clone();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof ConfChange c
+        && changes.equals(c.changes)
+        && transition == c.transition
+        && java.util.Arrays.equals(context, c.context);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(changes, transition, java.util.Arrays.hashCode(context));
+  }
+
+  @Override
+  public String toString() {
+    return "ConfChange[changes="
+        + changes
+        + ", transition="
+        + transition
+        + (context.length == 0 ? "" : ", context=" + context.length + " bytes")
+        + "]";
   }
 
   public static ConfChange addVoter(long id) {
@@ -96,13 +143,20 @@ public record ConfChange(List<Change> changes, Transition transition) {
 
   /** The stable binary form stored in a {@link EntryType#CONF_CHANGE} entry. */
   public byte[] encode() {
-    ByteBuffer b = ByteBuffer.allocate(1 + 1 + 4 + changes.size() * 9);
-    b.put(FORMAT_VERSION);
+    boolean withContext = context.length > 0;
+    ByteBuffer b =
+        ByteBuffer.allocate(
+            1 + 1 + 4 + changes.size() * 9 + (withContext ? 4 + context.length : 0));
+    b.put(withContext ? FORMAT_VERSION_WITH_CONTEXT : FORMAT_VERSION);
     b.put((byte) transition.ordinal());
     b.putInt(changes.size());
     for (Change c : changes) {
       b.put((byte) c.kind().ordinal());
       b.putLong(c.nodeId());
+    }
+    if (withContext) {
+      b.putInt(context.length);
+      b.put(context);
     }
     return b.array();
   }
@@ -116,7 +170,7 @@ public record ConfChange(List<Change> changes, Transition transition) {
     try {
       ByteBuffer b = ByteBuffer.wrap(data);
       byte version = b.get();
-      if (version != FORMAT_VERSION) {
+      if (version != FORMAT_VERSION && version != FORMAT_VERSION_WITH_CONTEXT) {
         throw new IllegalArgumentException("unknown conf change format version " + version);
       }
       Transition transition = Transition.values()[b.get()];
@@ -128,10 +182,19 @@ public record ConfChange(List<Change> changes, Transition transition) {
       for (int i = 0; i < n; i++) {
         changes.add(new Change(Kind.values()[b.get()], b.getLong()));
       }
+      byte[] context = new byte[0];
+      if (version == FORMAT_VERSION_WITH_CONTEXT) {
+        int length = b.getInt();
+        if (length <= 0 || length != b.remaining()) {
+          throw new IllegalArgumentException("bad conf change context length " + length);
+        }
+        context = new byte[length];
+        b.get(context);
+      }
       if (b.hasRemaining()) {
         throw new IllegalArgumentException("trailing bytes in conf change");
       }
-      return new ConfChange(changes, transition);
+      return new ConfChange(changes, transition, context);
     } catch (BufferUnderflowException | ArrayIndexOutOfBoundsException e) {
       throw new IllegalArgumentException("malformed conf change of " + data.length + " bytes", e);
     }

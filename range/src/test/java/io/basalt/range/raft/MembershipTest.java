@@ -200,6 +200,23 @@ class MembershipTest {
   }
 
   @Test
+  void aContextTravelsWithTheChangeAndOldEncodingsStillDecode() {
+    byte[] context = {1, 2, 3};
+    ConfChange cc = ConfChange.addLearner(4).withContext(context);
+    ConfChange back = ConfChange.decode(cc.encode());
+    assertThat(back).isEqualTo(cc);
+    assertThat(back.context()).containsExactly(1, 2, 3);
+    // The format without a context (version 1) is what older entries hold.
+    byte[] plain = ConfChange.addLearner(4).encode();
+    assertThat(plain[0]).isEqualTo((byte) 1);
+    assertThat(ConfChange.decode(plain).context()).isEmpty();
+    byte[] withContext = cc.encode();
+    byte[] truncated = java.util.Arrays.copyOf(withContext, withContext.length - 1);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfChange.decode(truncated))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void candidateRemovedWhileCampaigningDoesNotBecomeLeader() {
     MemoryRaftStorage st = new MemoryRaftStorage(ConfState.ofVoters(1, 2, 3));
     RaftNode node = RaftNode.create(RaftTestSupport.config(1).build(), st);

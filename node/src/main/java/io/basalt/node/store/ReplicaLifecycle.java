@@ -1,0 +1,115 @@
+package io.basalt.node.store;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import io.basalt.range.storage.WriteBatch;
+
+/**
+ * How replicas come to a store after bootstrap and leave it (DESIGN.md, "Replicas"). A replica
+ * added to a range is created here by the first Raft message or snapshot addressed to it, empty and
+ * uninitialized (no span, no data; a descriptor naming only itself and its leader, at the
+ * generation the message named): it only answers its leader until a snapshot gives it the range's
+ * descriptor and data. A replica that applied its own removal is destroyed once that is written:
+ * its Raft state, range-local state and data go, and a tombstone keeps any message for it, or for
+ * an older replica of the range, from creating it again.
+ */
+final class ReplicaLifecycle {
+  private ReplicaLifecycle() {}
+
+  /**
+   * The replica of range {@code rangeId} a message from {@code fromNode} is for: the one this store
+   * holds, or one the message creates (see {@link #createOnMessage}); null if neither.
+   */
+  static Replica replicaFor(
+      Store store, long fromNode, long rangeId, long generation, long fromReplica, long toReplica) {
+    Replica r = store.replicaMap().get(rangeId);
+    if (r == null) {
+      r = createOnMessage(store, fromNode, rangeId, generation, fromReplica, toReplica);
+      if (r != null) {
+        store.replicaMap().put(rangeId, r);
+      }
+    }
+    return r;
+  }
+
+  /**
+   * The replica a message from replica {@code fromReplica} on {@code fromNode} to replica {@code
+   * toReplica} of range {@code rangeId} creates here, or null (with the reason reported) when none
+   * may be: the store holds a tombstone at or above it.
+   */
+  private static Replica createOnMessage(
+      Store store, long fromNode, long rangeId, long generation, long fromReplica, long toReplica) {
+    if (rangeId <= 0 || fromReplica <= 0 || toReplica <= 0 || store.identity().isEmpty()) {
+      store.listener.droppedMessage(fromNode, rangeId, "no replica of this range here");
+      return null;
+    }
+    long floor = StoreRecords.readTombstone(store.engine, rangeId);
+    if (toReplica < floor) {
+      store.listener.droppedMessage(
+          fromNode,
+          rangeId,
+          "replica " + toReplica + " was removed from this node (tombstone " + floor + ")");
+      return null;
+    }
+    RangeDescriptor placeholder =
+        RangeDescriptor.newBuilder()
+            .setRangeId(rangeId)
+            .setGeneration(generation)
+            .addReplicas(
+                ReplicaDescriptor.newBuilder()
+                    .setNodeId(store.nodeId())
+                    .setReplicaId(toReplica)
+                    .setRole(ReplicaRole.REPLICA_ROLE_LEARNER))
+            .addReplicas(
+                ReplicaDescriptor.newBuilder().setNodeId(fromNode).setReplicaId(fromReplica))
+            .build();
+    Replica r = new Replica(store, placeholder);
+    r.initialized = false;
+    store.listener.replicaCreated(rangeId, false);
+    return r;
+  }
+
+  /**
+   * Whether a replica of range {@code d} may take a snapshot of {@code d} here: no other replica of
+   * this store covers any of its keys.
+   */
+  static boolean fits(Store store, RangeDescriptor d) {
+    for (Replica other : store.replicaMap().values()) {
+      if (other.rangeId != d.getRangeId() && other.initialized && overlap(other.descriptor, d)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether the spans of {@code a} and {@code b} share a key (an empty end key is +infinity). */
+  static boolean overlap(RangeDescriptor a, RangeDescriptor b) {
+    var cmp = ByteString.unsignedLexicographicalComparator();
+    boolean aStartsBeforeBEnds =
+        b.getEndKey().isEmpty() || cmp.compare(a.getStartKey(), b.getEndKey()) < 0;
+    boolean bStartsBeforeAEnds =
+        a.getEndKey().isEmpty() || cmp.compare(b.getStartKey(), a.getEndKey()) < 0;
+    return aStartsBeforeBEnds && bStartsBeforeAEnds;
+  }
+
+  /**
+   * Destroys {@code r}, whose removal from its range is written, in one synced write (see the class
+   * comment), unless it is already gone. No later round took it in: the store skips removed
+   * replicas.
+   */
+  static void destroyIfRemoved(Store store, Replica r) {
+    if (!r.removed || store.replicaMap().get(r.rangeId) != r) {
+      return;
+    }
+    store.replicaMap().remove(r.rangeId);
+    store.dirty.remove(r);
+    WriteBatch batch = new WriteBatch();
+    r.storage.destroy(batch);
+    StoreRecords.stageDestroy(batch, r.descriptor, r.replicaId);
+    store.engine.write(batch, true);
+    r.snapshots.cancelOutgoing();
+    store.listener.replicaDestroyed(r.rangeId, r.replicaId);
+  }
+}
