@@ -1,5 +1,7 @@
 /**
- * The placement driver: node membership and liveness, the range directory, split, merge, rebalance
- * and repair (DESIGN.md decision 7). Arrives with the placement issue.
+ * The placement driver's policy: given what the driver knows of the nodes and ranges, which replica
+ * changes and leadership transfers come next ({@link io.basalt.placement.PlacementPolicy},
+ * DESIGN.md decision 7 and "Placement"). Pure code with the time passed in; the node carries the
+ * decisions out.
  */
 package io.basalt.placement;

@@ -257,6 +257,10 @@ final class Replica implements StoreRules.NewLeader {
       ReplicaChanges.propose(this, p);
       return;
     }
+    if (p.request.getRequestCase() == KvRequest.RequestCase.TRANSFER_LEADER) {
+      ReplicaChanges.transferLeader(this, p);
+      return;
+    }
     if (!p.isWrite && !store.rules().readsNeedReadIndex()) {
       p.reply(read(p.request));
       return;

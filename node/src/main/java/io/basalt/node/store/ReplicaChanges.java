@@ -7,6 +7,7 @@ import io.basalt.api.KvResponse;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.ReplicaRole;
+import io.basalt.api.TransferLeaderResponse;
 import io.basalt.range.raft.ConfChange;
 import io.basalt.range.raft.Entry;
 import io.basalt.range.raft.RaftNode;
@@ -207,5 +208,36 @@ final class ReplicaChanges {
     }
     r.store.listener.replicasChanged(r.rangeId, next);
     return next;
+  }
+
+  /**
+   * Asks leader {@code r} to hand its leadership to its voter on the node {@code p} names (the core
+   * catches it up and tells it to campaign); answered at once, the transfer under way.
+   */
+  static void transferLeader(Replica r, Pending p) {
+    if (!r.isLeader) {
+      p.reply(Errors.notLeader(r.rangeId, r.leader, r.store.address(r.leader)));
+      return;
+    }
+    long node = p.request.getTransferLeader().getNodeId();
+    ReplicaDescriptor target = null;
+    for (ReplicaDescriptor d : r.descriptor.getReplicasList()) {
+      if (d.getNodeId() == node && d.getRole() == ReplicaRole.REPLICA_ROLE_VOTER) {
+        target = d;
+      }
+    }
+    if (target == null) {
+      p.reply(Errors.invalid("node " + node + " holds no voter of range " + r.rangeId));
+      return;
+    }
+    if (node != r.store.nodeId() && !r.raft.transferLeader(target.getReplicaId())) {
+      p.reply(Errors.unavailable("range " + r.rangeId + " is already transferring its leadership"));
+      return;
+    }
+    r.store.dirty.add(r);
+    p.reply(
+        KvResponse.newBuilder()
+            .setTransferLeader(TransferLeaderResponse.getDefaultInstance())
+            .build());
   }
 }

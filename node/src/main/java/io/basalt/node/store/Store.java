@@ -466,7 +466,8 @@ public final class Store {
     }
     KvResponse invalid =
         request.getRequestCase() == KvRequest.RequestCase.CHANGE_REPLICAS
-            ? null // not evaluated: a configuration change (Replica.proposeChange)
+                || request.getRequestCase() == KvRequest.RequestCase.TRANSFER_LEADER
+            ? null // not evaluated: Raft's own (ReplicaChanges)
             : Commands.validate(request, r.descriptor);
     if (invalid != null) {
       done.accept(invalid);

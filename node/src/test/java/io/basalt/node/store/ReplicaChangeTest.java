@@ -152,6 +152,29 @@ class ReplicaChangeTest {
     assertThat(descriptorOn(1).orElseThrow().getGeneration()).as("nothing applied").isEqualTo(2);
   }
 
+  @Test
+  void leadershipMovesToTheVoterNamedAndNeverToALearner() {
+    Store leader = leader();
+    change(leader, ReplicaChangeType.REPLICA_CHANGE_ADD_LEARNER, 4, 1);
+    c.exchange(ALL);
+    KvResponse toLearner = submit(leader, transfer(4));
+    assertThat(toLearner.getError().getGeneric().getMessage()).contains("holds no voter");
+    KvResponse moved = submit(leader, transfer(2));
+    assertThat(moved.hasError()).as("%s", moved).isFalse();
+    c.tick(ALL, 1);
+    c.exchange(ALL);
+    assertThat(c.stores[2].isLeader(RANGE)).isTrue();
+    assertThat(c.stores[1].isLeader(RANGE)).isFalse();
+    assertThat(write(c.stores[2], "z", "9").hasError()).isFalse();
+  }
+
+  private static KvRequest transfer(long node) {
+    return KvRequest.newBuilder()
+        .setHeader(RequestHeader.newBuilder().setRangeId(RANGE))
+        .setTransferLeader(io.basalt.api.TransferLeaderRequest.newBuilder().setNodeId(node))
+        .build();
+  }
+
   private RangeDescriptor change(Store leader, ReplicaChangeType type, long node, long generation) {
     KvResponse r = submit(leader, changeRequest(type, node, generation));
     assertThat(r.hasError()).as("%s", r).isFalse();

@@ -134,6 +134,7 @@ public final class Commands {
     TABLE.put(KvRequest.RequestCase.REFRESH, new TxnCommands.Refresh());
     TABLE.put(KvRequest.RequestCase.QUERY_INTENT, new Recovery.QueryIntent());
     TABLE.put(KvRequest.RequestCase.RECOVER_TXN, new Recovery.RecoverTxn());
+    TABLE.put(KvRequest.RequestCase.UPDATE_RANGE_DIRECTORY, new Directory());
   }
 
   private static Command of(KvRequest request) {
@@ -378,8 +379,7 @@ public final class Commands {
    * it writes at ({@code ts}) and the live value of its first key ({@code current}, read in the
    * same seek, for the writes that look at it).
    */
-  private record PlainWrite(
-      KvResponse conflict, io.basalt.api.Timestamp ts, Optional<Version> current) {}
+  record PlainWrite(KvResponse conflict, io.basalt.api.Timestamp ts, Optional<Version> current) {}
 
   /**
    * Checks a plain (non-transactional) write of {@code keys}: one that names a transaction is
@@ -390,7 +390,7 @@ public final class Commands {
    * wrote each (a transaction may commit at a timestamp ahead of every clock, after a reader pushed
    * it), and no clock is moved by what is written.
    */
-  private static PlainWrite plainWrite(
+  static PlainWrite plainWrite(
       KvRequest request, Reader state, Context ctx, List<ByteString> keys) {
     if (request.getHeader().hasTxn()) {
       return new PlainWrite(
@@ -420,7 +420,7 @@ public final class Commands {
     return new PlainWrite(null, ts.toProto(), current);
   }
 
-  private static ReplicatedWrite put(ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
+  static ReplicatedWrite put(ByteString key, ByteString value, io.basalt.api.Timestamp ts) {
     return ReplicatedWrite.newBuilder().setKey(key).setValue(value).setTimestamp(ts).build();
   }
 

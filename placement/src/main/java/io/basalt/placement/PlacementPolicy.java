@@ -1,0 +1,331 @@
+package io.basalt.placement;
+
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * What the placement driver does next (DESIGN.md, "Placement"): a pure function of what it knows of
+ * the cluster (when it last heard from each node, each range's descriptor and leader, which
+ * learners are caught up) and the time, so it is tested without a cluster. Each pass decides at
+ * most one operation per range, and at most {@link Options#maxOperations} in all, so that repair
+ * and balancing never flood the cluster; the driver carries them out and asks again.
+ *
+ * <p>In order, for each range: a learner on a dead node is removed, a caught-up learner promoted; a
+ * range with a voter on a dead node (silent for the dead timeout, counted from when the driver
+ * started, so a new driver repairs nothing until it has watched a full timeout) gets a learner on a
+ * live node, and once it has enough live voters the dead one is removed; a range with fewer voters
+ * than wanted gets a learner, one with more loses the voter on the most loaded node (never the
+ * leader's: its leadership moves first). A range whose live voters are not a majority is reported
+ * and left alone: changing it needs its quorum. Then, with the budget left, replica counts are
+ * balanced (a learner on the least loaded node for a range of the most loaded, whose surplus voter
+ * the next passes remove) and then leader counts (a transfer from the node leading the most ranges
+ * to one leading the fewest).
+ */
+public final class PlacementPolicy {
+  private PlacementPolicy() {}
+
+  /**
+   * @param replicas the voters each range should have
+   * @param deadAfterMillis how long a node may be silent before its replicas are replaced
+   * @param liveWithinMillis how recently a node must have answered to count as up
+   * @param maxOperations the most operations one pass decides
+   */
+  public record Options(
+      int replicas, long deadAfterMillis, long liveWithinMillis, int maxOperations) {
+    public Options {
+      if (replicas < 1 || deadAfterMillis <= 0 || liveWithinMillis <= 0 || maxOperations < 1) {
+        throw new IllegalArgumentException("bad placement options");
+      }
+    }
+  }
+
+  /**
+   * One range as the driver sees it.
+   *
+   * @param descriptor its newest descriptor
+   * @param leaderNode the node leading it (0 if unknown)
+   * @param caughtUpLearners nodes whose learner of it has installed its snapshot
+   */
+  public record RangeView(
+      RangeDescriptor descriptor, long leaderNode, Set<Long> caughtUpLearners) {}
+
+  /**
+   * What the driver knows.
+   *
+   * @param nowMillis the time of this pass
+   * @param startedMillis when this driver started (it repairs nothing within a dead timeout of it)
+   * @param lastHeardMillis each known node, and when it last answered the driver
+   * @param ranges every range
+   */
+  public record ClusterView(
+      long nowMillis,
+      long startedMillis,
+      Map<Long, Long> lastHeardMillis,
+      List<RangeView> ranges) {}
+
+  /** An operation on one range, decided from its descriptor (whose generation it names). */
+  public sealed interface Operation {
+    RangeDescriptor range();
+
+    long nodeId();
+  }
+
+  /** Adds a learner of {@code range} on {@code nodeId}. */
+  public record AddLearner(RangeDescriptor range, long nodeId) implements Operation {}
+
+  /** Makes the learner of {@code range} on {@code nodeId} a voter. */
+  public record Promote(RangeDescriptor range, long nodeId) implements Operation {}
+
+  /** Removes the replica of {@code range} on {@code nodeId}. */
+  public record Remove(RangeDescriptor range, long nodeId) implements Operation {}
+
+  /** Moves the leadership of {@code range} to its voter on {@code nodeId}. */
+  public record TransferLeader(RangeDescriptor range, long nodeId) implements Operation {}
+
+  /**
+   * The decision of one pass.
+   *
+   * @param operations what to do now
+   * @param unavailable ranges whose live voters are not a majority (left alone)
+   * @param underReplicated ranges with fewer live voters than wanted
+   * @param deadNodes nodes taken as dead
+   */
+  public record Decision(
+      List<Operation> operations,
+      List<Long> unavailable,
+      List<Long> underReplicated,
+      Set<Long> deadNodes) {}
+
+  public static Decision decide(ClusterView view, Options o) {
+    Set<Long> dead = new HashSet<>();
+    Set<Long> live = new HashSet<>();
+    boolean watchedLongEnough = view.nowMillis() - view.startedMillis() >= o.deadAfterMillis();
+    view.lastHeardMillis()
+        .forEach((node, heard) -> {
+          long silent = view.nowMillis() - heard;
+          if (silent < o.liveWithinMillis()) {
+            live.add(node);
+          } else if (silent >= o.deadAfterMillis() && watchedLongEnough) {
+            dead.add(node);
+          }
+        });
+    Map<Long, Integer> replicasOn = new TreeMap<>();
+    Map<Long, Integer> leadersOn = new TreeMap<>();
+    for (long n : live) {
+      replicasOn.put(n, 0);
+      leadersOn.put(n, 0);
+    }
+    for (RangeView r : view.ranges()) {
+      for (ReplicaDescriptor d : r.descriptor().getReplicasList()) {
+        replicasOn.computeIfPresent(d.getNodeId(), (k, v) -> v + 1);
+      }
+      leadersOn.computeIfPresent(r.leaderNode(), (k, v) -> v + 1);
+    }
+    List<Operation> ops = new ArrayList<>();
+    List<Long> unavailable = new ArrayList<>();
+    List<Long> underReplicated = new ArrayList<>();
+    Set<Long> touched = new HashSet<>();
+    List<RangeView> ranges = new ArrayList<>(view.ranges());
+    // The meta range first: every other repair goes through its directory.
+    ranges.sort(Comparator.comparingLong(r -> r.descriptor().getRangeId()));
+    for (RangeView r : ranges) {
+      List<ReplicaDescriptor> voters = role(r, ReplicaRole.REPLICA_ROLE_VOTER);
+      long liveVoters = voters.stream().filter(v -> live.contains(v.getNodeId())).count();
+      if (liveVoters * 2 <= voters.size()) {
+        unavailable.add(r.descriptor().getRangeId());
+        continue;
+      }
+      long healthyVoters = voters.stream().filter(v -> !dead.contains(v.getNodeId())).count();
+      if (healthyVoters < o.replicas()) {
+        underReplicated.add(r.descriptor().getRangeId());
+      }
+      if (ops.size() >= o.maxOperations()) {
+        continue;
+      }
+      Operation op = repair(r, voters, healthyVoters, live, dead, replicasOn, o);
+      if (op != null) {
+        ops.add(op);
+        touched.add(r.descriptor().getRangeId());
+        count(op, replicasOn);
+      }
+    }
+    if (ops.size() < o.maxOperations()) {
+      Operation op = balanceReplicas(view.ranges(), touched, live, replicasOn);
+      if (op != null) {
+        ops.add(op);
+        touched.add(op.range().getRangeId());
+      }
+    }
+    if (ops.size() < o.maxOperations()) {
+      Operation op = balanceLeaders(view.ranges(), touched, live, leadersOn);
+      if (op != null) {
+        ops.add(op);
+      }
+    }
+    return new Decision(List.copyOf(ops), unavailable, underReplicated, Set.copyOf(dead));
+  }
+
+  private static Operation repair(
+      RangeView r,
+      List<ReplicaDescriptor> voters,
+      long healthyVoters,
+      Set<Long> live,
+      Set<Long> dead,
+      Map<Long, Integer> replicasOn,
+      Options o) {
+    RangeDescriptor d = r.descriptor();
+    for (ReplicaDescriptor l : role(r, ReplicaRole.REPLICA_ROLE_LEARNER)) {
+      if (dead.contains(l.getNodeId())) {
+        return new Remove(d, l.getNodeId());
+      }
+      if (r.caughtUpLearners().contains(l.getNodeId()) && live.contains(l.getNodeId())) {
+        return new Promote(d, l.getNodeId());
+      }
+      return null; // a learner catching up: wait for it
+    }
+    if (healthyVoters < o.replicas()) {
+      long target = leastLoaded(d, live, replicasOn);
+      return target == 0 ? null : new AddLearner(d, target);
+    }
+    if (voters.size() > o.replicas()) {
+      // One too many (a dead voter replaced, or a move half done): drop a dead one first, else the
+      // voter on the most loaded node.
+      ReplicaDescriptor victim =
+          voters.stream()
+              .filter(v -> dead.contains(v.getNodeId()))
+              .findFirst()
+              .orElseGet(() ->
+                  voters.stream()
+                      .max(
+                          Comparator.comparingInt((ReplicaDescriptor v) ->
+                                  replicasOn.getOrDefault(v.getNodeId(), 0))
+                              .thenComparingLong(ReplicaDescriptor::getNodeId))
+                      .orElseThrow());
+      if (victim.getNodeId() == r.leaderNode()) {
+        for (ReplicaDescriptor v : voters) {
+          if (v.getNodeId() != victim.getNodeId() && live.contains(v.getNodeId())) {
+            return new TransferLeader(d, v.getNodeId()); // leadership leaves before the replica
+          }
+        }
+        return null;
+      }
+      return new Remove(d, victim.getNodeId());
+    }
+    return null;
+  }
+
+  /** The live node without a replica of {@code d} that holds the fewest replicas, or 0. */
+  private static long leastLoaded(
+      RangeDescriptor d, Set<Long> live, Map<Long, Integer> replicasOn) {
+    Set<Long> holding = new HashSet<>();
+    d.getReplicasList().forEach(x -> holding.add(x.getNodeId()));
+    long best = 0;
+    int bestCount = Integer.MAX_VALUE;
+    for (long n : new java.util.TreeSet<>(live)) {
+      int c = replicasOn.getOrDefault(n, 0);
+      if (!holding.contains(n) && c < bestCount) {
+        best = n;
+        bestCount = c;
+      }
+    }
+    return best;
+  }
+
+  private static void count(Operation op, Map<Long, Integer> replicasOn) {
+    if (op instanceof AddLearner) {
+      replicasOn.computeIfPresent(op.nodeId(), (k, v) -> v + 1);
+    } else if (op instanceof Remove) {
+      replicasOn.computeIfPresent(op.nodeId(), (k, v) -> v - 1);
+    }
+  }
+
+  /**
+   * A learner on the live node with the fewest replicas, for a settled range of the one with the
+   * most, when they differ by two or more (the range's surplus voter is removed afterwards).
+   */
+  private static Operation balanceReplicas(
+      List<RangeView> ranges, Set<Long> touched, Set<Long> live, Map<Long, Integer> replicasOn) {
+    if (live.size() < 2) {
+      return null;
+    }
+    long most = argMax(replicasOn);
+    long fewest = argMin(replicasOn);
+    if (replicasOn.get(most) - replicasOn.get(fewest) < 2) {
+      return null;
+    }
+    for (RangeView r : ranges) {
+      RangeDescriptor d = r.descriptor();
+      if (touched.contains(d.getRangeId())
+          || !role(r, ReplicaRole.REPLICA_ROLE_LEARNER).isEmpty()
+          || d.getReplicasList().stream().noneMatch(x -> x.getNodeId() == most)
+          || d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == fewest)
+          || d.getReplicasList().stream().anyMatch(x -> !live.contains(x.getNodeId()))) {
+        continue;
+      }
+      return new AddLearner(d, fewest);
+    }
+    return null;
+  }
+
+  /**
+   * A transfer of one range's leadership from the live node leading the most ranges to one leading
+   * the fewest that holds a voter of it, when their counts differ by two or more.
+   */
+  private static Operation balanceLeaders(
+      List<RangeView> ranges, Set<Long> touched, Set<Long> live, Map<Long, Integer> leadersOn) {
+    if (live.size() < 2) {
+      return null;
+    }
+    long most = argMax(leadersOn);
+    int max = leadersOn.get(most);
+    List<Map.Entry<Long, Integer>> byCount = new ArrayList<>(leadersOn.entrySet());
+    byCount.sort(
+        Map.Entry.<Long, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()));
+    for (Map.Entry<Long, Integer> low : byCount) {
+      if (max - low.getValue() < 2) {
+        return null;
+      }
+      for (RangeView r : ranges) {
+        if (r.leaderNode() == most
+            && !touched.contains(r.descriptor().getRangeId())
+            && role(r, ReplicaRole.REPLICA_ROLE_VOTER).stream()
+                .anyMatch(v -> v.getNodeId() == low.getKey())) {
+          return new TransferLeader(r.descriptor(), low.getKey());
+        }
+      }
+    }
+    return null;
+  }
+
+  private static long argMax(Map<Long, Integer> counts) {
+    return counts.entrySet().stream()
+        .max(Map.Entry.<Long, Integer>comparingByValue().thenComparing(e -> -e.getKey()))
+        .orElseThrow()
+        .getKey();
+  }
+
+  private static long argMin(Map<Long, Integer> counts) {
+    return counts.entrySet().stream()
+        .min(Map.Entry.<Long, Integer>comparingByValue().thenComparing(Map.Entry.comparingByKey()))
+        .orElseThrow()
+        .getKey();
+  }
+
+  private static List<ReplicaDescriptor> role(RangeView r, ReplicaRole role) {
+    List<ReplicaDescriptor> out = new ArrayList<>();
+    for (ReplicaDescriptor d : r.descriptor().getReplicasList()) {
+      if (d.getRole() == role) {
+        out.add(d);
+      }
+    }
+    return out;
+  }
+}

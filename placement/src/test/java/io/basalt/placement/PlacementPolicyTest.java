@@ -1,0 +1,165 @@
+package io.basalt.placement;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import io.basalt.placement.PlacementPolicy.AddLearner;
+import io.basalt.placement.PlacementPolicy.ClusterView;
+import io.basalt.placement.PlacementPolicy.Decision;
+import io.basalt.placement.PlacementPolicy.Operation;
+import io.basalt.placement.PlacementPolicy.Options;
+import io.basalt.placement.PlacementPolicy.Promote;
+import io.basalt.placement.PlacementPolicy.RangeView;
+import io.basalt.placement.PlacementPolicy.Remove;
+import io.basalt.placement.PlacementPolicy.TransferLeader;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class PlacementPolicyTest {
+  private static final Options OPTIONS = new Options(3, 10_000, 3_000, 8);
+  private static final long NOW = 1_000_000;
+
+  /** A range on {@code nodes} (voters; a negative number is a learner on that node). */
+  private static RangeDescriptor range(long id, long... nodes) {
+    RangeDescriptor.Builder b = RangeDescriptor.newBuilder().setRangeId(id).setGeneration(5);
+    long replicaId = 1;
+    for (long n : nodes) {
+      b.addReplicas(
+          ReplicaDescriptor.newBuilder()
+              .setNodeId(Math.abs(n))
+              .setReplicaId(replicaId++)
+              .setRole(n < 0 ? ReplicaRole.REPLICA_ROLE_LEARNER : ReplicaRole.REPLICA_ROLE_VOTER));
+    }
+    return b.setNextReplicaId(replicaId).build();
+  }
+
+  private static Map<Long, Long> heard(long silentMillis, long silentNode, long... nodes) {
+    Map<Long, Long> m = new HashMap<>();
+    for (long n : nodes) {
+      m.put(n, n == silentNode ? NOW - silentMillis : NOW - 100);
+    }
+    return m;
+  }
+
+  private static Decision decide(Map<Long, Long> heard, long started, RangeView... ranges) {
+    return PlacementPolicy.decide(new ClusterView(NOW, started, heard, List.of(ranges)), OPTIONS);
+  }
+
+  private static RangeView view(RangeDescriptor d, long leader, Long... caughtUp) {
+    return new RangeView(d, leader, Set.of(caughtUp));
+  }
+
+  @Test
+  void aDeadNodesReplicaIsReplacedLearnerFirstThenPromotedThenTheDeadOneRemoved() {
+    Map<Long, Long> heard = heard(20_000, 3, 1, 2, 3, 4);
+    Decision add = decide(heard, 0, view(range(2, 1, 2, 3), 1));
+    assertThat(add.deadNodes()).containsExactly(3L);
+    assertThat(add.underReplicated()).containsExactly(2L);
+    assertThat(add.operations()).containsExactly(new AddLearner(range(2, 1, 2, 3), 4));
+
+    RangeDescriptor withLearner = range(2, 1, 2, 3, -4);
+    assertThat(decide(heard, 0, view(withLearner, 1)).operations())
+        .as("the learner is still catching up")
+        .isEmpty();
+    assertThat(decide(heard, 0, view(withLearner, 1, 4L)).operations())
+        .containsExactly(new Promote(withLearner, 4));
+
+    RangeDescriptor promoted = range(2, 1, 2, 3, 4);
+    assertThat(decide(heard, 0, view(promoted, 1)).operations())
+        .containsExactly(new Remove(promoted, 3));
+    assertThat(decide(heard, 0, view(range(2, 1, 2, 4), 1)).operations()).isEmpty();
+  }
+
+  @Test
+  void nothingIsRepairedBeforeTheDriverHasWatchedAFullDeadTimeout() {
+    Map<Long, Long> heard = heard(20_000, 3, 1, 2, 3, 4);
+    Decision d = decide(heard, NOW - 5_000, view(range(2, 1, 2, 3), 1));
+    assertThat(d.deadNodes()).isEmpty();
+    assertThat(d.operations()).isEmpty();
+    // A node silent for less than the dead timeout is not dead either (but not live).
+    assertThat(decide(heard(5_000, 3, 1, 2, 3, 4), 0, view(range(2, 1, 2, 3), 1)).operations())
+        .isEmpty();
+  }
+
+  @Test
+  void aRangeWithoutALiveMajorityIsReportedAndLeftAlone() {
+    Map<Long, Long> heard = new HashMap<>(heard(20_000, 3, 1, 2, 3, 4));
+    heard.put(2L, NOW - 20_000);
+    Decision d = decide(heard, 0, view(range(2, 1, 2, 3), 1));
+    assertThat(d.unavailable()).containsExactly(2L);
+    assertThat(d.operations()).isEmpty();
+  }
+
+  @Test
+  void theLeadersReplicaIsNeverRemovedItsLeadershipMovesFirst() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3, 4, 5, 6);
+    // Four voters where three are wanted; node 1 holds the most replicas and leads.
+    RangeDescriptor four = range(2, 1, 2, 3, 4);
+    RangeDescriptor other = range(3, 1, 2, 3);
+    RangeDescriptor third = range(4, 1, 5, 6);
+    Decision d = decide(heard, 0, view(four, 1), view(other, 2), view(third, 5));
+    assertThat(d.operations()).first().isInstanceOf(TransferLeader.class);
+    assertThat(d.operations().get(0).range()).isEqualTo(four);
+    assertThat(d.operations().get(0).nodeId()).isNotEqualTo(1);
+    // Led elsewhere, node 1's replica is the one removed.
+    assertThat(decide(heard, 0, view(four, 2), view(other, 2), view(third, 5)).operations())
+        .first()
+        .isEqualTo(new Remove(four, 1));
+  }
+
+  @Test
+  void replicasSpreadToANewNodeAndLeadersEvenOut() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3, 4);
+    List<RangeView> ranges = new ArrayList<>();
+    for (long id = 1; id <= 6; id++) {
+      ranges.add(view(range(id, 1, 2, 3), 1)); // node 4 is new and empty; node 1 leads all
+    }
+    Decision d = decide(heard, 0, ranges.toArray(RangeView[]::new));
+    List<Operation> ops = d.operations();
+    assertThat(ops).hasSize(2);
+    assertThat(ops.get(0)).isInstanceOf(AddLearner.class);
+    assertThat(ops.get(0).nodeId()).isEqualTo(4);
+    assertThat(ops.get(1)).isInstanceOf(TransferLeader.class);
+    assertThat(ops.get(1).nodeId()).isIn(2L, 3L);
+    assertThat(ops.get(1).range()).isNotEqualTo(ops.get(0).range());
+  }
+
+  @Test
+  void aBalancedClusterIsLeftAsItIs() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3);
+    Decision d =
+        decide(
+            heard,
+            0,
+            view(range(1, 1, 2, 3), 1),
+            view(range(2, 1, 2, 3), 2),
+            view(range(3, 1, 2, 3), 3),
+            view(range(4, 1, 2, 3), 1));
+    assertThat(d.operations()).isEmpty();
+    assertThat(d.unavailable()).isEmpty();
+    assertThat(d.underReplicated()).isEmpty();
+  }
+
+  @Test
+  void oneOperationPerRangeAndNoMoreThanTheBudget() {
+    Map<Long, Long> heard = heard(20_000, 3, 1, 2, 3, 4, 5);
+    List<RangeView> ranges = new ArrayList<>();
+    for (long id = 1; id <= 20; id++) {
+      ranges.add(view(range(id, 1, 2, 3), 1));
+    }
+    Decision d = decide(heard, 0, ranges.toArray(RangeView[]::new));
+    assertThat(d.operations()).hasSize(OPTIONS.maxOperations());
+    assertThat(d.operations().stream().map(o -> o.range().getRangeId()).distinct().count())
+        .isEqualTo(OPTIONS.maxOperations());
+    assertThat(d.underReplicated()).hasSize(20);
+    // Spread over the two spare nodes, not all on one.
+    assertThat(d.operations().stream().map(Operation::nodeId).distinct())
+        .containsExactlyInAnyOrder(4L, 5L);
+  }
+}

@@ -1,0 +1,89 @@
+package io.basalt.txn.eval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.UpdateRangeDirectoryRequest;
+import io.basalt.range.mvcc.MvccStore;
+import io.basalt.range.mvcc.Timestamp;
+import org.junit.jupiter.api.Test;
+
+/** The range directory keeps each range's newest descriptor, whatever order updates come in. */
+class DirectoryTest {
+  private static final RangeDescriptor META =
+      RangeDescriptor.newBuilder()
+          .setRangeId(KeySpace.META_RANGE_ID)
+          .setGeneration(1)
+          .setStartKey(ByteString.EMPTY)
+          .setEndKey(ByteString.copyFrom(KeySpace.USER_START))
+          .build();
+
+  private final TestReplica meta = new TestReplica(META);
+
+  private static RangeDescriptor range(long generation, long... nodes) {
+    RangeDescriptor.Builder b =
+        RangeDescriptor.newBuilder()
+            .setRangeId(2)
+            .setGeneration(generation)
+            .setStartKey(ByteString.copyFrom(KeySpace.USER_START))
+            .setEndKey(ByteString.copyFromUtf8("m"));
+    for (long n : nodes) {
+      b.addReplicas(ReplicaDescriptor.newBuilder().setNodeId(n).setReplicaId(n));
+    }
+    return b.build();
+  }
+
+  private static KvRequest update(RangeDescriptor d) {
+    return KvRequest.newBuilder()
+        .setUpdateRangeDirectory(UpdateRangeDirectoryRequest.newBuilder().setRange(d))
+        .build();
+  }
+
+  private RangeDescriptor recorded() throws Exception {
+    byte[] v =
+        MvccStore.get(meta.engine, KeySpace.rangeDescriptorKey("m".getBytes()), Timestamp.MAX)
+            .orElseThrow()
+            .value();
+    return RangeDescriptor.parseFrom(v);
+  }
+
+  @Test
+  void aNewerDescriptorReplacesTheEntryAndAnOlderOneWritesNothing() throws Exception {
+    meta.now = new Timestamp(10, 0);
+    KvResponse first = meta.write(update(range(2, 1, 2, 3)));
+    assertThat(first.getUpdateRangeDirectory().getUpdated()).isTrue();
+    meta.now = new Timestamp(20, 0);
+    assertThat(meta.write(update(range(4, 1, 2, 4))).getUpdateRangeDirectory().getUpdated())
+        .isTrue();
+    assertThat(recorded()).isEqualTo(range(4, 1, 2, 4));
+
+    meta.now = new Timestamp(30, 0);
+    TestReplica.Evaluated late = meta.evaluate(update(range(3, 1, 2, 3)));
+    assertThat(late.answer().getUpdateRangeDirectory().getUpdated()).isFalse();
+    assertThat(late.command().getWritesCount()).as("nothing written").isZero();
+    TestReplica.Evaluated same = meta.evaluate(update(range(4, 1, 2, 4)));
+    assertThat(same.command().getWritesCount()).isZero();
+    assertThat(recorded()).isEqualTo(range(4, 1, 2, 4));
+  }
+
+  @Test
+  void onlyTheMetaRangeHoldsTheDirectory() {
+    assertThat(
+            Commands.validate(update(range(2, 1)), range(1, 1))
+                .getError()
+                .getGeneric()
+                .getMessage())
+        .contains("meta range");
+    assertThat(
+            Commands.validate(update(RangeDescriptor.getDefaultInstance()), META)
+                .getError()
+                .getGeneric()
+                .getMessage())
+        .contains("not a range descriptor");
+  }
+}
