@@ -139,8 +139,65 @@ public final class BasaltCli {
                 + " restarts (default: ${DEFAULT-VALUE}, 4 hours; 0 keeps them forever).")
     long gcTtlSeconds;
 
+    @Option(
+        names = "--placement",
+        defaultValue = "on",
+        description =
+            "on: the node leading the meta range repairs and balances replicas and leaders;"
+                + " off: replicas stay where they are (default: ${DEFAULT-VALUE}).")
+    String placement;
+
+    @Option(
+        names = "--replication-factor",
+        defaultValue = "3",
+        description =
+            "Voters the placement driver keeps for each range (default: ${DEFAULT-VALUE}).")
+    int replicationFactor;
+
+    @Option(
+        names = "--time-until-dead",
+        defaultValue = "60s",
+        description =
+            "How long a node may be silent before the placement driver replaces its replicas, as"
+                + " 90s, 2m or 1500ms (default: ${DEFAULT-VALUE}).")
+    String timeUntilDead;
+
+    /** Parses a duration such as 90s, 2m or 1500ms. */
+    static Duration timeUntilDead(String text) {
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("(\\d+)(ms|s|m)").matcher(text.strip());
+      if (!m.matches()) {
+        throw new IllegalArgumentException(
+            "--time-until-dead: expected a duration such as 90s, 2m or 1500ms, got '" + text + "'");
+      }
+      long n = Long.parseLong(m.group(1));
+      Duration d =
+          switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            default -> Duration.ofMinutes(n);
+          };
+      if (d.isZero()) {
+        throw new IllegalArgumentException("--time-until-dead must be positive");
+      }
+      return d;
+    }
+
     @Override
     public Integer call() throws Exception {
+      if (!placement.equals("on") && !placement.equals("off")) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "--placement is on or off, got " + placement);
+      }
+      if (replicationFactor < 1) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "--replication-factor must be at least 1");
+      }
+      try {
+        timeUntilDead(timeUntilDead);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+      }
       if (id <= 0) {
         throw new CommandLine.ParameterException(
             new CommandLine(this), "--id must be a positive integer, got " + id);
@@ -164,7 +221,9 @@ public final class BasaltCli {
                     Duration.ofMillis(clockSkewMs),
                     compactLogAfter,
                     ioThreads,
-                    Duration.ofSeconds(gcTtlSeconds)));
+                    Duration.ofSeconds(gcTtlSeconds),
+                    new Node.Placement(
+                        placement.equals("on"), replicationFactor, timeUntilDead(timeUntilDead))));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;

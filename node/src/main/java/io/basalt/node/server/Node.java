@@ -28,6 +28,7 @@ import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
 import io.basalt.node.transport.TransportOptions;
+import io.basalt.placement.PlacementPolicy;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.RocksDbEngine;
 import io.basalt.txn.hlc.Clock;
@@ -89,7 +90,27 @@ public final class Node implements AutoCloseable {
       Duration clockSkewForTesting,
       int compactLogAfter,
       int ioThreads,
-      Duration gcTtl) {}
+      Duration gcTtl,
+      Placement placement) {}
+
+  /**
+   * The placement driver's settings: whether it runs (on the node leading the meta range), the
+   * voters each range should have, and how long a node may be silent before its replicas are
+   * replaced.
+   */
+  public record Placement(boolean enabled, int replicationFactor, Duration timeUntilDead) {
+    public static final Placement DEFAULT = new Placement(true, 3, Duration.ofSeconds(60));
+  }
+
+  /** How often the placement driver looks at the cluster. */
+  private static final Duration PLACEMENT_INTERVAL = Duration.ofSeconds(2);
+
+  private final ScheduledExecutorService placementThread =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "placement-driver");
+        t.setDaemon(true);
+        return t;
+      });
 
   private final Config config;
   private final RocksDbEngine engine;
@@ -243,6 +264,22 @@ public final class Node implements AutoCloseable {
     });
     background.scheduleWithFixedDelay(this::discover, 0, 1, TimeUnit.SECONDS);
     background.scheduleWithFixedDelay(this::checkHealth, 1, 1, TimeUnit.SECONDS);
+    if (config.placement().enabled()) {
+      PlacementDriver driver =
+          new PlacementDriver(
+              config.nodeId(),
+              () -> Map.copyOf(knownNodes),
+              new PlacementPolicy.Options(
+                  config.placement().replicationFactor(),
+                  config.placement().timeUntilDead().toMillis(),
+                  // Up: answered in one of the last two passes (a leadership is never moved to
+                  // a node that stopped answering: the range would refuse writes meanwhile).
+                  2 * PLACEMENT_INTERVAL.toMillis() + 500,
+                  8),
+              () -> System.nanoTime() / 1_000_000);
+      long every = PLACEMENT_INTERVAL.toMillis();
+      placementThread.scheduleWithFixedDelay(driver::pass, every, every, TimeUnit.MILLISECONDS);
+    }
     return bound;
   }
 
@@ -736,6 +773,7 @@ public final class Node implements AutoCloseable {
       http.close();
     }
     background.shutdownNow();
+    placementThread.shutdownNow();
     transport.close();
     // The writer stops reporting before the store loop goes, and the engine closes only once no
     // write is in progress (RocksDB must not be closed under one).

@@ -56,6 +56,9 @@ final class OutgoingSnapshot implements SnapshotStream {
     bytes += data.length;
     SnapshotChunk.Builder chunk =
         header.toBuilder().setSequence(sequence++).setData(ByteString.copyFrom(data));
+    if (sequence > 1) {
+      chunk.clearRangeDescriptor(); // (the first chunk carries it)
+    }
     if (!writer.hasNext()) {
       chunk.setLast(true).setStreamCrc32C(writer.streamCrc()).setMetadata(metadata);
       release();

@@ -7,9 +7,9 @@ import io.basalt.range.raft.Message;
 /**
  * Raft traffic arriving at a store: each message or snapshot chunk goes to the replica it names,
  * created if it is the first for a replica added here ({@link ReplicaLifecycle}), and only if it is
- * addressed to that replica from a replica its descriptor places on the sending node, under the
- * range's current generation or a later one. Anything else is dropped and reported (Raft tolerates
- * lost messages).
+ * addressed to that replica from a replica its descriptor places on the sending node (or from one
+ * it does not know, under a later generation than its own). Anything else is dropped and reported
+ * (Raft tolerates lost messages).
  */
 final class RaftInbox {
   private RaftInbox() {}
@@ -25,18 +25,19 @@ final class RaftInbox {
     if (r == null) {
       return null;
     }
-    if (m.getRangeGeneration() < r.descriptor.getGeneration()) {
-      // Sent under an older descriptor of the range, or naming none (0): not the current one.
-      store.listener.droppedMessage(
-          fromNode,
-          m.getRangeId(),
-          "range generation " + m.getRangeGeneration() + " < " + r.descriptor.getGeneration());
-      return null;
-    }
     Message msg;
     try {
       msg = RaftMessages.fromProto(m);
-      if (msg.to() != r.replicaId || r.nodeOf(msg.from()) != fromNode) {
+      // From a replica the descriptor places on the sending node (under any generation: a member
+      // that has not applied the latest change yet is Raft's to judge, by its term), or from one
+      // it does not know that names a later generation (its sender knows a newer descriptor).
+      long senderNode = r.nodeOf(msg.from());
+      // (A replica waiting for its first snapshot knows no members but its creator: it takes
+      // whoever leads the range now.)
+      boolean unknownButNewer =
+          senderNode == 0
+              && (m.getRangeGeneration() > r.descriptor.getGeneration() || !r.initialized);
+      if (msg.to() != r.replicaId || (senderNode != fromNode && !unknownButNewer)) {
         store.listener.droppedMessage(
             fromNode, m.getRangeId(), "addressed from " + msg.from() + " to " + msg.to());
         return null;
@@ -46,6 +47,9 @@ final class RaftInbox {
         store.listener.droppedMessage(
             fromNode, m.getRangeId(), "snapshot message without its data");
         return null;
+      }
+      if (unknownButNewer) {
+        r.learnNode(msg.from(), fromNode);
       }
       r.raft.step(msg);
     } catch (IllegalArgumentException e) {

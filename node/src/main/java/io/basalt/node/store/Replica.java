@@ -182,14 +182,27 @@ final class Replica implements StoreRules.NewLeader {
         "range " + d.getRangeId() + " has no replica on node " + nodeId + ": " + d);
   }
 
-  /** The node holding replica {@code id} of this range, or 0 if the descriptor has none. */
+  /**
+   * The node holding replica {@code id} of this range, or 0 if neither the descriptor nor a message
+   * from it under a later generation said.
+   */
   long nodeOf(long id) {
     for (var r : descriptor.getReplicasList()) {
       if (r.getReplicaId() == id) {
         return r.getNodeId();
       }
     }
-    return 0;
+    return learnedNodes.getOrDefault(id, 0L);
+  }
+
+  /**
+   * Replicas not in this replica's descriptor that wrote to it under a later generation, by the
+   * node they wrote from (replica ids are never reused, so an entry never turns wrong).
+   */
+  private final Map<Long, Long> learnedNodes = new HashMap<>(2);
+
+  void learnNode(long replica, long node) {
+    learnedNodes.put(replica, node);
   }
 
   void send(List<Message> messages) {
@@ -618,7 +631,7 @@ final class Replica implements StoreRules.NewLeader {
         // same keys evaluated before would read the state before it.
         if (!store.rules().holdLatchesUntilWritten()) {
           releaseLatches(prop.pending);
-        } else {
+        } else if (prop.command != null) { // (a replica change holds no latches)
           stagedLatches.add(prop.pending);
         }
         Pending p = prop.pending;

@@ -25,7 +25,9 @@ final class ReplicaInvariants {
    */
   static void check(Replica r, Collection<Pending> awaitingWrite) {
     Set<Pending> held = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-    r.proposals.values().forEach(p -> held.add(p.pending()));
+    r.proposals.values().stream()
+        .filter(p -> p.command() != null) // (a replica change takes no latches)
+        .forEach(p -> held.add(p.pending()));
     held.addAll(r.stagedLatches);
     held.addAll(awaitingWrite);
     held.addAll(r.granted);
@@ -77,6 +79,9 @@ final class ReplicaInvariants {
   }
 
   private static String latchedKeys(Pending p) {
+    if (!Commands.isWrite(p.request)) {
+      return "[" + p.request.getRequestCase() + "]"; // (a replica change, not a command)
+    }
     return Commands.latchSpans(p.request).stream()
         .map(sp -> sp.start().toStringUtf8())
         .toList()

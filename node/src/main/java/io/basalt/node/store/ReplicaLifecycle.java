@@ -25,6 +25,20 @@ final class ReplicaLifecycle {
   static Replica replicaFor(
       Store store, long fromNode, long rangeId, long generation, long fromReplica, long toReplica) {
     Replica r = store.replicaMap().get(rangeId);
+    if (r != null && toReplica > r.replicaId) {
+      // A later replica of the range on this node: this one was removed from the range (a node
+      // holds one replica of a range, and a new id is given only once the old one is out) while
+      // it was away, and never applied its removal. Destroyed first (once no write of it is on
+      // its way), then the new one is created.
+      r.removed = true;
+      if (store.writing(r)) {
+        store.listener.droppedMessage(
+            fromNode, rangeId, "replica " + r.replicaId + " is being replaced by " + toReplica);
+        return null;
+      }
+      destroyIfRemoved(store, r);
+      r = null;
+    }
     if (r == null) {
       r = createOnMessage(store, fromNode, rangeId, generation, fromReplica, toReplica);
       if (r != null) {
@@ -96,12 +110,13 @@ final class ReplicaLifecycle {
 
   /**
    * Destroys {@code r}, whose removal from its range is written, in one synced write (see the class
-   * comment), unless it is already gone. No later round took it in: the store skips removed
-   * replicas.
+   * comment), unless it is already gone or a round's batch holding its state is still on its way
+   * (then the write of the last one destroys it: the store takes a removed replica into no later
+   * round, and a batch that reached the engine after the destruction would bring its state back).
    */
   static void destroyIfRemoved(Store store, Replica r) {
-    if (!r.removed || store.replicaMap().get(r.rangeId) != r) {
-      return;
+    if (!r.removed || store.replicaMap().get(r.rangeId) != r || store.writing(r)) {
+      return; // (a later round's batch holding its state is on its way: destroyed after it)
     }
     store.replicaMap().remove(r.rangeId);
     store.dirty.remove(r);

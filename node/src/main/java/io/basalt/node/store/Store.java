@@ -695,11 +695,13 @@ public final class Store {
     }
   }
 
-  /** The state of every replica, for {@code status}. */
+  /** The state of every replica holding its range's data, for {@code status}. */
   public List<ReplicaStatus> status() {
     List<ReplicaStatus> out = new ArrayList<>();
     for (Replica r : replicas.values()) {
-      out.add(r.status());
+      if (r.initialized) { // (a replica waiting for its first snapshot has no range yet)
+        out.add(r.status());
+      }
     }
     return out;
   }
@@ -748,6 +750,37 @@ public final class Store {
     Replica r = replicas.get(rangeId);
     r.raft.campaign();
     dirty.add(r);
+  }
+
+  /** Whether a round's batch holding {@code r}'s state is still on its way to the engine. */
+  boolean writing(Replica r) {
+    for (Batch b : writesInFlight) {
+      for (InFlight f : b.items()) {
+        if (f.replica() == r) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The Raft configuration of this store's replica of a range, as {@link #membershipOf} puts it.
+   */
+  String membership(long rangeId) {
+    var c = replicas.get(rangeId).raft.status().confState();
+    return "voters=" + c.voters() + " learners=" + c.learners();
+  }
+
+  /** The configuration {@code d} describes, as {@link #membership} puts it. */
+  static String membershipOf(RangeDescriptor d) {
+    java.util.TreeSet<Long> voters = new java.util.TreeSet<>();
+    java.util.TreeSet<Long> learners = new java.util.TreeSet<>();
+    for (var r : d.getReplicasList()) {
+      (r.getRole() == io.basalt.api.ReplicaRole.REPLICA_ROLE_LEARNER ? learners : voters)
+          .add(r.getReplicaId());
+    }
+    return "voters=" + voters + " learners=" + learners;
   }
 
   /** Whether this store's replica of a range is its leader (for simulators' faults). */

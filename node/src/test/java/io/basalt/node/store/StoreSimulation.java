@@ -502,6 +502,62 @@ final class StoreSimulation {
   private boolean internalChecks = true;
 
   /** Switches off the per-step check of the stores' own bookkeeping; returns this. */
+  /** Replica changes during the faults (see {@link ReplicaChaos}); null when the run has none. */
+  ReplicaChaos chaos;
+
+  /** Adds replica changes to this run, drawn from their own source seeded from {@code seed}. */
+  StoreSimulation withReplicaChanges(long seed) {
+    chaos = new ReplicaChaos(this, seed);
+    return this;
+  }
+
+  /** Each range's newest descriptor among the running stores (the changes move them on). */
+  private void refreshRanges() {
+    for (int i = 0; i < ranges.size(); i++) {
+      for (int n = 1; n <= nodeCount; n++) {
+        if (nodes[n].running()) {
+          RangeDescriptor d = ReplicaChaos.descriptorOn(nodes[n].store, ranges.get(i).getRangeId());
+          if (d != null && d.getGeneration() > ranges.get(i).getGeneration()) {
+            ranges.set(i, d);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Replicas whose descriptor or Raft configuration is not their range's current one once
+   * everything has settled, described; empty when every replica of every range agrees.
+   */
+  List<String> configurationsDisagree() {
+    refreshRanges();
+    List<String> out = new ArrayList<>();
+    for (RangeDescriptor d : ranges) {
+      for (ReplicaDescriptor r : d.getReplicasList()) {
+        Store s = nodes[(int) r.getNodeId()].store;
+        RangeDescriptor there = ReplicaChaos.descriptorOn(s, d.getRangeId());
+        if (!d.equals(there)) {
+          out.add("range " + d.getRangeId() + " on node " + r.getNodeId() + " has " + there);
+          continue;
+        }
+        String membership = s.membership(d.getRangeId());
+        String expected = Store.membershipOf(d);
+        if (!membership.equals(expected)) {
+          out.add(
+              "range "
+                  + d.getRangeId()
+                  + " on node "
+                  + r.getNodeId()
+                  + ": Raft configuration "
+                  + membership
+                  + ", descriptor "
+                  + expected);
+        }
+      }
+    }
+    return out;
+  }
+
   StoreSimulation withoutInternalChecks() {
     internalChecks = false;
     return this;
@@ -518,7 +574,7 @@ final class StoreSimulation {
     }
   }
 
-  private void at(long time, Runnable action) {
+  void at(long time, Runnable action) {
     events.add(new Event(time, seq++, action));
   }
 
@@ -1229,6 +1285,9 @@ final class StoreSimulation {
       c.next(faultyMs);
     }
     scheduleFault();
+    if (chaos != null) {
+      chaos.start(faultyMs);
+    }
     at(faultyMs, this::healAll);
     runUntil(faultyMs + 3_000);
     if (txns != null) {
@@ -1277,6 +1336,9 @@ final class StoreSimulation {
     if (txns != null) {
       // The final transactions may wait out an abandoned transaction's expiry (TxnSimWorkload).
       runUntil(now + 8_000);
+    }
+    if (chaos != null) {
+      refreshRanges();
     }
   }
 

@@ -57,14 +57,62 @@ class StoreSimulationTest {
     }
   }
 
+  /**
+   * The same clusters, faults and checks with replica changes during the faults ({@link
+   * ReplicaChaos}): learners added on nodes without a replica and caught up by snapshot, promoted,
+   * removed; voters removed; some changes decided from a stale descriptor. After the heal every
+   * replica a range's descriptor names holds that descriptor and the Raft configuration it
+   * describes. {@code -Dbasalt.storesim.changeSeeds=N} runs seeds 1..N (default 100); {@code
+   * -Dbasalt.storesim.changeSeed=S} one seed.
+   */
+  @Test
+  void replicaChangesUnderFaultsKeepEverythingAbove() {
+    String one = System.getProperty("basalt.storesim.changeSeed");
+    long first = one != null ? Long.parseLong(one) : 1;
+    long last = one != null ? first : Long.getLong("basalt.storesim.changeSeeds", 100);
+    long applied = 0;
+    long refused = 0;
+    long installed = 0;
+    for (long seed = first; seed <= last; seed++) {
+      String replay =
+          "replay: bin/test -pl node -am"
+              + " -Dtest=StoreSimulationTest#replicaChangesUnderFaultsKeepEverythingAbove"
+              + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.changeSeed="
+              + seed;
+      StoreSimulation sim = new StoreSimulation(seed).withReplicaChanges(seed);
+      check(sim, seed, replay);
+      assertThat(sim.configurationsDisagree())
+          .as(
+              "seed %d: replicas whose descriptor or configuration is not current\n%s",
+              seed, replay)
+          .isEmpty();
+      applied += sim.chaos.applied;
+      refused += sim.chaos.refused;
+      installed += sim.stats.snapshotsInstalled;
+    }
+    System.out.printf(
+        "store simulation with replica changes, seeds %d..%d: changes applied=%d refused=%d,"
+            + " snapshots installed=%d%n",
+        first, last, applied, refused, installed);
+    if (last - first >= 20) {
+      assertThat(applied).as("replica changes applied").isGreaterThan(last - first);
+      assertThat(refused).as("stale changes refused").isPositive();
+    }
+  }
+
   private static StoreSimulation.Stats runSeed(long seed) {
     String replay =
         "replay: bin/test -pl node -am -Dtest=StoreSimulationTest"
             + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.seed="
             + seed;
-    StoreSimulation sim;
+    StoreSimulation sim = new StoreSimulation(seed);
+    check(sim, seed, replay);
+    return sim.stats;
+  }
+
+  /** Runs {@code sim} for 8 s of faults with 6 clients and asserts every check. */
+  private static void check(StoreSimulation sim, long seed, String replay) {
     try {
-      sim = new StoreSimulation(seed);
       sim.run(8_000, 6);
     } catch (RuntimeException | AssertionError e) {
       throw new AssertionError("seed " + seed + " failed: " + e + "\n" + replay, e);
@@ -89,6 +137,5 @@ class StoreSimulationTest {
     assertThat(sim.definiteFailuresApplied())
         .as("seed %d: writes failed for certain that were applied\n%s", seed, replay)
         .isEmpty();
-    return sim.stats;
   }
 }

@@ -1,0 +1,277 @@
+package io.basalt.node.server;
+
+import io.basalt.api.ChangeReplicasRequest;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaChangeType;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.RequestHeader;
+import io.basalt.api.StatusRequest;
+import io.basalt.api.StatusResponse;
+import io.basalt.api.TransferLeaderRequest;
+import io.basalt.api.UpdateRangeDirectoryRequest;
+import io.basalt.node.cli.WireClient;
+import io.basalt.placement.PlacementPolicy;
+import io.basalt.placement.PlacementPolicy.Operation;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The placement driver (DESIGN.md, "Placement"): on the node leading the meta range, every pass
+ * asks each known node for its status, decides with {@link PlacementPolicy} what to change, sends
+ * each replica change or leadership transfer to the range's leader, and records changed descriptors
+ * in the range directory. Its state is soft: a driver that starts (on a new meta leader) takes
+ * every node as heard from at its start, so it replaces nobody's replicas before a full dead
+ * timeout has passed. The data plane does not depend on it.
+ */
+final class PlacementDriver {
+  private static final Logger log = LoggerFactory.getLogger(PlacementDriver.class);
+  private static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
+
+  /** Directory updates sent in one pass at most (a new driver records every range once). */
+  private static final int DIRECTORY_UPDATES_PER_PASS = 64;
+
+  private final long selfId;
+  private final Supplier<Map<Long, String>> knownNodes;
+  private final PlacementPolicy.Options options;
+  private final LongSupplier millis;
+
+  /** When this node began driving (-1: it does not lead the meta range). */
+  private long startedMillis = -1;
+
+  private final Map<Long, Long> lastHeard = new HashMap<>();
+
+  /** The generation of each range's descriptor this driver knows the directory holds. */
+  private final Map<Long, Long> recorded = new HashMap<>();
+
+  private final Map<String, WireClient> clients = new HashMap<>();
+  private List<Long> lastUnavailable = List.of();
+  private List<Long> lastUnderReplicated = List.of();
+
+  PlacementDriver(
+      long selfId,
+      Supplier<Map<Long, String>> knownNodes,
+      PlacementPolicy.Options options,
+      LongSupplier millis) {
+    this.selfId = selfId;
+    this.knownNodes = knownNodes;
+    this.options = options;
+    this.millis = millis;
+  }
+
+  /** One pass; never throws (a failed pass is logged, and the next one starts afresh). */
+  void pass() {
+    try {
+      passOnce();
+    } catch (RuntimeException e) {
+      log.warn("placement pass failed: {}", e.toString());
+    }
+  }
+
+  private void passOnce() {
+    Map<Long, String> known = new TreeMap<>(knownNodes.get());
+    long now = millis.getAsLong();
+    StatusResponse self = status(known.get(selfId));
+    if (self == null || !leads(self, KeySpace.META_RANGE_ID)) {
+      if (startedMillis >= 0) {
+        log.info("placement driver stops on node {}: it no longer leads the meta range", selfId);
+      }
+      startedMillis = -1;
+      lastHeard.clear();
+      recorded.clear();
+      return;
+    }
+    if (startedMillis < 0) {
+      startedMillis = now;
+      log.info("placement driver starts on node {}", selfId);
+    }
+    Map<Long, StatusResponse> statuses = new TreeMap<>();
+    statuses.put(selfId, self);
+    for (Map.Entry<Long, String> e : known.entrySet()) {
+      lastHeard.putIfAbsent(e.getKey(), now); // first seen now: no repair for a dead timeout
+      if (e.getKey() != selfId) {
+        StatusResponse s = status(e.getValue());
+        if (s != null && s.getNode().getNodeId() == e.getKey()) {
+          statuses.put(e.getKey(), s);
+        }
+      }
+    }
+    statuses.keySet().forEach(id -> lastHeard.put(id, now));
+
+    Map<Long, RangeDescriptor> newest = new TreeMap<>();
+    Map<Long, Long> leaders = new HashMap<>();
+    Map<Long, Set<Long>> holders = new HashMap<>();
+    statuses.forEach((node, s) -> {
+      for (ReplicaStatus r : s.getReplicasList()) {
+        RangeDescriptor d = r.getRange();
+        newest.merge(d.getRangeId(), d, (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
+        holders.computeIfAbsent(d.getRangeId(), k -> new HashSet<>()).add(node);
+        if (r.getRole().equals("LEADER")) {
+          leaders.put(d.getRangeId(), node);
+        }
+      }
+    });
+    List<PlacementPolicy.RangeView> views = new ArrayList<>();
+    newest.forEach((id, d) -> {
+      Set<Long> caughtUp = new HashSet<>();
+      for (ReplicaDescriptor r : d.getReplicasList()) {
+        if (r.getRole() == ReplicaRole.REPLICA_ROLE_LEARNER
+            && holders.getOrDefault(id, Set.of()).contains(r.getNodeId())) {
+          caughtUp.add(r.getNodeId()); // (a learner reports its range once its snapshot is in)
+        }
+      }
+      views.add(new PlacementPolicy.RangeView(d, leaders.getOrDefault(id, 0L), caughtUp));
+    });
+    PlacementPolicy.Decision decision =
+        PlacementPolicy.decide(
+            new PlacementPolicy.ClusterView(now, startedMillis, Map.copyOf(lastHeard), views),
+            options);
+    report(decision);
+    String metaLeader = known.get(selfId);
+    int updates = 0;
+    for (RangeDescriptor d : newest.values()) {
+      if (updates < DIRECTORY_UPDATES_PER_PASS
+          && d.getGeneration() > recorded.getOrDefault(d.getRangeId(), 0L)) {
+        updates++;
+        record(metaLeader, d);
+      }
+    }
+    for (Operation op : decision.operations()) {
+      Long leader = leaders.get(op.range().getRangeId());
+      if (leader != null && known.containsKey(leader)) {
+        execute(op, known.get(leader), metaLeader);
+      }
+    }
+  }
+
+  private void report(PlacementPolicy.Decision d) {
+    if (!d.unavailable().equals(lastUnavailable)) {
+      if (!d.unavailable().isEmpty()) {
+        log.warn("ranges without a live majority of voters (left alone): {}", d.unavailable());
+      }
+      lastUnavailable = d.unavailable();
+    }
+    if (!d.underReplicated().equals(lastUnderReplicated)) {
+      log.info(
+          "under-replicated ranges: {}{}",
+          d.underReplicated(),
+          d.deadNodes().isEmpty() ? "" : " (dead nodes " + d.deadNodes() + ")");
+      lastUnderReplicated = d.underReplicated();
+    }
+  }
+
+  private void execute(Operation op, String leaderAddress, String metaLeader) {
+    RangeDescriptor d = op.range();
+    KvRequest.Builder req =
+        KvRequest.newBuilder().setHeader(RequestHeader.newBuilder().setRangeId(d.getRangeId()));
+    String what;
+    switch (op) {
+      case PlacementPolicy.AddLearner a -> {
+        req.setChangeReplicas(change(ReplicaChangeType.REPLICA_CHANGE_ADD_LEARNER, a.nodeId(), d));
+        what = "add a learner on node " + a.nodeId();
+      }
+      case PlacementPolicy.Promote p -> {
+        req.setChangeReplicas(change(ReplicaChangeType.REPLICA_CHANGE_PROMOTE, p.nodeId(), d));
+        what = "promote the learner on node " + p.nodeId();
+      }
+      case PlacementPolicy.Remove r -> {
+        req.setChangeReplicas(change(ReplicaChangeType.REPLICA_CHANGE_REMOVE, r.nodeId(), d));
+        what = "remove the replica on node " + r.nodeId();
+      }
+      case PlacementPolicy.TransferLeader t -> {
+        req.setTransferLeader(TransferLeaderRequest.newBuilder().setNodeId(t.nodeId()));
+        what = "move the leadership to node " + t.nodeId();
+      }
+    }
+    KvResponse r = call(leaderAddress, req.build());
+    if (r == null || r.hasError()) {
+      log.info(
+          "placement: range {}: {} not done: {}",
+          d.getRangeId(),
+          what,
+          r == null ? "no answer" : r.getError().toString().replace('\n', ' '));
+      return;
+    }
+    log.info("placement: range {}: {}", d.getRangeId(), what);
+    if (r.hasChangeReplicas()) {
+      record(metaLeader, r.getChangeReplicas().getRange());
+    }
+  }
+
+  private static ChangeReplicasRequest change(
+      ReplicaChangeType type, long node, RangeDescriptor d) {
+    return ChangeReplicasRequest.newBuilder()
+        .setType(type)
+        .setNodeId(node)
+        .setExpectedGeneration(d.getGeneration())
+        .build();
+  }
+
+  /** Records {@code d} in the range directory (through the meta range's leader, this node). */
+  private void record(String metaLeader, RangeDescriptor d) {
+    KvResponse r =
+        call(
+            metaLeader,
+            KvRequest.newBuilder()
+                .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
+                .setUpdateRangeDirectory(UpdateRangeDirectoryRequest.newBuilder().setRange(d))
+                .build());
+    if (r != null && !r.hasError()) {
+      recorded.merge(d.getRangeId(), d.getGeneration(), Math::max);
+    }
+  }
+
+  private static boolean leads(StatusResponse s, long rangeId) {
+    return s.getReplicasList().stream()
+        .anyMatch(r -> r.getRange().getRangeId() == rangeId && r.getRole().equals("LEADER"));
+  }
+
+  private StatusResponse status(String address) {
+    if (address == null) {
+      return null;
+    }
+    KvResponse r =
+        call(address, KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+    return r == null || !r.hasStatus() ? null : r.getStatus();
+  }
+
+  /** One call on a cached connection (made again once if it broke); null if unanswered. */
+  private KvResponse call(String address, KvRequest request) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+      WireClient c = clients.get(address);
+      try {
+        if (c == null) {
+          c = WireClient.connect(address, CALL_TIMEOUT);
+          clients.put(address, c);
+        }
+        return c.call(request);
+      } catch (UncheckedIOException e) {
+        if (c != null) {
+          c.close();
+        }
+        clients.remove(address);
+      }
+    }
+    return null;
+  }
+
+  void close() {
+    clients.values().forEach(WireClient::close);
+    clients.clear();
+  }
+}

@@ -1,0 +1,153 @@
+package io.basalt.node.process;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.StatusResponse;
+import io.basalt.client.BasaltClient;
+import io.basalt.client.KeyValue;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The placement driver on real processes: a node killed for good has its replicas re-created on the
+ * others within the dead timeout and a bound, while clients keep writing; afterwards every
+ * acknowledged write reads back, and a full scan through the range directory returns every key
+ * once.
+ */
+class PlacementProcessTest {
+  @Test
+  void aDeadNodesReplicasAreReplacedAndNothingAcknowledgedIsLost() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("placement", 4, 50)) {
+      for (int n = 1; n <= 4; n++) {
+        cluster.setExtraArgs(n, List.of("--time-until-dead=10s"));
+      }
+      cluster.startAll();
+      cluster.init(6, 3); // on nodes 1, 2 and 3; node 4 is spare
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      List<Thread> writers = new ArrayList<>();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        for (int t = 0; t < 2; t++) {
+          int writer = t;
+          writers.add(
+              Thread.ofPlatform()
+                  .start(() -> {
+                    for (int i = 0; !stop.get(); i++) {
+                      // Keys over the whole first byte, so that every data range gets some.
+                      String key = (char) ('A' + (i * 7 + writer) % 58) + "-" + writer + "-" + i;
+                      String value = "v" + i;
+                      try {
+                        client.put(bytes(key), bytes(value));
+                        acknowledged.put(key, value);
+                      } catch (RuntimeException e) {
+                        failures.incrementAndGet();
+                      }
+                    }
+                  }));
+        }
+        ProcessCluster.await(
+            () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
+        int victim = 2;
+        long killedAt = System.nanoTime();
+        cluster.kill(victim);
+        ProcessCluster.await(
+            () -> fullyReplicatedWithout(cluster, victim),
+            "every range back to 3 voters on live nodes",
+            Duration.ofSeconds(70));
+        long repairMillis = (System.nanoTime() - killedAt) / 1_000_000;
+        System.out.printf(
+            "every range had 3 voters on live nodes %d ms after node %d was killed"
+                + " (dead timeout 10 s)%n",
+            repairMillis, victim);
+        int before = acknowledged.size();
+        ProcessCluster.await(
+            () -> acknowledged.size() > before + 100,
+            "writes go on after the repair",
+            Duration.ofSeconds(30));
+        stop.set(true);
+        for (Thread w : writers) {
+          w.join();
+        }
+        System.out.printf(
+            "%d writes acknowledged, %d failed (in flight at the kill, or retried out)%n",
+            acknowledged.size(), failures.get());
+        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
+          byte[] v = client.get(bytes(e.getKey()));
+          assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
+              .as("acknowledged %s", e.getKey())
+              .isEqualTo(e.getValue());
+        }
+        Map<String, Integer> seen = new TreeMap<>();
+        for (KeyValue kv : client.scan(new byte[0], new byte[0])) {
+          seen.merge(new String(kv.key(), StandardCharsets.UTF_8), 1, Integer::sum);
+        }
+        assertThat(seen.values()).as("each key once").allMatch(c -> c == 1);
+        assertThat(seen.keySet()).containsAll(acknowledged.keySet());
+      }
+    }
+  }
+
+  /**
+   * Whether every range, as the live nodes report it, has exactly 3 voters, none on {@code dead},
+   * no learner, and a leader.
+   */
+  private static boolean fullyReplicatedWithout(ProcessCluster cluster, int dead) {
+    Map<Long, RangeDescriptor> newest = new TreeMap<>();
+    Set<Long> led = new java.util.HashSet<>();
+    for (int n = 1; n <= cluster.size; n++) {
+      if (n == dead) {
+        continue;
+      }
+      Optional<StatusResponse> s = cluster.status(n);
+      if (s.isEmpty()) {
+        return false;
+      }
+      for (ReplicaStatus r : s.get().getReplicasList()) {
+        newest.merge(
+            r.getRange().getRangeId(),
+            r.getRange(),
+            (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
+        if (r.getRole().equals("LEADER")) {
+          led.add(r.getRange().getRangeId());
+        }
+      }
+    }
+    if (newest.size() < 7) {
+      return false;
+    }
+    for (RangeDescriptor d : newest.values()) {
+      List<ReplicaDescriptor> rs = d.getReplicasList();
+      if (rs.size() != 3
+          || rs.stream().anyMatch(r -> r.getNodeId() == dead)
+          || rs.stream().anyMatch(r -> r.getRole() != ReplicaRole.REPLICA_ROLE_VOTER)
+          || !led.contains(d.getRangeId())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

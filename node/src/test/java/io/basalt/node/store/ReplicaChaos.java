@@ -1,0 +1,138 @@
+package io.basalt.node.store;
+
+import io.basalt.api.ChangeReplicasRequest;
+import io.basalt.api.KvRequest;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaChangeType;
+import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.RequestHeader;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Replica changes under the simulation's faults: every few hundred milliseconds of the faulty
+ * period, a random range's leader is asked to add a learner on a node without a replica, promote or
+ * remove a learner, or remove a voter that is not its own, decided from the descriptor it holds (so
+ * some are refused as stale). Draws from its own random source, so it changes nothing of a seed's
+ * run but what the changes themselves cause.
+ */
+final class ReplicaChaos {
+  private final StoreSimulation sim;
+  private final SplittableRandom random;
+  long proposed;
+  long applied;
+  long refused;
+
+  ReplicaChaos(StoreSimulation sim, long seed) {
+    this.sim = sim;
+    this.random = new SplittableRandom(seed ^ 0x5EA7C4A05L);
+  }
+
+  void start(long untilMs) {
+    sim.at(sim.now + 200 + random.nextInt(300), () -> step(untilMs));
+  }
+
+  private void step(long untilMs) {
+    if (sim.now >= untilMs) {
+      return;
+    }
+    tryChange();
+    sim.at(sim.now + 100 + random.nextInt(500), () -> step(untilMs));
+  }
+
+  private void tryChange() {
+    int index = random.nextInt(sim.ranges.size());
+    long rangeId = sim.ranges.get(index).getRangeId();
+    StoreSimulation.SimNode leader = null;
+    for (int i = 1; i <= sim.nodeCount; i++) {
+      StoreSimulation.SimNode n = sim.nodes[i];
+      if (n.running() && n.store.isLeader(rangeId)) {
+        leader = n;
+      }
+    }
+    if (leader == null) {
+      return;
+    }
+    RangeDescriptor d = descriptorOn(leader.store, rangeId);
+    if (d == null) {
+      return;
+    }
+    List<ReplicaDescriptor> learners = new ArrayList<>();
+    List<Long> otherVoters = new ArrayList<>();
+    List<Long> holders = new ArrayList<>();
+    for (ReplicaDescriptor r : d.getReplicasList()) {
+      holders.add(r.getNodeId());
+      if (r.getRole() == ReplicaRole.REPLICA_ROLE_LEARNER) {
+        learners.add(r);
+      } else if (r.getNodeId() != leader.id) {
+        otherVoters.add(r.getNodeId());
+      }
+    }
+    List<Long> spare = new ArrayList<>();
+    for (long n = 1; n <= sim.nodeCount; n++) {
+      if (!holders.contains(n)) {
+        spare.add(n);
+      }
+    }
+    ReplicaChangeType type;
+    long node;
+    if (!learners.isEmpty()) {
+      node = learners.get(0).getNodeId();
+      type =
+          random.nextInt(4) == 0
+              ? ReplicaChangeType.REPLICA_CHANGE_REMOVE
+              : ReplicaChangeType.REPLICA_CHANGE_PROMOTE;
+    } else if (otherVoters.size() + 1 > sim.replication
+        || (spare.isEmpty() && otherVoters.size() >= 2 && random.nextInt(3) == 0)) {
+      node = otherVoters.get(random.nextInt(otherVoters.size()));
+      type = ReplicaChangeType.REPLICA_CHANGE_REMOVE;
+    } else if (!spare.isEmpty()) {
+      node = spare.get(random.nextInt(spare.size()));
+      type = ReplicaChangeType.REPLICA_CHANGE_ADD_LEARNER;
+    } else {
+      return;
+    }
+    // Now and then decided from a descriptor one generation old, as a driver with a stale view.
+    long generation = d.getGeneration() - (random.nextInt(10) == 0 ? 1 : 0);
+    KvRequest request =
+        KvRequest.newBuilder()
+            .setHeader(RequestHeader.newBuilder().setRangeId(rangeId))
+            .setChangeReplicas(
+                ChangeReplicasRequest.newBuilder()
+                    .setType(type)
+                    .setNodeId(node)
+                    .setExpectedGeneration(generation))
+            .build();
+    proposed++;
+    leader.store.submit(
+        request,
+        response -> {
+          if (response.hasChangeReplicas()) {
+            applied++;
+            RangeDescriptor next = response.getChangeReplicas().getRange();
+            for (int i = 0; i < sim.ranges.size(); i++) {
+              if (sim.ranges.get(i).getRangeId() == rangeId
+                  && sim.ranges.get(i).getGeneration() < next.getGeneration()) {
+                sim.ranges.set(i, next);
+              }
+            }
+          } else {
+            refused++;
+          }
+        });
+    leader.store.process();
+  }
+
+  /** The descriptor of range {@code rangeId} on {@code store}, or null if it holds none. */
+  static RangeDescriptor descriptorOn(Store store, long rangeId) {
+    for (ReplicaStatus s : store.status()) {
+      if (s.getRange().getRangeId() == rangeId) {
+        return s.getRange();
+      }
+    }
+    return null;
+  }
+}
