@@ -62,12 +62,15 @@ public final class PlacementPolicy {
    *
    * @param nowMillis the time of this pass
    * @param startedMillis when this driver started (it repairs nothing within a dead timeout of it)
-   * @param lastHeardMillis each known node, and when it last answered the driver
+   * @param knownNodes every node of the cluster
+   * @param lastHeardMillis when each node that answered the driver last did (a node that never
+   *     answered is silent since the driver started)
    * @param ranges every range
    */
   public record ClusterView(
       long nowMillis,
       long startedMillis,
+      Set<Long> knownNodes,
       Map<Long, Long> lastHeardMillis,
       List<RangeView> ranges) {}
 
@@ -108,15 +111,17 @@ public final class PlacementPolicy {
     Set<Long> dead = new HashSet<>();
     Set<Long> live = new HashSet<>();
     boolean watchedLongEnough = view.nowMillis() - view.startedMillis() >= o.deadAfterMillis();
-    view.lastHeardMillis()
-        .forEach((node, heard) -> {
-          long silent = view.nowMillis() - heard;
-          if (silent < o.liveWithinMillis()) {
-            live.add(node);
-          } else if (silent >= o.deadAfterMillis() && watchedLongEnough) {
-            dead.add(node);
-          }
-        });
+    Set<Long> known = new java.util.TreeSet<>(view.knownNodes());
+    known.addAll(view.lastHeardMillis().keySet());
+    for (long node : known) {
+      Long heard = view.lastHeardMillis().get(node);
+      long silent = view.nowMillis() - (heard == null ? view.startedMillis() : heard);
+      if (heard != null && silent < o.liveWithinMillis()) {
+        live.add(node); // (only a node that answered is up)
+      } else if (silent >= o.deadAfterMillis() && watchedLongEnough) {
+        dead.add(node);
+      }
+    }
     Map<Long, Integer> replicasOn = new TreeMap<>();
     Map<Long, Integer> leadersOn = new TreeMap<>();
     for (long n : live) {
@@ -182,26 +187,33 @@ public final class PlacementPolicy {
       Map<Long, Integer> replicasOn,
       Options o) {
     RangeDescriptor d = r.descriptor();
-    for (ReplicaDescriptor l : role(r, ReplicaRole.REPLICA_ROLE_LEARNER)) {
-      if (dead.contains(l.getNodeId())) {
-        return new Remove(d, l.getNodeId());
+    List<ReplicaDescriptor> learners = role(r, ReplicaRole.REPLICA_ROLE_LEARNER);
+    for (ReplicaDescriptor l : learners) {
+      if (!live.contains(l.getNodeId())) {
+        return new Remove(d, l.getNodeId()); // its node stopped answering: added again later
       }
-      if (r.caughtUpLearners().contains(l.getNodeId()) && live.contains(l.getNodeId())) {
+    }
+    for (ReplicaDescriptor l : learners) {
+      if (r.caughtUpLearners().contains(l.getNodeId())) {
         return new Promote(d, l.getNodeId());
       }
-      return null; // a learner catching up: wait for it
+    }
+    if (!learners.isEmpty()) {
+      return null; // learners catching up: wait for them
     }
     if (healthyVoters < o.replicas()) {
       long target = leastLoaded(d, live, replicasOn);
       return target == 0 ? null : new AddLearner(d, target);
     }
     if (voters.size() > o.replicas()) {
-      // One too many (a dead voter replaced, or a move half done): drop a dead one first, else the
-      // voter on the most loaded node.
+      // Too many (a dead voter replaced, or a move half done): drop one that does not answer
+      // first (dead before merely silent), else the voter on the most loaded node, if the live
+      // voters left are still a majority.
       ReplicaDescriptor victim =
           voters.stream()
               .filter(v -> dead.contains(v.getNodeId()))
               .findFirst()
+              .or(() -> voters.stream().filter(v -> !live.contains(v.getNodeId())).findFirst())
               .orElseGet(() ->
                   voters.stream()
                       .max(
@@ -209,6 +221,11 @@ public final class PlacementPolicy {
                                   replicasOn.getOrDefault(v.getNodeId(), 0))
                               .thenComparingLong(ReplicaDescriptor::getNodeId))
                       .orElseThrow());
+      long liveLeft =
+          voters.stream().filter(v -> v != victim && live.contains(v.getNodeId())).count();
+      if (liveLeft * 2 <= voters.size() - 1) {
+        return null; // removing it would leave no live majority
+      }
       if (victim.getNodeId() == r.leaderNode()) {
         for (ReplicaDescriptor v : voters) {
           if (v.getNodeId() != victim.getNodeId() && live.contains(v.getNodeId())) {

@@ -48,7 +48,8 @@ class PlacementPolicyTest {
   }
 
   private static Decision decide(Map<Long, Long> heard, long started, RangeView... ranges) {
-    return PlacementPolicy.decide(new ClusterView(NOW, started, heard, List.of(ranges)), OPTIONS);
+    return PlacementPolicy.decide(
+        new ClusterView(NOW, started, heard.keySet(), heard, List.of(ranges)), OPTIONS);
   }
 
   private static RangeView view(RangeDescriptor d, long leader, Long... caughtUp) {
@@ -161,5 +162,44 @@ class PlacementPolicyTest {
     // Spread over the two spare nodes, not all on one.
     assertThat(d.operations().stream().map(Operation::nodeId).distinct())
         .containsExactlyInAnyOrder(4L, 5L);
+  }
+
+  @Test
+  void aNodeThatNeverAnsweredGetsNoReplicaAndNoLeadership() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3);
+    List<RangeView> ranges = new ArrayList<>();
+    for (long id = 1; id <= 6; id++) {
+      ranges.add(view(range(id, 1, 2, 3), 1));
+    }
+    // Node 4 is known but has never answered this driver.
+    Decision d =
+        PlacementPolicy.decide(
+            new ClusterView(NOW, NOW - 1_000, Set.of(1L, 2L, 3L, 4L), heard, ranges), OPTIONS);
+    assertThat(d.operations()).noneMatch(op -> op.nodeId() == 4);
+    // Silent since the driver started, for longer than the dead timeout: dead.
+    Decision later =
+        PlacementPolicy.decide(
+            new ClusterView(NOW, NOW - 20_000, Set.of(1L, 2L, 3L, 4L), heard, ranges), OPTIONS);
+    assertThat(later.deadNodes()).containsExactly(4L);
+  }
+
+  @Test
+  void aLearnerWhoseNodeStoppedAnsweringIsRemovedRatherThanWaitedFor() {
+    Map<Long, Long> heard = heard(5_000, 4, 1, 2, 3, 4); // node 4 silent 5 s: not dead, not up
+    RangeDescriptor withLearner = range(2, 1, 2, 3, -4);
+    assertThat(decide(heard, 0, view(withLearner, 1)).operations())
+        .containsExactly(new Remove(withLearner, 4));
+  }
+
+  @Test
+  void aSurplusVoterThatDoesNotAnswerGoesBeforeALiveOne() {
+    // Five voters, two of them silent (not dead yet): removing a live one would leave 2 of 4 live.
+    Map<Long, Long> heard = new HashMap<>(heard(0, 0, 1, 2, 3, 4, 5));
+    heard.put(4L, NOW - 5_000);
+    heard.put(5L, NOW - 5_000);
+    RangeDescriptor five = range(2, 1, 2, 3, 4, 5);
+    assertThat(decide(heard, 0, view(five, 1)).operations()).containsExactly(new Remove(five, 4));
+    RangeDescriptor four = range(2, 1, 2, 3, 5);
+    assertThat(decide(heard, 0, view(four, 1)).operations()).containsExactly(new Remove(four, 5));
   }
 }

@@ -17,6 +17,18 @@ record Listeners(StoreListener first, StoreListener second) implements StoreList
   }
 
   @Override
+  public void replicasChanged(long rangeId, io.basalt.api.RangeDescriptor descriptor) {
+    first.replicasChanged(rangeId, descriptor);
+    second.replicasChanged(rangeId, descriptor);
+  }
+
+  @Override
+  public void replicaDestroyed(long rangeId, long replicaId) {
+    first.replicaDestroyed(rangeId, replicaId);
+    second.replicaDestroyed(rangeId, replicaId);
+  }
+
+  @Override
   public void raftStateWritten(long nanos, int ranges, boolean synced) {
     first.raftStateWritten(nanos, ranges, synced);
     second.raftStateWritten(nanos, ranges, synced);

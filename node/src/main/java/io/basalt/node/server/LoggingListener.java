@@ -79,4 +79,22 @@ final class LoggingListener implements StoreListener {
       log.info("node {} created a replica of range {}", nodeId, rangeId);
     }
   }
+
+  @Override
+  public void replicasChanged(long rangeId, io.basalt.api.RangeDescriptor descriptor) {
+    StringBuilder b = new StringBuilder();
+    for (var r : descriptor.getReplicasList()) {
+      b.append(b.isEmpty() ? "" : ", ")
+          .append("node ")
+          .append(r.getNodeId())
+          .append(
+              r.getRole() == io.basalt.api.ReplicaRole.REPLICA_ROLE_LEARNER ? " (learner)" : "");
+    }
+    log.info("range {} generation {}: replicas on {}", rangeId, descriptor.getGeneration(), b);
+  }
+
+  @Override
+  public void replicaDestroyed(long rangeId, long replicaId) {
+    log.info("node {} destroyed its replica of range {}, removed from the range", nodeId, rangeId);
+  }
 }

@@ -103,7 +103,6 @@ final class PlacementDriver {
     Map<Long, StatusResponse> statuses = new TreeMap<>();
     statuses.put(selfId, self);
     for (Map.Entry<Long, String> e : known.entrySet()) {
-      lastHeard.putIfAbsent(e.getKey(), now); // first seen now: no repair for a dead timeout
       if (e.getKey() != selfId) {
         StatusResponse s = status(e.getValue());
         if (s != null && s.getNode().getNodeId() == e.getKey()) {
@@ -115,12 +114,13 @@ final class PlacementDriver {
 
     Map<Long, RangeDescriptor> newest = new TreeMap<>();
     Map<Long, Long> leaders = new HashMap<>();
-    Map<Long, Set<Long>> holders = new HashMap<>();
+    // What each node reports of each range (a replica reports its range once its snapshot is in).
+    Map<Long, Map<Long, RangeDescriptor>> reported = new HashMap<>();
     statuses.forEach((node, s) -> {
       for (ReplicaStatus r : s.getReplicasList()) {
         RangeDescriptor d = r.getRange();
         newest.merge(d.getRangeId(), d, (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
-        holders.computeIfAbsent(d.getRangeId(), k -> new HashSet<>()).add(node);
+        reported.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, d);
         if (r.getRole().equals("LEADER")) {
           leaders.put(d.getRangeId(), node);
         }
@@ -130,16 +130,21 @@ final class PlacementDriver {
     newest.forEach((id, d) -> {
       Set<Long> caughtUp = new HashSet<>();
       for (ReplicaDescriptor r : d.getReplicasList()) {
+        RangeDescriptor there = reported.getOrDefault(id, Map.of()).get(r.getNodeId());
         if (r.getRole() == ReplicaRole.REPLICA_ROLE_LEARNER
-            && holders.getOrDefault(id, Set.of()).contains(r.getNodeId())) {
-          caughtUp.add(r.getNodeId()); // (a learner reports its range once its snapshot is in)
+            && there != null
+            && there.getReplicasList().stream()
+                .anyMatch(
+                    x -> x.getNodeId() == r.getNodeId() && x.getReplicaId() == r.getReplicaId())) {
+          caughtUp.add(r.getNodeId()); // this learner, not an older replica of the node's
         }
       }
       views.add(new PlacementPolicy.RangeView(d, leaders.getOrDefault(id, 0L), caughtUp));
     });
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
-            new PlacementPolicy.ClusterView(now, startedMillis, Map.copyOf(lastHeard), views),
+            new PlacementPolicy.ClusterView(
+                now, startedMillis, known.keySet(), Map.copyOf(lastHeard), views),
             options);
     report(decision);
     String metaLeader = known.get(selfId);

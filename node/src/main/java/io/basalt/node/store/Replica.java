@@ -321,6 +321,9 @@ final class Replica implements StoreRules.NewLeader {
    */
   boolean initialized = true;
 
+  /** Set when a first snapshot is staged: {@link #initialized} once its batch is written. */
+  boolean initializedWhenWritten;
+
   /** Releases {@code p}'s latches (or its place in their queue); grants them to waiters. */
   void releaseLatches(Pending p) {
     granted.addAll(latches.release(p));
@@ -647,6 +650,9 @@ final class Replica implements StoreRules.NewLeader {
         } else if (applied.isPresent()) {
           answer = parseResult(applied.get().result());
           until = Commands.writtenUpTo(command);
+        } else if (prop.command == null) {
+          // A replica change whose entry a snapshot covered: its descriptor says if it applied.
+          answer = Errors.timeout("the replica change's entry was covered by a snapshot");
         } else {
           answer = answerAfterSnapshot(p); // our entry, already in a snapshot's data
           until = clockWaits.appliedUpTo();

@@ -107,4 +107,42 @@ final class ReplicaInvariants {
     b.append(" awaitingReady=").append(r.awaitingLeaderReady.size());
     return b.toString();
   }
+
+  /**
+   * Checks what holds across a store's replicas: no two that hold data overlap, and none has an id
+   * below its range's tombstone here.
+   *
+   * @throws IllegalStateException naming the ranges if not
+   */
+  static void checkStore(Store store) {
+    List<Replica> initialized = new java.util.ArrayList<>();
+    for (Replica r : store.replicaMap().values()) {
+      long floor = StoreRecords.readTombstone(store.engine, r.rangeId);
+      if (r.replicaId < floor) {
+        throw new IllegalStateException(
+            "node "
+                + store.nodeId()
+                + " holds replica "
+                + r.replicaId
+                + " of range "
+                + r.rangeId
+                + " below its tombstone "
+                + floor);
+      }
+      if (r.initialized) {
+        for (Replica other : initialized) {
+          if (ReplicaLifecycle.overlap(r.descriptor, other.descriptor)) {
+            throw new IllegalStateException(
+                "node "
+                    + store.nodeId()
+                    + " holds overlapping replicas of ranges "
+                    + other.rangeId
+                    + " and "
+                    + r.rangeId);
+          }
+        }
+        initialized.add(r);
+      }
+    }
+  }
 }

@@ -31,7 +31,7 @@ final class ReplicaLifecycle {
       // it was away, and never applied its removal. Destroyed first (once no write of it is on
       // its way), then the new one is created.
       r.removed = true;
-      if (store.writing(r)) {
+      if (store.writing(r) && store.rules().destroyAfterLastWrite()) {
         store.listener.droppedMessage(
             fromNode, rangeId, "replica " + r.replicaId + " is being replaced by " + toReplica);
         return null;
@@ -55,12 +55,16 @@ final class ReplicaLifecycle {
    */
   private static Replica createOnMessage(
       Store store, long fromNode, long rangeId, long generation, long fromReplica, long toReplica) {
-    if (rangeId <= 0 || fromReplica <= 0 || toReplica <= 0 || store.identity().isEmpty()) {
+    if (rangeId <= 0
+        || fromReplica <= 0
+        || toReplica <= 0
+        || store.identity().isEmpty()
+        || store.address(fromNode) == null) { // (only a node of the cluster adds a replica here)
       store.listener.droppedMessage(fromNode, rangeId, "no replica of this range here");
       return null;
     }
     long floor = StoreRecords.readTombstone(store.engine, rangeId);
-    if (toReplica < floor) {
+    if (toReplica < floor && store.rules().checkTombstones()) {
       store.listener.droppedMessage(
           fromNode,
           rangeId,
@@ -115,16 +119,36 @@ final class ReplicaLifecycle {
    * round, and a batch that reached the engine after the destruction would bring its state back).
    */
   static void destroyIfRemoved(Store store, Replica r) {
-    if (!r.removed || store.replicaMap().get(r.rangeId) != r || store.writing(r)) {
+    if (!r.removed
+        || store.replicaMap().get(r.rangeId) != r
+        || (store.writing(r) && store.rules().destroyAfterLastWrite())) {
       return; // (a later round's batch holding its state is on its way: destroyed after it)
     }
     store.replicaMap().remove(r.rangeId);
     store.dirty.remove(r);
     WriteBatch batch = new WriteBatch();
     r.storage.destroy(batch);
-    StoreRecords.stageDestroy(batch, r.descriptor, r.replicaId);
+    StoreRecords.stageDestroy(batch, r.descriptor, r.initialized, r.replicaId + 1);
     store.engine.write(batch, true);
     r.snapshots.cancelOutgoing();
     store.listener.replicaDestroyed(r.rangeId, r.replicaId);
+  }
+
+  /**
+   * Destroys, at start, a replica whose written descriptor no longer names this node (it applied
+   * its removal, and the process stopped before the destruction): its data, range-local and Raft
+   * state, with a tombstone at the descriptor's next replica id (any later replica here gets one at
+   * or above it).
+   */
+  static void destroyOnLoad(Store store, RangeDescriptor d) {
+    WriteBatch batch = new WriteBatch();
+    new io.basalt.range.raft.EngineRaftStorage(store.engine, d.getRangeId()).destroy(batch);
+    long tombstone = d.getNextReplicaId();
+    for (ReplicaDescriptor r : d.getReplicasList()) {
+      tombstone = Math.max(tombstone, r.getReplicaId() + 1);
+    }
+    StoreRecords.stageDestroy(batch, d, true, tombstone);
+    store.engine.write(batch, true);
+    store.listener.replicaDestroyed(d.getRangeId(), 0);
   }
 }

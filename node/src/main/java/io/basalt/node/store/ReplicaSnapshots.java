@@ -255,7 +255,7 @@ final class ReplicaSnapshots {
     if (d != null && d.getGeneration() >= replica.descriptor.getGeneration()) {
       // The range as its leader had it: written over the data's copy, which may be older.
       replica.descriptor = d;
-      replica.initialized = true;
+      replica.initializedWhenWritten = true; // (Store.written: the snapshot is in the engine)
       StoreRecords.putDescriptor(batch, d);
     }
     pendingSnapshots.clear();

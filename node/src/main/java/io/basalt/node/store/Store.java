@@ -219,6 +219,11 @@ public final class Store {
       byte[] d = engine.get(ColumnFamily.LOCAL, LocalKeys.descriptor(rangeId));
       try {
         RangeDescriptor descriptor = RangeDescriptor.parseFrom(d);
+        if (!ReplicaChanges.holds(descriptor, nodeId)) {
+          // It applied its own removal and the process stopped before destroying it.
+          ReplicaLifecycle.destroyOnLoad(this, descriptor);
+          continue;
+        }
         Replica r = new Replica(this, descriptor);
         replicas.put(rangeId, r);
         dirty.add(r);
@@ -260,7 +265,9 @@ public final class Store {
     List<RangeDescriptor> mine = new ArrayList<>();
     for (RangeDescriptor d : ranges) {
       if (d.getReplicasList().stream().noneMatch(r -> r.getNodeId() == nodeId)
-          || replicas.containsKey(d.getRangeId())) {
+          || replicas.containsKey(d.getRangeId())
+          || StoreRecords.readTombstone(engine, d.getRangeId()) > 0) {
+        // (A late bootstrap must not bring back an initial replica destroyed since.)
         continue;
       }
       mine.add(d);
@@ -635,6 +642,10 @@ public final class Store {
         r.serveReads(rd);
       } else {
         r.sm.reload();
+        if (r.initializedWhenWritten) {
+          r.initialized = true;
+          r.initializedWhenWritten = false;
+        }
         withSnapshot.add(r);
         snapshotReadies.add(rd);
       }
@@ -734,6 +745,7 @@ public final class Store {
     for (Replica r : replicas.values()) {
       ReplicaInvariants.check(r, awaitingWrite.getOrDefault(r, List.of()));
     }
+    ReplicaInvariants.checkStore(this);
   }
 
   /** A range replica's request state, for a failing test's report. */

@@ -69,21 +69,31 @@ final class StoreRecords {
   }
 
   /**
-   * Stages the destruction of replica {@code replicaId} of range {@code d}: its range-local state,
-   * its data (no other replica of this store overlaps its span) and its place in the replica list;
-   * and its tombstone. The Raft log and hard state are the caller's to delete.
+   * Stages the destruction of a replica of range {@code d}: its range-local state, its data if it
+   * holds any ({@code withData}: no other replica of this store overlaps its span; a replica still
+   * waiting for its first snapshot holds none, and its placeholder descriptor has no span) and its
+   * place in the replica list; and a tombstone refusing every replica id below {@code tombstone}.
+   * The Raft log and hard state are the caller's to delete.
    */
-  static void stageDestroy(WriteBatch batch, RangeDescriptor d, long replicaId) {
-    RangeSpan span =
-        new RangeSpan(d.getRangeId(), d.getStartKey().toByteArray(), d.getEndKey().toByteArray());
-    for (RangeSpan.EngineSpan s : span.engineSpans()) {
-      batch.deleteRange(s.cf(), s.lower(), s.upper());
+  static void stageDestroy(WriteBatch batch, RangeDescriptor d, boolean withData, long tombstone) {
+    long rangeId = d.getRangeId();
+    batch.deleteRange(
+        ColumnFamily.LOCAL, LocalKeys.rangePrefix(rangeId), LocalKeys.rangePrefixEnd(rangeId));
+    if (withData) {
+      if (d.getStartKey().isEmpty() && d.getEndKey().isEmpty()) {
+        throw new IllegalStateException("range " + rangeId + " has no span to delete: " + d);
+      }
+      RangeSpan span =
+          new RangeSpan(rangeId, d.getStartKey().toByteArray(), d.getEndKey().toByteArray());
+      for (RangeSpan.EngineSpan s : span.engineSpans()) {
+        batch.deleteRange(s.cf(), s.lower(), s.upper());
+      }
     }
-    batch.delete(ColumnFamily.LOCAL, rangeKey(REPLICA_LIST_PREFIX, d.getRangeId()));
+    batch.delete(ColumnFamily.LOCAL, rangeKey(REPLICA_LIST_PREFIX, rangeId));
     batch.put(
         ColumnFamily.LOCAL,
-        rangeKey(TOMBSTONE_PREFIX, d.getRangeId()),
-        ByteBuffer.allocate(8).putLong(replicaId + 1).array());
+        rangeKey(TOMBSTONE_PREFIX, rangeId),
+        ByteBuffer.allocate(8).putLong(tombstone).array());
   }
 
   private static byte[] storeKey(char kind) {

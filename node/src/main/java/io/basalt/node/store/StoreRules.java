@@ -96,6 +96,24 @@ interface StoreRules {
     return true;
   }
 
+  /**
+   * Whether a message for a replica id below the range's tombstone on this store is refused rather
+   * than creating the replica. Always: the replica that had the id was destroyed with its vote and
+   * log, and one created under it again could vote twice in a term.
+   */
+  default boolean checkTombstones() {
+    return true;
+  }
+
+  /**
+   * Whether a removed replica is destroyed only once no round's batch holding its state is still on
+   * its way to the engine. Always: a batch written after the destruction brings that state back
+   * under the range's keys, where the range's next replica on this node reads it.
+   */
+  default boolean destroyAfterLastWrite() {
+    return true;
+  }
+
   /** The context a leader evaluates requests in: {@code correct}, always. */
   default io.basalt.txn.eval.Commands.Context evaluation(
       io.basalt.txn.eval.Commands.Context correct) {

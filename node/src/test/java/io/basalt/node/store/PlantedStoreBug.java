@@ -67,6 +67,17 @@ enum PlantedStoreBug {
    * begins after the answer on a node whose clock is behind reads below the write and misses it.
    */
   NO_COMMIT_WAIT,
+  /**
+   * A message for a replica id below the range's tombstone creates the replica again: an empty one
+   * under an id whose vote and log were destroyed.
+   */
+  NO_TOMBSTONE_CHECK,
+  /**
+   * A removed replica is destroyed as soon as the batch that applied its removal is written, though
+   * a later round's batch holding its Raft state may still be on its way: that state comes back
+   * under the range's keys.
+   */
+  DESTROY_WHILE_WRITING,
   /** {@link PlantedEvalBug#READS_IGNORE_INTENTS}. */
   READS_IGNORE_INTENTS,
   /** {@link PlantedEvalBug#NO_UNCERTAINTY_CHECK}. */
@@ -145,6 +156,16 @@ enum PlantedStoreBug {
         }
       }
       return withoutVersions;
+    }
+
+    @Override
+    public boolean checkTombstones() {
+      return !bugs.contains(NO_TOMBSTONE_CHECK);
+    }
+
+    @Override
+    public boolean destroyAfterLastWrite() {
+      return !bugs.contains(DESTROY_WHILE_WRITING);
     }
 
     @Override

@@ -109,6 +109,9 @@ final class ScriptedStores {
             StoreListener.NONE,
             () -> nowMs * 1_000_000L);
     PlantedStoreBug.plantScripted(store, bugs);
+    for (long n = 1; n < stores.length; n++) {
+      store.setAddress(n, "n" + n); // (what a node's discovery tells its store)
+    }
     return store;
   }
 

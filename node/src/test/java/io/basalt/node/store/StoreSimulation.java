@@ -437,6 +437,10 @@ final class StoreSimulation {
         });
       }
       store.load();
+      // What a node's discovery tells its store: where every node of the cluster is.
+      for (long n = 1; n <= nodeCount; n++) {
+        store.setAddress(n, "n" + n);
+      }
     }
 
     boolean running() {
@@ -1491,6 +1495,9 @@ final class StoreSimulation {
     }
     putIfAny(failed, "replicas disagree", divergence());
     putIfAny(failed, "replica lagging", laggingReplicas());
+    if (chaos != null) {
+      putIfAny(failed, "configurations disagree", configurationsDisagree());
+    }
     if (txns != null) {
       failed.putAll(txns.check());
     }

@@ -132,6 +132,9 @@ class StoreSimulationTeethTest {
   /** Whether the search runs the transaction workloads ({@code -Dbasalt.storesim.searchTxns}). */
   private static final boolean TXNS = Boolean.getBoolean("basalt.storesim.searchTxns");
 
+  /** Whether the search runs replica changes ({@code -Dbasalt.storesim.searchChanges}). */
+  private static final boolean CHANGES = Boolean.getBoolean("basalt.storesim.searchChanges");
+
   private static void searchSeeds(Set<PlantedStoreBug> bug) {
     int found = 0;
     long schedules = 0;
@@ -139,6 +142,9 @@ class StoreSimulationTeethTest {
         seed <= Long.getLong("basalt.storesim.searchTo", 200) && found < 5;
         seed++) {
       StoreSimulation sim = new StoreSimulation(seed, bug, TXNS);
+      if (CHANGES) {
+        sim.withReplicaChanges(seed);
+      }
       if (!Boolean.getBoolean("basalt.storesim.internalChecks")) {
         sim.withoutInternalChecks();
       }
