@@ -35,7 +35,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * 1..200 ({@code -Dbasalt.storesim.searchFrom=}, {@code -Dbasalt.storesim.searchTo=} to move the
  * window), those that catch it and with which checks (with the stores' bookkeeping check off; on
  * with {@code -Dbasalt.storesim.internalChecks=true}). Several names separated by commas are
- * searched one after the other; {@code A+B} plants two together.
+ * searched one after the other; {@code A+B} plants two together; {@code
+ * -Dbasalt.storesim.searchChanges=true} adds replica changes.
  */
 class StoreSimulationTeethTest {
 
@@ -99,6 +100,38 @@ class StoreSimulationTeethTest {
     assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
     Map<String, String> failed =
         new StoreSimulation(seed, Set.of(bug), true).withoutInternalChecks().runAndCheck();
+    assertThat(failed)
+        .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
+        .containsKey(check);
+    assertThat(failed.get(check)).contains(detail);
+  }
+
+  /**
+   * The same with replica changes during the faults ({@link ReplicaChaos}): a replica created again
+   * under an id below its tombstone (its vote and log destroyed) votes a second time in a term it
+   * voted in, two leaders commit at one index, and a client's writes are lost; a removed replica
+   * destroyed while a later batch with its Raft state is still on its way gets that state back, and
+   * the range's next replica on the node starts from a commit index beyond its log.
+   */
+  @ParameterizedTest(name = "{0} caught at seed {1} by {2}")
+  @CsvSource({
+    "NO_TOMBSTONE_CHECK, 10, linearizability, NOT_LINEARIZABLE",
+    "DESTROY_WHILE_WRITING, 7, exception, persisted commit index",
+  })
+  void plantedBugIsCaughtWithReplicaChanges(
+      PlantedStoreBug bug, long seed, String check, String detail) {
+    String replay =
+        "replay: bin/test -pl node -am -Dtest=StoreSimulationTeethTest"
+            + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchChanges=true"
+            + " -Dbasalt.storesim.searchBug="
+            + bug;
+    Map<String, String> control = new StoreSimulation(seed).withReplicaChanges(seed).runAndCheck();
+    assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
+    Map<String, String> failed =
+        new StoreSimulation(seed, Set.of(bug))
+            .withReplicaChanges(seed)
+            .withoutInternalChecks()
+            .runAndCheck();
     assertThat(failed)
         .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
         .containsKey(check);
