@@ -242,6 +242,8 @@ public final class BasaltCli {
           .addShutdownHook(
               new Thread(() -> {
                 try {
+                  // SIGTERM: leaderships move away first, so clients see redirects, not timeouts.
+                  node.drain(Duration.ofSeconds(10));
                   node.close();
                 } catch (Exception ignored) {
                   // exiting anyway

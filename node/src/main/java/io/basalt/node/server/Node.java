@@ -729,6 +729,9 @@ public final class Node implements AutoCloseable {
           .forEach((peer, m) -> metrics.recordClockOffset(peer, m.offsetNanos()));
       loop.execute(() -> metrics.setCounts(store.replicaCount(), store.leaderCount()));
       metrics.setServing(notReadyReason().isEmpty());
+      if (draining) {
+        return; // (drain() set the store not serving for good)
+      }
       if (!offsets.healthy(physical.wallNanos())) {
         reason =
             "clock offset to most of the cluster exceeds the maximum of "
@@ -752,6 +755,44 @@ public final class Node implements AutoCloseable {
     } catch (RuntimeException e) {
       log.warn("health check failed", e);
     }
+  }
+
+  /** Set by {@link #drain}: the node serves no more, and its health check leaves that alone. */
+  private volatile boolean draining;
+
+  /**
+   * Drains the node before it stops (SIGTERM, {@code node drain}): it refuses clients from now on
+   * (NOT_SERVING: not applied, to be retried on another node) and every range it leads hands its
+   * leadership to a follower, at each tick until one takes it. Returns once it leads no range, or
+   * after {@code timeout}; whether it got there.
+   */
+  public boolean drain(Duration timeout) {
+    if (transport.connectedPeers().isEmpty()) {
+      return false; // nobody to hand a leadership to (the last node of a cluster stopping)
+    }
+    draining = true;
+    notServing = "the node is draining before it stops";
+    loop.execute(() -> store.setNotServing(notServing));
+    log.info("node {} drains: its leaderships move to other nodes", config.nodeId());
+    long deadline = System.nanoTime() + timeout.toNanos();
+    int leads = Integer.MAX_VALUE;
+    while (System.nanoTime() < deadline && loop.isRunning()) {
+      CompletableFuture<Integer> count = new CompletableFuture<>();
+      loop.execute(() -> count.complete(store.leaderCount()));
+      try {
+        leads = count.get(1, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        break;
+      }
+      if (leads == 0) {
+        log.info("node {} is drained: it leads no range", config.nodeId());
+        return true;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+    }
+    log.warn(
+        "node {} still leads {} ranges after draining for {}", config.nodeId(), leads, timeout);
+    return false;
   }
 
   private void fail(String reason) {

@@ -107,6 +107,59 @@ class PlacementProcessTest {
     }
   }
 
+  @Test
+  void sigtermDrainsTheNodesLeadershipsBeforeItExitsAndClientsSeeNoError() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("drain", 3, 50)) {
+      cluster.startAll();
+      cluster.init(6, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        Thread writer =
+            Thread.ofPlatform()
+                .start(() -> {
+                  for (int i = 0; !stop.get(); i++) {
+                    String key = (char) ('A' + i % 58) + "-" + i;
+                    try {
+                      client.put(bytes(key), bytes("v" + i));
+                      acknowledged.put(key, "v" + i);
+                    } catch (RuntimeException e) {
+                      failures.incrementAndGet();
+                    }
+                  }
+                });
+        ProcessCluster.await(
+            () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
+        int victim = 0;
+        for (int n = 1; n <= 3 && victim == 0; n++) {
+          Optional<StatusResponse> st = cluster.status(n);
+          if (st.isPresent()
+              && st.get().getReplicasList().stream().anyMatch(r -> r.getRole().equals("LEADER"))) {
+            victim = n;
+          }
+        }
+        assertThat(victim).as("a node that leads ranges").isPositive();
+        cluster.stop(victim); // SIGTERM
+        int before = acknowledged.size();
+        ProcessCluster.await(
+            () -> acknowledged.size() > before + 200,
+            "writes go on after the node stopped",
+            Duration.ofSeconds(30));
+        stop.set(true);
+        writer.join();
+        String log = java.nio.file.Files.readString(cluster.log(victim));
+        assertThat(log).contains("node " + victim + " is drained: it leads no range");
+        assertThat(failures.get()).as("client errors (redirects are retried)").isZero();
+      }
+    }
+  }
+
   /**
    * Whether every range, as the live nodes report it, has exactly 3 voters, none on {@code dead},
    * no learner, and a leader.
