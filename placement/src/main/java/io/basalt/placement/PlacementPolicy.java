@@ -53,9 +53,15 @@ public final class PlacementPolicy {
    * @param descriptor its newest descriptor
    * @param leaderNode the node leading it (0 if unknown)
    * @param caughtUpLearners nodes whose learner of it has installed its snapshot
+   * @param caughtUpVoters nodes whose voter of it has applied about all the leader committed: the
+   *     only ones a leadership is moved to (a transfer to a replica far behind holds the range's
+   *     writes until it catches up or the transfer times out)
    */
   public record RangeView(
-      RangeDescriptor descriptor, long leaderNode, Set<Long> caughtUpLearners) {}
+      RangeDescriptor descriptor,
+      long leaderNode,
+      Set<Long> caughtUpLearners,
+      Set<Long> caughtUpVoters) {}
 
   /**
    * What the driver knows.
@@ -228,7 +234,9 @@ public final class PlacementPolicy {
       }
       if (victim.getNodeId() == r.leaderNode()) {
         for (ReplicaDescriptor v : voters) {
-          if (v.getNodeId() != victim.getNodeId() && live.contains(v.getNodeId())) {
+          if (v.getNodeId() != victim.getNodeId()
+              && live.contains(v.getNodeId())
+              && r.caughtUpVoters().contains(v.getNodeId())) {
             return new TransferLeader(d, v.getNodeId()); // leadership leaves before the replica
           }
         }
@@ -313,6 +321,7 @@ public final class PlacementPolicy {
       for (RangeView r : ranges) {
         if (r.leaderNode() == most
             && !touched.contains(r.descriptor().getRangeId())
+            && r.caughtUpVoters().contains(low.getKey())
             && role(r, ReplicaRole.REPLICA_ROLE_VOTER).stream()
                 .anyMatch(v -> v.getNodeId() == low.getKey())) {
           return new TransferLeader(r.descriptor(), low.getKey());

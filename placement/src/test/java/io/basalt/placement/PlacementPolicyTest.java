@@ -52,8 +52,13 @@ class PlacementPolicyTest {
         new ClusterView(NOW, started, heard.keySet(), heard, List.of(ranges)), OPTIONS);
   }
 
+  /** A range whose voters are all caught up, and whose learners on {@code caughtUp} are. */
   private static RangeView view(RangeDescriptor d, long leader, Long... caughtUp) {
-    return new RangeView(d, leader, Set.of(caughtUp));
+    Set<Long> voters = new java.util.HashSet<>();
+    d.getReplicasList().stream()
+        .filter(r -> r.getRole() == ReplicaRole.REPLICA_ROLE_VOTER)
+        .forEach(r -> voters.add(r.getNodeId()));
+    return new RangeView(d, leader, Set.of(caughtUp), voters);
   }
 
   @Test
@@ -201,5 +206,23 @@ class PlacementPolicyTest {
     assertThat(decide(heard, 0, view(five, 1)).operations()).containsExactly(new Remove(five, 4));
     RangeDescriptor four = range(2, 1, 2, 3, 5);
     assertThat(decide(heard, 0, view(four, 1)).operations()).containsExactly(new Remove(four, 5));
+  }
+
+  @Test
+  void aLeadershipIsNeverMovedToAVoterThatIsBehind() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3);
+    List<RangeView> ranges = new ArrayList<>();
+    for (long id = 1; id <= 6; id++) {
+      // Node 1 leads all; node 3 is up but still catching up (a restart), node 2 is current.
+      ranges.add(new RangeView(range(id, 1, 2, 3), 1, Set.of(), Set.of(1L, 2L)));
+    }
+    List<Operation> ops = decide(heard, 0, ranges.toArray(RangeView[]::new)).operations();
+    assertThat(ops).singleElement().isInstanceOf(TransferLeader.class);
+    assertThat(ops.get(0).nodeId()).isEqualTo(2);
+    List<RangeView> nobodyCurrent = new ArrayList<>();
+    for (long id = 1; id <= 6; id++) {
+      nobodyCurrent.add(new RangeView(range(id, 1, 2, 3), 1, Set.of(), Set.of(1L)));
+    }
+    assertThat(decide(heard, 0, nobodyCurrent.toArray(RangeView[]::new)).operations()).isEmpty();
   }
 }

@@ -51,6 +51,10 @@ public final class NodeMetrics implements StoreListener {
   private final AtomicLong replicas = new AtomicLong();
   private final AtomicLong leaders = new AtomicLong();
   private final AtomicLong serving = new AtomicLong();
+  private final AtomicLong underReplicated = new AtomicLong();
+  private final AtomicLong unavailable = new AtomicLong();
+  private final AtomicLong deadNodes = new AtomicLong();
+  private final Map<String, Counter> placementOps = new ConcurrentHashMap<>();
 
   /** One peer's traffic counters. */
   public record Peer(
@@ -121,6 +125,15 @@ public final class NodeMetrics implements StoreListener {
     Gauge.builder("basalt_ranges_leader", leaders, AtomicLong::get)
         .description("Ranges this node leads")
         .register(registry);
+    Gauge.builder("basalt_placement_under_replicated_ranges", underReplicated, AtomicLong::get)
+        .description("Ranges with fewer live voters than wanted (on the placement driver's node)")
+        .register(registry);
+    Gauge.builder("basalt_placement_unavailable_ranges", unavailable, AtomicLong::get)
+        .description("Ranges without a live majority of voters (on the placement driver's node)")
+        .register(registry);
+    Gauge.builder("basalt_placement_dead_nodes", deadNodes, AtomicLong::get)
+        .description("Nodes the placement driver takes as dead")
+        .register(registry);
     Gauge.builder("basalt_node_serving", serving, AtomicLong::get)
         .description("1 while the node serves clients, 0 otherwise")
         .register(registry);
@@ -168,6 +181,30 @@ public final class NodeMetrics implements StoreListener {
               return holder;
             })
         .set(offsetNanos);
+  }
+
+  /**
+   * What the placement driver on this node last found (zero on a node where it does not run):
+   * ranges with fewer live voters than wanted, ranges without a live majority, nodes taken as dead.
+   */
+  public void setPlacement(int underReplicatedRanges, int unavailableRanges, int dead) {
+    underReplicated.set(underReplicatedRanges);
+    unavailable.set(unavailableRanges);
+    deadNodes.set(dead);
+  }
+
+  /** One operation the placement driver sent (kind: add_learner, promote, remove, transfer). */
+  public void placementOperation(String kind, boolean done) {
+    String outcome = done ? "done" : "not_done";
+    placementOps
+        .computeIfAbsent(
+            kind + "/" + outcome,
+            k ->
+                Counter.builder("basalt_placement_operations")
+                    .description("Replica changes and leadership transfers the driver sent")
+                    .tags("kind", kind, "outcome", outcome)
+                    .register(registry))
+        .increment();
   }
 
   public void setCounts(int replicaCount, int leaderCount) {

@@ -276,7 +276,8 @@ public final class Node implements AutoCloseable {
                   // a node that stopped answering: the range would refuse writes meanwhile).
                   2 * PLACEMENT_INTERVAL.toMillis() + 500,
                   8),
-              () -> System.nanoTime() / 1_000_000);
+              () -> System.nanoTime() / 1_000_000,
+              metrics);
       long every = PLACEMENT_INTERVAL.toMillis();
       placementThread.scheduleWithFixedDelay(driver::pass, every, every, TimeUnit.MILLISECONDS);
     }

@@ -15,6 +15,7 @@ import io.basalt.api.StatusResponse;
 import io.basalt.api.TransferLeaderRequest;
 import io.basalt.api.UpdateRangeDirectoryRequest;
 import io.basalt.node.cli.WireClient;
+import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.placement.PlacementPolicy;
 import io.basalt.placement.PlacementPolicy.Operation;
 import java.io.UncheckedIOException;
@@ -43,6 +44,9 @@ final class PlacementDriver {
   private static final Logger log = LoggerFactory.getLogger(PlacementDriver.class);
   private static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
 
+  /** How far behind its leader's commit a voter may be and still be given the leadership. */
+  private static final long CAUGHT_UP_LAG = 100;
+
   /** Directory updates sent in one pass at most (a new driver records every range once). */
   private static final int DIRECTORY_UPDATES_PER_PASS = 64;
 
@@ -50,6 +54,7 @@ final class PlacementDriver {
   private final Supplier<Map<Long, String>> knownNodes;
   private final PlacementPolicy.Options options;
   private final LongSupplier millis;
+  private final NodeMetrics metrics;
 
   /** When this node began driving (-1: it does not lead the meta range). */
   private long startedMillis = -1;
@@ -67,8 +72,10 @@ final class PlacementDriver {
       long selfId,
       Supplier<Map<Long, String>> knownNodes,
       PlacementPolicy.Options options,
-      LongSupplier millis) {
+      LongSupplier millis,
+      NodeMetrics metrics) {
     this.selfId = selfId;
+    this.metrics = metrics;
     this.knownNodes = knownNodes;
     this.options = options;
     this.millis = millis;
@@ -94,6 +101,7 @@ final class PlacementDriver {
       startedMillis = -1;
       lastHeard.clear();
       recorded.clear();
+      metrics.setPlacement(0, 0, 0);
       return;
     }
     if (startedMillis < 0) {
@@ -116,13 +124,17 @@ final class PlacementDriver {
     Map<Long, Long> leaders = new HashMap<>();
     // What each node reports of each range (a replica reports its range once its snapshot is in).
     Map<Long, Map<Long, RangeDescriptor>> reported = new HashMap<>();
+    Map<Long, Map<Long, Long>> applied = new HashMap<>();
+    Map<Long, ReplicaStatus> leaderStatus = new HashMap<>();
     statuses.forEach((node, s) -> {
       for (ReplicaStatus r : s.getReplicasList()) {
         RangeDescriptor d = r.getRange();
         newest.merge(d.getRangeId(), d, (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
         reported.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, d);
+        applied.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, r.getApplied());
         if (r.getRole().equals("LEADER")) {
           leaders.put(d.getRangeId(), node);
+          leaderStatus.put(d.getRangeId(), r);
         }
       }
     });
@@ -139,7 +151,19 @@ final class PlacementDriver {
           caughtUp.add(r.getNodeId()); // this learner, not an older replica of the node's
         }
       }
-      views.add(new PlacementPolicy.RangeView(d, leaders.getOrDefault(id, 0L), caughtUp));
+      // Voters that applied about everything their leader committed.
+      Set<Long> current = new HashSet<>();
+      ReplicaStatus leaderView = leaderStatus.get(id);
+      if (leaderView != null) {
+        applied
+            .getOrDefault(id, Map.of())
+            .forEach((node, index) -> {
+              if (index + CAUGHT_UP_LAG >= leaderView.getCommit()) {
+                current.add(node);
+              }
+            });
+      }
+      views.add(new PlacementPolicy.RangeView(d, leaders.getOrDefault(id, 0L), caughtUp, current));
     });
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
@@ -147,6 +171,10 @@ final class PlacementDriver {
                 now, startedMillis, known.keySet(), Map.copyOf(lastHeard), views),
             options);
     report(decision);
+    metrics.setPlacement(
+        decision.underReplicated().size(),
+        decision.unavailable().size(),
+        decision.deadNodes().size());
     String metaLeader = known.get(selfId);
     int updates = 0;
     for (RangeDescriptor d : newest.values()) {
@@ -204,6 +232,14 @@ final class PlacementDriver {
       }
     }
     KvResponse r = call(leaderAddress, req.build());
+    String kind =
+        switch (op) {
+          case PlacementPolicy.AddLearner a -> "add_learner";
+          case PlacementPolicy.Promote p -> "promote";
+          case PlacementPolicy.Remove x -> "remove";
+          case PlacementPolicy.TransferLeader t -> "transfer";
+        };
+    metrics.placementOperation(kind, r != null && !r.hasError());
     if (r == null || r.hasError()) {
       log.info(
           "placement: range {}: {} not done: {}",

@@ -75,6 +75,17 @@ class PlacementProcessTest {
             "every range back to 3 voters on live nodes",
             Duration.ofSeconds(70));
         long repairMillis = (System.nanoTime() - killedAt) / 1_000_000;
+        // The driver's node exports what it did (it may have moved since: any live node counts).
+        StringBuilder metrics = new StringBuilder();
+        for (int n = 1; n <= 4; n++) {
+          if (n != victim) {
+            metrics.append(cluster.http(n, "/metrics"));
+          }
+        }
+        assertThat(metrics.toString())
+            .contains("basalt_placement_operations_total{kind=\"add_learner\"")
+            .contains("basalt_placement_operations_total{kind=\"remove\"")
+            .contains("basalt_placement_under_replicated_ranges");
         System.out.printf(
             "every range had 3 voters on live nodes %d ms after node %d was killed"
                 + " (dead timeout 10 s)%n",
