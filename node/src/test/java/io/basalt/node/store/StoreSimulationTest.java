@@ -62,14 +62,14 @@ class StoreSimulationTest {
    * ReplicaChaos}): learners added on nodes without a replica and caught up by snapshot, promoted,
    * removed; voters removed; some changes decided from a stale descriptor. After the heal every
    * replica a range's descriptor names holds that descriptor and the Raft configuration it
-   * describes. {@code -Dbasalt.storesim.changeSeeds=N} runs seeds 1..N (default 100); {@code
+   * describes. {@code -Dbasalt.storesim.changeSeeds=N} runs seeds 1..N (default 500); {@code
    * -Dbasalt.storesim.changeSeed=S} one seed.
    */
   @Test
   void replicaChangesUnderFaultsKeepEverythingAbove() {
     String one = System.getProperty("basalt.storesim.changeSeed");
     long first = one != null ? Long.parseLong(one) : 1;
-    long last = one != null ? first : Long.getLong("basalt.storesim.changeSeeds", 100);
+    long last = one != null ? first : Long.getLong("basalt.storesim.changeSeeds", 500);
     long applied = 0;
     long refused = 0;
     long installed = 0;
