@@ -145,4 +145,23 @@ final class ReplicaInvariants {
       }
     }
   }
+
+  /**
+   * The Raft configuration of {@code store}'s replica of a range, as {@link #membershipOf} puts it.
+   */
+  static String membership(Store store, long rangeId) {
+    var c = store.replicaMap().get(rangeId).raft.status().confState();
+    return "voters=" + c.voters() + " learners=" + c.learners();
+  }
+
+  /** The configuration {@code d} describes, as {@link #membership} puts it. */
+  static String membershipOf(io.basalt.api.RangeDescriptor d) {
+    java.util.TreeSet<Long> voters = new java.util.TreeSet<>();
+    java.util.TreeSet<Long> learners = new java.util.TreeSet<>();
+    for (var r : d.getReplicasList()) {
+      (r.getRole() == io.basalt.api.ReplicaRole.REPLICA_ROLE_LEARNER ? learners : voters)
+          .add(r.getReplicaId());
+    }
+    return "voters=" + voters + " learners=" + learners;
+  }
 }

@@ -776,25 +776,6 @@ public final class Store {
     return false;
   }
 
-  /**
-   * The Raft configuration of this store's replica of a range, as {@link #membershipOf} puts it.
-   */
-  String membership(long rangeId) {
-    var c = replicas.get(rangeId).raft.status().confState();
-    return "voters=" + c.voters() + " learners=" + c.learners();
-  }
-
-  /** The configuration {@code d} describes, as {@link #membership} puts it. */
-  static String membershipOf(RangeDescriptor d) {
-    java.util.TreeSet<Long> voters = new java.util.TreeSet<>();
-    java.util.TreeSet<Long> learners = new java.util.TreeSet<>();
-    for (var r : d.getReplicasList()) {
-      (r.getRole() == io.basalt.api.ReplicaRole.REPLICA_ROLE_LEARNER ? learners : voters)
-          .add(r.getReplicaId());
-    }
-    return "voters=" + voters + " learners=" + learners;
-  }
-
   /** Whether this store's replica of a range is its leader (for simulators' faults). */
   boolean isLeader(long rangeId) {
     Replica r = replicas.get(rangeId);

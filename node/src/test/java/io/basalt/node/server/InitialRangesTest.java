@@ -14,7 +14,7 @@ class InitialRangesTest {
   @ParameterizedTest
   @ValueSource(ints = {1, 2, 8, 255, 256, 1000, 4096})
   void dataRangesTileTheUserKeySpaceAfterTheMetaRange(int n) {
-    List<RangeDescriptor> ranges = Node.initialRanges(n, List.of(1L, 2L, 3L));
+    List<RangeDescriptor> ranges = InitialRanges.of(n, List.of(1L, 2L, 3L));
     assertThat(ranges).hasSize(n + 1);
     assertThat(ranges.get(0).getRangeId()).isEqualTo(KeySpace.META_RANGE_ID);
     assertThat(ranges.get(0).getStartKey().isEmpty()).isTrue();

@@ -544,8 +544,8 @@ final class StoreSimulation {
           out.add("range " + d.getRangeId() + " on node " + r.getNodeId() + " has " + there);
           continue;
         }
-        String membership = s.membership(d.getRangeId());
-        String expected = Store.membershipOf(d);
+        String membership = ReplicaInvariants.membership(s, d.getRangeId());
+        String expected = ReplicaInvariants.membershipOf(d);
         if (!membership.equals(expected)) {
           out.add(
               "range "
