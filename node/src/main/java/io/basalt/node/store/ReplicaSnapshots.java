@@ -35,11 +35,14 @@ final class ReplicaSnapshots {
   /** The snapshot stream last started to each follower replica (leader), until it ends. */
   private final Map<Long, OutgoingSnapshot> outgoingSnapshots = new TreeMap<>();
 
+  /** A received snapshot: its data and the sender's descriptor of the range it holds. */
+  private record Received(WriteBatch data, RangeDescriptor descriptor) {}
+
   /**
-   * The data of the received snapshot the core accepted and has not installed yet, by (index,
-   * term): a snapshot the core refuses must not displace the one it accepted.
+   * The received snapshot the core accepted and has not installed yet, by (index, term): a snapshot
+   * the core refuses must not displace the one it accepted.
    */
-  private final TreeMap<String, WriteBatch> pendingSnapshots = new TreeMap<>();
+  private final TreeMap<String, Received> pendingSnapshots = new TreeMap<>();
 
   /**
    * Streams a snapshot to a follower. The core names the compaction point (index, term,
@@ -155,9 +158,6 @@ final class ReplicaSnapshots {
   /** The descriptor of the snapshot stream being received (the sender's). */
   private RangeDescriptor incoming;
 
-  /** The descriptor of each received snapshot the core may install, by {@link #snapshotKey}. */
-  private final Map<String, RangeDescriptor> pendingDescriptors = new HashMap<>();
-
   void receiveChunk(SnapshotChunk chunk) {
     long from = chunk.getFrom();
     Message message;
@@ -200,8 +200,7 @@ final class ReplicaSnapshots {
       receiving.remove(from);
       WriteBatch data = rx.finish(chunk.getStreamCrc32C());
       io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
-      pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), data);
-      pendingDescriptors.put(snapshotKey(md.getIndex(), md.getTerm()), incoming);
+      pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), new Received(data, incoming));
       message =
           Message.builder(Message.Type.SNAPSHOT, from, replica.replicaId, chunk.getTerm())
               .snapshot(
@@ -239,8 +238,8 @@ final class ReplicaSnapshots {
   void stageData(WriteBatch batch, io.basalt.range.raft.Snapshot snapshot) {
     long index = snapshot.metadata().index();
     String key = snapshotKey(index, snapshot.metadata().term());
-    WriteBatch data = pendingSnapshots.get(key);
-    if (data == null) {
+    Received received = pendingSnapshots.get(key);
+    if (received == null) {
       throw new IllegalStateException(
           "range "
               + rangeId
@@ -250,16 +249,15 @@ final class ReplicaSnapshots {
               + pendingSnapshots.keySet()
               + ")");
     }
-    batch.addAll(store.rules().snapshotDataToInstall(data));
-    RangeDescriptor d = pendingDescriptors.get(key);
-    if (d != null && d.getGeneration() >= replica.descriptor.getGeneration()) {
+    batch.addAll(store.rules().snapshotDataToInstall(received.data()));
+    RangeDescriptor d = received.descriptor();
+    if (d.getGeneration() >= replica.descriptor.getGeneration()) {
       // The range as its leader had it: written over the data's copy, which may be older.
       replica.descriptor = d;
       replica.initializedWhenWritten = true; // (Store.written: the snapshot is in the engine)
       StoreRecords.putDescriptor(batch, d);
     }
     pendingSnapshots.clear();
-    pendingDescriptors.clear();
     store.listener.snapshotInstalled(rangeId, index);
   }
 

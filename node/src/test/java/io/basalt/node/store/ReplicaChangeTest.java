@@ -135,6 +135,24 @@ class ReplicaChangeTest {
   }
 
   @Test
+  void aNodeStoppedAfterApplyingItsOwnRemovalDestroysTheReplicaWhenItStarts() {
+    Store leader = leader();
+    assertThat(write(leader, "a", "1").hasError()).isFalse();
+    // What node 3 holds had it applied and written its removal, then stopped before destroying
+    // the replica: the descriptor without it.
+    RangeDescriptor d = descriptorOn(3).orElseThrow();
+    RangeDescriptor.Builder without = d.toBuilder().clearReplicas().setGeneration(2);
+    d.getReplicasList().stream().filter(r -> r.getNodeId() != 3).forEach(without::addReplicas);
+    io.basalt.range.storage.WriteBatch batch = new io.basalt.range.storage.WriteBatch();
+    StoreRecords.putDescriptor(batch, without.build());
+    c.engines[3].write(batch, true);
+    c.restart(3);
+    assertThat(descriptorOn(3)).as("node 3's replica of range 2 after the start").isEmpty();
+    assertThat(userKeys(3)).as("its data").isZero();
+    assertThat(StoreRecords.readTombstone(c.engines[3], RANGE)).isGreaterThan(103);
+  }
+
+  @Test
   void changesDecidedFromAnOldDescriptorOrRemovingTheLeaderAreRefused() {
     Store leader = leader();
     change(leader, ReplicaChangeType.REPLICA_CHANGE_ADD_LEARNER, 4, 1);

@@ -55,14 +55,7 @@ class StoreSimulationTeethTest {
         "replay: bin/test -pl node -am -Dtest=StoreSimulationTeethTest"
             + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchBug="
             + bug;
-    Map<String, String> control = new StoreSimulation(seed).runAndCheck();
-    assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
-    Map<String, String> failed =
-        new StoreSimulation(seed, Set.of(bug)).withoutInternalChecks().runAndCheck();
-    assertThat(failed)
-        .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
-        .containsKey(check);
-    assertThat(failed.get(check)).contains(detail);
+    assertCaught(bug, seed, check, detail, replay, bugs -> new StoreSimulation(seed, bugs));
   }
 
   /**
@@ -96,14 +89,7 @@ class StoreSimulationTeethTest {
             + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchTxns=true"
             + " -Dbasalt.storesim.searchBug="
             + bug;
-    Map<String, String> control = new StoreSimulation(seed, Set.of(), true).runAndCheck();
-    assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
-    Map<String, String> failed =
-        new StoreSimulation(seed, Set.of(bug), true).withoutInternalChecks().runAndCheck();
-    assertThat(failed)
-        .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
-        .containsKey(check);
-    assertThat(failed.get(check)).contains(detail);
+    assertCaught(bug, seed, check, detail, replay, bugs -> new StoreSimulation(seed, bugs, true));
   }
 
   /**
@@ -125,13 +111,30 @@ class StoreSimulationTeethTest {
             + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchChanges=true"
             + " -Dbasalt.storesim.searchBug="
             + bug;
-    Map<String, String> control = new StoreSimulation(seed).withReplicaChanges(seed).runAndCheck();
+    assertCaught(
+        bug,
+        seed,
+        check,
+        detail,
+        replay,
+        bugs -> new StoreSimulation(seed, bugs).withReplicaChanges(seed));
+  }
+
+  /**
+   * Runs {@code sim} for {@code seed} without {@code bug} (the control: every check passes) and
+   * with it, the stores' bookkeeping check off (the check named {@code check} fails, saying {@code
+   * detail}).
+   */
+  private static void assertCaught(
+      PlantedStoreBug bug,
+      long seed,
+      String check,
+      String detail,
+      String replay,
+      java.util.function.Function<Set<PlantedStoreBug>, StoreSimulation> sim) {
+    Map<String, String> control = sim.apply(Set.of()).runAndCheck();
     assertThat(control).as("seed %d without %s (the control) must pass", seed, bug).isEmpty();
-    Map<String, String> failed =
-        new StoreSimulation(seed, Set.of(bug))
-            .withReplicaChanges(seed)
-            .withoutInternalChecks()
-            .runAndCheck();
+    Map<String, String> failed = sim.apply(Set.of(bug)).withoutInternalChecks().runAndCheck();
     assertThat(failed)
         .as("seed %d with %s must fail the check '%s'\n%s", seed, bug, check, replay)
         .containsKey(check);
