@@ -31,6 +31,9 @@ public final class KeySpace {
   private static final byte INFINITE_END = 0x02;
   private static final byte[] NODE_PREFIX = {0x00, 'n'};
 
+  /** The meta range's counter of range ids: the last one allocated (8 bytes, big-endian). */
+  private static final byte[] RANGE_ID_COUNTER = {0x00, 'i'};
+
   private KeySpace() {}
 
   /** Why {@code key} is not a valid user key, or null if it is. */
@@ -83,6 +86,11 @@ public final class KeySpace {
   /** The end (exclusive) of the range directory. */
   public static byte[] rangeDirectoryEnd() {
     return concat(RANGE_PREFIX, new byte[] {INFINITE_END + 1});
+  }
+
+  /** The meta key holding the last range id allocated (see AllocateRangeIdRequest). */
+  public static byte[] rangeIdCounterKey() {
+    return RANGE_ID_COUNTER.clone();
   }
 
   /** The meta key of a node's descriptor. */

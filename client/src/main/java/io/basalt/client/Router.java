@@ -618,6 +618,11 @@ final class Router implements AutoCloseable {
           if (notInRange.hasCurrent()) {
             ranges.put(notInRange.getCurrent());
           }
+          if (notInRange.hasCovering()) {
+            // The node's replica that holds the key (after a split, the new range): routed there
+            // without asking the directory, which may not have recorded the split yet.
+            ranges.put(notInRange.getCovering());
+          }
           CachedRange now = ranges.get(rangeId);
           if (now != null && now.descriptor().getGeneration() <= range.getGeneration()) {
             // Nothing newer was learned: forget the range and look it up again.

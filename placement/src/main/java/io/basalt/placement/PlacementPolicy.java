@@ -27,7 +27,8 @@ import java.util.TreeMap;
  * and left alone: changing it needs its quorum. Then, with the budget left, replica counts are
  * balanced (a learner on the least loaded node for a range of the most loaded, whose surplus voter
  * the next passes remove) and then leader counts (a transfer from the node leading the most ranges
- * to one leading the fewest).
+ * to one leading the fewest). A settled range (every replica a live voter) that repair leaves alone
+ * and whose leader reports more data than {@link Options#rangeMaxBytes} is split in two.
  */
 public final class PlacementPolicy {
   private PlacementPolicy() {}
@@ -37,15 +38,32 @@ public final class PlacementPolicy {
    * @param deadAfterMillis how long a node may be silent before its replicas are replaced
    * @param liveWithinMillis how recently a node must have answered to count as up
    * @param maxOperations the most operations one pass decides
+   * @param rangeMaxBytes the size above which a range is split in two
    */
   public record Options(
-      int replicas, long deadAfterMillis, long liveWithinMillis, int maxOperations) {
+      int replicas,
+      long deadAfterMillis,
+      long liveWithinMillis,
+      int maxOperations,
+      long rangeMaxBytes) {
     public Options {
-      if (replicas < 1 || deadAfterMillis <= 0 || liveWithinMillis <= 0 || maxOperations < 1) {
+      if (replicas < 1
+          || deadAfterMillis <= 0
+          || liveWithinMillis <= 0
+          || maxOperations < 1
+          || rangeMaxBytes < 1) {
         throw new IllegalArgumentException("bad placement options");
       }
     }
+
+    /** With ranges split above {@link #DEFAULT_RANGE_MAX_BYTES}. */
+    public Options(int replicas, long deadAfterMillis, long liveWithinMillis, int maxOperations) {
+      this(replicas, deadAfterMillis, liveWithinMillis, maxOperations, DEFAULT_RANGE_MAX_BYTES);
+    }
   }
+
+  /** The size above which a range is split, unless set otherwise: 64 MiB. */
+  public static final long DEFAULT_RANGE_MAX_BYTES = 64L << 20;
 
   /**
    * One range as the driver sees it.
@@ -56,12 +74,23 @@ public final class PlacementPolicy {
    * @param caughtUpVoters nodes whose voter of it has applied about all the leader committed: the
    *     only ones a leadership is moved to (a transfer to a replica far behind holds the range's
    *     writes until it catches up or the transfer times out)
+   * @param approximateBytes the size of its data as its leader estimates it (0: unknown)
    */
   public record RangeView(
       RangeDescriptor descriptor,
       long leaderNode,
       Set<Long> caughtUpLearners,
-      Set<Long> caughtUpVoters) {}
+      Set<Long> caughtUpVoters,
+      long approximateBytes) {
+    /** A range whose size is not known (never split for size). */
+    public RangeView(
+        RangeDescriptor descriptor,
+        long leaderNode,
+        Set<Long> caughtUpLearners,
+        Set<Long> caughtUpVoters) {
+      this(descriptor, leaderNode, caughtUpLearners, caughtUpVoters, 0);
+    }
+  }
 
   /**
    * What the driver knows.
@@ -98,6 +127,12 @@ public final class PlacementPolicy {
 
   /** Moves the leadership of {@code range} to its voter on {@code nodeId}. */
   public record TransferLeader(RangeDescriptor range, long nodeId) implements Operation {}
+
+  /**
+   * Splits {@code range}, led from {@code nodeId}, in two at the key its leader finds halves its
+   * data.
+   */
+  public record Split(RangeDescriptor range, long nodeId) implements Operation {}
 
   /**
    * The decision of one pass.
@@ -162,6 +197,9 @@ public final class PlacementPolicy {
         continue;
       }
       Operation op = repair(r, voters, healthyVoters, live, dead, replicasOn, o);
+      if (op == null && tooBig(r, voters, live, o)) {
+        op = new Split(r.descriptor(), r.leaderNode());
+      }
       if (op != null) {
         ops.add(op);
         touched.add(r.descriptor().getRangeId());
@@ -245,6 +283,20 @@ public final class PlacementPolicy {
       return new Remove(d, victim.getNodeId());
     }
     return null;
+  }
+
+  /**
+   * Whether {@code r} is above the size limit and settled enough to split: not the meta range, led,
+   * every replica a voter on a live node.
+   */
+  private static boolean tooBig(
+      RangeView r, List<ReplicaDescriptor> voters, Set<Long> live, Options o) {
+    RangeDescriptor d = r.descriptor();
+    return r.approximateBytes() > o.rangeMaxBytes()
+        && d.getRangeId() != io.basalt.api.KeySpace.META_RANGE_ID
+        && r.leaderNode() != 0
+        && voters.size() == d.getReplicasCount()
+        && voters.stream().allMatch(v -> live.contains(v.getNodeId()));
   }
 
   /** The live node without a replica of {@code d} that holds the fewest replicas, or 0. */

@@ -225,4 +225,28 @@ class PlacementPolicyTest {
     }
     assertThat(decide(heard, 0, nobodyCurrent.toArray(RangeView[]::new)).operations()).isEmpty();
   }
+
+  private static RangeView sized(RangeDescriptor d, long leader, long bytes) {
+    RangeView v = view(d, leader);
+    return new RangeView(d, leader, v.caughtUpLearners(), v.caughtUpVoters(), bytes);
+  }
+
+  @Test
+  void aSettledRangeAboveTheSizeLimitIsSplitAndNoOtherIs() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3);
+    long big = PlacementPolicy.DEFAULT_RANGE_MAX_BYTES + 1;
+    Decision d =
+        decide(
+            heard,
+            0,
+            sized(range(1, 1, 2, 3), 1, big), // the meta range never splits
+            sized(range(2, 1, 2, 3), 2, big),
+            sized(range(3, 1, 2, 3), 3, PlacementPolicy.DEFAULT_RANGE_MAX_BYTES),
+            sized(range(4, 1, 2, -3), 1, big), // a learner catching up: not settled
+            sized(range(5, 1, 2, 3), 0, big)); // no leader to ask
+    assertThat(d.operations())
+        .filteredOn(o -> o instanceof PlacementPolicy.Split)
+        .containsExactly(new PlacementPolicy.Split(range(2, 1, 2, 3), 2));
+    assertThat(new Options(3, 10_000, 3_000, 8, 1 << 20).rangeMaxBytes()).isEqualTo(1 << 20);
+  }
 }

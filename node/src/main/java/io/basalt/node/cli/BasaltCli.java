@@ -162,6 +162,40 @@ public final class BasaltCli {
                 + " 90s, 2m or 1500ms (default: ${DEFAULT-VALUE}).")
     String timeUntilDead;
 
+    @Option(
+        names = "--range-max-bytes",
+        defaultValue = "64MiB",
+        description =
+            "The size above which the placement driver splits a range, as 64MiB, 512KiB or a"
+                + " number of bytes (default: ${DEFAULT-VALUE}).")
+    String rangeMaxBytes;
+
+    /** Parses a size such as 64MiB, 512KiB, 1GiB or 1048576. */
+    static long byteSize(String text) {
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("(\\d+)(B|KiB|MiB|GiB)?").matcher(text.strip());
+      if (!m.matches()) {
+        throw new IllegalArgumentException(
+            "--range-max-bytes: expected a size such as 64MiB, 512KiB or 1048576, got '"
+                + text
+                + "'");
+      }
+      int shift =
+          m.group(2) == null
+              ? 0
+              : switch (m.group(2)) {
+                case "KiB" -> 10;
+                case "MiB" -> 20;
+                case "GiB" -> 30;
+                default -> 0;
+              };
+      long n = Long.parseLong(m.group(1));
+      if (n <= 0 || n > (Long.MAX_VALUE >> shift)) {
+        throw new IllegalArgumentException("--range-max-bytes must be positive, got " + text);
+      }
+      return n << shift;
+    }
+
     /** Parses a duration such as 90s, 2m or 1500ms. */
     static Duration timeUntilDead(String text) {
       java.util.regex.Matcher m =
@@ -195,6 +229,7 @@ public final class BasaltCli {
       }
       try {
         timeUntilDead(timeUntilDead);
+        byteSize(rangeMaxBytes);
       } catch (IllegalArgumentException e) {
         throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
       }
@@ -223,7 +258,10 @@ public final class BasaltCli {
                     ioThreads,
                     Duration.ofSeconds(gcTtlSeconds),
                     new Node.Placement(
-                        placement.equals("on"), replicationFactor, timeUntilDead(timeUntilDead))));
+                        placement.equals("on"),
+                        replicationFactor,
+                        timeUntilDead(timeUntilDead),
+                        byteSize(rangeMaxBytes))));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;

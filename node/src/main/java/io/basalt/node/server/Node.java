@@ -92,11 +92,13 @@ public final class Node implements AutoCloseable {
 
   /**
    * The placement driver's settings: whether it runs (on the node leading the meta range), the
-   * voters each range should have, and how long a node may be silent before its replicas are
-   * replaced.
+   * voters each range should have, how long a node may be silent before its replicas are replaced,
+   * and the size above which a range is split.
    */
-  public record Placement(boolean enabled, int replicationFactor, Duration timeUntilDead) {
-    public static final Placement DEFAULT = new Placement(true, 3, Duration.ofSeconds(60));
+  public record Placement(
+      boolean enabled, int replicationFactor, Duration timeUntilDead, long rangeMaxBytes) {
+    public static final Placement DEFAULT =
+        new Placement(true, 3, Duration.ofSeconds(60), PlacementPolicy.DEFAULT_RANGE_MAX_BYTES);
   }
 
   /** How often the placement driver looks at the cluster. */
@@ -272,7 +274,8 @@ public final class Node implements AutoCloseable {
                   // Up: answered in one of the last two passes (a leadership is never moved to
                   // a node that stopped answering: the range would refuse writes meanwhile).
                   2 * PLACEMENT_INTERVAL.toMillis() + 500,
-                  8),
+                  8,
+                  config.placement().rangeMaxBytes()),
               () -> System.nanoTime() / 1_000_000,
               metrics);
       long every = PLACEMENT_INTERVAL.toMillis();

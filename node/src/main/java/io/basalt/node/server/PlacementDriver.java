@@ -1,5 +1,6 @@
 package io.basalt.node.server;
 
+import io.basalt.api.AllocateRangeIdRequest;
 import io.basalt.api.ChangeReplicasRequest;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
@@ -10,6 +11,7 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.ReplicaRole;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
+import io.basalt.api.SplitRangeRequest;
 import io.basalt.api.StatusRequest;
 import io.basalt.api.StatusResponse;
 import io.basalt.api.TransferLeaderRequest;
@@ -163,7 +165,13 @@ final class PlacementDriver {
               }
             });
       }
-      views.add(new PlacementPolicy.RangeView(d, leaders.getOrDefault(id, 0L), caughtUp, current));
+      views.add(
+          new PlacementPolicy.RangeView(
+              d,
+              leaders.getOrDefault(id, 0L),
+              caughtUp,
+              current,
+              leaderView == null ? 0 : leaderView.getApproximateBytes()));
     });
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
@@ -209,6 +217,10 @@ final class PlacementDriver {
   }
 
   private void execute(Operation op, String leaderAddress, String metaLeader) {
+    if (op instanceof PlacementPolicy.Split split) {
+      split(split.range(), leaderAddress, metaLeader);
+      return;
+    }
     RangeDescriptor d = op.range();
     KvRequest.Builder req =
         KvRequest.newBuilder().setHeader(RequestHeader.newBuilder().setRangeId(d.getRangeId()));
@@ -230,6 +242,7 @@ final class PlacementDriver {
         req.setTransferLeader(TransferLeaderRequest.newBuilder().setNodeId(t.nodeId()));
         what = "move the leadership to node " + t.nodeId();
       }
+      case PlacementPolicy.Split x -> throw new IllegalStateException("split handled above");
     }
     KvResponse r = call(leaderAddress, req.build());
     String kind =
@@ -238,6 +251,7 @@ final class PlacementDriver {
           case PlacementPolicy.Promote p -> "promote";
           case PlacementPolicy.Remove x -> "remove";
           case PlacementPolicy.TransferLeader t -> "transfer";
+          case PlacementPolicy.Split x -> "split";
         };
     metrics.placementOperation(kind, r != null && !r.hasError());
     if (r == null || r.hasError()) {
@@ -254,6 +268,51 @@ final class PlacementDriver {
     }
   }
 
+  /**
+   * Splits range {@code d} at the key its leader picks: a range id from the meta range, the split
+   * at the leader, then both halves recorded in the directory in one command.
+   */
+  private void split(RangeDescriptor d, String leaderAddress, String metaLeader) {
+    KvResponse id =
+        call(
+            metaLeader,
+            KvRequest.newBuilder()
+                .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
+                .setAllocateRangeId(AllocateRangeIdRequest.getDefaultInstance())
+                .build());
+    if (id == null || !id.hasAllocateRangeId()) {
+      log.info("placement: range {}: no range id for a split: {}", d.getRangeId(), id);
+      metrics.placementOperation("split", false);
+      return;
+    }
+    KvResponse r =
+        call(
+            leaderAddress,
+            KvRequest.newBuilder()
+                .setHeader(RequestHeader.newBuilder().setRangeId(d.getRangeId()))
+                .setSplitRange(
+                    SplitRangeRequest.newBuilder()
+                        .setExpectedGeneration(d.getGeneration())
+                        .setNewRangeId(id.getAllocateRangeId().getRangeId()))
+                .build());
+    metrics.placementOperation("split", r != null && r.hasSplitRange());
+    if (r == null || !r.hasSplitRange()) {
+      log.info(
+          "placement: range {}: split not done: {}",
+          d.getRangeId(),
+          r == null ? "no answer" : r.getError().toString().replace('\n', ' '));
+      return;
+    }
+    RangeDescriptor left = r.getSplitRange().getLeft();
+    RangeDescriptor right = r.getSplitRange().getRight();
+    log.info(
+        "placement: range {} split at {}: range {} takes the right-hand side",
+        d.getRangeId(),
+        com.google.protobuf.TextFormat.escapeBytes(right.getStartKey()),
+        right.getRangeId());
+    record(metaLeader, left, right);
+  }
+
   private static ChangeReplicasRequest change(
       ReplicaChangeType type, long node, RangeDescriptor d) {
     return ChangeReplicasRequest.newBuilder()
@@ -263,17 +322,26 @@ final class PlacementDriver {
         .build();
   }
 
-  /** Records {@code d} in the range directory (through the meta range's leader, this node). */
-  private void record(String metaLeader, RangeDescriptor d) {
+  /**
+   * Records {@code d} (and {@code more}, in the same command) in the range directory, through the
+   * meta range's leader, this node.
+   */
+  private void record(String metaLeader, RangeDescriptor d, RangeDescriptor... more) {
     KvResponse r =
         call(
             metaLeader,
             KvRequest.newBuilder()
                 .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
-                .setUpdateRangeDirectory(UpdateRangeDirectoryRequest.newBuilder().setRange(d))
+                .setUpdateRangeDirectory(
+                    UpdateRangeDirectoryRequest.newBuilder()
+                        .setRange(d)
+                        .addAllMore(java.util.Arrays.asList(more)))
                 .build());
     if (r != null && !r.hasError()) {
       recorded.merge(d.getRangeId(), d.getGeneration(), Math::max);
+      for (RangeDescriptor m : more) {
+        recorded.merge(m.getRangeId(), m.getGeneration(), Math::max);
+      }
     }
   }
 

@@ -5,7 +5,7 @@ import io.basalt.api.SnapshotChunk;
 import io.basalt.api.SnapshotMetadata;
 import io.basalt.range.snapshot.RangeSpan;
 import io.basalt.range.snapshot.SnapshotWriter;
-import io.basalt.range.storage.Engine;
+import io.basalt.range.storage.ReadView;
 
 /**
  * A {@link SnapshotStream} read from a {@link SnapshotWriter}: chunks numbered from 0, the last one
@@ -31,15 +31,15 @@ final class OutgoingSnapshot implements SnapshotStream {
   private boolean closed;
 
   /**
-   * Opens the view now. {@code header} holds the addressing fields every chunk repeats (range,
-   * from, to, term, snapshot id).
+   * Reads {@code span} of {@code view}, which it owns from now on. {@code header} holds the
+   * addressing fields every chunk repeats (range, from, to, term, snapshot id).
    */
   OutgoingSnapshot(
-      Engine engine, RangeSpan span, int chunkBytes, SnapshotChunk header, SnapshotMetadata md) {
+      ReadView view, RangeSpan span, int chunkBytes, SnapshotChunk header, SnapshotMetadata md) {
     this.rangeId = header.getRangeId();
     this.header = header;
     this.metadata = md;
-    this.writer = new SnapshotWriter(engine, span, chunkBytes);
+    this.writer = new SnapshotWriter(view, span, chunkBytes);
   }
 
   @Override

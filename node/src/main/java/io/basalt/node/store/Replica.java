@@ -266,6 +266,10 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   void handle(Pending p) {
+    if (p.request.getRequestCase() == KvRequest.RequestCase.SPLIT_RANGE) {
+      ReplicaSplits.propose(this, p);
+      return;
+    }
     if (p.request.getRequestCase() == KvRequest.RequestCase.CHANGE_REPLICAS) {
       ReplicaChanges.propose(this, p);
       return;
@@ -314,6 +318,20 @@ final class Replica implements StoreRules.NewLeader {
    * is written (and keeps a tombstone).
    */
   boolean removed;
+
+  /**
+   * Set on a replica waiting for its first snapshot that a split applied on this node replaced by
+   * the new range's replica (see {@link ReplicaSplits#apply}): nothing of it is written any more.
+   */
+  boolean replaced;
+
+  /** The log index of this leader's last split or replica change proposed. */
+  long adminIndex;
+
+  /** Whether a split or replica change this replica proposed may still be unapplied. */
+  boolean adminPending() {
+    return adminIndex > sm.appliedIndex();
+  }
 
   /**
    * False for a replica created by a message (see {@link ReplicaLifecycle}) until its first
@@ -386,6 +404,14 @@ final class Replica implements StoreRules.NewLeader {
       return;
     }
     if (!latches.holds(p) && !latches.acquire(p, Commands.latchSpans(p.request))) {
+      return;
+    }
+    KvResponse moved = Commands.validate(p.request, descriptor);
+    if (moved != null) {
+      // The range split while the write waited: its keys may be another range's now.
+      txnWaits.forget(p);
+      releaseLatches(p);
+      p.reply(moved);
       return;
     }
     ByteString requestId = p.request.getHeader().getRequestId();
@@ -469,6 +495,10 @@ final class Replica implements StoreRules.NewLeader {
 
   /** Serves a read from the applied state (the engine holds everything applied up to here). */
   private KvResponse read(KvRequest request) {
+    KvResponse moved = Commands.validate(request, descriptor);
+    if (moved != null) {
+      return moved; // the range split while the read waited for its index
+    }
     return Commands.read(request, engine, descriptor, context(clock.now()));
   }
 
@@ -623,7 +653,15 @@ final class Replica implements StoreRules.NewLeader {
         }
       }
       clockWaits.applied(command == null ? 0 : Commands.writtenUpTo(command));
-      Optional<ReplicaStateMachine.Applied> applied = sm.stage(applyBatch, e.index(), command);
+      KvResponse refused =
+          command != null && e.index() > sm.appliedIndex()
+              ? ReplicaSplits.refusedAtApply(descriptor, command, store.rules())
+              : null;
+      Optional<ReplicaStateMachine.Applied> applied =
+          sm.stage(applyBatch, e.index(), refused == null ? command : null);
+      if (refused == null && applied.isPresent() && command != null && command.hasSplit()) {
+        ReplicaSplits.apply(this, command.getSplit(), applyBatch);
+      }
       RangeDescriptor changed =
           e.type() == EntryType.CONF_CHANGE && applied.isPresent()
               ? ReplicaChanges.apply(this, e, applyBatch)
@@ -642,6 +680,8 @@ final class Replica implements StoreRules.NewLeader {
         long until = 0;
         if (prop.term != e.term()) {
           answer = Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, store.address(leader));
+        } else if (refused != null) {
+          answer = refused; // applied as nothing, by every replica alike
         } else if (changed != null) {
           answer =
               KvResponse.newBuilder()
@@ -785,6 +825,7 @@ final class Replica implements StoreRules.NewLeader {
         .setLastIndex(s.lastIndex())
         .setQuiesced(s.quiesced())
         .setLeaseValid(s.leaseValid())
+        .setApproximateBytes(isLeader ? ReplicaSplits.approximateBytes(this) : 0)
         .build();
   }
 }

@@ -170,11 +170,9 @@ final class ReplicaChanges {
    * ReplicaChanges}), answered with the new descriptor once applied.
    */
   static void propose(Replica r, Pending p) {
-    if (!r.isLeader || r.writtenApplied < r.leaderReadyIndex) {
-      p.reply(
-          r.isLeader
-              ? Errors.unavailable("range " + r.rangeId + "'s new leader is not ready yet")
-              : Errors.notLeader(r.rangeId, r.leader, r.store.address(r.leader)));
+    KvResponse notNow = notNow(r);
+    if (notNow != null) {
+      p.reply(notNow);
       return;
     }
     KvResponse[] refusal = new KvResponse[1];
@@ -190,6 +188,25 @@ final class ReplicaChanges {
       return;
     }
     r.forget(r.proposals.put(pr.index(), new Replica.Proposal(pr.term(), p, null)));
+    r.adminIndex = pr.index();
+  }
+
+  /**
+   * Why replica {@code r} cannot propose a change of its range (a replica change or a split) now,
+   * or null if it can: it must be a leader that has applied its predecessors' entries, with no
+   * other change of its own in flight.
+   */
+  static KvResponse notNow(Replica r) {
+    if (!r.isLeader || r.writtenApplied < r.leaderReadyIndex) {
+      return r.isLeader
+          ? Errors.unavailable("range " + r.rangeId + "'s new leader is not ready yet")
+          : Errors.notLeader(r.rangeId, r.leader, r.store.address(r.leader));
+    }
+    if (r.adminPending()) {
+      return Errors.unavailable(
+          "range " + r.rangeId + " has another change in flight: try again once it applies");
+    }
+    return null;
   }
 
   /**

@@ -24,6 +24,11 @@ final class ReplicaLifecycle {
    */
   static Replica replicaFor(
       Store store, long fromNode, long rangeId, long generation, long fromReplica, long toReplica) {
+    if (store.creatingBySplit(rangeId)) {
+      // A split applied here is creating it: its state is on its way to the engine.
+      store.listener.droppedMessage(fromNode, rangeId, "range being created by a split here");
+      return null;
+    }
     Replica r = store.replicaMap().get(rangeId);
     if (r != null && toReplica > r.replicaId) {
       // A later replica of the range on this node: this one was removed from the range (a node

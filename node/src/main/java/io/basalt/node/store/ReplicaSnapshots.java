@@ -1,10 +1,14 @@
 package io.basalt.node.store;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.SnapshotChunk;
+import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.raft.Message;
 import io.basalt.range.snapshot.RangeSpan;
 import io.basalt.range.snapshot.SnapshotReceiver;
+import io.basalt.range.storage.ColumnFamily;
+import io.basalt.range.storage.CorruptionException;
 import io.basalt.range.storage.WriteBatch;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -54,10 +58,21 @@ final class ReplicaSnapshots {
   void send(Message m, long toNode) {
     io.basalt.range.raft.SnapshotMetadata md = m.snapshot().metadata();
     long snapshotId = (rangeId << 32) ^ (md.index() * 31 + store.ticks());
+    // The descriptor and span of the data, read from the view the data is read from: the
+    // replica's own may be newer (applied, not yet written), and the receiver applies the entries
+    // after the data's applied index from the data's descriptor on.
+    io.basalt.range.storage.ReadView view = store.engine.newReadView();
+    RangeDescriptor sent;
+    try {
+      sent = RangeDescriptor.parseFrom(view.get(ColumnFamily.LOCAL, LocalKeys.descriptor(rangeId)));
+    } catch (InvalidProtocolBufferException | NullPointerException e) {
+      view.close();
+      throw new CorruptionException("range " + rangeId + " has no readable descriptor", e);
+    }
     OutgoingSnapshot stream =
         new OutgoingSnapshot(
-            store.engine,
-            span(),
+            view,
+            spanOf(sent),
             store.options.snapshotChunkBytes(),
             SnapshotChunk.newBuilder()
                 .setRangeId(rangeId)
@@ -65,7 +80,7 @@ final class ReplicaSnapshots {
                 .setTo(m.to())
                 .setTerm(m.term())
                 .setSnapshotId(snapshotId)
-                .setRangeDescriptor(replica.descriptor)
+                .setRangeDescriptor(sent)
                 .build(),
             io.basalt.api.SnapshotMetadata.newBuilder()
                 .setIndex(md.index())
@@ -146,10 +161,6 @@ final class ReplicaSnapshots {
     }
   }
 
-  private RangeSpan span() {
-    return spanOf(replica.descriptor);
-  }
-
   private static RangeSpan spanOf(RangeDescriptor d) {
     return new RangeSpan(
         d.getRangeId(), d.getStartKey().toByteArray(), d.getEndKey().toByteArray());
@@ -171,7 +182,7 @@ final class ReplicaSnapshots {
         RangeDescriptor d = chunk.hasRangeDescriptor() ? chunk.getRangeDescriptor() : null;
         if (d != null
             && (d.getRangeId() != rangeId
-                || d.getGeneration() < replica.descriptor.getGeneration()
+                || (replica.initialized && d.getGeneration() < replica.descriptor.getGeneration())
                 || d.getGeneration() == 0
                 || !ReplicaLifecycle.fits(store, d))) {
           store.listener.droppedMessage(
@@ -249,13 +260,22 @@ final class ReplicaSnapshots {
               + pendingSnapshots.keySet()
               + ")");
     }
-    batch.addAll(store.rules().snapshotDataToInstall(received.data()));
     RangeDescriptor d = received.descriptor();
-    if (d.getGeneration() >= replica.descriptor.getGeneration()) {
-      // The range as its leader had it: written over the data's copy, which may be older.
-      replica.descriptor = d;
-      replica.initializedWhenWritten = true; // (Store.written: the snapshot is in the engine)
-      StoreRecords.putDescriptor(batch, d);
+    if (replica.initialized && !replica.descriptor.equals(d)) {
+      // The old span's data goes too: a range the snapshot shows split has given its right-hand
+      // keys to another range, whose own snapshot brings them (DESIGN.md, "Splits").
+      for (RangeSpan.EngineSpan s : spanOf(replica.descriptor).engineSpans()) {
+        batch.deleteRange(s.cf(), s.lower(), s.upper());
+      }
+    }
+    batch.addAll(store.rules().snapshotDataToInstall(received.data()));
+    // The descriptor of the data (the sender read both from one view): the entries after the
+    // data's applied index are applied from it on.
+    replica.descriptor = d;
+    replica.initializedWhenWritten = true; // (Store.written: the snapshot is in the engine)
+    StoreRecords.putDescriptor(batch, d);
+    if (!ReplicaChanges.holds(d, store.nodeId())) {
+      replica.removed = true;
     }
     pendingSnapshots.clear();
     store.listener.snapshotInstalled(rangeId, index);

@@ -106,6 +106,15 @@ interface StoreRules {
   }
 
   /**
+   * Whether a command's keys are checked against the range's span when it is applied. Always: a
+   * write evaluated before a split and proposed after it would otherwise land in keys the new range
+   * owns, behind the back of its leader (ReplicaSplits).
+   */
+  default boolean checkSpanAtApply() {
+    return true;
+  }
+
+  /**
    * Whether a removed replica is destroyed only once no round's batch holding its state is still on
    * its way to the engine. Always: a batch written after the destruction brings that state back
    * under the range's keys, where the range's next replica on this node reads it.

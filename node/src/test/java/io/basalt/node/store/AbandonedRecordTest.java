@@ -63,7 +63,9 @@ class AbandonedRecordTest {
     List<TxnRecord> found = new ArrayList<>();
     try (EngineIterator it =
         node.engine.newIterator(
-            ColumnFamily.LOCAL, LocalKeys.txnRecordPrefix(2), LocalKeys.txnRecordPrefixEnd(2))) {
+            ColumnFamily.LOCAL,
+            LocalKeys.txnRecordsFrom(new byte[0]),
+            LocalKeys.txnRecordsTo(new byte[0]))) {
       it.seekToFirst();
       while (it.valid()) {
         TxnRecord record = TxnRecord.parseFrom(it.value());

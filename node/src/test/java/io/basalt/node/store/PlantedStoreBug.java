@@ -78,6 +78,12 @@ enum PlantedStoreBug {
    * under the range's keys.
    */
   DESTROY_WHILE_WRITING,
+  /**
+   * A command's keys are not checked against the range's span when it is applied: a write evaluated
+   * before a split and proposed after it lands in keys the new range owns, behind the back of the
+   * new range's leader.
+   */
+  NO_SPAN_CHECK_AT_APPLY,
   /** {@link PlantedEvalBug#READS_IGNORE_INTENTS}. */
   READS_IGNORE_INTENTS,
   /** {@link PlantedEvalBug#NO_UNCERTAINTY_CHECK}. */
@@ -161,6 +167,11 @@ enum PlantedStoreBug {
     @Override
     public boolean checkTombstones() {
       return !bugs.contains(NO_TOMBSTONE_CHECK);
+    }
+
+    @Override
+    public boolean checkSpanAtApply() {
+      return !bugs.contains(NO_SPAN_CHECK_AT_APPLY);
     }
 
     @Override

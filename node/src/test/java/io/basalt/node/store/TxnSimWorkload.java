@@ -656,8 +656,8 @@ final class TxnSimWorkload {
     EngineIterator it =
         engine.newIterator(
             ColumnFamily.LOCAL,
-            LocalKeys.txnRecordPrefix(rangeId),
-            LocalKeys.txnRecordPrefixEnd(rangeId));
+            LocalKeys.txnRecordsFrom(new byte[0]),
+            LocalKeys.txnRecordsTo(new byte[0]));
     try {
       for (it.seekToFirst(); it.valid(); it.next()) {
         TxnRecord record = TxnRecord.parseFrom(it.value());

@@ -16,9 +16,13 @@ import java.nio.ByteBuffer;
  * LOCAL: rangeId | 0x01                      applied index
  *        rangeId | 0x02                      range descriptor
  *        rangeId | 0x03 | request id         write dedupe record
- *        rangeId | 0x04 | encoded anchor key | txn id   transaction record
  *        rangeId | 0x05                      MVCC GC threshold (reads below it are refused)
+ *        2^63-1  | 0x04 | encoded anchor key | txn id   transaction record
  * </pre>
+ *
+ * <p>Transaction records are addressed by their anchor key rather than a range id (under a prefix
+ * no range id reaches), like the range's user keys: whichever range holds the anchor holds the
+ * record, through splits and merges.
  */
 public final class LocalKeys {
   static final byte HARD_STATE = 0x01;
@@ -128,24 +132,40 @@ public final class LocalKeys {
     return key(rangeId, GC_THRESHOLD);
   }
 
-  /** The first transaction-record key of {@code rangeId}. */
-  public static byte[] txnRecordPrefix(long rangeId) {
-    return key(rangeId, TXN_RECORD);
+  /**
+   * The prefix of key-addressed local state: it belongs to whichever range holds the key it names,
+   * so a split or merge moves it with its keys, without a copy. Range ids stop below it.
+   */
+  private static final long KEY_ADDRESSED = Long.MAX_VALUE;
+
+  /**
+   * The first transaction-record key whose anchor is at or above {@code startKey}: a range's
+   * records are {@code [txnRecordsFrom(start), txnRecordsTo(end))}.
+   */
+  public static byte[] txnRecordsFrom(byte[] startKey) {
+    int anchor = OrderedBytes.encodedLength(startKey);
+    byte[] out = new byte[9 + anchor];
+    ByteBuffer.wrap(out).putLong(KEY_ADDRESSED).put(TXN_RECORD);
+    OrderedBytes.encodeInto(startKey, out, 9);
+    return out;
   }
 
-  /** The first key after every transaction record of {@code rangeId}. */
-  public static byte[] txnRecordPrefixEnd(long rangeId) {
-    return key(rangeId, (byte) (TXN_RECORD + 1));
+  /** The first transaction-record key whose anchor is at or above {@code endKey} (empty: none). */
+  public static byte[] txnRecordsTo(byte[] endKey) {
+    return endKey.length == 0
+        ? ByteBuffer.allocate(9).putLong(KEY_ADDRESSED).put((byte) (TXN_RECORD + 1)).array()
+        : txnRecordsFrom(endKey);
   }
 
   /**
-   * The record of transaction {@code txnId} anchored at {@code anchorKey}: the anchor's encoding is
-   * prefix-free, so records sort by anchor key, then id.
+   * The record of transaction {@code txnId} anchored at {@code anchorKey}: addressed by its anchor,
+   * not by a range id, so it stays with the anchor's range through splits and merges. The anchor's
+   * encoding is prefix-free, so records sort by anchor key, then id.
    */
-  public static byte[] txnRecord(long rangeId, byte[] anchorKey, byte[] txnId) {
+  public static byte[] txnRecord(byte[] anchorKey, byte[] txnId) {
     int anchor = OrderedBytes.encodedLength(anchorKey);
     byte[] out = new byte[9 + anchor + txnId.length];
-    ByteBuffer.wrap(out).putLong(checkRangeId(rangeId)).put(TXN_RECORD);
+    ByteBuffer.wrap(out).putLong(KEY_ADDRESSED).put(TXN_RECORD);
     OrderedBytes.encodeInto(anchorKey, out, 9);
     System.arraycopy(txnId, 0, out, 9 + anchor, txnId.length);
     return out;

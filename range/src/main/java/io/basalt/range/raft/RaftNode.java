@@ -294,6 +294,15 @@ public final class RaftNode {
   }
 
   /**
+   * Declares this replica's group new: created with its state (by a split) rather than restarted,
+   * so it cannot have acknowledged any leader, and it votes at once instead of keeping the restart
+   * quarantine for an election timeout.
+   */
+  public void startNewGroup() {
+    raft.restartQuarantine = false;
+  }
+
+  /**
    * Appends {@code data} to the log if this replica is the leader. Proposals are not forwarded: a
    * follower refuses with {@code NOT_LEADER}.
    */

@@ -74,6 +74,7 @@ public final class ReplicaStateMachine {
    * snapshot carries the applied index of the state it holds).
    */
   public void reload() {
+    stagedGcThreshold = null;
     byte[] stored = engine.get(ColumnFamily.LOCAL, LocalKeys.appliedIndex(rangeId));
     if (stored == null) {
       appliedIndex = 0;
@@ -158,6 +159,53 @@ public final class ReplicaStateMachine {
     return Optional.of(applied);
   }
 
+  /**
+   * The GC threshold last staged (written or not; null before any since this replica opened): a
+   * split copies it, and may run before the batch holding it is written.
+   */
+  private byte[] stagedGcThreshold;
+
+  /**
+   * Stages, for a split, the copy of this range's dedupe records and GC threshold to the new range
+   * {@code rightRangeId}, including what is staged and not yet written: a request applied here
+   * before the split and retried at the new range must find its record there, and no read below the
+   * threshold may be served on either side.
+   */
+  public void stageSplitCopy(WriteBatch batch, long rightRangeId) {
+    try (var it =
+        engine.newIterator(
+            ColumnFamily.LOCAL,
+            LocalKeys.dedupePrefix(rangeId),
+            LocalKeys.dedupePrefixEnd(rangeId))) {
+      int prefix = LocalKeys.dedupePrefix(rangeId).length;
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        byte[] requestId = java.util.Arrays.copyOfRange(it.key(), prefix, it.key().length);
+        if (!staged.containsKey(ByteString.copyFrom(requestId))) {
+          batch.put(ColumnFamily.LOCAL, LocalKeys.dedupe(rightRangeId, requestId), it.value());
+        }
+      }
+    }
+    staged.forEach((requestId, s) -> {
+      if (s.result() != null) {
+        byte[] result = s.result().toByteArray();
+        batch.put(
+            ColumnFamily.LOCAL,
+            LocalKeys.dedupe(rightRangeId, requestId.toByteArray()),
+            ByteBuffer.allocate(8 + result.length)
+                .putLong(s.proposedAtNanos())
+                .put(result)
+                .array());
+      }
+    });
+    byte[] threshold =
+        stagedGcThreshold != null
+            ? stagedGcThreshold
+            : engine.get(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rangeId));
+    if (threshold != null) {
+      batch.put(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rightRangeId), threshold);
+    }
+  }
+
   /** The writes staged into {@code batch} are in the engine: forget its staged request ids. */
   public void batchWritten(WriteBatch batch) {
     if (!staged.isEmpty()) {
@@ -212,8 +260,7 @@ public final class ReplicaStateMachine {
     }
     for (TxnRecordWrite record : command.getTxnRecordsList()) {
       byte[] key =
-          LocalKeys.txnRecord(
-              rangeId, record.getAnchorKey().toByteArray(), record.getTxnId().toByteArray());
+          LocalKeys.txnRecord(record.getAnchorKey().toByteArray(), record.getTxnId().toByteArray());
       if (record.hasRecord()) {
         batch.put(ColumnFamily.LOCAL, key, record.getRecord().toByteArray());
       } else {
@@ -225,10 +272,9 @@ public final class ReplicaStateMachine {
           batch, gc.getKey().toByteArray(), Timestamp.fromProto(gc.getTimestamp()));
     }
     if (command.hasGcThreshold()) {
-      batch.put(
-          ColumnFamily.LOCAL,
-          LocalKeys.gcThreshold(rangeId),
-          command.getGcThreshold().toByteArray());
+      byte[] threshold = command.getGcThreshold().toByteArray();
+      batch.put(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rangeId), threshold);
+      stagedGcThreshold = threshold;
     }
     return new Applied(index, false, command.getResult());
   }

@@ -28,10 +28,19 @@ public final class SnapshotWriter implements AutoCloseable {
 
   /** Opens a read view of {@code engine} now; chunks hold about {@code chunkBytes} each. */
   public SnapshotWriter(Engine engine, RangeSpan span, int chunkBytes) {
+    this(engine.newReadView(), span, chunkBytes);
+  }
+
+  /**
+   * Reads {@code span} from {@code view}, which it closes when done: the caller opened it to read
+   * the range's descriptor from the same state, so that the span sent is the span of the data.
+   */
+  public SnapshotWriter(ReadView view, RangeSpan span, int chunkBytes) {
     if (chunkBytes < 1) {
+      view.close();
       throw new IllegalArgumentException("chunkBytes must be >= 1, got " + chunkBytes);
     }
-    this.view = engine.newReadView();
+    this.view = view;
     this.spans = span.engineSpans();
     this.chunkBytes = chunkBytes;
     advanceSpan();

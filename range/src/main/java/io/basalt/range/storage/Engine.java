@@ -27,6 +27,20 @@ public interface Engine extends Reader, AutoCloseable {
   /** Opens a consistent read view of the whole engine. */
   ReadView newReadView();
 
+  /**
+   * About how many bytes the keys of {@code cf} in {@code [lower, upper)} take (for placement:
+   * range sizes). This default counts them; an engine with a cheaper estimate overrides it.
+   */
+  default long approximateSize(ColumnFamily cf, byte[] lower, byte[] upper) {
+    long bytes = 0;
+    try (EngineIterator it = newIterator(cf, lower, upper)) {
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        bytes += it.key().length + it.value().length;
+      }
+    }
+    return bytes;
+  }
+
   @Override
   void close();
 }

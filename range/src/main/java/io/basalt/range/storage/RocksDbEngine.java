@@ -264,6 +264,21 @@ public final class RocksDbEngine implements Engine {
     return cfIds.clone();
   }
 
+  /** RocksDB's estimate from its files' indexes and its memtables, without reading the data. */
+  @Override
+  public long approximateSize(ColumnFamily cf, byte[] lower, byte[] upper) {
+    try (org.rocksdb.Slice from = new org.rocksdb.Slice(lower);
+        org.rocksdb.Slice to = new org.rocksdb.Slice(upper)) {
+      long[] sizes =
+          db.getApproximateSizes(
+              handle(cf),
+              List.of(new org.rocksdb.Range(from, to)),
+              org.rocksdb.SizeApproximationFlag.INCLUDE_FILES,
+              org.rocksdb.SizeApproximationFlag.INCLUDE_MEMTABLES);
+      return sizes[0];
+    }
+  }
+
   /** The RocksDB handle of {@code cf} (for tests of {@link #encode}). */
   ColumnFamilyHandle handle(ColumnFamily cf) {
     return handleByCf.get(cf);

@@ -244,11 +244,37 @@ class KeyEncodingProperties {
                 case 0 -> LocalKeys.logEntry(k.range(), k.index());
                 case 1 -> LocalKeys.hardState(k.range());
                 case 2 -> LocalKeys.dedupe(k.range(), k.requestId());
-                case 3 -> LocalKeys.txnRecord(k.range(), k.requestId(), k.requestId());
+                case 3 -> LocalKeys.gcThreshold(k.range());
                 default -> LocalKeys.appliedIndex(k.range());
               };
           assertThat(Bytes.compare(LocalKeys.rangePrefix(k.range()), key)).isNegative();
           assertThat(Bytes.compare(key, LocalKeys.rangePrefixEnd(k.range()))).isNegative();
+        });
+  }
+
+  /**
+   * A transaction record lies in a span's record keys exactly when its anchor lies in the span, and
+   * outside every range's prefix: it moves with its anchor through splits and merges.
+   */
+  @Test
+  void aTransactionRecordLiesInTheRecordSpanOfTheSpanHoldingItsAnchor() {
+    forAll(
+        1000,
+        random -> new byte[][] {KEYS.next(random), KEYS.next(random), KEYS.next(random)},
+        k -> {
+          byte[] anchor = k[0];
+          byte[] start = k[1];
+          byte[] end = k[2];
+          byte[] record = LocalKeys.txnRecord(anchor, k[2]);
+          boolean inSpan =
+              Bytes.compare(start, anchor) <= 0
+                  && (end.length == 0 || Bytes.compare(anchor, end) < 0);
+          boolean inKeys =
+              Bytes.compare(LocalKeys.txnRecordsFrom(start), record) <= 0
+                  && Bytes.compare(record, LocalKeys.txnRecordsTo(end)) < 0;
+          assertThat(inKeys).as("anchor in [start, end)").isEqualTo(inSpan);
+          assertThat(Bytes.compare(record, LocalKeys.rangePrefixEnd(Long.MAX_VALUE - 1)))
+              .isNotNegative();
         });
   }
 }

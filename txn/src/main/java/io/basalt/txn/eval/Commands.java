@@ -135,6 +135,7 @@ public final class Commands {
     TABLE.put(KvRequest.RequestCase.QUERY_INTENT, new Recovery.QueryIntent());
     TABLE.put(KvRequest.RequestCase.RECOVER_TXN, new Recovery.RecoverTxn());
     TABLE.put(KvRequest.RequestCase.UPDATE_RANGE_DIRECTORY, new Directory());
+    TABLE.put(KvRequest.RequestCase.ALLOCATE_RANGE_ID, new RangeIds());
   }
 
   private static Command of(KvRequest request) {

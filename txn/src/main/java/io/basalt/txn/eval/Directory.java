@@ -9,17 +9,22 @@ import io.basalt.api.KvResponse;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.UpdateRangeDirectoryResponse;
+import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
+import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.Reader;
 import io.basalt.txn.latch.SpanLatches.Mode;
 import io.basalt.txn.latch.SpanLatches.Span;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * UpdateRangeDirectory: the meta range's directory entry of a range (keyed by its end key, where
- * clients look ranges up) replaced by a newer descriptor. An update carrying a generation the entry
- * already has, or an older one, writes nothing: whoever changed the range writes its new descriptor
- * after the change, and a late update decided from an older one never wins.
+ * UpdateRangeDirectory: the meta range's directory entries of ranges (keyed by their end keys,
+ * where clients look ranges up) replaced by newer descriptors, in one command (both halves of a
+ * split together). An entry that already holds the same generation or a later one, of whichever
+ * range, is kept: whoever changed a range writes its new descriptor after the change, a late update
+ * decided from an older one never wins, and a range that took over an end key (a split's new range)
+ * is a generation above the one it replaced.
  */
 final class Directory implements Commands.Command {
   @Override
@@ -32,10 +37,15 @@ final class Directory implements Commands.Command {
     return true;
   }
 
-  private static ByteString key(KvRequest request) {
-    return ByteString.copyFrom(
-        KeySpace.rangeDescriptorKey(
-            request.getUpdateRangeDirectory().getRange().getEndKey().toByteArray()));
+  private static List<RangeDescriptor> descriptors(KvRequest request) {
+    List<RangeDescriptor> all = new ArrayList<>();
+    all.add(request.getUpdateRangeDirectory().getRange());
+    all.addAll(request.getUpdateRangeDirectory().getMoreList());
+    return all;
+  }
+
+  private static ByteString key(RangeDescriptor d) {
+    return ByteString.copyFrom(KeySpace.rangeDescriptorKey(d.getEndKey().toByteArray()));
   }
 
   @Override
@@ -44,16 +54,21 @@ final class Directory implements Commands.Command {
       return Errors.invalid(
           "the range directory is in the meta range, not range " + range.getRangeId());
     }
-    RangeDescriptor d = request.getUpdateRangeDirectory().getRange();
-    if (d.getRangeId() <= 0 || d.getGeneration() <= 0 || d.getReplicasCount() == 0) {
-      return Errors.invalid("not a range descriptor to record: " + d);
+    for (RangeDescriptor d : descriptors(request)) {
+      if (d.getRangeId() <= 0 || d.getGeneration() <= 0 || d.getReplicasCount() == 0) {
+        return Errors.invalid("not a range descriptor to record: " + d);
+      }
     }
     return null;
   }
 
   @Override
   public List<Span> latchSpans(KvRequest request) {
-    return List.of(Span.point(key(request), Mode.WRITE));
+    List<Span> spans = new ArrayList<>();
+    for (RangeDescriptor d : descriptors(request)) {
+      spans.add(Span.point(key(d), Mode.WRITE));
+    }
+    return spans;
   }
 
   @Override
@@ -63,26 +78,35 @@ final class Directory implements Commands.Command {
       RangeDescriptor range,
       Commands.Context ctx,
       RaftCommand.Builder into) {
-    ByteString key = key(request);
-    RangeDescriptor d = request.getUpdateRangeDirectory().getRange();
-    Commands.PlainWrite w = Commands.plainWrite(request, state, ctx, List.of(key));
+    List<RangeDescriptor> all = descriptors(request);
+    List<ByteString> keys = new ArrayList<>();
+    all.forEach(d -> keys.add(key(d)));
+    Commands.PlainWrite w = Commands.plainWrite(request, state, ctx, keys);
     if (w.conflict() != null) {
       return w.conflict();
     }
-    Version current = w.current().orElse(null);
-    if (current != null && !current.isTombstone()) {
-      try {
-        RangeDescriptor recorded = RangeDescriptor.parseFrom(current.value());
-        if (recorded.getRangeId() == d.getRangeId()
-            && recorded.getGeneration() >= d.getGeneration()) {
-          return answer(false);
+    boolean updated = false;
+    for (RangeDescriptor d : all) {
+      ByteString key = key(d);
+      Version current =
+          MvccStore.get(state, key.toByteArray(), Timestamp.MAX)
+              .filter(v -> !v.isTombstone())
+              .orElse(null);
+      if (current != null) {
+        try {
+          // Whichever range's entry it is: a range that took over this end key (the right-hand
+          // side of a split, a merge) has a later generation than the one it replaces.
+          if (RangeDescriptor.parseFrom(current.value()).getGeneration() >= d.getGeneration()) {
+            continue;
+          }
+        } catch (InvalidProtocolBufferException e) {
+          // An unreadable entry is replaced.
         }
-      } catch (InvalidProtocolBufferException e) {
-        // An unreadable entry is replaced.
       }
+      into.addWrites(Commands.put(key, d.toByteString(), w.ts()));
+      updated = true;
     }
-    into.addWrites(Commands.put(key, d.toByteString(), w.ts()));
-    return answer(true);
+    return answer(updated);
   }
 
   private static KvResponse answer(boolean updated) {

@@ -112,7 +112,7 @@ final class Gc {
     int recordsBefore = into.getTxnRecordsCount();
     eachRecord(
         state,
-        range.getRangeId(),
+        range,
         record -> {
           if (collectable(record, range, threshold)) {
             into.addTxnRecords(
@@ -142,7 +142,7 @@ final class Gc {
     java.util.List<KvRequest> pushes = new java.util.ArrayList<>();
     eachRecord(
         state,
-        range.getRangeId(),
+        range,
         record -> {
           if (record.getStatus() == TxnStatus.TXN_PENDING
               && heartbeatBefore.isAfter(Timestamp.fromProto(record.getLastHeartbeat()))) {
@@ -159,15 +159,16 @@ final class Gc {
   }
 
   /**
-   * Hands range {@code rangeId}'s records to {@code visit}, in key order, while it returns true.
+   * Hands the records anchored in {@code range} to {@code visit}, in key order, while it returns
+   * true.
    */
   private static void eachRecord(
-      Reader state, long rangeId, java.util.function.Predicate<TxnRecord> visit) {
+      Reader state, RangeDescriptor range, java.util.function.Predicate<TxnRecord> visit) {
     try (EngineIterator it =
         state.newIterator(
             ColumnFamily.LOCAL,
-            LocalKeys.txnRecordPrefix(rangeId),
-            LocalKeys.txnRecordPrefixEnd(rangeId))) {
+            LocalKeys.txnRecordsFrom(range.getStartKey().toByteArray()),
+            LocalKeys.txnRecordsTo(range.getEndKey().toByteArray()))) {
       for (it.seekToFirst(); it.valid() && visit.test(parseRecord(it.value())); it.next()) {}
     }
   }

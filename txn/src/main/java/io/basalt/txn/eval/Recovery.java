@@ -120,7 +120,7 @@ final class Recovery {
         RaftCommand.Builder into) {
       RecoverTxnRequest r = request.getRecoverTxn();
       TxnMeta queried = r.getTxn();
-      TxnRecord record = Txns.record(state, range.getRangeId(), queried);
+      TxnRecord record = Txns.record(state, queried);
       if (record != null
           && (record.getStatus() == TxnStatus.TXN_COMMITTED
               || record.getStatus() == TxnStatus.TXN_ABORTED)) {

@@ -155,7 +155,7 @@ final class TxnCommands {
       TxnMeta meta = txn.getMeta();
       TxnWriteRequest w = request.getTxnWrite();
       boolean anchor = w.getAnchor() || w.getOnePhase() || w.getStage();
-      TxnRecord record = anchor ? Txns.record(state, range.getRangeId(), meta) : null;
+      TxnRecord record = anchor ? Txns.record(state, meta) : null;
       if (record != null && record.getStatus() == TxnStatus.TXN_ABORTED) {
         return Errors.txnAborted("the transaction was aborted by a conflicting one");
       }
@@ -379,7 +379,7 @@ final class TxnCommands {
       Transaction txn = request.getHeader().getTxn();
       TxnMeta meta = txn.getMeta();
       EndTxnRequest end = request.getEndTxn();
-      TxnRecord record = Txns.record(state, range.getRangeId(), meta);
+      TxnRecord record = Txns.record(state, meta);
       TxnStatus status = record == null ? TxnStatus.TXN_PENDING : record.getStatus();
       // A rollback of a transaction a pusher aborted goes on: the push left its intents.
       if (status == TxnStatus.TXN_ABORTED && end.getCommit()) {
@@ -458,7 +458,7 @@ final class TxnCommands {
         Context ctx,
         RaftCommand.Builder into) {
       TxnMeta meta = request.getHeader().getTxn().getMeta();
-      TxnRecord record = Txns.record(state, range.getRangeId(), meta);
+      TxnRecord record = Txns.record(state, meta);
       TxnStatus status = record == null ? TxnStatus.TXN_PENDING : record.getStatus();
       if (status == TxnStatus.TXN_PENDING || status == TxnStatus.TXN_STAGING) {
         TxnRecord.Builder b =
@@ -508,7 +508,7 @@ final class TxnCommands {
         RaftCommand.Builder into) {
       PushTxnRequest push = request.getPushTxn();
       TxnMeta pushee = push.getPushee();
-      TxnRecord record = Txns.record(state, range.getRangeId(), pushee);
+      TxnRecord record = Txns.record(state, pushee);
       if (record != null
           && (record.getStatus() == TxnStatus.TXN_COMMITTED
               || record.getStatus() == TxnStatus.TXN_ABORTED)) {

@@ -137,13 +137,12 @@ final class Txns {
     return a.getId().equals(b.getId());
   }
 
-  /** The stored record of {@code meta}'s transaction in {@code rangeId}, or null. */
-  static TxnRecord record(Reader state, long rangeId, TxnMeta meta) {
+  /** The stored record of {@code meta}'s transaction (at its anchor key), or null. */
+  static TxnRecord record(Reader state, TxnMeta meta) {
     byte[] stored =
         state.get(
             ColumnFamily.LOCAL,
-            LocalKeys.txnRecord(
-                rangeId, meta.getAnchorKey().toByteArray(), meta.getId().toByteArray()));
+            LocalKeys.txnRecord(meta.getAnchorKey().toByteArray(), meta.getId().toByteArray()));
     if (stored == null) {
       return null;
     }

@@ -86,4 +86,65 @@ class DirectoryTest {
                 .getMessage())
         .contains("not a range descriptor");
   }
+
+  private static RangeDescriptor span(long id, long generation, String start, String end) {
+    return RangeDescriptor.newBuilder()
+        .setRangeId(id)
+        .setGeneration(generation)
+        .setStartKey(ByteString.copyFromUtf8(start))
+        .setEndKey(ByteString.copyFromUtf8(end))
+        .addReplicas(ReplicaDescriptor.newBuilder().setNodeId(1).setReplicaId(1))
+        .build();
+  }
+
+  private RangeDescriptor at(String end) throws Exception {
+    return RangeDescriptor.parseFrom(
+        MvccStore.get(meta.engine, KeySpace.rangeDescriptorKey(end.getBytes()), Timestamp.MAX)
+            .orElseThrow()
+            .value());
+  }
+
+  @Test
+  void bothHalvesOfASplitAreRecordedTogetherAndTheNewRangeTakesOverTheOldEndKey() throws Exception {
+    meta.now = new Timestamp(10, 0);
+    meta.write(update(span(2, 3, "a", "z")));
+    meta.now = new Timestamp(20, 0);
+    KvRequest split =
+        KvRequest.newBuilder()
+            .setUpdateRangeDirectory(
+                UpdateRangeDirectoryRequest.newBuilder()
+                    .setRange(span(2, 4, "a", "m"))
+                    .addMore(span(7, 4, "m", "z")))
+            .build();
+    TestReplica.Evaluated e = meta.evaluate(split);
+    assertThat(e.command().getWritesCount()).as("one command, both entries").isEqualTo(2);
+    meta.write(split);
+    assertThat(at("m")).isEqualTo(span(2, 4, "a", "m"));
+    assertThat(at("z")).as("range 7 replaced range 2's old entry").isEqualTo(span(7, 4, "m", "z"));
+
+    // The old wide descriptor, recorded late, never comes back over the new range's entry.
+    meta.now = new Timestamp(30, 0);
+    assertThat(meta.write(update(span(2, 3, "a", "z"))).getUpdateRangeDirectory().getUpdated())
+        .isFalse();
+    assertThat(at("z")).isEqualTo(span(7, 4, "m", "z"));
+  }
+
+  @Test
+  void rangeIdsStartAboveTheDirectoryAndAreNeverGivenTwice() {
+    meta.now = new Timestamp(10, 0);
+    meta.write(update(span(5, 1, "a", "m")));
+    KvRequest allocate =
+        KvRequest.newBuilder()
+            .setAllocateRangeId(io.basalt.api.AllocateRangeIdRequest.getDefaultInstance())
+            .build();
+    meta.now = new Timestamp(20, 0);
+    assertThat(meta.write(allocate).getAllocateRangeId().getRangeId()).isEqualTo(6);
+    meta.now = new Timestamp(30, 0);
+    assertThat(meta.write(allocate).getAllocateRangeId().getRangeId()).isEqualTo(7);
+    meta.now = new Timestamp(40, 0);
+    meta.write(update(span(9, 1, "m", "z"))); // (the counter, not the directory, decides now)
+    meta.now = new Timestamp(50, 0);
+    assertThat(meta.write(allocate).getAllocateRangeId().getRangeId()).isEqualTo(8);
+    assertThat(Commands.validate(allocate, range(1, 1)).hasError()).isTrue();
+  }
 }

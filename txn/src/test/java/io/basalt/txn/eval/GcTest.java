@@ -137,10 +137,10 @@ class GcTest {
         .containsExactlyInAnyOrder(bytes("aborted"), bytes("here"));
     assertThat(gc.getTxnRecordsList()).allMatch(w -> !w.hasRecord());
     replica.apply(gc);
-    assertThat(Txns.record(replica.engine, RANGE.getRangeId(), aborted.getMeta())).isNull();
-    assertThat(Txns.record(replica.engine, RANGE.getRangeId(), committedHere.getMeta())).isNull();
+    assertThat(Txns.record(replica.engine, aborted.getMeta())).isNull();
+    assertThat(Txns.record(replica.engine, committedHere.getMeta())).isNull();
     for (TxnRecord kept : List.of(committedElsewhere, pending, staging, recent)) {
-      assertThat(Txns.record(replica.engine, RANGE.getRangeId(), kept.getMeta())).isEqualTo(kept);
+      assertThat(Txns.record(replica.engine, kept.getMeta())).isEqualTo(kept);
     }
   }
 

@@ -90,7 +90,7 @@ class LockingReadTest {
     assertThat(intent("c")).isNull();
     assertThat(replica.read(get("c", null)).getGet().getKv().getValue()).isEqualTo(bytes("2"));
     // It held a lock, so it may have heartbeated a record: the record says committed.
-    assertThat(Txns.record(replica.engine, RANGE.getRangeId(), a.getMeta()).getStatus())
+    assertThat(Txns.record(replica.engine, a.getMeta()).getStatus())
         .isEqualTo(TxnStatus.TXN_COMMITTED);
   }
 

@@ -1312,6 +1312,6 @@ class TxnCommandsTest {
   }
 
   private TxnRecord record(TxnMeta meta) {
-    return Txns.record(replica.engine, RANGE.getRangeId(), meta);
+    return Txns.record(replica.engine, meta);
   }
 }
