@@ -1,5 +1,6 @@
 package io.basalt.node.store;
 
+import io.basalt.api.MessageType;
 import io.basalt.api.RaftMessage;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.range.raft.Message;
@@ -18,6 +19,17 @@ final class RaftInbox {
    * Steps a Raft message from {@code fromNode} into its replica; the replica, or null if dropped.
    */
   static Replica receive(Store store, long fromNode, RaftMessage m) {
+    if (m.getType() == MessageType.MESSAGE_TYPE_REPLICA_REMOVED) {
+      ReplicaLifecycle.removedElsewhere(store, fromNode, m);
+      return null;
+    }
+    if (m.getType() == MessageType.MESSAGE_TYPE_REPLICA_PROBE) {
+      Replica member = store.replicaMap().get(m.getRangeId());
+      if (member != null && member.initialized && member.nodeOf(m.getFrom()) == 0) {
+        answerRemoved(store, fromNode, member, m.getFrom(), m.getRangeGeneration());
+      }
+      return null;
+    }
     // A replica added to the range is created by its first message (unless removed here).
     Replica r =
         ReplicaLifecycle.replicaFor(
@@ -40,6 +52,9 @@ final class RaftInbox {
       if (msg.to() != r.replicaId || (senderNode != fromNode && !unknownButNewer)) {
         store.listener.droppedMessage(
             fromNode, m.getRangeId(), "addressed from " + msg.from() + " to " + msg.to());
+        if (senderNode == 0 && r.initialized && msg.to() == r.replicaId) {
+          answerRemoved(store, fromNode, r, msg.from(), m.getRangeGeneration());
+        }
         return null;
       }
       if (msg.type() == Message.Type.SNAPSHOT) {
@@ -57,6 +72,28 @@ final class RaftInbox {
       return null;
     }
     return r;
+  }
+
+  /**
+   * Tells replica {@code to} on {@code toNode}, which wrote to member {@code r} under generation
+   * {@code generation} and which {@code r}'s descriptor does not name, that the range no longer has
+   * it, if {@code r}'s descriptor is the newer: it never applied its removal (it was away), and its
+   * store destroys it (ReplicaLifecycle.removedElsewhere).
+   */
+  private static void answerRemoved(Store store, long toNode, Replica r, long to, long generation) {
+    if (generation >= r.descriptor.getGeneration()) {
+      return;
+    }
+    store.network.send(
+        toNode,
+        RaftMessage.newBuilder()
+            .setRangeId(r.rangeId)
+            .setType(MessageType.MESSAGE_TYPE_REPLICA_REMOVED)
+            .setFrom(r.replicaId)
+            .setTo(to)
+            .setRangeGeneration(r.descriptor.getGeneration())
+            .setCurrentDescriptor(r.descriptor)
+            .build());
   }
 
   /**

@@ -218,31 +218,6 @@ final class Replica implements StoreRules.NewLeader {
     }
   }
 
-  /**
-   * Asks the follower with the most of the log to take over (the core wakes a quiesced range,
-   * catches the follower up and tells it to campaign at once). A transfer that does not finish
-   * within an election timeout aborts in the core, and the next tick tries again.
-   */
-  void handOverLeadership() {
-    RaftNode.Status st = raft.status();
-    if (st.leadTransferee() != 0) {
-      return;
-    }
-    long target = 0;
-    long best = -1;
-    for (Map.Entry<Long, Long> e : st.matchIndex().entrySet()) {
-      if (e.getKey() != replicaId
-          && st.confState().voters().contains(e.getKey())
-          && e.getValue() > best) {
-        target = e.getKey();
-        best = e.getValue();
-      }
-    }
-    if (target != 0 && raft.transferLeader(target)) {
-      store.dirty.add(this);
-    }
-  }
-
   /** The index of this leader's last collection of dedupe records (see {@link Collector}). */
   long dedupeCollectedAt = -1;
 
@@ -672,7 +647,7 @@ final class Replica implements StoreRules.NewLeader {
         // same keys evaluated before would read the state before it.
         if (!store.rules().holdLatchesUntilWritten()) {
           releaseLatches(prop.pending);
-        } else if (prop.command != null) { // (a replica change holds no latches)
+        } else if (prop.command != null && !prop.command.hasSplit()) { // (nor a change holds any)
           stagedLatches.add(prop.pending);
         }
         Pending p = prop.pending;

@@ -13,6 +13,7 @@ import io.basalt.range.raft.Entry;
 import io.basalt.range.raft.RaftNode;
 import io.basalt.range.storage.CorruptionException;
 import io.basalt.range.storage.WriteBatch;
+import java.util.Map;
 
 /**
  * Replica changes (DESIGN.md, "Replicas"): what a ChangeReplicas request becomes, and what its
@@ -256,5 +257,30 @@ final class ReplicaChanges {
         KvResponse.newBuilder()
             .setTransferLeader(TransferLeaderResponse.getDefaultInstance())
             .build());
+  }
+
+  /**
+   * Asks leader {@code r}'s follower with the most of the log to take over (the core wakes a
+   * quiesced range, catches the follower up and tells it to campaign at once). A transfer that does
+   * not finish within an election timeout aborts in the core, and the next tick tries again.
+   */
+  static void handOverLeadership(Replica r) {
+    RaftNode.Status st = r.raft.status();
+    if (st.leadTransferee() != 0) {
+      return;
+    }
+    long target = 0;
+    long best = -1;
+    for (Map.Entry<Long, Long> e : st.matchIndex().entrySet()) {
+      if (e.getKey() != r.replicaId
+          && st.confState().voters().contains(e.getKey())
+          && e.getValue() > best) {
+        target = e.getKey();
+        best = e.getValue();
+      }
+    }
+    if (target != 0 && r.raft.transferLeader(target)) {
+      r.store.dirty.add(r);
+    }
   }
 }

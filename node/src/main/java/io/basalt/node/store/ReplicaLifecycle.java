@@ -24,7 +24,7 @@ final class ReplicaLifecycle {
    */
   static Replica replicaFor(
       Store store, long fromNode, long rangeId, long generation, long fromReplica, long toReplica) {
-    if (store.creatingBySplit(rangeId)) {
+    if (store.splits.creating(rangeId)) {
       // A split applied here is creating it: its state is on its way to the engine.
       store.listener.droppedMessage(fromNode, rangeId, "range being created by a split here");
       return null;
@@ -99,12 +99,17 @@ final class ReplicaLifecycle {
    * this store covers any of its keys.
    */
   static boolean fits(Store store, RangeDescriptor d) {
+    return overlapping(store, d) == null;
+  }
+
+  /** Another replica of this store that covers a key of {@code d}, or null. */
+  static Replica overlapping(Store store, RangeDescriptor d) {
     for (Replica other : store.replicaMap().values()) {
       if (other.rangeId != d.getRangeId() && other.initialized && overlap(other.descriptor, d)) {
-        return false;
+        return other;
       }
     }
-    return true;
+    return null;
   }
 
   /** Whether the spans of {@code a} and {@code b} share a key (an empty end key is +infinity). */
@@ -137,6 +142,48 @@ final class ReplicaLifecycle {
     store.engine.write(batch, true);
     r.snapshots.cancelOutgoing();
     store.listener.replicaDestroyed(r.rangeId, r.replicaId);
+  }
+
+  /**
+   * Asks the other members {@code r}'s descriptor names whether its range still has it (a
+   * REPLICA_PROBE; a member whose descriptor is newer and does not name it answers
+   * REPLICA_REMOVED).
+   */
+  static void probe(Store store, Replica r) {
+    for (ReplicaDescriptor d : r.descriptor.getReplicasList()) {
+      if (d.getNodeId() != store.nodeId()) {
+        store.network.send(
+            d.getNodeId(),
+            io.basalt.api.RaftMessage.newBuilder()
+                .setRangeId(r.rangeId)
+                .setType(io.basalt.api.MessageType.MESSAGE_TYPE_REPLICA_PROBE)
+                .setFrom(r.replicaId)
+                .setTo(d.getReplicaId())
+                .setRangeGeneration(r.descriptor.getGeneration())
+                .build());
+      }
+    }
+  }
+
+  /**
+   * Handles a REPLICA_REMOVED answer from a member of a range: if the descriptor it carries is of a
+   * later generation than this store's replica's and does not name it, the replica was removed from
+   * the range while it was away (replica ids are never given twice): it is destroyed, with its data
+   * (no other replica here covers its span) and a tombstone above its id. Otherwise dropped.
+   */
+  static void removedElsewhere(Store store, long fromNode, io.basalt.api.RaftMessage m) {
+    Replica r = store.replicaMap().get(m.getRangeId());
+    RangeDescriptor current = m.getCurrentDescriptor();
+    if (r == null
+        || r.replicaId != m.getTo()
+        || current.getRangeId() != r.rangeId
+        || current.getGeneration() <= r.descriptor.getGeneration()
+        || current.getReplicasList().stream().anyMatch(x -> x.getReplicaId() == r.replicaId)) {
+      store.listener.droppedMessage(fromNode, m.getRangeId(), "removal that does not apply here");
+      return;
+    }
+    r.removed = true;
+    destroyIfRemoved(store, r); // (or once the last batch holding its state is written)
   }
 
   /**

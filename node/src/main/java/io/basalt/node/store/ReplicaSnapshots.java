@@ -185,8 +185,20 @@ final class ReplicaSnapshots {
                 || (replica.initialized && d.getGeneration() < replica.descriptor.getGeneration())
                 || d.getGeneration() == 0
                 || !ReplicaLifecycle.fits(store, d))) {
+          Replica other = ReplicaLifecycle.overlapping(store, d);
+          if (other != null) {
+            // Ranges' current spans never overlap: the replica in the way has not applied a split
+            // of its range. Lagging, its leader catches it up; removed while away, it would stay
+            // in the way for good, so it asks its members, who say so if it is.
+            ReplicaLifecycle.probe(store, other);
+          }
           store.listener.droppedMessage(
-              from, rangeId, "snapshot of descriptor " + d + " does not fit this store");
+              from,
+              rangeId,
+              "snapshot of descriptor "
+                  + d
+                  + " does not fit this store"
+                  + (other == null ? "" : " (replica of " + other.descriptor + " overlaps it)"));
           return;
         }
         if (d == null && !replica.initialized) {

@@ -316,7 +316,7 @@ final class ReplicaSplits {
     // The left-hand leader's node campaigns at once for the new range, whose keys it served.
     // Unless a replica of the new range was here already (it may have heard from a leader of it,
     // whose lease its restart quarantine protects), the new replica votes at once.
-    store.stageSplit(batch, new Staged(right, r.isLeader, existing == null));
+    store.splits.stage(batch, new Staged(right, r.isLeader, existing == null));
   }
 
   /** About how many bytes the range's data takes in the engine (its keys' versions and intents). */

@@ -374,7 +374,7 @@ public final class Store {
       r.snapshots.checkOutgoing();
       r.tickWaits();
       if (refusal != null && r.isLeader) {
-        r.handOverLeadership();
+        ReplicaChanges.handOverLeadership(r);
       }
       if (r.raft.hasReady()) {
         dirty.add(r);
@@ -413,12 +413,8 @@ public final class Store {
   /** Steps a Raft message from {@code fromNode} into its replica (see {@link RaftInbox}). */
   public void receive(long fromNode, RaftMessage m) {
     heardFrom(fromNode);
-    List<Runnable> held = heldForSplit.get(m.getRangeId());
-    if (held != null) {
-      // The range is being created by a split applied here; its first votes and appends are
-      // taken once it exists, a moment from now.
-      held.add(() -> receive(fromNode, m));
-      return;
+    if (splits.hold(m.getRangeId(), () -> receive(fromNode, m))) {
+      return; // (its range is being created by a split applied here)
     }
     Replica r = RaftInbox.receive(this, fromNode, m);
     if (r != null) {
@@ -486,7 +482,7 @@ public final class Store {
             ? null // not evaluated: the range's own (ReplicaChanges, ReplicaSplits)
             : Commands.validate(request, r.descriptor);
     if (invalid != null) {
-      done.accept(withCovering(invalid));
+      done.accept(splits.withCovering(invalid));
       return;
     }
     KvRequest begun = Commands.begin(request, clock.now(), clock.maxOffsetNanos()); // on arrival
@@ -496,68 +492,8 @@ public final class Store {
     dirty.add(r);
   }
 
-  /**
-   * {@code refusal}, with, if it is a KeyNotInRange, the descriptor of this store's replica that
-   * holds the key (after a split, the new range), so the client goes there without a lookup.
-   */
-  private KvResponse withCovering(KvResponse refusal) {
-    if (!refusal.hasError() || !refusal.getError().hasKeyNotInRange()) {
-      return refusal;
-    }
-    byte[] key = refusal.getError().getKeyNotInRange().getKey().toByteArray();
-    for (Replica other : replicas.values()) {
-      if (other.initialized && KeySpace.contains(other.descriptor, key)) {
-        KvResponse.Builder b = refusal.toBuilder();
-        b.getErrorBuilder().getKeyNotInRangeBuilder().setCovering(other.descriptor);
-        return b.build();
-      }
-    }
-    return refusal;
-  }
-
-  /** Right-hand replicas of splits staged into a batch not yet written, by batch. */
-  private final Map<WriteBatch, List<ReplicaSplits.Staged>> splitsStaged =
-      new java.util.IdentityHashMap<>();
-
-  /**
-   * The ranges those splits create, with the Raft messages for them held until they exist (snapshot
-   * chunks are dropped: their sender sends again).
-   */
-  private final Map<Long, List<Runnable>> heldForSplit = new HashMap<>();
-
-  /** Records that {@code batch} holds the state of a split's new replica (see ReplicaSplits). */
-  void stageSplit(WriteBatch batch, ReplicaSplits.Staged split) {
-    splitsStaged.computeIfAbsent(batch, b -> new ArrayList<>()).add(split);
-    heldForSplit.put(split.right().getRangeId(), new ArrayList<>());
-  }
-
-  /** Whether a split applied here is creating range {@code rangeId} (its state is not written). */
-  boolean creatingBySplit(long rangeId) {
-    return heldForSplit.containsKey(rangeId);
-  }
-
-  /** {@code batch} is in the engine: the replicas of the splits it holds come to life. */
-  private void createSplitReplicas(WriteBatch batch) {
-    List<ReplicaSplits.Staged> staged = splitsStaged.remove(batch);
-    if (staged == null) {
-      return;
-    }
-    for (ReplicaSplits.Staged split : staged) {
-      long id = split.right().getRangeId();
-      List<Runnable> held = heldForSplit.remove(id);
-      Replica r = new Replica(this, split.right());
-      replicas.put(id, r);
-      dirty.add(r);
-      listener.replicaCreated(id, false);
-      if (split.newGroup()) {
-        r.raft.startNewGroup();
-      }
-      if (split.campaign()) {
-        r.raft.campaign();
-      }
-      held.forEach(Runnable::run);
-    }
-  }
+  /** The new replicas of splits applied here whose state is on its way to the engine. */
+  final StoreSplits splits = new StoreSplits(this);
 
   private void expireDeadlines() {
     Pending p;
@@ -744,7 +680,7 @@ public final class Store {
         ReplicaLifecycle.destroyIfRemoved(this, f.replica()); // its removal is written now
       }
     }
-    createSplitReplicas(batch);
+    splits.written(batch);
   }
 
   /**
@@ -770,7 +706,7 @@ public final class Store {
     if (!applyBatch.isEmpty()) {
       engine.write(applyBatch, false);
     }
-    createSplitReplicas(applyBatch);
+    splits.written(applyBatch);
     for (Replica r : ready) {
       r.sm.batchWritten(applyBatch);
       r.stagedLatches.forEach(r::releaseLatches);

@@ -8,16 +8,18 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.ReplicaRole;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
+import io.basalt.api.SplitRangeRequest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Replica changes under the simulation's faults: every few hundred milliseconds of the faulty
- * period, a random range's leader is asked to add a learner on a node without a replica, promote or
- * remove a learner, or remove a voter that is not its own, decided from the descriptor it holds (so
- * some are refused as stale). Draws from its own random source, so it changes nothing of a seed's
- * run but what the changes themselves cause.
+ * Replica changes and splits under the simulation's faults: every few hundred milliseconds of the
+ * faulty period, a random range's leader is asked to add a learner on a node without a replica,
+ * promote or remove a learner, remove a voter that is not its own, or (one time in four) split the
+ * range at one of the workload's keys, decided from the descriptor it holds (so some are refused as
+ * stale). Draws from its own random source, so it changes nothing of a seed's run but what the
+ * changes themselves cause.
  */
 final class ReplicaChaos {
   private final StoreSimulation sim;
@@ -44,8 +46,10 @@ final class ReplicaChaos {
   }
 
   private void tryChange() {
+    sim.refreshRanges();
     int index = random.nextInt(sim.ranges.size());
     long rangeId = sim.ranges.get(index).getRangeId();
+    boolean split = random.nextInt(4) == 0;
     StoreSimulation.SimNode leader = null;
     for (int i = 1; i <= sim.nodeCount; i++) {
       StoreSimulation.SimNode n = sim.nodes[i];
@@ -58,6 +62,10 @@ final class ReplicaChaos {
     }
     RangeDescriptor d = descriptorOn(leader.store, rangeId);
     if (d == null) {
+      return;
+    }
+    if (split) {
+      trySplit(leader, d);
       return;
     }
     List<ReplicaDescriptor> learners = new ArrayList<>();
@@ -125,6 +133,77 @@ final class ReplicaChaos {
         });
     leader.store.process();
   }
+
+  /**
+   * Asks {@code leader} to split range {@code d} at one of the workload's keys inside it, into a
+   * range with the next unused id; on success the simulation's clients route by the new descriptors
+   * at once (those with a request in flight still name the old range).
+   */
+  private void trySplit(StoreSimulation.SimNode leader, RangeDescriptor d) {
+    if (d.getRangeId() == io.basalt.api.KeySpace.META_RANGE_ID) {
+      return;
+    }
+    List<String> inside = new ArrayList<>();
+    for (String k : sim.keys) {
+      com.google.protobuf.ByteString key = com.google.protobuf.ByteString.copyFromUtf8(k);
+      var order = com.google.protobuf.ByteString.unsignedLexicographicalComparator();
+      if (order.compare(key, d.getStartKey()) > 0
+          && (d.getEndKey().isEmpty() || order.compare(key, d.getEndKey()) < 0)) {
+        inside.add(k);
+      }
+    }
+    if (inside.isEmpty()) {
+      return;
+    }
+    long newId = nextRangeId();
+    KvRequest request =
+        KvRequest.newBuilder()
+            .setHeader(RequestHeader.newBuilder().setRangeId(d.getRangeId()))
+            .setSplitRange(
+                SplitRangeRequest.newBuilder()
+                    .setSplitKey(
+                        com.google.protobuf.ByteString.copyFromUtf8(
+                            inside.get(random.nextInt(inside.size()))))
+                    .setExpectedGeneration(d.getGeneration())
+                    .setNewRangeId(newId))
+            .build();
+    splitsProposed++;
+    leader.store.submit(
+        request,
+        response -> {
+          if (response.hasSplitRange()) {
+            splitsApplied++;
+            RangeDescriptor left = response.getSplitRange().getLeft();
+            for (int i = 0; i < sim.ranges.size(); i++) {
+              if (sim.ranges.get(i).getRangeId() == left.getRangeId()
+                  && sim.ranges.get(i).getGeneration() < left.getGeneration()) {
+                sim.ranges.set(i, left);
+              }
+            }
+            if (sim.ranges.stream().noneMatch(x -> x.getRangeId() == newId)) {
+              sim.ranges.add(response.getSplitRange().getRight());
+            }
+          } else {
+            refused++;
+          }
+        });
+    leader.store.process();
+  }
+
+  long splitsProposed;
+  long splitsApplied;
+
+  /** The lowest range id no range of the simulation has (nor any split asked for before). */
+  private long nextRangeId() {
+    long max = lastAllocated;
+    for (RangeDescriptor r : sim.ranges) {
+      max = Math.max(max, r.getRangeId());
+    }
+    lastAllocated = max + 1;
+    return lastAllocated;
+  }
+
+  private long lastAllocated;
 
   /** The descriptor of range {@code rangeId} on {@code store}, or null if it holds none. */
   static RangeDescriptor descriptorOn(Store store, long rangeId) {

@@ -27,8 +27,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -55,6 +57,7 @@ final class StoreSimulation {
     long writesFailed;
     long opsUnknown;
     long retries;
+    long redirects;
     long crashes;
     long crashesKeepingUnsynced;
     long partitions;
@@ -70,7 +73,8 @@ final class StoreSimulation {
     public String toString() {
       return String.format(
           "events=%d ok=%d failed=%d (writes %d) unknown=%d retries=%d crashes=%d (keeping unsynced writes %d)"
-              + " partitions=%d lossy=%d figure8=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d",
+              + " partitions=%d lossy=%d figure8=%d pauses=%d messages=%d dropped=%d snapshots=%d installed=%d"
+              + " redirects=%d",
           events,
           opsOk,
           opsFailed,
@@ -86,7 +90,8 @@ final class StoreSimulation {
           messages,
           dropped,
           snapshots,
-          snapshotsInstalled);
+          snapshotsInstalled,
+          redirects);
     }
   }
 
@@ -515,8 +520,36 @@ final class StoreSimulation {
     return this;
   }
 
-  /** Each range's newest descriptor among the running stores (the changes move them on). */
-  private void refreshRanges() {
+  /** The range with id {@code id} as the simulation knows it. */
+  RangeDescriptor rangeById(long id) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+      for (RangeDescriptor d : ranges) {
+        if (d.getRangeId() == id) {
+          return d;
+        }
+      }
+      refreshRanges(); // (a split the simulation did not hear the answer of made it)
+    }
+    throw new IllegalStateException("no range " + id);
+  }
+
+  /**
+   * Each range's newest descriptor among the running stores (the changes move them on), and the
+   * ranges splits created that the simulation did not hear of (a split's answer may be lost).
+   */
+  void refreshRanges() {
+    java.util.Set<Long> known = new java.util.HashSet<>();
+    ranges.forEach(d -> known.add(d.getRangeId()));
+    for (int n = 1; n <= nodeCount; n++) {
+      if (nodes[n].running()) {
+        for (io.basalt.api.ReplicaStatus st : nodes[n].store.status()) {
+          RangeDescriptor d = st.getRange();
+          if (!d.getStartKey().isEmpty() && known.add(d.getRangeId())) {
+            ranges.add(d);
+          }
+        }
+      }
+    }
     for (int i = 0; i < ranges.size(); i++) {
       for (int n = 1; n <= nodeCount; n++) {
         if (nodes[n].running()) {
@@ -536,6 +569,22 @@ final class StoreSimulation {
   List<String> configurationsDisagree() {
     refreshRanges();
     List<String> out = new ArrayList<>();
+    // The ranges' descriptors tile the key space: from the empty key to the end, no gap, no
+    // overlap.
+    List<RangeDescriptor> sorted = new ArrayList<>(ranges);
+    sorted.sort((a, b) ->
+        ByteString.unsignedLexicographicalComparator().compare(a.getStartKey(), b.getStartKey()));
+    ByteString expectedStart = ByteString.EMPTY;
+    for (RangeDescriptor d : sorted) {
+      if (!d.getStartKey().equals(expectedStart)) {
+        out.add(
+            "range " + d.getRangeId() + " starts at " + d.getStartKey() + ", not " + expectedStart);
+      }
+      expectedStart = d.getEndKey();
+    }
+    if (!expectedStart.isEmpty()) {
+      out.add("the last range ends at " + expectedStart + ", not the end of the key space");
+    }
     for (RangeDescriptor d : ranges) {
       for (ReplicaDescriptor r : d.getReplicasList()) {
         Store s = nodes[(int) r.getNodeId()].store;
@@ -863,7 +912,7 @@ final class StoreSimulation {
 
     private long otherReplica(long range, Set<Long> not) {
       List<Long> candidates = new ArrayList<>();
-      for (ReplicaDescriptor r : ranges.get((int) range - 1).getReplicasList()) {
+      for (ReplicaDescriptor r : rangeById(range).getReplicasList()) {
         if (!not.contains(r.getNodeId())) {
           candidates.add(r.getNodeId());
         }
@@ -986,12 +1035,12 @@ final class StoreSimulation {
     /** The process id its operations are recorded under; a new one after an unknown outcome. */
     long process;
 
-    final long[] leaderGuess;
+    /** The node this client believes leads each range (absent: unknown). */
+    final Map<Long, Long> leaderGuess = new HashMap<>();
 
     Client(int id) {
       this.id = id;
       this.process = nextProcess++;
-      this.leaderGuess = new long[ranges.size() + 1];
     }
 
     void next(long stopAt) {
@@ -1069,7 +1118,10 @@ final class StoreSimulation {
     final Client client;
     final String key;
     final RegisterModel.Op op;
-    final KvRequest request;
+
+    /** What it sends: the range in its header changes when a split moves its key. */
+    KvRequest request;
+
     final long invokedAt;
     final long deadline;
     final long stopAt;
@@ -1134,7 +1186,7 @@ final class StoreSimulation {
         stats.retries++;
       }
       long rangeId = request.getHeader().getRangeId();
-      long target = client.leaderGuess[(int) rangeId];
+      long target = client.leaderGuess.getOrDefault(rangeId, 0L);
       if (target == 0 || random.nextInt(10) == 0) {
         target = 1 + random.nextInt(nodeCount);
       }
@@ -1194,17 +1246,28 @@ final class StoreSimulation {
                 + e.toString().replace('\n', ' ');
         if (e.hasNotLeader()) {
           long hint = e.getNotLeader().getLeaderHint().getNodeId();
-          client.leaderGuess[(int) rangeId] = hint;
+          client.leaderGuess.put(rangeId, hint);
           definiteRefusals++;
         } else if (e.hasTimeout()) {
-          client.leaderGuess[(int) rangeId] = 0;
+          client.leaderGuess.put(rangeId, 0L);
+        } else if (e.hasKeyNotInRange()) {
+          // A split moved the key: to the range the node names, or the one the client now
+          // believes holds it (its cache may be stale too: then this happens again).
+          long to =
+              e.getKeyNotInRange().hasCovering()
+                  ? e.getKeyNotInRange().getCovering().getRangeId()
+                  : rangeOf(key).getRangeId();
+          request =
+              request.toBuilder().setHeader(request.getHeader().toBuilder().setRangeId(to)).build();
+          stats.redirects++;
+          definiteRefusals++;
         } else if (e.hasRangeNotFound() || e.hasUnavailable()) {
-          client.leaderGuess[(int) rangeId] = 0;
+          client.leaderGuess.put(rangeId, 0L);
           definiteRefusals++;
         } else if (e.hasGeneric()
             && (e.getGeneric().getCode().equals(Errors.NOT_SERVING)
                 || e.getGeneric().getCode().equals(Errors.NOT_INITIALIZED))) {
-          client.leaderGuess[(int) rangeId] = 0;
+          client.leaderGuess.put(rangeId, 0L);
           definiteRefusals++;
         } else {
           throw new AssertionError("unexpected error for " + request + ": " + r);
@@ -1216,7 +1279,7 @@ final class StoreSimulation {
         at(now + 5 + random.nextInt(20), this::send);
         return;
       }
-      client.leaderGuess[(int) rangeId] = fromNode;
+      client.leaderGuess.put(rangeId, fromNode);
       Object output;
       switch (op) {
         case RegisterModel.Read read -> {

@@ -188,7 +188,11 @@ class StoreSimulationTeethTest {
       schedules += sim.stats.lostProposalSchedules;
       if (!failed.isEmpty()) {
         found++;
-        boolean control = new StoreSimulation(seed, Set.of(), TXNS).runAndCheck().isEmpty();
+        StoreSimulation without = new StoreSimulation(seed, Set.of(), TXNS);
+        if (CHANGES) {
+          without.withReplicaChanges(seed);
+        }
+        boolean control = without.runAndCheck().isEmpty();
         System.out.println(
             bug
                 + " seed "

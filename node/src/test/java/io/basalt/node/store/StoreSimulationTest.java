@@ -60,10 +60,11 @@ class StoreSimulationTest {
   /**
    * The same clusters, faults and checks with replica changes during the faults ({@link
    * ReplicaChaos}): learners added on nodes without a replica and caught up by snapshot, promoted,
-   * removed; voters removed; some changes decided from a stale descriptor. After the heal every
-   * replica a range's descriptor names holds that descriptor and the Raft configuration it
-   * describes. {@code -Dbasalt.storesim.changeSeeds=N} runs seeds 1..N (default 500); {@code
-   * -Dbasalt.storesim.changeSeed=S} one seed.
+   * removed; voters removed; ranges split at workload keys while clients with requests in flight
+   * still name the old range; some changes decided from a stale descriptor. After the heal the
+   * ranges tile the key space, and every replica a range's descriptor names holds that descriptor
+   * and the Raft configuration it describes. {@code -Dbasalt.storesim.changeSeeds=N} runs seeds
+   * 1..N (default 500); {@code -Dbasalt.storesim.changeSeed=S} one seed.
    */
   @Test
   void replicaChangesUnderFaultsKeepEverythingAbove() {
@@ -73,6 +74,8 @@ class StoreSimulationTest {
     long applied = 0;
     long refused = 0;
     long installed = 0;
+    long splits = 0;
+    long redirects = 0;
     for (long seed = first; seed <= last; seed++) {
       String replay =
           "replay: bin/test -pl node -am"
@@ -89,14 +92,18 @@ class StoreSimulationTest {
       applied += sim.chaos.applied;
       refused += sim.chaos.refused;
       installed += sim.stats.snapshotsInstalled;
+      splits += sim.chaos.splitsApplied;
+      redirects += sim.stats.redirects;
     }
     System.out.printf(
         "store simulation with replica changes, seeds %d..%d: changes applied=%d refused=%d,"
-            + " snapshots installed=%d%n",
-        first, last, applied, refused, installed);
+            + " splits=%d, redirected requests=%d, snapshots installed=%d%n",
+        first, last, applied, refused, splits, redirects, installed);
     if (last - first >= 20) {
       assertThat(applied).as("replica changes applied").isGreaterThan(last - first);
       assertThat(refused).as("stale changes refused").isPositive();
+      assertThat(splits).as("splits applied").isGreaterThan((last - first) / 4);
+      assertThat(redirects).as("requests redirected after splits").isPositive();
     }
   }
 
