@@ -97,12 +97,15 @@ class StoreSimulationTeethTest {
    * under an id below its tombstone (its vote and log destroyed) votes a second time in a term it
    * voted in, two leaders commit at one index, and a client's writes are lost; a removed replica
    * destroyed while a later batch with its Raft state is still on its way gets that state back, and
-   * the range's next replica on the node starts from a commit index beyond its log.
+   * the range's next replica on the node starts from a commit index beyond its log; a write
+   * evaluated before a split and applied after it lands in the new range's keys at a timestamp its
+   * leader did not choose (few schedules meet that window: the first seed is 594).
    */
   @ParameterizedTest(name = "{0} caught at seed {1} by {2}")
   @CsvSource({
-    "NO_TOMBSTONE_CHECK, 10, linearizability, NOT_LINEARIZABLE",
-    "DESTROY_WHILE_WRITING, 7, exception, persisted commit index",
+    "NO_TOMBSTONE_CHECK, 30, linearizability, NOT_LINEARIZABLE",
+    "DESTROY_WHILE_WRITING, 27, exception, persisted commit index",
+    "NO_SPAN_CHECK_AT_APPLY, 594, linearizability, NOT_LINEARIZABLE",
   })
   void plantedBugIsCaughtWithReplicaChanges(
       PlantedStoreBug bug, long seed, String check, String detail) {
