@@ -201,7 +201,7 @@ public final class NodeMetrics implements StoreListener {
             kind + "/" + outcome,
             k ->
                 Counter.builder("basalt_placement_operations")
-                    .description("Replica changes and leadership transfers the driver sent")
+                    .description("Replica changes, splits and leadership transfers the driver sent")
                     .tags("kind", kind, "outcome", outcome)
                     .register(registry))
         .increment();

@@ -118,6 +118,112 @@ class PlacementProcessTest {
     }
   }
 
+  /**
+   * Keys that all fall in one range ({@code key%013d}, as the load generator's), loaded with 1 KiB
+   * values to about 32 times {@code --range-max-bytes}: the driver splits the range and its halves
+   * until none is above twice the limit, while clients write on without an error (a stale cache is
+   * redirected); then every acknowledged write reads back and a full scan returns every key once.
+   */
+  @Test
+  void rangesSplitAsTheyGrowAndClientsFollowWithoutAnError() throws Exception {
+    long maxBytes = 256 << 10;
+    try (ProcessCluster cluster = new ProcessCluster("splits", 3, 50)) {
+      for (int n = 1; n <= 3; n++) {
+        cluster.setExtraArgs(n, List.of("--range-max-bytes=256KiB"));
+      }
+      cluster.startAll();
+      cluster.init(1, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicLong next = new AtomicLong();
+      long total = 32 * maxBytes / 1024;
+      String value = "v".repeat(1024);
+      long startedAt = System.nanoTime();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        List<Thread> writers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+          writers.add(
+              Thread.ofPlatform()
+                  .start(() -> {
+                    for (long i = next.getAndIncrement(); i < total; i = next.getAndIncrement()) {
+                      String key = String.format("key%013d", i);
+                      try {
+                        client.put(bytes(key), bytes(value));
+                        acknowledged.put(key, value);
+                      } catch (RuntimeException e) {
+                        failures.incrementAndGet();
+                      }
+                    }
+                  }));
+        }
+        for (Thread w : writers) {
+          w.join();
+        }
+        long loadedMillis = (System.nanoTime() - startedAt) / 1_000_000;
+        ProcessCluster.await(
+            () -> largestRange(cluster) <= 2 * maxBytes,
+            "no range above twice --range-max-bytes",
+            Duration.ofSeconds(90));
+        long settledMillis = (System.nanoTime() - startedAt) / 1_000_000;
+        int ranges = rangeCount(cluster);
+        System.out.printf(
+            "%d keys (%d KiB) loaded in %d ms; %d ranges, none above %d KiB, after %d ms;"
+                + " %d client errors%n",
+            total, total, loadedMillis, ranges, 2 * maxBytes >> 10, settledMillis, failures.get());
+        assertThat(failures.get()).as("client errors (redirects are followed)").isZero();
+        assertThat(ranges).as("data ranges after the splits").isGreaterThanOrEqualTo(16);
+        StringBuilder metrics = new StringBuilder();
+        for (int n = 1; n <= 3; n++) {
+          metrics.append(cluster.http(n, "/metrics"));
+        }
+        assertThat(metrics.toString())
+            .containsPattern(
+                "basalt_placement_operations_total\\{kind=\"split\",node=\"\\d+\",outcome=\"done\"");
+        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
+          byte[] v = client.get(bytes(e.getKey()));
+          assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
+              .as("acknowledged %s", e.getKey())
+              .isEqualTo(e.getValue());
+        }
+        Map<String, Integer> seen = new TreeMap<>();
+        for (KeyValue kv : client.scan(new byte[0], new byte[0])) {
+          seen.merge(new String(kv.key(), StandardCharsets.UTF_8), 1, Integer::sum);
+        }
+        assertThat(seen.values()).as("each key once").allMatch(c -> c == 1);
+        assertThat(seen.keySet()).isEqualTo(acknowledged.keySet());
+      }
+    }
+  }
+
+  /** The largest data range's size as its leader reports it (Long.MAX_VALUE if unknown). */
+  private static long largestRange(ProcessCluster cluster) {
+    long largest = 0;
+    int leaders = 0;
+    for (int n = 1; n <= cluster.size; n++) {
+      Optional<StatusResponse> s = cluster.status(n);
+      if (s.isEmpty()) {
+        return Long.MAX_VALUE;
+      }
+      for (ReplicaStatus r : s.get().getReplicasList()) {
+        if (r.getRole().equals("LEADER")) {
+          leaders++;
+          largest = Math.max(largest, r.getApproximateBytes());
+        }
+      }
+    }
+    return leaders >= rangeCount(cluster) + 1 ? largest : Long.MAX_VALUE;
+  }
+
+  /** How many data ranges node 1 holds (every range has a replica on each of the 3 nodes). */
+  private static int rangeCount(ProcessCluster cluster) {
+    return cluster.status(1).map(s -> s.getReplicasCount() - 1).orElse(0);
+  }
+
   @Test
   void sigtermDrainsTheNodesLeadershipsBeforeItExitsAndClientsSeeNoError() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("drain", 3, 50)) {
