@@ -28,7 +28,8 @@ import java.util.TreeMap;
  * balanced (a learner on the least loaded node for a range of the most loaded, whose surplus voter
  * the next passes remove) and then leader counts (a transfer from the node leading the most ranges
  * to one leading the fewest). A settled range (every replica a live voter) that repair leaves alone
- * and whose leader reports more data than {@link Options#rangeMaxBytes} is split in two.
+ * and whose leader reports more data than {@link Options#rangeMaxBytes} is split at its middle key,
+ * or more load than {@link Options#rangeMaxQps} at a key that halves the load.
  */
 public final class PlacementPolicy {
   private PlacementPolicy() {}
@@ -39,28 +40,43 @@ public final class PlacementPolicy {
    * @param liveWithinMillis how recently a node must have answered to count as up
    * @param maxOperations the most operations one pass decides
    * @param rangeMaxBytes the size above which a range is split in two
+   * @param rangeMaxQps the load (requests per second at its leader) above which a range is split at
+   *     a key that halves it
    */
   public record Options(
       int replicas,
       long deadAfterMillis,
       long liveWithinMillis,
       int maxOperations,
-      long rangeMaxBytes) {
+      long rangeMaxBytes,
+      double rangeMaxQps) {
     public Options {
       if (replicas < 1
           || deadAfterMillis <= 0
           || liveWithinMillis <= 0
           || maxOperations < 1
-          || rangeMaxBytes < 1) {
+          || rangeMaxBytes < 1
+          || !(rangeMaxQps > 0)) {
         throw new IllegalArgumentException("bad placement options");
       }
     }
 
-    /** With ranges split above {@link #DEFAULT_RANGE_MAX_BYTES}. */
+    /**
+     * With ranges split above {@link #DEFAULT_RANGE_MAX_BYTES} and {@link #DEFAULT_RANGE_MAX_QPS}.
+     */
     public Options(int replicas, long deadAfterMillis, long liveWithinMillis, int maxOperations) {
-      this(replicas, deadAfterMillis, liveWithinMillis, maxOperations, DEFAULT_RANGE_MAX_BYTES);
+      this(
+          replicas,
+          deadAfterMillis,
+          liveWithinMillis,
+          maxOperations,
+          DEFAULT_RANGE_MAX_BYTES,
+          DEFAULT_RANGE_MAX_QPS);
     }
   }
+
+  /** The load above which a range is split, unless set otherwise: requests per second. */
+  public static final double DEFAULT_RANGE_MAX_QPS = 2500;
 
   /** The size above which a range is split, unless set otherwise: 64 MiB. */
   public static final long DEFAULT_RANGE_MAX_BYTES = 64L << 20;
@@ -75,20 +91,31 @@ public final class PlacementPolicy {
    *     only ones a leadership is moved to (a transfer to a replica far behind holds the range's
    *     writes until it catches up or the transfer times out)
    * @param approximateBytes the size of its data as its leader estimates it (0: unknown)
+   * @param requestsPerSecond its load as its leader counts it
+   * @param loadSplitKey a key that halves that load (empty: none is known)
    */
   public record RangeView(
       RangeDescriptor descriptor,
       long leaderNode,
       Set<Long> caughtUpLearners,
       Set<Long> caughtUpVoters,
-      long approximateBytes) {
-    /** A range whose size is not known (never split for size). */
+      long approximateBytes,
+      double requestsPerSecond,
+      com.google.protobuf.ByteString loadSplitKey) {
+    /** A range whose size and load are not known (never split). */
     public RangeView(
         RangeDescriptor descriptor,
         long leaderNode,
         Set<Long> caughtUpLearners,
         Set<Long> caughtUpVoters) {
-      this(descriptor, leaderNode, caughtUpLearners, caughtUpVoters, 0);
+      this(
+          descriptor,
+          leaderNode,
+          caughtUpLearners,
+          caughtUpVoters,
+          0,
+          0,
+          com.google.protobuf.ByteString.EMPTY);
     }
   }
 
@@ -129,10 +156,11 @@ public final class PlacementPolicy {
   public record TransferLeader(RangeDescriptor range, long nodeId) implements Operation {}
 
   /**
-   * Splits {@code range}, led from {@code nodeId}, in two at the key its leader finds halves its
-   * data.
+   * Splits {@code range}, led from {@code nodeId}, in two at {@code splitKey} (one that halves its
+   * load), or, if empty, at the key its leader finds halves its data.
    */
-  public record Split(RangeDescriptor range, long nodeId) implements Operation {}
+  public record Split(RangeDescriptor range, long nodeId, com.google.protobuf.ByteString splitKey)
+      implements Operation {}
 
   /**
    * The decision of one pass.
@@ -197,8 +225,8 @@ public final class PlacementPolicy {
         continue;
       }
       Operation op = repair(r, voters, healthyVoters, live, dead, replicasOn, o);
-      if (op == null && tooBig(r, voters, live, o)) {
-        op = new Split(r.descriptor(), r.leaderNode());
+      if (op == null) {
+        op = split(r, voters, live, o);
       }
       if (op != null) {
         ops.add(op);
@@ -286,17 +314,28 @@ public final class PlacementPolicy {
   }
 
   /**
-   * Whether {@code r} is above the size limit and settled enough to split: not the meta range, led,
-   * every replica a voter on a live node.
+   * A split of {@code r} if it is settled (not the meta range, led, every replica a voter on a live
+   * node) and above the size limit (at its middle key) or the load limit (at the key that halves
+   * its load, if its leader knows one); else null.
    */
-  private static boolean tooBig(
+  private static Operation split(
       RangeView r, List<ReplicaDescriptor> voters, Set<Long> live, Options o) {
     RangeDescriptor d = r.descriptor();
-    return r.approximateBytes() > o.rangeMaxBytes()
-        && d.getRangeId() != io.basalt.api.KeySpace.META_RANGE_ID
-        && r.leaderNode() != 0
-        && voters.size() == d.getReplicasCount()
-        && voters.stream().allMatch(v -> live.contains(v.getNodeId()));
+    boolean settled =
+        d.getRangeId() != io.basalt.api.KeySpace.META_RANGE_ID
+            && r.leaderNode() != 0
+            && voters.size() == d.getReplicasCount()
+            && voters.stream().allMatch(v -> live.contains(v.getNodeId()));
+    if (!settled) {
+      return null;
+    }
+    if (r.approximateBytes() > o.rangeMaxBytes()) {
+      return new Split(d, r.leaderNode(), com.google.protobuf.ByteString.EMPTY);
+    }
+    if (r.requestsPerSecond() > o.rangeMaxQps() && !r.loadSplitKey().isEmpty()) {
+      return new Split(d, r.leaderNode(), r.loadSplitKey());
+    }
+    return null;
   }
 
   /** The live node without a replica of {@code d} that holds the fewest replicas, or 0. */

@@ -228,7 +228,14 @@ class PlacementPolicyTest {
 
   private static RangeView sized(RangeDescriptor d, long leader, long bytes) {
     RangeView v = view(d, leader);
-    return new RangeView(d, leader, v.caughtUpLearners(), v.caughtUpVoters(), bytes);
+    return new RangeView(
+        d,
+        leader,
+        v.caughtUpLearners(),
+        v.caughtUpVoters(),
+        bytes,
+        0,
+        com.google.protobuf.ByteString.EMPTY);
   }
 
   @Test
@@ -246,7 +253,30 @@ class PlacementPolicyTest {
             sized(range(5, 1, 2, 3), 0, big)); // no leader to ask
     assertThat(d.operations())
         .filteredOn(o -> o instanceof PlacementPolicy.Split)
-        .containsExactly(new PlacementPolicy.Split(range(2, 1, 2, 3), 2));
-    assertThat(new Options(3, 10_000, 3_000, 8, 1 << 20).rangeMaxBytes()).isEqualTo(1 << 20);
+        .containsExactly(
+            new PlacementPolicy.Split(range(2, 1, 2, 3), 2, com.google.protobuf.ByteString.EMPTY));
+    assertThat(new Options(3, 10_000, 3_000, 8, 1 << 20, 100).rangeMaxBytes()).isEqualTo(1 << 20);
+  }
+
+  @Test
+  void aHotRangeIsSplitAtTheKeyThatHalvesItsLoadAndOnlyIfItsLeaderKnowsOne() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3);
+    com.google.protobuf.ByteString middle = com.google.protobuf.ByteString.copyFromUtf8("k5");
+    RangeView hot =
+        new RangeView(range(2, 1, 2, 3), 1, Set.of(), Set.of(1L, 2L, 3L), 10, 5000, middle);
+    RangeView hotOnOneKey =
+        new RangeView(
+            range(3, 1, 2, 3),
+            1,
+            Set.of(),
+            Set.of(1L, 2L, 3L),
+            10,
+            5000,
+            com.google.protobuf.ByteString.EMPTY);
+    RangeView cool =
+        new RangeView(range(4, 1, 2, 3), 1, Set.of(), Set.of(1L, 2L, 3L), 10, 2000, middle);
+    assertThat(decide(heard, 0, hot, hotOnOneKey, cool).operations())
+        .filteredOn(o -> o instanceof PlacementPolicy.Split)
+        .containsExactly(new PlacementPolicy.Split(range(2, 1, 2, 3), 1, middle));
   }
 }

@@ -170,6 +170,14 @@ public final class BasaltCli {
                 + " number of bytes (default: ${DEFAULT-VALUE}).")
     String rangeMaxBytes;
 
+    @Option(
+        names = "--range-max-qps",
+        defaultValue = "2500",
+        description =
+            "The load, in requests per second at its leader, above which the placement driver"
+                + " splits a range at a key that halves it (default: ${DEFAULT-VALUE}).")
+    double rangeMaxQps;
+
     /** Parses a size such as 64MiB, 512KiB, 1GiB or 1048576. */
     static long byteSize(String text) {
       java.util.regex.Matcher m =
@@ -223,6 +231,10 @@ public final class BasaltCli {
         throw new CommandLine.ParameterException(
             new CommandLine(this), "--placement is on or off, got " + placement);
       }
+      if (!(rangeMaxQps > 0)) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "--range-max-qps must be positive, got " + rangeMaxQps);
+      }
       if (replicationFactor < 1) {
         throw new CommandLine.ParameterException(
             new CommandLine(this), "--replication-factor must be at least 1");
@@ -261,7 +273,8 @@ public final class BasaltCli {
                         placement.equals("on"),
                         replicationFactor,
                         timeUntilDead(timeUntilDead),
-                        byteSize(rangeMaxBytes))));
+                        byteSize(rangeMaxBytes),
+                        rangeMaxQps)));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;

@@ -96,9 +96,18 @@ public final class Node implements AutoCloseable {
    * and the size above which a range is split.
    */
   public record Placement(
-      boolean enabled, int replicationFactor, Duration timeUntilDead, long rangeMaxBytes) {
+      boolean enabled,
+      int replicationFactor,
+      Duration timeUntilDead,
+      long rangeMaxBytes,
+      double rangeMaxQps) {
     public static final Placement DEFAULT =
-        new Placement(true, 3, Duration.ofSeconds(60), PlacementPolicy.DEFAULT_RANGE_MAX_BYTES);
+        new Placement(
+            true,
+            3,
+            Duration.ofSeconds(60),
+            PlacementPolicy.DEFAULT_RANGE_MAX_BYTES,
+            PlacementPolicy.DEFAULT_RANGE_MAX_QPS);
   }
 
   /** How often the placement driver looks at the cluster. */
@@ -275,7 +284,8 @@ public final class Node implements AutoCloseable {
                   // a node that stopped answering: the range would refuse writes meanwhile).
                   2 * PLACEMENT_INTERVAL.toMillis() + 500,
                   8,
-                  config.placement().rangeMaxBytes()),
+                  config.placement().rangeMaxBytes(),
+                  config.placement().rangeMaxQps()),
               () -> System.nanoTime() / 1_000_000,
               metrics);
       long every = PLACEMENT_INTERVAL.toMillis();

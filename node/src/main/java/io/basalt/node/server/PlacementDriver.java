@@ -171,7 +171,11 @@ final class PlacementDriver {
               leaders.getOrDefault(id, 0L),
               caughtUp,
               current,
-              leaderView == null ? 0 : leaderView.getApproximateBytes()));
+              leaderView == null ? 0 : leaderView.getApproximateBytes(),
+              leaderView == null ? 0 : leaderView.getRequestsPerSecond(),
+              leaderView == null
+                  ? com.google.protobuf.ByteString.EMPTY
+                  : leaderView.getLoadSplitKey()));
     });
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
@@ -218,7 +222,7 @@ final class PlacementDriver {
 
   private void execute(Operation op, String leaderAddress, String metaLeader) {
     if (op instanceof PlacementPolicy.Split split) {
-      split(split.range(), leaderAddress, metaLeader);
+      split(split.range(), split.splitKey(), leaderAddress, metaLeader);
       return;
     }
     RangeDescriptor d = op.range();
@@ -269,10 +273,14 @@ final class PlacementDriver {
   }
 
   /**
-   * Splits range {@code d} at the key its leader picks: a range id from the meta range, the split
-   * at the leader, then both halves recorded in the directory in one command.
+   * Splits range {@code d} at {@code key} (empty: the key its leader picks): a range id from the
+   * meta range, the split at the leader, then both halves recorded in the directory in one command.
    */
-  private void split(RangeDescriptor d, String leaderAddress, String metaLeader) {
+  private void split(
+      RangeDescriptor d,
+      com.google.protobuf.ByteString key,
+      String leaderAddress,
+      String metaLeader) {
     KvResponse id =
         call(
             metaLeader,
@@ -292,6 +300,7 @@ final class PlacementDriver {
                 .setHeader(RequestHeader.newBuilder().setRangeId(d.getRangeId()))
                 .setSplitRange(
                     SplitRangeRequest.newBuilder()
+                        .setSplitKey(key)
                         .setExpectedGeneration(d.getGeneration())
                         .setNewRangeId(id.getAllocateRangeId().getRangeId()))
                 .build());

@@ -73,6 +73,9 @@ final class Replica implements StoreRules.NewLeader {
   /** A read waiting for its read index to be applied. */
   record WaitingRead(long index, Pending pending) {}
 
+  /** The requests this replica takes, for load-based splits (its own random source). */
+  final LoadSampler load;
+
   /** Snapshot streams to and from this replica. */
   final ReplicaSnapshots snapshots;
 
@@ -166,6 +169,7 @@ final class Replica implements StoreRules.NewLeader {
     this.raft = RaftNode.create(config, storage);
     this.tscache = newTimestampCache();
     this.snapshots = new ReplicaSnapshots(this, store);
+    this.load = new LoadSampler(new java.util.SplittableRandom(rangeId));
     this.writtenApplied = sm.appliedIndex();
     // Any conf change still in the log is at or below its last index.
     this.lastConfChangeIndex = raft.status().lastIndex();
@@ -801,6 +805,8 @@ final class Replica implements StoreRules.NewLeader {
         .setQuiesced(s.quiesced())
         .setLeaseValid(s.leaseValid())
         .setApproximateBytes(isLeader ? ReplicaSplits.approximateBytes(this) : 0)
+        .setRequestsPerSecond(isLeader ? load.requestsPerSecond(nanoTime.getAsLong()) : 0)
+        .setLoadSplitKey(isLeader ? load.splitKey(descriptor) : ByteString.EMPTY)
         .build();
   }
 }

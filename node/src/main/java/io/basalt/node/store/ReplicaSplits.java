@@ -263,6 +263,7 @@ final class ReplicaSplits {
     RangeDescriptor right = split.getRight();
     Store store = r.store;
     r.descriptor = left;
+    r.load.reset();
     StoreRecords.putDescriptor(batch, left);
     store.listener.replicasChanged(r.rangeId, left);
     long mine = 0;

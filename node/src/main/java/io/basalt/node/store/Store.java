@@ -485,6 +485,7 @@ public final class Store {
       done.accept(splits.withCovering(invalid));
       return;
     }
+    r.load.record(request, start);
     KvRequest begun = Commands.begin(request, clock.now(), clock.maxOffsetNanos()); // on arrival
     Pending p = new Pending(r, begun, done, ticks + options.requestTimeoutTicks());
     deadlines.add(p);

@@ -200,6 +200,94 @@ class PlacementProcessTest {
     }
   }
 
+  /**
+   * A range hot with about 600 requests per second (paced gets and puts over 10,000 keys, uniform)
+   * on a cluster started with {@code --range-max-qps=400}: the driver splits it at the key its
+   * leader's samples halve the load at, within 30 s of the load's start, and the halves' loads are
+   * within 2:1 (each below the limit, so they stay as they are).
+   */
+  @Test
+  void aHotRangeSplitsWithinThirtySecondsIntoHalvesOfSimilarLoad() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("hot", 3, 50)) {
+      for (int n = 1; n <= 3; n++) {
+        cluster.setExtraArgs(n, List.of("--range-max-qps=400"));
+      }
+      cluster.startAll();
+      cluster.init(1, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      AtomicBoolean stop = new AtomicBoolean();
+      AtomicLong failures = new AtomicLong();
+      AtomicLong requests = new AtomicLong();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        List<Thread> threads = new ArrayList<>();
+        long startedAt = System.nanoTime();
+        for (int t = 0; t < 4; t++) {
+          int seed = t;
+          threads.add(
+              Thread.ofPlatform()
+                  .start(() -> {
+                    java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+                    long next = System.nanoTime();
+                    while (!stop.get()) {
+                      // Paced: 150 requests per second per thread.
+                      next += 1_000_000_000L / 150;
+                      java.util.concurrent.locks.LockSupport.parkNanos(next - System.nanoTime());
+                      byte[] key = bytes(String.format("key%013d", random.nextInt(10_000)));
+                      try {
+                        if (random.nextBoolean()) {
+                          client.get(key);
+                        } else {
+                          client.put(key, bytes("v"));
+                        }
+                        requests.incrementAndGet();
+                      } catch (RuntimeException e) {
+                        failures.incrementAndGet();
+                      }
+                    }
+                  }));
+        }
+        ProcessCluster.await(
+            () -> rangeCount(cluster) >= 2, "the hot range splits", Duration.ofSeconds(30));
+        long splitMillis = (System.nanoTime() - startedAt) / 1_000_000;
+        // The halves' loads, once each has counted ten seconds of it.
+        long until = System.nanoTime() + 15_000_000_000L;
+        ProcessCluster.await(
+            () -> System.nanoTime() >= until,
+            "the halves count their load",
+            Duration.ofSeconds(20));
+        List<Double> loads = new ArrayList<>();
+        for (int n = 1; n <= 3; n++) {
+          cluster
+              .status(n)
+              .ifPresent(st -> {
+                for (ReplicaStatus r : st.getReplicasList()) {
+                  if (r.getRole().equals("LEADER") && r.getRange().getRangeId() != 1) {
+                    loads.add(r.getRequestsPerSecond());
+                  }
+                }
+              });
+        }
+        stop.set(true);
+        for (Thread t : threads) {
+          t.join();
+        }
+        System.out.printf(
+            "hot range split %d ms after the load started; data ranges %d, leaders' loads %s"
+                + " requests/s; %d requests, %d client errors%n",
+            splitMillis, rangeCount(cluster), loads, requests.get(), failures.get());
+        assertThat(loads).as("two data ranges, each led").hasSize(2);
+        double high = Math.max(loads.get(0), loads.get(1));
+        double low = Math.min(loads.get(0), loads.get(1));
+        assertThat(high).as("halves' loads within 2:1: %s", loads).isLessThanOrEqualTo(2 * low);
+        assertThat(failures.get()).as("client errors").isZero();
+      }
+    }
+  }
+
   /** The largest data range's size as its leader reports it (Long.MAX_VALUE if unknown). */
   private static long largestRange(ProcessCluster cluster) {
     long largest = 0;
