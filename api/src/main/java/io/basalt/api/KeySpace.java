@@ -88,6 +88,31 @@ public final class KeySpace {
     return concat(RANGE_PREFIX, new byte[] {INFINITE_END + 1});
   }
 
+  private static final byte[] DECOMMISSION_PREFIX = {0x00, 'd'};
+
+  /** The meta key recording that a node is being decommissioned (see DecommissionNodeRequest). */
+  public static byte[] decommissionKey(long nodeId) {
+    return ByteBuffer.allocate(DECOMMISSION_PREFIX.length + 8)
+        .put(DECOMMISSION_PREFIX)
+        .putLong(nodeId)
+        .array();
+  }
+
+  /** The first key of the decommissioned nodes' records. */
+  public static byte[] decommissionStart() {
+    return DECOMMISSION_PREFIX.clone();
+  }
+
+  /** The end (exclusive) of the decommissioned nodes' records. */
+  public static byte[] decommissionEnd() {
+    return new byte[] {0x00, 'd' + 1};
+  }
+
+  /** The node id of a key made by {@link #decommissionKey}. */
+  public static long decommissionedNode(byte[] key) {
+    return ByteBuffer.wrap(key, DECOMMISSION_PREFIX.length, 8).getLong();
+  }
+
   /** The meta key holding the last range id allocated (see AllocateRangeIdRequest). */
   public static byte[] rangeIdCounterKey() {
     return RANGE_ID_COUNTER.clone();

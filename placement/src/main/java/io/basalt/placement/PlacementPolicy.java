@@ -27,9 +27,11 @@ import java.util.TreeMap;
  * and left alone: changing it needs its quorum. Then, with the budget left, replica counts are
  * balanced (a learner on the least loaded node for a range of the most loaded, whose surplus voter
  * the next passes remove) and then leader counts (a transfer from the node leading the most ranges
- * to one leading the fewest). A settled range (every replica a live voter) that repair leaves alone
- * and whose leader reports more data than {@link Options#rangeMaxBytes} is split at its middle key,
- * or more load than {@link Options#rangeMaxQps} at a key that halves the load.
+ * to one leading the fewest). A node being decommissioned gets nothing; its leaderships move away,
+ * then its voters are replaced like a dead node's (a learner elsewhere, promoted, then it removed).
+ * A settled range (every replica a live voter) that repair leaves alone and whose leader reports
+ * more data than {@link Options#rangeMaxBytes} is split at its middle key, or more load than {@link
+ * Options#rangeMaxQps} at a key that halves the load.
  */
 public final class PlacementPolicy {
   private PlacementPolicy() {}
@@ -128,13 +130,26 @@ public final class PlacementPolicy {
    * @param lastHeardMillis when each node that answered the driver last did (a node that never
    *     answered is silent since the driver started)
    * @param ranges every range
+   * @param decommissioning nodes being decommissioned: their leaderships, then their replicas, move
+   *     to other nodes, and nothing moves to them
    */
   public record ClusterView(
       long nowMillis,
       long startedMillis,
       Set<Long> knownNodes,
       Map<Long, Long> lastHeardMillis,
-      List<RangeView> ranges) {}
+      List<RangeView> ranges,
+      Set<Long> decommissioning) {
+    /** A cluster with no node being decommissioned. */
+    public ClusterView(
+        long nowMillis,
+        long startedMillis,
+        Set<Long> knownNodes,
+        Map<Long, Long> lastHeardMillis,
+        List<RangeView> ranges) {
+      this(nowMillis, startedMillis, knownNodes, lastHeardMillis, ranges, Set.of());
+    }
+  }
 
   /** An operation on one range, decided from its descriptor (whose generation it names). */
   public sealed interface Operation {
@@ -191,9 +206,12 @@ public final class PlacementPolicy {
         dead.add(node);
       }
     }
+    // Where replicas and leaderships may go: live nodes not being decommissioned.
+    Set<Long> targets = new HashSet<>(live);
+    targets.removeAll(view.decommissioning());
     Map<Long, Integer> replicasOn = new TreeMap<>();
     Map<Long, Integer> leadersOn = new TreeMap<>();
-    for (long n : live) {
+    for (long n : targets) {
       replicasOn.put(n, 0);
       leadersOn.put(n, 0);
     }
@@ -217,14 +235,20 @@ public final class PlacementPolicy {
         unavailable.add(r.descriptor().getRangeId());
         continue;
       }
-      long healthyVoters = voters.stream().filter(v -> !dead.contains(v.getNodeId())).count();
+      long healthyVoters =
+          voters.stream()
+              .filter(v ->
+                  !dead.contains(v.getNodeId()) && !view.decommissioning().contains(v.getNodeId()))
+              .count();
       if (healthyVoters < o.replicas()) {
         underReplicated.add(r.descriptor().getRangeId());
       }
       if (ops.size() >= o.maxOperations()) {
         continue;
       }
-      Operation op = repair(r, voters, healthyVoters, live, dead, replicasOn, o);
+      Operation op =
+          repair(
+              r, voters, healthyVoters, live, targets, dead, view.decommissioning(), replicasOn, o);
       if (op == null) {
         op = split(r, voters, live, o);
       }
@@ -235,14 +259,14 @@ public final class PlacementPolicy {
       }
     }
     if (ops.size() < o.maxOperations()) {
-      Operation op = balanceReplicas(view.ranges(), touched, live, replicasOn);
+      Operation op = balanceReplicas(view.ranges(), touched, targets, replicasOn);
       if (op != null) {
         ops.add(op);
         touched.add(op.range().getRangeId());
       }
     }
     if (ops.size() < o.maxOperations()) {
-      Operation op = balanceLeaders(view.ranges(), touched, live, leadersOn);
+      Operation op = balanceLeaders(view.ranges(), touched, targets, leadersOn);
       if (op != null) {
         ops.add(op);
       }
@@ -255,10 +279,20 @@ public final class PlacementPolicy {
       List<ReplicaDescriptor> voters,
       long healthyVoters,
       Set<Long> live,
+      Set<Long> targets,
       Set<Long> dead,
+      Set<Long> decommissioning,
       Map<Long, Integer> replicasOn,
       Options o) {
     RangeDescriptor d = r.descriptor();
+    if (decommissioning.contains(r.leaderNode())) {
+      // Leaderships leave a node being decommissioned first, to a caught-up voter elsewhere.
+      for (ReplicaDescriptor v : voters) {
+        if (targets.contains(v.getNodeId()) && r.caughtUpVoters().contains(v.getNodeId())) {
+          return new TransferLeader(d, v.getNodeId());
+        }
+      }
+    }
     List<ReplicaDescriptor> learners = role(r, ReplicaRole.REPLICA_ROLE_LEARNER);
     for (ReplicaDescriptor l : learners) {
       if (!live.contains(l.getNodeId())) {
@@ -274,7 +308,7 @@ public final class PlacementPolicy {
       return null; // learners catching up: wait for them
     }
     if (healthyVoters < o.replicas()) {
-      long target = leastLoaded(d, live, replicasOn);
+      long target = leastLoaded(d, targets, replicasOn);
       return target == 0 ? null : new AddLearner(d, target);
     }
     if (voters.size() > o.replicas()) {
@@ -286,6 +320,8 @@ public final class PlacementPolicy {
               .filter(v -> dead.contains(v.getNodeId()))
               .findFirst()
               .or(() -> voters.stream().filter(v -> !live.contains(v.getNodeId())).findFirst())
+              .or(() ->
+                  voters.stream().filter(v -> decommissioning.contains(v.getNodeId())).findFirst())
               .orElseGet(() ->
                   voters.stream()
                       .max(

@@ -279,4 +279,41 @@ class PlacementPolicyTest {
         .filteredOn(o -> o instanceof PlacementPolicy.Split)
         .containsExactly(new PlacementPolicy.Split(range(2, 1, 2, 3), 1, middle));
   }
+
+  @Test
+  void aDecommissionedNodeLosesItsLeadershipsThenItsReplicasAndGetsNothing() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3, 4);
+    Set<Long> leaving = Set.of(3L);
+    java.util.function.Function<RangeView, Decision> decide =
+        v ->
+            PlacementPolicy.decide(
+                new ClusterView(NOW, 0, heard.keySet(), heard, List.of(v), leaving), OPTIONS);
+    // Led from node 3: the leadership moves first.
+    assertThat(decide.apply(view(range(2, 1, 2, 3), 3)).operations())
+        .containsExactly(new TransferLeader(range(2, 1, 2, 3), 1));
+    // Then a learner on the node that is not leaving, promoted, and node 3's voter removed.
+    assertThat(decide.apply(view(range(2, 1, 2, 3), 1)).operations())
+        .containsExactly(new AddLearner(range(2, 1, 2, 3), 4));
+    assertThat(decide.apply(view(range(2, 1, 2, 3, -4), 1, 4L)).operations())
+        .containsExactly(new Promote(range(2, 1, 2, 3, -4), 4));
+    assertThat(decide.apply(view(range(2, 1, 2, 3, 4), 1)).operations())
+        .containsExactly(new Remove(range(2, 1, 2, 3, 4), 3));
+    assertThat(decide.apply(view(range(2, 1, 2, 4), 1)).operations()).isEmpty();
+    // Nothing moves to it: not a replica, not a leadership, however empty it is.
+    Decision balance =
+        PlacementPolicy.decide(
+            new ClusterView(
+                NOW,
+                0,
+                heard.keySet(),
+                heard,
+                List.of(
+                    view(range(2, 1, 2, 4), 1),
+                    view(range(3, 1, 2, 4), 1),
+                    view(range(4, 1, 2, 4), 1),
+                    view(range(5, 1, 2, 4), 2)),
+                leaving),
+            OPTIONS);
+    assertThat(balance.operations()).noneMatch(op -> op.nodeId() == 3);
+  }
 }

@@ -48,6 +48,7 @@ import picocli.CommandLine.Parameters;
       BasaltCli.Init.class,
       BasaltCli.Status.class,
       BasaltCli.Kv.class,
+      NodeCommand.class,
       Demo.class
     })
 public final class BasaltCli {

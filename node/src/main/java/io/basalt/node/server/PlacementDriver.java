@@ -11,6 +11,7 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.ReplicaRole;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
+import io.basalt.api.ScanRequest;
 import io.basalt.api.SplitRangeRequest;
 import io.basalt.api.StatusRequest;
 import io.basalt.api.StatusResponse;
@@ -177,10 +178,12 @@ final class PlacementDriver {
                   ? com.google.protobuf.ByteString.EMPTY
                   : leaderView.getLoadSplitKey()));
     });
+    Set<Long> decommissioning = decommissioning(known.get(selfId));
+    reportDecommissioned(decommissioning, reported);
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
             new PlacementPolicy.ClusterView(
-                now, startedMillis, known.keySet(), Map.copyOf(lastHeard), views),
+                now, startedMillis, known.keySet(), Map.copyOf(lastHeard), views, decommissioning),
             options);
     report(decision);
     metrics.setPlacement(
@@ -200,6 +203,44 @@ final class PlacementDriver {
       Long leader = leaders.get(op.range().getRangeId());
       if (leader != null && known.containsKey(leader)) {
         execute(op, known.get(leader), metaLeader);
+      }
+    }
+  }
+
+  /** The nodes the meta range records as being decommissioned (empty if it does not answer). */
+  private Set<Long> decommissioning(String metaLeader) {
+    KvResponse r =
+        callMeta(
+            metaLeader,
+            KvRequest.newBuilder()
+                .setScan(
+                    ScanRequest.newBuilder()
+                        .setStartKey(
+                            com.google.protobuf.ByteString.copyFrom(KeySpace.decommissionStart()))
+                        .setEndKey(
+                            com.google.protobuf.ByteString.copyFrom(KeySpace.decommissionEnd()))));
+    Set<Long> out = new HashSet<>();
+    if (r != null && r.hasScan()) {
+      r.getScan()
+          .getKvsList()
+          .forEach(kv -> out.add(KeySpace.decommissionedNode(kv.getKey().toByteArray())));
+    }
+    return out;
+  }
+
+  /** Decommissioning nodes logged as holding no replica any more (logged once each). */
+  private final Set<Long> decommissioned = new HashSet<>();
+
+  private void reportDecommissioned(
+      Set<Long> decommissioning, Map<Long, Map<Long, RangeDescriptor>> reported) {
+    decommissioned.retainAll(decommissioning);
+    for (long node : decommissioning) {
+      boolean holds =
+          reported.values().stream()
+              .flatMap(m -> m.values().stream())
+              .anyMatch(d -> d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == node));
+      if (!holds && decommissioned.add(node)) {
+        log.info("node {} is decommissioned: it holds no replica", node);
       }
     }
   }
@@ -282,12 +323,9 @@ final class PlacementDriver {
       String leaderAddress,
       String metaLeader) {
     KvResponse id =
-        call(
+        callMeta(
             metaLeader,
-            KvRequest.newBuilder()
-                .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
-                .setAllocateRangeId(AllocateRangeIdRequest.getDefaultInstance())
-                .build());
+            KvRequest.newBuilder().setAllocateRangeId(AllocateRangeIdRequest.getDefaultInstance()));
     if (id == null || !id.hasAllocateRangeId()) {
       log.info("placement: range {}: no range id for a split: {}", d.getRangeId(), id);
       metrics.placementOperation("split", false);
@@ -337,15 +375,13 @@ final class PlacementDriver {
    */
   private void record(String metaLeader, RangeDescriptor d, RangeDescriptor... more) {
     KvResponse r =
-        call(
+        callMeta(
             metaLeader,
             KvRequest.newBuilder()
-                .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
                 .setUpdateRangeDirectory(
                     UpdateRangeDirectoryRequest.newBuilder()
                         .setRange(d)
-                        .addAllMore(java.util.Arrays.asList(more)))
-                .build());
+                        .addAllMore(java.util.Arrays.asList(more))));
     if (r != null && !r.hasError()) {
       recorded.merge(d.getRangeId(), d.getGeneration(), Math::max);
       for (RangeDescriptor m : more) {
@@ -366,6 +402,13 @@ final class PlacementDriver {
     KvResponse r =
         call(address, KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
     return r == null || !r.hasStatus() ? null : r.getStatus();
+  }
+
+  /** {@code request} to the meta range, at its leader (this node); null if unanswered. */
+  private KvResponse callMeta(String metaLeader, KvRequest.Builder request) {
+    return call(
+        metaLeader,
+        request.setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID)).build());
   }
 
   /** One call on a cached connection (made again once if it broke); null if unanswered. */

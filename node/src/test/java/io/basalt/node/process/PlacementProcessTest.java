@@ -312,6 +312,63 @@ class PlacementProcessTest {
     return cluster.status(1).map(s -> s.getReplicasCount() - 1).orElse(0);
   }
 
+  /**
+   * {@code basalt node decommission 2} on 4 nodes while a client writes: it returns once node 2
+   * holds no replica (its leaderships moved first); then node 2 is SIGKILLed, and the client never
+   * sees an error.
+   */
+  @Test
+  void aDecommissionedNodeHoldsNothingAndItsKillCausesNoClientError() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("decommission", 4, 50)) {
+      cluster.startAll();
+      cluster.init(4, 3); // on nodes 1, 2 and 3; node 4 is spare
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        Thread writer = writer(client, acknowledged, failures, stop);
+        ProcessCluster.await(
+            () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
+        long startedAt = System.nanoTime();
+        int code =
+            new picocli.CommandLine(new io.basalt.node.cli.BasaltCli())
+                .execute(
+                    "node",
+                    "decommission",
+                    "2",
+                    "--host",
+                    cluster.address(1),
+                    "--wait-seconds",
+                    "120");
+        long millis = (System.nanoTime() - startedAt) / 1_000_000;
+        assertThat(code).as("the decommission finished within its wait").isZero();
+        cluster.kill(2);
+        int before = acknowledged.size();
+        ProcessCluster.await(
+            () -> acknowledged.size() > before + 200,
+            "writes go on after the decommissioned node was killed",
+            Duration.ofSeconds(30));
+        stop.set(true);
+        writer.join();
+        System.out.printf(
+            "node 2 decommissioned in %d ms; %d writes, %d client errors%n",
+            millis, acknowledged.size(), failures.get());
+        assertThat(failures.get()).as("client errors").isZero();
+        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
+          byte[] v = client.get(bytes(e.getKey()));
+          assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
+              .as("acknowledged %s", e.getKey())
+              .isEqualTo(e.getValue());
+        }
+      }
+    }
+  }
+
   @Test
   void sigtermDrainsTheNodesLeadershipsBeforeItExitsAndClientsSeeNoError() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("drain", 3, 50)) {
@@ -326,19 +383,7 @@ class PlacementProcessTest {
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
-        Thread writer =
-            Thread.ofPlatform()
-                .start(() -> {
-                  for (int i = 0; !stop.get(); i++) {
-                    String key = (char) ('A' + i % 58) + "-" + i;
-                    try {
-                      client.put(bytes(key), bytes("v" + i));
-                      acknowledged.put(key, "v" + i);
-                    } catch (RuntimeException e) {
-                      failures.incrementAndGet();
-                    }
-                  }
-                });
+        Thread writer = writer(client, acknowledged, failures, stop);
         ProcessCluster.await(
             () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
         int victim = 0;
@@ -407,5 +452,28 @@ class PlacementProcessTest {
 
   private static byte[] bytes(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * A thread writing keys over the whole first byte until {@code stop}, recording what was
+   * acknowledged and counting what failed.
+   */
+  private static Thread writer(
+      BasaltClient client,
+      Map<String, String> acknowledged,
+      AtomicLong failures,
+      AtomicBoolean stop) {
+    return Thread.ofPlatform()
+        .start(() -> {
+          for (int i = 0; !stop.get(); i++) {
+            String key = (char) ('A' + i % 58) + "-" + i;
+            try {
+              client.put(bytes(key), bytes("v" + i));
+              acknowledged.put(key, "v" + i);
+            } catch (RuntimeException e) {
+              failures.incrementAndGet();
+            }
+          }
+        });
   }
 }

@@ -136,6 +136,7 @@ public final class Commands {
     TABLE.put(KvRequest.RequestCase.RECOVER_TXN, new Recovery.RecoverTxn());
     TABLE.put(KvRequest.RequestCase.UPDATE_RANGE_DIRECTORY, new Directory());
     TABLE.put(KvRequest.RequestCase.ALLOCATE_RANGE_ID, new RangeIds());
+    TABLE.put(KvRequest.RequestCase.DECOMMISSION_NODE, new Decommission());
   }
 
   private static Command of(KvRequest request) {
@@ -309,6 +310,13 @@ public final class Commands {
   public static List<KvRequest> abandonedRecordAborts(
       Reader state, RangeDescriptor range, Timestamp heartbeatBefore, int max) {
     return Gc.abandonedRecordAborts(state, range, heartbeatBefore, max);
+  }
+
+  /** Refuses a request of the meta range's own ({@code what}) sent to another range. */
+  static KvResponse onlyInMeta(RangeDescriptor range, String what) {
+    return range.getRangeId() == KeySpace.META_RANGE_ID
+        ? null
+        : Errors.invalid(what + " is the meta range's, not range " + range.getRangeId() + "'s");
   }
 
   /**

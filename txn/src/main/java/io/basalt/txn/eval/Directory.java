@@ -50,9 +50,9 @@ final class Directory implements Commands.Command {
 
   @Override
   public KvResponse validate(KvRequest request, RangeDescriptor range) {
-    if (range.getRangeId() != KeySpace.META_RANGE_ID) {
-      return Errors.invalid(
-          "the range directory is in the meta range, not range " + range.getRangeId());
+    KvResponse notMeta = Commands.onlyInMeta(range, "the range directory");
+    if (notMeta != null) {
+      return notMeta;
     }
     for (RangeDescriptor d : descriptors(request)) {
       if (d.getRangeId() <= 0 || d.getGeneration() <= 0 || d.getReplicasCount() == 0) {

@@ -3,7 +3,6 @@ package io.basalt.txn.eval;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.AllocateRangeIdResponse;
-import io.basalt.api.Errors;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
@@ -38,10 +37,7 @@ final class RangeIds implements Commands.Command {
 
   @Override
   public KvResponse validate(KvRequest request, RangeDescriptor range) {
-    return range.getRangeId() == KeySpace.META_RANGE_ID
-        ? null
-        : Errors.invalid(
-            "range ids are allocated by the meta range, not range " + range.getRangeId());
+    return Commands.onlyInMeta(range, "allocating range ids");
   }
 
   @Override

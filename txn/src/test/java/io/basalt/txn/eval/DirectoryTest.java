@@ -147,4 +147,29 @@ class DirectoryTest {
     assertThat(meta.write(allocate).getAllocateRangeId().getRangeId()).isEqualTo(8);
     assertThat(Commands.validate(allocate, range(1, 1)).hasError()).isTrue();
   }
+
+  @Test
+  void aDecommissionIsRecordedAndARecommissionDeletesTheRecord() {
+    KvRequest decommission =
+        KvRequest.newBuilder()
+            .setDecommissionNode(io.basalt.api.DecommissionNodeRequest.newBuilder().setNodeId(3))
+            .build();
+    meta.now = new Timestamp(10, 0);
+    assertThat(meta.write(decommission).hasDecommissionNode()).isTrue();
+    assertThat(MvccStore.get(meta.engine, KeySpace.decommissionKey(3), Timestamp.MAX)).isPresent();
+    meta.now = new Timestamp(20, 0);
+    meta.write(
+        decommission.toBuilder()
+            .setDecommissionNode(
+                io.basalt.api.DecommissionNodeRequest.newBuilder()
+                    .setNodeId(3)
+                    .setRecommission(true))
+            .build());
+    assertThat(
+            MvccStore.get(meta.engine, KeySpace.decommissionKey(3), Timestamp.MAX)
+                .filter(v -> !v.isTombstone()))
+        .isEmpty();
+    assertThat(KeySpace.decommissionedNode(KeySpace.decommissionKey(3))).isEqualTo(3);
+    assertThat(Commands.validate(decommission, range(1, 1)).hasError()).isTrue();
+  }
 }

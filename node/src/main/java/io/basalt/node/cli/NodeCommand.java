@@ -1,0 +1,177 @@
+package io.basalt.node.cli;
+
+import io.basalt.api.DecommissionNodeRequest;
+import io.basalt.api.KeySpace;
+import io.basalt.api.KvRequest;
+import io.basalt.api.KvResponse;
+import io.basalt.api.NodeDescriptor;
+import io.basalt.api.RangeDescriptor;
+import io.basalt.api.ReplicaStatus;
+import io.basalt.api.RequestHeader;
+import io.basalt.api.StatusRequest;
+import io.basalt.api.StatusResponse;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code basalt node decommission|recommission N --host H}: operator commands on one node. */
+@Command(
+    name = "node",
+    description = "Operate on one node of the cluster.",
+    subcommands = {NodeCommand.Decommission.class, NodeCommand.Recommission.class})
+final class NodeCommand {
+  private NodeCommand() {}
+
+  @Command(
+      name = "decommission",
+      description =
+          "Move every replica off node NODE (its leaderships first) and nothing onto it, showing"
+              + " progress until it holds none; the node can then be stopped for good.")
+  static final class Decommission implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NODE", description = "The node's id.")
+    long node;
+
+    @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
+    String host;
+
+    @Option(
+        names = "--wait-seconds",
+        defaultValue = "600",
+        description =
+            "How long to show progress before giving up waiting (the decommission goes on)"
+                + " (default: ${DEFAULT-VALUE}; 0: do not wait).")
+    long waitSeconds;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      if (!record(host, node, false)) {
+        return BasaltCli.FAILED;
+      }
+      System.out.println("node " + node + " is being decommissioned");
+      long deadline = System.nanoTime() + Duration.ofSeconds(waitSeconds).toNanos();
+      String last = "";
+      while (true) {
+        long[] left = replicasAndLeaderships(host, node);
+        if (left != null && left[0] == 0) {
+          System.out.println("node " + node + " is decommissioned: it holds no replica");
+          return 0;
+        }
+        String progress =
+            left == null
+                ? "node " + node + ": the cluster does not answer"
+                : "node " + node + ": " + left[0] + " replicas, " + left[1] + " leaderships left";
+        if (!progress.equals(last)) {
+          System.out.println(progress);
+          last = progress;
+        }
+        if (System.nanoTime() >= deadline) {
+          System.out.println(
+              "still decommissioning node " + node + " (see `basalt status`); it goes on");
+          return waitSeconds == 0 ? 0 : BasaltCli.FAILED;
+        }
+        Thread.sleep(1000); // (an operator's progress line, once a second)
+      }
+    }
+  }
+
+  @Command(
+      name = "recommission",
+      description =
+          "Stop decommissioning node NODE: replicas and leaderships may move to it again.")
+  static final class Recommission implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NODE", description = "The node's id.")
+    long node;
+
+    @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
+    String host;
+
+    @Override
+    public Integer call() {
+      if (!record(host, node, true)) {
+        return BasaltCli.FAILED;
+      }
+      System.out.println("node " + node + " is no longer being decommissioned");
+      return 0;
+    }
+  }
+
+  /** Records the decommission (or its end) in the meta range, through its leader. */
+  private static boolean record(String host, long node, boolean recommission) {
+    KvRequest request =
+        KvRequest.newBuilder()
+            .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
+            .setDecommissionNode(
+                DecommissionNodeRequest.newBuilder().setNodeId(node).setRecommission(recommission))
+            .build();
+    String target = host;
+    for (int attempt = 0; attempt < 10; attempt++) {
+      KvResponse r;
+      try (WireClient c = WireClient.connect(target, Duration.ofSeconds(5))) {
+        r = c.call(request);
+      } catch (RuntimeException e) {
+        System.err.println("basalt: " + target + " does not answer: " + e.getMessage());
+        return false;
+      }
+      if (!r.hasError()) {
+        return true;
+      }
+      if (r.getError().hasNotLeader()
+          && !r.getError().getNotLeader().getLeaderAddress().isEmpty()) {
+        target = r.getError().getNotLeader().getLeaderAddress(); // the meta range's leader
+        continue;
+      }
+      System.err.println("basalt: " + r.getError().toString().replace('\n', ' '));
+      return false;
+    }
+    System.err.println("basalt: the meta range's leader could not be reached");
+    return false;
+  }
+
+  /**
+   * How many ranges' newest descriptors, as the cluster's nodes report them, name node {@code
+   * node}, and how many ranges it leads; null if {@code host} does not answer.
+   */
+  static long[] replicasAndLeaderships(String host, long node) {
+    StatusResponse first = status(host);
+    if (first == null) {
+      return null;
+    }
+    Map<Long, RangeDescriptor> newest = new HashMap<>();
+    long leaderships = 0;
+    for (NodeDescriptor n : first.getNodesList()) {
+      StatusResponse s =
+          n.getNodeId() == first.getNode().getNodeId() ? first : status(n.getAddress());
+      if (s == null) {
+        continue;
+      }
+      for (ReplicaStatus r : s.getReplicasList()) {
+        newest.merge(
+            r.getRange().getRangeId(),
+            r.getRange(),
+            (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
+        if (n.getNodeId() == node && r.getRole().equals("LEADER")) {
+          leaderships++;
+        }
+      }
+    }
+    long replicas =
+        newest.values().stream()
+            .filter(d -> d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == node))
+            .count();
+    return new long[] {replicas, leaderships};
+  }
+
+  private static StatusResponse status(String host) {
+    try (WireClient c = WireClient.connect(host, Duration.ofSeconds(5))) {
+      KvResponse r =
+          c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
+      return r.hasStatus() ? r.getStatus() : null;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+}
