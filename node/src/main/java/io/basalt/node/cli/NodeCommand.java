@@ -1,6 +1,7 @@
 package io.basalt.node.cli;
 
 import io.basalt.api.DecommissionNodeRequest;
+import io.basalt.api.DrainNodeRequest;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
@@ -18,11 +19,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code basalt node decommission|recommission N --host H}: operator commands on one node. */
+/** {@code basalt node decommission|recommission|drain N --host H}: operator commands on a node. */
 @Command(
     name = "node",
     description = "Operate on one node of the cluster.",
-    subcommands = {NodeCommand.Decommission.class, NodeCommand.Recommission.class})
+    subcommands = {
+      NodeCommand.Decommission.class,
+      NodeCommand.Recommission.class,
+      NodeCommand.Drain.class
+    })
 final class NodeCommand {
   private NodeCommand() {}
 
@@ -96,6 +101,67 @@ final class NodeCommand {
       }
       System.out.println("node " + node + " is no longer being decommissioned");
       return 0;
+    }
+  }
+
+  @Command(
+      name = "drain",
+      description =
+          "Drain node NODE before it is stopped: it refuses clients (who retry elsewhere) and"
+              + " hands every leadership it holds to a follower; returns once it leads none.")
+  static final class Drain implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NODE", description = "The node's id.")
+    long node;
+
+    @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
+    String host;
+
+    @Option(
+        names = "--timeout-seconds",
+        defaultValue = "30",
+        description =
+            "How long the node may take to hand its leaderships over"
+                + " (default: ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    @Override
+    public Integer call() {
+      StatusResponse first = status(host);
+      String address = null;
+      if (first != null) {
+        for (NodeDescriptor n : first.getNodesList()) {
+          if (n.getNodeId() == node) {
+            address = n.getAddress();
+          }
+        }
+      }
+      if (address == null) {
+        System.err.println("basalt: " + host + " knows no node " + node);
+        return BasaltCli.FAILED;
+      }
+      KvResponse r;
+      try (WireClient c = WireClient.connect(address, Duration.ofSeconds(timeoutSeconds + 5L))) {
+        r =
+            c.call(
+                KvRequest.newBuilder()
+                    .setDrainNode(DrainNodeRequest.newBuilder().setTimeoutSeconds(timeoutSeconds))
+                    .build());
+      } catch (RuntimeException e) {
+        System.err.println("basalt: node " + node + " does not answer: " + e.getMessage());
+        return BasaltCli.FAILED;
+      }
+      if (r.hasDrainNode() && r.getDrainNode().getDrained()) {
+        System.out.println(
+            "node " + node + " is drained: it leads no range and serves no client; stop it now");
+        return 0;
+      }
+      System.out.println(
+          "node "
+              + node
+              + " serves no client but still leads ranges"
+              + (r.hasError() ? ": " + r.getError().toString().replace('\n', ' ') : "")
+              + " (no peer to hand them to, or they did not move in time)");
+      return BasaltCli.FAILED;
     }
   }
 

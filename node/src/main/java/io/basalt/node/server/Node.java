@@ -2,6 +2,7 @@ package io.basalt.node.server;
 
 import io.basalt.api.BootstrapRequest;
 import io.basalt.api.BootstrapResponse;
+import io.basalt.api.DrainNodeResponse;
 import io.basalt.api.Errors;
 import io.basalt.api.InitClusterRequest;
 import io.basalt.api.InitClusterResponse;
@@ -411,6 +412,16 @@ public final class Node implements AutoCloseable {
               background.execute(() -> reply.accept(initCluster(request.getInitCluster())));
           case BOOTSTRAP ->
               background.execute(() -> reply.accept(bootstrap(request.getBootstrap())));
+          case DRAIN_NODE ->
+              Thread.ofVirtual()
+                  .start(() -> {
+                    int seconds = request.getDrainNode().getTimeoutSeconds();
+                    boolean drained = drain(Duration.ofSeconds(seconds == 0 ? 10 : seconds));
+                    reply.accept(
+                        KvResponse.newBuilder()
+                            .setDrainNode(DrainNodeResponse.newBuilder().setDrained(drained))
+                            .build());
+                  });
           default -> loop.execute(() -> store.submit(request, reply));
         }
       } catch (IllegalStateException e) {

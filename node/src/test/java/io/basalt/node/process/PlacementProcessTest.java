@@ -369,6 +369,59 @@ class PlacementProcessTest {
     }
   }
 
+  /**
+   * {@code basalt node drain N} while a client writes: it returns once node N leads no range, the
+   * node serves no client from then on, and the client sees no error.
+   */
+  @Test
+  void nodeDrainMovesEveryLeadershipAwayAndClientsSeeNoError() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("nodedrain", 3, 50)) {
+      cluster.startAll();
+      cluster.init(6, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        Thread writer = writer(client, acknowledged, failures, stop);
+        ProcessCluster.await(
+            () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
+        int node = leadingNode(cluster);
+        int code =
+            new picocli.CommandLine(new io.basalt.node.cli.BasaltCli())
+                .execute("node", "drain", String.valueOf(node), "--host", cluster.address(1));
+        assertThat(code).as("node drain returned once drained").isZero();
+        StatusResponse st = cluster.status(node).orElseThrow();
+        assertThat(st.getReplicasList()).noneMatch(r -> r.getRole().equals("LEADER"));
+        assertThat(st.getServing()).isFalse();
+        int before = acknowledged.size();
+        ProcessCluster.await(
+            () -> acknowledged.size() > before + 200,
+            "writes go on with the node drained",
+            Duration.ofSeconds(30));
+        stop.set(true);
+        writer.join();
+        assertThat(failures.get()).as("client errors (redirects are retried)").isZero();
+      }
+    }
+  }
+
+  /** A node that leads ranges (0 if none answers). */
+  private static int leadingNode(ProcessCluster cluster) {
+    for (int n = 1; n <= cluster.size; n++) {
+      Optional<StatusResponse> st = cluster.status(n);
+      if (st.isPresent()
+          && st.get().getReplicasList().stream().anyMatch(r -> r.getRole().equals("LEADER"))) {
+        return n;
+      }
+    }
+    return 0;
+  }
+
   @Test
   void sigtermDrainsTheNodesLeadershipsBeforeItExitsAndClientsSeeNoError() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("drain", 3, 50)) {
@@ -386,14 +439,7 @@ class PlacementProcessTest {
         Thread writer = writer(client, acknowledged, failures, stop);
         ProcessCluster.await(
             () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
-        int victim = 0;
-        for (int n = 1; n <= 3 && victim == 0; n++) {
-          Optional<StatusResponse> st = cluster.status(n);
-          if (st.isPresent()
-              && st.get().getReplicasList().stream().anyMatch(r -> r.getRole().equals("LEADER"))) {
-            victim = n;
-          }
-        }
+        int victim = leadingNode(cluster);
         assertThat(victim).as("a node that leads ranges").isPositive();
         cluster.stop(victim); // SIGTERM
         int before = acknowledged.size();
