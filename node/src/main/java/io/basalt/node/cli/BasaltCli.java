@@ -12,13 +12,9 @@ import io.basalt.api.KvResponse;
 import io.basalt.api.NodeDescriptor;
 import io.basalt.api.PutRequest;
 import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.ScanRequest;
-import io.basalt.api.StatusRequest;
-import io.basalt.api.StatusResponse;
 import io.basalt.node.server.Node;
-import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -46,7 +42,7 @@ import picocli.CommandLine.Parameters;
     subcommands = {
       BasaltCli.Start.class,
       BasaltCli.Init.class,
-      BasaltCli.Status.class,
+      StatusCommand.class,
       BasaltCli.Kv.class,
       NodeCommand.class,
       Demo.class
@@ -347,102 +343,6 @@ public final class BasaltCli {
                 + " ranges");
         return 0;
       }
-    }
-  }
-
-  @Command(name = "status", description = "Print nodes, ranges, leaders and replica health.")
-  static final class Status implements Callable<Integer> {
-    @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
-    String host;
-
-    @Override
-    public Integer call() {
-      StatusResponse first = status(host);
-      if (first == null) {
-        return FAILED;
-      }
-      PrintStream out = System.out;
-      out.println(
-          "cluster "
-              + (first.getClusterId().isEmpty() ? "(not initialized)" : first.getClusterId()));
-      Map<Long, StatusResponse> byNode = new TreeMap<>();
-      out.printf(
-          "%-6s %-22s %-6s %-9s %-8s %-9s %s%n",
-          "NODE", "ADDRESS", "UP", "REPLICAS", "LEADERS", "QUIESCED", "SERVING");
-      for (NodeDescriptor n : first.getNodesList()) {
-        StatusResponse s =
-            n.getNodeId() == first.getNode().getNodeId() ? first : status(n.getAddress());
-        if (s != null) {
-          byNode.put(n.getNodeId(), s);
-        }
-        long leaders =
-            s == null
-                ? 0
-                : s.getReplicasList().stream().filter(r -> r.getRole().equals("LEADER")).count();
-        long quiesced =
-            s == null ? 0 : s.getReplicasList().stream().filter(ReplicaStatus::getQuiesced).count();
-        out.printf(
-            "%-6d %-22s %-6s %-9s %-8s %-9s %s%n",
-            n.getNodeId(),
-            n.getAddress(),
-            s == null ? "down" : "up",
-            s == null ? "-" : String.valueOf(s.getReplicasCount()),
-            s == null ? "-" : String.valueOf(leaders),
-            s == null ? "-" : String.valueOf(quiesced),
-            s == null ? "-" : s.getServing() ? "yes" : "no: " + s.getNotServingReason());
-      }
-      out.println();
-      out.printf(
-          "%-6s %-26s %-8s %-10s %-8s %s%n",
-          "RANGE", "SPAN", "LEADER", "REPLICAS", "TERM", "REPLICA HEALTH");
-      TreeMap<Long, List<String>> health = new TreeMap<>();
-      TreeMap<Long, ReplicaStatus> any = new TreeMap<>();
-      TreeMap<Long, Long> leader = new TreeMap<>();
-      TreeMap<Long, Long> term = new TreeMap<>();
-      byNode.forEach((node, s) -> {
-        for (ReplicaStatus r : s.getReplicasList()) {
-          long id = r.getRange().getRangeId();
-          any.putIfAbsent(id, r);
-          if (r.getRole().equals("LEADER")) {
-            leader.put(id, node);
-          }
-          term.merge(id, r.getTerm(), Math::max);
-          health
-              .computeIfAbsent(id, k -> new ArrayList<>())
-              .add(node + ":" + r.getRole().charAt(0) + "@" + r.getApplied());
-        }
-      });
-      any.forEach((id, r) ->
-          out.printf(
-              "%-6d %-26s %-8s %-10s %-8d %s%n",
-              id,
-              span(r.getRange()),
-              leader.containsKey(id) ? String.valueOf(leader.get(id)) : "none",
-              r.getRange().getReplicasList().stream()
-                  .map(x -> String.valueOf(x.getNodeId()))
-                  .reduce((a, b) -> a + "," + b)
-                  .orElse(""),
-              term.get(id),
-              String.join(" ", health.get(id))));
-      return 0;
-    }
-
-    private static StatusResponse status(String host) {
-      try (WireClient c = WireClient.connect(host, Duration.ofSeconds(5))) {
-        KvResponse r =
-            c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
-        return r.hasStatus() ? r.getStatus() : null;
-      } catch (RuntimeException e) {
-        return null;
-      }
-    }
-
-    private static String span(RangeDescriptor d) {
-      return "["
-          + printable(d.getStartKey())
-          + ", "
-          + (d.getEndKey().isEmpty() ? "end" : printable(d.getEndKey()))
-          + ")";
     }
   }
 

@@ -9,7 +9,6 @@ import io.basalt.api.NodeDescriptor;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
-import io.basalt.api.StatusRequest;
 import io.basalt.api.StatusResponse;
 import java.time.Duration;
 import java.util.HashMap;
@@ -126,7 +125,7 @@ final class NodeCommand {
 
     @Override
     public Integer call() {
-      StatusResponse first = status(host);
+      StatusResponse first = StatusCommand.status(host);
       String address = null;
       if (first != null) {
         for (NodeDescriptor n : first.getNodesList()) {
@@ -202,7 +201,7 @@ final class NodeCommand {
    * node}, and how many ranges it leads; null if {@code host} does not answer.
    */
   static long[] replicasAndLeaderships(String host, long node) {
-    StatusResponse first = status(host);
+    StatusResponse first = StatusCommand.status(host);
     if (first == null) {
       return null;
     }
@@ -210,7 +209,9 @@ final class NodeCommand {
     long leaderships = 0;
     for (NodeDescriptor n : first.getNodesList()) {
       StatusResponse s =
-          n.getNodeId() == first.getNode().getNodeId() ? first : status(n.getAddress());
+          n.getNodeId() == first.getNode().getNodeId()
+              ? first
+              : StatusCommand.status(n.getAddress());
       if (s == null) {
         continue;
       }
@@ -229,15 +230,5 @@ final class NodeCommand {
             .filter(d -> d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == node))
             .count();
     return new long[] {replicas, leaderships};
-  }
-
-  private static StatusResponse status(String host) {
-    try (WireClient c = WireClient.connect(host, Duration.ofSeconds(5))) {
-      KvResponse r =
-          c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build());
-      return r.hasStatus() ? r.getStatus() : null;
-    } catch (RuntimeException e) {
-      return null;
-    }
   }
 }

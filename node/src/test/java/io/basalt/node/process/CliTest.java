@@ -66,7 +66,11 @@ class CliTest {
       assertThat(status.out())
           .contains("NODE", "RANGE", "LEADER")
           .containsPattern("(?m)^1 +127\\.0\\.0\\.1:\\d+ +up +5 ")
-          .containsPattern("(?m)^3 +127\\.0\\.0\\.1:\\d+ +up +5 ");
+          .containsPattern("(?m)^3 +127\\.0\\.0\\.1:\\d+ +up +5 ")
+          .containsPattern("placement driver: node \\d \\(it leads the meta range\\)")
+          .contains("SIZE", "REQ/S")
+          .contains("under-replicated ranges (a voter on a node that does not answer): []")
+          .contains("unavailable ranges (no leader, or no live majority): []");
 
       String host = "--host=" + cluster.address(3);
       assertThat(cli("kv", host, "put", "alpha", "1").out()).contains("OK");
