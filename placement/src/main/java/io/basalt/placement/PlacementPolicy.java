@@ -5,6 +5,7 @@ import io.basalt.api.ReplicaDescriptor;
 import io.basalt.api.ReplicaRole;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -29,9 +30,12 @@ import java.util.TreeMap;
  * the next passes remove) and then leader counts (a transfer from the node leading the most ranges
  * to one leading the fewest). A node being decommissioned gets nothing; its leaderships move away,
  * then its voters are replaced like a dead node's (a learner elsewhere, promoted, then it removed).
- * A settled range (every replica a live voter) that repair leaves alone and whose leader reports
- * more data than {@link Options#rangeMaxBytes} is split at its middle key, or more load than {@link
- * Options#rangeMaxQps} at a key that halves the load.
+ * Where nodes have localities, a new replica goes to a zone (the first tier) the range does not use
+ * yet when one is left, a surplus voter sharing its zone with another goes first, and balancing
+ * never puts two replicas of a range in one zone. A settled range (every replica a live voter) that
+ * repair leaves alone and whose leader reports more data than {@link Options#rangeMaxBytes} is
+ * split at its middle key, or more load than {@link Options#rangeMaxQps} at a key that halves the
+ * load.
  */
 public final class PlacementPolicy {
   private PlacementPolicy() {}
@@ -132,6 +136,8 @@ public final class PlacementPolicy {
    * @param ranges every range
    * @param decommissioning nodes being decommissioned: their leaderships, then their replicas, move
    *     to other nodes, and nothing moves to them
+   * @param localities each node's locality ("zone=a,rack=r1"; absent or empty: none): a range's
+   *     replicas go to distinct values of the first tier when there are enough
    */
   public record ClusterView(
       long nowMillis,
@@ -139,15 +145,35 @@ public final class PlacementPolicy {
       Set<Long> knownNodes,
       Map<Long, Long> lastHeardMillis,
       List<RangeView> ranges,
-      Set<Long> decommissioning) {
-    /** A cluster with no node being decommissioned. */
+      Set<Long> decommissioning,
+      Map<Long, String> localities) {
+    /** A cluster with no node being decommissioned, and no localities. */
     public ClusterView(
         long nowMillis,
         long startedMillis,
         Set<Long> knownNodes,
         Map<Long, Long> lastHeardMillis,
         List<RangeView> ranges) {
-      this(nowMillis, startedMillis, knownNodes, lastHeardMillis, ranges, Set.of());
+      this(nowMillis, startedMillis, knownNodes, lastHeardMillis, ranges, Set.of(), Map.of());
+    }
+
+    /** A cluster with no localities. */
+    public ClusterView(
+        long nowMillis,
+        long startedMillis,
+        Set<Long> knownNodes,
+        Map<Long, Long> lastHeardMillis,
+        List<RangeView> ranges,
+        Set<Long> decommissioning) {
+      this(
+          nowMillis, startedMillis, knownNodes, lastHeardMillis, ranges, decommissioning, Map.of());
+    }
+
+    /** The first tier of {@code node}'s locality ("zone=a"), or "" if it has none. */
+    String zone(long node) {
+      String l = localities.getOrDefault(node, "");
+      int comma = l.indexOf(',');
+      return comma < 0 ? l : l.substring(0, comma);
     }
   }
 
@@ -246,9 +272,7 @@ public final class PlacementPolicy {
       if (ops.size() >= o.maxOperations()) {
         continue;
       }
-      Operation op =
-          repair(
-              r, voters, healthyVoters, live, targets, dead, view.decommissioning(), replicasOn, o);
+      Operation op = repair(r, voters, healthyVoters, live, targets, dead, view, replicasOn, o);
       if (op == null) {
         op = split(r, voters, live, o);
       }
@@ -259,7 +283,7 @@ public final class PlacementPolicy {
       }
     }
     if (ops.size() < o.maxOperations()) {
-      Operation op = balanceReplicas(view.ranges(), touched, targets, replicasOn);
+      Operation op = balanceReplicas(view, touched, targets, replicasOn);
       if (op != null) {
         ops.add(op);
         touched.add(op.range().getRangeId());
@@ -281,10 +305,11 @@ public final class PlacementPolicy {
       Set<Long> live,
       Set<Long> targets,
       Set<Long> dead,
-      Set<Long> decommissioning,
+      ClusterView view,
       Map<Long, Integer> replicasOn,
       Options o) {
     RangeDescriptor d = r.descriptor();
+    Set<Long> decommissioning = view.decommissioning();
     if (decommissioning.contains(r.leaderNode())) {
       // Leaderships leave a node being decommissioned first, to a caught-up voter elsewhere.
       for (ReplicaDescriptor v : voters) {
@@ -308,7 +333,7 @@ public final class PlacementPolicy {
       return null; // learners catching up: wait for them
     }
     if (healthyVoters < o.replicas()) {
-      long target = leastLoaded(d, targets, replicasOn);
+      long target = leastLoaded(d, targets, replicasOn, view);
       return target == 0 ? null : new AddLearner(d, target);
     }
     if (voters.size() > o.replicas()) {
@@ -325,7 +350,10 @@ public final class PlacementPolicy {
               .orElseGet(() ->
                   voters.stream()
                       .max(
-                          Comparator.comparingInt((ReplicaDescriptor v) ->
+                          // One sharing its zone with another voter, then the most loaded.
+                          Comparator.comparingInt(
+                                  (ReplicaDescriptor v) -> sharingZone(view, voters, v.getNodeId()))
+                              .thenComparingInt((ReplicaDescriptor v) ->
                                   replicasOn.getOrDefault(v.getNodeId(), 0))
                               .thenComparingLong(ReplicaDescriptor::getNodeId))
                       .orElseThrow());
@@ -374,21 +402,44 @@ public final class PlacementPolicy {
     return null;
   }
 
-  /** The live node without a replica of {@code d} that holds the fewest replicas, or 0. */
+  /**
+   * The live node without a replica of {@code d} in a zone holding the fewest of its live replicas
+   * (a zone of its own when one is left), the one with the fewest replicas among those; or 0.
+   */
   private static long leastLoaded(
-      RangeDescriptor d, Set<Long> live, Map<Long, Integer> replicasOn) {
+      RangeDescriptor d, Set<Long> live, Map<Long, Integer> replicasOn, ClusterView view) {
     Set<Long> holding = new HashSet<>();
-    d.getReplicasList().forEach(x -> holding.add(x.getNodeId()));
+    Map<String, Integer> perZone = new HashMap<>();
+    for (ReplicaDescriptor x : d.getReplicasList()) {
+      holding.add(x.getNodeId());
+      if (live.contains(x.getNodeId())) {
+        perZone.merge(view.zone(x.getNodeId()), 1, Integer::sum);
+      }
+    }
     long best = 0;
+    int bestZone = Integer.MAX_VALUE;
     int bestCount = Integer.MAX_VALUE;
     for (long n : new java.util.TreeSet<>(live)) {
+      int z = perZone.getOrDefault(view.zone(n), 0);
       int c = replicasOn.getOrDefault(n, 0);
-      if (!holding.contains(n) && c < bestCount) {
+      if (!holding.contains(n) && (z < bestZone || (z == bestZone && c < bestCount))) {
         best = n;
+        bestZone = z;
         bestCount = c;
       }
     }
     return best;
+  }
+
+  /** How many other voters of {@code voters} share {@code node}'s zone. */
+  private static int sharingZone(ClusterView view, List<ReplicaDescriptor> voters, long node) {
+    int n = 0;
+    for (ReplicaDescriptor v : voters) {
+      if (v.getNodeId() != node && view.zone(v.getNodeId()).equals(view.zone(node))) {
+        n++;
+      }
+    }
+    return n;
   }
 
   private static void count(Operation op, Map<Long, Integer> replicasOn) {
@@ -404,7 +455,8 @@ public final class PlacementPolicy {
    * most, when they differ by two or more (the range's surplus voter is removed afterwards).
    */
   private static Operation balanceReplicas(
-      List<RangeView> ranges, Set<Long> touched, Set<Long> live, Map<Long, Integer> replicasOn) {
+      ClusterView view, Set<Long> touched, Set<Long> live, Map<Long, Integer> replicasOn) {
+    List<RangeView> ranges = view.ranges();
     if (live.size() < 2) {
       return null;
     }
@@ -419,8 +471,13 @@ public final class PlacementPolicy {
           || !role(r, ReplicaRole.REPLICA_ROLE_LEARNER).isEmpty()
           || d.getReplicasList().stream().noneMatch(x -> x.getNodeId() == most)
           || d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == fewest)
-          || d.getReplicasList().stream().anyMatch(x -> !live.contains(x.getNodeId()))) {
-        continue;
+          || d.getReplicasList().stream().anyMatch(x -> !live.contains(x.getNodeId()))
+          || (!view.zone(fewest).isEmpty()
+              && d.getReplicasList().stream()
+                  .anyMatch(x ->
+                      x.getNodeId() != most
+                          && view.zone(x.getNodeId()).equals(view.zone(fewest))))) {
+        continue; // (the move would put two of its replicas in one zone)
       }
       return new AddLearner(d, fewest);
     }

@@ -316,4 +316,61 @@ class PlacementPolicyTest {
             OPTIONS);
     assertThat(balance.operations()).noneMatch(op -> op.nodeId() == 3);
   }
+
+  @Test
+  void replicasSpreadOverZonesAndStaySoAfterARepair() {
+    // Six nodes in three zones; node 2 (zone b) dies.
+    Map<Long, Long> heard = heard(20_000, 2, 1, 2, 3, 4, 5, 6);
+    Map<Long, String> zones =
+        Map.of(
+            1L, "zone=a,rack=1",
+            2L, "zone=b,rack=1",
+            3L, "zone=c,rack=1",
+            4L, "zone=a,rack=2",
+            5L, "zone=b,rack=2",
+            6L, "zone=c,rack=2");
+    java.util.function.Function<RangeView[], Decision> decide =
+        v ->
+            PlacementPolicy.decide(
+                new ClusterView(NOW, 0, heard.keySet(), heard, List.of(v), Set.of(), zones),
+                OPTIONS);
+    // Node 5, in the dead node's zone, gets the learner, though node 4 and 6 hold fewer replicas.
+    RangeView lost = view(range(2, 1, 2, 3), 1);
+    RangeView busy5 = view(range(3, 1, 5, 6), 1);
+    RangeView busy5b = view(range(4, 3, 5, 4), 3);
+    assertThat(decide.apply(new RangeView[] {lost, busy5, busy5b}).operations())
+        .contains(new AddLearner(range(2, 1, 2, 3), 5));
+    // With two voters in zone a (a move half done), the surplus one there goes, not node 3's.
+    RangeView surplus = view(range(5, 1, 3, 4, 5), 3);
+    Map<Long, Long> allUp = heard(0, 0, 1, 2, 3, 4, 5, 6);
+    Decision d =
+        PlacementPolicy.decide(
+            new ClusterView(NOW, 0, allUp.keySet(), allUp, List.of(surplus), Set.of(), zones),
+            OPTIONS);
+    assertThat(d.operations()).hasSize(1);
+    assertThat(d.operations().get(0)).isInstanceOf(Remove.class);
+    assertThat(d.operations().get(0).nodeId()).isIn(1L, 4L);
+    // Balancing never puts two replicas of a range in one zone: node 4 (zone a) is empty, but
+    // every range already has a replica in zone a on a node other than the fullest.
+    List<RangeView> ranges = new ArrayList<>();
+    for (long id = 2; id <= 7; id++) {
+      ranges.add(view(range(id, 1, 2, 3), 1));
+    }
+    ranges.add(view(range(8, 5, 6, 1), 5));
+    Decision balance =
+        PlacementPolicy.decide(
+            new ClusterView(NOW, 0, allUp.keySet(), allUp, ranges, Set.of(), zones), OPTIONS);
+    for (Operation op : balance.operations()) {
+      if (op instanceof AddLearner add) {
+        java.util.Set<String> used = new java.util.HashSet<>();
+        for (ReplicaDescriptor x : add.range().getReplicasList()) {
+          used.add(zones.get(x.getNodeId()).split(",")[0]);
+        }
+        // The learner's zone is new to the range, or it replaces the replica of the fullest
+        // node in that zone (node 1, zone a, which a later pass removes).
+        String zone = zones.get(add.nodeId()).split(",")[0];
+        assertThat(!used.contains(zone) || zone.equals("zone=a")).as("%s", op).isTrue();
+      }
+    }
+  }
 }

@@ -175,6 +175,25 @@ public final class BasaltCli {
                 + " splits a range at a key that halves it (default: ${DEFAULT-VALUE}).")
     double rangeMaxQps;
 
+    @Option(
+        names = "--locality",
+        defaultValue = "",
+        description =
+            "Where this node runs, outermost tier first, as zone=a,rack=r1: the placement driver"
+                + " spreads each range's replicas over distinct first-tier values.")
+    String locality;
+
+    /** Checks a locality such as zone=a,rack=r1 (empty: none). */
+    static String locality(String text) {
+      String t = text.strip();
+      String tier = "[A-Za-z0-9_-]+=[A-Za-z0-9_.-]+";
+      if (!t.isEmpty() && !t.matches(tier + "(," + tier + ")*")) {
+        throw new IllegalArgumentException(
+            "--locality: expected tiers such as zone=a,rack=r1, got '" + text + "'");
+      }
+      return t;
+    }
+
     /** Parses a size such as 64MiB, 512KiB, 1GiB or 1048576. */
     static long byteSize(String text) {
       java.util.regex.Matcher m =
@@ -239,6 +258,7 @@ public final class BasaltCli {
       try {
         timeUntilDead(timeUntilDead);
         byteSize(rangeMaxBytes);
+        locality(locality);
       } catch (IllegalArgumentException e) {
         throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
       }
@@ -271,7 +291,8 @@ public final class BasaltCli {
                         replicationFactor,
                         timeUntilDead(timeUntilDead),
                         byteSize(rangeMaxBytes),
-                        rangeMaxQps)));
+                        rangeMaxQps,
+                        locality(locality))));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;

@@ -94,21 +94,23 @@ public final class Node implements AutoCloseable {
   /**
    * The placement driver's settings: whether it runs (on the node leading the meta range), the
    * voters each range should have, how long a node may be silent before its replicas are replaced,
-   * and the size above which a range is split.
+   * the size and load above which a range is split, and this node's locality.
    */
   public record Placement(
       boolean enabled,
       int replicationFactor,
       Duration timeUntilDead,
       long rangeMaxBytes,
-      double rangeMaxQps) {
+      double rangeMaxQps,
+      String locality) {
     public static final Placement DEFAULT =
         new Placement(
             true,
             3,
             Duration.ofSeconds(60),
             PlacementPolicy.DEFAULT_RANGE_MAX_BYTES,
-            PlacementPolicy.DEFAULT_RANGE_MAX_QPS);
+            PlacementPolicy.DEFAULT_RANGE_MAX_QPS,
+            "");
   }
 
   /** How often the placement driver looks at the cluster. */
@@ -432,20 +434,27 @@ public final class Node implements AutoCloseable {
 
   private NodeInfoResponse nodeInfo() {
     NodeInfoResponse.Builder b =
-        NodeInfoResponse.newBuilder()
-            .setClusterId(clusterId)
-            .setNode(NodeDescriptor.newBuilder().setNodeId(config.nodeId()).setAddress(advertise));
+        NodeInfoResponse.newBuilder().setClusterId(clusterId).setNode(self());
     new TreeMap<>(knownNodes)
         .forEach(
             (id, addr) -> b.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
     return b.build();
   }
 
+  /** This node's descriptor: id, address, locality. */
+  private NodeDescriptor self() {
+    return NodeDescriptor.newBuilder()
+        .setNodeId(config.nodeId())
+        .setAddress(advertise)
+        .setLocality(config.placement().locality())
+        .build();
+  }
+
   private KvResponse statusOnStore() {
     StatusResponse.Builder b =
         StatusResponse.newBuilder()
             .setClusterId(clusterId)
-            .setNode(NodeDescriptor.newBuilder().setNodeId(config.nodeId()).setAddress(advertise))
+            .setNode(self())
             .addAllReplicas(store.status())
             .setServing(notReadyReason().isEmpty())
             .setNotServingReason(notReadyReason().orElse(""))

@@ -64,6 +64,9 @@ final class PlacementDriver {
 
   private final Map<Long, Long> lastHeard = new HashMap<>();
 
+  /** Each node's locality, as it last reported it. */
+  private final Map<Long, String> localities = new HashMap<>();
+
   /** The generation of each range's descriptor this driver knows the directory holds. */
   private final Map<Long, Long> recorded = new HashMap<>();
 
@@ -180,10 +183,17 @@ final class PlacementDriver {
     });
     Set<Long> decommissioning = decommissioning(known.get(selfId));
     reportDecommissioned(decommissioning, reported);
+    statuses.forEach((node, st) -> localities.put(node, st.getNode().getLocality()));
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
             new PlacementPolicy.ClusterView(
-                now, startedMillis, known.keySet(), Map.copyOf(lastHeard), views, decommissioning),
+                now,
+                startedMillis,
+                known.keySet(),
+                Map.copyOf(lastHeard),
+                views,
+                decommissioning,
+                Map.copyOf(localities)),
             options);
     report(decision);
     metrics.setPlacement(

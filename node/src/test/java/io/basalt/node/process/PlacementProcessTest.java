@@ -410,6 +410,61 @@ class PlacementProcessTest {
     }
   }
 
+  /**
+   * Six nodes in three zones ({@code --locality zone=z(i%3)}), ranges first on nodes 1 to 3 and
+   * spread by balancing: after node 2 is SIGKILLed for good (10 s dead timeout), every range has
+   * three voters on live nodes in three distinct zones.
+   */
+  @Test
+  void sixNodesInThreeZonesKeepOneReplicaPerZoneAfterARepair() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("zones", 6, 50)) {
+      for (int n = 1; n <= 6; n++) {
+        cluster.setExtraArgs(
+            n, List.of("--time-until-dead=10s", "--locality=zone=z" + (n % 3) + ",rack=r" + n));
+      }
+      cluster.startAll();
+      cluster.init(6, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      long killedAt = System.nanoTime();
+      cluster.kill(2);
+      ProcessCluster.await(
+          () -> fullyReplicatedWithout(cluster, 2) && oneReplicaPerZone(cluster, 2),
+          "every range on 3 live nodes in 3 zones",
+          Duration.ofSeconds(90));
+      System.out.printf(
+          "6 nodes in 3 zones: one replica per zone %d ms after node 2 was killed%n",
+          (System.nanoTime() - killedAt) / 1_000_000);
+    }
+  }
+
+  /** Whether every range, as the live nodes report it, has its voters in distinct zones. */
+  private static boolean oneReplicaPerZone(ProcessCluster cluster, int dead) {
+    Map<Long, RangeDescriptor> newest = new TreeMap<>();
+    for (int n = 1; n <= cluster.size; n++) {
+      if (n != dead) {
+        cluster
+            .status(n)
+            .ifPresent(s -> {
+              for (ReplicaStatus r : s.getReplicasList()) {
+                newest.merge(
+                    r.getRange().getRangeId(),
+                    r.getRange(),
+                    (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
+              }
+            });
+      }
+    }
+    for (RangeDescriptor d : newest.values()) {
+      Set<Long> zones = new java.util.HashSet<>();
+      for (ReplicaDescriptor r : d.getReplicasList()) {
+        if (!zones.add(r.getNodeId() % 3)) {
+          return false;
+        }
+      }
+    }
+    return !newest.isEmpty();
+  }
+
   /** A node that leads ranges (0 if none answers). */
   private static int leadingNode(ProcessCluster cluster) {
     for (int n = 1; n <= cluster.size; n++) {
