@@ -636,6 +636,11 @@ final class Replica implements StoreRules.NewLeader {
           command != null && e.index() > sm.appliedIndex()
               ? ReplicaSplits.refusedAtApply(descriptor, command, store.rules())
               : null;
+      if (refused != null
+          && !command.getRequestId().isEmpty()
+          && sm.recordedResult(command.getRequestId()).isPresent()) {
+        refused = null; // a retry of a write applied before the split: answered from its record
+      }
       Optional<ReplicaStateMachine.Applied> applied =
           sm.stage(applyBatch, e.index(), refused == null ? command : null);
       if (refused == null && applied.isPresent() && command != null && command.hasSplit()) {

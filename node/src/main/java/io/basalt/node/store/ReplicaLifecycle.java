@@ -99,17 +99,31 @@ final class ReplicaLifecycle {
    * this store covers any of its keys.
    */
   static boolean fits(Store store, RangeDescriptor d) {
-    return overlapping(store, d) == null;
+    return overlapping(store, d) == null && !splitCreating(store, d);
   }
 
-  /** Another replica of this store that covers a key of {@code d}, or null. */
+  /**
+   * Another replica of this store that covers a key of {@code d}, or will once what is on its way
+   * is written (a snapshot it accepted, a split creating it), or null.
+   */
   static Replica overlapping(Store store, RangeDescriptor d) {
     for (Replica other : store.replicaMap().values()) {
-      if (other.rangeId != d.getRangeId() && other.initialized && overlap(other.descriptor, d)) {
+      if (other.rangeId == d.getRangeId()) {
+        continue;
+      }
+      RangeDescriptor coming = other.snapshots.pendingDescriptor();
+      if ((other.initialized && overlap(other.descriptor, d))
+          || (coming != null && overlap(coming, d))) {
         return other;
       }
     }
     return null;
+  }
+
+  /** Whether a split applied here is creating a range that covers a key of {@code d}. */
+  static boolean splitCreating(Store store, RangeDescriptor d) {
+    return store.splits.staged().stream()
+        .anyMatch(right -> right.getRangeId() != d.getRangeId() && overlap(right, d));
   }
 
   /** Whether the spans of {@code a} and {@code b} share a key (an empty end key is +infinity). */

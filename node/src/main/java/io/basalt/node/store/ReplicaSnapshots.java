@@ -221,6 +221,13 @@ final class ReplicaSnapshots {
         return;
       }
       receiving.remove(from);
+      if (!incoming.equals(replica.descriptor) && !ReplicaLifecycle.fits(store, incoming)) {
+        // Checked again now that it is whole: another replica may have come to cover some of its
+        // keys while it streamed (a snapshot installed, a split applied).
+        store.listener.droppedMessage(
+            from, rangeId, "snapshot of descriptor " + incoming + " no longer fits this store");
+        return;
+      }
       WriteBatch data = rx.finish(chunk.getStreamCrc32C());
       io.basalt.api.SnapshotMetadata md = chunk.getMetadata();
       pendingSnapshots.put(snapshotKey(md.getIndex(), md.getTerm()), new Received(data, incoming));
@@ -291,6 +298,11 @@ final class ReplicaSnapshots {
     }
     pendingSnapshots.clear();
     store.listener.snapshotInstalled(rangeId, index);
+  }
+
+  /** The descriptor of the snapshot the core accepted and has not installed yet, or null. */
+  RangeDescriptor pendingDescriptor() {
+    return pendingSnapshots.isEmpty() ? null : pendingSnapshots.lastEntry().getValue().descriptor();
   }
 
   /** Cancels every stream to a follower (this replica is no longer the leader). */

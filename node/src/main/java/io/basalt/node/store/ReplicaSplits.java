@@ -274,8 +274,19 @@ final class ReplicaSplits {
     }
     long rightId = right.getRangeId();
     Replica existing = store.replicaMap().get(rightId);
+    if (existing != null && existing.initialized) {
+      // Spans never overlap on a node (snapshots that would overlap are refused), and this
+      // range's replica here covered the new range's span until now.
+      throw new IllegalStateException(
+          "range "
+              + r.rangeId
+              + " splits off range "
+              + rightId
+              + ", which this node already holds initialized: "
+              + existing.descriptor);
+    }
     if (StoreRecords.readTombstone(r.engine, rightId) > mine
-        || (existing != null && (existing.initialized || existing.replicaId != mine))) {
+        || (existing != null && (existing.removed || existing.replicaId != mine))) {
       List<RangeSpan.EngineSpan> spans =
           new RangeSpan(rightId, right.getStartKey().toByteArray(), right.getEndKey().toByteArray())
               .dataSpans();
@@ -286,11 +297,21 @@ final class ReplicaSplits {
     }
     long term = StoreRecords.BOOTSTRAP_TERM;
     long vote = 0;
+    EngineRaftStorage storage = new EngineRaftStorage(r.engine, rightId);
+    // A replica of the new range created by a message before this node applied the split (the new
+    // range's leader elsewhere is already at work) may have voted, in memory or on disk (a
+    // placeholder is not loaded at a restart, but its hard state was written): its vote stands,
+    // and the new replica keeps the restart quarantine (it may have acknowledged a leader).
+    HardState persisted = storage.initialState().hardState();
+    boolean heardOf = persisted.term() > 0;
+    if (persisted.term() >= term) {
+      term = persisted.term();
+      vote = persisted.vote();
+    }
     if (existing != null) {
-      // A replica of the new range created by a message before this node applied the split (the
-      // new range's leader elsewhere is already at work): its vote stands.
+      heardOf = true;
       RaftNode.Status st = existing.raft.status();
-      if (st.term() >= term) {
+      if (st.term() > term || (st.term() == term && st.vote() != 0)) {
         term = st.term();
         vote = st.vote();
       }
@@ -300,7 +321,6 @@ final class ReplicaSplits {
       store.dirty.remove(existing);
     }
     long[] voters = right.getReplicasList().stream().mapToLong(x -> x.getReplicaId()).toArray();
-    EngineRaftStorage storage = new EngineRaftStorage(r.engine, rightId);
     storage.bootstrap(
         batch,
         StoreRecords.BOOTSTRAP_INDEX,
@@ -317,7 +337,7 @@ final class ReplicaSplits {
     // The left-hand leader's node campaigns at once for the new range, whose keys it served.
     // Unless a replica of the new range was here already (it may have heard from a leader of it,
     // whose lease its restart quarantine protects), the new replica votes at once.
-    store.splits.stage(batch, new Staged(right, r.isLeader, existing == null));
+    store.splits.stage(batch, new Staged(right, r.isLeader, !heardOf));
   }
 
   /** About how many bytes the range's data takes in the engine (its keys' versions and intents). */

@@ -36,6 +36,13 @@ final class StoreSplits {
     held.put(split.right().getRangeId(), new ArrayList<>());
   }
 
+  /** The descriptors of the ranges splits applied here are creating. */
+  List<io.basalt.api.RangeDescriptor> staged() {
+    List<io.basalt.api.RangeDescriptor> out = new ArrayList<>();
+    staged.values().forEach(list -> list.forEach(s -> out.add(s.right())));
+    return out;
+  }
+
   /** Whether a split applied here is creating range {@code rangeId} (its state is not written). */
   boolean creating(long rangeId) {
     return held.containsKey(rangeId);
@@ -70,6 +77,9 @@ final class StoreSplits {
       if (split.newGroup()) {
         r.raft.startNewGroup();
       }
+      // Its data, and the dedupe records it answers retries from, were written at times up to
+      // about now (some after an election, above the clock): answers wait as after a snapshot.
+      r.snapshotInstalled();
       if (split.campaign()) {
         r.raft.campaign();
       }

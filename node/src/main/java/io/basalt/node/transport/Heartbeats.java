@@ -32,7 +32,8 @@ public final class Heartbeats {
         && m.getRejectHint() == 0
         && m.getRejectHintTerm() == 0
         && !m.hasSnapshot()
-        && !m.getLeaderTransfer();
+        && !m.getLeaderTransfer()
+        && !m.hasCurrentDescriptor();
   }
 
   public static CoalescedHeartbeat coalesce(RaftMessage m) {

@@ -10,6 +10,7 @@ import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.SplitRangeRequest;
+import io.basalt.range.raft.RaftNode;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -107,6 +108,37 @@ class RangeSplitTest {
     c = new ScriptedStores(3, EnumSet.of(PlantedStoreBug.NO_SPAN_CHECK_AT_APPLY));
     assertThat(writeProposedBehindSplit()).matches(r -> !r.hasError(), "acknowledged");
     assertThat(read(1, RIGHT, "x")).contains("1");
+  }
+
+  /**
+   * Node 2 votes in the new range's first election before it applies the split (the vote creates a
+   * placeholder replica of the new range), restarts (a placeholder is not loaded again), and then
+   * applies the split: the new replica keeps the vote it wrote, so it cannot vote twice in that
+   * term.
+   */
+  @Test
+  void aVoteGivenBeforeTheSplitAppliedSurvivesARestart() {
+    Store leader = leader();
+    List<KvResponse> answer = new ArrayList<>();
+    leader.submit(split("m", 1), answer::add);
+    leader.process();
+    c.exchange(Set.of(1L, 3L)); // nodes 1 and 3 commit and apply it; node 1 campaigns for range 3
+    assertThat(answer).hasSize(1);
+    c.exchange(Set.of(1L, 2L), Set.of(io.basalt.api.MessageType.MESSAGE_TYPE_VOTE));
+    Replica placeholder = c.stores[2].replicaMap().get(RIGHT);
+    assertThat(placeholder).as("node 2's replica of range 3, created by the vote").isNotNull();
+    assertThat(placeholder.initialized).isFalse();
+    long term = placeholder.raft.status().term();
+    assertThat(placeholder.raft.status().vote()).as("it voted").isEqualTo(101);
+
+    c.restart(2);
+    assertThat(c.stores[2].replicaMap().get(RIGHT)).as("placeholders are not loaded").isNull();
+    c.tick(ALL, 3);
+    c.exchange(ALL); // node 2 applies the split and then hears from range 3's leader
+    RaftNode.Status st = c.stores[2].replicaMap().get(RIGHT).raft.status();
+    assertThat(st.term()).isEqualTo(term);
+    assertThat(st.vote()).as("the vote written before the restart").isEqualTo(101);
+    assertThat(descriptorOn(2, RIGHT)).isPresent();
   }
 
   /** A split proposed, then, before it applies, a write to its right-hand keys. */

@@ -104,7 +104,7 @@ class StoreSimulationTeethTest {
   @ParameterizedTest(name = "{0} caught at seed {1} by {2}")
   @CsvSource({
     "NO_TOMBSTONE_CHECK, 30, linearizability, NOT_LINEARIZABLE",
-    "DESTROY_WHILE_WRITING, 27, exception, persisted commit index",
+    "DESTROY_WHILE_WRITING, 51, exception, persisted commit index",
     "NO_SPAN_CHECK_AT_APPLY, 594, linearizability, NOT_LINEARIZABLE",
   })
   void plantedBugIsCaughtWithReplicaChanges(
