@@ -138,6 +138,8 @@ public final class PlacementPolicy {
    *     to other nodes, and nothing moves to them
    * @param localities each node's locality ("zone=a,rack=r1"; absent or empty: none): a range's
    *     replicas go to distinct values of the first tier when there are enough
+   * @param notServing nodes that answer but serve no client (drained, or a clock too far off):
+   *     nothing moves to them, and what they hold stays
    */
   public record ClusterView(
       long nowMillis,
@@ -146,7 +148,8 @@ public final class PlacementPolicy {
       Map<Long, Long> lastHeardMillis,
       List<RangeView> ranges,
       Set<Long> decommissioning,
-      Map<Long, String> localities) {
+      Map<Long, String> localities,
+      Set<Long> notServing) {
     /** A cluster with no node being decommissioned, and no localities. */
     public ClusterView(
         long nowMillis,
@@ -154,7 +157,15 @@ public final class PlacementPolicy {
         Set<Long> knownNodes,
         Map<Long, Long> lastHeardMillis,
         List<RangeView> ranges) {
-      this(nowMillis, startedMillis, knownNodes, lastHeardMillis, ranges, Set.of(), Map.of());
+      this(
+          nowMillis,
+          startedMillis,
+          knownNodes,
+          lastHeardMillis,
+          ranges,
+          Set.of(),
+          Map.of(),
+          Set.of());
     }
 
     /** A cluster with no localities. */
@@ -166,7 +177,14 @@ public final class PlacementPolicy {
         List<RangeView> ranges,
         Set<Long> decommissioning) {
       this(
-          nowMillis, startedMillis, knownNodes, lastHeardMillis, ranges, decommissioning, Map.of());
+          nowMillis,
+          startedMillis,
+          knownNodes,
+          lastHeardMillis,
+          ranges,
+          decommissioning,
+          Map.of(),
+          Set.of());
     }
 
     /** The first tier of {@code node}'s locality ("zone=a"), or "" if it has none. */
@@ -235,6 +253,7 @@ public final class PlacementPolicy {
     // Where replicas and leaderships may go: live nodes not being decommissioned.
     Set<Long> targets = new HashSet<>(live);
     targets.removeAll(view.decommissioning());
+    targets.removeAll(view.notServing());
     Map<Long, Integer> replicasOn = new TreeMap<>();
     Map<Long, Integer> leadersOn = new TreeMap<>();
     for (long n : targets) {
@@ -320,7 +339,7 @@ public final class PlacementPolicy {
     }
     List<ReplicaDescriptor> learners = role(r, ReplicaRole.REPLICA_ROLE_LEARNER);
     for (ReplicaDescriptor l : learners) {
-      if (!live.contains(l.getNodeId())) {
+      if (!live.contains(l.getNodeId()) || decommissioning.contains(l.getNodeId())) {
         return new Remove(d, l.getNodeId()); // its node stopped answering: added again later
       }
     }
@@ -365,7 +384,7 @@ public final class PlacementPolicy {
       if (victim.getNodeId() == r.leaderNode()) {
         for (ReplicaDescriptor v : voters) {
           if (v.getNodeId() != victim.getNodeId()
-              && live.contains(v.getNodeId())
+              && targets.contains(v.getNodeId())
               && r.caughtUpVoters().contains(v.getNodeId())) {
             return new TransferLeader(d, v.getNodeId()); // leadership leaves before the replica
           }
@@ -431,6 +450,26 @@ public final class PlacementPolicy {
     return best;
   }
 
+  /** How many distinct zones {@code d}'s replicas are in. */
+  private static int zones(ClusterView view, RangeDescriptor d) {
+    Set<String> zones = new HashSet<>();
+    d.getReplicasList().forEach(x -> zones.add(view.zone(x.getNodeId())));
+    return zones.size();
+  }
+
+  /**
+   * How many distinct zones {@code d}'s replicas would be in, moved from {@code from} to {@code
+   * to}.
+   */
+  private static int zonesAfterMove(ClusterView view, RangeDescriptor d, long from, long to) {
+    Set<String> zones = new HashSet<>();
+    d.getReplicasList().stream()
+        .filter(x -> x.getNodeId() != from)
+        .forEach(x -> zones.add(view.zone(x.getNodeId())));
+    zones.add(view.zone(to));
+    return zones.size();
+  }
+
   /** How many other voters of {@code voters} share {@code node}'s zone. */
   private static int sharingZone(ClusterView view, List<ReplicaDescriptor> voters, long node) {
     int n = 0;
@@ -452,7 +491,8 @@ public final class PlacementPolicy {
 
   /**
    * A learner on the live node with the fewest replicas, for a settled range of the one with the
-   * most, when they differ by two or more (the range's surplus voter is removed afterwards).
+   * most, when they differ by two or more (the range's surplus voter is removed afterwards), never
+   * for a range the move would leave in fewer zones.
    */
   private static Operation balanceReplicas(
       ClusterView view, Set<Long> touched, Set<Long> live, Map<Long, Integer> replicasOn) {
@@ -472,12 +512,8 @@ public final class PlacementPolicy {
           || d.getReplicasList().stream().noneMatch(x -> x.getNodeId() == most)
           || d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == fewest)
           || d.getReplicasList().stream().anyMatch(x -> !live.contains(x.getNodeId()))
-          || (!view.zone(fewest).isEmpty()
-              && d.getReplicasList().stream()
-                  .anyMatch(x ->
-                      x.getNodeId() != most
-                          && view.zone(x.getNodeId()).equals(view.zone(fewest))))) {
-        continue; // (the move would put two of its replicas in one zone)
+          || zonesAfterMove(view, d, most, fewest) < zones(view, d)) {
+        continue; // (the move would leave its replicas in fewer zones)
       }
       return new AddLearner(d, fewest);
     }

@@ -332,7 +332,8 @@ class PlacementPolicyTest {
     java.util.function.Function<RangeView[], Decision> decide =
         v ->
             PlacementPolicy.decide(
-                new ClusterView(NOW, 0, heard.keySet(), heard, List.of(v), Set.of(), zones),
+                new ClusterView(
+                    NOW, 0, heard.keySet(), heard, List.of(v), Set.of(), zones, Set.of()),
                 OPTIONS);
     // Node 5, in the dead node's zone, gets the learner, though node 4 and 6 hold fewer replicas.
     RangeView lost = view(range(2, 1, 2, 3), 1);
@@ -345,7 +346,8 @@ class PlacementPolicyTest {
     Map<Long, Long> allUp = heard(0, 0, 1, 2, 3, 4, 5, 6);
     Decision d =
         PlacementPolicy.decide(
-            new ClusterView(NOW, 0, allUp.keySet(), allUp, List.of(surplus), Set.of(), zones),
+            new ClusterView(
+                NOW, 0, allUp.keySet(), allUp, List.of(surplus), Set.of(), zones, Set.of()),
             OPTIONS);
     assertThat(d.operations()).hasSize(1);
     assertThat(d.operations().get(0)).isInstanceOf(Remove.class);
@@ -359,7 +361,8 @@ class PlacementPolicyTest {
     ranges.add(view(range(8, 5, 6, 1), 5));
     Decision balance =
         PlacementPolicy.decide(
-            new ClusterView(NOW, 0, allUp.keySet(), allUp, ranges, Set.of(), zones), OPTIONS);
+            new ClusterView(NOW, 0, allUp.keySet(), allUp, ranges, Set.of(), zones, Set.of()),
+            OPTIONS);
     for (Operation op : balance.operations()) {
       if (op instanceof AddLearner add) {
         java.util.Set<String> used = new java.util.HashSet<>();
@@ -372,5 +375,36 @@ class PlacementPolicyTest {
         assertThat(!used.contains(zone) || zone.equals("zone=a")).as("%s", op).isTrue();
       }
     }
+  }
+
+  @Test
+  void nothingMovesToANodeThatDoesNotServeAndOneSharedFirstTierDoesNotStopBalancing() {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3, 4);
+    List<RangeView> ranges = new ArrayList<>();
+    for (long id = 1; id <= 6; id++) {
+      ranges.add(view(range(id, 1, 2, 3), 1)); // node 4 is empty and leads nothing
+    }
+    Decision drained =
+        PlacementPolicy.decide(
+            new ClusterView(NOW, 0, heard.keySet(), heard, ranges, Set.of(), Map.of(), Set.of(4L)),
+            OPTIONS);
+    assertThat(drained.operations()).noneMatch(op -> op.nodeId() == 4);
+    // Every node in one region: the first tier is shared, no move loses a zone, so node 4 is
+    // filled as without localities.
+    Map<Long, String> oneRegion =
+        Map.of(
+            1L,
+            "region=us,zone=a",
+            2L,
+            "region=us,zone=b",
+            3L,
+            "region=us,zone=c",
+            4L,
+            "region=us,zone=a");
+    Decision balance =
+        PlacementPolicy.decide(
+            new ClusterView(NOW, 0, heard.keySet(), heard, ranges, Set.of(), oneRegion, Set.of()),
+            OPTIONS);
+    assertThat(balance.operations()).anyMatch(op -> op instanceof AddLearner && op.nodeId() == 4);
   }
 }

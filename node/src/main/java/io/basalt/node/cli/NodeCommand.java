@@ -52,6 +52,12 @@ final class NodeCommand {
 
     @Override
     public Integer call() throws InterruptedException {
+      StatusResponse first = StatusCommand.status(host);
+      if (first == null || first.getNodesList().stream().noneMatch(n -> n.getNodeId() == node)) {
+        System.err.println(
+            "basalt: " + (first == null ? host + " does not answer" : "no node " + node + " here"));
+        return BasaltCli.FAILED;
+      }
       if (!record(host, node, false)) {
         return BasaltCli.FAILED;
       }
@@ -60,14 +66,22 @@ final class NodeCommand {
       String last = "";
       while (true) {
         long[] left = replicasAndLeaderships(host, node);
-        if (left != null && left[0] == 0) {
+        if (left != null && left[0] == 0 && left[2] == 0) {
           System.out.println("node " + node + " is decommissioned: it holds no replica");
           return 0;
         }
         String progress =
             left == null
                 ? "node " + node + ": the cluster does not answer"
-                : "node " + node + ": " + left[0] + " replicas, " + left[1] + " leaderships left";
+                : "node "
+                    + node
+                    + ": "
+                    + left[0]
+                    + " replicas, "
+                    + left[1]
+                    + " leaderships left"
+                    + (left[2] > 0 ? " (" + left[2] + " other nodes do not answer)" : "")
+                    + " (a range needs a node without a replica of it to move to)";
         if (!progress.equals(last)) {
           System.out.println(progress);
           last = progress;
@@ -198,7 +212,8 @@ final class NodeCommand {
 
   /**
    * How many ranges' newest descriptors, as the cluster's nodes report them, name node {@code
-   * node}, and how many ranges it leads; null if {@code host} does not answer.
+   * node}, how many ranges it leads, and how many other nodes did not answer (their view is
+   * missing, so the count is not final); null if {@code host} does not answer.
    */
   static long[] replicasAndLeaderships(String host, long node) {
     StatusResponse first = StatusCommand.status(host);
@@ -207,12 +222,14 @@ final class NodeCommand {
     }
     Map<Long, RangeDescriptor> newest = new HashMap<>();
     long leaderships = 0;
+    long silent = 0;
     for (NodeDescriptor n : first.getNodesList()) {
       StatusResponse s =
           n.getNodeId() == first.getNode().getNodeId()
               ? first
               : StatusCommand.status(n.getAddress());
       if (s == null) {
+        silent += n.getNodeId() == node ? 0 : 1;
         continue;
       }
       for (ReplicaStatus r : s.getReplicasList()) {
@@ -229,6 +246,6 @@ final class NodeCommand {
         newest.values().stream()
             .filter(d -> d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == node))
             .count();
-    return new long[] {replicas, leaderships};
+    return new long[] {replicas, leaderships, silent};
   }
 }

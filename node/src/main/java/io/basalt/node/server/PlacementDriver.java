@@ -37,11 +37,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The placement driver (DESIGN.md, "Placement"): on the node leading the meta range, every pass
- * asks each known node for its status, decides with {@link PlacementPolicy} what to change, sends
- * each replica change or leadership transfer to the range's leader, and records changed descriptors
- * in the range directory. Its state is soft: a driver that starts (on a new meta leader) takes
- * every node as heard from at its start, so it replaces nobody's replicas before a full dead
- * timeout has passed. The data plane does not depend on it.
+ * asks each known node for its status (replicas, sizes, loads, locality, serving) and the meta
+ * range for the nodes being decommissioned, decides with {@link PlacementPolicy} what to change,
+ * sends each replica change, leadership transfer or split to the range's leader (a split with a
+ * range id from the meta range), and records changed descriptors in the range directory. Its state
+ * is soft: a driver that starts (on a new meta leader) takes every node as heard from at its start,
+ * so it replaces nobody's replicas before a full dead timeout has passed. The data plane does not
+ * depend on it.
  */
 final class PlacementDriver {
   private static final Logger log = LoggerFactory.getLogger(PlacementDriver.class);
@@ -184,6 +186,12 @@ final class PlacementDriver {
     Set<Long> decommissioning = decommissioning(known.get(selfId));
     reportDecommissioned(decommissioning, reported);
     statuses.forEach((node, st) -> localities.put(node, st.getNode().getLocality()));
+    Set<Long> notServing = new HashSet<>();
+    statuses.forEach((node, st) -> {
+      if (!st.getServing()) {
+        notServing.add(node);
+      }
+    });
     PlacementPolicy.Decision decision =
         PlacementPolicy.decide(
             new PlacementPolicy.ClusterView(
@@ -193,7 +201,8 @@ final class PlacementDriver {
                 Map.copyOf(lastHeard),
                 views,
                 decommissioning,
-                Map.copyOf(localities)),
+                Map.copyOf(localities),
+                notServing),
             options);
     report(decision);
     metrics.setPlacement(
@@ -217,7 +226,13 @@ final class PlacementDriver {
     }
   }
 
-  /** The nodes the meta range records as being decommissioned (empty if it does not answer). */
+  /** The decommission records last read (kept when a read fails). */
+  private Set<Long> lastDecommissioning = Set.of();
+
+  /**
+   * The nodes the meta range records as being decommissioned; the last set read if it does not
+   * answer (an empty set would turn a nearly empty leaving node into a target).
+   */
   private Set<Long> decommissioning(String metaLeader) {
     KvResponse r =
         callMeta(
@@ -229,14 +244,22 @@ final class PlacementDriver {
                             com.google.protobuf.ByteString.copyFrom(KeySpace.decommissionStart()))
                         .setEndKey(
                             com.google.protobuf.ByteString.copyFrom(KeySpace.decommissionEnd()))));
-    Set<Long> out = new HashSet<>();
-    if (r != null && r.hasScan()) {
-      r.getScan()
-          .getKvsList()
-          .forEach(kv -> out.add(KeySpace.decommissionedNode(kv.getKey().toByteArray())));
+    if (r == null || !r.hasScan()) {
+      return lastDecommissioning;
     }
+    Set<Long> out = new HashSet<>();
+    r.getScan()
+        .getKvsList()
+        .forEach(kv -> out.add(KeySpace.decommissionedNode(kv.getKey().toByteArray())));
+    lastDecommissioning = Set.copyOf(out);
     return out;
   }
+
+  /**
+   * The generation of each range whose last split was refused (too little data, or one hot key):
+   * not asked again until the range changes.
+   */
+  private final Map<Long, Long> splitRefused = new HashMap<>();
 
   /** Decommissioning nodes logged as holding no replica any more (logged once each). */
   private final Set<Long> decommissioned = new HashSet<>();
@@ -273,7 +296,10 @@ final class PlacementDriver {
 
   private void execute(Operation op, String leaderAddress, String metaLeader) {
     if (op instanceof PlacementPolicy.Split split) {
-      split(split.range(), split.splitKey(), leaderAddress, metaLeader);
+      RangeDescriptor d = split.range();
+      if (splitRefused.getOrDefault(d.getRangeId(), -1L) != d.getGeneration()) {
+        split(d, split.splitKey(), leaderAddress, metaLeader);
+      }
       return;
     }
     RangeDescriptor d = op.range();
@@ -353,6 +379,9 @@ final class PlacementDriver {
                         .setNewRangeId(id.getAllocateRangeId().getRangeId()))
                 .build());
     metrics.placementOperation("split", r != null && r.hasSplitRange());
+    if (r != null && r.hasError() && r.getError().hasGeneric()) {
+      splitRefused.put(d.getRangeId(), d.getGeneration()); // (refused, not merely unanswered)
+    }
     if (r == null || !r.hasSplitRange()) {
       log.info(
           "placement: range {}: split not done: {}",

@@ -91,15 +91,16 @@ final class LoadSampler {
     }
     keys.addAll(samples);
     keys.removeIf(k ->
-        order.compare(k, d.getStartKey()) <= 0
+        order.compare(k, d.getStartKey()) < 0
             || (!d.getEndKey().isEmpty() && order.compare(k, d.getEndKey()) >= 0));
     if (keys.size() < 16) {
       return ByteString.EMPTY;
     }
     keys.sort(order);
     ByteString median = keys.get(keys.size() / 2);
-    // The split key starts the right half: the left half gets the keys below it.
-    return median.equals(keys.get(0)) ? ByteString.EMPTY : median;
+    // The split key starts the right half: the left half gets the keys below it. The range's
+    // first key, or a median equal to the lowest sample (one hot key), splits nothing off.
+    return median.equals(keys.get(0)) || median.equals(d.getStartKey()) ? ByteString.EMPTY : median;
   }
 
   /** The key a request names, for sampling (null for requests without one). */

@@ -43,8 +43,8 @@ import java.util.random.RandomGenerator;
  * own: its host feeds it {@link #tick()}, {@link #receive}, {@link #submit} and {@link #heardFrom},
  * and calls {@link #process()} to do the work those inputs created. The real node drives it from
  * one thread ({@code StoreLoop}); the whole-cluster simulator drives many stores from one thread
- * with a simulated network and crashing disks. Only the injected {@code nanoTime} (for metrics) and
- * the engine's contents differ between the two.
+ * with a simulated network and crashing disks. Only the injected {@code nanoTime} (for metrics and
+ * the load counts of load-based splits) and the engine's contents differ between the two.
  *
  * <p><b>One group commit per round.</b> {@link #process()} collects the {@link Ready} of every
  * replica with work, stages all their log entries and hard states in one {@link WriteBatch}, writes
@@ -485,7 +485,9 @@ public final class Store {
       done.accept(splits.withCovering(invalid));
       return;
     }
-    r.load.record(request, start);
+    if (r.isLeader) {
+      r.load.record(request, start); // (a follower answers NotLeader: not its load)
+    }
     KvRequest begun = Commands.begin(request, clock.now(), clock.maxOffsetNanos()); // on arrival
     Pending p = new Pending(r, begun, done, ticks + options.requestTimeoutTicks());
     deadlines.add(p);
