@@ -113,15 +113,8 @@ public final class Node implements AutoCloseable {
             "");
   }
 
-  /** How often the placement driver looks at the cluster. */
-  private static final Duration PLACEMENT_INTERVAL = Duration.ofSeconds(2);
-
-  private final ScheduledExecutorService placementThread =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "placement-driver");
-        t.setDaemon(true);
-        return t;
-      });
+  /** The placement driver's thread, when it runs (see {@link PlacementDriver#start}). */
+  private AutoCloseable placement = () -> {};
 
   private final Config config;
   private final RocksDbEngine engine;
@@ -276,23 +269,9 @@ public final class Node implements AutoCloseable {
     background.scheduleWithFixedDelay(this::discover, 0, 1, TimeUnit.SECONDS);
     background.scheduleWithFixedDelay(this::checkHealth, 1, 1, TimeUnit.SECONDS);
     if (config.placement().enabled()) {
-      PlacementDriver driver =
-          new PlacementDriver(
-              config.nodeId(),
-              () -> Map.copyOf(knownNodes),
-              new PlacementPolicy.Options(
-                  config.placement().replicationFactor(),
-                  config.placement().timeUntilDead().toMillis(),
-                  // Up: answered in one of the last two passes (a leadership is never moved to
-                  // a node that stopped answering: the range would refuse writes meanwhile).
-                  2 * PLACEMENT_INTERVAL.toMillis() + 500,
-                  8,
-                  config.placement().rangeMaxBytes(),
-                  config.placement().rangeMaxQps()),
-              () -> System.nanoTime() / 1_000_000,
-              metrics);
-      long every = PLACEMENT_INTERVAL.toMillis();
-      placementThread.scheduleWithFixedDelay(driver::pass, every, every, TimeUnit.MILLISECONDS);
+      placement =
+          PlacementDriver.start(
+              config.nodeId(), config.placement(), () -> Map.copyOf(knownNodes), metrics);
     }
     return bound;
   }
@@ -794,7 +773,11 @@ public final class Node implements AutoCloseable {
       http.close();
     }
     background.shutdownNow();
-    placementThread.shutdownNow();
+    try {
+      placement.close();
+    } catch (Exception e) {
+      log.warn("placement driver did not stop cleanly: {}", e.toString());
+    }
     transport.close();
     // The writer stops reporting before the store loop goes, and the engine closes only once no
     // write is in progress (RocksDB must not be closed under one).

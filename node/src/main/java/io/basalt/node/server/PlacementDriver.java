@@ -89,6 +89,47 @@ final class PlacementDriver {
     this.millis = millis;
   }
 
+  /** How often the placement driver looks at the cluster. */
+  static final Duration INTERVAL = Duration.ofSeconds(2);
+
+  /**
+   * Starts node {@code selfId}'s driver with settings {@code p}: a pass every {@link #INTERVAL} on
+   * a thread of its own (it acts only while the node leads the meta range). Closing stops the
+   * thread and the driver's connections.
+   */
+  static AutoCloseable start(
+      long selfId, Node.Placement p, Supplier<Map<Long, String>> knownNodes, NodeMetrics metrics) {
+    PlacementDriver driver =
+        new PlacementDriver(
+            selfId,
+            knownNodes,
+            new PlacementPolicy.Options(
+                p.replicationFactor(),
+                p.timeUntilDead().toMillis(),
+                // Up: answered in one of the last two passes (a leadership is never moved to a
+                // node that stopped answering: the range would refuse writes meanwhile).
+                2 * INTERVAL.toMillis() + 500,
+                8,
+                p.rangeMaxBytes(),
+                p.rangeMaxQps()),
+            () -> System.nanoTime() / 1_000_000,
+            metrics);
+    java.util.concurrent.ScheduledExecutorService thread =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "placement-driver");
+          t.setDaemon(true);
+          return t;
+        });
+    long every = INTERVAL.toMillis();
+    thread.scheduleWithFixedDelay(
+        driver::pass, every, every, java.util.concurrent.TimeUnit.MILLISECONDS);
+    return () -> {
+      thread.shutdownNow();
+      thread.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+      driver.close();
+    };
+  }
+
   /** One pass; never throws (a failed pass is logged, and the next one starts afresh). */
   void pass() {
     try {

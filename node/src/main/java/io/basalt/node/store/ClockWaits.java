@@ -90,4 +90,27 @@ final class ClockWaits {
     }
     due.forEach(handle);
   }
+
+  /**
+   * Takes the timestamps of a follower's applied plain writes into its clock (a transaction's are
+   * left out: see the comment inside).
+   */
+  static void observe(io.basalt.txn.hlc.HybridClock clock, io.basalt.api.RaftCommand command) {
+    if (command.getIntentsCount() > 0
+        || command.getClearedIntentsCount() > 0
+        || command.getTxnRecordsCount() > 0) {
+      // A transaction's timestamps may run ahead of every clock (a reader pushed it): taking one
+      // in would carry this node's clock past what its peers accept. Versions stay ordered
+      // without it (a plain write goes above the newest version of its key).
+      return;
+    }
+    try {
+      for (io.basalt.api.ReplicatedWrite w : command.getWritesList()) {
+        clock.update(io.basalt.range.mvcc.Timestamp.fromProto(w.getTimestamp()));
+      }
+    } catch (RuntimeException e) {
+      // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
+      // business, not apply's.
+    }
+  }
 }

@@ -9,7 +9,6 @@ import io.basalt.api.KvResponse;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
-import io.basalt.api.ReplicatedWrite;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.raft.Config;
 import io.basalt.range.raft.EngineRaftStorage;
@@ -628,7 +627,7 @@ final class Replica implements StoreRules.NewLeader {
         // state machine skips it, but its timestamps still reach the clock.)
         command = ReplicaStateMachine.parse(rangeId, e.index(), data);
         if (!isLeader) {
-          observeTimestamps(command);
+          ClockWaits.observe(clock, command);
         }
       }
       clockWaits.applied(command == null ? 0 : Commands.writtenUpTo(command));
@@ -698,25 +697,6 @@ final class Replica implements StoreRules.NewLeader {
       answers.add(() -> commitWait(p, answer, answerAfter));
     }
     listener.applied(entries.size(), nanoTime.getAsLong() - t0);
-  }
-
-  private void observeTimestamps(RaftCommand command) {
-    if (command.getIntentsCount() > 0
-        || command.getClearedIntentsCount() > 0
-        || command.getTxnRecordsCount() > 0) {
-      // A transaction's timestamps may run ahead of every clock (a reader pushed it): taking one
-      // in would carry this node's clock past what its peers accept. Versions stay ordered
-      // without it (a plain write goes above the newest version of its key).
-      return;
-    }
-    try {
-      for (ReplicatedWrite w : command.getWritesList()) {
-        clock.update(Timestamp.fromProto(w.getTimestamp()));
-      }
-    } catch (RuntimeException e) {
-      // A timestamp ahead of our clock by more than the maximum offset is the offset monitor's
-      // business, not apply's.
-    }
   }
 
   /** {@code prop} (if any) left {@link #proposals}: its request id is no longer in flight. */
