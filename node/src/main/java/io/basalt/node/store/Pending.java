@@ -18,6 +18,12 @@ final class Pending {
   /** The ReadIndex context of a read waiting for its read state, else null. */
   ByteString readContext;
 
+  /**
+   * The descriptor the request was last checked against (its keys in the range): checked again only
+   * if the replica's descriptor changed since (a split may have moved them).
+   */
+  io.basalt.api.RangeDescriptor checkedAgainst;
+
   Pending(Replica replica, KvRequest request, Consumer<KvResponse> reply, long deadline) {
     this.replica = replica;
     this.request = request;

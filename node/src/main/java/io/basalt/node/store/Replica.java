@@ -257,7 +257,7 @@ final class Replica implements StoreRules.NewLeader {
       return;
     }
     if (!p.isWrite && !store.rules().readsNeedReadIndex()) {
-      p.reply(read(p.request));
+      p.reply(read(p));
       return;
     }
     if (!isLeader) {
@@ -344,7 +344,7 @@ final class Replica implements StoreRules.NewLeader {
       } else if (p.done) {
         releaseLatches(p);
       } else {
-        KvResponse answer = read(p.request);
+        KvResponse answer = read(p);
         releaseLatches(p);
         p.reply(answer);
       }
@@ -360,13 +360,13 @@ final class Replica implements StoreRules.NewLeader {
     if (!Commands.latchesRead(p.request)) {
       // A plain read reads the newest applied value: a write still on its way is not yet
       // acknowledged, so not seeing it is linearizable, and no timestamp is recorded to protect.
-      p.reply(read(p.request));
+      p.reply(read(p));
       return;
     }
     if (!latches.acquire(p, Commands.latchSpans(p.request))) {
       return; // granted when the writes ahead of it are written (serveGranted)
     }
-    KvResponse answer = read(p.request);
+    KvResponse answer = read(p);
     releaseLatches(p);
     p.reply(answer);
   }
@@ -384,7 +384,7 @@ final class Replica implements StoreRules.NewLeader {
     if (!latches.holds(p) && !latches.acquire(p, Commands.latchSpans(p.request))) {
       return;
     }
-    KvResponse moved = Commands.validate(p.request, descriptor);
+    KvResponse moved = movedSinceChecked(p);
     if (moved != null) {
       // The range split while the write waited: its keys may be another range's now.
       txnWaits.forget(p);
@@ -472,12 +472,25 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   /** Serves a read from the applied state (the engine holds everything applied up to here). */
-  private KvResponse read(KvRequest request) {
-    KvResponse moved = Commands.validate(request, descriptor);
+  private KvResponse read(Pending p) {
+    KvResponse moved = movedSinceChecked(p);
     if (moved != null) {
       return moved; // the range split while the read waited for its index
     }
-    return Commands.read(request, engine, descriptor, context(clock.now()));
+    return Commands.read(p.request, engine, descriptor, context(clock.now()));
+  }
+
+  /**
+   * The refusal of {@code p} if this replica's descriptor changed since its keys were checked and
+   * they are no longer all in the range; null if they are (checked once per descriptor).
+   */
+  private KvResponse movedSinceChecked(Pending p) {
+    if (p.checkedAgainst == descriptor) {
+      return null;
+    }
+    KvResponse moved = Commands.validate(p.request, descriptor);
+    p.checkedAgainst = descriptor;
+    return moved;
   }
 
   /** Takes in a Ready's role change and applies its committed entries into {@code applyBatch}. */

@@ -490,6 +490,7 @@ public final class Store {
     }
     KvRequest begun = Commands.begin(request, clock.now(), clock.maxOffsetNanos()); // on arrival
     Pending p = new Pending(r, begun, done, ticks + options.requestTimeoutTicks());
+    p.checkedAgainst = r.descriptor;
     deadlines.add(p);
     r.handle(p);
     dirty.add(r);

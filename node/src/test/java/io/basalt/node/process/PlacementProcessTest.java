@@ -102,16 +102,8 @@ class PlacementProcessTest {
         System.out.printf(
             "%d writes acknowledged, %d failed (in flight at the kill, or retried out)%n",
             acknowledged.size(), failures.get());
-        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
-          byte[] v = client.get(bytes(e.getKey()));
-          assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
-              .as("acknowledged %s", e.getKey())
-              .isEqualTo(e.getValue());
-        }
-        Map<String, Integer> seen = new TreeMap<>();
-        for (KeyValue kv : client.scan(new byte[0], new byte[0])) {
-          seen.merge(new String(kv.key(), StandardCharsets.UTF_8), 1, Integer::sum);
-        }
+        assertEveryWriteReadsBack(client, acknowledged);
+        Map<String, Integer> seen = scanCounts(client);
         assertThat(seen.values()).as("each key once").allMatch(c -> c == 1);
         assertThat(seen.keySet()).containsAll(acknowledged.keySet());
       }
@@ -184,16 +176,8 @@ class PlacementProcessTest {
         assertThat(metrics.toString())
             .containsPattern(
                 "basalt_placement_operations_total\\{kind=\"split\",node=\"\\d+\",outcome=\"done\"");
-        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
-          byte[] v = client.get(bytes(e.getKey()));
-          assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
-              .as("acknowledged %s", e.getKey())
-              .isEqualTo(e.getValue());
-        }
-        Map<String, Integer> seen = new TreeMap<>();
-        for (KeyValue kv : client.scan(new byte[0], new byte[0])) {
-          seen.merge(new String(kv.key(), StandardCharsets.UTF_8), 1, Integer::sum);
-        }
+        assertEveryWriteReadsBack(client, acknowledged);
+        Map<String, Integer> seen = scanCounts(client);
         assertThat(seen.values()).as("each key once").allMatch(c -> c == 1);
         assertThat(seen.keySet()).isEqualTo(acknowledged.keySet());
       }
@@ -359,12 +343,7 @@ class PlacementProcessTest {
             "node 2 decommissioned in %d ms; %d writes, %d client errors%n",
             millis, acknowledged.size(), failures.get());
         assertThat(failures.get()).as("client errors").isZero();
-        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
-          byte[] v = client.get(bytes(e.getKey()));
-          assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
-              .as("acknowledged %s", e.getKey())
-              .isEqualTo(e.getValue());
-        }
+        assertEveryWriteReadsBack(client, acknowledged);
       }
     }
   }
@@ -576,5 +555,24 @@ class PlacementProcessTest {
             }
           }
         });
+  }
+
+  private static void assertEveryWriteReadsBack(
+      BasaltClient client, Map<String, String> acknowledged) {
+    for (Map.Entry<String, String> e : acknowledged.entrySet()) {
+      byte[] v = client.get(bytes(e.getKey()));
+      assertThat(v == null ? null : new String(v, StandardCharsets.UTF_8))
+          .as("acknowledged %s", e.getKey())
+          .isEqualTo(e.getValue());
+    }
+  }
+
+  /** How many times a full scan through the range directory returns each key. */
+  private static Map<String, Integer> scanCounts(BasaltClient client) {
+    Map<String, Integer> seen = new TreeMap<>();
+    for (KeyValue kv : client.scan(new byte[0], new byte[0])) {
+      seen.merge(new String(kv.key(), StandardCharsets.UTF_8), 1, Integer::sum);
+    }
+    return seen;
   }
 }
