@@ -4,11 +4,9 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.ChangeReplicasResponse;
 import io.basalt.api.Errors;
-import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.RaftCommand;
 import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaStatus;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.raft.Config;
 import io.basalt.range.raft.EngineRaftStorage;
@@ -45,7 +43,7 @@ import java.util.function.LongSupplier;
  * their read index is applied; and it answers each proposal once its outcome is known (see {@link
  * #releaseLostProposals}). Single-threaded, on the store's thread.
  */
-final class Replica implements StoreRules.NewLeader {
+final class Replica {
   final Store store;
   private final long nodeId;
 
@@ -61,7 +59,7 @@ final class Replica implements StoreRules.NewLeader {
   private final Store.Network network;
   private final StoreListener listener;
   private final HybridClock clock;
-  private final LongSupplier nanoTime;
+  final LongSupplier nanoTime;
 
   /**
    * A proposed command: answered and unlatched when its index is applied. The command is kept so
@@ -170,6 +168,7 @@ final class Replica implements StoreRules.NewLeader {
     this.snapshots = new ReplicaSnapshots(this, store);
     this.load = new LoadSampler(new java.util.SplittableRandom(rangeId));
     this.writtenApplied = sm.appliedIndex();
+    this.frozen = ReplicaMerges.readFrozen(engine, rangeId);
     // Any conf change still in the log is at or below its last index.
     this.lastConfChangeIndex = raft.status().lastIndex();
   }
@@ -244,17 +243,8 @@ final class Replica implements StoreRules.NewLeader {
   }
 
   void handle(Pending p) {
-    if (p.request.getRequestCase() == KvRequest.RequestCase.SPLIT_RANGE) {
-      ReplicaSplits.propose(this, p);
-      return;
-    }
-    if (p.request.getRequestCase() == KvRequest.RequestCase.CHANGE_REPLICAS) {
-      ReplicaChanges.propose(this, p);
-      return;
-    }
-    if (p.request.getRequestCase() == KvRequest.RequestCase.TRANSFER_LEADER) {
-      ReplicaChanges.transferLeader(this, p);
-      return;
+    if (ReplicaChanges.handledAsAdmin(this, p)) {
+      return; // (a split, merge or replica change; or refused: the range is frozen)
     }
     if (!p.isWrite && !store.rules().readsNeedReadIndex()) {
       p.reply(read(p));
@@ -305,6 +295,9 @@ final class Replica implements StoreRules.NewLeader {
 
   /** The log index of this leader's last split or replica change proposed. */
   long adminIndex;
+
+  /** The freeze of this range for a merge, as applied here (null: not frozen). */
+  io.basalt.api.FreezeTrigger frozen;
 
   /** Whether a split or replica change this replica proposed may still be unapplied. */
   boolean adminPending() {
@@ -485,6 +478,9 @@ final class Replica implements StoreRules.NewLeader {
    * they are no longer all in the range; null if they are (checked once per descriptor).
    */
   private KvResponse movedSinceChecked(Pending p) {
+    if (frozen != null) {
+      return ReplicaMerges.frozenRefusal(this); // (it froze while the request waited)
+    }
     if (p.checkedAgainst == descriptor) {
       return null;
     }
@@ -503,7 +499,7 @@ final class Replica implements StoreRules.NewLeader {
         // every earlier term's committed entry.
         leaderReadyIndex = raft.status().lastIndex();
         tscache = newTimestampCache();
-        store.rules().onBecameLeader(this, leaderReadyIndex, answers);
+        store.rules().onBecameLeader(new NewLeaderView(this), leaderReadyIndex, answers);
       }
       boolean lost = !nowLeader && isLeader;
       if (newLeader != leader || nowLeader != isLeader) {
@@ -528,31 +524,6 @@ final class Replica implements StoreRules.NewLeader {
       }
     }
     serveReads();
-  }
-
-  // StoreRules.NewLeader: what a rule may see and do at election (the correct rules use none).
-
-  @Override
-  public long[] proposalIndexes() {
-    return proposals.keySet().stream().mapToLong(Long::longValue).toArray();
-  }
-
-  @Override
-  public long proposalTerm(long index) {
-    return proposals.get(index).term();
-  }
-
-  @Override
-  public long logTerm(long index) {
-    return storage.term(index);
-  }
-
-  @Override
-  public void answerNotLeader(long index, List<Runnable> answers) {
-    Proposal prop = forget(proposals.remove(index));
-    releaseLatches(prop.pending());
-    Pending p = prop.pending();
-    answers.add(() -> p.reply(Errors.notLeader(rangeId, 0, null)));
   }
 
   /**
@@ -646,7 +617,7 @@ final class Replica implements StoreRules.NewLeader {
       clockWaits.applied(command == null ? 0 : Commands.writtenUpTo(command));
       KvResponse refused =
           command != null && e.index() > sm.appliedIndex()
-              ? ReplicaSplits.refusedAtApply(descriptor, command, store.rules())
+              ? ReplicaMerges.refusedAtApply(this, command)
               : null;
       if (refused != null
           && !command.getRequestId().isEmpty()
@@ -655,8 +626,15 @@ final class Replica implements StoreRules.NewLeader {
       }
       Optional<ReplicaStateMachine.Applied> applied =
           sm.stage(applyBatch, e.index(), refused == null ? command : null);
-      if (refused == null && applied.isPresent() && command != null && command.hasSplit()) {
-        ReplicaSplits.apply(this, command.getSplit(), applyBatch);
+      KvResponse computed = null;
+      if (refused == null && applied.isPresent() && command != null) {
+        if (command.hasSplit()) {
+          ReplicaSplits.apply(this, command.getSplit(), applyBatch);
+        } else if (command.hasFreeze() || command.getUnfreezeMergeId() != 0) {
+          computed = ReplicaMerges.applyFreeze(this, command, e.index(), applyBatch);
+        } else if (command.hasMerge()) {
+          ReplicaMerges.applyMerge(this, command.getMerge(), applyBatch);
+        }
       }
       RangeDescriptor changed =
           e.type() == EntryType.CONF_CHANGE && applied.isPresent()
@@ -678,6 +656,8 @@ final class Replica implements StoreRules.NewLeader {
           answer = Errors.notLeader(rangeId, leader == nodeId ? 0 : leader, store.address(leader));
         } else if (refused != null) {
           answer = refused; // applied as nothing, by every replica alike
+        } else if (computed != null) {
+          answer = computed;
         } else if (changed != null) {
           answer =
               KvResponse.newBuilder()
@@ -785,26 +765,18 @@ final class Replica implements StoreRules.NewLeader {
     // deadline passes.
   }
 
-  private void failAll(Collection<Pending> pendings, long hint) {
-    pendings.forEach(p -> p.reply(Errors.notLeader(rangeId, hint, store.address(hint))));
+  /**
+   * This replica was absorbed by a merge: whatever waits on it is answered (its client retries).
+   */
+  void closeForMerge() {
+    lostLeadership();
+    isLeader = false;
+    KvResponse gone = Errors.unavailable("range " + rangeId + " was merged: try again");
+    proposals.values().forEach(prop -> prop.pending().reply(gone));
+    proposals.clear();
   }
 
-  /** This replica's state, for {@code status}. */
-  ReplicaStatus status() {
-    RaftNode.Status s = raft.status();
-    return ReplicaStatus.newBuilder()
-        .setRange(descriptor)
-        .setRole(s.role().name())
-        .setLeaderNode(nodeOf(s.leaderId()))
-        .setTerm(s.term())
-        .setCommit(s.commit())
-        .setApplied(sm.appliedIndex())
-        .setLastIndex(s.lastIndex())
-        .setQuiesced(s.quiesced())
-        .setLeaseValid(s.leaseValid())
-        .setApproximateBytes(isLeader ? ReplicaSplits.approximateBytes(this) : 0)
-        .setRequestsPerSecond(isLeader ? load.requestsPerSecond(nanoTime.getAsLong()) : 0)
-        .setLoadSplitKey(isLeader ? load.splitKey(descriptor) : ByteString.EMPTY)
-        .build();
+  private void failAll(Collection<Pending> pendings, long hint) {
+    pendings.forEach(p -> p.reply(Errors.notLeader(rangeId, hint, store.address(hint))));
   }
 }

@@ -193,15 +193,40 @@ final class ReplicaChanges {
   }
 
   /**
-   * Why replica {@code r} cannot propose a change of its range (a replica change or a split) now,
-   * or null if it can: it must be a leader that has applied its predecessors' entries, with no
-   * other change of its own in flight.
+   * Proposes {@code p} on {@code r} if it asks for a change of the range itself (a split, replica
+   * change, leadership transfer, freeze or merge), or refuses it if the range is frozen; false if
+   * it is an ordinary read or write of a range that is not.
+   */
+  static boolean handledAsAdmin(Replica r, Pending p) {
+    switch (p.request.getRequestCase()) {
+      case SPLIT_RANGE -> ReplicaSplits.propose(r, p);
+      case CHANGE_REPLICAS -> propose(r, p);
+      case TRANSFER_LEADER -> transferLeader(r, p);
+      case FREEZE_RANGE -> ReplicaMerges.proposeFreeze(r, p);
+      case MERGE_RANGES -> ReplicaMerges.proposeMerge(r, p);
+      default -> {
+        if (r.frozen == null) {
+          return false;
+        }
+        p.reply(ReplicaMerges.frozenRefusal(r));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Why replica {@code r} cannot propose a change of its range (a replica change, split, freeze or
+   * merge) now, or null if it can: it must be a leader that has applied its predecessors' entries,
+   * not frozen, with no other change of its own in flight.
    */
   static KvResponse notNow(Replica r) {
     if (!r.isLeader || r.writtenApplied < r.leaderReadyIndex) {
       return r.isLeader
           ? Errors.unavailable("range " + r.rangeId + "'s new leader is not ready yet")
           : Errors.notLeader(r.rangeId, r.leader, r.store.address(r.leader));
+    }
+    if (r.frozen != null) {
+      return ReplicaMerges.frozenRefusal(r);
     }
     if (r.adminPending()) {
       return Errors.unavailable(

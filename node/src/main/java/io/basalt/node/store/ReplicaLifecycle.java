@@ -104,7 +104,8 @@ final class ReplicaLifecycle {
 
   /**
    * Another replica of this store that covers a key of {@code d}, or will once what is on its way
-   * is written (a snapshot it accepted, a split creating it), or null.
+   * is written (a snapshot it accepted, a split creating it), or null. A replica frozen for a merge
+   * that {@code d} shows applied is not in the way: a snapshot of {@code d} replaces it.
    */
   static Replica overlapping(Store store, RangeDescriptor d) {
     for (Replica other : store.replicaMap().values()) {
@@ -112,7 +113,9 @@ final class ReplicaLifecycle {
         continue;
       }
       RangeDescriptor coming = other.snapshots.pendingDescriptor();
-      if ((other.initialized && overlap(other.descriptor, d))
+      if ((other.initialized
+              && overlap(other.descriptor, d)
+              && !ReplicaMerges.subsumedBy(other, d)) // (the snapshot takes its place)
           || (coming != null && overlap(coming, d))) {
         return other;
       }

@@ -469,9 +469,14 @@ public final class Store {
       return;
     }
     long rangeId = request.getHeader().getRangeId();
+    if (request.getRequestCase() == KvRequest.RequestCase.RANGE_STATE) {
+      done.accept(ReplicaMerges.state(this, rangeId, request.getRangeState()));
+      return;
+    }
     Replica r = replicas.get(rangeId);
     if (r == null || !r.initialized) {
-      done.accept(Errors.rangeNotFound(rangeId)); // (an added replica waits for its snapshot)
+      // (An added replica waits for its snapshot; a merged one is gone.)
+      done.accept(splits.notHere(request, rangeId));
       return;
     }
     KvRequest.RequestCase kind = request.getRequestCase();
@@ -479,6 +484,8 @@ public final class Store {
         kind == KvRequest.RequestCase.CHANGE_REPLICAS
                 || kind == KvRequest.RequestCase.TRANSFER_LEADER
                 || kind == KvRequest.RequestCase.SPLIT_RANGE
+                || kind == KvRequest.RequestCase.FREEZE_RANGE
+                || kind == KvRequest.RequestCase.MERGE_RANGES
             ? null // not evaluated: the range's own (ReplicaChanges, ReplicaSplits)
             : Commands.validate(request, r.descriptor);
     if (invalid != null) {
@@ -657,6 +664,7 @@ public final class Store {
         r.serveReads(rd);
       } else {
         r.sm.reload();
+        r.frozen = ReplicaMerges.readFrozen(engine, r.rangeId);
         if (r.initializedWhenWritten) {
           r.initialized = true;
           r.initializedWhenWritten = false;
@@ -728,7 +736,7 @@ public final class Store {
     List<ReplicaStatus> out = new ArrayList<>();
     for (Replica r : replicas.values()) {
       if (r.initialized) { // (a replica waiting for its first snapshot has no range yet)
-        out.add(r.status());
+        out.add(ReplicaReports.of(r));
       }
     }
     return out;

@@ -88,6 +88,29 @@ final class StoreSplits {
   }
 
   /**
+   * The answer to {@code request} for range {@code rangeId}, of which this store holds no replica
+   * with data: if one of its replicas holds every key the request names (the range merged into it,
+   * or the request's range is stale), KeyNotInRange naming that replica, so the client goes there;
+   * else RangeNotFound.
+   */
+  KvResponse notHere(io.basalt.api.KvRequest request, long rangeId) {
+    for (Replica other : store.replicaMap().values()) {
+      if (other.initialized
+          && other.rangeId != rangeId
+          && io.basalt.txn.eval.Commands.validate(request, other.descriptor) == null) {
+        return KvResponse.newBuilder()
+            .setError(
+                io.basalt.api.Error.newBuilder()
+                    .setKeyNotInRange(
+                        io.basalt.api.KeyNotInRangeError.newBuilder()
+                            .setCovering(other.descriptor)))
+            .build();
+      }
+    }
+    return io.basalt.api.Errors.rangeNotFound(rangeId);
+  }
+
+  /**
    * {@code refusal}, with, if it is a KeyNotInRange, the descriptor of this store's replica that
    * holds the key (after a split, the new range), so the client goes there without a lookup.
    */

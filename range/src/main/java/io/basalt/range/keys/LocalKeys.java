@@ -17,6 +17,8 @@ import java.nio.ByteBuffer;
  *        rangeId | 0x02                      range descriptor
  *        rangeId | 0x03 | request id         write dedupe record
  *        rangeId | 0x05                      MVCC GC threshold (reads below it are refused)
+ *        rangeId | 0x06                      freeze for a merge (while it lasts)
+ *        rangeId | 0x07 | merge id           merge this range applied (absorbing its neighbour)
  *        2^63-1  | 0x04 | encoded anchor key | txn id   transaction record
  * </pre>
  *
@@ -36,6 +38,8 @@ public final class LocalKeys {
   static final byte DEDUPE = 0x03;
   static final byte TXN_RECORD = 0x04;
   static final byte GC_THRESHOLD = 0x05;
+  static final byte FROZEN = 0x06;
+  static final byte MERGED = 0x07;
 
   private LocalKeys() {}
 
@@ -130,6 +134,18 @@ public final class LocalKeys {
 
   public static byte[] gcThreshold(long rangeId) {
     return key(rangeId, GC_THRESHOLD);
+  }
+
+  public static byte[] frozen(long rangeId) {
+    return key(rangeId, FROZEN);
+  }
+
+  public static byte[] merged(long rangeId, long mergeId) {
+    return ByteBuffer.allocate(17)
+        .putLong(checkRangeId(rangeId))
+        .put(MERGED)
+        .putLong(mergeId)
+        .array();
   }
 
   /**

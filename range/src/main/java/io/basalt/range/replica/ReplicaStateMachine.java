@@ -172,6 +172,49 @@ public final class ReplicaStateMachine {
    * threshold may be served on either side.
    */
   public void stageSplitCopy(WriteBatch batch, long rightRangeId) {
+    copyRecords(batch, rightRangeId, null);
+    byte[] threshold = gcThresholdStaged();
+    if (threshold != null) {
+      batch.put(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rightRangeId), threshold);
+    }
+  }
+
+  /**
+   * Stages, for a merge, the absorption of range {@code right}'s dedupe records (visible to {@link
+   * #recordedResult} here at once: a request applied there and retried here is answered from its
+   * record) and of its GC threshold if it is the higher one. Its own range-local state is the
+   * caller's to delete.
+   */
+  public void stageAbsorb(WriteBatch batch, ReplicaStateMachine right) {
+    right.copyRecords(batch, rangeId, this);
+    byte[] theirs = right.gcThresholdStaged();
+    byte[] mine = gcThresholdStaged();
+    if (theirs != null && (mine == null || thresholdOf(theirs).compareTo(thresholdOf(mine)) > 0)) {
+      batch.put(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rangeId), theirs);
+      stagedGcThreshold = theirs;
+    }
+  }
+
+  private Timestamp thresholdOf(byte[] stored) {
+    try {
+      return Timestamp.fromProto(io.basalt.api.Timestamp.parseFrom(stored));
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptionException("range " + rangeId + " GC threshold does not parse", e);
+    }
+  }
+
+  /** The GC threshold staged or written last (null if none). */
+  private byte[] gcThresholdStaged() {
+    return stagedGcThreshold != null
+        ? stagedGcThreshold
+        : engine.get(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rangeId));
+  }
+
+  /**
+   * Stages a copy of this range's dedupe records, written or staged, under range {@code target}; if
+   * {@code into} is given, they count as staged there too.
+   */
+  private void copyRecords(WriteBatch batch, long target, ReplicaStateMachine into) {
     try (var it =
         engine.newIterator(
             ColumnFamily.LOCAL,
@@ -180,8 +223,16 @@ public final class ReplicaStateMachine {
       int prefix = LocalKeys.dedupePrefix(rangeId).length;
       for (it.seekToFirst(); it.valid(); it.next()) {
         byte[] requestId = java.util.Arrays.copyOfRange(it.key(), prefix, it.key().length);
-        if (!staged.containsKey(ByteString.copyFrom(requestId))) {
-          batch.put(ColumnFamily.LOCAL, LocalKeys.dedupe(rightRangeId, requestId), it.value());
+        ByteString id = ByteString.copyFrom(requestId);
+        byte[] v = it.value();
+        if (!staged.containsKey(id) && v.length >= 8) {
+          batch.put(ColumnFamily.LOCAL, LocalKeys.dedupe(target, requestId), v);
+          if (into != null) {
+            into.staged.put(
+                id,
+                new Staged(
+                    ByteString.copyFrom(v, 8, v.length - 8), ByteBuffer.wrap(v).getLong(), batch));
+          }
         }
       }
     }
@@ -190,20 +241,16 @@ public final class ReplicaStateMachine {
         byte[] result = s.result().toByteArray();
         batch.put(
             ColumnFamily.LOCAL,
-            LocalKeys.dedupe(rightRangeId, requestId.toByteArray()),
+            LocalKeys.dedupe(target, requestId.toByteArray()),
             ByteBuffer.allocate(8 + result.length)
                 .putLong(s.proposedAtNanos())
                 .put(result)
                 .array());
+        if (into != null) {
+          into.staged.put(requestId, new Staged(s.result(), s.proposedAtNanos(), batch));
+        }
       }
     });
-    byte[] threshold =
-        stagedGcThreshold != null
-            ? stagedGcThreshold
-            : engine.get(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rangeId));
-    if (threshold != null) {
-      batch.put(ColumnFamily.LOCAL, LocalKeys.gcThreshold(rightRangeId), threshold);
-    }
   }
 
   /** The writes staged into {@code batch} are in the engine: forget its staged request ids. */

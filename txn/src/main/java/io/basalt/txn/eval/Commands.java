@@ -110,6 +110,11 @@ public final class Commands {
   /** An end above every valid user key (which is at most {@link KeySpace#MAX_KEY_BYTES} long). */
   static final ByteString UNBOUNDED_END = unboundedEnd();
 
+  /** {@code end}, or if it is empty (the end of the keyspace) a key above every valid user key. */
+  public static ByteString endOrUnbounded(ByteString end) {
+    return end.isEmpty() ? UNBOUNDED_END : end;
+  }
+
   private static ByteString unboundedEnd() {
     byte[] end = new byte[KeySpace.MAX_KEY_BYTES + 1];
     Arrays.fill(end, (byte) 0xFF);
