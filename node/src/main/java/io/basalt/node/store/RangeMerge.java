@@ -9,6 +9,7 @@ import io.basalt.api.MergeRangesRequest;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.RangeStateRequest;
 import io.basalt.api.ReplicaDescriptor;
+import io.basalt.api.ReplicaRole;
 import io.basalt.api.RequestHeader;
 import java.util.HashMap;
 import java.util.Map;
@@ -127,6 +128,28 @@ public final class RangeMerge {
 
   // 1. Freeze the right-hand range.
 
+  /** What the merge did last (its last dozen steps' answers), for reports. */
+  private final java.util.ArrayDeque<String> trace = new java.util.ArrayDeque<>();
+
+  private void note(String what) {
+    trace.add(what.replace('\n', ' '));
+    if (trace.size() > 12) {
+      trace.poll();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "merge "
+        + mergeId
+        + " of range "
+        + right.getRangeId()
+        + " into "
+        + left.getRangeId()
+        + ": "
+        + String.join(" | ", trace);
+  }
+
   private void freeze() {
     long node = target(right);
     io.send(
@@ -140,6 +163,7 @@ public final class RangeMerge {
             .build(),
         r -> {
           learn(right, node, r);
+          note("freeze at node " + node + ": " + message(r));
           if (r.hasFreezeRange()) {
             frozen = r.getFreezeRange();
             right = frozen.getFrozen();
@@ -187,6 +211,7 @@ public final class RangeMerge {
                     && r.getRangeState().getFrozenMergeId() == mergeId
                     && r.getRangeState().getAppliedIndex() >= frozen.getFreezeIndex();
             all[0] &= applied;
+            note("awaiting replicas: " + x.getNodeId() + " " + r.getRangeState() + message(r));
             if (++answered[0] == count) {
               if (all[0]) {
                 merge();
@@ -223,6 +248,7 @@ public final class RangeMerge {
             .build(),
         r -> {
           learn(left, node, r);
+          note("merge at node " + node + ": " + message(r));
           if (r.hasMergeRanges()) {
             finish(r.getMergeRanges().getMerged(), "merged");
           } else {
@@ -244,10 +270,16 @@ public final class RangeMerge {
           x.getNodeId(),
           to(left).setRangeState(RangeStateRequest.newBuilder().setMergeId(mergeId)).build(),
           r -> {
+            note("resolve: " + r.getRangeState());
             if (r.hasRangeState() && r.getRangeState().getPresent()) {
               var s = r.getRangeState();
               if (s.getMerged()) {
                 merged[0] = s.getRange();
+              } else if (s.getRange().getGeneration() == left.getGeneration()
+                  && refusedAtItsGeneration(s.getRange())) {
+                // The range holds one descriptor per generation, and at this one every replica
+                // refuses the merge when it applies: it never will.
+                never[0] = true;
               } else if (s.getRange().getGeneration() > left.getGeneration()) {
                 // That replica applied its range's log past the merge's generation without it:
                 // the merge applies only at that generation, so it never will (every replica
@@ -266,6 +298,23 @@ public final class RangeMerge {
             }
           });
     }
+  }
+
+  /**
+   * Whether the left-hand range's descriptor {@code d} (at the merge's generation) makes every
+   * replica refuse the merge: a learner, or replicas on other nodes than the frozen range's.
+   */
+  private boolean refusedAtItsGeneration(RangeDescriptor d) {
+    java.util.Set<Long> mine = new java.util.TreeSet<>();
+    java.util.Set<Long> theirs = new java.util.TreeSet<>();
+    for (ReplicaDescriptor x : d.getReplicasList()) {
+      if (x.getRole() != ReplicaRole.REPLICA_ROLE_VOTER) {
+        return true;
+      }
+      mine.add(x.getNodeId());
+    }
+    right.getReplicasList().forEach(x -> theirs.add(x.getNodeId()));
+    return !mine.equals(theirs) || !d.getEndKey().equals(right.getStartKey());
   }
 
   // 5. Undo the freeze (only when no merge of this id can apply).

@@ -65,7 +65,16 @@ final class Replica {
    * A proposed command: answered and unlatched when its index is applied. The command is kept so
    * that applying this leader's own entry does not parse it again.
    */
-  record Proposal(long term, Pending pending, RaftCommand command) {}
+  record Proposal(long term, Pending pending, RaftCommand command) {
+    /** Whether it holds latches: a read or write does; a change of the range itself does not. */
+    boolean holdsLatches() {
+      return command != null
+          && !command.hasSplit()
+          && !command.hasFreeze()
+          && !command.hasMerge()
+          && command.getUnfreezeMergeId() == 0;
+    }
+  }
 
   /** A read waiting for its read index to be applied. */
   record WaitingRead(long index, Pending pending) {}
@@ -646,7 +655,7 @@ final class Replica {
         // same keys evaluated before would read the state before it.
         if (!store.rules().holdLatchesUntilWritten()) {
           releaseLatches(prop.pending);
-        } else if (prop.command != null && !prop.command.hasSplit()) { // (nor a change holds any)
+        } else if (prop.holdsLatches()) {
           stagedLatches.add(prop.pending);
         }
         Pending p = prop.pending;

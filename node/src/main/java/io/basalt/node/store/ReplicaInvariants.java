@@ -26,7 +26,7 @@ final class ReplicaInvariants {
   static void check(Replica r, Collection<Pending> awaitingWrite) {
     Set<Pending> held = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     r.proposals.values().stream()
-        .filter(p -> p.command() != null && !p.command().hasSplit()) // (nor replica changes)
+        .filter(Replica.Proposal::holdsLatches)
         .forEach(p -> held.add(p.pending()));
     held.addAll(r.stagedLatches);
     held.addAll(awaitingWrite);

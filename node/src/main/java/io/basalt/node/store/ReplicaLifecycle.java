@@ -29,6 +29,11 @@ final class ReplicaLifecycle {
       store.listener.droppedMessage(fromNode, rangeId, "range being created by a split here");
       return null;
     }
+    if (store.splits.absorbing(rangeId)) {
+      // A merge absorbed it here: its tombstone is on its way to the engine.
+      store.listener.droppedMessage(fromNode, rangeId, "range absorbed by a merge here");
+      return null;
+    }
     Replica r = store.replicaMap().get(rangeId);
     if (r != null && toReplica > r.replicaId) {
       // A later replica of the range on this node: this one was removed from the range (a node

@@ -401,6 +401,7 @@ final class ReplicaMerges {
   private static void absorb(Store store, Replica x, WriteBatch batch) {
     x.storage.destroy(batch);
     StoreRecords.stageDestroy(batch, x.descriptor, false, Long.MAX_VALUE);
+    store.splits.absorb(batch, x.rangeId);
     x.replaced = true; // (its Ready of this round, if any, is not written)
     x.snapshots.cancelOutgoing();
     store.replicaMap().remove(x.rangeId);

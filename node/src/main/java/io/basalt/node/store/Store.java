@@ -657,6 +657,9 @@ public final class Store {
       Replica r = f.replica();
       Ready rd = f.ready();
       f.latches().forEach(r::releaseLatches);
+      if (r.replaced) {
+        continue; // (a merge absorbed it, or a split's new replica took its place, since)
+      }
       if (rd.snapshot() == null) {
         r.raft.persisted(rd);
         r.sm.batchWritten(batch);
@@ -678,6 +681,9 @@ public final class Store {
     applySnapshotReadies(withSnapshot, snapshotReadies);
     for (InFlight f : inFlight) {
       Replica r = f.replica();
+      if (r.replaced) {
+        continue;
+      }
       if (f.ready().snapshot() != null) {
         r.raft.advance(f.ready());
       }

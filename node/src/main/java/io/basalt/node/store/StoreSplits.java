@@ -10,9 +10,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A store's side of splits (see {@link ReplicaSplits}): the new replicas whose state a split staged
- * into a batch not yet written, created once it is; the Raft messages for their ranges, held until
- * then; and the redirect a request for a key the split moved gets. On the store's thread.
+ * A store's side of splits (see {@link ReplicaSplits}) and merges: the new replicas whose state a
+ * split staged into a batch not yet written, created once it is; the Raft messages for their
+ * ranges, held until then; the replicas a merge absorbed in a batch not yet written; and the
+ * redirect a request for a key the split or merge moved gets. On the store's thread.
  */
 final class StoreSplits {
   private final Store store;
@@ -28,6 +29,29 @@ final class StoreSplits {
 
   StoreSplits(Store store) {
     this.store = store;
+  }
+
+  /**
+   * Ranges whose replica here a merge absorbed (or a snapshot replaced) in a batch not yet written,
+   * by batch: until their tombstone is in the engine, no message creates them again.
+   */
+  private final Map<WriteBatch, List<Long>> absorbed = new IdentityHashMap<>();
+
+  /** Records that {@code batch} destroys this store's replica of {@code rangeId} for a merge. */
+  void absorb(WriteBatch batch, long rangeId) {
+    absorbed.computeIfAbsent(batch, b -> new ArrayList<>()).add(rangeId);
+  }
+
+  /**
+   * Whether a merge absorbed this store's replica of {@code rangeId} in a batch not yet written.
+   */
+  boolean absorbing(long rangeId) {
+    for (List<Long> ids : absorbed.values()) {
+      if (ids.contains(rangeId)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Records that {@code batch} holds the state of a split's new replica. */
@@ -63,6 +87,7 @@ final class StoreSplits {
 
   /** {@code batch} is in the engine: the replicas of the splits it holds come to life. */
   void written(WriteBatch batch) {
+    absorbed.remove(batch);
     List<ReplicaSplits.Staged> splits = staged.remove(batch);
     if (splits == null) {
       return;

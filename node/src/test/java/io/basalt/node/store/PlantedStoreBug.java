@@ -84,6 +84,12 @@ enum PlantedStoreBug {
    * new range's leader.
    */
   NO_SPAN_CHECK_AT_APPLY,
+  /**
+   * A merge is proposed as soon as the right-hand range's leader applied the freeze, without
+   * waiting for every replica of it ({@link RangeMerge}, as the simulation's merges run it): a node
+   * whose replica of the right-hand range lags absorbs it before it froze.
+   */
+  MERGE_BEFORE_FREEZE,
   /** {@link PlantedEvalBug#READS_IGNORE_INTENTS}. */
   READS_IGNORE_INTENTS,
   /** {@link PlantedEvalBug#NO_UNCERTAINTY_CHECK}. */

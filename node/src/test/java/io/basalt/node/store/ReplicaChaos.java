@@ -31,11 +31,154 @@ final class ReplicaChaos {
   ReplicaChaos(StoreSimulation sim, long seed) {
     this.sim = sim;
     this.random = new SplittableRandom(seed ^ 0x5EA7C4A05L);
+    this.mergeRandom = new SplittableRandom(seed ^ 0x3E56E5L);
   }
 
   void start(long untilMs) {
     sim.at(sim.now + 200 + random.nextInt(300), () -> step(untilMs));
+    sim.at(sim.now + 300 + mergeRandom.nextInt(500), () -> mergeStep(untilMs));
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Merges
+
+  /** Merges' own random source: the changes and splits draw what they drew before merges. */
+  private final SplittableRandom mergeRandom;
+
+  long mergesStarted;
+  long mergesApplied;
+  long mergesAbandoned;
+
+  /** Test hook for the teeth: whether merges skip the wait for every frozen replica. */
+  boolean mergeWithoutWait;
+
+  /** The ranges a merge now running froze or will: no second merge touches them. */
+  private final java.util.Set<Long> merging = new java.util.HashSet<>();
+
+  /**
+   * Every half second or so of the faulty period, a random range and its right-hand neighbour are
+   * merged if their replicas are on the same nodes (splits leave such pairs), through the one
+   * {@link RangeMerge} runner over the simulated network; after it, any range left frozen by a
+   * merge whose runner gave up is taken over ({@link RangeMerge#resume}) until none is.
+   */
+  private void mergeStep(long untilMs) {
+    if (sim.now >= untilMs) {
+      resumeFrozen(untilMs + 4_000);
+      return;
+    }
+    sim.refreshRanges();
+    RangeDescriptor left = sim.ranges.get(mergeRandom.nextInt(sim.ranges.size()));
+    RangeDescriptor right = null;
+    for (RangeDescriptor d : sim.ranges) {
+      if (!left.getEndKey().isEmpty() && d.getStartKey().equals(left.getEndKey())) {
+        right = d;
+      }
+    }
+    if (right != null
+        && left.getRangeId() != io.basalt.api.KeySpace.META_RANGE_ID
+        && !merging.contains(left.getRangeId())
+        && !merging.contains(right.getRangeId())
+        && nodes(left).equals(nodes(right))) {
+      long l = left.getRangeId();
+      long r = right.getRangeId();
+      merging.add(l);
+      merging.add(r);
+      mergesStarted++;
+      RangeMerge m =
+          RangeMerge.start(
+              mergeIo,
+              left,
+              right,
+              1 + mergeRandom.nextLong(Long.MAX_VALUE - 1),
+              o -> merged(o, l, r));
+      m.skipWaitForReplicas = mergeWithoutWait;
+    }
+    sim.at(sim.now + 200 + mergeRandom.nextInt(800), () -> mergeStep(untilMs));
+  }
+
+  private void merged(RangeMerge.Outcome o, long left, long right) {
+    merging.remove(left);
+    merging.remove(right);
+    if (o.merged() != null) {
+      mergesApplied++;
+      sim.ranges.removeIf(d -> d.getRangeId() == right);
+      for (int i = 0; i < sim.ranges.size(); i++) {
+        if (sim.ranges.get(i).getRangeId() == left
+            && sim.ranges.get(i).getGeneration() < o.merged().getGeneration()) {
+          sim.ranges.set(i, o.merged());
+        }
+      }
+    } else {
+      mergesAbandoned++;
+    }
+  }
+
+  /** Takes over the merges of ranges left frozen, until none is (or {@code untilMs}). */
+  private void resumeFrozen(long untilMs) {
+    for (int n = 1; n <= sim.nodeCount; n++) {
+      if (!sim.nodes[n].running()) {
+        continue;
+      }
+      for (ReplicaStatus st : sim.nodes[n].store.status()) {
+        long id = st.getRange().getRangeId();
+        if (st.getFrozenMergeId() != 0 && merging.add(id)) {
+          long into = st.getFrozenInto().getRangeId();
+          merging.add(into);
+          RangeMerge.resume(
+              mergeIo,
+              st.getRange(),
+              st.getFrozenMergeId(),
+              st.getFrozenInto(),
+              o -> merged(o, into, id));
+        }
+      }
+    }
+    if (sim.now < untilMs) {
+      sim.at(sim.now + 250, () -> resumeFrozen(untilMs));
+    }
+  }
+
+  private static java.util.Set<Long> nodes(RangeDescriptor d) {
+    java.util.Set<Long> out = new java.util.TreeSet<>();
+    for (ReplicaDescriptor r : d.getReplicasList()) {
+      out.add(r.getNodeId());
+    }
+    return out;
+  }
+
+  /**
+   * Requests go straight to a node's store; an answer arrives a millisecond later, or not at all.
+   */
+  private final RangeMerge.Io mergeIo =
+      new RangeMerge.Io() {
+        @Override
+        public void send(
+            long nodeId,
+            KvRequest request,
+            java.util.function.Consumer<io.basalt.api.KvResponse> reply) {
+          boolean[] answered = {false};
+          java.util.function.Consumer<io.basalt.api.KvResponse> once =
+              r -> {
+                if (!answered[0]) {
+                  answered[0] = true;
+                  reply.accept(r);
+                }
+              };
+          StoreSimulation.SimNode n = sim.nodes[(int) nodeId];
+          if (!n.running()) {
+            sim.at(sim.now + 1, () -> once.accept(io.basalt.api.Errors.unavailable("node down")));
+            return;
+          }
+          n.store.submit(request, r -> sim.at(sim.now + 1, () -> once.accept(r)));
+          n.store.process();
+          sim.at(sim.now + 2_000, () -> once.accept(io.basalt.api.Errors.timeout("no answer")));
+        }
+
+        @Override
+        public void after(long millis, Runnable step) {
+          sim.at(sim.now + millis, step);
+        }
+      };
 
   private void step(long untilMs) {
     if (sim.now >= untilMs) {

@@ -517,6 +517,7 @@ final class StoreSimulation {
   /** Adds replica changes to this run, drawn from their own source seeded from {@code seed}. */
   StoreSimulation withReplicaChanges(long seed) {
     chaos = new ReplicaChaos(this, seed);
+    chaos.mergeWithoutWait = bugs.contains(PlantedStoreBug.MERGE_BEFORE_FREEZE);
     return this;
   }
 
@@ -560,6 +561,13 @@ final class StoreSimulation {
         }
       }
     }
+    // A range whose span a range of a later generation covers was merged into it.
+    ranges.removeIf(d ->
+        ranges.stream()
+            .anyMatch(o ->
+                o.getRangeId() != d.getRangeId()
+                    && o.getGeneration() > d.getGeneration()
+                    && ReplicaLifecycle.overlap(o, d)));
   }
 
   /**

@@ -76,6 +76,8 @@ class StoreSimulationTest {
     long installed = 0;
     long splits = 0;
     long redirects = 0;
+    long merges = 0;
+    long abandoned = 0;
     for (long seed = first; seed <= last; seed++) {
       String replay =
           "replay: bin/test -pl node -am"
@@ -94,15 +96,19 @@ class StoreSimulationTest {
       installed += sim.stats.snapshotsInstalled;
       splits += sim.chaos.splitsApplied;
       redirects += sim.stats.redirects;
+      merges += sim.chaos.mergesApplied;
+      abandoned += sim.chaos.mergesAbandoned;
     }
     System.out.printf(
         "store simulation with replica changes, seeds %d..%d: changes applied=%d refused=%d,"
-            + " splits=%d, redirected requests=%d, snapshots installed=%d%n",
-        first, last, applied, refused, splits, redirects, installed);
+            + " splits=%d, merges=%d (abandoned %d), redirected requests=%d,"
+            + " snapshots installed=%d%n",
+        first, last, applied, refused, splits, merges, abandoned, redirects, installed);
     if (last - first >= 20) {
       assertThat(applied).as("replica changes applied").isGreaterThan(last - first);
       assertThat(refused).as("stale changes refused").isPositive();
       assertThat(splits).as("splits applied").isGreaterThan((last - first) / 4);
+      assertThat(merges).as("merges applied").isGreaterThan((last - first) / 10);
       assertThat(redirects).as("requests redirected after splits").isPositive();
     }
   }
@@ -124,6 +130,7 @@ class StoreSimulationTest {
     } catch (RuntimeException | AssertionError e) {
       throw new AssertionError("seed " + seed + " failed: " + e + "\n" + replay, e);
     }
+
     var result = new LinearizabilityChecker().check(new RegisterModel(), sim.history);
     assertThat(result.linearizable())
         .as("seed %d: per-key linearizability\n%s\n%s", seed, result.describe(), replay)
