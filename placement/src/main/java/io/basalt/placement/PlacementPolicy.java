@@ -48,6 +48,10 @@ public final class PlacementPolicy {
    * @param rangeMaxBytes the size above which a range is split in two
    * @param rangeMaxQps the load (requests per second at its leader) above which a range is split at
    *     a key that halves it
+   * @param mergeDelayMillis how long two neighbours must have kept their descriptors (no split,
+   *     merge or replica change) before they are merged, when together they are small and cold
+   *     (below a quarter of {@code rangeMaxBytes} and half of {@code rangeMaxQps}); {@link
+   *     Long#MAX_VALUE}: never
    */
   public record Options(
       int replicas,
@@ -55,16 +59,36 @@ public final class PlacementPolicy {
       long liveWithinMillis,
       int maxOperations,
       long rangeMaxBytes,
-      double rangeMaxQps) {
+      double rangeMaxQps,
+      long mergeDelayMillis) {
     public Options {
       if (replicas < 1
           || deadAfterMillis <= 0
           || liveWithinMillis <= 0
           || maxOperations < 1
           || rangeMaxBytes < 1
-          || !(rangeMaxQps > 0)) {
+          || !(rangeMaxQps > 0)
+          || mergeDelayMillis < 0) {
         throw new IllegalArgumentException("bad placement options");
       }
+    }
+
+    /** Merging after {@link #DEFAULT_MERGE_DELAY_MILLIS}. */
+    public Options(
+        int replicas,
+        long deadAfterMillis,
+        long liveWithinMillis,
+        int maxOperations,
+        long rangeMaxBytes,
+        double rangeMaxQps) {
+      this(
+          replicas,
+          deadAfterMillis,
+          liveWithinMillis,
+          maxOperations,
+          rangeMaxBytes,
+          rangeMaxQps,
+          DEFAULT_MERGE_DELAY_MILLIS);
     }
 
     /**
@@ -87,6 +111,9 @@ public final class PlacementPolicy {
   /** The size above which a range is split, unless set otherwise: 64 MiB. */
   public static final long DEFAULT_RANGE_MAX_BYTES = 64L << 20;
 
+  /** How long neighbours stay unchanged before they may merge, unless set otherwise: 10 min. */
+  public static final long DEFAULT_MERGE_DELAY_MILLIS = 10 * 60_000L;
+
   /**
    * One range as the driver sees it.
    *
@@ -99,6 +126,7 @@ public final class PlacementPolicy {
    * @param approximateBytes the size of its data as its leader estimates it (0: unknown)
    * @param requestsPerSecond its load as its leader counts it
    * @param loadSplitKey a key that halves that load (empty: none is known)
+   * @param unchangedForMillis how long the driver has seen it at this descriptor's generation
    */
   public record RangeView(
       RangeDescriptor descriptor,
@@ -107,7 +135,28 @@ public final class PlacementPolicy {
       Set<Long> caughtUpVoters,
       long approximateBytes,
       double requestsPerSecond,
-      com.google.protobuf.ByteString loadSplitKey) {
+      com.google.protobuf.ByteString loadSplitKey,
+      long unchangedForMillis) {
+    /** One the driver has only just seen at its generation (not merged yet). */
+    public RangeView(
+        RangeDescriptor descriptor,
+        long leaderNode,
+        Set<Long> caughtUpLearners,
+        Set<Long> caughtUpVoters,
+        long approximateBytes,
+        double requestsPerSecond,
+        com.google.protobuf.ByteString loadSplitKey) {
+      this(
+          descriptor,
+          leaderNode,
+          caughtUpLearners,
+          caughtUpVoters,
+          approximateBytes,
+          requestsPerSecond,
+          loadSplitKey,
+          0);
+    }
+
     /** A range whose size and load are not known (never split). */
     public RangeView(
         RangeDescriptor descriptor,
@@ -222,6 +271,13 @@ public final class PlacementPolicy {
       implements Operation {}
 
   /**
+   * Merges {@code right} into its left-hand neighbour {@code range}, led from {@code nodeId} (their
+   * replicas are on the same nodes).
+   */
+  public record Merge(RangeDescriptor range, long nodeId, RangeDescriptor right)
+      implements Operation {}
+
+  /**
    * The decision of one pass.
    *
    * @param operations what to do now
@@ -271,6 +327,7 @@ public final class PlacementPolicy {
     List<Long> underReplicated = new ArrayList<>();
     Set<Long> touched = new HashSet<>();
     List<RangeView> ranges = new ArrayList<>(view.ranges());
+    MergePlan merging = MergePlan.of(view, live, o);
     // The meta range first: every other repair goes through its directory.
     ranges.sort(Comparator.comparingLong(r -> r.descriptor().getRangeId()));
     for (RangeView r : ranges) {
@@ -291,13 +348,22 @@ public final class PlacementPolicy {
       if (ops.size() >= o.maxOperations()) {
         continue;
       }
-      Operation op = repair(r, voters, healthyVoters, live, targets, dead, view, replicasOn, o);
+      Operation op =
+          repair(r, voters, healthyVoters, live, targets, dead, view, replicasOn, o, merging);
       if (op == null) {
         op = split(r, voters, live, o);
       }
       if (op != null) {
         ops.add(op);
         touched.add(r.descriptor().getRangeId());
+        count(op, replicasOn);
+      }
+    }
+    if (ops.size() < o.maxOperations()) {
+      Operation op = merging.next(touched, targets);
+      if (op != null) {
+        ops.add(op);
+        touched.add(op.range().getRangeId());
         count(op, replicasOn);
       }
     }
@@ -326,7 +392,8 @@ public final class PlacementPolicy {
       Set<Long> dead,
       ClusterView view,
       Map<Long, Integer> replicasOn,
-      Options o) {
+      Options o,
+      MergePlan merging) {
     RangeDescriptor d = r.descriptor();
     Set<Long> decommissioning = view.decommissioning();
     if (decommissioning.contains(r.leaderNode())) {
@@ -366,6 +433,7 @@ public final class PlacementPolicy {
               .or(() -> voters.stream().filter(v -> !live.contains(v.getNodeId())).findFirst())
               .or(() ->
                   voters.stream().filter(v -> decommissioning.contains(v.getNodeId())).findFirst())
+              .or(() -> merging.notColocated(d, voters))
               .orElseGet(() ->
                   voters.stream()
                       .max(

@@ -176,6 +176,15 @@ public final class BasaltCli {
     double rangeMaxQps;
 
     @Option(
+        names = "--merge-delay",
+        defaultValue = "10m",
+        description =
+            "How long two neighbouring ranges must stay unchanged before the placement driver"
+                + " merges them, when together they are below a quarter of --range-max-bytes and"
+                + " half of --range-max-qps; as 10m, 90s, or off (default: ${DEFAULT-VALUE}).")
+    String mergeDelay;
+
+    @Option(
         names = "--locality",
         defaultValue = "",
         description =
@@ -222,11 +231,24 @@ public final class BasaltCli {
 
     /** Parses a duration such as 90s, 2m or 1500ms. */
     static Duration timeUntilDead(String text) {
+      Duration d = duration("--time-until-dead", text);
+      if (d.isZero()) {
+        throw new IllegalArgumentException("--time-until-dead must be positive");
+      }
+      return d;
+    }
+
+    /** Parses --merge-delay: a duration, or off (null). */
+    static Duration mergeDelay(String text) {
+      return text.strip().equals("off") ? null : duration("--merge-delay", text);
+    }
+
+    private static Duration duration(String flag, String text) {
       java.util.regex.Matcher m =
           java.util.regex.Pattern.compile("(\\d+)(ms|s|m)").matcher(text.strip());
       if (!m.matches()) {
         throw new IllegalArgumentException(
-            "--time-until-dead: expected a duration such as 90s, 2m or 1500ms, got '" + text + "'");
+            flag + ": expected a duration such as 90s, 2m or 1500ms, got '" + text + "'");
       }
       long n = Long.parseLong(m.group(1));
       Duration d =
@@ -235,9 +257,6 @@ public final class BasaltCli {
             case "s" -> Duration.ofSeconds(n);
             default -> Duration.ofMinutes(n);
           };
-      if (d.isZero()) {
-        throw new IllegalArgumentException("--time-until-dead must be positive");
-      }
       return d;
     }
 
@@ -257,6 +276,7 @@ public final class BasaltCli {
       }
       try {
         timeUntilDead(timeUntilDead);
+        mergeDelay(mergeDelay);
         byteSize(rangeMaxBytes);
         locality(locality);
       } catch (IllegalArgumentException e) {
@@ -292,6 +312,7 @@ public final class BasaltCli {
                         timeUntilDead(timeUntilDead),
                         byteSize(rangeMaxBytes),
                         rangeMaxQps,
+                        mergeDelay(mergeDelay),
                         locality(locality))));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());

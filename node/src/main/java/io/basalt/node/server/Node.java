@@ -94,7 +94,8 @@ public final class Node implements AutoCloseable {
   /**
    * The placement driver's settings: whether it runs (on the node leading the meta range), the
    * voters each range should have, how long a node may be silent before its replicas are replaced,
-   * the size and load above which a range is split, and this node's locality.
+   * the size and load above which a range is split, how long neighbours stay unchanged before they
+   * may merge (null: never), and this node's locality.
    */
   public record Placement(
       boolean enabled,
@@ -102,6 +103,7 @@ public final class Node implements AutoCloseable {
       Duration timeUntilDead,
       long rangeMaxBytes,
       double rangeMaxQps,
+      Duration mergeDelay,
       String locality) {
     public static final Placement DEFAULT =
         new Placement(
@@ -110,6 +112,7 @@ public final class Node implements AutoCloseable {
             Duration.ofSeconds(60),
             PlacementPolicy.DEFAULT_RANGE_MAX_BYTES,
             PlacementPolicy.DEFAULT_RANGE_MAX_QPS,
+            Duration.ofMillis(PlacementPolicy.DEFAULT_MERGE_DELAY_MILLIS),
             "");
   }
 

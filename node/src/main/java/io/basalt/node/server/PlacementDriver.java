@@ -2,6 +2,7 @@ package io.basalt.node.server;
 
 import io.basalt.api.AllocateRangeIdRequest;
 import io.basalt.api.ChangeReplicasRequest;
+import io.basalt.api.Errors;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
@@ -19,6 +20,7 @@ import io.basalt.api.TransferLeaderRequest;
 import io.basalt.api.UpdateRangeDirectoryRequest;
 import io.basalt.node.cli.WireClient;
 import io.basalt.node.metrics.NodeMetrics;
+import io.basalt.node.store.RangeMerge;
 import io.basalt.placement.PlacementPolicy;
 import io.basalt.placement.PlacementPolicy.Operation;
 import java.io.UncheckedIOException;
@@ -111,7 +113,8 @@ final class PlacementDriver {
                 2 * INTERVAL.toMillis() + 500,
                 8,
                 p.rangeMaxBytes(),
-                p.rangeMaxQps()),
+                p.rangeMaxQps(),
+                p.mergeDelay() == null ? Long.MAX_VALUE : p.mergeDelay().toMillis()),
             () -> System.nanoTime() / 1_000_000,
             metrics);
     java.util.concurrent.ScheduledExecutorService thread =
@@ -175,9 +178,13 @@ final class PlacementDriver {
     Map<Long, Map<Long, RangeDescriptor>> reported = new HashMap<>();
     Map<Long, Map<Long, Long>> applied = new HashMap<>();
     Map<Long, ReplicaStatus> leaderStatus = new HashMap<>();
+    Map<Long, ReplicaStatus> frozen = new TreeMap<>();
     statuses.forEach((node, s) -> {
       for (ReplicaStatus r : s.getReplicasList()) {
         RangeDescriptor d = r.getRange();
+        if (r.getFrozenMergeId() != 0) {
+          frozen.put(d.getRangeId(), r);
+        }
         newest.merge(d.getRangeId(), d, (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
         reported.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, d);
         applied.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, r.getApplied());
@@ -222,8 +229,22 @@ final class PlacementDriver {
               leaderView == null ? 0 : leaderView.getRequestsPerSecond(),
               leaderView == null
                   ? com.google.protobuf.ByteString.EMPTY
-                  : leaderView.getLoadSplitKey()));
+                  : leaderView.getLoadSplitKey(),
+              unchangedFor(d, now)));
     });
+    seen.keySet().retainAll(newest.keySet());
+    // A merge left unfinished (its driver stopped, or gave up waiting) is finished first.
+    for (ReplicaStatus f : frozen.values()) {
+      RangeMerge.Outcome o =
+          runMerge(
+              known,
+              io ->
+                  RangeMerge.resume(
+                      io, f.getRange(), f.getFrozenMergeId(), f.getFrozenInto(), x -> {}));
+      if (o != null) {
+        merged(f.getFrozenInto(), f.getRange(), o, known.get(selfId));
+      }
+    }
     Set<Long> decommissioning = decommissioning(known.get(selfId));
     reportDecommissioned(decommissioning, reported);
     statuses.forEach((node, st) -> localities.put(node, st.getNode().getLocality()));
@@ -335,7 +356,110 @@ final class PlacementDriver {
     }
   }
 
+  /** The generation each range was first seen at, and when (for the merge delay). */
+  private final Map<Long, long[]> seen = new HashMap<>();
+
+  private long unchangedFor(RangeDescriptor d, long now) {
+    long[] g = seen.get(d.getRangeId());
+    if (g == null || g[0] != d.getGeneration()) {
+      seen.put(d.getRangeId(), new long[] {d.getGeneration(), now});
+      return 0;
+    }
+    return now - g[1];
+  }
+
+  /** The longest one merge runs within a pass before it is left to a later pass to resume. */
+  private static final Duration MERGE_PATIENCE = Duration.ofSeconds(30);
+
+  /**
+   * Runs the merge {@code start} begins over this driver's connections, on its thread, until it
+   * ends or {@link #MERGE_PATIENCE} passes; its outcome, or null if it is still running (the frozen
+   * range then shows it to a later pass, which resumes it).
+   */
+  private RangeMerge.Outcome runMerge(
+      Map<Long, String> known, java.util.function.Function<RangeMerge.Io, RangeMerge> start) {
+    java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
+    RangeMerge.Outcome[] outcome = {null};
+    RangeMerge.Io via =
+        new RangeMerge.Io() {
+          @Override
+          public void send(
+              long nodeId, KvRequest request, java.util.function.Consumer<KvResponse> reply) {
+            String address = known.get(nodeId);
+            KvResponse r = address == null ? null : call(address, request);
+            KvResponse answer =
+                r != null ? r : Errors.unavailable("node " + nodeId + ": no answer");
+            steps.add(() -> reply.accept(answer));
+          }
+
+          @Override
+          public void after(long ms, Runnable step) {
+            steps.add(() -> {
+              try {
+                Thread.sleep(ms); // (pacing the driver's own thread between tries)
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+              }
+              step.run();
+            });
+          }
+        };
+    RangeMerge m = start.apply(via);
+    long deadline = millis.getAsLong() + MERGE_PATIENCE.toMillis();
+    while (!m.finished()
+        && !steps.isEmpty()
+        && millis.getAsLong() < deadline
+        && !Thread.currentThread().isInterrupted()) {
+      steps.poll().run();
+    }
+    if (!m.finished()) {
+      log.info("placement: {} goes on in a later pass", m);
+    }
+    return m.outcome();
+  }
+
+  private final java.util.Random mergeIds = new java.util.Random();
+
+  private void merge(PlacementPolicy.Merge op, Map<Long, String> known, String metaLeader) {
+    long id = 1 + (mergeIds.nextLong() & Long.MAX_VALUE - 1);
+    RangeMerge.Outcome o =
+        runMerge(known, io -> RangeMerge.start(io, op.range(), op.right(), id, x -> {}));
+    if (o != null) {
+      merged(op.range(), op.right(), o, metaLeader);
+    }
+  }
+
+  private void merged(
+      RangeDescriptor left, RangeDescriptor right, RangeMerge.Outcome o, String metaLeader) {
+    metrics.placementOperation("merge", o.merged() != null);
+    if (o.merged() == null) {
+      log.info(
+          "placement: range {} not merged into range {}: {}",
+          right.getRangeId(),
+          left.getRangeId(),
+          o.reason());
+      return;
+    }
+    log.info("placement: range {} merged into range {}", right.getRangeId(), left.getRangeId());
+    KvResponse r =
+        callMeta(
+            metaLeader,
+            KvRequest.newBuilder()
+                .setUpdateRangeDirectory(
+                    UpdateRangeDirectoryRequest.newBuilder()
+                        .setRange(o.merged())
+                        .addCoveredEndKeys(left.getEndKey())));
+    if (r != null && !r.hasError()) {
+      recorded.merge(o.merged().getRangeId(), o.merged().getGeneration(), Math::max);
+    }
+  }
+
   private void execute(Operation op, String leaderAddress, String metaLeader) {
+    if (op instanceof PlacementPolicy.Merge m) {
+      merge(m, new TreeMap<>(knownNodes.get()), metaLeader);
+      return;
+    }
     if (op instanceof PlacementPolicy.Split split) {
       RangeDescriptor d = split.range();
       if (splitRefused.getOrDefault(d.getRangeId(), -1L) != d.getGeneration()) {
@@ -365,6 +489,7 @@ final class PlacementDriver {
         what = "move the leadership to node " + t.nodeId();
       }
       case PlacementPolicy.Split x -> throw new IllegalStateException("split handled above");
+      case PlacementPolicy.Merge x -> throw new IllegalStateException("merge handled above");
     }
     KvResponse r = call(leaderAddress, req.build());
     String kind =
@@ -374,6 +499,7 @@ final class PlacementDriver {
           case PlacementPolicy.Remove x -> "remove";
           case PlacementPolicy.TransferLeader t -> "transfer";
           case PlacementPolicy.Split x -> "split";
+          case PlacementPolicy.Merge x -> "merge";
         };
     metrics.placementOperation(kind, r != null && !r.hasError());
     if (r == null || r.hasError()) {

@@ -339,10 +339,23 @@ public final class RangeMerge {
 
   private boolean finished;
 
+  private Outcome outcome;
+
+  /** How it ended, or null while it runs. */
+  public Outcome outcome() {
+    return outcome;
+  }
+
+  /** Whether it has ended (merged or abandoned). */
+  public boolean finished() {
+    return finished;
+  }
+
   private void finish(RangeDescriptor merged, String reason) {
     if (!finished) {
       finished = true;
-      done.accept(new Outcome(merged, reason));
+      outcome = new Outcome(merged, reason);
+      done.accept(outcome);
     }
   }
 

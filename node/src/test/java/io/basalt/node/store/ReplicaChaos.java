@@ -37,6 +37,7 @@ final class ReplicaChaos {
   void start(long untilMs) {
     sim.at(sim.now + 200 + random.nextInt(300), () -> step(untilMs));
     sim.at(sim.now + 300 + mergeRandom.nextInt(500), () -> mergeStep(untilMs));
+    sim.at(sim.now + 250, () -> resumeFrozen(untilMs + 20_000));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -52,18 +53,22 @@ final class ReplicaChaos {
   /** Test hook for the teeth: whether merges skip the wait for every frozen replica. */
   boolean mergeWithoutWait;
 
-  /** The ranges a merge now running froze or will: no second merge touches them. */
-  private final java.util.Set<Long> merging = new java.util.HashSet<>();
+  /** The merges running, by merge id, with the two ranges each touches. */
+  private final java.util.Map<Long, long[]> running = new java.util.HashMap<>();
+
+  private boolean busy(long rangeId) {
+    return running.values().stream().anyMatch(r -> r[0] == rangeId || r[1] == rangeId);
+  }
 
   /**
    * Every half second or so of the faulty period, a random range and its right-hand neighbour are
-   * merged if their replicas are on the same nodes (splits leave such pairs), through the one
-   * {@link RangeMerge} runner over the simulated network; after it, any range left frozen by a
-   * merge whose runner gave up is taken over ({@link RangeMerge#resume}) until none is.
+   * merged if their replicas are on the same nodes (splits leave such pairs) and no merge running
+   * touches them, through the one {@link RangeMerge} runner over the simulated network. Throughout,
+   * any range left frozen by a merge whose runner gave up is taken over ({@link
+   * RangeMerge#resume}).
    */
   private void mergeStep(long untilMs) {
     if (sim.now >= untilMs) {
-      resumeFrozen(untilMs + 4_000);
       return;
     }
     sim.refreshRanges();
@@ -76,29 +81,33 @@ final class ReplicaChaos {
     }
     if (right != null
         && left.getRangeId() != io.basalt.api.KeySpace.META_RANGE_ID
-        && !merging.contains(left.getRangeId())
-        && !merging.contains(right.getRangeId())
+        && !busy(left.getRangeId())
+        && !busy(right.getRangeId())
         && nodes(left).equals(nodes(right))) {
+      long id = 1 + mergeRandom.nextLong(Long.MAX_VALUE - 1);
       long l = left.getRangeId();
       long r = right.getRangeId();
-      merging.add(l);
-      merging.add(r);
+      running.put(id, new long[] {l, r});
       mergesStarted++;
-      RangeMerge m =
-          RangeMerge.start(
-              mergeIo,
-              left,
-              right,
-              1 + mergeRandom.nextLong(Long.MAX_VALUE - 1),
-              o -> merged(o, l, r));
+      RangeMerge m = RangeMerge.start(mergeIo, left, right, id, o -> merged(o, id, l, r));
       m.skipWaitForReplicas = mergeWithoutWait;
+      started.add(m);
     }
     sim.at(sim.now + 200 + mergeRandom.nextInt(800), () -> mergeStep(untilMs));
   }
 
-  private void merged(RangeMerge.Outcome o, long left, long right) {
-    merging.remove(left);
-    merging.remove(right);
+  /** The merges started, for a failure's report ({@link #describeMerges}). */
+  private final List<RangeMerge> started = new ArrayList<>();
+
+  /** Every merge run, with its outcome and last steps. */
+  String describeMerges() {
+    StringBuilder b = new StringBuilder();
+    started.forEach(m -> b.append("\n  ").append(m.outcome()).append(" ").append(m));
+    return b.toString();
+  }
+
+  private void merged(RangeMerge.Outcome o, long id, long left, long right) {
+    running.remove(id);
     if (o.merged() != null) {
       mergesApplied++;
       sim.ranges.removeIf(d -> d.getRangeId() == right);
@@ -113,23 +122,21 @@ final class ReplicaChaos {
     }
   }
 
-  /** Takes over the merges of ranges left frozen, until none is (or {@code untilMs}). */
+  /** Every quarter second until {@code untilMs}: takes over the merges of ranges left frozen. */
   private void resumeFrozen(long untilMs) {
     for (int n = 1; n <= sim.nodeCount; n++) {
       if (!sim.nodes[n].running()) {
         continue;
       }
       for (ReplicaStatus st : sim.nodes[n].store.status()) {
-        long id = st.getRange().getRangeId();
-        if (st.getFrozenMergeId() != 0 && merging.add(id)) {
-          long into = st.getFrozenInto().getRangeId();
-          merging.add(into);
-          RangeMerge.resume(
-              mergeIo,
-              st.getRange(),
-              st.getFrozenMergeId(),
-              st.getFrozenInto(),
-              o -> merged(o, into, id));
+        long id = st.getFrozenMergeId();
+        if (id != 0 && !running.containsKey(id)) {
+          long r = st.getRange().getRangeId();
+          long l = st.getFrozenInto().getRangeId();
+          running.put(id, new long[] {l, r});
+          started.add(
+              RangeMerge.resume(
+                  mergeIo, st.getRange(), id, st.getFrozenInto(), o -> merged(o, id, l, r)));
         }
       }
     }

@@ -135,11 +135,12 @@ class StoreSimulationTest {
     assertThat(result.linearizable())
         .as("seed %d: per-key linearizability\n%s\n%s", seed, result.describe(), replay)
         .isTrue();
+    String merges = sim.chaos == null ? "" : "\nmerges not finished:" + sim.chaos.describeMerges();
     assertThat(sim.unreadKeysAfterHeal())
-        .as("seed %d: keys not readable after the cluster healed\n%s", seed, replay)
+        .as("seed %d: keys not readable after the cluster healed\n%s%s", seed, replay, merges)
         .isEmpty();
     assertThat(sim.unwritableKeysAfterHeal())
-        .as("seed %d: keys not writable after the cluster healed\n%s", seed, replay)
+        .as("seed %d: keys not writable after the cluster healed\n%s%s", seed, replay, merges)
         .isEmpty();
     assertThat(sim.unansweredRequests())
         .as("seed %d: requests a running store never answered\n%s", seed, replay)

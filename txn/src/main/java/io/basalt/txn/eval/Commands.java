@@ -438,7 +438,7 @@ public final class Commands {
     return ReplicatedWrite.newBuilder().setKey(key).setValue(value).setTimestamp(ts).build();
   }
 
-  private static ReplicatedWrite tombstone(ByteString key, io.basalt.api.Timestamp ts) {
+  static ReplicatedWrite tombstone(ByteString key, io.basalt.api.Timestamp ts) {
     return ReplicatedWrite.newBuilder().setKey(key).setTombstone(true).setTimestamp(ts).build();
   }
 

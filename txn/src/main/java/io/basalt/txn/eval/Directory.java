@@ -24,7 +24,8 @@ import java.util.List;
  * split together). An entry that already holds the same generation or a later one, of whichever
  * range, is kept: whoever changed a range writes its new descriptor after the change, a late update
  * decided from an older one never wins, and a range that took over an end key (a split's new range)
- * is a generation above the one it replaced.
+ * is a generation above the one it replaced. A merged range's update also deletes the left-hand
+ * range's old entry (covered_end_keys), which it covers at a later generation.
  */
 final class Directory implements Commands.Command {
   @Override
@@ -48,6 +49,30 @@ final class Directory implements Commands.Command {
     return ByteString.copyFrom(KeySpace.rangeDescriptorKey(d.getEndKey().toByteArray()));
   }
 
+  /** The directory keys of the entries the request's range now covers (see covered_end_keys). */
+  private static List<ByteString> coveredKeys(KvRequest request) {
+    List<ByteString> keys = new ArrayList<>();
+    for (ByteString end : request.getUpdateRangeDirectory().getCoveredEndKeysList()) {
+      keys.add(ByteString.copyFrom(KeySpace.rangeDescriptorKey(end.toByteArray())));
+    }
+    return keys;
+  }
+
+  private static RangeDescriptor entry(Reader state, ByteString key) {
+    Version current =
+        MvccStore.get(state, key.toByteArray(), Timestamp.MAX)
+            .filter(v -> !v.isTombstone())
+            .orElse(null);
+    if (current == null) {
+      return null;
+    }
+    try {
+      return RangeDescriptor.parseFrom(current.value());
+    } catch (InvalidProtocolBufferException e) {
+      return RangeDescriptor.getDefaultInstance(); // (an unreadable entry is replaced)
+    }
+  }
+
   @Override
   public KvResponse validate(KvRequest request, RangeDescriptor range) {
     KvResponse notMeta = Commands.onlyInMeta(range, "the range directory");
@@ -68,6 +93,9 @@ final class Directory implements Commands.Command {
     for (RangeDescriptor d : descriptors(request)) {
       spans.add(Span.point(key(d), Mode.WRITE));
     }
+    for (ByteString end : coveredKeys(request)) {
+      spans.add(Span.point(end, Mode.WRITE));
+    }
     return spans;
   }
 
@@ -81,6 +109,7 @@ final class Directory implements Commands.Command {
     List<RangeDescriptor> all = descriptors(request);
     List<ByteString> keys = new ArrayList<>();
     all.forEach(d -> keys.add(key(d)));
+    keys.addAll(coveredKeys(request));
     Commands.PlainWrite w = Commands.plainWrite(request, state, ctx, keys);
     if (w.conflict() != null) {
       return w.conflict();
@@ -88,25 +117,34 @@ final class Directory implements Commands.Command {
     boolean updated = false;
     for (RangeDescriptor d : all) {
       ByteString key = key(d);
-      Version current =
-          MvccStore.get(state, key.toByteArray(), Timestamp.MAX)
-              .filter(v -> !v.isTombstone())
-              .orElse(null);
-      if (current != null) {
-        try {
-          // Whichever range's entry it is: a range that took over this end key (the right-hand
-          // side of a split, a merge) has a later generation than the one it replaces.
-          if (RangeDescriptor.parseFrom(current.value()).getGeneration() >= d.getGeneration()) {
-            continue;
-          }
-        } catch (InvalidProtocolBufferException e) {
-          // An unreadable entry is replaced.
-        }
+      RangeDescriptor current = entry(state, key);
+      // Whichever range's entry it is: a range that took over this end key (the right-hand side
+      // of a split, a merge) has a later generation than the one it replaces.
+      if (current != null && current.getGeneration() >= d.getGeneration()) {
+        continue;
       }
       into.addWrites(Commands.put(key, d.toByteString(), w.ts()));
       updated = true;
     }
+    RangeDescriptor covering = request.getUpdateRangeDirectory().getRange();
+    for (ByteString key : coveredKeys(request)) {
+      RangeDescriptor current = entry(state, key);
+      if (current != null
+          && current.getGeneration() < covering.getGeneration()
+          && within(current, covering)) {
+        into.addWrites(Commands.tombstone(key, w.ts()));
+        updated = true;
+      }
+    }
     return answer(updated);
+  }
+
+  private static boolean within(RangeDescriptor inner, RangeDescriptor outer) {
+    var order = ByteString.unsignedLexicographicalComparator();
+    return order.compare(outer.getStartKey(), inner.getStartKey()) <= 0
+        && (outer.getEndKey().isEmpty()
+            || (!inner.getEndKey().isEmpty()
+                && order.compare(inner.getEndKey(), outer.getEndKey()) <= 0));
   }
 
   private static KvResponse answer(boolean updated) {
