@@ -407,4 +407,61 @@ class PlacementPolicyTest {
             OPTIONS);
     assertThat(balance.operations()).anyMatch(op -> op instanceof AddLearner && op.nodeId() == 4);
   }
+
+  /** A range of {@code [start, end)} on {@code nodes}, {@code bytes} big, unchanged for a while. */
+  private static RangeView neighbour(
+      long id, String start, String end, long bytes, long unchangedFor, long... nodes) {
+    RangeDescriptor d =
+        range(id, nodes).toBuilder()
+            .setStartKey(com.google.protobuf.ByteString.copyFromUtf8(start))
+            .setEndKey(com.google.protobuf.ByteString.copyFromUtf8(end))
+            .build();
+    Set<Long> voters = new java.util.HashSet<>();
+    d.getReplicasList().forEach(r -> voters.add(r.getNodeId()));
+    return new RangeView(
+        d,
+        Math.abs(nodes[0]),
+        Set.of(),
+        voters,
+        bytes,
+        0,
+        com.google.protobuf.ByteString.EMPTY,
+        unchangedFor);
+  }
+
+  private static List<Operation> mergeOps(long mergeDelay, RangeView... ranges) {
+    Map<Long, Long> heard = heard(0, 0, 1, 2, 3, 4);
+    Options o = new Options(3, 10_000, 3_000, 8, 64 << 20, 2500, mergeDelay);
+    return PlacementPolicy.decide(
+            new ClusterView(NOW, 0, heard.keySet(), heard, List.of(ranges)), o)
+        .operations();
+  }
+
+  @Test
+  void smallColdNeighboursOnTheSameNodesAreMergedOnceTheLeftOneSettled() {
+    RangeView a = neighbour(2, "a", "m", 1 << 20, 60_000, 1, 2, 3);
+    RangeView b = neighbour(3, "m", "z", 1 << 20, 0, 2, 3, 1);
+    assertThat(mergeOps(30_000, a, b))
+        .containsExactly(new PlacementPolicy.Merge(a.descriptor(), 1, b.descriptor()));
+    // The left one changed a moment ago (the split that made the boundary): no merge yet.
+    RangeView fresh = neighbour(2, "a", "m", 1 << 20, 1_000, 1, 2, 3);
+    assertThat(mergeOps(30_000, fresh, b)).isEmpty();
+    // Too big together (above a quarter of the split size), or merging off: none.
+    RangeView big = neighbour(3, "m", "z", 15 << 20, 60_000, 2, 3, 1);
+    assertThat(mergeOps(30_000, a, big)).isEmpty();
+    assertThat(mergeOps(Long.MAX_VALUE, a, b)).isEmpty();
+    // Not neighbours (a gap between them): none.
+    RangeView apart = neighbour(3, "n", "z", 1 << 20, 60_000, 2, 3, 1);
+    assertThat(mergeOps(30_000, a, apart)).isEmpty();
+  }
+
+  @Test
+  void theRightHandRangeMovesOntoTheLeftHandRangesNodesBeforeTheMerge() {
+    RangeView a = neighbour(2, "a", "m", 1 << 20, 60_000, 1, 2, 3);
+    RangeView b = neighbour(3, "m", "z", 1 << 20, 60_000, 2, 3, 4);
+    assertThat(mergeOps(30_000, a, b)).containsExactly(new AddLearner(b.descriptor(), 1));
+    // Promoted: the surplus voter removed is the one on the node the left range does not use.
+    RangeView four = neighbour(3, "m", "z", 1 << 20, 0, 2, 3, 4, 1);
+    assertThat(mergeOps(30_000, a, four)).containsExactly(new Remove(four.descriptor(), 4));
+  }
 }

@@ -27,6 +27,17 @@ final class RaftInbox {
       Replica member = store.replicaMap().get(m.getRangeId());
       if (member != null && member.initialized && member.nodeOf(m.getFrom()) == 0) {
         answerRemoved(store, fromNode, member, m.getFrom(), m.getRangeGeneration());
+      } else if (member == null
+          && StoreRecords.readTombstone(store.engine, m.getRangeId()) == Long.MAX_VALUE) {
+        // A merge absorbed the range here (ReplicaMerges): it is gone.
+        store.network.send(
+            fromNode,
+            RaftMessage.newBuilder()
+                .setRangeId(m.getRangeId())
+                .setType(MessageType.MESSAGE_TYPE_REPLICA_REMOVED)
+                .setTo(m.getFrom())
+                .setMergedAway(true)
+                .build());
       }
       return null;
     }

@@ -191,11 +191,25 @@ final class ReplicaLifecycle {
    * Handles a REPLICA_REMOVED answer from a member of a range: if the descriptor it carries is of a
    * later generation than this store's replica's and does not name it, the replica was removed from
    * the range while it was away (replica ids are never given twice): it is destroyed, with its data
-   * (no other replica here covers its span) and a tombstone above its id. Otherwise dropped.
+   * (no other replica here covers its span) and a tombstone above its id. So is one that no replica
+   * here will absorb (not frozen for a merge, or none here of the range it is frozen into) when the
+   * answer says a merge absorbed its range (merged_away). Otherwise dropped.
    */
   static void removedElsewhere(Store store, long fromNode, io.basalt.api.RaftMessage m) {
     Replica r = store.replicaMap().get(m.getRangeId());
     RangeDescriptor current = m.getCurrentDescriptor();
+    if (m.getMergedAway()
+        && r != null
+        && r.replicaId == m.getTo()
+        && (r.frozen == null || !absorbableHere(store, r))) {
+      // The range was merged away. Every member applied the freeze before that, so a replica
+      // that did not was no member: nothing of it is anyone's. A frozen one waits for this
+      // node's replica of the range it merged into to absorb it; if there is none with data
+      // (removed from that range since), nothing of it is anyone's either.
+      r.removed = true;
+      destroyIfRemoved(store, r);
+      return;
+    }
     if (r == null
         || r.replicaId != m.getTo()
         || current.getRangeId() != r.rangeId
@@ -206,6 +220,12 @@ final class ReplicaLifecycle {
     }
     r.removed = true;
     destroyIfRemoved(store, r); // (or once the last batch holding its state is written)
+  }
+
+  /** Whether this store holds, with data, a replica of the range {@code r} is frozen into. */
+  private static boolean absorbableHere(Store store, Replica r) {
+    Replica into = store.replicaMap().get(r.frozen.getInto().getRangeId());
+    return into != null && into.initialized;
   }
 
   /**

@@ -33,7 +33,8 @@ public final class Heartbeats {
         && m.getRejectHintTerm() == 0
         && !m.hasSnapshot()
         && !m.getLeaderTransfer()
-        && !m.hasCurrentDescriptor();
+        && !m.hasCurrentDescriptor()
+        && !m.getMergedAway();
   }
 
   public static CoalescedHeartbeat coalesce(RaftMessage m) {

@@ -272,6 +272,69 @@ class PlacementProcessTest {
     }
   }
 
+  /**
+   * Sixteen small, cold ranges from {@code init} on a cluster started with {@code
+   * --merge-delay=2s}: the driver merges neighbours until one data range is left, while a client
+   * writes over all of them without an error (a frozen range's requests are retried, a merged
+   * range's redirected); then every acknowledged write reads back, a full scan returns every key
+   * once, and a directory lookup routes every key to the range left.
+   */
+  @Test
+  void smallColdNeighboursMergeUntilOneRangeIsLeftAndClientsSeeNoError() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("merges", 3, 50)) {
+      for (int n = 1; n <= 3; n++) {
+        cluster.setExtraArgs(n, List.of("--merge-delay=2s", "--range-max-qps=1000000"));
+      }
+      cluster.startAll();
+      cluster.init(16, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      long startedAt = System.nanoTime();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        Thread writer = writer(client, acknowledged, failures, stop);
+        ProcessCluster.await(
+            () -> rangeCount(cluster) == 1, "one data range left", Duration.ofSeconds(150));
+        long mergedMillis = (System.nanoTime() - startedAt) / 1_000_000;
+        int before = acknowledged.size();
+        ProcessCluster.await(
+            () -> acknowledged.size() > before + 200,
+            "writes go on in the merged range",
+            Duration.ofSeconds(30));
+        stop.set(true);
+        writer.join();
+        System.out.printf(
+            "16 ranges merged into 1 in %d ms; %d writes acknowledged, %d client errors%n",
+            mergedMillis, acknowledged.size(), failures.get());
+        assertThat(failures.get()).as("client errors").isZero();
+        StringBuilder metrics = new StringBuilder();
+        for (int n = 1; n <= 3; n++) {
+          metrics.append(cluster.http(n, "/metrics"));
+        }
+        assertThat(metrics.toString())
+            .containsPattern(
+                "basalt_placement_operations_total\\{kind=\"merge\",node=\"\\d+\",outcome=\"done\"");
+        assertEveryWriteReadsBack(client, acknowledged);
+        Map<String, Integer> seen = scanCounts(client);
+        assertThat(seen.values()).as("each key once").allMatch(c -> c == 1);
+        assertThat(seen.keySet()).isEqualTo(acknowledged.keySet());
+      }
+      // A new client, routed by the directory alone, finds every key in the range left.
+      try (BasaltClient fresh =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        assertEveryWriteReadsBack(fresh, acknowledged);
+      }
+    }
+  }
+
   /** The largest data range's size as its leader reports it (Long.MAX_VALUE if unknown). */
   private static long largestRange(ProcessCluster cluster) {
     long largest = 0;

@@ -567,7 +567,15 @@ final class StoreSimulation {
             .anyMatch(o ->
                 o.getRangeId() != d.getRangeId()
                     && o.getGeneration() > d.getGeneration()
-                    && ReplicaLifecycle.overlap(o, d)));
+                    && covers(o, d)));
+  }
+
+  private static boolean covers(RangeDescriptor outer, RangeDescriptor inner) {
+    var order = ByteString.unsignedLexicographicalComparator();
+    return order.compare(outer.getStartKey(), inner.getStartKey()) <= 0
+        && (outer.getEndKey().isEmpty()
+            || (!inner.getEndKey().isEmpty()
+                && order.compare(inner.getEndKey(), outer.getEndKey()) <= 0));
   }
 
   /**
