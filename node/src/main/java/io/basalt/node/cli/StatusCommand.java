@@ -59,9 +59,13 @@ final class StatusCommand implements Callable<Integer> {
     Map<Long, RangeDescriptor> newest = new TreeMap<>();
     TreeMap<Long, List<String>> health = new TreeMap<>();
     TreeMap<Long, Long> term = new TreeMap<>();
+    TreeMap<Long, Long> frozen = new TreeMap<>();
     byNode.forEach((node, s) -> {
       for (ReplicaStatus r : s.getReplicasList()) {
         long id = r.getRange().getRangeId();
+        if (r.getFrozenMergeId() != 0) {
+          frozen.put(id, r.getFrozenInto().getRangeId());
+        }
         newest.merge(id, r.getRange(), (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
         if (r.getRole().equals("LEADER")) {
           leaders.put(id, r.toBuilder().setLeaderNode(node).build());
@@ -146,6 +150,7 @@ final class StatusCommand implements Callable<Integer> {
     out.println(
         "under-replicated ranges (a voter on a node that does not answer): " + underReplicated);
     out.println("unavailable ranges (no leader, or no live majority): " + unavailable);
+    out.println("merges in flight (frozen range=range it merges into): " + frozen);
     return 0;
   }
 

@@ -229,6 +229,34 @@ final class ReplicaLifecycle {
   }
 
   /**
+   * Loads, at start, the replicas {@code store} holds; destroys those whose written descriptor no
+   * longer names this node (they applied their own removal and the process stopped before the
+   * destruction).
+   */
+  static void loadAll(Store store) {
+    for (long rangeId : StoreRecords.replicaRangeIds(store.engine)) {
+      byte[] d =
+          store.engine.get(
+              io.basalt.range.storage.ColumnFamily.LOCAL,
+              io.basalt.range.keys.LocalKeys.descriptor(rangeId));
+      RangeDescriptor descriptor;
+      try {
+        descriptor = RangeDescriptor.parseFrom(d);
+      } catch (com.google.protobuf.InvalidProtocolBufferException | NullPointerException e) {
+        throw new IllegalStateException("range " + rangeId + " has no readable descriptor", e);
+      }
+      if (!ReplicaChanges.holds(descriptor, store.nodeId())) {
+        destroyOnLoad(store, descriptor);
+        continue;
+      }
+      Replica r = new Replica(store, descriptor);
+      store.replicaMap().put(rangeId, r);
+      store.dirty.add(r);
+      store.listener.replicaCreated(rangeId, true);
+    }
+  }
+
+  /**
    * Destroys, at start, a replica whose written descriptor no longer names this node (it applied
    * its removal, and the process stopped before the destruction): its data, range-local and Raft
    * state, with a tombstone at the descriptor's next replica id (any later replica here gets one at

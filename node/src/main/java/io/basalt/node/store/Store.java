@@ -1,6 +1,5 @@
 package io.basalt.node.store;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.Errors;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
@@ -11,12 +10,10 @@ import io.basalt.api.RaftMessage;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.SnapshotChunk;
-import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.mvcc.MvccStore;
 import io.basalt.range.mvcc.MvccStore.Version;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.raft.Ready;
-import io.basalt.range.storage.ColumnFamily;
 import io.basalt.range.storage.Engine;
 import io.basalt.range.storage.WriteBatch;
 import io.basalt.txn.eval.Commands;
@@ -215,23 +212,7 @@ public final class Store {
               + stored.get().nodeId());
     }
     identity = stored.get();
-    for (long rangeId : StoreRecords.replicaRangeIds(engine)) {
-      byte[] d = engine.get(ColumnFamily.LOCAL, LocalKeys.descriptor(rangeId));
-      try {
-        RangeDescriptor descriptor = RangeDescriptor.parseFrom(d);
-        if (!ReplicaChanges.holds(descriptor, nodeId)) {
-          // It applied its own removal and the process stopped before destroying it.
-          ReplicaLifecycle.destroyOnLoad(this, descriptor);
-          continue;
-        }
-        Replica r = new Replica(this, descriptor);
-        replicas.put(rangeId, r);
-        dirty.add(r);
-        listener.replicaCreated(rangeId, true);
-      } catch (InvalidProtocolBufferException | NullPointerException e) {
-        throw new IllegalStateException("range " + rangeId + " has no readable descriptor", e);
-      }
-    }
+    ReplicaLifecycle.loadAll(this);
   }
 
   public Optional<Identity> identity() {
@@ -768,14 +749,15 @@ public final class Store {
    */
   void checkInvariants() {
     Map<Replica, List<Pending>> awaitingWrite = new HashMap<>();
-    for (Batch b : writesInFlight) {
-      for (InFlight f : b.items()) {
-        awaitingWrite.computeIfAbsent(f.replica(), k -> new ArrayList<>()).addAll(f.latches());
-      }
-    }
-    for (Replica r : replicas.values()) {
-      ReplicaInvariants.check(r, awaitingWrite.getOrDefault(r, List.of()));
-    }
+    writesInFlight.forEach(b ->
+        b.items()
+            .forEach(f ->
+                awaitingWrite
+                    .computeIfAbsent(f.replica(), k -> new ArrayList<>())
+                    .addAll(f.latches())));
+    replicas
+        .values()
+        .forEach(r -> ReplicaInvariants.check(r, awaitingWrite.getOrDefault(r, List.of())));
     ReplicaInvariants.checkStore(this);
   }
 

@@ -561,6 +561,15 @@ final class StoreSimulation {
         }
       }
     }
+    // A range some node absorbed in a merge (its tombstone there is final) is gone.
+    ranges.removeIf(d -> {
+      for (int n = 1; n <= nodeCount; n++) {
+        if (StoreRecords.readTombstone(nodes[n].engine, d.getRangeId()) == Long.MAX_VALUE) {
+          return true;
+        }
+      }
+      return false;
+    });
     // A range whose span a range of a later generation covers was merged into it.
     ranges.removeIf(d ->
         ranges.stream()

@@ -64,12 +64,13 @@ class StoreSimulationTest {
    * still name the old range; some changes decided from a stale descriptor. After the heal the
    * ranges tile the key space, and every replica a range's descriptor names holds that descriptor
    * and the Raft configuration it describes. {@code -Dbasalt.storesim.changeSeeds=N} runs seeds
-   * 1..N (default 500); {@code -Dbasalt.storesim.changeSeed=S} one seed.
+   * 1..N (default 500; from {@code -Dbasalt.storesim.changeFrom}, if given); {@code
+   * -Dbasalt.storesim.changeSeed=S} one seed.
    */
   @Test
   void replicaChangesUnderFaultsKeepEverythingAbove() {
     String one = System.getProperty("basalt.storesim.changeSeed");
-    long first = one != null ? Long.parseLong(one) : 1;
+    long first = one != null ? Long.parseLong(one) : Long.getLong("basalt.storesim.changeFrom", 1);
     long last = one != null ? first : Long.getLong("basalt.storesim.changeSeeds", 500);
     long applied = 0;
     long refused = 0;
