@@ -182,8 +182,8 @@ final class PlacementDriver {
     statuses.forEach((node, s) -> {
       for (ReplicaStatus r : s.getReplicasList()) {
         RangeDescriptor d = r.getRange();
-        if (r.getFrozenMergeId() != 0) {
-          frozen.put(d.getRangeId(), r);
+        if (r.getFrozenMergeId() != 0 && r.getRole().equals("LEADER")) {
+          frozen.put(d.getRangeId(), r); // (a follower may not have applied its unfreeze yet)
         }
         newest.merge(d.getRangeId(), d, (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
         reported.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, d);

@@ -57,6 +57,9 @@ public final class RangeMerge {
   private long waitedMillis;
   private int rotation;
 
+  /** Whether it took over another runner's merge: it asks for the freeze only if it holds. */
+  private boolean resumed;
+
   /** Test hook: whether the merge is proposed before every replica applied the freeze. */
   boolean skipWaitForReplicas;
 
@@ -92,6 +95,7 @@ public final class RangeMerge {
       Io io, RangeDescriptor right, long mergeId, RangeDescriptor into, Consumer<Outcome> done) {
     RangeMerge m = new RangeMerge(io, into, right, mergeId, done);
     m.mergeSent = true; // (the predecessor may have sent it: only the left-hand range can tell)
+    m.resumed = true; // (and may have unfrozen the range since: it is never frozen again)
     m.freeze();
     return m;
   }
@@ -159,7 +163,8 @@ public final class RangeMerge {
                 FreezeRangeRequest.newBuilder()
                     .setMergeId(mergeId)
                     .setExpectedGeneration(right.getGeneration())
-                    .setInto(left))
+                    .setInto(left)
+                    .setIfFrozen(resumed))
             .build(),
         r -> {
           learn(right, node, r);
@@ -168,6 +173,11 @@ public final class RangeMerge {
             frozen = r.getFreezeRange();
             right = frozen.getFrozen();
             awaitReplicas();
+          } else if (invalid(r) && resumed) {
+            // Not frozen for this merge (any more): its runner finished or undid it, unless the
+            // merge applied (the left-hand range knows); if a freeze of it applies later, whoever
+            // finds the range frozen takes it over again.
+            resolve(() -> finish(null, "the range is not frozen for this merge"));
           } else if (invalid(r) && !mergeSent) {
             // Refused by the range's state (it moved on): this merge never freezes it, as an
             // earlier try of it would apply only to the same state.

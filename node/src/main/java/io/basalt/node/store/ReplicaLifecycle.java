@@ -198,16 +198,26 @@ final class ReplicaLifecycle {
   static void removedElsewhere(Store store, long fromNode, io.basalt.api.RaftMessage m) {
     Replica r = store.replicaMap().get(m.getRangeId());
     RangeDescriptor current = m.getCurrentDescriptor();
-    if (m.getMergedAway()
-        && r != null
-        && r.replicaId == m.getTo()
-        && (r.frozen == null || !absorbableHere(store, r))) {
+    if (m.getMergedAway() && r != null && r.replicaId == m.getTo()) {
       // The range was merged away. Every member applied the freeze before that, so a replica
       // that did not was no member: nothing of it is anyone's. A frozen one waits for this
       // node's replica of the range it merged into to absorb it; if there is none with data
       // (removed from that range since), nothing of it is anyone's either.
-      r.removed = true;
-      destroyIfRemoved(store, r);
+      Replica into =
+          r.frozen == null ? null : store.replicaMap().get(r.frozen.getInto().getRangeId());
+      if (into == null || !into.initialized) {
+        r.removed = true;
+        destroyIfRemoved(store, r);
+      } else if (into.descriptor.getGeneration() > r.frozen.getInto().getGeneration()
+          && !store.writing(r)) {
+        // That replica is past the merge (a snapshot from after it, which covered only part of
+        // this span: the range split again since): its data for its own span is there; the rest
+        // of this span is another range's, whose snapshot clears it. Destroyed, data left.
+        WriteBatch batch = new WriteBatch();
+        ReplicaMerges.absorb(store, r, batch);
+        store.engine.write(batch, true);
+        store.splits.written(batch);
+      }
       return;
     }
     if (r == null
@@ -220,12 +230,6 @@ final class ReplicaLifecycle {
     }
     r.removed = true;
     destroyIfRemoved(store, r); // (or once the last batch holding its state is written)
-  }
-
-  /** Whether this store holds, with data, a replica of the range {@code r} is frozen into. */
-  private static boolean absorbableHere(Store store, Replica r) {
-    Replica into = store.replicaMap().get(r.frozen.getInto().getRangeId());
-    return into != null && into.initialized;
   }
 
   /**

@@ -76,6 +76,15 @@ final class ReplicaMerges {
       p.reply(freezeAnswer(r, r.frozen.getFreezeIndex())); // asked again: the same answer
       return;
     }
+    if (f.getIfFrozen() && !f.getUnfreeze()) {
+      KvResponse notLeader = notLeader(r);
+      p.reply(
+          notLeader != null
+              ? notLeader
+              : Errors.invalid(
+                  "range " + r.rangeId + " is not frozen for merge " + f.getMergeId()));
+      return;
+    }
     KvResponse notNow = f.getUnfreeze() ? notLeader(r) : ReplicaChanges.notNow(r);
     if (notNow != null) {
       p.reply(notNow);
@@ -221,6 +230,12 @@ final class ReplicaMerges {
     if (r.frozen != null && r.frozen.getMergeId() == c.getUnfreezeMergeId()) {
       r.frozen = null;
       batch.delete(ColumnFamily.LOCAL, LocalKeys.frozen(r.rangeId));
+      // The range moves to the next generation: a freeze of this merge still in the log (a try
+      // its runner gave up on) names the old one and applies nothing.
+      r.descriptor =
+          r.descriptor.toBuilder().setGeneration(r.descriptor.getGeneration() + 1).build();
+      StoreRecords.putDescriptor(batch, r.descriptor);
+      r.store.listener.replicasChanged(r.rangeId, r.descriptor);
     }
     return KvResponse.newBuilder()
         .setFreezeRange(FreezeRangeResponse.newBuilder().setFrozen(r.descriptor))
@@ -398,7 +413,7 @@ final class ReplicaMerges {
    * Stages the destruction of frozen replica {@code x}, whose span another replica here now covers
    * (its data stays: it is that replica's), and takes it out of the store.
    */
-  private static void absorb(Store store, Replica x, WriteBatch batch) {
+  static void absorb(Store store, Replica x, WriteBatch batch) {
     x.storage.destroy(batch);
     StoreRecords.stageDestroy(batch, x.descriptor, false, Long.MAX_VALUE);
     store.splits.absorb(batch, x.rangeId);

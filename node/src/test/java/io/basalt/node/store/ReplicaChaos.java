@@ -130,7 +130,7 @@ final class ReplicaChaos {
       }
       for (ReplicaStatus st : sim.nodes[n].store.status()) {
         long id = st.getFrozenMergeId();
-        if (id != 0 && !running.containsKey(id)) {
+        if (id != 0 && !running.containsKey(id) && st.getRole().equals("LEADER")) {
           long r = st.getRange().getRangeId();
           long l = st.getFrozenInto().getRangeId();
           running.put(id, new long[] {l, r});
