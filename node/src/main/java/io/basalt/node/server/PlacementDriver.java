@@ -178,12 +178,18 @@ final class PlacementDriver {
     Map<Long, Map<Long, RangeDescriptor>> reported = new HashMap<>();
     Map<Long, Map<Long, Long>> applied = new HashMap<>();
     Map<Long, ReplicaStatus> leaderStatus = new HashMap<>();
-    Map<Long, ReplicaStatus> frozen = new TreeMap<>();
+    // Merges left unfinished, by id: the right-hand and left-hand ranges, as their leaders say
+    // (a follower may not have applied the merge's end yet).
+    Map<Long, RangeDescriptor[]> unfinished = new TreeMap<>();
     statuses.forEach((node, s) -> {
       for (ReplicaStatus r : s.getReplicasList()) {
         RangeDescriptor d = r.getRange();
         if (r.getFrozenMergeId() != 0 && r.getRole().equals("LEADER")) {
-          frozen.put(d.getRangeId(), r); // (a follower may not have applied its unfreeze yet)
+          unfinished.put(r.getFrozenMergeId(), new RangeDescriptor[] {d, r.getFrozenInto()});
+        }
+        if (r.getPreparedMergeId() != 0 && r.getRole().equals("LEADER")) {
+          unfinished.putIfAbsent(
+              r.getPreparedMergeId(), new RangeDescriptor[] {r.getPreparedRight(), d});
         }
         newest.merge(d.getRangeId(), d, (a, b) -> a.getGeneration() >= b.getGeneration() ? a : b);
         reported.computeIfAbsent(d.getRangeId(), k -> new HashMap<>()).put(node, d);
@@ -233,18 +239,15 @@ final class PlacementDriver {
               unchangedFor(d, now)));
     });
     seen.keySet().retainAll(newest.keySet());
-    // A merge left unfinished (its driver stopped, or gave up waiting) is finished first.
-    for (ReplicaStatus f : frozen.values()) {
+    // A merge left unfinished (its driver stopped, or ran out of patience) is settled first:
+    // abandoned unless it committed.
+    unfinished.forEach((id, ranges) -> {
       RangeMerge.Outcome o =
-          runMerge(
-              known,
-              io ->
-                  RangeMerge.resume(
-                      io, f.getRange(), f.getFrozenMergeId(), f.getFrozenInto(), x -> {}));
+          runMerge(known, io -> RangeMerge.resume(io, ranges[0], id, ranges[1], x -> {}));
       if (o != null) {
-        merged(f.getFrozenInto(), f.getRange(), o, known.get(selfId));
+        merged(ranges[1], ranges[0], o, known.get(selfId));
       }
-    }
+    });
     Set<Long> decommissioning = decommissioning(known.get(selfId));
     reportDecommissioned(decommissioning, reported);
     statuses.forEach((node, st) -> localities.put(node, st.getNode().getLocality()));

@@ -5,11 +5,11 @@ import io.basalt.api.FreezeRangeRequest;
 import io.basalt.api.FreezeRangeResponse;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
+import io.basalt.api.MergePhase;
 import io.basalt.api.MergeRangesRequest;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.RangeStateRequest;
 import io.basalt.api.ReplicaDescriptor;
-import io.basalt.api.ReplicaRole;
 import io.basalt.api.RequestHeader;
 import java.util.HashMap;
 import java.util.Map;
@@ -17,15 +17,12 @@ import java.util.function.Consumer;
 
 /**
  * Runs one merge of range {@code right} into its left-hand neighbour {@code left} from outside the
- * ranges (the placement driver; the simulation): freeze the right-hand range, wait until every
- * replica of it has applied the freeze, merge at the left-hand range, and if the merge can no
- * longer apply, unfreeze (see {@code ReplicaMerges} for why each step is safe). It gives up only
- * where giving up is safe: before anything froze, or once the left-hand range shows the merge never
- * happened and the right-hand range is unfrozen. Until then it keeps trying, however long the
- * ranges are unavailable.
- *
- * <p>A driver that finds a range frozen by a merge it does not know of (its predecessor's) takes it
- * over with {@link #resume}.
+ * ranges (the placement driver; the tests): the left-hand range prepares it, the right-hand range
+ * freezes, every replica of the frozen range applies the freeze, and the left-hand range commits it
+ * (see {@code ReplicaMerges} for why each step is safe). The left-hand range's log decides: a merge
+ * whose commit is not yet known is abandoned there (after which it never commits) before the
+ * right-hand range is unfrozen; nothing is ever unfrozen on a guess. A merge taken over from
+ * another runner ({@link #resume}) is abandoned unless it committed.
  */
 public final class RangeMerge {
   /** How the merge reaches the nodes; calls may be answered on any thread, one at a time. */
@@ -37,13 +34,16 @@ public final class RangeMerge {
     void after(long millis, Runnable step);
   }
 
-  /** How a merge ended: the merged range, or null if it was abandoned (nothing changed). */
+  /** How a merge ended: the merged range, or null if it did not happen (nothing changed). */
   public record Outcome(RangeDescriptor merged, String reason) {}
 
   /** How long to wait between tries. */
   static final long RETRY_MILLIS = 100;
 
-  /** How long the freeze may wait for a replica that does not apply it before it is undone. */
+  /** How many times a step is tried before the merge is abandoned. */
+  static final int TRIES = 50;
+
+  /** How long the freeze may wait for a replica that does not apply it before it is abandoned. */
   static final long WAIT_FOR_REPLICAS_MILLIS = 10_000;
 
   private final Io io;
@@ -53,14 +53,11 @@ public final class RangeMerge {
   private final Consumer<Outcome> done;
   private final Map<Long, Long> leaderGuess = new HashMap<>();
   private FreezeRangeResponse frozen;
-  private boolean mergeSent;
   private long waitedMillis;
+  private int tries;
   private int rotation;
 
-  /** Whether it took over another runner's merge: it asks for the freeze only if it holds. */
-  private boolean resumed;
-
-  /** Test hook: whether the merge is proposed before every replica applied the freeze. */
+  /** Test hook: whether the merge is committed before every replica applied the freeze. */
   boolean skipWaitForReplicas;
 
   private RangeMerge(
@@ -77,26 +74,25 @@ public final class RangeMerge {
 
   /**
    * Starts merging {@code right} into {@code left} (adjacent, replicas on the same nodes), as their
-   * descriptors are now; {@code done} gets the outcome once.
+   * descriptors are now, under {@code mergeId} (random, never 0); {@code done} gets the outcome
+   * once.
    */
   public static RangeMerge start(
       Io io, RangeDescriptor left, RangeDescriptor right, long mergeId, Consumer<Outcome> done) {
     RangeMerge m = new RangeMerge(io, left, right, mergeId, done);
-    m.freeze();
+    m.prepare();
     return m;
   }
 
   /**
-   * Takes over merge {@code mergeId}, which froze {@code right} for a merge into {@code into} (the
-   * left-hand range at the generation the merge applies to, as the freeze names it): completes it,
-   * or undoes the freeze if the merge can no longer apply.
+   * Takes over merge {@code mergeId} of {@code right} into {@code left} from a runner that left it
+   * (the left-hand range reports it prepared, or the right-hand range frozen for it): abandons it
+   * unless it committed, then unfreezes the right-hand range.
    */
   public static RangeMerge resume(
-      Io io, RangeDescriptor right, long mergeId, RangeDescriptor into, Consumer<Outcome> done) {
-    RangeMerge m = new RangeMerge(io, into, right, mergeId, done);
-    m.mergeSent = true; // (the predecessor may have sent it: only the left-hand range can tell)
-    m.resumed = true; // (and may have unfrozen the range since: it is never frozen again)
-    m.freeze();
+      Io io, RangeDescriptor right, long mergeId, RangeDescriptor left, Consumer<Outcome> done) {
+    RangeMerge m = new RangeMerge(io, left, right, mergeId, done);
+    m.abandon("taken over from a runner that left it");
     return m;
   }
 
@@ -130,7 +126,242 @@ public final class RangeMerge {
         && r.getError().getGeneric().getCode().equals(Errors.INVALID_ARGUMENT);
   }
 
-  // 1. Freeze the right-hand range.
+  private void send(RangeDescriptor d, KvRequest request, String step, Consumer<KvResponse> then) {
+    long node = target(d);
+    io.send(
+        node,
+        request,
+        r -> {
+          learn(d, node, r);
+          note(step + " at node " + node + ": " + message(r));
+          then.accept(r);
+        });
+  }
+
+  private MergeRangesRequest.Builder step(MergePhase phase) {
+    return MergeRangesRequest.newBuilder()
+        .setPhase(phase)
+        .setMergeId(mergeId)
+        .setExpectedGeneration(left.getGeneration())
+        .setRight(right);
+  }
+
+  /** Tries {@code step} again shortly, or, after {@link #TRIES}, abandons the merge. */
+  private void retry(Runnable step, String what) {
+    if (++tries >= TRIES) {
+      abandon(what + " did not succeed in " + TRIES + " tries");
+    } else {
+      io.after(RETRY_MILLIS, step);
+    }
+  }
+
+  // 1. The left-hand range prepares the merge.
+
+  private void prepare() {
+    send(
+        left,
+        to(left).setMergeRanges(step(MergePhase.MERGE_PHASE_PREPARE)).build(),
+        "prepare",
+        r -> {
+          if (r.hasMergeRanges()) {
+            tries = 0;
+            freeze();
+          } else if (invalid(r)) {
+            // Refused by its descriptor at that generation (any other try of it too).
+            finish(null, "the left-hand range refused to prepare: " + message(r));
+          } else {
+            retry(this::prepare, "prepare");
+          }
+        });
+  }
+
+  // 2. The right-hand range freezes.
+
+  private void freeze() {
+    send(
+        right,
+        to(right)
+            .setFreezeRange(
+                FreezeRangeRequest.newBuilder()
+                    .setMergeId(mergeId)
+                    .setExpectedGeneration(right.getGeneration())
+                    .setInto(left))
+            .build(),
+        "freeze",
+        r -> {
+          if (r.hasFreezeRange()) {
+            frozen = r.getFreezeRange();
+            right = frozen.getFrozen();
+            tries = 0;
+            awaitReplicas();
+          } else if (invalid(r)) {
+            abandon("the right-hand range refused to freeze: " + message(r));
+          } else {
+            retry(this::freeze, "freeze");
+          }
+        });
+  }
+
+  // 3. Every replica of the frozen range applies the freeze (and syncs it).
+
+  private void awaitReplicas() {
+    if (skipWaitForReplicas) {
+      commit();
+      return;
+    }
+    int[] answered = {0};
+    boolean[] all = {true};
+    int count = right.getReplicasCount();
+    for (ReplicaDescriptor x : right.getReplicasList()) {
+      io.send(
+          x.getNodeId(),
+          to(right).setRangeState(RangeStateRequest.newBuilder().setMergeId(mergeId)).build(),
+          r -> {
+            all[0] &=
+                r.hasRangeState()
+                    && r.getRangeState().getPresent()
+                    && r.getRangeState().getFrozenMergeId() == mergeId
+                    && r.getRangeState().getAppliedIndex() >= frozen.getFreezeIndex();
+            if (++answered[0] == count) {
+              if (all[0]) {
+                commit();
+              } else if (waitedMillis >= WAIT_FOR_REPLICAS_MILLIS) {
+                abandon("a replica of the right-hand range did not apply the freeze in time");
+              } else {
+                waitedMillis += RETRY_MILLIS;
+                io.after(RETRY_MILLIS, this::awaitReplicas);
+              }
+            }
+          });
+    }
+  }
+
+  // 4. The left-hand range commits the merge.
+
+  private void commit() {
+    send(
+        left,
+        to(left)
+            .setMergeRanges(
+                step(MergePhase.MERGE_PHASE_COMMIT)
+                    .setFreezeIndex(frozen.getFreezeIndex())
+                    .setReadHighWater(frozen.getReadHighWater())
+                    .setWrittenUpToNanos(frozen.getWrittenUpToNanos()))
+            .build(),
+        "commit",
+        r -> {
+          if (r.hasMergeRanges()) {
+            finish(r.getMergeRanges().getMerged(), "merged");
+          } else {
+            // Unknown, or refused (not prepared: another runner abandoned it, or an earlier try
+            // committed it): whatever it is, abandoning settles it.
+            retry(this::commit, "commit");
+          }
+        });
+  }
+
+  // 5. Abandon: after it the merge never commits; then the frozen range is unfrozen.
+
+  private void abandon(String why) {
+    send(
+        left,
+        to(left).setMergeRanges(step(MergePhase.MERGE_PHASE_ABANDON)).build(),
+        "abandon",
+        r -> {
+          if (!r.hasMergeRanges()) {
+            io.after(RETRY_MILLIS, () -> abandon(why));
+          } else if (r.getMergeRanges().getWasPrepared()) {
+            unfreeze(why); // it was prepared, so it had not committed: it never will
+          } else {
+            committedBefore(r.getMergeRanges().getIndex(), why);
+          }
+        });
+  }
+
+  /**
+   * The abandonment at {@code index} found the merge not prepared: committed before it, or never
+   * prepared (and now never will be). A replica of the left-hand range that has applied that index
+   * tells which.
+   */
+  private void committedBefore(long index, String why) {
+    int[] answered = {0};
+    RangeDescriptor[] merged = {null};
+    boolean[] known = {false};
+    boolean[] gone = {false};
+    int count = left.getReplicasCount();
+    for (ReplicaDescriptor x : left.getReplicasList()) {
+      io.send(
+          x.getNodeId(),
+          to(left).setRangeState(RangeStateRequest.newBuilder().setMergeId(mergeId)).build(),
+          r -> {
+            var s = r.getRangeState();
+            note("abandoned at " + index + "; node " + x.getNodeId() + ": " + s);
+            if (s.getMerged()) {
+              merged[0] = s.getRange();
+            } else if (s.getPresent() && s.getAppliedIndex() >= index) {
+              known[0] = true;
+            }
+            gone[0] |= s.getMergedAway();
+            if (++answered[0] == count) {
+              if (merged[0] != null) {
+                finish(merged[0], "merged");
+              } else if (known[0]) {
+                unfreeze(why);
+              } else if (gone[0]) {
+                rightStillThere(why);
+              } else {
+                io.after(RETRY_MILLIS, () -> committedBefore(index, why));
+              }
+            }
+          });
+    }
+  }
+
+  /**
+   * The left-hand range was itself merged away since, with its records. Each of its nodes applied
+   * its log past the abandonment before it was absorbed, so had the merge committed, every node
+   * would have absorbed the right-hand range too (they are the same nodes): if a replica of it is
+   * still there, the merge never committed.
+   */
+  private void rightStillThere(String why) {
+    int[] answered = {0};
+    boolean[] present = {false};
+    int count = right.getReplicasCount();
+    for (ReplicaDescriptor x : right.getReplicasList()) {
+      io.send(
+          x.getNodeId(),
+          to(right).setRangeState(RangeStateRequest.getDefaultInstance()).build(),
+          r -> {
+            present[0] |= r.getRangeState().getPresent();
+            if (++answered[0] == count) {
+              if (present[0]) {
+                unfreeze(why);
+              } else {
+                finish(null, "merged, and the range it merged into merged again since");
+              }
+            }
+          });
+    }
+  }
+
+  private void unfreeze(String why) {
+    send(
+        right,
+        to(right)
+            .setFreezeRange(
+                FreezeRangeRequest.newBuilder().setMergeId(mergeId).setUnfreeze(true).setInto(left))
+            .build(),
+        "unfreeze",
+        r -> {
+          if (r.hasFreezeRange()) {
+            finish(null, why);
+          } else {
+            io.after(RETRY_MILLIS, () -> unfreeze(why));
+          }
+        });
+  }
+
+  // ---------------------------------------------------------------------------------------------
 
   /** What the merge did last (its last dozen steps' answers), for reports. */
   private final java.util.ArrayDeque<String> trace = new java.util.ArrayDeque<>();
@@ -154,211 +385,18 @@ public final class RangeMerge {
         + String.join(" | ", trace);
   }
 
-  private void freeze() {
-    long node = target(right);
-    io.send(
-        node,
-        to(right)
-            .setFreezeRange(
-                FreezeRangeRequest.newBuilder()
-                    .setMergeId(mergeId)
-                    .setExpectedGeneration(right.getGeneration())
-                    .setInto(left)
-                    .setIfFrozen(resumed))
-            .build(),
-        r -> {
-          learn(right, node, r);
-          note("freeze at node " + node + ": " + message(r));
-          if (r.hasFreezeRange()) {
-            frozen = r.getFreezeRange();
-            right = frozen.getFrozen();
-            awaitReplicas();
-          } else if (invalid(r) && resumed) {
-            // Not frozen for this merge (any more): its runner finished or undid it, unless the
-            // merge applied (the left-hand range knows); if a freeze of it applies later, whoever
-            // finds the range frozen takes it over again.
-            resolve(() -> finish(null, "the range is not frozen for this merge"));
-          } else if (invalid(r) && !mergeSent) {
-            // Refused by the range's state (it moved on): this merge never freezes it, as an
-            // earlier try of it would apply only to the same state.
-            finish(null, "the right-hand range refused to freeze: " + message(r));
-          } else if (mergeSent) {
-            // Gone (absorbed where the merge applied) or moved on: the left-hand range knows.
-            resolve(() -> io.after(RETRY_MILLIS, this::freeze));
-          } else if (++freezeTries >= FREEZE_TRIES) {
-            // Safe to leave: if a try still freezes the range, whoever runs merges finds it frozen
-            // and takes the merge over (resume).
-            finish(null, "the right-hand range did not answer the freeze: " + message(r));
-          } else {
-            io.after(RETRY_MILLIS, this::freeze);
-          }
-        });
-  }
-
-  private int freezeTries;
-
-  /** How many times a new merge asks for the freeze before it leaves the range to a resume. */
-  static final int FREEZE_TRIES = 50;
-
-  // 2. Wait until every replica of it has applied the freeze (and synced it).
-
-  private void awaitReplicas() {
-    if (skipWaitForReplicas) {
-      merge();
-      return;
-    }
-    int[] answered = {0};
-    boolean[] all = {true};
-    int count = right.getReplicasCount();
-    for (ReplicaDescriptor x : right.getReplicasList()) {
-      io.send(
-          x.getNodeId(),
-          to(right).setRangeState(RangeStateRequest.newBuilder().setMergeId(mergeId)).build(),
-          r -> {
-            boolean applied =
-                r.hasRangeState()
-                    && r.getRangeState().getPresent()
-                    && r.getRangeState().getFrozenMergeId() == mergeId
-                    && r.getRangeState().getAppliedIndex() >= frozen.getFreezeIndex();
-            all[0] &= applied;
-            note("awaiting replicas: " + x.getNodeId() + " " + r.getRangeState() + message(r));
-            if (++answered[0] == count) {
-              if (all[0]) {
-                merge();
-              } else if (mergeSent) {
-                // (A replica that absorbed it is gone: the left-hand range knows.)
-                resolve(() -> io.after(RETRY_MILLIS, this::awaitReplicas));
-              } else if (waitedMillis >= WAIT_FOR_REPLICAS_MILLIS) {
-                // No merge of this id was ever proposed: unfreezing cannot race one.
-                unfreeze("a replica of the right-hand range did not apply the freeze in time");
-              } else {
-                waitedMillis += RETRY_MILLIS;
-                io.after(RETRY_MILLIS, this::awaitReplicas);
-              }
-            }
-          });
-    }
-  }
-
-  // 3. Merge at the left-hand range.
-
-  private void merge() {
-    mergeSent = true;
-    long node = target(left);
-    io.send(
-        node,
-        to(left)
-            .setMergeRanges(
-                MergeRangesRequest.newBuilder()
-                    .setExpectedGeneration(left.getGeneration())
-                    .setRight(right)
-                    .setMergeId(mergeId)
-                    .setFreezeIndex(frozen.getFreezeIndex())
-                    .setReadHighWater(frozen.getReadHighWater()))
-            .build(),
-        r -> {
-          learn(left, node, r);
-          note("merge at node " + node + ": " + message(r));
-          if (r.hasMergeRanges()) {
-            finish(r.getMergeRanges().getMerged(), "merged");
-          } else {
-            // Every replica applied the freeze durably: trying again needs no new wait.
-            resolve(() -> io.after(RETRY_MILLIS, this::merge));
-          }
-        });
-  }
-
-  // 4. Whether the merge happened, can still happen, or never will.
-
-  private void resolve(Runnable otherwise) {
-    int[] answered = {0};
-    RangeDescriptor[] merged = {null};
-    boolean[] never = {false};
-    int count = left.getReplicasCount();
-    for (ReplicaDescriptor x : left.getReplicasList()) {
-      io.send(
-          x.getNodeId(),
-          to(left).setRangeState(RangeStateRequest.newBuilder().setMergeId(mergeId)).build(),
-          r -> {
-            note("resolve: " + r.getRangeState());
-            if (r.hasRangeState() && r.getRangeState().getPresent()) {
-              var s = r.getRangeState();
-              if (s.getMerged()) {
-                merged[0] = s.getRange();
-              } else if (s.getRange().getGeneration() == left.getGeneration()
-                  && refusedAtItsGeneration(s.getRange())) {
-                // The range holds one descriptor per generation, and at this one every replica
-                // refuses the merge when it applies: it never will.
-                never[0] = true;
-              } else if (s.getRange().getGeneration() > left.getGeneration()) {
-                // That replica applied its range's log past the merge's generation without it:
-                // the merge applies only at that generation, so it never will (every replica
-                // applies the same log).
-                never[0] = true;
-              }
-            }
-            if (++answered[0] == count) {
-              if (merged[0] != null) {
-                finish(merged[0], "merged");
-              } else if (never[0]) {
-                unfreeze("the left-hand range changed before the merge applied");
-              } else {
-                otherwise.run();
-              }
-            }
-          });
-    }
-  }
-
-  /**
-   * Whether the left-hand range's descriptor {@code d} (at the merge's generation) makes every
-   * replica refuse the merge: a learner, or replicas on other nodes than the frozen range's.
-   */
-  private boolean refusedAtItsGeneration(RangeDescriptor d) {
-    java.util.Set<Long> mine = new java.util.TreeSet<>();
-    java.util.Set<Long> theirs = new java.util.TreeSet<>();
-    for (ReplicaDescriptor x : d.getReplicasList()) {
-      if (x.getRole() != ReplicaRole.REPLICA_ROLE_VOTER) {
-        return true;
-      }
-      mine.add(x.getNodeId());
-    }
-    right.getReplicasList().forEach(x -> theirs.add(x.getNodeId()));
-    return !mine.equals(theirs) || !d.getEndKey().equals(right.getStartKey());
-  }
-
-  // 5. Undo the freeze (only when no merge of this id can apply).
-
-  private void unfreeze(String why) {
-    long node = target(right);
-    io.send(
-        node,
-        to(right)
-            .setFreezeRange(
-                FreezeRangeRequest.newBuilder().setMergeId(mergeId).setUnfreeze(true).setInto(left))
-            .build(),
-        r -> {
-          learn(right, node, r);
-          if (r.hasFreezeRange()) {
-            finish(null, why);
-          } else {
-            io.after(RETRY_MILLIS, () -> unfreeze(why));
-          }
-        });
-  }
-
   private boolean finished;
 
   private Outcome outcome;
 
+  /** Whether it has ended (merged or not). */
+  public boolean finished() {
+    return finished;
+  }
+
   /** How it ended, or null while it runs. */
   public Outcome outcome() {
     return outcome;
-  }
-
-  /** Whether it has ended (merged or abandoned). */
-  public boolean finished() {
-    return finished;
   }
 
   private void finish(RangeDescriptor merged, String reason) {
@@ -370,6 +408,6 @@ public final class RangeMerge {
   }
 
   private static String message(KvResponse r) {
-    return r.hasError() ? r.getError().toString().replace('\n', ' ') : "";
+    return r.hasError() ? r.getError().toString().replace('\n', ' ') : "ok";
   }
 }

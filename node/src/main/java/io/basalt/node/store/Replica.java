@@ -120,7 +120,7 @@ final class Replica {
 
   private final ArrayDeque<Pending> woken = new ArrayDeque<>();
 
-  private final ClockWaits clockWaits = new ClockWaits();
+  final ClockWaits clockWaits = new ClockWaits();
 
   /** Requests granted their latches after waiting, to serve after the round's write. */
   final ArrayDeque<Pending> granted = new ArrayDeque<>();
@@ -178,6 +178,7 @@ final class Replica {
     this.load = new LoadSampler(new java.util.SplittableRandom(rangeId));
     this.writtenApplied = sm.appliedIndex();
     this.frozen = ReplicaMerges.readFrozen(engine, rangeId);
+    this.prepared = ReplicaMerges.readPrepared(engine, rangeId);
     // Any conf change still in the log is at or below its last index.
     this.lastConfChangeIndex = raft.status().lastIndex();
   }
@@ -307,6 +308,9 @@ final class Replica {
 
   /** The freeze of this range for a merge, as applied here (null: not frozen). */
   io.basalt.api.FreezeTrigger frozen;
+
+  /** The merge this range has prepared, as applied here (null: none). */
+  io.basalt.api.MergeTrigger prepared;
 
   /** Whether a split or replica change this replica proposed may still be unapplied. */
   boolean adminPending() {
@@ -642,7 +646,7 @@ final class Replica {
         } else if (command.hasFreeze() || command.getUnfreezeMergeId() != 0) {
           computed = ReplicaMerges.applyFreeze(this, command, e.index(), applyBatch);
         } else if (command.hasMerge()) {
-          ReplicaMerges.applyMerge(this, command.getMerge(), applyBatch);
+          computed = ReplicaMerges.applyMerge(this, command.getMerge(), e.index(), applyBatch);
         }
       }
       RangeDescriptor changed =

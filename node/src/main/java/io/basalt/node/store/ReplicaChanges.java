@@ -228,6 +228,10 @@ final class ReplicaChanges {
     if (r.frozen != null) {
       return ReplicaMerges.frozenRefusal(r);
     }
+    if (r.prepared != null) {
+      return Errors.unavailable(
+          "range " + r.rangeId + " has a merge prepared: try again once it is done");
+    }
     if (r.adminPending()) {
       return Errors.unavailable(
           "range " + r.rangeId + " has another change in flight: try again once it applies");

@@ -8,6 +8,7 @@ import io.basalt.api.FreezeRangeResponse;
 import io.basalt.api.FreezeTrigger;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvResponse;
+import io.basalt.api.MergePhase;
 import io.basalt.api.MergeRangesRequest;
 import io.basalt.api.MergeRangesResponse;
 import io.basalt.api.MergeTrigger;
@@ -175,7 +176,8 @@ final class ReplicaMerges {
             FreezeRangeResponse.newBuilder()
                 .setFrozen(r.descriptor)
                 .setFreezeIndex(freezeIndex)
-                .setReadHighWater(high.toProto()))
+                .setReadHighWater(high.toProto())
+                .setWrittenUpToNanos(r.clockWaits.appliedUpTo()))
         .build();
   }
 
@@ -197,11 +199,15 @@ final class ReplicaMerges {
               || c.getUnfreezeMergeId() != 0; // (another merge's: applies as nothing)
       return same ? null : frozenRefusal(r);
     }
+    if (c.hasMerge()) {
+      return mergeRefusal(r, c.getMerge());
+    }
+    if (r.prepared != null && (c.hasFreeze() || c.hasSplit())) {
+      return Errors.unavailable(
+          "range " + r.rangeId + " has a merge of its own prepared: try again later");
+    }
     if (c.hasFreeze()) {
       return freezeRefusal(d, c.getFreeze());
-    }
-    if (c.hasMerge()) {
-      return mergeRefusal(d, c.getMerge());
     }
     return ReplicaSplits.refusedAtApply(d, c, r.store.rules());
   }
@@ -258,62 +264,136 @@ final class ReplicaMerges {
   // ---------------------------------------------------------------------------------------------
   // The absorbing range
 
-  /** Proposes, on leader {@code r}, the merge {@code p} asks for; answered once it is applied. */
+  /**
+   * Proposes, on leader {@code r}, the step of a merge {@code p} asks for (see {@link
+   * MergeRangesRequest}); answered once it is applied.
+   */
   static void proposeMerge(Replica r, Pending p) {
-    KvResponse notNow = ReplicaChanges.notNow(r);
-    if (notNow != null) {
-      p.reply(notNow);
-      return;
-    }
     MergeRangesRequest m = p.request.getMergeRanges();
-    RangeDescriptor d = r.descriptor;
-    RangeDescriptor right = m.getRight();
-    if (m.getExpectedGeneration() != d.getGeneration()) {
-      p.reply(
-          Errors.invalid(
-              "range "
-                  + d.getRangeId()
-                  + " is at generation "
-                  + d.getGeneration()
-                  + ", not "
-                  + m.getExpectedGeneration()
-                  + ": decide the merge again from its current descriptor "
-                  + d));
+    KvResponse notLeader = notLeader(r);
+    if (notLeader == null && r.writtenApplied < r.leaderReadyIndex) {
+      notLeader = Errors.unavailable("range " + r.rangeId + "'s new leader is not ready yet");
+    }
+    if (notLeader != null) {
+      p.reply(notLeader);
       return;
     }
-    RangeDescriptor merged =
-        d.toBuilder()
-            .setEndKey(right.getEndKey())
-            .setGeneration(Math.max(d.getGeneration(), right.getGeneration()) + 1)
-            .build();
-    MergeTrigger trigger =
-        MergeTrigger.newBuilder()
-            .setMergeId(m.getMergeId())
+    RangeDescriptor d = r.descriptor;
+    MergeTrigger.Builder trigger =
+        MergeTrigger.newBuilder().setPhase(m.getPhase()).setMergeId(m.getMergeId());
+    KvResponse answer = null;
+    switch (m.getPhase()) {
+      case MERGE_PHASE_PREPARE -> {
+        if (r.prepared != null && r.prepared.getMergeId() == m.getMergeId()) {
+          p.reply(prepareAnswer(r)); // asked again: it holds
+          return;
+        }
+        KvResponse notNow = ReplicaChanges.notNow(r);
+        if (notNow != null) {
+          p.reply(notNow);
+          return;
+        }
+        trigger.setRight(m.getRight()).setMerged(widened(d, m.getRight()));
+        if (m.getExpectedGeneration() != d.getGeneration()) {
+          p.reply(staleGeneration(d, m.getExpectedGeneration()));
+          return;
+        }
+        answer = prepareAnswer(r);
+      }
+      case MERGE_PHASE_COMMIT -> {
+        RangeDescriptor merged = widened(d, m.getRight());
+        trigger
+            .setRight(m.getRight())
             .setMerged(merged)
-            .setRight(right)
             .setFreezeIndex(m.getFreezeIndex())
             .setReadHighWater(m.getReadHighWater())
-            .build();
-    KvResponse refused = mergeRefusal(d, trigger);
+            .setWrittenUpToNanos(m.getWrittenUpToNanos());
+        answer =
+            KvResponse.newBuilder()
+                .setMergeRanges(MergeRangesResponse.newBuilder().setMerged(merged))
+                .build();
+      }
+      case MERGE_PHASE_ABANDON -> {}
+      default -> {
+        p.reply(Errors.invalid("not a merge phase: " + m.getPhase()));
+        return;
+      }
+    }
+    KvResponse refused = mergeRefusal(r, trigger.build());
     if (refused != null) {
       p.reply(refused);
       return;
     }
-    KvResponse answer =
-        KvResponse.newBuilder()
-            .setMergeRanges(MergeRangesResponse.newBuilder().setMerged(merged))
-            .build();
-    RaftCommand command =
+    RaftCommand.Builder command =
         RaftCommand.newBuilder()
             .setMerge(trigger)
-            .setResult(answer.toByteString())
-            .setProposedAtNanos(r.store.clock.now().wallNanos())
-            .build();
-    propose(r, p, command, "merge");
+            .setProposedAtNanos(r.store.clock.now().wallNanos());
+    if (answer != null) {
+      command.setResult(answer.toByteString());
+    }
+    propose(r, p, command.build(), "merge");
   }
 
-  /** Why range {@code d} may not apply {@code m}, or null (the same on every replica). */
-  private static KvResponse mergeRefusal(RangeDescriptor d, MergeTrigger m) {
+  private static KvResponse prepareAnswer(Replica r) {
+    return KvResponse.newBuilder()
+        .setMergeRanges(MergeRangesResponse.newBuilder().setMerged(r.descriptor))
+        .build();
+  }
+
+  private static KvResponse staleGeneration(RangeDescriptor d, long expected) {
+    return Errors.invalid(
+        "range "
+            + d.getRangeId()
+            + " is at generation "
+            + d.getGeneration()
+            + ", not "
+            + expected
+            + ": decide the merge again from its current descriptor "
+            + d);
+  }
+
+  /** {@code d} widened over {@code right}, at a generation above both. */
+  private static RangeDescriptor widened(RangeDescriptor d, RangeDescriptor right) {
+    return d.toBuilder()
+        .setEndKey(right.getEndKey())
+        .setGeneration(Math.max(d.getGeneration(), right.getGeneration()) + 1)
+        .build();
+  }
+
+  /**
+   * Why replica {@code r} may not apply merge step {@code m}, or null (the same on every replica:
+   * its descriptor and prepared merge there). A preparation applies only to the descriptor it was
+   * decided from, with no other merge prepared; a commit only to the merge prepared, still at that
+   * descriptor; an abandonment always.
+   */
+  private static KvResponse mergeRefusal(Replica r, MergeTrigger m) {
+    RangeDescriptor d = r.descriptor;
+    switch (m.getPhase()) {
+      case MERGE_PHASE_ABANDON -> {
+        return null;
+      }
+      case MERGE_PHASE_PREPARE -> {
+        if (r.prepared != null) {
+          return r.prepared.getMergeId() == m.getMergeId()
+              ? null // (another try of it: applies as nothing)
+              : Errors.unavailable(
+                  "range " + d.getRangeId() + " has another merge prepared: try again later");
+        }
+      }
+      case MERGE_PHASE_COMMIT -> {
+        if (r.prepared == null || r.prepared.getMergeId() != m.getMergeId()) {
+          return Errors.invalid(
+              "merge "
+                  + m.getMergeId()
+                  + " is not prepared in range "
+                  + d.getRangeId()
+                  + " (committed or abandoned already)");
+        }
+      }
+      default -> {
+        return Errors.invalid("not a merge phase: " + m.getPhase());
+      }
+    }
     RangeDescriptor merged = m.getMerged();
     RangeDescriptor right = m.getRight();
     boolean decidedFromThis =
@@ -334,7 +414,7 @@ final class ReplicaMerges {
         || right.getRangeId() == KeySpace.META_RANGE_ID
         || right.getRangeId() == d.getRangeId()
         || m.getMergeId() == 0
-        || m.getFreezeIndex() == 0) {
+        || (m.getPhase() == MergePhase.MERGE_PHASE_COMMIT && m.getFreezeIndex() == 0)) {
       return Errors.invalid("range " + d.getRangeId() + " cannot merge " + right);
     }
     if (!nodesOf(d).equals(nodesOf(right))) {
@@ -366,7 +446,55 @@ final class ReplicaMerges {
    *     the freeze (whoever ran the merge did not wait for every replica of it): the absorbed
    *     span's data here would not be the range's
    */
-  static void applyMerge(Replica r, MergeTrigger m, WriteBatch batch) {
+  static KvResponse applyMerge(Replica r, MergeTrigger m, long index, WriteBatch batch) {
+    switch (m.getPhase()) {
+      case MERGE_PHASE_PREPARE -> {
+        if (r.prepared == null) {
+          r.prepared = m;
+          batch.put(ColumnFamily.LOCAL, LocalKeys.mergePrepared(r.rangeId), m.toByteArray());
+        }
+        return null; // (answered with the result its proposer computed)
+      }
+      case MERGE_PHASE_ABANDON -> {
+        boolean wasPrepared = r.prepared != null && r.prepared.getMergeId() == m.getMergeId();
+        if (wasPrepared) {
+          r.prepared = null;
+          batch.delete(ColumnFamily.LOCAL, LocalKeys.mergePrepared(r.rangeId));
+          batch.put(
+              ColumnFamily.LOCAL, LocalKeys.mergeAbandoned(r.rangeId, m.getMergeId()), new byte[0]);
+        }
+        // The next generation: a preparation of this merge still in the log (a try its runner
+        // gave up on) names this one and applies nothing after this.
+        r.descriptor =
+            r.descriptor.toBuilder().setGeneration(r.descriptor.getGeneration() + 1).build();
+        StoreRecords.putDescriptor(batch, r.descriptor);
+        r.store.listener.replicasChanged(r.rangeId, r.descriptor);
+        return KvResponse.newBuilder()
+            .setMergeRanges(
+                MergeRangesResponse.newBuilder().setWasPrepared(wasPrepared).setIndex(index))
+            .build();
+      }
+      default -> {
+        commit(r, m, batch);
+        return null;
+      }
+    }
+  }
+
+  /** Reads the merge prepared in range {@code rangeId} as written (null if none). */
+  static MergeTrigger readPrepared(Engine engine, long rangeId) {
+    byte[] v = engine.get(ColumnFamily.LOCAL, LocalKeys.mergePrepared(rangeId));
+    if (v == null) {
+      return null;
+    }
+    try {
+      return MergeTrigger.parseFrom(v);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptionException("range " + rangeId + " prepared merge does not parse", e);
+    }
+  }
+
+  private static void commit(Replica r, MergeTrigger m, WriteBatch batch) {
     Store store = r.store;
     RangeDescriptor right = m.getRight();
     Replica x = store.replicaMap().get(right.getRangeId());
@@ -394,9 +522,14 @@ final class ReplicaMerges {
               + missing);
     }
     r.descriptor = m.getMerged();
+    r.prepared = null;
     r.load.reset();
     StoreRecords.putDescriptor(batch, r.descriptor);
+    batch.delete(ColumnFamily.LOCAL, LocalKeys.mergePrepared(r.rangeId));
     batch.put(ColumnFamily.LOCAL, LocalKeys.merged(r.rangeId, m.getMergeId()), new byte[0]);
+    // A write the absorbed range answered only once its clock passed it is answered again here
+    // from its record: here too only then.
+    r.clockWaits.applied(m.getWrittenUpToNanos());
     Timestamp high = Timestamp.fromProto(m.getReadHighWater());
     store.clock.update(high);
     if (r.isLeader) {
@@ -470,6 +603,9 @@ final class ReplicaMerges {
   static KvResponse state(Store store, long rangeId, RangeStateRequest q) {
     Replica r = store.replicaMap().get(rangeId);
     RangeStateResponse.Builder b = RangeStateResponse.newBuilder();
+    if (r == null) {
+      b.setMergedAway(StoreRecords.readTombstone(store.engine, rangeId) == Long.MAX_VALUE);
+    }
     if (r != null && r.initialized) {
       store.engine.sync(); // (what it reports applied survives a crash of this node)
       b.setPresent(true)
@@ -479,7 +615,13 @@ final class ReplicaMerges {
           .setMerged(
               q.getMergeId() != 0
                   && store.engine.get(ColumnFamily.LOCAL, LocalKeys.merged(rangeId, q.getMergeId()))
-                      != null);
+                      != null)
+          .setAbandoned(
+              q.getMergeId() != 0
+                  && store.engine.get(
+                          ColumnFamily.LOCAL, LocalKeys.mergeAbandoned(rangeId, q.getMergeId()))
+                      != null)
+          .setPreparedMergeId(r.prepared == null ? 0 : r.prepared.getMergeId());
     }
     return KvResponse.newBuilder().setRangeState(b).build();
   }

@@ -27,6 +27,9 @@ final class ReplicaReports {
         .setLoadSplitKey(r.isLeader ? r.load.splitKey(r.descriptor) : ByteString.EMPTY)
         .setFrozenMergeId(r.frozen == null ? 0 : r.frozen.getMergeId())
         .setFrozenInto(r.frozen == null ? RangeDescriptor.getDefaultInstance() : r.frozen.getInto())
+        .setPreparedMergeId(r.prepared == null ? 0 : r.prepared.getMergeId())
+        .setPreparedRight(
+            r.prepared == null ? RangeDescriptor.getDefaultInstance() : r.prepared.getRight())
         .build();
   }
 }

@@ -649,6 +649,7 @@ public final class Store {
       } else {
         r.sm.reload();
         r.frozen = ReplicaMerges.readFrozen(engine, r.rangeId);
+        r.prepared = ReplicaMerges.readPrepared(engine, r.rangeId);
         if (r.initializedWhenWritten) {
           r.initialized = true;
           r.initializedWhenWritten = false;

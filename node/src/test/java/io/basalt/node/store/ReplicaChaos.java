@@ -129,20 +129,30 @@ final class ReplicaChaos {
         continue;
       }
       for (ReplicaStatus st : sim.nodes[n].store.status()) {
-        long id = st.getFrozenMergeId();
-        if (id != 0 && !running.containsKey(id) && st.getRole().equals("LEADER")) {
-          long r = st.getRange().getRangeId();
-          long l = st.getFrozenInto().getRangeId();
-          running.put(id, new long[] {l, r});
-          started.add(
-              RangeMerge.resume(
-                  mergeIo, st.getRange(), id, st.getFrozenInto(), o -> merged(o, id, l, r)));
+        if (!st.getRole().equals("LEADER")) {
+          continue; // (a follower may not have applied the merge's end yet)
+        }
+        if (st.getFrozenMergeId() != 0) {
+          resume(st.getFrozenMergeId(), st.getRange(), st.getFrozenInto());
+        }
+        if (st.getPreparedMergeId() != 0) {
+          resume(st.getPreparedMergeId(), st.getPreparedRight(), st.getRange());
         }
       }
     }
     if (sim.now < untilMs) {
       sim.at(sim.now + 250, () -> resumeFrozen(untilMs));
     }
+  }
+
+  private void resume(long id, RangeDescriptor right, RangeDescriptor left) {
+    if (running.containsKey(id)) {
+      return;
+    }
+    long r = right.getRangeId();
+    long l = left.getRangeId();
+    running.put(id, new long[] {l, r});
+    started.add(RangeMerge.resume(mergeIo, right, id, left, o -> merged(o, id, l, r)));
   }
 
   private static java.util.Set<Long> nodes(RangeDescriptor d) {

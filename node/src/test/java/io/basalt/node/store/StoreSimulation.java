@@ -561,30 +561,39 @@ final class StoreSimulation {
         }
       }
     }
-    // A range some node absorbed in a merge (its tombstone there is final) is gone.
-    ranges.removeIf(d -> {
-      for (int n = 1; n <= nodeCount; n++) {
-        if (StoreRecords.readTombstone(nodes[n].engine, d.getRangeId()) == Long.MAX_VALUE) {
-          return true;
-        }
-      }
-      return false;
-    });
-    // A range whose span a range of a later generation covers was merged into it.
-    ranges.removeIf(d ->
-        ranges.stream()
-            .anyMatch(o ->
-                o.getRangeId() != d.getRangeId()
-                    && o.getGeneration() > d.getGeneration()
-                    && covers(o, d)));
+    // A range whose span ranges of later generations cover was merged into them (and they may
+    // have split again since).
+    List<RangeDescriptor> all = new ArrayList<>(ranges);
+    ranges.removeIf(d -> coveredByLater(all, d));
   }
 
-  private static boolean covers(RangeDescriptor outer, RangeDescriptor inner) {
+  private static boolean coveredByLater(List<RangeDescriptor> all, RangeDescriptor d) {
     var order = ByteString.unsignedLexicographicalComparator();
-    return order.compare(outer.getStartKey(), inner.getStartKey()) <= 0
-        && (outer.getEndKey().isEmpty()
-            || (!inner.getEndKey().isEmpty()
-                && order.compare(inner.getEndKey(), outer.getEndKey()) <= 0));
+    List<RangeDescriptor> later = new ArrayList<>();
+    for (RangeDescriptor o : all) {
+      if (o.getRangeId() != d.getRangeId()
+          && o.getGeneration() > d.getGeneration()
+          && ReplicaLifecycle.overlap(o, d)) {
+        later.add(o);
+      }
+    }
+    later.sort((a, b) -> order.compare(a.getStartKey(), b.getStartKey()));
+    ByteString at = d.getStartKey();
+    for (RangeDescriptor o : later) {
+      if (order.compare(o.getStartKey(), at) > 0) {
+        return false; // a gap
+      }
+      if (o.getEndKey().isEmpty()) {
+        return true;
+      }
+      if (order.compare(o.getEndKey(), at) > 0) {
+        at = o.getEndKey();
+      }
+      if (!d.getEndKey().isEmpty() && order.compare(at, d.getEndKey()) >= 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -1128,14 +1137,55 @@ final class StoreSimulation {
     return lastSeen.get(key);
   }
 
-  RangeDescriptor rangeOf(String key) {
-    byte[] k = key.getBytes(StandardCharsets.UTF_8);
-    for (RangeDescriptor d : ranges) {
-      if (d.getRangeId() != KeySpace.META_RANGE_ID && KeySpace.contains(d, k)) {
-        return d;
+  private String storesDump() {
+    StringBuilder b = new StringBuilder();
+    for (int n = 1; n <= nodeCount; n++) {
+      b.append(" n").append(n).append(nodes[n].running() ? "" : "(down)").append(":");
+      for (var st : nodes[n].store.status()) {
+        var d = st.getRange();
+        b.append(" ")
+            .append(d.getRangeId())
+            .append("@")
+            .append(d.getGeneration())
+            .append("[")
+            .append(d.getStartKey().toStringUtf8())
+            .append(",")
+            .append(d.getEndKey().toStringUtf8())
+            .append(")")
+            .append(st.getFrozenMergeId() != 0 ? "F" : "")
+            .append(st.getPreparedMergeId() != 0 ? "P" : "");
       }
     }
-    throw new IllegalStateException("no range for " + key);
+    return b.toString();
+  }
+
+  RangeDescriptor rangeOf(String key) {
+    byte[] k = key.getBytes(StandardCharsets.UTF_8);
+    for (int attempt = 0; attempt < 2; attempt++) {
+      for (RangeDescriptor d : ranges) {
+        if (d.getRangeId() != KeySpace.META_RANGE_ID && KeySpace.contains(d, k)) {
+          return d;
+        }
+      }
+      refreshRanges(); // (a merge removed the range, and a split the simulation missed took it)
+    }
+    throw new IllegalStateException(
+        "no range for "
+            + key
+            + " stores: "
+            + storesDump()
+            + " among "
+            + ranges.stream()
+                .map(d ->
+                    d.getRangeId()
+                        + "@"
+                        + d.getGeneration()
+                        + "["
+                        + d.getStartKey().toStringUtf8()
+                        + ","
+                        + d.getEndKey().toStringUtf8()
+                        + ")")
+                .toList());
   }
 
   /** One logical operation, retried (same request id) until it completes or its deadline. */

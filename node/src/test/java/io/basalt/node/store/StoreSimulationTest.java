@@ -129,7 +129,15 @@ class StoreSimulationTest {
     try {
       sim.run(8_000, 6);
     } catch (RuntimeException | AssertionError e) {
-      throw new AssertionError("seed " + seed + " failed: " + e + "\n" + replay, e);
+      throw new AssertionError(
+          "seed "
+              + seed
+              + " failed: "
+              + e
+              + "\n"
+              + replay
+              + (sim.chaos == null ? "" : "\nmerges:" + sim.chaos.describeMerges()),
+          e);
     }
 
     var result = new LinearizabilityChecker().check(new RegisterModel(), sim.history);

@@ -18,7 +18,9 @@ import java.nio.ByteBuffer;
  *        rangeId | 0x03 | request id         write dedupe record
  *        rangeId | 0x05                      MVCC GC threshold (reads below it are refused)
  *        rangeId | 0x06                      freeze for a merge (while it lasts)
- *        rangeId | 0x07 | merge id           merge this range applied (absorbing its neighbour)
+ *        rangeId | 0x07 | merge id           merge this range committed (absorbing its neighbour)
+ *        rangeId | 0x08                      merge this range has prepared (while it is)
+ *        rangeId | 0x09 | merge id           merge this range abandoned
  *        2^63-1  | 0x04 | encoded anchor key | txn id   transaction record
  * </pre>
  *
@@ -40,6 +42,8 @@ public final class LocalKeys {
   static final byte GC_THRESHOLD = 0x05;
   static final byte FROZEN = 0x06;
   static final byte MERGED = 0x07;
+  static final byte PREPARED = 0x08;
+  static final byte ABANDONED = 0x09;
 
   private LocalKeys() {}
 
@@ -138,6 +142,18 @@ public final class LocalKeys {
 
   public static byte[] frozen(long rangeId) {
     return key(rangeId, FROZEN);
+  }
+
+  public static byte[] mergePrepared(long rangeId) {
+    return key(rangeId, PREPARED);
+  }
+
+  public static byte[] mergeAbandoned(long rangeId, long mergeId) {
+    return ByteBuffer.allocate(17)
+        .putLong(checkRangeId(rangeId))
+        .put(ABANDONED)
+        .putLong(mergeId)
+        .array();
   }
 
   public static byte[] merged(long rangeId, long mergeId) {
