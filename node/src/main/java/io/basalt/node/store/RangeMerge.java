@@ -287,7 +287,7 @@ public final class RangeMerge {
     int[] answered = {0};
     RangeDescriptor[] merged = {null};
     boolean[] known = {false};
-    boolean[] gone = {false};
+    boolean[] committed = {false};
     int count = left.getReplicasCount();
     for (ReplicaDescriptor x : left.getReplicasList()) {
       io.send(
@@ -297,18 +297,18 @@ public final class RangeMerge {
             var s = r.getRangeState();
             note("abandoned at " + index + "; node " + x.getNodeId() + ": " + s);
             if (s.getMerged()) {
-              merged[0] = s.getRange();
-            } else if (s.getPresent() && s.getAppliedIndex() >= index) {
+              committed[0] = true;
+              merged[0] = s.getPresent() ? s.getRange() : null;
+            } else if ((s.getPresent() && s.getAppliedIndex() >= index) || s.getMergedAway()) {
+              // (A replica merged away since had applied past the abandonment: it was not frozen
+              // when that applied, and its merge records were kept.)
               known[0] = true;
             }
-            gone[0] |= s.getMergedAway();
             if (++answered[0] == count) {
-              if (merged[0] != null) {
-                finish(merged[0], "merged");
+              if (committed[0]) {
+                finish(merged[0], merged[0] != null ? "merged" : "merged, and merged again since");
               } else if (known[0]) {
                 unfreeze(why);
-              } else if (gone[0]) {
-                rightStillThere(why);
               } else {
                 io.after(RETRY_MILLIS, () -> committedBefore(index, why));
               }
@@ -317,32 +317,7 @@ public final class RangeMerge {
     }
   }
 
-  /**
-   * The left-hand range was itself merged away since, with its records. Each of its nodes applied
-   * its log past the abandonment before it was absorbed, so had the merge committed, every node
-   * would have absorbed the right-hand range too (they are the same nodes): if a replica of it is
-   * still there, the merge never committed.
-   */
-  private void rightStillThere(String why) {
-    int[] answered = {0};
-    boolean[] present = {false};
-    int count = right.getReplicasCount();
-    for (ReplicaDescriptor x : right.getReplicasList()) {
-      io.send(
-          x.getNodeId(),
-          to(right).setRangeState(RangeStateRequest.getDefaultInstance()).build(),
-          r -> {
-            present[0] |= r.getRangeState().getPresent();
-            if (++answered[0] == count) {
-              if (present[0]) {
-                unfreeze(why);
-              } else {
-                finish(null, "merged, and the range it merged into merged again since");
-              }
-            }
-          });
-    }
-  }
+  private int unfreezeTries;
 
   private void unfreeze(String why) {
     send(
@@ -355,6 +330,10 @@ public final class RangeMerge {
         r -> {
           if (r.hasFreezeRange()) {
             finish(null, why);
+          } else if (++unfreezeTries >= TRIES) {
+            // (Gone, absorbed by another merge, or unreachable: if it is still frozen for this
+            // merge, whoever finds it so takes the merge over.)
+            finish(null, why + "; the right-hand range did not answer the unfreeze");
           } else {
             io.after(RETRY_MILLIS, () -> unfreeze(why));
           }

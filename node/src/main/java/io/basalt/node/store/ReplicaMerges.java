@@ -547,8 +547,21 @@ final class ReplicaMerges {
    * (its data stays: it is that replica's), and takes it out of the store.
    */
   static void absorb(Store store, Replica x, WriteBatch batch) {
+    // Its records of the merges it took part in as the left-hand range stay (under a range id no
+    // replica comes back to): a runner of one of them asks them whether it committed.
+    List<byte[][]> records = new ArrayList<>();
+    try (var it =
+        store.engine.newIterator(
+            ColumnFamily.LOCAL,
+            LocalKeys.mergeRecordsFrom(x.rangeId),
+            LocalKeys.mergeRecordsTo(x.rangeId))) {
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        records.add(new byte[][] {it.key(), it.value()});
+      }
+    }
     x.storage.destroy(batch);
     StoreRecords.stageDestroy(batch, x.descriptor, false, Long.MAX_VALUE);
+    records.forEach(kv -> batch.put(ColumnFamily.LOCAL, kv[0], kv[1]));
     store.splits.absorb(batch, x.rangeId);
     x.replaced = true; // (its Ready of this round, if any, is not written)
     x.snapshots.cancelOutgoing();
@@ -603,8 +616,16 @@ final class ReplicaMerges {
   static KvResponse state(Store store, long rangeId, RangeStateRequest q) {
     Replica r = store.replicaMap().get(rangeId);
     RangeStateResponse.Builder b = RangeStateResponse.newBuilder();
-    if (r == null) {
-      b.setMergedAway(StoreRecords.readTombstone(store.engine, rangeId) == Long.MAX_VALUE);
+    boolean mergedAway =
+        r == null && StoreRecords.readTombstone(store.engine, rangeId) == Long.MAX_VALUE;
+    if (mergedAway) {
+      // Absorbed here by a merge, once it had applied everything before its freeze: its merge
+      // records were kept.
+      b.setMergedAway(true)
+          .setMerged(
+              q.getMergeId() != 0
+                  && store.engine.get(ColumnFamily.LOCAL, LocalKeys.merged(rangeId, q.getMergeId()))
+                      != null);
     }
     if (r != null && r.initialized) {
       store.engine.sync(); // (what it reports applied survives a crash of this node)

@@ -28,10 +28,11 @@ import org.junit.jupiter.api.Test;
  * Range merges (FreezeRange, MergeRanges, run by {@link RangeMerge}) on scripted stores: range 2 is
  * split at "m" into 2 and 3, then 3 is merged back into 2. Every replica absorbs its replica of the
  * frozen range at the same index; the data, and the dedupe records that answer retries, stay; a
- * frozen range serves nothing; a merge whose left-hand range moved on is undone; the merge waits
- * for every replica of the frozen range (without the wait, a lagging node absorbs a replica that
- * did not apply the freeze: the store stops); and a node that missed the merge catches up by a
- * snapshot that replaces its frozen replica.
+ * frozen range serves nothing; a merge decided from an old left-hand range is refused before
+ * anything freezes; the merge waits for every replica of the frozen range (without the wait, a
+ * lagging node absorbs a replica that did not apply the freeze: the store stops), and one whose
+ * replica never applies the freeze is abandoned, then unfrozen; and a node that missed the merge
+ * catches up by a snapshot that replaces its frozen replica.
  */
 class RangeMergeTest {
   private static final long LEFT = 2;
@@ -172,7 +173,44 @@ class RangeMergeTest {
   }
 
   @Test
-  void aMergeWhoseLeftRangeMovedOnIsUndone() {
+  void aMergeWhoseFrozenReplicaDoesNotApplyTheFreezeIsAbandonedThenUnfrozen() {
+    RangeDescriptor[] halves = split();
+    linked = Set.of(1L, 2L); // node 3 never hears of the freeze
+    RangeMerge.Outcome[] outcome = {null};
+    RangeMerge.start(mergeIo, halves[0], halves[1], 77, o -> outcome[0] = o);
+    RangeMerge.Outcome done = run(outcome, 2_000);
+    assertThat(done).isNotNull();
+    assertThat(done.merged()).isNull();
+    assertThat(done.reason()).contains("did not apply the freeze");
+    // The left-hand range abandoned it (its next generation), and the right-hand one serves.
+    assertThat(descriptorOn(1, LEFT).orElseThrow().getGeneration())
+        .isEqualTo(halves[0].getGeneration() + 1);
+    assertThat(c.stores[1].replicaMap().get(RIGHT).frozen).isNull();
+    assertThat(submit(1, put(RIGHT, "put-x2", "x", "2"), Set.of(1L, 2L)).hasError()).isFalse();
+    // A commit of it now (a late try) is refused by every replica.
+    KvResponse late =
+        submit(
+            1,
+            KvRequest.newBuilder()
+                .setHeader(RequestHeader.newBuilder().setRangeId(LEFT))
+                .setMergeRanges(
+                    io.basalt.api.MergeRangesRequest.newBuilder()
+                        .setPhase(io.basalt.api.MergePhase.MERGE_PHASE_COMMIT)
+                        .setMergeId(77)
+                        .setExpectedGeneration(halves[0].getGeneration() + 1)
+                        .setRight(halves[1])
+                        .setFreezeIndex(1))
+                .build(),
+            Set.of(1L, 2L));
+    assertThat(late.getError().hasGeneric()).as("%s", late).isTrue();
+    linked = ALL;
+    c.tick(ALL, 3);
+    c.exchange(ALL);
+    assertThat(read(3, RIGHT, "x")).contains("2");
+  }
+
+  @Test
+  void aMergeDecidedFromAnOldLeftRangeIsRefusedAndNothingFreezes() {
     RangeDescriptor[] halves = split();
     // The left-hand range splits again after the merge was decided: its generation moves on.
     KvResponse again =

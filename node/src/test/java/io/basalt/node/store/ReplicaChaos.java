@@ -108,6 +108,7 @@ final class ReplicaChaos {
 
   private void merged(RangeMerge.Outcome o, long id, long left, long right) {
     running.remove(id);
+    sim.highestRangeId = Math.max(sim.highestRangeId, right);
     if (o.merged() != null) {
       mergesApplied++;
       sim.ranges.removeIf(d -> d.getRangeId() == right);
@@ -355,7 +356,7 @@ final class ReplicaChaos {
 
   /** The lowest range id no range of the simulation has (nor any split asked for before). */
   private long nextRangeId() {
-    long max = lastAllocated;
+    long max = Math.max(lastAllocated, sim.highestRangeId);
     for (RangeDescriptor r : sim.ranges) {
       max = Math.max(max, r.getRangeId());
     }

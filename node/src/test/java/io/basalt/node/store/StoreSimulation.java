@@ -561,6 +561,7 @@ final class StoreSimulation {
         }
       }
     }
+    ranges.forEach(d -> highestRangeId = Math.max(highestRangeId, d.getRangeId()));
     // A range whose span ranges of later generations cover was merged into them (and they may
     // have split again since).
     List<RangeDescriptor> all = new ArrayList<>(ranges);
@@ -595,6 +596,12 @@ final class StoreSimulation {
     }
     return false;
   }
+
+  /**
+   * The highest range id the simulation has known, merged away or not: a new range never gets an id
+   * a range had (the meta range's allocator never gives one twice).
+   */
+  long highestRangeId;
 
   /**
    * Replicas whose descriptor or Raft configuration is not their range's current one once
@@ -1137,7 +1144,7 @@ final class StoreSimulation {
     return lastSeen.get(key);
   }
 
-  private String storesDump() {
+  String storesDump() {
     StringBuilder b = new StringBuilder();
     for (int n = 1; n <= nodeCount; n++) {
       b.append(" n").append(n).append(nodes[n].running() ? "" : "(down)").append(":");

@@ -144,7 +144,10 @@ class StoreSimulationTest {
     assertThat(result.linearizable())
         .as("seed %d: per-key linearizability\n%s\n%s", seed, result.describe(), replay)
         .isTrue();
-    String merges = sim.chaos == null ? "" : "\nmerges not finished:" + sim.chaos.describeMerges();
+    String merges =
+        sim.chaos == null
+            ? ""
+            : "\nstores:" + sim.storesDump() + "\nmerges:" + sim.chaos.describeMerges();
     assertThat(sim.unreadKeysAfterHeal())
         .as("seed %d: keys not readable after the cluster healed\n%s%s", seed, replay, merges)
         .isEmpty();

@@ -144,6 +144,16 @@ public final class LocalKeys {
     return key(rangeId, FROZEN);
   }
 
+  /** The first of {@code rangeId}'s merge records (committed, prepared, abandoned). */
+  public static byte[] mergeRecordsFrom(long rangeId) {
+    return key(rangeId, MERGED);
+  }
+
+  /** The first key after {@code rangeId}'s merge records. */
+  public static byte[] mergeRecordsTo(long rangeId) {
+    return key(rangeId, (byte) (ABANDONED + 1));
+  }
+
   public static byte[] mergePrepared(long rangeId) {
     return key(rangeId, PREPARED);
   }
