@@ -364,6 +364,9 @@ public final class PlacementPolicy {
       if (op != null) {
         ops.add(op);
         touched.add(op.range().getRangeId());
+        if (op instanceof Merge m) {
+          touched.add(m.right().getRangeId()); // (nothing else moves it while it merges)
+        }
         count(op, replicasOn);
       }
     }
