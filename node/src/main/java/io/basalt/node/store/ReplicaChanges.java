@@ -31,6 +31,21 @@ final class ReplicaChanges {
   /** A change ready to propose: the configuration change carrying the descriptor it produces. */
   record Plan(ConfChange change, RangeDescriptor next) {}
 
+  /** The refusal of a {@code what} decided from generation {@code expected} of range {@code d}. */
+  static KvResponse staleGeneration(RangeDescriptor d, long expected, String what) {
+    return Errors.invalid(
+        "range "
+            + d.getRangeId()
+            + " is at generation "
+            + d.getGeneration()
+            + ", not "
+            + expected
+            + ": decide the "
+            + what
+            + " again from its current descriptor "
+            + d);
+  }
+
   /**
    * The change {@code c} asks of range {@code d}, led by the replica on {@code leaderNode}; or the
    * error that refuses it (in {@code refusal}).
@@ -38,16 +53,7 @@ final class ReplicaChanges {
   static Plan plan(
       RangeDescriptor d, ChangeReplicasRequest c, long leaderNode, KvResponse[] refusal) {
     if (c.getExpectedGeneration() != d.getGeneration()) {
-      refusal[0] =
-          Errors.invalid(
-              "range "
-                  + d.getRangeId()
-                  + " is at generation "
-                  + d.getGeneration()
-                  + ", not "
-                  + c.getExpectedGeneration()
-                  + ": decide the change again from its current descriptor "
-                  + d);
+      refusal[0] = staleGeneration(d, c.getExpectedGeneration(), "change");
       return null;
     }
     ReplicaDescriptor existing = null;

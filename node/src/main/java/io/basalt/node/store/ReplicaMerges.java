@@ -129,15 +129,7 @@ final class ReplicaMerges {
   private static KvResponse freezeRefusal(RangeDescriptor d, FreezeTrigger f) {
     RangeDescriptor into = f.getInto();
     if (f.getExpectedGeneration() != d.getGeneration()) {
-      return Errors.invalid(
-          "range "
-              + d.getRangeId()
-              + " is at generation "
-              + d.getGeneration()
-              + ", not "
-              + f.getExpectedGeneration()
-              + ": decide the merge again from its current descriptor "
-              + d);
+      return ReplicaChanges.staleGeneration(d, f.getExpectedGeneration(), "merge");
     }
     if (d.getRangeId() == KeySpace.META_RANGE_ID
         || into.getRangeId() == KeySpace.META_RANGE_ID
@@ -250,14 +242,20 @@ final class ReplicaMerges {
 
   /** The freeze written for range {@code rangeId} (null if it is not frozen). */
   static FreezeTrigger readFrozen(Engine engine, long rangeId) {
-    byte[] v = engine.get(ColumnFamily.LOCAL, LocalKeys.frozen(rangeId));
+    return read(engine, LocalKeys.frozen(rangeId), FreezeTrigger.parser(), rangeId, "freeze");
+  }
+
+  /** The record of {@code rangeId} at {@code key}, parsed (null if there is none). */
+  private static <T> T read(
+      Engine engine, byte[] key, com.google.protobuf.Parser<T> parser, long rangeId, String what) {
+    byte[] v = engine.get(ColumnFamily.LOCAL, key);
     if (v == null) {
       return null;
     }
     try {
-      return FreezeTrigger.parseFrom(v);
+      return parser.parseFrom(v);
     } catch (InvalidProtocolBufferException e) {
-      throw new CorruptionException("range " + rangeId + " freeze record does not parse", e);
+      throw new CorruptionException("range " + rangeId + " " + what + " record does not parse", e);
     }
   }
 
@@ -295,7 +293,7 @@ final class ReplicaMerges {
         }
         trigger.setRight(m.getRight()).setMerged(widened(d, m.getRight()));
         if (m.getExpectedGeneration() != d.getGeneration()) {
-          p.reply(staleGeneration(d, m.getExpectedGeneration()));
+          p.reply(ReplicaChanges.staleGeneration(d, m.getExpectedGeneration(), "merge"));
           return;
         }
         answer = prepareAnswer(r);
@@ -338,18 +336,6 @@ final class ReplicaMerges {
     return KvResponse.newBuilder()
         .setMergeRanges(MergeRangesResponse.newBuilder().setMerged(r.descriptor))
         .build();
-  }
-
-  private static KvResponse staleGeneration(RangeDescriptor d, long expected) {
-    return Errors.invalid(
-        "range "
-            + d.getRangeId()
-            + " is at generation "
-            + d.getGeneration()
-            + ", not "
-            + expected
-            + ": decide the merge again from its current descriptor "
-            + d);
   }
 
   /** {@code d} widened over {@code right}, at a generation above both. */
@@ -483,15 +469,8 @@ final class ReplicaMerges {
 
   /** Reads the merge prepared in range {@code rangeId} as written (null if none). */
   static MergeTrigger readPrepared(Engine engine, long rangeId) {
-    byte[] v = engine.get(ColumnFamily.LOCAL, LocalKeys.mergePrepared(rangeId));
-    if (v == null) {
-      return null;
-    }
-    try {
-      return MergeTrigger.parseFrom(v);
-    } catch (InvalidProtocolBufferException e) {
-      throw new CorruptionException("range " + rangeId + " prepared merge does not parse", e);
-    }
+    return read(
+        engine, LocalKeys.mergePrepared(rangeId), MergeTrigger.parser(), rangeId, "prepared merge");
   }
 
   private static void commit(Replica r, MergeTrigger m, WriteBatch batch) {

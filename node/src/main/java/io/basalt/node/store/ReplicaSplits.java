@@ -115,15 +115,7 @@ final class ReplicaSplits {
 
   private static KvResponse refusal(Replica r, RangeDescriptor d, SplitRangeRequest s) {
     if (s.getExpectedGeneration() != d.getGeneration()) {
-      return Errors.invalid(
-          "range "
-              + d.getRangeId()
-              + " is at generation "
-              + d.getGeneration()
-              + ", not "
-              + s.getExpectedGeneration()
-              + ": decide the split again from its current descriptor "
-              + d);
+      return ReplicaChanges.staleGeneration(d, s.getExpectedGeneration(), "split");
     }
     if (d.getRangeId() == KeySpace.META_RANGE_ID) {
       return Errors.invalid("the meta range does not split");

@@ -114,11 +114,15 @@ final class StoreSplits {
 
   /**
    * The answer to {@code request} for range {@code rangeId}, of which this store holds no replica
-   * with data: if one of its replicas holds every key the request names (the range merged into it,
-   * or the request's range is stale), KeyNotInRange naming that replica, so the client goes there;
-   * else RangeNotFound.
+   * with data: if a merge absorbed the range here and one of its replicas holds every key the
+   * request names, KeyNotInRange naming that replica, so the client goes there; else RangeNotFound.
    */
   KvResponse notHere(io.basalt.api.KvRequest request, long rangeId) {
+    if (rangeId <= 0
+        || rangeId == Long.MAX_VALUE
+        || StoreRecords.readTombstone(store.engine, rangeId) != Long.MAX_VALUE) {
+      return io.basalt.api.Errors.rangeNotFound(rangeId);
+    }
     for (Replica other : store.replicaMap().values()) {
       if (other.initialized
           && other.rangeId != rangeId
