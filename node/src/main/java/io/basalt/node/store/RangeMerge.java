@@ -269,27 +269,39 @@ public final class RangeMerge {
         "abandon",
         r -> {
           if (!r.hasMergeRanges()) {
-            io.after(RETRY_MILLIS, () -> abandon(why));
+            // Not answered, or the left-hand range is gone (merged away itself since): its
+            // replicas' records tell.
+            if (++abandonTries % 10 == 0) {
+              committedBefore(left, Long.MAX_VALUE, why, () -> abandon(why));
+            } else {
+              io.after(RETRY_MILLIS, () -> abandon(why));
+            }
           } else if (r.getMergeRanges().getWasPrepared()) {
             unfreeze(why); // it was prepared, so it had not committed: it never will
           } else {
-            committedBefore(r.getMergeRanges().getIndex(), why);
+            long index = r.getMergeRanges().getIndex();
+            RangeDescriptor now = r.getMergeRanges().getRange();
+            committedBefore(now, index, why, () -> abandon(why));
           }
         });
   }
 
+  private int abandonTries;
+
   /**
    * The abandonment at {@code index} found the merge not prepared: committed before it, or never
-   * prepared (and now never will be). A replica of the left-hand range that has applied that index
-   * tells which.
+   * prepared (and now never will be). A replica of the left-hand range ({@code l}, as the
+   * abandonment left it) that has applied that index tells which, as does one merged away since
+   * (its records were kept; it had applied past the abandonment). If none can tell yet, {@code
+   * otherwise} runs.
    */
-  private void committedBefore(long index, String why) {
+  private void committedBefore(RangeDescriptor l, long index, String why, Runnable otherwise) {
     int[] answered = {0};
     RangeDescriptor[] merged = {null};
     boolean[] known = {false};
     boolean[] committed = {false};
-    int count = left.getReplicasCount();
-    for (ReplicaDescriptor x : left.getReplicasList()) {
+    int count = l.getReplicasCount();
+    for (ReplicaDescriptor x : l.getReplicasList()) {
       io.send(
           x.getNodeId(),
           to(left).setRangeState(RangeStateRequest.newBuilder().setMergeId(mergeId)).build(),
@@ -309,8 +321,10 @@ public final class RangeMerge {
                 finish(merged[0], merged[0] != null ? "merged" : "merged, and merged again since");
               } else if (known[0]) {
                 unfreeze(why);
+              } else if (index == Long.MAX_VALUE) {
+                otherwise.run();
               } else {
-                io.after(RETRY_MILLIS, () -> committedBefore(index, why));
+                io.after(RETRY_MILLIS, () -> committedBefore(l, index, why, otherwise));
               }
             }
           });

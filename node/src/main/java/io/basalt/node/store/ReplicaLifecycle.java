@@ -208,11 +208,15 @@ final class ReplicaLifecycle {
       if (into == null || !into.initialized) {
         r.removed = true;
         destroyIfRemoved(store, r);
-      } else if (into.descriptor.getGeneration() > r.frozen.getInto().getGeneration()
+      } else if (store.engine.get(
+                  io.basalt.range.storage.ColumnFamily.LOCAL,
+                  io.basalt.range.keys.LocalKeys.merged(into.rangeId, r.frozen.getMergeId()))
+              != null
           && !store.writing(r)) {
-        // That replica is past the merge (a snapshot from after it, which covered only part of
-        // this span: the range split again since): its data for its own span is there; the rest
-        // of this span is another range's, whose snapshot clears it. Destroyed, data left.
+        // That replica is past the merge (it records it: by a snapshot from after it, which
+        // covered only part of this span, the range having split since): its data for its own
+        // span is there; the rest of this span is another range's, whose snapshot clears it.
+        // Destroyed, data left.
         WriteBatch batch = new WriteBatch();
         ReplicaMerges.absorb(store, r, batch);
         store.engine.write(batch, true);

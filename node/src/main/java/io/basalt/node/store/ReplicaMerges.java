@@ -188,7 +188,8 @@ final class ReplicaMerges {
     if (r.frozen != null) {
       boolean same =
           (c.hasFreeze() && c.getFreeze().getMergeId() == r.frozen.getMergeId())
-              || c.getUnfreezeMergeId() != 0; // (another merge's: applies as nothing)
+              || c.getUnfreezeMergeId() != 0 // (another merge's: applies as nothing)
+              || (c.hasMerge() && c.getMerge().getPhase() == MergePhase.MERGE_PHASE_ABANDON);
       return same ? null : frozenRefusal(r);
     }
     if (c.hasMerge()) {
@@ -225,11 +226,14 @@ final class ReplicaMerges {
       }
       return r.isLeader ? freezeAnswer(r, r.frozen.getFreezeIndex()) : null;
     }
-    if (r.frozen != null && r.frozen.getMergeId() == c.getUnfreezeMergeId()) {
-      r.frozen = null;
-      batch.delete(ColumnFamily.LOCAL, LocalKeys.frozen(r.rangeId));
-      // The range moves to the next generation: a freeze of this merge still in the log (a try
-      // its runner gave up on) names the old one and applies nothing.
+    if (r.frozen == null || r.frozen.getMergeId() == c.getUnfreezeMergeId()) {
+      if (r.frozen != null) {
+        r.frozen = null;
+        batch.delete(ColumnFamily.LOCAL, LocalKeys.frozen(r.rangeId));
+      }
+      // The range moves to the next generation, frozen for the merge or not yet: a freeze of
+      // this merge still on its way (a try its runner gave up on) names the old one and applies
+      // nothing. (Frozen for another merge, it stays as it is: that merge's end moves it on.)
       r.descriptor =
           r.descriptor.toBuilder().setGeneration(r.descriptor.getGeneration() + 1).build();
       StoreRecords.putDescriptor(batch, r.descriptor);
@@ -278,7 +282,10 @@ final class ReplicaMerges {
     }
     RangeDescriptor d = r.descriptor;
     MergeTrigger.Builder trigger =
-        MergeTrigger.newBuilder().setPhase(m.getPhase()).setMergeId(m.getMergeId());
+        MergeTrigger.newBuilder()
+            .setPhase(m.getPhase())
+            .setMergeId(m.getMergeId())
+            .setExpectedGeneration(m.getExpectedGeneration());
     KvResponse answer = null;
     switch (m.getPhase()) {
       case MERGE_PHASE_PREPARE -> {
@@ -380,6 +387,9 @@ final class ReplicaMerges {
         return Errors.invalid("not a merge phase: " + m.getPhase());
       }
     }
+    if (m.getExpectedGeneration() != d.getGeneration()) {
+      return ReplicaChanges.staleGeneration(d, m.getExpectedGeneration(), "merge");
+    }
     RangeDescriptor merged = m.getMerged();
     RangeDescriptor right = m.getRight();
     boolean decidedFromThis =
@@ -449,15 +459,21 @@ final class ReplicaMerges {
           batch.put(
               ColumnFamily.LOCAL, LocalKeys.mergeAbandoned(r.rangeId, m.getMergeId()), new byte[0]);
         }
-        // The next generation: a preparation of this merge still in the log (a try its runner
-        // gave up on) names this one and applies nothing after this.
-        r.descriptor =
-            r.descriptor.toBuilder().setGeneration(r.descriptor.getGeneration() + 1).build();
-        StoreRecords.putDescriptor(batch, r.descriptor);
-        r.store.listener.replicasChanged(r.rangeId, r.descriptor);
+        if (r.prepared == null && r.frozen == null) {
+          // The next generation: a preparation of this merge still on its way (a try its runner
+          // gave up on) names this one and applies nothing after this. (With another merge
+          // prepared, or frozen, no preparation applies anyway: the range stays as it is.)
+          r.descriptor =
+              r.descriptor.toBuilder().setGeneration(r.descriptor.getGeneration() + 1).build();
+          StoreRecords.putDescriptor(batch, r.descriptor);
+          r.store.listener.replicasChanged(r.rangeId, r.descriptor);
+        }
         return KvResponse.newBuilder()
             .setMergeRanges(
-                MergeRangesResponse.newBuilder().setWasPrepared(wasPrepared).setIndex(index))
+                MergeRangesResponse.newBuilder()
+                    .setWasPrepared(wasPrepared)
+                    .setIndex(index)
+                    .setRange(r.descriptor))
             .build();
       }
       default -> {
