@@ -567,22 +567,31 @@ final class ReplicaMerges {
   }
 
   /**
-   * Whether {@code other}, a replica of this store, is frozen for a merge into {@code d}'s range
-   * that {@code d} shows applied (its span covers {@code other}'s): a snapshot of {@code d} then
-   * takes its place.
+   * Whether {@code other}, a replica of this store, was merged away by the time of {@code d}, a
+   * descriptor of another range, and nothing here still needs it: {@code d} holds {@code other}'s
+   * start key, which a range keeps until a merge absorbs it (a split leaves it with the left-hand
+   * side); and unless {@code d} is the range it merged into, this node's replica of that range
+   * (which absorbs it when it applies the merge's commit) has settled the merge already. A snapshot
+   * of {@code d} then takes its place: its state goes, and its data outside {@code d}'s span is
+   * left to the snapshots of the ranges that hold it now.
    */
   static boolean subsumedBy(Replica other, RangeDescriptor d) {
-    return other.initialized
-        && other.frozen != null
-        && other.frozen.getInto().getRangeId() == d.getRangeId()
-        && covers(d, other.descriptor);
-  }
-
-  private static boolean covers(RangeDescriptor outer, RangeDescriptor inner) {
-    return ORDER.compare(outer.getStartKey(), inner.getStartKey()) <= 0
-        && (outer.getEndKey().isEmpty()
-            || (!inner.getEndKey().isEmpty()
-                && ORDER.compare(inner.getEndKey(), outer.getEndKey()) <= 0));
+    if (!other.initialized
+        || other.rangeId == d.getRangeId()
+        || !KeySpace.contains(d, other.descriptor.getStartKey().toByteArray())) {
+      return false;
+    }
+    if (other.frozen == null || other.frozen.getInto().getRangeId() == d.getRangeId()) {
+      return true;
+    }
+    long into = other.frozen.getInto().getRangeId();
+    long mergeId = other.frozen.getMergeId();
+    Replica absorber = other.store.replicaMap().get(into);
+    Engine engine = other.store.engine;
+    return absorber == null
+        || !absorber.initialized
+        || engine.get(ColumnFamily.LOCAL, LocalKeys.merged(into, mergeId)) != null
+        || engine.get(ColumnFamily.LOCAL, LocalKeys.mergeAbandoned(into, mergeId)) != null;
   }
 
   /**
