@@ -312,12 +312,17 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   /**
-   * Kills every node left running, then fails if any node log holds an ERROR line that no {@link
-   * #expectErrors} call declared.
+   * Kills every node left running, deletes their stores (a test run starts dozens of clusters, and
+   * a killed node's recycled write-ahead log files keep their full size), then fails if any node
+   * log holds an ERROR line that no {@link #expectErrors} call declared. The logs stay in {@link
+   * #dir} for whoever reads a failure.
    */
   @Override
   public void close() {
     killAll();
+    for (int i = 1; i <= size; i++) {
+      deleteTree(store(i));
+    }
     List<Path> logs = new ArrayList<>();
     for (int i = 1; i <= size; i++) {
       logs.add(log(i));
@@ -356,6 +361,17 @@ final class ProcessCluster implements AutoCloseable {
 
   private static final java.util.regex.Pattern ERROR_LINE =
       java.util.regex.Pattern.compile("(^|\\s)ERROR\\s");
+
+  private static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var files = Files.walk(root)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot delete " + root, e);
+    }
+  }
 
   private void killAll() {
     for (int i = 1; i <= size; i++) {
