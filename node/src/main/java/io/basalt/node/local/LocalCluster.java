@@ -76,9 +76,41 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+  /** Where the next {@link #freePort} search starts (a random place, so JVMs rarely meet). */
+  private static final java.util.concurrent.atomic.AtomicInteger NEXT_PORT =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * A port that nothing listens on, for a node to be started on: one below the kernel's range of
+   * ephemeral ports, which outgoing connections take their local ports from. A port the kernel
+   * handed out as free ({@code bind(0)}) is inside that range, and a connection made before the
+   * node binds it can take it (seen: a node that failed to start with "address already in use").
+   * Successive calls in one JVM never return the same port.
+   */
+  public static int freePort() throws IOException {
+    int low = 10_000;
+    int high = ephemeralPortsStart();
+    NEXT_PORT.compareAndSet(0, low + new java.util.Random().nextInt(high - low));
+    for (int tries = 0; tries < high - low; tries++) {
+      int port = low + Math.floorMod(NEXT_PORT.getAndIncrement() - low, high - low);
+      try {
+        new ServerSocket(port).close();
+        return port;
+      } catch (IOException inUse) {
+        // taken: the next one
+      }
+    }
+    throw new IOException("no free port in [" + low + ", " + high + ")");
+  }
+
+  /** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+  private static int ephemeralPortsStart() {
+    try {
+      String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+      int start = Integer.parseInt(range.split("\\s+")[0]);
+      return start > 20_000 ? start : 32_768;
+    } catch (IOException | RuntimeException e) {
+      return 32_768;
     }
   }
 

@@ -12,7 +12,6 @@ import io.basalt.api.StatusResponse;
 import io.basalt.node.cli.WireClient;
 import java.io.File;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,9 +52,7 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return io.basalt.node.local.LocalCluster.freePort();
   }
 
   String address(int node) {

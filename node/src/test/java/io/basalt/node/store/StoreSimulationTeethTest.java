@@ -30,6 +30,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  * the schedule and shows the write on a healthy leader timing out. The stores' bookkeeping check (a
  * key is latched exactly when a proposal in flight holds it) catches it in the simulation.
  *
+ * <p>A snapshot that leaves the replica's old data behind (its span not cleared first) is not here:
+ * in these workloads a replica never holds data its leader does not (versions are only added, and
+ * the dedupe records a lagging replica kept after its leader collected them are collected there too
+ * by the next collection), so seeds 1..1200 of the transaction schedule leave no trace of it;
+ * {@code RangeSnapshotTest} (range) shows an installed snapshot replacing the range's data.
+ *
  * <p>To find a seed for a new bug: {@code bin/test -pl node -am -Dtest=StoreSimulationTeethTest
  * -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.storesim.searchBug=NAME} prints, for seeds
  * 1..200 ({@code -Dbasalt.storesim.searchFrom=}, {@code -Dbasalt.storesim.searchTo=} to move the
@@ -46,6 +52,7 @@ class StoreSimulationTeethTest {
     "ACK_BEFORE_COMMIT, 1, linearizability, ''",
     "SNAPSHOT_WITHOUT_DATA, 25, linearizability, ''",
     "SNAPSHOT_WITHOUT_DATA, 47, linearizability, ''",
+    "SNAPSHOT_WITHOUT_DATA, 4, replica state differs, holds MVCC",
     "ANSWER_LOST_PROPOSALS_ON_ELECTION, 32, definite failure applied, ''",
     "RELEASE_LATCHES_BEFORE_WRITE, 3, linearizability, ''",
   })
