@@ -90,6 +90,12 @@ public final class KeySpace {
 
   private static final byte[] DECOMMISSION_PREFIX = {0x00, 'd'};
 
+  /** The value of a decommission record while the node's replicas move away. */
+  public static final String DECOMMISSIONING = "decommissioning";
+
+  /** The value of a decommission record once the node holds nothing: it is refused for good. */
+  public static final String DECOMMISSIONED = "decommissioned";
+
   /** The meta key recording that a node is being decommissioned (see DecommissionNodeRequest). */
   public static byte[] decommissionKey(long nodeId) {
     return ByteBuffer.allocate(DECOMMISSION_PREFIX.length + 8)

@@ -15,6 +15,7 @@ import io.basalt.api.RangeDescriptor;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.ScanRequest;
 import io.basalt.node.server.Node;
+import io.basalt.node.server.NodeConfig;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -294,7 +295,7 @@ public final class BasaltCli {
       try {
         node =
             new Node(
-                new Node.Config(
+                new NodeConfig(
                     id,
                     store,
                     WireClient.parse(listen),
@@ -306,7 +307,7 @@ public final class BasaltCli {
                     compactLogAfter,
                     ioThreads,
                     Duration.ofSeconds(gcTtlSeconds),
-                    new Node.Placement(
+                    new NodeConfig.Placement(
                         placement.equals("on"),
                         replicationFactor,
                         timeUntilDead(timeUntilDead),

@@ -1,6 +1,7 @@
 package io.basalt.node.cli;
 
 import io.basalt.api.DecommissionNodeRequest;
+import io.basalt.api.DecommissionNodeResponse;
 import io.basalt.api.DrainNodeRequest;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
@@ -58,7 +59,7 @@ final class NodeCommand {
             "basalt: " + (first == null ? host + " does not answer" : "no node " + node + " here"));
         return BasaltCli.FAILED;
       }
-      if (!record(host, node, false)) {
+      if (record(host, node, false) == null) {
         return BasaltCli.FAILED;
       }
       System.out.println("node " + node + " is being decommissioned");
@@ -66,22 +67,31 @@ final class NodeCommand {
       String last = "";
       while (true) {
         long[] left = replicasAndLeaderships(host, node);
-        if (left != null && left[0] == 0 && left[2] == 0) {
-          System.out.println("node " + node + " is decommissioned: it holds no replica");
+        boolean empty = left != null && left[0] == 0 && left[2] == 0;
+        // Asked again, the meta range says whether the driver finished the decommission.
+        DecommissionNodeResponse state = empty ? record(host, node, false) : null;
+        if (state != null && state.getDecommissioned()) {
+          System.out.println(
+              "node "
+                  + node
+                  + " is decommissioned: it holds no replica, and the cluster refuses it from now"
+                  + " on; stop it");
           return 0;
         }
         String progress =
             left == null
                 ? "node " + node + ": the cluster does not answer"
-                : "node "
-                    + node
-                    + ": "
-                    + left[0]
-                    + " replicas, "
-                    + left[1]
-                    + " leaderships left"
-                    + (left[2] > 0 ? " (" + left[2] + " other nodes do not answer)" : "")
-                    + " (a range needs a node without a replica of it to move to)";
+                : empty
+                    ? "node " + node + " holds no replica; the placement driver finishes it"
+                    : "node "
+                        + node
+                        + ": "
+                        + left[0]
+                        + " replicas, "
+                        + left[1]
+                        + " leaderships left"
+                        + (left[2] > 0 ? " (" + left[2] + " other nodes do not answer)" : "")
+                        + " (a range needs a node without a replica of it to move to)";
         if (!progress.equals(last)) {
           System.out.println(progress);
           last = progress;
@@ -109,7 +119,7 @@ final class NodeCommand {
 
     @Override
     public Integer call() {
-      if (!record(host, node, true)) {
+      if (record(host, node, true) == null) {
         return BasaltCli.FAILED;
       }
       System.out.println("node " + node + " is no longer being decommissioned");
@@ -178,8 +188,11 @@ final class NodeCommand {
     }
   }
 
-  /** Records the decommission (or its end) in the meta range, through its leader. */
-  private static boolean record(String host, long node, boolean recommission) {
+  /**
+   * Records the decommission (or its end) in the meta range, through its leader; the answer says
+   * whether the decommission finished. Null (the reason printed) if it was refused or not answered.
+   */
+  private static DecommissionNodeResponse record(String host, long node, boolean recommission) {
     KvRequest request =
         KvRequest.newBuilder()
             .setHeader(RequestHeader.newBuilder().setRangeId(KeySpace.META_RANGE_ID))
@@ -193,10 +206,10 @@ final class NodeCommand {
         r = c.call(request);
       } catch (RuntimeException e) {
         System.err.println("basalt: " + target + " does not answer: " + e.getMessage());
-        return false;
+        return null;
       }
       if (!r.hasError()) {
-        return true;
+        return r.getDecommissionNode();
       }
       if (r.getError().hasNotLeader()
           && !r.getError().getNotLeader().getLeaderAddress().isEmpty()) {
@@ -204,10 +217,10 @@ final class NodeCommand {
         continue;
       }
       System.err.println("basalt: " + r.getError().toString().replace('\n', ' '));
-      return false;
+      return null;
     }
     System.err.println("basalt: the meta range's leader could not be reached");
-    return false;
+    return null;
   }
 
   /**

@@ -77,8 +77,8 @@ final class StatusCommand implements Callable<Integer> {
       }
     });
     ReplicaStatus meta = leaders.get(KeySpace.META_RANGE_ID);
-    Set<Long> decommissioning =
-        meta == null ? Set.of() : decommissioning(addresses.get(meta.getLeaderNode()));
+    Map<Long, String> decommission =
+        meta == null ? Map.of() : decommissionRecords(addresses.get(meta.getLeaderNode()));
     out.printf(
         "%-6s %-22s %-6s %-9s %-8s %-9s %s%n",
         "NODE", "ADDRESS", "UP", "REPLICAS", "LEADERS", "QUIESCED", "SERVING");
@@ -99,8 +99,17 @@ final class StatusCommand implements Callable<Integer> {
           s == null ? "-" : String.valueOf(led),
           s == null ? "-" : String.valueOf(quiesced),
           (s == null ? "-" : s.getServing() ? "yes" : "no: " + s.getNotServingReason())
-              + (decommissioning.contains(id) ? " (decommissioning)" : ""));
+              + (decommission.containsKey(id) ? " (" + decommission.get(id) + ")" : ""));
     });
+    List<Long> gone = new ArrayList<>();
+    decommission.forEach((id, state) -> {
+      if (state.equals(KeySpace.DECOMMISSIONED)) {
+        gone.add(id);
+      }
+    });
+    if (!gone.isEmpty()) {
+      out.println("decommissioned nodes (refused for good): " + gone);
+    }
     out.println();
     out.println(
         "placement driver: "
@@ -154,9 +163,12 @@ final class StatusCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The nodes the meta range records as being decommissioned (asked at its leader). */
-  private static Set<Long> decommissioning(String metaLeader) {
-    Set<Long> out = new TreeSet<>();
+  /**
+   * The meta range's decommission records (asked at its leader): each node's state, {@link
+   * KeySpace#DECOMMISSIONING} or {@link KeySpace#DECOMMISSIONED}; empty if it does not answer.
+   */
+  static Map<Long, String> decommissionRecords(String metaLeader) {
+    Map<Long, String> out = new TreeMap<>();
     try (WireClient c = WireClient.connect(metaLeader, Duration.ofSeconds(5))) {
       KvResponse r =
           c.call(
@@ -170,7 +182,10 @@ final class StatusCommand implements Callable<Integer> {
       if (r.hasScan()) {
         r.getScan()
             .getKvsList()
-            .forEach(kv -> out.add(KeySpace.decommissionedNode(kv.getKey().toByteArray())));
+            .forEach(kv ->
+                out.put(
+                    KeySpace.decommissionedNode(kv.getKey().toByteArray()),
+                    kv.getValue().toStringUtf8()));
       }
     } catch (RuntimeException e) {
       // Not known: shown as none.

@@ -26,7 +26,6 @@ import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
 import io.basalt.node.transport.TransportOptions;
-import io.basalt.placement.PlacementPolicy;
 import io.basalt.range.mvcc.Timestamp;
 import io.basalt.range.storage.RocksDbEngine;
 import io.basalt.txn.hlc.Clock;
@@ -34,7 +33,6 @@ import io.basalt.txn.hlc.ClockOffsetException;
 import io.basalt.txn.hlc.ClockOffsetMonitor;
 import io.basalt.txn.hlc.HybridClock;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,50 +74,10 @@ import org.slf4j.LoggerFactory;
 public final class Node implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Node.class);
 
-  /** Settings of a node; see {@code bin/basalt start --help}. */
-  public record Config(
-      long nodeId,
-      Path storeDir,
-      InetSocketAddress listen,
-      String advertise,
-      List<String> join,
-      Duration maxClockOffset,
-      Duration tick,
-      Duration clockSkewForTesting,
-      int compactLogAfter,
-      int ioThreads,
-      Duration gcTtl,
-      Placement placement) {}
-
-  /**
-   * The placement driver's settings: whether it runs (on the node leading the meta range), the
-   * voters each range should have, how long a node may be silent before its replicas are replaced,
-   * the size and load above which a range is split, how long neighbours stay unchanged before they
-   * may merge (null: never), and this node's locality.
-   */
-  public record Placement(
-      boolean enabled,
-      int replicationFactor,
-      Duration timeUntilDead,
-      long rangeMaxBytes,
-      double rangeMaxQps,
-      Duration mergeDelay,
-      String locality) {
-    public static final Placement DEFAULT =
-        new Placement(
-            true,
-            3,
-            Duration.ofSeconds(60),
-            PlacementPolicy.DEFAULT_RANGE_MAX_BYTES,
-            PlacementPolicy.DEFAULT_RANGE_MAX_QPS,
-            Duration.ofMillis(PlacementPolicy.DEFAULT_MERGE_DELAY_MILLIS),
-            "");
-  }
-
   /** The placement driver's thread, when it runs (see {@link PlacementDriver#start}). */
   private AutoCloseable placement = () -> {};
 
-  private final Config config;
+  private final NodeConfig config;
   private final RocksDbEngine engine;
   private final HybridClock clock;
   private final Clock physical;
@@ -138,6 +96,8 @@ public final class Node implements AutoCloseable {
         return t;
       });
   private final Map<Long, String> knownNodes = new ConcurrentHashMap<>();
+
+  private final DecommissionedNodes decommissioned;
   private final NodeMetrics metrics;
   private HttpEndpoint http;
   private volatile String clusterId;
@@ -150,7 +110,7 @@ public final class Node implements AutoCloseable {
 
   private volatile Consumer<String> onFatal = reason -> {};
 
-  public Node(Config config) {
+  public Node(NodeConfig config) {
     this.config = config;
     this.engine = RocksDbEngine.open(config.storeDir());
     long skew = config.clockSkewForTesting().toNanos();
@@ -177,6 +137,7 @@ public final class Node implements AutoCloseable {
     TransportOptions topts =
         TransportOptions.defaults(clusterId, config.nodeId()).withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
+    this.decommissioned = new DecommissionedNodes(config.nodeId(), engine, transport);
     StoreOptions storeOptions = storeOptions(StoreOptions.defaults(), config);
     // Leases are counted in ticks: peers must tick alike (the handshake refuses those that don't).
     this.transport.setLeaseTiming(
@@ -274,7 +235,11 @@ public final class Node implements AutoCloseable {
     if (config.placement().enabled()) {
       placement =
           PlacementDriver.start(
-              config.nodeId(), config.placement(), () -> Map.copyOf(knownNodes), metrics);
+              config.nodeId(),
+              config.placement(),
+              () -> Map.copyOf(knownNodes),
+              this::learnDecommissioned,
+              metrics);
     }
     return bound;
   }
@@ -291,6 +256,9 @@ public final class Node implements AutoCloseable {
   public Optional<String> notReadyReason() {
     if (fatal != null) {
       return Optional.of(fatal);
+    }
+    if (decommissioned.selfReason().isPresent()) {
+      return decommissioned.selfReason();
     }
     if (clusterId.isEmpty()) {
       return Optional.of("not initialized");
@@ -416,7 +384,10 @@ public final class Node implements AutoCloseable {
 
   private NodeInfoResponse nodeInfo() {
     NodeInfoResponse.Builder b =
-        NodeInfoResponse.newBuilder().setClusterId(clusterId).setNode(self());
+        NodeInfoResponse.newBuilder()
+            .setClusterId(clusterId)
+            .setNode(self())
+            .addAllDecommissioned(decommissioned.all());
     new TreeMap<>(knownNodes)
         .forEach(
             (id, addr) -> b.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
@@ -480,6 +451,12 @@ public final class Node implements AutoCloseable {
     }
   }
 
+  /** Refuses {@code ids} for good from now on, and forgets where they are. */
+  private void learnDecommissioned(java.util.Collection<Long> ids) {
+    decommissioned.learn(ids);
+    knownNodes.keySet().removeAll(ids);
+  }
+
   private void learn(NodeInfoResponse info) {
     String theirs = info.getClusterId();
     if (!theirs.isEmpty() && !clusterId.isEmpty() && !theirs.equals(clusterId)) {
@@ -506,7 +483,11 @@ public final class Node implements AutoCloseable {
     if (!theirs.isEmpty() && theirs.equals(clusterId)) {
       heardFromOwnCluster = true;
     }
+    learnDecommissioned(info.getDecommissionedList());
     for (NodeDescriptor n : info.getNodesList()) {
+      if (decommissioned.contains(n.getNodeId())) {
+        continue;
+      }
       if (n.getNodeId() == config.nodeId()) {
         if (!n.getAddress().equals(advertise)) {
           log.warn(
@@ -794,7 +775,7 @@ public final class Node implements AutoCloseable {
     }
   }
 
-  private static StoreOptions storeOptions(StoreOptions o, Config config) {
+  private static StoreOptions storeOptions(StoreOptions o, NodeConfig config) {
     return new StoreOptions(
         o.electionTicks(),
         o.heartbeatTicks(),

@@ -2,6 +2,7 @@ package io.basalt.node.server;
 
 import io.basalt.api.AllocateRangeIdRequest;
 import io.basalt.api.ChangeReplicasRequest;
+import io.basalt.api.DecommissionNodeRequest;
 import io.basalt.api.Errors;
 import io.basalt.api.KeySpace;
 import io.basalt.api.KvRequest;
@@ -81,10 +82,12 @@ final class PlacementDriver {
   PlacementDriver(
       long selfId,
       Supplier<Map<Long, String>> knownNodes,
+      java.util.function.Consumer<java.util.Collection<Long>> decommissioned,
       PlacementPolicy.Options options,
       LongSupplier millis,
       NodeMetrics metrics) {
     this.selfId = selfId;
+    this.decommissionedSink = decommissioned;
     this.metrics = metrics;
     this.knownNodes = knownNodes;
     this.options = options;
@@ -100,11 +103,16 @@ final class PlacementDriver {
    * thread and the driver's connections.
    */
   static AutoCloseable start(
-      long selfId, Node.Placement p, Supplier<Map<Long, String>> knownNodes, NodeMetrics metrics) {
+      long selfId,
+      NodeConfig.Placement p,
+      Supplier<Map<Long, String>> knownNodes,
+      java.util.function.Consumer<java.util.Collection<Long>> decommissioned,
+      NodeMetrics metrics) {
     PlacementDriver driver =
         new PlacementDriver(
             selfId,
             knownNodes,
+            decommissioned,
             new PlacementPolicy.Options(
                 p.replicationFactor(),
                 p.timeUntilDead().toMillis(),
@@ -249,7 +257,7 @@ final class PlacementDriver {
       }
     });
     Set<Long> decommissioning = decommissioning(known.get(selfId));
-    reportDecommissioned(decommissioning, reported);
+    finishDecommissions(decommissioning, reported, statuses, known.get(selfId));
     statuses.forEach((node, st) -> localities.put(node, st.getNode().getLocality()));
     Set<Long> notServing = new HashSet<>();
     statuses.forEach((node, st) -> {
@@ -313,10 +321,19 @@ final class PlacementDriver {
       return lastDecommissioning;
     }
     Set<Long> out = new HashSet<>();
+    Set<Long> finished = new HashSet<>();
     r.getScan()
         .getKvsList()
-        .forEach(kv -> out.add(KeySpace.decommissionedNode(kv.getKey().toByteArray())));
+        .forEach(kv -> {
+          long node = KeySpace.decommissionedNode(kv.getKey().toByteArray());
+          out.add(node);
+          if (kv.getValue().toStringUtf8().equals(KeySpace.DECOMMISSIONED)) {
+            finished.add(node);
+          }
+        });
     lastDecommissioning = Set.copyOf(out);
+    decommissioned.addAll(finished);
+    decommissioned.retainAll(out);
     return out;
   }
 
@@ -326,20 +343,47 @@ final class PlacementDriver {
    */
   private final Map<Long, Long> splitRefused = new HashMap<>();
 
-  /** Decommissioning nodes logged as holding no replica any more (logged once each). */
+  /** The nodes whose decommission finished, as the meta range records (read each pass). */
   private final Set<Long> decommissioned = new HashSet<>();
 
-  private void reportDecommissioned(
-      Set<Long> decommissioning, Map<Long, Map<Long, RangeDescriptor>> reported) {
-    decommissioned.retainAll(decommissioning);
+  /** Where the nodes whose decommission finished are told (this node refuses them). */
+  private final java.util.function.Consumer<java.util.Collection<Long>> decommissionedSink;
+
+  /**
+   * Marks finished the decommission of each node that holds no replica any more: no range's
+   * descriptor names it, and if it answered, it reports none. From then on the cluster refuses it
+   * for good (this node at once, the others as they hear of it).
+   */
+  private void finishDecommissions(
+      Set<Long> decommissioning,
+      Map<Long, Map<Long, RangeDescriptor>> reported,
+      Map<Long, StatusResponse> statuses,
+      String metaLeader) {
     for (long node : decommissioning) {
       boolean holds =
           reported.values().stream()
               .flatMap(m -> m.values().stream())
               .anyMatch(d -> d.getReplicasList().stream().anyMatch(x -> x.getNodeId() == node));
-      if (!holds && decommissioned.add(node)) {
-        log.info("node {} is decommissioned: it holds no replica", node);
+      StatusResponse own = statuses.get(node);
+      if (holds || (own != null && own.getReplicasCount() > 0) || decommissioned.contains(node)) {
+        continue;
       }
+      KvResponse r =
+          callMeta(
+              metaLeader,
+              KvRequest.newBuilder()
+                  .setDecommissionNode(
+                      DecommissionNodeRequest.newBuilder().setNodeId(node).setFinished(true)));
+      if (r != null && r.hasDecommissionNode() && r.getDecommissionNode().getDecommissioned()) {
+        decommissioned.add(node);
+        log.info(
+            "node {} is decommissioned: it holds no replica, and the cluster refuses it from now"
+                + " on",
+            node);
+      }
+    }
+    if (!decommissioned.isEmpty()) {
+      decommissionedSink.accept(Set.copyOf(decommissioned));
     }
   }
 

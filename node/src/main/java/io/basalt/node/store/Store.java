@@ -190,6 +190,16 @@ public final class Store {
     return StoreRecords.readIdentity(engine);
   }
 
+  /** The nodes recorded in {@code engine} as decommissioned (refused for good). */
+  public static List<Long> decommissionedNodes(Engine engine) {
+    return StoreRecords.decommissioned(engine);
+  }
+
+  /** Records in {@code engine}, synced, that node {@code nodeId} is decommissioned. */
+  public static void recordDecommissioned(Engine engine, long nodeId) {
+    StoreRecords.putDecommissioned(engine, nodeId);
+  }
+
   /**
    * Loads the replicas this store holds (after a restart).
    *

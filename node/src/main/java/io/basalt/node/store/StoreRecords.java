@@ -21,10 +21,11 @@ import java.util.Optional;
 
 /**
  * What a store keeps about itself in its engine, beside its ranges' own state: its identity (node
- * id and cluster id), the list of ranges it holds a replica of, and the upper bound of the clock
- * readings its data may hold; and the state every initial replica of a range is created with. The
- * store's keys live in the LOCAL column family under range id 0 (range-local keys start with a
- * range id of at least 1). Part of the on-disk format.
+ * id and cluster id), the list of ranges it holds a replica of, the upper bound of the clock
+ * readings its data may hold, and the nodes its node refuses for good (decommissioned); and the
+ * state every initial replica of a range is created with. The store's keys live in the LOCAL column
+ * family under range id 0 (range-local keys start with a range id of at least 1). Part of the
+ * on-disk format.
  */
 final class StoreRecords {
   private StoreRecords() {}
@@ -132,14 +133,34 @@ final class StoreRecords {
         ColumnFamily.LOCAL, CLOCK_BOUND_KEY, ByteBuffer.allocate(8).putLong(wallNanos).array());
   }
 
+  /** Followed by a node id: that node is decommissioned, and this node refuses it for good. */
+  private static final byte[] DECOMMISSIONED_PREFIX = storeKey('D');
+
+  /** Records, synced, that node {@code nodeId} is decommissioned. */
+  static void putDecommissioned(Engine engine, long nodeId) {
+    WriteBatch batch = new WriteBatch();
+    batch.put(ColumnFamily.LOCAL, rangeKey(DECOMMISSIONED_PREFIX, nodeId), new byte[0]);
+    engine.write(batch, true);
+  }
+
+  /** The nodes recorded as decommissioned, in order. */
+  static List<Long> decommissioned(Engine engine) {
+    return idsUnder(engine, DECOMMISSIONED_PREFIX);
+  }
+
   /** The ids of the ranges this store holds a replica of, in order. */
   static List<Long> replicaRangeIds(Engine engine) {
-    byte[] end = REPLICA_LIST_PREFIX.clone();
+    return idsUnder(engine, REPLICA_LIST_PREFIX);
+  }
+
+  /** The ids that follow {@code prefix} in the keys under it, in order. */
+  private static List<Long> idsUnder(Engine engine, byte[] prefix) {
+    byte[] end = prefix.clone();
     end[end.length - 1]++;
     List<Long> ids = new ArrayList<>();
-    try (EngineIterator it = engine.newIterator(ColumnFamily.LOCAL, REPLICA_LIST_PREFIX, end)) {
+    try (EngineIterator it = engine.newIterator(ColumnFamily.LOCAL, prefix, end)) {
       for (it.seekToFirst(); it.valid(); it.next()) {
-        ids.add(ByteBuffer.wrap(it.key(), REPLICA_LIST_PREFIX.length, 8).getLong());
+        ids.add(ByteBuffer.wrap(it.key(), prefix.length, 8).getLong());
       }
     }
     return ids;

@@ -250,10 +250,50 @@ public final class NodeTransport implements AutoCloseable {
     if (nodeId == options.nodeId()) {
       throw new IllegalArgumentException("a node is not its own peer: " + nodeId);
     }
+    if (refused.containsKey(nodeId) || refuseEveryNode != null) {
+      return;
+    }
     Peer peer = peers.computeIfAbsent(nodeId, Peer::new);
     peer.address = address;
     if (nodeId > options.nodeId()) {
       peer.dial(0);
+    }
+  }
+
+  /** Nodes refused for good (decommissioned), with the reason each is given. */
+  private final Map<Long, String> refused = new ConcurrentHashMap<>();
+
+  /**
+   * Refuses node {@code nodeId} from now on, for good: its connection is closed, it is not dialed
+   * again, and a connection it makes is closed after the handshake, with {@code reason} logged.
+   * Clients (node id 0) are not affected.
+   */
+  public void refuse(long nodeId, String reason) {
+    if (nodeId == options.nodeId() || refused.putIfAbsent(nodeId, reason) != null) {
+      return;
+    }
+    Peer peer = peers.remove(nodeId);
+    if (peer != null) {
+      peer.address = null; // no more dials
+      Channel ch = peer.channel;
+      if (ch != null) {
+        guard.refuse(ch, reason);
+      }
+      peer.abortStreams(reason);
+    }
+  }
+
+  /** Set once this node refuses every other node (it was decommissioned), with the reason. */
+  private volatile String refuseEveryNode;
+
+  /**
+   * Refuses every other node from now on, for good (this node was decommissioned: it talks to the
+   * cluster no more); clients are still served.
+   */
+  public void refuseEveryNode(String reason) {
+    refuseEveryNode = reason;
+    for (Long id : List.copyOf(peers.keySet())) {
+      refuse(id, reason);
     }
   }
 
@@ -690,6 +730,11 @@ public final class NodeTransport implements AutoCloseable {
       }
       if (remote <= 0 || remote == options.nodeId()) {
         guard.refuse(ctx.channel(), "peer announced node id " + remote);
+        return;
+      }
+      String refusal = refuseEveryNode != null ? refuseEveryNode : refused.get(remote);
+      if (refusal != null) {
+        guard.refuse(ctx.channel(), refusal);
         return;
       }
       if (dialing != null && dialing.nodeId != remote) {

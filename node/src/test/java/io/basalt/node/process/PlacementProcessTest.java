@@ -361,8 +361,10 @@ class PlacementProcessTest {
 
   /**
    * {@code basalt node decommission 2} on 4 nodes while a client writes: it returns once node 2
-   * holds no replica (its leaderships moved first); then node 2 is SIGKILLed, and the client never
-   * sees an error.
+   * holds no replica (its leaderships moved first) and the driver finished the decommission; node 2
+   * then says it is decommissioned and serves nothing, the others refuse its connections, and it
+   * cannot be recommissioned. Node 2 is SIGKILLed, and the client never sees an error; started
+   * again on its store, it knows it is decommissioned and connects to no other node.
    */
   @Test
   void aDecommissionedNodeHoldsNothingAndItsKillCausesNoClientError() throws Exception {
@@ -394,6 +396,23 @@ class PlacementProcessTest {
                     "120");
         long millis = (System.nanoTime() - startedAt) / 1_000_000;
         assertThat(code).as("the decommission finished within its wait").isZero();
+        ProcessCluster.await(
+            () ->
+                cluster
+                    .status(2)
+                    .map(st -> st.getNotServingReason().contains("decommissioned"))
+                    .orElse(false),
+            "node 2 learns that it is decommissioned",
+            Duration.ofSeconds(30));
+        ProcessCluster.await(
+            () -> refusalsOfNode2(cluster) > 0,
+            "another node refuses node 2's connection",
+            Duration.ofSeconds(30));
+        assertThat(
+                new picocli.CommandLine(new io.basalt.node.cli.BasaltCli())
+                    .execute("node", "recommission", "2", "--host", cluster.address(1)))
+            .as("a finished decommission cannot be undone")
+            .isNotZero();
         cluster.kill(2);
         int before = acknowledged.size();
         ProcessCluster.await(
@@ -407,8 +426,38 @@ class PlacementProcessTest {
             millis, acknowledged.size(), failures.get());
         assertThat(failures.get()).as("client errors").isZero();
         assertEveryWriteReadsBack(client, acknowledged);
+        cluster.start(2);
+        ProcessCluster.await(
+            () -> cluster.status(2).isPresent(), "node 2 answers again", Duration.ofSeconds(30));
+        StatusResponse again = cluster.status(2).orElseThrow();
+        assertThat(again.getNotServingReason())
+            .as("node 2 started again knows it is decommissioned (its own store says so)")
+            .contains("decommissioned");
+        assertThat(again.getConnectedList()).as("node 2 talks to no other node").isEmpty();
+        for (int n : new int[] {1, 3, 4}) {
+          assertThat(cluster.status(n).orElseThrow().getConnectedList())
+              .as("node %d is not connected to node 2", n)
+              .doesNotContain(2L);
+        }
       }
     }
+  }
+
+  /** How many times the other nodes' logs say they closed a connection of node 2, refused. */
+  private static long refusalsOfNode2(ProcessCluster cluster) {
+    long n = 0;
+    for (int i : new int[] {1, 3, 4}) {
+      try {
+        n +=
+            java.nio.file.Files.readAllLines(cluster.log(i)).stream()
+                .filter(
+                    l -> l.contains("closing connection") && l.contains("node 2 is decommissioned"))
+                .count();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    return n;
   }
 
   /**

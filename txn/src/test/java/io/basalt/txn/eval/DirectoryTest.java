@@ -172,4 +172,52 @@ class DirectoryTest {
     assertThat(KeySpace.decommissionedNode(KeySpace.decommissionKey(3))).isEqualTo(3);
     assertThat(Commands.validate(decommission, range(1, 1)).hasError()).isTrue();
   }
+
+  private static KvRequest decommission(long node, boolean recommission, boolean finished) {
+    return KvRequest.newBuilder()
+        .setDecommissionNode(
+            io.basalt.api.DecommissionNodeRequest.newBuilder()
+                .setNodeId(node)
+                .setRecommission(recommission)
+                .setFinished(finished))
+        .build();
+  }
+
+  private String record(long node) {
+    return MvccStore.get(meta.engine, KeySpace.decommissionKey(node), Timestamp.MAX)
+        .filter(v -> !v.isTombstone())
+        .map(v -> new String(v.value(), java.nio.charset.StandardCharsets.UTF_8))
+        .orElse("");
+  }
+
+  @Test
+  void aFinishedDecommissionStaysFinishedAndCannotBeUndone() {
+    meta.now = new Timestamp(10, 0);
+    KvResponse early = meta.write(decommission(3, false, true));
+    assertThat(early.hasError()).as("finishing a decommission nobody started").isTrue();
+    assertThat(record(3)).isEmpty();
+
+    meta.now = new Timestamp(20, 0);
+    assertThat(meta.write(decommission(3, false, false)).getDecommissionNode().getDecommissioned())
+        .isFalse();
+    assertThat(record(3)).isEqualTo(KeySpace.DECOMMISSIONING);
+    meta.now = new Timestamp(30, 0);
+    assertThat(meta.write(decommission(3, false, true)).getDecommissionNode().getDecommissioned())
+        .isTrue();
+    assertThat(record(3)).isEqualTo(KeySpace.DECOMMISSIONED);
+
+    meta.now = new Timestamp(40, 0);
+    KvResponse undo = meta.write(decommission(3, true, false));
+    assertThat(undo.hasError()).as("a recommission of a decommissioned node").isTrue();
+    assertThat(undo.getError().toString()).contains("refuses it for good");
+    meta.now = new Timestamp(50, 0);
+    assertThat(meta.write(decommission(3, false, false)).getDecommissionNode().getDecommissioned())
+        .as("decommissioned again: the answer says it finished, and the record stays")
+        .isTrue();
+    assertThat(record(3)).isEqualTo(KeySpace.DECOMMISSIONED);
+    meta.now = new Timestamp(60, 0);
+    assertThat(meta.write(decommission(3, false, true)).getDecommissionNode().getDecommissioned())
+        .as("finished again")
+        .isTrue();
+  }
 }
