@@ -443,6 +443,93 @@ class PlacementProcessTest {
     }
   }
 
+  /**
+   * The placement driver runs beside the meta range's leader: SIGKILL of that node starts a driver
+   * on another node within 15 s (the meta range elects a leader, whose node's driver begins its
+   * passes); when the killed node comes back, that driver hands it its share of the leaderships
+   * (within one of the mean) again within 30 s. A client writes throughout, and every acknowledged
+   * write reads back.
+   */
+  @Test
+  void aKilledDriversNodeIsReplacedByANewDriverThatGivesItLeadershipsBack() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("driverkill", 3, 50)) {
+      cluster.startAll();
+      cluster.init(8, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      int driver = cluster.leaderOf(io.basalt.api.KeySpace.META_RANGE_ID);
+      ProcessCluster.await(
+          () -> driverStartsIn(cluster, driver) > 0,
+          "a driver starts beside the meta range's leader",
+          Duration.ofSeconds(30));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        Thread writer = writer(client, acknowledged, failures, stop);
+        ProcessCluster.await(
+            () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
+        long[] startsBefore = new long[4];
+        for (int n = 1; n <= 3; n++) {
+          startsBefore[n] = driverStartsIn(cluster, n);
+        }
+        long killedAt = System.nanoTime();
+        cluster.kill(driver);
+        ProcessCluster.await(
+            () -> {
+              for (int n = 1; n <= 3; n++) {
+                if (n != driver && driverStartsIn(cluster, n) > startsBefore[n]) {
+                  return true;
+                }
+              }
+              return false;
+            },
+            "another node's driver starts",
+            Duration.ofSeconds(15));
+        long newDriverMillis = (System.nanoTime() - killedAt) / 1_000_000;
+        cluster.start(driver);
+        long restartedAt = System.nanoTime();
+        ProcessCluster.await(
+            () ->
+                cluster
+                    .status(driver)
+                    .map(st ->
+                        st.getReplicasList().stream()
+                                .filter(r -> r.getRole().equals("LEADER"))
+                                .count()
+                            >= 2)
+                    .orElse(false),
+            "the restarted node leads its share of the 9 ranges again, within one",
+            Duration.ofSeconds(30));
+        long leadsAgainMillis = (System.nanoTime() - restartedAt) / 1_000_000;
+        int before = acknowledged.size();
+        ProcessCluster.await(
+            () -> acknowledged.size() > before + 200, "writes go on", Duration.ofSeconds(30));
+        stop.set(true);
+        writer.join();
+        System.out.printf(
+            "driver's node %d killed: a new driver started in %d ms; restarted, it led its share"
+                + " again in %d ms; %d writes, %d client errors%n",
+            driver, newDriverMillis, leadsAgainMillis, acknowledged.size(), failures.get());
+        assertEveryWriteReadsBack(client, acknowledged);
+      }
+    }
+  }
+
+  /** How many times node {@code n}'s log says a placement driver started there. */
+  private static long driverStartsIn(ProcessCluster cluster, int n) {
+    try {
+      return java.nio.file.Files.readAllLines(cluster.log(n)).stream()
+          .filter(l -> l.contains("placement driver starts on node " + n))
+          .count();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** How many times the other nodes' logs say they closed a connection of node 2, refused. */
   private static long refusalsOfNode2(ProcessCluster cluster) {
     long n = 0;
