@@ -12,6 +12,7 @@ import io.basalt.client.KeyValue;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -514,6 +515,79 @@ class PlacementProcessTest {
             "driver's node %d killed: a new driver started in %d ms; restarted, it led its share"
                 + " again in %d ms; %d writes, %d client errors%n",
             driver, newDriverMillis, leadsAgainMillis, acknowledged.size(), failures.get());
+        assertEveryWriteReadsBack(client, acknowledged);
+      }
+    }
+  }
+
+  /**
+   * 3 nodes grown to 5 while a client writes: within 5 minutes every node holds within 10% of the
+   * mean replica count and leads within one of the mean leader count (17 ranges: 51 replicas, 10 or
+   * 11 on each node; 17 leaders, 3 or 4 each), and every acknowledged write reads back.
+   */
+  @Test
+  void threeNodesGrownToFiveShareReplicasAndLeadersEvenly() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster("grow", 5, 50)) {
+      for (int n = 1; n <= 3; n++) {
+        cluster.start(n);
+      }
+      cluster.init(16, 3);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Map<String, String> acknowledged = new ConcurrentHashMap<>();
+      AtomicLong failures = new AtomicLong();
+      AtomicBoolean stop = new AtomicBoolean();
+      try (BasaltClient client =
+          BasaltClient.builder()
+              .seeds(cluster.addresses().subList(0, 3).toArray(String[]::new))
+              .callTimeout(Duration.ofSeconds(10))
+              .build()) {
+        Thread writer = writer(client, acknowledged, failures, stop);
+        ProcessCluster.await(
+            () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
+        long grownAt = System.nanoTime();
+        cluster.start(4);
+        cluster.start(5);
+        String[] last = {""};
+        ProcessCluster.await(
+            () -> {
+              int[] replicas = new int[6];
+              int[] leaders = new int[6];
+              for (int n = 1; n <= 5; n++) {
+                Optional<StatusResponse> st = cluster.status(n);
+                if (st.isEmpty()) {
+                  return false;
+                }
+                replicas[n] = st.get().getReplicasCount();
+                leaders[n] =
+                    (int)
+                        st.get().getReplicasList().stream()
+                            .filter(r -> r.getRole().equals("LEADER"))
+                            .count();
+              }
+              last[0] =
+                  "replicas "
+                      + Arrays.toString(Arrays.copyOfRange(replicas, 1, 6))
+                      + ", leaders "
+                      + Arrays.toString(Arrays.copyOfRange(leaders, 1, 6));
+              double meanReplicas = 51 / 5.0;
+              double meanLeaders = 17 / 5.0;
+              for (int n = 1; n <= 5; n++) {
+                if (Math.abs(replicas[n] - meanReplicas) > 0.1 * meanReplicas
+                    || Math.abs(leaders[n] - meanLeaders) > 1) {
+                  return false;
+                }
+              }
+              return true;
+            },
+            "replicas and leaders spread evenly over the 5 nodes",
+            Duration.ofMinutes(5));
+        long balancedMillis = (System.nanoTime() - grownAt) / 1_000_000;
+        stop.set(true);
+        writer.join();
+        System.out.printf(
+            "3 nodes grown to 5: balanced in %d ms (%s); %d writes, %d client errors%n",
+            balancedMillis, last[0], acknowledged.size(), failures.get());
+        assertThat(failures.get()).as("client errors").isZero();
         assertEveryWriteReadsBack(client, acknowledged);
       }
     }

@@ -130,7 +130,7 @@ final class ProcessCluster implements AutoCloseable {
     }
   }
 
-  /** Initializes the cluster through node 1 once every node answers. */
+  /** Initializes the cluster through node 1 once every node started answers. */
   void init(int dataRanges) {
     init(dataRanges, Math.min(3, size));
   }
@@ -138,6 +138,9 @@ final class ProcessCluster implements AutoCloseable {
   /** Initializes the cluster through node 1 once every node answers. */
   void init(int dataRanges, int replication) {
     for (int i = 1; i <= size; i++) {
+      if (processes[i] == null) {
+        continue; // (never started: not part of the cluster yet)
+      }
       int n = i;
       await(() -> nodeInfoCluster(n).isPresent(), "node " + n + " answers", Duration.ofSeconds(60));
     }
@@ -222,6 +225,9 @@ final class ProcessCluster implements AutoCloseable {
           java.util.Map<Long, Integer> named = new java.util.HashMap<>();
           java.util.Set<Long> led = new java.util.HashSet<>();
           for (int i = 1; i <= size; i++) {
+            if (processes[i] == null) {
+              continue; // (never started)
+            }
             Optional<StatusResponse> s = status(i);
             if (s.isEmpty()) {
               return false;
