@@ -64,6 +64,20 @@ final class ClockWaits {
   }
 
   /**
+   * This replica was absorbed by a merge into the one {@code into} holds: its held answers move
+   * there (their writes stand, and the same clock still has to pass them), and so does its highest
+   * write time; its held requests, which name a range that is gone, are answered {@code gone}
+   * (their clients retry).
+   */
+  void handOver(ClockWaits into, KvResponse gone) {
+    into.answers.addAll(answers);
+    answers.clear();
+    into.applied(appliedUpTo);
+    reads.forEach(p -> p.reply(gone));
+    reads.clear();
+  }
+
+  /**
    * Sends the held answers the clock has passed, and hands back to {@code handle} the held requests
    * it has reached (drops those answered meanwhile, at their deadline).
    */

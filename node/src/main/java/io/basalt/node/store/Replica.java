@@ -779,14 +779,17 @@ final class Replica {
   }
 
   /**
-   * This replica was absorbed by a merge: whatever waits on it is answered (its client retries).
+   * This replica was absorbed by a merge into {@code into}, this node's replica of the range that
+   * absorbed it: whatever waits on it is answered (its client retries), except the answers held for
+   * the clock, which {@code into} sends once its clock passes them.
    */
-  void closeForMerge() {
+  void closeForMerge(Replica into) {
     lostLeadership();
     isLeader = false;
     KvResponse gone = Errors.unavailable("range " + rangeId + " was merged: try again");
     proposals.values().forEach(prop -> prop.pending().reply(gone));
     proposals.clear();
+    clockWaits.handOver(into.clockWaits, gone);
   }
 
   private void failAll(Collection<Pending> pendings, long hint) {

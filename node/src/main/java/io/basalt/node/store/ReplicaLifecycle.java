@@ -218,7 +218,7 @@ final class ReplicaLifecycle {
         // span is there; the rest of this span is another range's, whose snapshot clears it.
         // Destroyed, data left.
         WriteBatch batch = new WriteBatch();
-        ReplicaMerges.absorb(store, r, batch);
+        ReplicaMerges.absorb(store, r, into, batch);
         store.engine.write(batch, true);
         store.splits.written(batch);
       }

@@ -532,16 +532,16 @@ final class ReplicaMerges {
     }
     if (x != null) {
       r.sm.stageAbsorb(batch, x.sm);
-      absorb(store, x, batch);
+      absorb(store, x, r, batch);
     }
     store.listener.replicasChanged(r.rangeId, r.descriptor);
   }
 
   /**
-   * Stages the destruction of frozen replica {@code x}, whose span another replica here now covers
-   * (its data stays: it is that replica's), and takes it out of the store.
+   * Stages the destruction of frozen replica {@code x}, whose span {@code into}, another replica
+   * here, now covers (its data stays: it is that replica's), and takes it out of the store.
    */
-  static void absorb(Store store, Replica x, WriteBatch batch) {
+  static void absorb(Store store, Replica x, Replica into, WriteBatch batch) {
     // Its records of the merges it took part in as the left-hand range stay (under a range id no
     // replica comes back to): a runner of one of them asks them whether it committed.
     List<byte[][]> records = new ArrayList<>();
@@ -562,7 +562,7 @@ final class ReplicaMerges {
     x.snapshots.cancelOutgoing();
     store.replicaMap().remove(x.rangeId);
     store.dirty.remove(x);
-    x.closeForMerge();
+    x.closeForMerge(into);
     store.listener.replicaDestroyed(x.rangeId, x.replicaId);
   }
 
@@ -595,10 +595,10 @@ final class ReplicaMerges {
   }
 
   /**
-   * Stages, with the install of a snapshot of {@code d}, the destruction of the frozen replicas it
-   * subsumes (its data replaces theirs).
+   * Stages, with the install by {@code into} of a snapshot of {@code d}, the destruction of the
+   * frozen replicas it subsumes (its data replaces theirs).
    */
-  static void absorbSubsumed(Store store, RangeDescriptor d, WriteBatch batch) {
+  static void absorbSubsumed(Store store, Replica into, RangeDescriptor d, WriteBatch batch) {
     List<Replica> subsumed = new ArrayList<>();
     for (Replica other : store.replicaMap().values()) {
       if (other.rangeId != d.getRangeId() && subsumedBy(other, d)) {
@@ -606,7 +606,7 @@ final class ReplicaMerges {
       }
     }
     for (Replica x : subsumed) {
-      absorb(store, x, batch);
+      absorb(store, x, into, batch);
     }
   }
 

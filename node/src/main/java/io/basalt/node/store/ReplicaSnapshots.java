@@ -287,7 +287,7 @@ final class ReplicaSnapshots {
         batch.deleteRange(s.cf(), s.lower(), s.upper());
       }
     }
-    ReplicaMerges.absorbSubsumed(store, d, batch);
+    ReplicaMerges.absorbSubsumed(store, replica, d, batch);
     batch.addAll(store.rules().snapshotDataToInstall(received.data()));
     // The descriptor of the data (the sender read both from one view): the entries after the
     // data's applied index are applied from it on.

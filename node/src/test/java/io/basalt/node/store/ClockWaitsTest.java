@@ -128,6 +128,42 @@ class ClockWaitsTest {
         .wallNanos();
   }
 
+  /**
+   * A replica absorbed by a merge hands its held answers to the replica that absorbed it, which
+   * sends them once its clock passes them (their writes stand: dropping them would leave their
+   * clients with an unknown outcome), and answers its held reads at once (their range is gone; the
+   * client retries).
+   */
+  @Test
+  void anAbsorbedReplicasHeldAnswersAreSentByTheAbsorbingOne() {
+    ClockWaits absorbed = new ClockWaits();
+    ClockWaits absorbing = new ClockWaits();
+    List<KvResponse> written = new java.util.ArrayList<>();
+    List<KvResponse> read = new java.util.ArrayList<>();
+    KvResponse ok =
+        KvResponse.newBuilder().setPut(io.basalt.api.PutResponse.getDefaultInstance()).build();
+    absorbed.answer(new Pending(null, plainPut(), written::add, Long.MAX_VALUE), ok, 200, 100);
+    assertThat(absorbed.holdIfAhead(new Pending(null, txnGet(200), read::add, Long.MAX_VALUE), 100))
+        .isTrue();
+    absorbed.applied(250);
+    KvResponse gone = io.basalt.api.Errors.unavailable("range merged: try again");
+
+    absorbed.handOver(absorbing, gone);
+    assertThat(read).as("the held read, answered at once").containsExactly(gone);
+    assertThat(written).as("the held answer still waits for the clock").isEmpty();
+    assertThat(absorbing.appliedUpTo())
+        .as("the absorbed range's highest write time")
+        .isEqualTo(250);
+    absorbing.release(150, p -> {});
+    assertThat(written).isEmpty();
+    absorbing.release(200, p -> {});
+    assertThat(written)
+        .as("sent by the absorbing replica once its clock passed it")
+        .containsExactly(ok);
+    absorbed.release(300, p -> {});
+    assertThat(written).as("and only once").hasSize(1);
+  }
+
   private KvRequest txnGet(long readAtWall) {
     return KvRequest.newBuilder()
         .setHeader(
