@@ -35,20 +35,33 @@ final class ProcessCluster implements AutoCloseable {
   private final int tickMs;
   private final List<String> expectedErrors = new ArrayList<>();
 
-  @SuppressWarnings("unchecked")
+  /** The hosts the nodes run on (node i on host i), or null: all on this host's loopback. */
+  private final NetHosts hosts;
+
   ProcessCluster(String name, int size, int tickMs) throws IOException {
+    this(name, size, tickMs, null);
+  }
+
+  /** A cluster whose node i runs on host i of {@code hosts} (null: on loopback). */
+  @SuppressWarnings("unchecked")
+  ProcessCluster(String name, int size, int tickMs, NetHosts hosts) throws IOException {
     this.size = size;
     this.tickMs = tickMs;
+    this.hosts = hosts;
     this.dir = Files.createTempDirectory("basalt-" + name + "-");
     this.ports = new int[size + 1];
     this.httpPorts = new int[size + 1];
     this.processes = new Process[size + 1];
     this.extraArgs = new List[size + 1];
     for (int i = 1; i <= size; i++) {
-      ports[i] = freePort();
-      httpPorts[i] = freePort();
+      ports[i] = hosts == null ? freePort() : 7400;
+      httpPorts[i] = hosts == null ? freePort() : 8080;
       extraArgs[i] = new ArrayList<>();
     }
+  }
+
+  private String host(int node) {
+    return hosts == null ? "127.0.0.1" : hosts.ip(node);
   }
 
   private static int freePort() throws IOException {
@@ -56,7 +69,7 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   String address(int node) {
-    return "127.0.0.1:" + ports[node];
+    return host(node) + ":" + ports[node];
   }
 
   List<String> addresses() {
@@ -101,6 +114,9 @@ final class ProcessCluster implements AutoCloseable {
   void start(int node) throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> cmd = new ArrayList<>();
+    if (hosts != null) {
+      cmd.addAll(hosts.exec(node));
+    }
     cmd.add(java);
     cmd.add("--enable-native-access=ALL-UNNAMED");
     cmd.add("-Xmx" + heap);
@@ -112,7 +128,7 @@ final class ProcessCluster implements AutoCloseable {
     cmd.add("--id=" + node);
     cmd.add("--store=" + store(node));
     cmd.add("--listen=" + address(node));
-    cmd.add("--http=127.0.0.1:" + httpPorts[node]);
+    cmd.add("--http=" + host(node) + ":" + httpPorts[node]);
     cmd.add("--join=" + String.join(",", addresses()));
     cmd.add("--tick-ms=" + tickMs);
     cmd.addAll(extraArgs[node]);
@@ -258,7 +274,8 @@ final class ProcessCluster implements AutoCloseable {
           java.net.http.HttpClient.newHttpClient()
               .send(
                   java.net.http.HttpRequest.newBuilder(
-                          java.net.URI.create("http://127.0.0.1:" + httpPorts[node] + path))
+                          java.net.URI.create(
+                              "http://" + host(node) + ":" + httpPorts[node] + path))
                       .timeout(Duration.ofSeconds(5))
                       .build(),
                   java.net.http.HttpResponse.BodyHandlers.ofString());

@@ -259,7 +259,7 @@ class ProcessClusterTest {
     return new Operation<>(101, key, new RegisterModel.Read(), output, invoked, System.nanoTime());
   }
 
-  private static Workload startWorkload(ProcessCluster cluster, long seed) throws Exception {
+  static Workload startWorkload(ProcessCluster cluster, long seed) throws Exception {
     cluster.startAll();
     cluster.init(4);
     cluster.awaitConverged(Duration.ofSeconds(60));
@@ -270,14 +270,14 @@ class ProcessClusterTest {
   }
 
   /** Lets the workload run for {@code d} (a delay, not a synchronization). */
-  private static void run(Duration d) {
+  static void run(Duration d) {
     long until = System.nanoTime() + d.toNanos();
     while (System.nanoTime() < until) {
       LockSupport.parkNanos(until - System.nanoTime());
     }
   }
 
-  private static void finish(ProcessCluster cluster, Workload w) throws Exception {
+  static void finish(ProcessCluster cluster, Workload w) throws Exception {
     w.stop();
     cluster.awaitConverged(Duration.ofSeconds(60));
     check(w);
