@@ -89,6 +89,29 @@ final class NetHosts implements AutoCloseable {
     }
   }
 
+  /**
+   * Drops each packet host {@code node} receives from host {@code from} with probability {@code
+   * percent}/100 (iptables' statistic match: loss without tc netem).
+   */
+  void loss(int node, int from, int percent) throws IOException {
+    script(
+        "exec",
+        String.valueOf(node),
+        "iptables",
+        "-A",
+        "INPUT",
+        "-s",
+        ip(from),
+        "-m",
+        "statistic",
+        "--mode",
+        "random",
+        "--probability",
+        String.valueOf(percent / 100.0),
+        "-j",
+        "DROP");
+  }
+
   /** Removes every cut. */
   void heal() throws IOException {
     for (int i = 1; i <= size; i++) {

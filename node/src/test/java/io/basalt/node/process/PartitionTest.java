@@ -105,6 +105,89 @@ class PartitionTest {
     }
   }
 
+  /**
+   * Five hosts, every range on all five, and a seeded schedule of six faults, each held 4-6 s and
+   * healed for 2 s: one node cut off both ways, the cluster split 2|3, a bridge (one node in touch
+   * with both sides of a split, which are cut from each other), one node deaf to the rest, and 30%
+   * packet loss on every link. After the last heal: linearizable, every acknowledged write on every
+   * replica. A failure prints the seed; {@code -Dbasalt.partition.seed=N} replays it.
+   */
+  @Test
+  void aSeededMixOfCutsBridgesAndLossKeepsEveryPromise() throws Exception {
+    long seed = Long.getLong("basalt.partition.seed", 1);
+    System.out.printf(
+        "seed %d (replay: bin/test -pl node -am -Dtest='PartitionTest#aSeededMix*'"
+            + " -Dsurefire.failIfNoSpecifiedTests=false -Dbasalt.partition.seed=%d)%n",
+        seed, seed);
+    java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+    try (NetHosts hosts = NetHosts.up(5);
+        ProcessCluster cluster = new ProcessCluster("nemesis", 5, 50, hosts)) {
+      for (int n = 1; n <= 5; n++) {
+        cluster.setExtraArgs(n, List.of("--replication-factor=5")); // (the driver keeps all 5)
+      }
+      cluster.startAll();
+      cluster.init(4, 5);
+      cluster.awaitConverged(Duration.ofSeconds(60));
+      Workload w = new Workload(cluster, List.of("Ak0", "Ak1", "bk0", "bk1", "tk0", "tk1"), seed);
+      w.route();
+      w.start(6);
+      run(Duration.ofSeconds(2));
+      for (int step = 0; step < 6; step++) {
+        List<Integer> nodes = new java.util.ArrayList<>(List.of(1, 2, 3, 4, 5));
+        java.util.Collections.shuffle(nodes, new java.util.Random(random.nextLong()));
+        int a = nodes.get(0);
+        int[] rest = nodes.subList(1, 5).stream().mapToInt(Integer::intValue).toArray();
+        String fault;
+        switch (random.nextInt(5)) {
+          case 0 -> {
+            fault = "node " + a + " cut off";
+            hosts.cutBothWays(a, rest);
+          }
+          case 1 -> {
+            fault = "split " + nodes.subList(0, 2) + " | " + nodes.subList(2, 5);
+            for (int x : nodes.subList(0, 2)) {
+              hosts.cutBothWays(x, nodes.get(2), nodes.get(3), nodes.get(4));
+            }
+          }
+          case 2 -> {
+            fault =
+                "bridge: node "
+                    + a
+                    + " between "
+                    + nodes.subList(1, 3)
+                    + " and "
+                    + nodes.subList(3, 5);
+            for (int x : nodes.subList(1, 3)) {
+              hosts.cutBothWays(x, nodes.get(3), nodes.get(4));
+            }
+          }
+          case 3 -> {
+            fault = "node " + a + " deaf to the others";
+            hosts.cut(a, rest);
+          }
+          default -> {
+            fault = "30% loss on every link";
+            for (int x = 1; x <= 5; x++) {
+              for (int y = 1; y <= 5; y++) {
+                if (x != y) {
+                  hosts.loss(x, y, 30);
+                }
+              }
+            }
+          }
+        }
+        long hold = 4_000 + random.nextInt(2_000);
+        System.out.printf("%tT nemesis: %s for %d ms%n", System.currentTimeMillis(), fault, hold);
+        run(Duration.ofMillis(hold));
+        hosts.heal();
+        System.out.printf("%tT nemesis: healed%n", System.currentTimeMillis());
+        run(Duration.ofSeconds(2));
+      }
+      run(Duration.ofSeconds(3));
+      finish(cluster, w);
+    }
+  }
+
   /** How many writes to the keys of range {@code range} were acknowledged so far. */
   private static long acknowledgedIn(Workload w, long range) {
     long n = 0;

@@ -65,6 +65,9 @@ class SnapshotStreamCutTest {
     CompletableFuture<Void> held =
         cluster.link.holdAfterSnapshotFrames(towardsFollower, HELD_AFTER_CHUNKS);
     cluster.link.restore();
+    // The dialer comes back on its own (real-time) backoff, which grew while the link was cut;
+    // ticks are not time, so they wait for the connection (CI once ran out of ticks before it).
+    cluster.awaitConnected(1, 2);
     tickUntil(held::isDone, 300, "the proxy holds the snapshot stream after its first chunks");
     List<ObservedStream> streams = streamsTo(follower);
     assertThat(streams).as("snapshot streams to node %d", follower).hasSize(1);
