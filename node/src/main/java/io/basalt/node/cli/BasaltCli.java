@@ -110,9 +110,6 @@ public final class BasaltCli {
         description = "Raft tick; the election timeout is 10 ticks (default: ${DEFAULT-VALUE}).")
     long tickMs;
 
-    @Option(names = "--clock-skew-ms", defaultValue = "0", hidden = true)
-    long clockSkewMs;
-
     @Option(
         names = "--compact-log-after",
         defaultValue = "10000",
@@ -303,7 +300,6 @@ public final class BasaltCli {
                     join,
                     Duration.ofMillis(maxOffsetMs),
                     Duration.ofMillis(tickMs),
-                    Duration.ofMillis(clockSkewMs),
                     compactLogAfter,
                     ioThreads,
                     Duration.ofSeconds(gcTtlSeconds),

@@ -113,9 +113,7 @@ public final class Node implements AutoCloseable {
   public Node(NodeConfig config) {
     this.config = config;
     this.engine = RocksDbEngine.open(config.storeDir());
-    long skew = config.clockSkewForTesting().toNanos();
-    Clock system = Clock.system();
-    this.physical = skew == 0 ? system : () -> system.wallNanos() + skew;
+    this.physical = Clock.system();
     long maxOffset = config.maxClockOffset().toNanos();
     this.clock = new HybridClock(physical, maxOffset);
     this.offsets = new ClockOffsetMonitor(maxOffset, 10L * 1_000_000_000L);

@@ -15,7 +15,6 @@ public record NodeConfig(
     List<String> join,
     Duration maxClockOffset,
     Duration tick,
-    Duration clockSkewForTesting,
     int compactLogAfter,
     int ioThreads,
     Duration gcTtl,

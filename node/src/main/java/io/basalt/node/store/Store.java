@@ -639,6 +639,7 @@ public final class Store {
   /** A round's batch is durable: what waited for it happens now, on the store's thread. */
   private void written(WriteBatch batch, boolean sync, List<InFlight> inFlight, long nanos) {
     writesInFlight.pollFirst();
+    stallWatch.written(nanoTime.getAsLong());
     if (!batch.isEmpty() && nanos >= 0) {
       listener.raftStateWritten(nanos, inFlight.size(), sync);
     }

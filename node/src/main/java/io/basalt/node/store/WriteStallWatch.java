@@ -7,9 +7,11 @@ import io.basalt.range.storage.StorageException;
  * node while its heartbeats still go out and keep its leases; the node must give its ranges up
  * instead (it stops, and other nodes take over). A batch in flight longer than its allowance (5 s,
  * plus 50 ns a byte for a large write such as an installed snapshot: a disk writes at least 20
- * MB/s) counts as stalled. A gap between ticks means the whole process was stalled (SIGSTOP, a long
- * pause), its writer with it: the writes' age then says nothing about the disk, and the watch
- * counts from the end of the gap.
+ * MB/s) counts as stalled, counted from when its turn came: the writer writes batches one after
+ * another, so a batch handed over while a large one was being written waits for it, and that wait
+ * is the large one's allowance, not its own. A gap between ticks means the whole process was
+ * stalled (SIGSTOP, a long pause), its writer with it: the writes' age then says nothing about the
+ * disk, and the watch counts from the end of the gap.
  */
 final class WriteStallWatch {
   /** A batch in flight longer than this (plus its size allowance) stops the store. */
@@ -31,6 +33,7 @@ final class WriteStallWatch {
    * @throws StorageException if it has been in flight longer than its allowance
    */
   void check(long now, long handedOverNanos, long bytes) {
+    // (countFrom: the end of the last gap, or when the batch before this one was written)
     if (now - lastTickNanos > STALL_GAP_NANOS) {
       countFrom = now;
     }
@@ -42,5 +45,10 @@ final class WriteStallWatch {
               + (now - handedOverNanos) / 1_000_000
               + " ms: the disk is stalled");
     }
+  }
+
+  /** The oldest batch in flight was written at {@code now}: the next one's turn begins. */
+  void written(long now) {
+    countFrom = Math.max(countFrom, now);
   }
 }

@@ -108,9 +108,10 @@ class PartitionTest {
   /**
    * Five hosts, every range on all five, and a seeded schedule of six faults, each held 4-6 s and
    * healed for 2 s: one node cut off both ways, the cluster split 2|3, a bridge (one node in touch
-   * with both sides of a split, which are cut from each other), one node deaf to the rest, and 30%
-   * packet loss on every link. After the last heal: linearizable, every acknowledged write on every
-   * replica. A failure prints the seed; {@code -Dbasalt.partition.seed=N} replays it.
+   * with both sides of a split, which are cut from each other), one node deaf to the rest, a node
+   * SIGKILLed (restarted at the heal) or SIGSTOPped (continued at the heal), and 30% packet loss on
+   * every link. After the last heal: linearizable, every acknowledged write on every replica. A
+   * failure prints the seed; {@code -Dbasalt.partition.seed=N} replays it.
    */
   @Test
   void aSeededMixOfCutsBridgesAndLossKeepsEveryPromise() throws Exception {
@@ -138,7 +139,8 @@ class PartitionTest {
         int a = nodes.get(0);
         int[] rest = nodes.subList(1, 5).stream().mapToInt(Integer::intValue).toArray();
         String fault;
-        switch (random.nextInt(5)) {
+        Runnable undo = () -> {};
+        switch (random.nextInt(7)) {
           case 0 -> {
             fault = "node " + a + " cut off";
             hosts.cutBothWays(a, rest);
@@ -165,6 +167,16 @@ class PartitionTest {
             fault = "node " + a + " deaf to the others";
             hosts.cut(a, rest);
           }
+          case 4 -> {
+            fault = "node " + a + " SIGKILLed (restarted at the heal)";
+            cluster.kill(a);
+            undo = () -> restart(cluster, a);
+          }
+          case 5 -> {
+            fault = "node " + a + " SIGSTOPped (continued at the heal)";
+            cluster.signal(a, "STOP");
+            undo = () -> signal(cluster, a, "CONT");
+          }
           default -> {
             fault = "30% loss on every link";
             for (int x = 1; x <= 5; x++) {
@@ -180,11 +192,31 @@ class PartitionTest {
         System.out.printf("%tT nemesis: %s for %d ms%n", System.currentTimeMillis(), fault, hold);
         run(Duration.ofMillis(hold));
         hosts.heal();
+        undo.run();
         System.out.printf("%tT nemesis: healed%n", System.currentTimeMillis());
         run(Duration.ofSeconds(2));
       }
       run(Duration.ofSeconds(3));
       finish(cluster, w);
+    }
+  }
+
+  private static void restart(ProcessCluster cluster, int node) {
+    try {
+      cluster.start(node);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static void signal(ProcessCluster cluster, int node, String signal) {
+    try {
+      cluster.signal(node, signal);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
     }
   }
 

@@ -107,6 +107,52 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   /** Extra flags for a node's next start (e.g. a clock skew). */
+  /** What each node's clock reads ({@code FAKETIME} of libfaketime), or null: the true clock. */
+  private final java.util.Map<Integer, String> fakeTime = new java.util.HashMap<>();
+
+  /**
+   * From its next start, node {@code node} reads a false clock, wall and monotonic alike, through
+   * libfaketime ({@code deploy/hosts/faketime.sh}): {@code spec} is its {@code FAKETIME}, such as
+   * {@code "+3.0"} (3 s ahead) or {@code "+0 x0.5"} (half speed); null for the true clock.
+   */
+  void setFakeTime(int node, String spec) {
+    if (spec == null) {
+      fakeTime.remove(node);
+    } else {
+      fakeTime.put(node, spec);
+    }
+  }
+
+  private static String fakeTimeLibrary;
+
+  /** The path of libfaketime, found (or installed) by {@code deploy/hosts/faketime.sh}. */
+  private static synchronized String fakeTimeLibrary() throws IOException {
+    if (fakeTimeLibrary == null) {
+      Path script = null;
+      for (Path d = Path.of("").toAbsolutePath(); d != null && script == null; d = d.getParent()) {
+        if (Files.isExecutable(d.resolve("deploy/hosts/faketime.sh"))) {
+          script = d.resolve("deploy/hosts/faketime.sh");
+        }
+      }
+      if (script == null) {
+        throw new IOException("deploy/hosts/faketime.sh not found");
+      }
+      Process p = new ProcessBuilder(script.toString()).redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), UTF_8).strip();
+      try {
+        if (p.waitFor() != 0) {
+          throw new IOException("libfaketime is needed for clock faults: " + out);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+      String[] lines = out.split("\n");
+      fakeTimeLibrary = lines[lines.length - 1];
+    }
+    return fakeTimeLibrary;
+  }
+
   void setExtraArgs(int node, List<String> args) {
     extraArgs[node] = new ArrayList<>(args);
   }
@@ -133,11 +179,17 @@ final class ProcessCluster implements AutoCloseable {
     cmd.add("--tick-ms=" + tickMs);
     cmd.addAll(extraArgs[node]);
     File logFile = log(node).toFile();
-    processes[node] =
+    ProcessBuilder pb =
         new ProcessBuilder(cmd)
             .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile))
-            .start();
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile));
+    String faked = fakeTime.get(node);
+    if (faked != null) {
+      pb.environment().put("LD_PRELOAD", fakeTimeLibrary());
+      pb.environment().put("FAKETIME", faked);
+      pb.environment().put("FAKETIME_NO_CACHE", "1");
+    }
+    processes[node] = pb.start();
   }
 
   void startAll() throws IOException {

@@ -163,7 +163,7 @@ class TxnFaultsProcessTest {
           boolean skew = skewed[0] == 0;
           done.add((skew ? "skew +400ms " : "unskew ") + node);
           cluster.stop(node);
-          cluster.setExtraArgs(node, skew ? List.of("--clock-skew-ms=400") : List.of());
+          cluster.setFakeTime(node, skew ? "+0.4" : null);
           cluster.start(node);
           skewed[0] = skew ? node : 0;
         }

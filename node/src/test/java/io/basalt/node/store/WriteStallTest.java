@@ -19,6 +19,41 @@ import org.junit.jupiter.api.Test;
  * WriteStallWatch#WRITE_STALL_NANOS} stops the store, so that other nodes take over its ranges.
  */
 class WriteStallTest {
+  /**
+   * A small batch handed over while a large one (a snapshot's install) was being written waits for
+   * it: its allowance counts from when the large one was written, not from its hand-over (CI once
+   * stopped a node whose next batch had waited out most of a snapshot install). The control: the
+   * same wait counted from the hand-over is taken for a stalled disk.
+   */
+  @Test
+  void aBatchQueuedBehindALargeOneIsTimedFromItsTurn() {
+    long tick = 100_000_000L;
+    long large = 200L << 20; // allowance 5 s + about 10.5 s
+    long doneAt = 14_000_000_000L;
+    WriteStallWatch watch = new WriteStallWatch();
+    WriteStallWatch control = new WriteStallWatch();
+    long t = 0;
+    for (; t <= doneAt; t += tick) {
+      watch.check(t, 0, large);
+      control.check(t, 0, large);
+    }
+    watch.written(doneAt);
+    long smallHandedOver = tick;
+    for (; t <= doneAt + 4_900_000_000L; t += tick) {
+      watch.check(t, smallHandedOver, 100);
+    }
+    long late = t + 200_000_000L;
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> watch.check(late, smallHandedOver, 100))
+        .as("more than 5 s after its turn came: stalled")
+        .isInstanceOf(io.basalt.range.storage.StorageException.class);
+    long justAfter = doneAt + tick;
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> control.check(justAfter, smallHandedOver, 100))
+        .as("control: timed from its hand-over, it counts as stalled at once")
+        .isInstanceOf(io.basalt.range.storage.StorageException.class);
+  }
+
   @Test
   void aWriteThatDoesNotCompleteStopsTheStore() {
     AtomicLong now = new AtomicLong(1_000_000_000L);
