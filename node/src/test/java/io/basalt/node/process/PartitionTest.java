@@ -32,40 +32,13 @@ class PartitionTest {
   }
 
   /**
-   * The leader of a busy range is cut off from its followers, both ways, for 8 s; clients still
-   * reach it. It must stop serving (its lease runs out and it cannot commit), the other two elect a
-   * leader and go on taking writes, and after the heal it catches up.
+   * The leader of a busy range is cut off from its followers, both ways; clients still reach it. It
+   * must stop serving (its lease runs out and it cannot commit), the other two elect a leader and
+   * go on taking writes, and after the heal it catches up.
    */
   @Test
   void aLeaderCutOffFromItsFollowersButNotFromClientsServesNothingStale() throws Exception {
-    try (NetHosts hosts = NetHosts.up(3);
-        ProcessCluster cluster = new ProcessCluster("partition", 3, 50, hosts)) {
-      Workload w = startWorkload(cluster, 11);
-      run(Duration.ofSeconds(3));
-      long range = w.rangeOfKey.get("bk0").getRangeId();
-      int leader = cluster.awaitLeader(range);
-      int[] others = others(leader);
-      hosts.cutBothWays(leader, others);
-      long writesBefore = acknowledgedIn(w, range);
-      ProcessCluster.await(
-          () -> {
-            int now = cluster.leaderOf(range);
-            return now != 0 && now != leader;
-          },
-          "the majority side elects a leader of range " + range,
-          Duration.ofSeconds(15));
-      run(Duration.ofSeconds(5));
-      long writesDuring = acknowledgedIn(w, range) - writesBefore;
-      hosts.heal();
-      run(Duration.ofSeconds(4));
-      System.out.printf(
-          "leader %d of range %d cut off from %s: %d writes to it acknowledged meanwhile%n",
-          leader, range, List.of(others[0], others[1]), writesDuring);
-      assertThat(writesDuring)
-          .as("writes acknowledged while the old leader was cut off")
-          .isPositive();
-      finish(cluster, w);
-    }
+    cutTheLeaderOfABusyRange("partition", 11, "cut off from", NetHosts::cutBothWays);
   }
 
   /**
@@ -75,31 +48,46 @@ class PartitionTest {
    */
   @Test
   void aLeaderThatHearsNoFollowerStepsDownAndTheRangeMovesOn() throws Exception {
+    cutTheLeaderOfABusyRange("oneway", 12, "deaf to", NetHosts::cut);
+  }
+
+  private interface Cut {
+    void apply(NetHosts hosts, int node, int... others) throws java.io.IOException;
+  }
+
+  /**
+   * Three hosts and the register workload; the leader of the range of {@code bk0} is {@code cut}
+   * from the other two until they elect a leader of the range, and 5 s more: writes to the range
+   * must be acknowledged meanwhile, and after the heal everything {@link ProcessClusterTest#finish}
+   * checks must hold.
+   */
+  private static void cutTheLeaderOfABusyRange(String name, long seed, String what, Cut cut)
+      throws Exception {
     try (NetHosts hosts = NetHosts.up(3);
-        ProcessCluster cluster = new ProcessCluster("oneway", 3, 50, hosts)) {
-      Workload w = startWorkload(cluster, 12);
+        ProcessCluster cluster = new ProcessCluster(name, 3, 50, hosts)) {
+      Workload w = startWorkload(cluster, seed);
       run(Duration.ofSeconds(3));
       long range = w.rangeOfKey.get("bk0").getRangeId();
       int leader = cluster.awaitLeader(range);
       int[] others = others(leader);
-      hosts.cut(leader, others);
+      cut.apply(hosts, leader, others);
       long writesBefore = acknowledgedIn(w, range);
       ProcessCluster.await(
           () -> {
             int now = cluster.leaderOf(range);
             return now != 0 && now != leader;
           },
-          "a follower is elected leader of range " + range,
+          "another node is elected leader of range " + range,
           Duration.ofSeconds(15));
       run(Duration.ofSeconds(5));
       long writesDuring = acknowledgedIn(w, range) - writesBefore;
       hosts.heal();
       run(Duration.ofSeconds(4));
       System.out.printf(
-          "leader %d of range %d deaf to %s: %d writes to it acknowledged meanwhile%n",
-          leader, range, List.of(others[0], others[1]), writesDuring);
+          "leader %d of range %d %s %s: %d writes to it acknowledged meanwhile%n",
+          leader, range, what, List.of(others[0], others[1]), writesDuring);
       assertThat(writesDuring)
-          .as("writes to range %d acknowledged while its old leader was deaf", range)
+          .as("writes to range %d acknowledged while its old leader was %s the others", range, what)
           .isPositive();
       finish(cluster, w);
     }
