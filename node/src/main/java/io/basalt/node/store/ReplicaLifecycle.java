@@ -109,8 +109,9 @@ final class ReplicaLifecycle {
 
   /**
    * Another replica of this store that covers a key of {@code d}, or will once what is on its way
-   * is written (a snapshot it accepted, a split creating it), or null. A replica frozen for a merge
-   * that {@code d} shows applied is not in the way: a snapshot of {@code d} replaces it.
+   * is written (a snapshot it accepted or staged, a split creating it), or null. A replica frozen
+   * for a merge that {@code d} shows applied is not in the way: a snapshot of {@code d} replaces
+   * it.
    */
   static Replica overlapping(Store store, RangeDescriptor d) {
     for (Replica other : store.replicaMap().values()) {
@@ -118,7 +119,10 @@ final class ReplicaLifecycle {
         continue;
       }
       RangeDescriptor coming = other.snapshots.pendingDescriptor();
-      if ((other.initialized
+      // A first snapshot staged in a batch not yet written counts as installed: its replica's
+      // descriptor is already the snapshot's (CI once saw the right-hand range of a split the
+      // snapshot had not reached installed in that window, and the split then found it there).
+      if (((other.initialized || other.initializedWhenWritten)
               && overlap(other.descriptor, d)
               && !ReplicaMerges.subsumedBy(other, d)) // (the snapshot takes its place)
           || (coming != null && overlap(coming, d))) {
