@@ -675,9 +675,11 @@ public final class Node implements AutoCloseable {
       }
       if (!offsets.healthy(physical.wallNanos())) {
         reason =
-            "clock offset to most of the cluster exceeds the maximum of "
+            "clock offset to most of the cluster exceeds the tolerated "
+                + offsets.toleratedNanos() / 1_000_000
+                + " ms (four fifths of the maximum offset, "
                 + config.maxClockOffset().toMillis()
-                + " ms: "
+                + " ms): "
                 + offsets.measurements(physical.wallNanos());
       }
       if (!java.util.Objects.equals(reason, notServing)) {

@@ -162,7 +162,7 @@ class ProcessClusterTest {
   void aNodeWithASkewedClockStopsServingAndNoReadIsStale() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("skew", 3, 50)) {
       cluster.expectErrors(
-          "stops serving: clock offset to most of the cluster exceeds the maximum");
+          "stops serving: clock offset to most of the cluster exceeds the tolerated");
       cluster.startAll();
       cluster.init(4);
       cluster.awaitConverged(Duration.ofSeconds(60));
