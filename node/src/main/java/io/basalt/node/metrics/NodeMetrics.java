@@ -242,11 +242,10 @@ public final class NodeMetrics implements StoreListener {
 
   @Override
   public void requestDone(String method, long nanos, boolean ok) {
-    Timer t = (ok ? requestsOk : requestsError).get(method);
-    if (t == null) {
-      t = (ok ? requestsOk : requestsError).get("other");
-    }
-    t.record(nanos, TimeUnit.NANOSECONDS);
+    // Methods come from the command table (a few dozen at most): one timer each, made on first use.
+    (ok ? requestsOk : requestsError)
+        .computeIfAbsent(method, m -> requestTimer(m, ok ? "ok" : "error"))
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   @Override

@@ -437,7 +437,10 @@ public final class Store {
         response -> {
           KvResponse withHeader =
               response.toBuilder()
-                  .setHeader(response.getHeader().toBuilder().setTimestamp(clock.now().toProto()))
+                  .setHeader(
+                      response.getHeader().toBuilder()
+                          .setTimestamp(clock.now().toProto())
+                          .setPhysicalNanos(clock.physicalNanos()))
                   .build();
           listener.requestDone(method, nanoTime.getAsLong() - start, !withHeader.hasError());
           reply.accept(withHeader);
