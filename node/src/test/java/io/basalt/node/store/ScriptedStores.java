@@ -34,6 +34,9 @@ final class ScriptedStores {
   /** Whether snapshots are sent (delivered by {@link #exchange} like messages); off by default. */
   boolean snapshotsSent;
 
+  /** Nodes whose snapshots {@link #exchange} keeps in flight, for {@link #takeSnapshotsTo}. */
+  final Set<Long> snapshotsHeldFor = new java.util.HashSet<>();
+
   private long nowMs;
 
   /** Whether node-level pings reach their peers (and are answered) at once; off by default. */
@@ -168,7 +171,10 @@ final class ScriptedStores {
       List<SentSnapshot> snapshots = new ArrayList<>();
       for (java.util.Iterator<SentSnapshot> it = snapshotsInFlight.iterator(); it.hasNext(); ) {
         SentSnapshot s = it.next();
-        if (group.contains(s.from()) && group.contains(s.to()) && types == null) {
+        if (group.contains(s.from())
+            && group.contains(s.to())
+            && types == null
+            && !snapshotsHeldFor.contains(s.to())) {
           snapshots.add(s);
           it.remove();
         }
@@ -198,6 +204,19 @@ final class ScriptedStores {
         deliver(s);
       }
     }
+  }
+
+  /** The snapshots in flight to {@code to}, in the order they were sent, taken out of flight. */
+  List<SentSnapshot> takeSnapshotsTo(long to) {
+    List<SentSnapshot> out = new ArrayList<>();
+    for (java.util.Iterator<SentSnapshot> it = snapshotsInFlight.iterator(); it.hasNext(); ) {
+      SentSnapshot s = it.next();
+      if (s.to() == to) {
+        out.add(s);
+        it.remove();
+      }
+    }
+    return out;
   }
 
   /** Drops every message in flight. */
