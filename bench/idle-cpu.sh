@@ -21,7 +21,7 @@ trap cleanup EXIT INT TERM
 JOIN=127.0.0.1:7811,127.0.0.1:7812,127.0.0.1:7813
 for i in 1 2 3; do
   "$ROOT/bin/basalt" start --id "$i" --store "$DIR/$i" --listen "127.0.0.1:781$i" \
-    --http "127.0.0.1:782$i" --join "$JOIN" >"$DIR/node-$i.log" 2>&1 &
+    --http "127.0.0.1:782$i" --join "$JOIN" --insecure >"$DIR/node-$i.log" 2>&1 &
   PIDS+=("$!")
 done
 for attempt in $(seq 1 60); do

@@ -290,8 +290,19 @@ public final class BasaltClient implements AutoCloseable {
     private int ioThreads = 1;
     private MeterRegistry meterRegistry;
     private Ticker ticker = Ticker.systemTicker();
+    private ClientTls tls;
 
     private Builder() {}
+
+    /**
+     * Connects with TLS, trusting only the cluster's CA and presenting this client's certificate
+     * (nodes started with {@code --certs-dir} require both); without it, in plaintext, which only
+     * nodes started with {@code --insecure} accept. The files are read by {@link #build}.
+     */
+    public Builder tls(ClientTls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+      return this;
+    }
 
     /**
      * The nodes to ask first, as "host:port" (IPv6 literals as "[addr]:port"). One reachable seed
@@ -421,7 +432,9 @@ public final class BasaltClient implements AutoCloseable {
       long maxBackoffNanos = maxRetryBackoff.toNanos();
       Backoff backoff =
           new Backoff(Math.min(initialRetryBackoff.toNanos(), maxBackoffNanos), maxBackoffNanos);
-      ConnectionPool pool = new ConnectionPool(nodes, connectTimeout, ioThreads, ticker);
+      ConnectionPool pool =
+          new ConnectionPool(
+              nodes, connectTimeout, ioThreads, ticker, tls == null ? null : tls.newContext());
       Router router =
           new Router(
               nodes,

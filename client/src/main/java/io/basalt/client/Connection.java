@@ -74,6 +74,7 @@ final class Connection {
    * Starts connecting to {@code address} ("host:port"); returns at once.
    *
    * @param ticker the clock that call deadlines are read on
+   * @param tls the TLS context to connect with, or null (plaintext)
    */
   static Connection open(
       Bootstrap bootstrap,
@@ -81,13 +82,18 @@ final class Connection {
       NodeDirectory directory,
       Ticker ticker,
       int maxFrameBytes,
-      long handshakeTimeoutNanos) {
+      long handshakeTimeoutNanos,
+      io.netty.handler.ssl.SslContext tls) {
     Connection connection = new Connection(address, directory, ticker);
-    connection.start(bootstrap, maxFrameBytes, handshakeTimeoutNanos);
+    connection.start(bootstrap, maxFrameBytes, handshakeTimeoutNanos, tls);
     return connection;
   }
 
-  private void start(Bootstrap bootstrap, int maxFrameBytes, long handshakeTimeoutNanos) {
+  private void start(
+      Bootstrap bootstrap,
+      int maxFrameBytes,
+      long handshakeTimeoutNanos,
+      io.netty.handler.ssl.SslContext tls) {
     HostAndPort target = HostAndPort.parse(address);
     ChannelFuture connecting =
         bootstrap
@@ -96,6 +102,11 @@ final class Connection {
                 new ChannelInitializer<Channel>() {
                   @Override
                   protected void initChannel(Channel ch) {
+                    if (tls != null) {
+                      // The node's certificate is checked against the host dialed.
+                      ch.pipeline()
+                          .addLast("tls", tls.newHandler(ch.alloc(), target.host(), target.port()));
+                    }
                     // Many threads' calls reach the event loop one by one: flush once per burst.
                     ch.pipeline()
                         .addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, true));

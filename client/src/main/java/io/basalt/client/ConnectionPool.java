@@ -40,8 +40,20 @@ final class ConnectionPool implements ClientRuntime {
   private final Set<Runnable> timers = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
-  /** Connections whose calls read their deadlines on {@code ticker}. */
-  ConnectionPool(NodeDirectory directory, Duration connectTimeout, int ioThreads, Ticker ticker) {
+  /** The TLS context connections are made with, or null (plaintext). */
+  private final io.netty.handler.ssl.SslContext tls;
+
+  /**
+   * Connections whose calls read their deadlines on {@code ticker}, over TLS with {@code tls}
+   * (null: plaintext).
+   */
+  ConnectionPool(
+      NodeDirectory directory,
+      Duration connectTimeout,
+      int ioThreads,
+      Ticker ticker,
+      io.netty.handler.ssl.SslContext tls) {
+    this.tls = tls;
     boolean epoll = Epoll.isAvailable();
     this.group =
         new MultiThreadIoEventLoopGroup(
@@ -76,7 +88,13 @@ final class ConnectionPool implements ClientRuntime {
             existing != null && existing.isUsable()
                 ? existing
                 : Connection.open(
-                    bootstrap, a, directory, ticker, Framing.MAX_FRAME_BYTES, connectTimeoutNanos));
+                    bootstrap,
+                    a,
+                    directory,
+                    ticker,
+                    Framing.MAX_FRAME_BYTES,
+                    connectTimeoutNanos,
+                    tls));
   }
 
   @Override

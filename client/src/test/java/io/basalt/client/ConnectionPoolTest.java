@@ -23,7 +23,8 @@ class ConnectionPoolTest {
             new NodeDirectory(List.of("127.0.0.1:1")),
             Duration.ofSeconds(1),
             1,
-            Ticker.systemTicker());
+            Ticker.systemTicker(),
+            null);
     CompletableFuture<String> ran = new CompletableFuture<>();
     pool.schedule(() -> ran.complete(Thread.currentThread().getName()), TimeUnit.HOURS.toNanos(1));
     assertThat(ran).isNotDone();
@@ -43,7 +44,8 @@ class ConnectionPoolTest {
             new NodeDirectory(List.of("127.0.0.1:1")),
             Duration.ofSeconds(1),
             1,
-            Ticker.systemTicker());
+            Ticker.systemTicker(),
+            null);
     int[] runs = new int[1];
     CompletableFuture<Void> ran = new CompletableFuture<>();
     pool.schedule(

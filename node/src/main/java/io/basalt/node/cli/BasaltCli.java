@@ -46,6 +46,7 @@ import picocli.CommandLine.Parameters;
       StatusCommand.class,
       BasaltCli.Kv.class,
       NodeCommand.class,
+      CertCommand.class,
       Demo.class
     })
 public final class BasaltCli {
@@ -183,6 +184,29 @@ public final class BasaltCli {
     String mergeDelay;
 
     @Option(
+        names = "--certs-dir",
+        description =
+            "Directory of ca.crt, node.crt and node.key (see basalt cert): peers and clients must"
+                + " connect with mutual TLS and a certificate of the same CA; files that change are"
+                + " read again for new connections.")
+    Path certsDir;
+
+    @Option(
+        names = "--insecure",
+        description =
+            "Run without TLS: any process that reaches the port can join as a peer or act as a"
+                + " client. Needed when --certs-dir is not given.")
+    boolean insecure;
+
+    @Option(
+        names = "--cert-allowed-cn",
+        split = ",",
+        defaultValue = "node",
+        description =
+            "Common names of the certificates that may act as peers (default: ${DEFAULT-VALUE}).")
+    List<String> certAllowedCn;
+
+    @Option(
         names = "--locality",
         defaultValue = "",
         description =
@@ -284,6 +308,13 @@ public final class BasaltCli {
         throw new CommandLine.ParameterException(
             new CommandLine(this), "--id must be a positive integer, got " + id);
       }
+      if ((certsDir == null) == !insecure) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this),
+            certsDir == null
+                ? "say --certs-dir DIR to run with TLS, or --insecure to run without it"
+                : "--certs-dir and --insecure exclude each other");
+      }
       if (gcTtlSeconds < 0) {
         throw new CommandLine.ParameterException(
             new CommandLine(this), "--gc-ttl-seconds must not be negative, got " + gcTtlSeconds);
@@ -310,7 +341,8 @@ public final class BasaltCli {
                         byteSize(rangeMaxBytes),
                         rangeMaxQps,
                         mergeDelay(mergeDelay),
-                        locality(locality))));
+                        locality(locality)),
+                    new NodeConfig.Security(certsDir, java.util.Set.copyOf(certAllowedCn))));
       } catch (IllegalStateException e) {
         System.err.println("basalt: " + e.getMessage());
         return FAILED;
@@ -347,6 +379,8 @@ public final class BasaltCli {
     @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
     String host;
 
+    @CommandLine.Mixin ClientSecurity security;
+
     @Option(
         names = "--ranges",
         defaultValue = "8",
@@ -361,6 +395,7 @@ public final class BasaltCli {
 
     @Override
     public Integer call() {
+      security.apply();
       try (WireClient c = WireClient.connect(host, Duration.ofSeconds(30))) {
         KvResponse r =
             c.call(
@@ -397,6 +432,8 @@ public final class BasaltCli {
         description = "HOST:PORT of any node.")
     String host;
 
+    @CommandLine.Mixin ClientSecurity security;
+
     @Command(name = "put", description = "Set KEY to VALUE.")
     static final class Put implements Callable<Integer> {
       @CommandLine.ParentCommand Kv kv;
@@ -409,6 +446,7 @@ public final class BasaltCli {
 
       @Override
       public Integer call() {
+        kv.security.apply();
         return run(
             kv.host,
             key,
@@ -427,6 +465,7 @@ public final class BasaltCli {
 
       @Override
       public Integer call() {
+        kv.security.apply();
         return run(
             kv.host,
             key,
@@ -444,6 +483,7 @@ public final class BasaltCli {
 
       @Override
       public Integer call() {
+        kv.security.apply();
         return run(
             kv.host,
             key,
@@ -470,6 +510,7 @@ public final class BasaltCli {
 
       @Override
       public Integer call() {
+        kv.security.apply();
         Router router = new Router(kv.host);
         try {
           byte[] from = start.getBytes(StandardCharsets.UTF_8);

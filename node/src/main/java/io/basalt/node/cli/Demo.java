@@ -58,6 +58,13 @@ final class Demo implements Callable<Integer> {
       description = "Leave the cluster running at the end and print how to connect.")
   boolean keep;
 
+  @Option(
+      names = "--insecure",
+      description =
+          "Run the nodes without TLS (by default they use mutual TLS, with certificates"
+              + " made for the demo).")
+  boolean insecure;
+
   private static final int KEYS = 2_000;
 
   /** Threads of the bank's transfers. */
@@ -72,22 +79,31 @@ final class Demo implements Callable<Integer> {
       throw new IllegalArgumentException("--nodes must be between 1 and 9, got " + nodes);
     }
     Duration runFor = parseDuration(duration);
-    cluster = LocalCluster.start(nodes, List.of("-Xmx512m"), List.of());
+    cluster = LocalCluster.start(nodes, List.of("-Xmx512m"), List.of(), !insecure);
     // Ctrl-C (or any exit) stops every node, unless --keep asked to leave them running.
     Thread cleanup = new Thread(cluster::close, "demo-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);
-    out.printf("starting %d nodes (stores and logs in %s)%n", nodes, cluster.dir());
+    out.printf(
+        "starting %d nodes (stores and logs in %s)%s%n",
+        nodes,
+        cluster.dir(),
+        insecure
+            ? ", without TLS"
+            : ", with mutual TLS (certificates in " + cluster.certsDir() + ")");
     String clusterId = cluster.init(8, Math.min(3, nodes), Duration.ofSeconds(60));
     out.printf(
         "initialized cluster %s: meta range and 8 data ranges, %d replicas each%n",
         clusterId, Math.min(3, nodes));
     Workload w = new Workload();
     DemoBank bank = new DemoBank(out);
-    try (BasaltClient client =
+    BasaltClient.Builder builder =
         BasaltClient.builder()
             .seeds(cluster.addresses().toArray(String[]::new))
-            .callTimeout(Duration.ofSeconds(10))
-            .build()) {
+            .callTimeout(Duration.ofSeconds(10));
+    if (cluster.clientTls() != null) {
+      builder.tls(cluster.clientTls());
+    }
+    try (BasaltClient client = builder.build()) {
       bank.open(client);
       out.printf(
           "opened %d bank accounts of %d each; %d tellers move money in transactions, an auditor"
@@ -106,11 +122,17 @@ final class Demo implements Callable<Integer> {
         out.println("the cluster keeps running:");
         for (int i = 1; i <= nodes; i++) {
           out.printf(
-              "  node %d: %s (metrics http://127.0.0.1:%d/metrics, log %s)%n",
-              i, cluster.address(i), cluster.httpPort(i), cluster.log(i));
+              "  node %d: %s (metrics %s://127.0.0.1:%d/metrics, log %s)%n",
+              i,
+              cluster.address(i),
+              insecure ? "http" : "https",
+              cluster.httpPort(i),
+              cluster.log(i));
         }
-        out.println("  try: bin/basalt status --host " + cluster.address(1));
-        out.println("       bin/basalt kv --host " + cluster.address(1) + " put hello world");
+        String certs = insecure ? "" : " --certs-dir " + cluster.certsDir();
+        out.println("  try: bin/basalt status --host " + cluster.address(1) + certs);
+        out.println(
+            "       bin/basalt kv --host " + cluster.address(1) + certs + " put hello world");
         out.println(
             "  stop: kill "
                 + String.join(" ", cluster.pids().stream().map(String::valueOf).toList()));

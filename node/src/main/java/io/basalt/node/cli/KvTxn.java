@@ -56,8 +56,13 @@ final class KvTxn implements Callable<Integer> {
       System.err.println("basalt kv txn: " + e.getMessage());
       return BasaltCli.FAILED;
     }
-    try (BasaltClient client =
-        BasaltClient.builder().seeds(kv.host).callTimeout(Duration.ofSeconds(10)).build()) {
+    io.basalt.client.ClientTls tls = kv.security.apply();
+    BasaltClient.Builder builder =
+        BasaltClient.builder().seeds(kv.host).callTimeout(Duration.ofSeconds(10));
+    if (tls != null) {
+      builder.tls(tls);
+    }
+    try (BasaltClient client = builder.build()) {
       // begin() rather than txn(fn): the commit timestamp is printed. Retried like txn(fn).
       TxnOptions options = TxnOptions.defaults().withIsolation(isolation);
       for (int attempt = 1; ; attempt++) {

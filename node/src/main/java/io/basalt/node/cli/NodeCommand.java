@@ -43,6 +43,8 @@ final class NodeCommand {
     @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
     String host;
 
+    @picocli.CommandLine.Mixin ClientSecurity security;
+
     @Option(
         names = "--wait-seconds",
         defaultValue = "600",
@@ -53,6 +55,7 @@ final class NodeCommand {
 
     @Override
     public Integer call() throws InterruptedException {
+      security.apply();
       StatusResponse first = StatusCommand.status(host);
       if (first == null || first.getNodesList().stream().noneMatch(n -> n.getNodeId() == node)) {
         System.err.println(
@@ -117,8 +120,11 @@ final class NodeCommand {
     @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
     String host;
 
+    @picocli.CommandLine.Mixin ClientSecurity security;
+
     @Override
     public Integer call() {
+      security.apply();
       if (record(host, node, true) == null) {
         return BasaltCli.FAILED;
       }
@@ -139,6 +145,8 @@ final class NodeCommand {
     @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
     String host;
 
+    @picocli.CommandLine.Mixin ClientSecurity security;
+
     @Option(
         names = "--timeout-seconds",
         defaultValue = "30",
@@ -149,6 +157,7 @@ final class NodeCommand {
 
     @Override
     public Integer call() {
+      security.apply();
       StatusResponse first = StatusCommand.status(host);
       String address = null;
       if (first != null) {

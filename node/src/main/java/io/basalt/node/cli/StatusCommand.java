@@ -36,8 +36,11 @@ final class StatusCommand implements Callable<Integer> {
   @Option(names = "--host", required = true, description = "HOST:PORT of any node.")
   String host;
 
+  @picocli.CommandLine.Mixin ClientSecurity security;
+
   @Override
   public Integer call() {
+    security.apply();
     StatusResponse first = status(host);
     if (first == null) {
       return BasaltCli.FAILED;

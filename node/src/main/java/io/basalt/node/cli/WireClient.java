@@ -58,6 +58,19 @@ public final class WireClient implements AutoCloseable {
       socket.setTcpNoDelay(true);
       socket.connect(addr, (int) timeout.toMillis());
       socket.setSoTimeout((int) timeout.toMillis());
+      javax.net.ssl.SSLContext context = tls;
+      if (context != null) {
+        javax.net.ssl.SSLSocket secured =
+            (javax.net.ssl.SSLSocket)
+                context
+                    .getSocketFactory()
+                    .createSocket(socket, addr.getHostString(), addr.getPort(), true);
+        javax.net.ssl.SSLParameters params = secured.getSSLParameters();
+        params.setEndpointIdentificationAlgorithm("HTTPS"); // the node's certificate names it
+        secured.setSSLParameters(params);
+        secured.startHandshake();
+        socket = secured;
+      }
       return new WireClient(socket, hostPort);
     } catch (IOException e) {
       try {
@@ -66,6 +79,22 @@ public final class WireClient implements AutoCloseable {
         // already failing
       }
       throw new UncheckedIOException("cannot reach " + hostPort + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static volatile javax.net.ssl.SSLContext tls;
+
+  /**
+   * Connections made from now on in this process use TLS with {@code files} (its one identity: a
+   * node's own certificate, or the command line's {@code --certs-dir}); null: plaintext.
+   *
+   * @throws UncheckedIOException if the files cannot be used
+   */
+  public static void useTls(io.basalt.client.ClientTls files) {
+    try {
+      tls = files == null ? null : io.basalt.node.tls.JdkTls.context(files);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e.getMessage(), e);
     }
   }
 

@@ -7,13 +7,16 @@ import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaStatus;
 import io.basalt.api.StatusRequest;
 import io.basalt.api.StatusResponse;
+import io.basalt.client.ClientTls;
 import io.basalt.node.cli.BasaltCli;
 import io.basalt.node.cli.WireClient;
+import io.basalt.node.tls.Certificates;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -35,6 +38,7 @@ public final class LocalCluster implements AutoCloseable {
   private final List<String> jvmArgs;
   private final List<String> nodeArgs;
   private boolean keep;
+  private boolean tls;
 
   private LocalCluster(int size, Path dir, List<String> jvmArgs, List<String> nodeArgs) {
     this.size = size;
@@ -51,8 +55,45 @@ public final class LocalCluster implements AutoCloseable {
    */
   public static LocalCluster start(int size, List<String> jvmArgs, List<String> nodeArgs)
       throws IOException {
-    LocalCluster c =
-        new LocalCluster(size, Files.createTempDirectory("basalt-local-"), jvmArgs, nodeArgs);
+    return start(size, jvmArgs, nodeArgs, false);
+  }
+
+  /**
+   * As above; with {@code tls}, the nodes run with mutual TLS from certificates made for them (a
+   * CA, one node certificate for loopback, and the client certificate of user root, in {@link
+   * #certsDir}), and this process's admin connections use them ({@link #clientTls} is for clients);
+   * without, every node runs with {@code --insecure}.
+   */
+  public static LocalCluster start(
+      int size, List<String> jvmArgs, List<String> nodeArgs, boolean tls) throws IOException {
+    Path dir = Files.createTempDirectory("basalt-local-");
+    List<String> args = new ArrayList<>(nodeArgs);
+    if (tls) {
+      Path certs = dir.resolve("certs");
+      Certificates.Issued ca = Certificates.newCa("Basalt local CA", Duration.ofDays(1));
+      Certificates.writeCertificate(certs.resolve(Certificates.CA_CERT), ca.certificate());
+      Certificates.writeKey(dir.resolve(Certificates.CA_KEY), ca.key());
+      Instant now = Instant.now();
+      Instant from = now.minus(Duration.ofMinutes(5));
+      Instant until = now.plus(Duration.ofDays(1));
+      Certificates.write(
+          certs,
+          Certificates.NODE_CERT,
+          Certificates.NODE_KEY,
+          Certificates.newNode(ca, List.of("127.0.0.1", "localhost"), from, until));
+      Certificates.write(
+          certs,
+          Certificates.clientCert("root"),
+          Certificates.clientKey("root"),
+          Certificates.newClient(ca, "root", from, until));
+      args.add("--certs-dir=" + certs);
+      WireClient.useTls(ClientTls.inCertsDir(certs, "root"));
+    } else {
+      args.add("--insecure");
+      WireClient.useTls(null);
+    }
+    LocalCluster c = new LocalCluster(size, dir, jvmArgs, args);
+    c.tls = tls;
     for (int i = 0; i < size; i++) {
       c.addresses.add("127.0.0.1:" + freePort());
       c.httpPorts.add(freePort());
@@ -147,6 +188,16 @@ public final class LocalCluster implements AutoCloseable {
 
   public int size() {
     return size;
+  }
+
+  /** The certificates directory of a cluster with TLS. */
+  public Path certsDir() {
+    return dir.resolve("certs");
+  }
+
+  /** What a client of this cluster connects with: TLS files, or null (plaintext). */
+  public ClientTls clientTls() {
+    return tls ? ClientTls.inCertsDir(certsDir(), "root") : null;
   }
 
   public Path dir() {

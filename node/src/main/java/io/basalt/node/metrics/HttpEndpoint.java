@@ -16,6 +16,10 @@ import java.util.function.Supplier;
  * text), {@code /health} (200 while the process and its store work, 503 with the reason otherwise)
  * and {@code /ready} (200 while the node serves clients: initialized, clock within bounds; 503 with
  * the reason otherwise). Other paths are 404, other methods 405.
+ *
+ * <p>On a node with TLS it serves HTTPS with the node's certificate, and asks no certificate of its
+ * callers: the metrics and probes say nothing a client certificate guards, and Prometheus and a
+ * kubelet's probes reach it without one.
  */
 public final class HttpEndpoint implements AutoCloseable {
   private final HttpServer server;
@@ -31,7 +35,25 @@ public final class HttpEndpoint implements AutoCloseable {
       Supplier<Optional<String>> unhealthy,
       Supplier<Optional<String>> notReady)
       throws IOException {
-    server = HttpServer.create(address, 64);
+    this(address, metrics, unhealthy, notReady, null);
+  }
+
+  /** As above, over HTTPS with {@code tls} (null: plain HTTP). */
+  public HttpEndpoint(
+      InetSocketAddress address,
+      Supplier<String> metrics,
+      Supplier<Optional<String>> unhealthy,
+      Supplier<Optional<String>> notReady,
+      javax.net.ssl.SSLContext tls)
+      throws IOException {
+    if (tls != null) {
+      com.sun.net.httpserver.HttpsServer https =
+          com.sun.net.httpserver.HttpsServer.create(address, 64);
+      https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls));
+      server = https;
+    } else {
+      server = HttpServer.create(address, 64);
+    }
     executor =
         Executors.newSingleThreadExecutor(r -> {
           Thread t = new Thread(r, "http");
@@ -55,6 +77,13 @@ public final class HttpEndpoint implements AutoCloseable {
             }
           }
         });
+  }
+
+  /** Serves connections made from now on with {@code tls} (certificates reloaded); HTTPS only. */
+  public void setTls(javax.net.ssl.SSLContext tls) {
+    if (server instanceof com.sun.net.httpserver.HttpsServer https) {
+      https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls));
+    }
   }
 
   /** Starts serving; returns the bound address. */

@@ -22,6 +22,7 @@ import io.basalt.node.metrics.NodeMetrics;
 import io.basalt.node.store.SnapshotStream;
 import io.basalt.node.store.Store;
 import io.basalt.node.store.StoreOptions;
+import io.basalt.node.tls.NodeTls;
 import io.basalt.node.transport.ConnectionGuard;
 import io.basalt.node.transport.Heartbeats;
 import io.basalt.node.transport.NodeTransport;
@@ -32,7 +33,9 @@ import io.basalt.txn.hlc.Clock;
 import io.basalt.txn.hlc.ClockOffsetException;
 import io.basalt.txn.hlc.ClockOffsetMonitor;
 import io.basalt.txn.hlc.HybridClock;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,6 +92,7 @@ public final class Node implements AutoCloseable {
   private final StoreWriter writer;
 
   private final NodeTransport transport;
+  private final NodeTls tls;
   private final ScheduledExecutorService background =
       Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "node-background");
@@ -99,7 +103,7 @@ public final class Node implements AutoCloseable {
 
   private final DecommissionedNodes decommissioned;
   private final NodeMetrics metrics;
-  private HttpEndpoint http;
+  private volatile HttpEndpoint http;
   private volatile String clusterId;
   private volatile String advertise;
   private volatile String notServing;
@@ -135,6 +139,24 @@ public final class Node implements AutoCloseable {
     TransportOptions topts =
         TransportOptions.defaults(clusterId, config.nodeId()).withIoThreads(config.ioThreads());
     this.transport = new NodeTransport(topts, new Inbound(), new ConnectionGuard());
+    if (config.security().tls()) {
+      Path certs = config.security().certsDir();
+      try {
+        this.tls = NodeTls.load(certs, config.security().allowedPeerNames());
+        WireClient.useTls(NodeTls.asClient(certs));
+      } catch (IOException | java.io.UncheckedIOException e) {
+        throw new IllegalStateException("TLS: " + e.getMessage(), e);
+      }
+      transport.setTls(tls);
+    } else {
+      this.tls = null;
+      WireClient.useTls(null);
+      log.warn(
+          "node {} runs without TLS (--insecure): any process that reaches {} can join as a peer"
+              + " or read and write every key",
+          config.nodeId(),
+          config.listen());
+    }
     this.decommissioned = new DecommissionedNodes(config.nodeId(), engine, transport);
     StoreOptions storeOptions = storeOptions(StoreOptions.defaults(), config);
     // Leases are counted in ticks: peers must tick alike (the handshake refuses those that don't).
@@ -230,6 +252,24 @@ public final class Node implements AutoCloseable {
     });
     background.scheduleWithFixedDelay(this::discover, 0, 1, TimeUnit.SECONDS);
     background.scheduleWithFixedDelay(this::checkHealth, 1, 1, TimeUnit.SECONDS);
+    if (tls != null) {
+      background.scheduleWithFixedDelay(
+          () -> {
+            if (tls.reloadIfChanged()) {
+              WireClient.useTls(NodeTls.asClient(config.security().certsDir()));
+              if (http != null) {
+                try {
+                  http.setTls(jdkServerTls());
+                } catch (IOException e) {
+                  log.warn("HTTPS keeps its old certificate: {}", e.getMessage());
+                }
+              }
+            }
+          },
+          5,
+          5,
+          TimeUnit.SECONDS);
+    }
     if (config.placement().enabled()) {
       placement =
           PlacementDriver.start(
@@ -299,9 +339,20 @@ public final class Node implements AutoCloseable {
     }
   }
 
+  /** A JDK context with this node's certificate, for its HTTPS endpoint. */
+  private javax.net.ssl.SSLContext jdkServerTls() throws IOException {
+    return io.basalt.node.tls.JdkTls.context(NodeTls.asClient(config.security().certsDir()));
+  }
+
   /** Serves /metrics, /health and /ready on {@code address}; returns the bound address. */
   public InetSocketAddress startHttp(InetSocketAddress address) throws java.io.IOException {
-    http = new HttpEndpoint(address, metrics::scrape, this::unhealthyReason, this::notReadyReason);
+    http =
+        new HttpEndpoint(
+            address,
+            metrics::scrape,
+            this::unhealthyReason,
+            this::notReadyReason,
+            tls == null ? null : jdkServerTls());
     return http.start();
   }
 

@@ -18,7 +18,21 @@ public record NodeConfig(
     int compactLogAfter,
     int ioThreads,
     Duration gcTtl,
-    Placement placement) {
+    Placement placement,
+    Security security) {
+
+  /**
+   * Transport security: the directory of the node's certificates ({@code ca.crt}, {@code node.crt},
+   * {@code node.key}), or null to run without TLS (said with {@code --insecure}), and the common
+   * names whose certificates may act as peers.
+   */
+  public record Security(Path certsDir, java.util.Set<String> allowedPeerNames) {
+    public static final Security INSECURE = new Security(null, java.util.Set.of("node"));
+
+    public boolean tls() {
+      return certsDir != null;
+    }
+  }
 
   /**
    * The placement driver's settings: whether it runs (on the node leading the meta range), the

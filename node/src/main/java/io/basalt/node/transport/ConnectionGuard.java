@@ -52,6 +52,20 @@ public final class ConnectionGuard extends ChannelDuplexHandler {
   }
 
   static String describe(Throwable cause) {
+    Throwable tls =
+        cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+    if (tls instanceof io.netty.handler.ssl.NotSslRecordException) {
+      return "refused: not TLS (a plaintext connection; this node requires TLS)";
+    }
+    if (tls instanceof javax.net.ssl.SSLException) {
+      Throwable root = tls;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      return "refused: TLS handshake failed: "
+          + tls.getMessage()
+          + (root != tls ? " (" + root.getMessage() + ")" : "");
+    }
     if (cause instanceof TooLongFrameException) {
       return "oversize frame: " + cause.getMessage();
     }

@@ -26,6 +26,20 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
   private final ConnectionGuard guard;
   private final Supplier<LeaseTiming> leaseTiming;
   private volatile Hello peer;
+  private PeerCheck peerCheck = (channel, node) -> null;
+
+  /** Decides whether a connection's remote end may act as a node (beyond the cluster id). */
+  @FunctionalInterface
+  public interface PeerCheck {
+    /** Why {@code channel}'s remote end may not act as node {@code nodeId}, or null if it may. */
+    String refusal(io.netty.channel.Channel channel, long nodeId);
+  }
+
+  /** Checks every remote end that says it is a node with {@code check} (TLS: its certificate). */
+  public Handshake checkingPeers(PeerCheck check) {
+    this.peerCheck = java.util.Objects.requireNonNull(check, "check");
+    return this;
+  }
 
   public Handshake(String clusterId, long nodeId, ConnectionGuard guard) {
     this(fixed(clusterId), nodeId, guard);
@@ -116,6 +130,11 @@ public final class Handshake extends ChannelInboundHandlerAdapter {
                 + hello.getProtocolVersion()
                 + ", this node "
                 + PROTOCOL_VERSION);
+        return;
+      }
+      String refusal = client ? null : peerCheck.refusal(ctx.channel(), hello.getNodeId());
+      if (refusal != null) {
+        guard.refuse(ctx.channel(), refusal);
         return;
       }
       LeaseTiming timing = leaseTiming.get();

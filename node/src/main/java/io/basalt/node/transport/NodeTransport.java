@@ -166,6 +166,16 @@ public final class NodeTransport implements AutoCloseable {
 
   private volatile io.basalt.api.LeaseTiming leaseTiming;
 
+  private volatile io.basalt.node.tls.NodeTls tls;
+
+  /**
+   * Accepts and makes connections with mutual TLS from now on (set before {@link #start}); without
+   * it, plaintext.
+   */
+  public void setTls(io.basalt.node.tls.NodeTls tls) {
+    this.tls = tls;
+  }
+
   /** Sets the cluster id once the node is initialized (it was empty until then). */
   public void setClusterId(String clusterId) {
     this.clusterId = Objects.requireNonNull(clusterId);
@@ -230,12 +240,29 @@ public final class NodeTransport implements AutoCloseable {
       @Override
       protected void initChannel(SocketChannel ch) {
         channels.add(ch);
+        io.basalt.node.tls.NodeTls t = tls;
+        if (t != null) {
+          ch.pipeline()
+              .addLast(
+                  "tls",
+                  dialing == null
+                      ? t.server().newHandler(ch.alloc())
+                      : t.peerClient()
+                          .newHandler(
+                              ch.alloc(),
+                              dialing.address.getHostString(),
+                              dialing.address.getPort()));
+        }
         // Answers and batches written in one read burst go out in one flush. Writes from the
         // store thread come batched per round step already: flushed at once (no extra task).
         ch.pipeline().addLast(new io.netty.handler.flush.FlushConsolidationHandler(256, false));
         FrameCodec.install(ch.pipeline(), options.maxFrameBytes(), guard);
-        ch.pipeline()
-            .addLast(new Handshake(() -> clusterId, options.nodeId(), () -> leaseTiming, guard));
+        Handshake handshake =
+            new Handshake(() -> clusterId, options.nodeId(), () -> leaseTiming, guard);
+        if (t != null) {
+          handshake.checkingPeers(t::refusePeer);
+        }
+        ch.pipeline().addLast(handshake);
         ch.pipeline().addLast(new PeerHandler(dialing));
         ch.pipeline().addLast(guard);
       }

@@ -114,7 +114,8 @@ class CliTest {
               "--id=7",
               "--store=" + a.store(1),
               "--listen=" + a.address(1),
-              "--http=127.0.0.1:" + a.httpPorts[1]);
+              "--http=127.0.0.1:" + a.httpPorts[1],
+              "--insecure");
       assertThat(wrongId.code()).isEqualTo(1);
       assertThat(wrongId.err()).contains("belongs to node 1");
 
@@ -125,7 +126,8 @@ class CliTest {
               "--store=" + a.store(1),
               "--listen=" + a.address(1),
               "--http=127.0.0.1:" + a.httpPorts[1],
-              "--join=" + b.address(1));
+              "--join=" + b.address(1),
+              "--insecure");
       assertThat(otherCluster.code()).isEqualTo(1);
       assertThat(otherCluster.err()).contains("belongs to cluster").contains("refusing to join");
     }

@@ -106,7 +106,6 @@ final class ProcessCluster implements AutoCloseable {
     this.heap = heap;
   }
 
-  /** Extra flags for a node's next start (e.g. a clock skew). */
   /** What each node's clock reads ({@code FAKETIME} of libfaketime), or null: the true clock. */
   private final java.util.Map<Integer, String> fakeTime = new java.util.HashMap<>();
 
@@ -177,6 +176,7 @@ final class ProcessCluster implements AutoCloseable {
     cmd.add("--http=" + host(node) + ":" + httpPorts[node]);
     cmd.add("--join=" + String.join(",", addresses()));
     cmd.add("--tick-ms=" + tickMs);
+    cmd.add("--insecure");
     cmd.addAll(extraArgs[node]);
     File logFile = log(node).toFile();
     ProcessBuilder pb =
