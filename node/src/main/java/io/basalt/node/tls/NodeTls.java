@@ -21,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A node's TLS (decision 11 of DESIGN.md): mutual TLS 1.3 on its one port, for peers and clients
+ * A node's TLS (DESIGN.md, "Transport security"): mutual TLS 1.3 on its one port, for peers and clients
  * alike, from the PEM files of its certificates directory ({@link Certificates}: {@code ca.crt},
  * {@code node.crt}, {@code node.key}).
  *
