@@ -24,20 +24,30 @@ public class ClusterState {
   @Param({"100", "1024"})
   public int valueSize;
 
+  /**
+   * Whether the nodes and the client speak mutual TLS (certificates made for the trial) or
+   * plaintext ({@code -p tls=false,true} measures both in one run).
+   */
+  @Param({"false"})
+  public boolean tls;
+
   LocalCluster cluster;
   BasaltClient client;
   byte[] value;
 
   @Setup
   public void start() throws Exception {
-    cluster = LocalCluster.start(3, List.of("-Xmx1g"), List.of());
+    cluster = LocalCluster.start(3, List.of("-Xmx1g"), List.of(), tls);
     cluster.init(8, 3, Duration.ofSeconds(60));
     cluster.awaitLeaders(Duration.ofSeconds(60));
-    client =
+    BasaltClient.Builder builder =
         BasaltClient.builder()
             .seeds(cluster.addresses().toArray(String[]::new))
-            .callTimeout(Duration.ofSeconds(10))
-            .build();
+            .callTimeout(Duration.ofSeconds(10));
+    if (cluster.clientTls() != null) {
+      builder.tls(cluster.clientTls());
+    }
+    client = builder.build();
     value = new byte[valueSize];
     new SplittableRandom(1).nextBytes(value);
     LoadGenerator.Target target =

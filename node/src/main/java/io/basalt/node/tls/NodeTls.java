@@ -21,9 +21,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A node's TLS (DESIGN.md, "Transport security"): mutual TLS 1.3 on its one port, for peers and clients
- * alike, from the PEM files of its certificates directory ({@link Certificates}: {@code ca.crt},
- * {@code node.crt}, {@code node.key}).
+ * A node's TLS (DESIGN.md, "Transport security"): mutual TLS 1.3 on its one port, for peers and
+ * clients alike, from the PEM files of its certificates directory ({@link Certificates}: {@code
+ * ca.crt}, {@code node.crt}, {@code node.key}).
  *
  * <ul>
  *   <li>Every connection must present a certificate signed by the cluster's CA (the only one

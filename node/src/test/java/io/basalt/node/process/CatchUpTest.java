@@ -57,7 +57,8 @@ class CatchUpTest {
       AtomicLong errors = new AtomicLong();
       long end = System.nanoTime() + WRITE_FOR.toNanos();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {

@@ -14,6 +14,16 @@ import org.junit.jupiter.api.Test;
 class CliTest {
   record Result(int code, String out, String err) {}
 
+  /**
+   * {@code basalt ARGS[0] --certs-dir=CERTS ARGS[1..]}: a client command with the cluster's TLS.
+   */
+  static Result cli(ProcessCluster cluster, String... args)
+      throws IOException, InterruptedException {
+    List<String> withTls = new ArrayList<>(List.of(args));
+    withTls.add(1, "--certs-dir=" + cluster.certs);
+    return cli(withTls.toArray(String[]::new));
+  }
+
   static Result cli(String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
@@ -48,7 +58,7 @@ class CliTest {
       ProcessCluster.await(
           () -> {
             try {
-              Result r = cli("init", "--host", cluster.address(2), "--ranges", "4");
+              Result r = cli(cluster, "init", "--host", cluster.address(2), "--ranges", "4");
               return r.code() == 0 && r.out().contains("initialized cluster");
             } catch (Exception e) {
               return false;
@@ -56,12 +66,12 @@ class CliTest {
           },
           "init succeeds once the nodes found each other",
           Duration.ofSeconds(60));
-      Result again = cli("init", "--host", cluster.address(3));
+      Result again = cli(cluster, "init", "--host", cluster.address(3));
       assertThat(again.code()).isEqualTo(1);
       assertThat(again.err()).contains("ALREADY_INITIALIZED");
       cluster.awaitConverged(Duration.ofSeconds(60));
 
-      Result status = cli("status", "--host", cluster.address(1));
+      Result status = cli(cluster, "status", "--host", cluster.address(1));
       assertThat(status.code()).isZero();
       assertThat(status.out())
           .contains("NODE", "RANGE", "LEADER")
@@ -73,26 +83,27 @@ class CliTest {
           .contains("unavailable ranges (no leader, or no live majority): []");
 
       String host = "--host=" + cluster.address(3);
-      assertThat(cli("kv", host, "put", "alpha", "1").out()).contains("OK");
-      assertThat(cli("kv", host, "put", "zulu", "26").out()).contains("OK");
-      assertThat(cli("kv", "--host=" + cluster.address(1), "get", "alpha").out().strip())
+      assertThat(cli(cluster, "kv", host, "put", "alpha", "1").out()).contains("OK");
+      assertThat(cli(cluster, "kv", host, "put", "zulu", "26").out()).contains("OK");
+      assertThat(cli(cluster, "kv", "--host=" + cluster.address(1), "get", "alpha").out().strip())
           .isEqualTo("1");
-      assertThat(cli("kv", host, "scan").out()).contains("alpha\t1").contains("zulu\t26");
-      assertThat(cli("kv", host, "delete", "alpha").out()).contains("deleted");
-      Result missing = cli("kv", host, "get", "alpha");
+      assertThat(cli(cluster, "kv", host, "scan").out()).contains("alpha\t1").contains("zulu\t26");
+      assertThat(cli(cluster, "kv", host, "delete", "alpha").out()).contains("deleted");
+      Result missing = cli(cluster, "kv", host, "get", "alpha");
       assertThat(missing.code()).isEqualTo(1);
       assertThat(missing.err()).contains("not found");
-      Result empty = cli("kv", host, "put", "", "x");
+      Result empty = cli(cluster, "kv", host, "put", "", "x");
       assertThat(empty.code()).isEqualTo(1);
       assertThat(empty.err()).contains("must not be empty");
 
       // A transaction across ranges: reads, writes, and its commit timestamp.
-      Result txn = cli("kv", host, "txn", "get", "zulu", "put", "alpha", "2", "put", "zz", "3");
+      Result txn =
+          cli(cluster, "kv", host, "txn", "get", "zulu", "put", "alpha", "2", "put", "zz", "3");
       assertThat(txn.code()).as(txn.err()).isZero();
       assertThat(txn.out()).contains("zulu = 26").containsPattern("committed at \\d+,\\d+");
-      assertThat(cli("kv", host, "get", "alpha").out().strip()).isEqualTo("2");
-      assertThat(cli("kv", host, "get", "zz").out().strip()).isEqualTo("3");
-      Result bad = cli("kv", host, "txn", "get");
+      assertThat(cli(cluster, "kv", host, "get", "alpha").out().strip()).isEqualTo("2");
+      assertThat(cli(cluster, "kv", host, "get", "zz").out().strip()).isEqualTo("3");
+      Result bad = cli(cluster, "kv", host, "txn", "get");
       assertThat(bad.code()).isEqualTo(1);
       assertThat(bad.err()).contains("get needs 1 argument");
     }
@@ -102,6 +113,7 @@ class CliTest {
   void aStoreIsRefusedUnderAnotherIdOrAmongAnotherClustersNodes() throws Exception {
     try (ProcessCluster a = new ProcessCluster("cli-a", 1, 50);
         ProcessCluster b = new ProcessCluster("cli-b", 1, 50)) {
+      b.useCertificatesOf(a); // one CA for both: what refuses the join is the cluster id
       a.startAll();
       a.init(1, 1);
       b.startAll();
@@ -115,7 +127,7 @@ class CliTest {
               "--store=" + a.store(1),
               "--listen=" + a.address(1),
               "--http=127.0.0.1:" + a.httpPorts[1],
-              "--insecure");
+              "--certs-dir=" + a.certs);
       assertThat(wrongId.code()).isEqualTo(1);
       assertThat(wrongId.err()).contains("belongs to node 1");
 
@@ -127,7 +139,7 @@ class CliTest {
               "--listen=" + a.address(1),
               "--http=127.0.0.1:" + a.httpPorts[1],
               "--join=" + b.address(1),
-              "--insecure");
+              "--certs-dir=" + a.certs);
       assertThat(otherCluster.code()).isEqualTo(1);
       assertThat(otherCluster.err()).contains("belongs to cluster").contains("refusing to join");
     }

@@ -59,7 +59,7 @@ class ClientClusterTest {
 
   /** A client builder seeded with every node of the cluster. */
   private static BasaltClient.Builder clientOfCluster() {
-    return BasaltClient.builder().seeds(cluster.addresses().toArray(String[]::new));
+    return cluster.clientBuilder().seeds(cluster.addresses().toArray(String[]::new));
   }
 
   static byte[] b(String s) {

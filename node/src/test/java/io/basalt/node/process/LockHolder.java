@@ -18,7 +18,13 @@ public final class LockHolder {
 
   public static void main(String[] args) {
     BasaltClient client =
-        BasaltClient.builder().seeds(args[0]).callTimeout(Duration.ofSeconds(10)).build();
+        BasaltClient.builder()
+            .seeds(args[0])
+            .tls(
+                io.basalt.client.ClientTls.inCertsDir(
+                    java.nio.file.Path.of(System.getProperty("basalt.test.certs")), "root"))
+            .callTimeout(Duration.ofSeconds(10))
+            .build();
     Txn tx = client.begin();
     for (int i = 1; i < args.length; i++) {
       byte[] key = args[i].getBytes(StandardCharsets.UTF_8);

@@ -44,7 +44,8 @@ class PlacementProcessTest {
       AtomicBoolean stop = new AtomicBoolean();
       List<Thread> writers = new ArrayList<>();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -134,7 +135,8 @@ class PlacementProcessTest {
       String value = "v".repeat(1024);
       long startedAt = System.nanoTime();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -204,7 +206,8 @@ class PlacementProcessTest {
       AtomicLong failures = new AtomicLong();
       AtomicLong requests = new AtomicLong();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -294,7 +297,8 @@ class PlacementProcessTest {
       AtomicBoolean stop = new AtomicBoolean();
       long startedAt = System.nanoTime();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -327,7 +331,8 @@ class PlacementProcessTest {
       }
       // A new client, routed by the directory alone, finds every key in the range left.
       try (BasaltClient fresh =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -377,7 +382,8 @@ class PlacementProcessTest {
       AtomicLong failures = new AtomicLong();
       AtomicBoolean stop = new AtomicBoolean();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -466,7 +472,8 @@ class PlacementProcessTest {
       AtomicLong failures = new AtomicLong();
       AtomicBoolean stop = new AtomicBoolean();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -537,7 +544,8 @@ class PlacementProcessTest {
       AtomicLong failures = new AtomicLong();
       AtomicBoolean stop = new AtomicBoolean();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().subList(0, 3).toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -635,7 +643,8 @@ class PlacementProcessTest {
       AtomicLong failures = new AtomicLong();
       AtomicBoolean stop = new AtomicBoolean();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {
@@ -739,7 +748,8 @@ class PlacementProcessTest {
       AtomicLong failures = new AtomicLong();
       AtomicBoolean stop = new AtomicBoolean();
       try (BasaltClient client =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(10))
               .build()) {

@@ -58,6 +58,64 @@ final class ProcessCluster implements AutoCloseable {
       httpPorts[i] = hosts == null ? freePort() : 8080;
       extraArgs[i] = new ArrayList<>();
     }
+    this.certs = dir.resolve("certs");
+    makeCertificates();
+  }
+
+  /**
+   * The cluster's certificates, as an operator makes them: a CA (its key outside the directory),
+   * one node certificate naming every host the nodes run on, and user root's client certificate.
+   * Nodes run with TLS; this JVM's admin connections and {@link #clientBuilder} use it too.
+   */
+  final Path certs;
+
+  private void makeCertificates() throws IOException {
+    io.basalt.node.tls.Certificates.Issued ca =
+        io.basalt.node.tls.Certificates.newCa("test CA", Duration.ofDays(1));
+    io.basalt.node.tls.Certificates.writeCertificate(
+        certs.resolve(io.basalt.node.tls.Certificates.CA_CERT), ca.certificate());
+    io.basalt.node.tls.Certificates.writeKey(dir.resolve("ca.key"), ca.key());
+    List<String> names = new ArrayList<>(List.of("127.0.0.1", "localhost"));
+    for (int i = 1; i <= size; i++) {
+      if (!names.contains(host(i))) {
+        names.add(host(i));
+      }
+    }
+    java.time.Instant now = java.time.Instant.now();
+    io.basalt.node.tls.Certificates.write(
+        certs,
+        io.basalt.node.tls.Certificates.NODE_CERT,
+        io.basalt.node.tls.Certificates.NODE_KEY,
+        io.basalt.node.tls.Certificates.newNode(
+            ca, names, now.minusSeconds(300), now.plus(Duration.ofDays(1))));
+    io.basalt.node.tls.Certificates.write(
+        certs,
+        io.basalt.node.tls.Certificates.clientCert("root"),
+        io.basalt.node.tls.Certificates.clientKey("root"),
+        io.basalt.node.tls.Certificates.newClient(
+            ca, "root", now.minusSeconds(300), now.plus(Duration.ofDays(1))));
+    io.basalt.node.cli.WireClient.useTls(clientTls());
+  }
+
+  /** This cluster's nodes and clients use {@code other}'s certificates (one CA for both). */
+  void useCertificatesOf(ProcessCluster other) throws IOException {
+    try (var files = Files.list(other.certs)) {
+      for (Path f : files.toList()) {
+        Files.copy(
+            f, certs.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    io.basalt.node.cli.WireClient.useTls(clientTls());
+  }
+
+  /** What a client of this cluster connects with. */
+  io.basalt.client.ClientTls clientTls() {
+    return io.basalt.client.ClientTls.inCertsDir(certs, "root");
+  }
+
+  /** A client builder for this cluster: TLS with user root's certificate (seeds still to set). */
+  io.basalt.client.BasaltClient.Builder clientBuilder() {
+    return io.basalt.client.BasaltClient.builder().tls(clientTls());
   }
 
   private String host(int node) {
@@ -176,7 +234,7 @@ final class ProcessCluster implements AutoCloseable {
     cmd.add("--http=" + host(node) + ":" + httpPorts[node]);
     cmd.add("--join=" + String.join(",", addresses()));
     cmd.add("--tick-ms=" + tickMs);
-    cmd.add("--insecure");
+    cmd.add("--certs-dir=" + certs);
     cmd.addAll(extraArgs[node]);
     File logFile = log(node).toFile();
     ProcessBuilder pb =
@@ -323,11 +381,13 @@ final class ProcessCluster implements AutoCloseable {
   String http(int node, String path) {
     try {
       java.net.http.HttpResponse<String> r =
-          java.net.http.HttpClient.newHttpClient()
+          java.net.http.HttpClient.newBuilder()
+              .sslContext(io.basalt.node.tls.JdkTls.context(clientTls()))
+              .build()
               .send(
                   java.net.http.HttpRequest.newBuilder(
                           java.net.URI.create(
-                              "http://" + host(node) + ":" + httpPorts[node] + path))
+                              "https://" + host(node) + ":" + httpPorts[node] + path))
                       .timeout(Duration.ofSeconds(5))
                       .build(),
                   java.net.http.HttpResponse.BodyHandlers.ofString());

@@ -50,7 +50,8 @@ class TxnFaultsProcessTest {
     cluster.init(8);
     cluster.awaitConverged(Duration.ofSeconds(60));
     client =
-        BasaltClient.builder()
+        cluster
+            .clientBuilder()
             .seeds(cluster.addresses().toArray(String[]::new))
             .callTimeout(Duration.ofSeconds(10))
             .build();

@@ -46,7 +46,8 @@ class TxnProcessTest {
     cluster.init(8);
     cluster.awaitConverged(Duration.ofSeconds(60));
     client =
-        BasaltClient.builder()
+        cluster
+            .clientBuilder()
             .seeds(cluster.addresses().toArray(String[]::new))
             .callTimeout(Duration.ofSeconds(10))
             .build();
@@ -228,6 +229,7 @@ class TxnProcessTest {
     Process holder =
         new ProcessBuilder(
                 javaCommand,
+                "-Dbasalt.test.certs=" + cluster.certs,
                 "-cp",
                 System.getProperty("java.class.path"),
                 LockHolder.class.getName(),
@@ -250,7 +252,8 @@ class TxnProcessTest {
       ExecutorService one = Executors.newSingleThreadExecutor();
       // Its calls wait longer than the holder lives here.
       BasaltClient patient =
-          BasaltClient.builder()
+          cluster
+              .clientBuilder()
               .seeds(cluster.addresses().toArray(String[]::new))
               .callTimeout(Duration.ofSeconds(30))
               .build();
@@ -313,7 +316,8 @@ class TxnProcessTest {
     io.basalt.api.Transaction t2 = staged2.getHeader().getTxn();
 
     BasaltClient patient =
-        BasaltClient.builder()
+        cluster
+            .clientBuilder()
             .seeds(cluster.addresses().toArray(String[]::new))
             .callTimeout(Duration.ofSeconds(30))
             .build();
