@@ -34,6 +34,16 @@ public record ClientTls(Path caCert, Path cert, Path key) {
   }
 
   /**
+   * The TLS engine: BoringSSL when its native library loads on this platform (fewer copies per
+   * record than the JDK's), else the JDK's.
+   */
+  public static io.netty.handler.ssl.SslProvider provider() {
+    return io.netty.handler.ssl.OpenSsl.isAvailable()
+        ? io.netty.handler.ssl.SslProvider.OPENSSL
+        : io.netty.handler.ssl.SslProvider.JDK;
+  }
+
+  /**
    * A Netty client context from the files as they are now (for tools that open their own
    * connections, such as the node's command line).
    *
@@ -47,6 +57,7 @@ public record ClientTls(Path caCert, Path cert, Path key) {
     }
     try {
       return SslContextBuilder.forClient()
+          .sslProvider(provider())
           .trustManager(caCert.toFile())
           .keyManager(cert.toFile(), key.toFile())
           .protocols("TLSv1.3")

@@ -126,6 +126,7 @@ public final class NodeTls {
     try {
       SslContext s =
           SslContextBuilder.forServer(cert.toFile(), key.toFile())
+              .sslProvider(ClientTls.provider())
               .trustManager(ca.toFile())
               .clientAuth(ClientAuth.REQUIRE)
               .protocols("TLSv1.3")

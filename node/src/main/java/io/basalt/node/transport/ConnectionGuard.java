@@ -58,13 +58,31 @@ public final class ConnectionGuard extends ChannelDuplexHandler {
       return "refused: not TLS (a plaintext connection; this node requires TLS)";
     }
     if (tls instanceof javax.net.ssl.SSLException) {
-      Throwable root = tls;
-      while (root.getCause() != null && root.getCause() != root) {
-        root = root.getCause();
+      StringBuilder all = new StringBuilder();
+      for (Throwable t = tls; t != null && all.length() < 2000; t = t.getCause()) {
+        all.append(t).append(" | ");
+        if (t.getCause() == t) {
+          break;
+        }
       }
-      return "refused: TLS handshake failed: "
-          + tls.getMessage()
-          + (root != tls ? " (" + root.getMessage() + ")" : "");
+      String text = all.toString();
+      String what;
+      if (text.contains("Empty client certificate chain")
+          || text.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE")
+          || text.contains("certificate_required")) {
+        what = "the peer presented no certificate (or none of this cluster's CA)";
+      } else if (text.contains("CertificateExpiredException")
+          || text.contains("NotAfter")
+          || text.contains("CERTIFICATE_EXPIRED")) {
+        what = "the peer's certificate expired";
+      } else if (text.contains("PKIX path building failed")
+          || text.contains("unable to find valid certification path")
+          || text.contains("signature check failed")) {
+        what = "the peer's certificate is not signed by this cluster's CA";
+      } else {
+        what = "TLS handshake failed";
+      }
+      return "refused: " + what + ": " + tls.getMessage();
     }
     if (cause instanceof TooLongFrameException) {
       return "oversize frame: " + cause.getMessage();
