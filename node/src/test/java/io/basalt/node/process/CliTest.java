@@ -14,13 +14,11 @@ import org.junit.jupiter.api.Test;
 class CliTest {
   record Result(int code, String out, String err) {}
 
-  /**
-   * {@code basalt ARGS[0] --certs-dir=CERTS ARGS[1..]}: a client command with the cluster's TLS.
-   */
+  /** {@code basalt ARGS --certs-dir=CERTS}: a client command with the cluster's TLS. */
   static Result cli(ProcessCluster cluster, String... args)
       throws IOException, InterruptedException {
     List<String> withTls = new ArrayList<>(List.of(args));
-    withTls.add(1, "--certs-dir=" + cluster.certs);
+    withTls.add("--certs-dir=" + cluster.certs);
     return cli(withTls.toArray(String[]::new));
   }
 

@@ -400,7 +400,9 @@ class PlacementProcessTest {
                     "--host",
                     cluster.address(1),
                     "--wait-seconds",
-                    "120");
+                    "120",
+                    "--certs-dir",
+                    cluster.certs.toString());
         long millis = (System.nanoTime() - startedAt) / 1_000_000;
         assertThat(code).as("the decommission finished within its wait").isZero();
         ProcessCluster.await(
@@ -417,7 +419,14 @@ class PlacementProcessTest {
             Duration.ofSeconds(30));
         assertThat(
                 new picocli.CommandLine(new io.basalt.node.cli.BasaltCli())
-                    .execute("node", "recommission", "2", "--host", cluster.address(1)))
+                    .execute(
+                        "node",
+                        "recommission",
+                        "2",
+                        "--host",
+                        cluster.address(1),
+                        "--certs-dir",
+                        cluster.certs.toString()))
             .as("a finished decommission cannot be undone")
             .isNotZero();
         cluster.kill(2);
@@ -654,7 +663,14 @@ class PlacementProcessTest {
         int node = leadingNode(cluster);
         int code =
             new picocli.CommandLine(new io.basalt.node.cli.BasaltCli())
-                .execute("node", "drain", String.valueOf(node), "--host", cluster.address(1));
+                .execute(
+                    "node",
+                    "drain",
+                    String.valueOf(node),
+                    "--host",
+                    cluster.address(1),
+                    "--certs-dir",
+                    cluster.certs.toString());
         assertThat(code).as("node drain returned once drained").isZero();
         StatusResponse st = cluster.status(node).orElseThrow();
         assertThat(st.getReplicasList()).noneMatch(r -> r.getRole().equals("LEADER"));

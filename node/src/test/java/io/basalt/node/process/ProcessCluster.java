@@ -97,6 +97,18 @@ final class ProcessCluster implements AutoCloseable {
     io.basalt.node.cli.WireClient.useTls(clientTls());
   }
 
+  private boolean insecure;
+
+  /**
+   * Runs this cluster's nodes with {@code --insecure} and connects to them in plaintext: for tests
+   * of the layers under TLS (frames, the handshake), whose refusals would otherwise be TLS's.
+   */
+  ProcessCluster insecure() {
+    insecure = true;
+    io.basalt.node.cli.WireClient.useTls(null);
+    return this;
+  }
+
   /** This cluster's nodes and clients use {@code other}'s certificates (one CA for both). */
   void useCertificatesOf(ProcessCluster other) throws IOException {
     try (var files = Files.list(other.certs)) {
@@ -115,7 +127,8 @@ final class ProcessCluster implements AutoCloseable {
 
   /** A client builder for this cluster: TLS with user root's certificate (seeds still to set). */
   io.basalt.client.BasaltClient.Builder clientBuilder() {
-    return io.basalt.client.BasaltClient.builder().tls(clientTls());
+    io.basalt.client.BasaltClient.Builder b = io.basalt.client.BasaltClient.builder();
+    return insecure ? b : b.tls(clientTls());
   }
 
   private String host(int node) {
@@ -234,7 +247,7 @@ final class ProcessCluster implements AutoCloseable {
     cmd.add("--http=" + host(node) + ":" + httpPorts[node]);
     cmd.add("--join=" + String.join(",", addresses()));
     cmd.add("--tick-ms=" + tickMs);
-    cmd.add("--certs-dir=" + certs);
+    cmd.add(insecure ? "--insecure" : "--certs-dir=" + certs);
     cmd.addAll(extraArgs[node]);
     File logFile = log(node).toFile();
     ProcessBuilder pb =
@@ -381,13 +394,19 @@ final class ProcessCluster implements AutoCloseable {
   String http(int node, String path) {
     try {
       java.net.http.HttpResponse<String> r =
-          java.net.http.HttpClient.newBuilder()
-              .sslContext(io.basalt.node.tls.JdkTls.context(clientTls()))
+          (insecure
+                  ? java.net.http.HttpClient.newBuilder()
+                  : java.net.http.HttpClient.newBuilder()
+                      .sslContext(io.basalt.node.tls.JdkTls.context(clientTls())))
               .build()
               .send(
                   java.net.http.HttpRequest.newBuilder(
                           java.net.URI.create(
-                              "https://" + host(node) + ":" + httpPorts[node] + path))
+                              (insecure ? "http://" : "https://")
+                                  + host(node)
+                                  + ":"
+                                  + httpPorts[node]
+                                  + path))
                       .timeout(Duration.ofSeconds(5))
                       .build(),
                   java.net.http.HttpResponse.BodyHandlers.ofString());
