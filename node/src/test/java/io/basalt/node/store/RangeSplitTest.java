@@ -7,15 +7,12 @@ import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.PutRequest;
 import io.basalt.api.RangeDescriptor;
-import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.SplitRangeRequest;
 import io.basalt.range.raft.RaftNode;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -45,10 +42,10 @@ class RangeSplitTest {
   @Test
   void everyReplicaSplitsAtTheSameIndexAndTheNewRangeServesItsKeys() {
     Store leader = leader();
-    assertThat(submit(leader, put(LEFT, "put-a", "a", "1")).hasError()).isFalse();
-    assertThat(submit(leader, put(LEFT, "put-x", "x", "1")).hasError()).isFalse();
+    assertThat(c.call(leader, put(LEFT, "put-a", "a", "1"), ALL).hasError()).isFalse();
+    assertThat(c.call(leader, put(LEFT, "put-x", "x", "1"), ALL).hasError()).isFalse();
 
-    KvResponse split = submit(leader, split("m", 1));
+    KvResponse split = c.call(leader, split("m", 1), ALL);
     assertThat(split.hasError()).as("%s", split).isFalse();
     RangeDescriptor left = split.getSplitRange().getLeft();
     RangeDescriptor right = split.getSplitRange().getRight();
@@ -60,34 +57,34 @@ class RangeSplitTest {
     assertThat(right.getReplicasList()).isEqualTo(left.getReplicasList());
     c.exchange(ALL);
     for (long n : ALL) {
-      assertThat(descriptorOn(n, LEFT)).as("node %d's left", n).contains(left);
-      assertThat(descriptorOn(n, RIGHT)).as("node %d's right", n).contains(right);
+      assertThat(c.descriptorOn(n, LEFT)).as("node %d's left", n).contains(left);
+      assertThat(c.descriptorOn(n, RIGHT)).as("node %d's right", n).contains(right);
     }
     assertThat(leader.isLeader(RIGHT)).as("the left-hand leader's node campaigned").isTrue();
 
     // The old range refuses the new range's keys, naming the new range.
-    KvResponse moved = submit(leader, put(LEFT, "put-x2", "x", "2"));
+    KvResponse moved = c.call(leader, put(LEFT, "put-x2", "x", "2"), ALL);
     assertThat(moved.getError().hasKeyNotInRange()).as("%s", moved).isTrue();
     assertThat(moved.getError().getKeyNotInRange().getCovering()).isEqualTo(right);
 
-    assertThat(submit(leader, put(RIGHT, "put-x2", "x", "2")).hasError()).isFalse();
+    assertThat(c.call(leader, put(RIGHT, "put-x2", "x", "2"), ALL).hasError()).isFalse();
     // A retry of a write applied before the split, sent to the new range, is answered from the
     // record the split copied: it does not write "1" over "2".
-    assertThat(submit(leader, put(RIGHT, "put-x", "x", "1")).hasError()).isFalse();
+    assertThat(c.call(leader, put(RIGHT, "put-x", "x", "1"), ALL).hasError()).isFalse();
     c.exchange(ALL);
     for (long n : ALL) {
-      assertThat(read(n, RIGHT, "x")).as("node %d", n).contains("2");
-      assertThat(read(n, LEFT, "a")).as("node %d", n).contains("1");
+      assertThat(c.read(n, RIGHT, "x")).as("node %d", n).contains("2");
+      assertThat(c.read(n, LEFT, "a")).as("node %d", n).contains("1");
     }
 
     c.restart(2);
     c.tick(ALL, 3); // its leaders' heartbeats say what is committed; it applies the rest
     c.exchange(ALL);
-    assertThat(descriptorOn(2, LEFT)).contains(left);
-    assertThat(descriptorOn(2, RIGHT)).contains(right);
-    assertThat(read(2, RIGHT, "x")).contains("2");
+    assertThat(c.descriptorOn(2, LEFT)).contains(left);
+    assertThat(c.descriptorOn(2, RIGHT)).contains(right);
+    assertThat(c.read(2, RIGHT, "x")).contains("2");
     // A split decided from an old generation is refused.
-    KvResponse stale = submit(leader, split("c", 1));
+    KvResponse stale = c.call(leader, split("c", 1), ALL);
     assertThat(stale.hasError()).isTrue();
     assertThat(c.stores[1].replicaCount()).isEqualTo(3);
   }
@@ -98,7 +95,7 @@ class RangeSplitTest {
         .as("the write's answer")
         .matches(r -> r.getError().hasKeyNotInRange(), "KeyNotInRange");
     for (long n : ALL) {
-      assertThat(read(n, RIGHT, "x")).as("node %d holds no x", n).isEmpty();
+      assertThat(c.read(n, RIGHT, "x")).as("node %d holds no x", n).isEmpty();
     }
   }
 
@@ -107,7 +104,7 @@ class RangeSplitTest {
     // Control for the test above: the same schedule with the check planted away.
     c = new ScriptedStores(3, EnumSet.of(PlantedStoreBug.NO_SPAN_CHECK_AT_APPLY));
     assertThat(writeProposedBehindSplit()).matches(r -> !r.hasError(), "acknowledged");
-    assertThat(read(1, RIGHT, "x")).contains("1");
+    assertThat(c.read(1, RIGHT, "x")).contains("1");
   }
 
   /**
@@ -138,7 +135,7 @@ class RangeSplitTest {
     RaftNode.Status st = c.stores[2].replicaMap().get(RIGHT).raft.status();
     assertThat(st.term()).isEqualTo(term);
     assertThat(st.vote()).as("the vote written before the restart").isEqualTo(101);
-    assertThat(descriptorOn(2, RIGHT)).isPresent();
+    assertThat(c.descriptorOn(2, RIGHT)).isPresent();
   }
 
   /** A split proposed, then, before it applies, a write to its right-hand keys. */
@@ -155,28 +152,6 @@ class RangeSplitTest {
     assertThat(splitAnswer.get(0).hasError()).as("%s", splitAnswer).isFalse();
     assertThat(writeAnswer).hasSize(1);
     return writeAnswer.get(0);
-  }
-
-  private Optional<String> read(long node, long range, String key) {
-    return c.stores[(int) node]
-        .readLocal(range, key.getBytes(StandardCharsets.UTF_8))
-        .map(b -> new String(b, StandardCharsets.UTF_8));
-  }
-
-  private KvResponse submit(Store leader, KvRequest request) {
-    List<KvResponse> answers = new ArrayList<>();
-    leader.submit(request, answers::add);
-    leader.process();
-    c.exchange(ALL);
-    assertThat(answers).as("answered").hasSize(1);
-    return answers.get(0);
-  }
-
-  private Optional<RangeDescriptor> descriptorOn(long node, long range) {
-    return c.stores[(int) node].status().stream()
-        .map(ReplicaStatus::getRange)
-        .filter(d -> d.getRangeId() == range)
-        .findFirst();
   }
 
   private static KvRequest split(String key, long generation) {

@@ -241,6 +241,38 @@ final class ScriptedStores {
     }
   }
 
+  /**
+   * Submits {@code request} to {@code leader} and exchanges the messages of {@code group} until it
+   * is answered; the answer.
+   *
+   * @throws AssertionError if it is not answered
+   */
+  io.basalt.api.KvResponse call(Store leader, io.basalt.api.KvRequest request, Set<Long> group) {
+    List<io.basalt.api.KvResponse> answers = new ArrayList<>();
+    leader.submit(request, answers::add);
+    leader.process();
+    exchange(group);
+    if (answers.size() != 1) {
+      throw new AssertionError("not answered once: " + answers);
+    }
+    return answers.get(0);
+  }
+
+  /** Node {@code node}'s descriptor of range {@code range}, if it holds the range initialized. */
+  java.util.Optional<RangeDescriptor> descriptorOn(long node, long range) {
+    return stores[(int) node].status().stream()
+        .map(io.basalt.api.ReplicaStatus::getRange)
+        .filter(d -> d.getRangeId() == range)
+        .findFirst();
+  }
+
+  /** The newest value of {@code key} in node {@code node}'s replica of {@code range}, as UTF-8. */
+  java.util.Optional<String> read(long node, long range, String key) {
+    return stores[(int) node]
+        .readLocal(range, key.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+        .map(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
   /** Node {@code n} campaigns for range {@code rangeId}; its requests stay in flight. */
   void campaign(long n, long rangeId) {
     stores[(int) n].campaign(rangeId);

@@ -9,15 +9,12 @@ import io.basalt.api.KvResponse;
 import io.basalt.api.PutRequest;
 import io.basalt.api.RangeDescriptor;
 import io.basalt.api.ReplicaChangeType;
-import io.basalt.api.ReplicaStatus;
 import io.basalt.api.RequestHeader;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.api.SplitRangeRequest;
 import io.basalt.range.storage.WriteBatch;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongConsumer;
 import org.junit.jupiter.api.Test;
@@ -53,8 +50,8 @@ class SnapshotOverlapTest {
     c.exchange(ALL);
     Store leader = c.stores[1];
     assertThat(leader.isLeader(LEFT)).isTrue();
-    assertThat(submit(leader, put(LEFT, "a", "1")).hasError()).isFalse();
-    assertThat(submit(leader, put(LEFT, "x", "1")).hasError()).isFalse();
+    assertThat(c.call(leader, put(LEFT, "a", "1"), ALL).hasError()).isFalse();
+    assertThat(c.call(leader, put(LEFT, "x", "1"), ALL).hasError()).isFalse();
 
     // Node 3 joins range 2 (a learner, promoted to a voter: a range splits only with voters);
     // the snapshot it needs is kept aside.
@@ -67,7 +64,7 @@ class SnapshotOverlapTest {
     assertThat(firstChunk(before.get(0)).getRangeId()).isEqualTo(LEFT);
 
     // Range 2 splits at "m"; the right-hand range's snapshot for node 3 is kept aside too.
-    KvResponse split = submit(leader, split("m", withVoter.getGeneration()));
+    KvResponse split = c.call(leader, split("m", withVoter.getGeneration()), ALL);
     assertThat(split.hasError()).as("%s", split).isFalse();
     if (!leader.isLeader(RIGHT)) {
       c.campaign(1, RIGHT);
@@ -91,10 +88,10 @@ class SnapshotOverlapTest {
     assertThat(held).as("range 2's install handed to the disk").isNotEmpty();
     deliver(node3, right);
     release(node3);
-    assertThat(descriptorOn(3, RIGHT))
+    assertThat(c.descriptorOn(3, RIGHT))
         .as("range 8's snapshot overlaps range 2's staged one: refused")
         .isEmpty();
-    assertThat(descriptorOn(3, LEFT).map(RangeDescriptor::getEndKey))
+    assertThat(c.descriptorOn(3, LEFT).map(RangeDescriptor::getEndKey))
         .as("range 2 as its snapshot had it, before the split")
         .contains(ByteString.EMPTY);
 
@@ -109,10 +106,10 @@ class SnapshotOverlapTest {
     c.exchange(ALL);
     c.tick(ALL, 3);
     c.exchange(ALL);
-    assertThat(descriptorOn(3, LEFT).map(d -> d.getEndKey().toStringUtf8())).contains("m");
-    assertThat(descriptorOn(3, RIGHT).map(d -> d.getStartKey().toStringUtf8())).contains("m");
-    assertThat(read(3, LEFT, "a")).contains("1");
-    assertThat(read(3, RIGHT, "x")).contains("1");
+    assertThat(c.descriptorOn(3, LEFT).map(d -> d.getEndKey().toStringUtf8())).contains("m");
+    assertThat(c.descriptorOn(3, RIGHT).map(d -> d.getStartKey().toStringUtf8())).contains("m");
+    assertThat(c.read(3, LEFT, "a")).contains("1");
+    assertThat(c.read(3, RIGHT, "x")).contains("1");
   }
 
   private static SnapshotChunk firstChunk(ScriptedStores.SentSnapshot s) {
@@ -138,7 +135,7 @@ class SnapshotOverlapTest {
 
   private RangeDescriptor change(Store leader, ReplicaChangeType type, long node, long generation) {
     KvResponse r =
-        submit(
+        c.call(
             leader,
             KvRequest.newBuilder()
                 .setHeader(RequestHeader.newBuilder().setRangeId(LEFT))
@@ -147,31 +144,10 @@ class SnapshotOverlapTest {
                         .setType(type)
                         .setNodeId(node)
                         .setExpectedGeneration(generation))
-                .build());
+                .build(),
+            ALL);
     assertThat(r.hasError()).as("%s", r).isFalse();
     return r.getChangeReplicas().getRange();
-  }
-
-  private KvResponse submit(Store leader, KvRequest request) {
-    List<KvResponse> answers = new ArrayList<>();
-    leader.submit(request, answers::add);
-    leader.process();
-    c.exchange(ALL);
-    assertThat(answers).as("answered").hasSize(1);
-    return answers.get(0);
-  }
-
-  private Optional<RangeDescriptor> descriptorOn(long node, long range) {
-    return c.stores[(int) node].status().stream()
-        .map(ReplicaStatus::getRange)
-        .filter(d -> d.getRangeId() == range)
-        .findFirst();
-  }
-
-  private Optional<String> read(long node, long range, String key) {
-    return c.stores[(int) node]
-        .readLocal(range, key.getBytes(StandardCharsets.UTF_8))
-        .map(b -> new String(b, StandardCharsets.UTF_8));
   }
 
   private static KvRequest split(String key, long generation) {
