@@ -4,7 +4,6 @@ import io.basalt.node.tls.Certificates;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -115,16 +114,11 @@ final class CertCommand {
       if (!mayWrite(cert, key)) {
         return BasaltCli.FAILED;
       }
-      Instant now = Instant.now();
       Certificates.write(
           certsDir,
           Certificates.NODE_CERT,
           Certificates.NODE_KEY,
-          Certificates.newNode(
-              ca(),
-              hosts,
-              now.minus(Duration.ofMinutes(5)),
-              now.plus(Duration.ofDays(lifetimeDays))));
+          Certificates.newNode(ca(), hosts, Duration.ofDays(lifetimeDays)));
       System.out.println("wrote " + cert + " and " + key + " for " + hosts);
       return 0;
     }
@@ -149,16 +143,11 @@ final class CertCommand {
       if (!mayWrite(cert, key)) {
         return BasaltCli.FAILED;
       }
-      Instant now = Instant.now();
       Certificates.write(
           certsDir,
           Certificates.clientCert(user),
           Certificates.clientKey(user),
-          Certificates.newClient(
-              ca(),
-              user,
-              now.minus(Duration.ofMinutes(5)),
-              now.plus(Duration.ofDays(lifetimeDays))));
+          Certificates.newClient(ca(), user, Duration.ofDays(lifetimeDays)));
       System.out.println("wrote " + cert + " and " + key);
       return 0;
     }

@@ -92,10 +92,15 @@ public final class WireClient implements AutoCloseable {
    */
   public static void useTls(io.basalt.client.ClientTls files) {
     try {
-      tls = files == null ? null : io.basalt.node.tls.JdkTls.context(files);
+      useTlsContext(files == null ? null : io.basalt.node.tls.JdkTls.context(files));
     } catch (IOException e) {
       throw new UncheckedIOException(e.getMessage(), e);
     }
+  }
+
+  /** As above, with a context already made (null: plaintext). */
+  public static void useTlsContext(javax.net.ssl.SSLContext context) {
+    tls = context;
   }
 
   /** Parses "host:port". */

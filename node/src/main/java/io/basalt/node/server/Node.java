@@ -143,14 +143,14 @@ public final class Node implements AutoCloseable {
       Path certs = config.security().certsDir();
       try {
         this.tls = NodeTls.load(certs, config.security().allowedPeerNames());
-        WireClient.useTls(NodeTls.asClient(certs));
+        WireClient.useTlsContext(tls.jdk());
       } catch (IOException | java.io.UncheckedIOException e) {
         throw new IllegalStateException("TLS: " + e.getMessage(), e);
       }
       transport.setTls(tls);
     } else {
       this.tls = null;
-      WireClient.useTls(null);
+      WireClient.useTlsContext(null);
       log.warn(
           "node {} runs without TLS (--insecure): any process that reaches {} can join as a peer"
               + " or read and write every key",
@@ -256,13 +256,9 @@ public final class Node implements AutoCloseable {
       background.scheduleWithFixedDelay(
           () -> {
             if (tls.reloadIfChanged()) {
-              WireClient.useTls(NodeTls.asClient(config.security().certsDir()));
+              WireClient.useTlsContext(tls.jdk());
               if (http != null) {
-                try {
-                  http.setTls(jdkServerTls());
-                } catch (IOException e) {
-                  log.warn("HTTPS keeps its old certificate: {}", e.getMessage());
-                }
+                http.setTls(tls.jdk());
               }
             }
           },
@@ -339,11 +335,6 @@ public final class Node implements AutoCloseable {
     }
   }
 
-  /** A JDK context with this node's certificate, for its HTTPS endpoint. */
-  private javax.net.ssl.SSLContext jdkServerTls() throws IOException {
-    return io.basalt.node.tls.JdkTls.context(NodeTls.asClient(config.security().certsDir()));
-  }
-
   /** Serves /metrics, /health and /ready on {@code address}; returns the bound address. */
   public InetSocketAddress startHttp(InetSocketAddress address) throws java.io.IOException {
     http =
@@ -352,7 +343,7 @@ public final class Node implements AutoCloseable {
             metrics::scrape,
             this::unhealthyReason,
             this::notReadyReason,
-            tls == null ? null : jdkServerTls());
+            tls == null ? null : tls.jdk());
     return http.start();
   }
 

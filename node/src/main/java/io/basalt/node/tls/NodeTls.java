@@ -45,6 +45,7 @@ public final class NodeTls {
   private final Set<String> allowedPeerNames;
   private volatile SslContext server;
   private volatile SslContext peerClient;
+  private volatile javax.net.ssl.SSLContext jdk;
   private List<FileTime> loadedVersions;
 
   private NodeTls(Path dir, Set<String> allowedPeerNames) {
@@ -75,6 +76,14 @@ public final class NodeTls {
   /** The context this node dials its peers with. */
   public SslContext peerClient() {
     return peerClient;
+  }
+
+  /**
+   * A JDK context with the same files, for what runs on the JDK's sockets: the node's admin
+   * connections and its HTTPS endpoint.
+   */
+  public javax.net.ssl.SSLContext jdk() {
+    return jdk;
   }
 
   /** The files this node presents to clients as a client: for the node's own tools. */
@@ -132,8 +141,10 @@ public final class NodeTls {
               .protocols("TLSv1.3")
               .build();
       SslContext c = asClient(dir).newContext();
+      javax.net.ssl.SSLContext j = JdkTls.context(asClient(dir));
       server = s;
       peerClient = c;
+      jdk = j;
       loadedVersions = versions;
     } catch (SSLException | IllegalArgumentException | UncheckedIOException e) {
       throw new IOException("cannot use the TLS files in " + dir + ": " + e.getMessage(), e);

@@ -81,19 +81,16 @@ final class ProcessCluster implements AutoCloseable {
         names.add(host(i));
       }
     }
-    java.time.Instant now = java.time.Instant.now();
     io.basalt.node.tls.Certificates.write(
         certs,
         io.basalt.node.tls.Certificates.NODE_CERT,
         io.basalt.node.tls.Certificates.NODE_KEY,
-        io.basalt.node.tls.Certificates.newNode(
-            ca, names, now.minusSeconds(300), now.plus(Duration.ofDays(1))));
+        io.basalt.node.tls.Certificates.newNode(ca, names, Duration.ofDays(1)));
     io.basalt.node.tls.Certificates.write(
         certs,
         io.basalt.node.tls.Certificates.clientCert("root"),
         io.basalt.node.tls.Certificates.clientKey("root"),
-        io.basalt.node.tls.Certificates.newClient(
-            ca, "root", now.minusSeconds(300), now.plus(Duration.ofDays(1))));
+        io.basalt.node.tls.Certificates.newClient(ca, "root", Duration.ofDays(1)));
     io.basalt.node.cli.WireClient.useTls(clientTls());
   }
 
