@@ -3,6 +3,7 @@ package io.basalt.node.cli;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.basalt.api.DeleteRequest;
+import io.basalt.api.Errors;
 import io.basalt.api.GetRequest;
 import io.basalt.api.InitClusterRequest;
 import io.basalt.api.KeySpace;
@@ -393,29 +394,66 @@ public final class BasaltCli {
         description = "Replicas per range (default: ${DEFAULT-VALUE}).")
     int replicas;
 
+    @Option(
+        names = "--wait-seconds",
+        defaultValue = "0",
+        description =
+            "Keep trying this long while the node cannot be reached or knows of too few nodes"
+                + " (default: one attempt).")
+    long waitSeconds;
+
+    @Option(
+        names = "--if-new",
+        description =
+            "Succeed, changing nothing, when the cluster is initialized already (for a step that"
+                + " may run again, such as a Kubernetes Job).")
+    boolean ifNew;
+
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
       security.apply();
-      try (WireClient c = WireClient.connect(host, Duration.ofSeconds(30))) {
-        KvResponse r =
-            c.call(
-                KvRequest.newBuilder()
-                    .setInitCluster(
-                        InitClusterRequest.newBuilder()
-                            .setDataRanges(ranges)
-                            .setReplication(replicas))
-                    .build());
-        if (r.hasError()) {
-          System.err.println("basalt init: " + describe(r));
+      long deadline = System.nanoTime() + Duration.ofSeconds(waitSeconds).toNanos();
+      long backoffMillis = 250;
+      while (true) {
+        String failure;
+        boolean retryable;
+        try (WireClient c = WireClient.connect(host, Duration.ofSeconds(30))) {
+          KvResponse r =
+              c.call(
+                  KvRequest.newBuilder()
+                      .setInitCluster(
+                          InitClusterRequest.newBuilder()
+                              .setDataRanges(ranges)
+                              .setReplication(replicas))
+                      .build());
+          if (!r.hasError()) {
+            System.out.println(
+                "initialized cluster "
+                    + r.getInitCluster().getClusterId()
+                    + " with "
+                    + r.getInitCluster().getRangesCount()
+                    + " ranges");
+            return 0;
+          }
+          String code = r.getError().hasGeneric() ? r.getError().getGeneric().getCode() : "";
+          if (ifNew && code.equals(Errors.ALREADY_INITIALIZED)) {
+            System.out.println("the cluster is initialized already: " + describe(r));
+            return 0;
+          }
+          failure = describe(r);
+          // Too few nodes known yet, or a chosen node not answering: nothing was bootstrapped.
+          retryable = r.getError().hasUnavailable() || code.equals(Errors.NOT_INITIALIZED);
+        } catch (RuntimeException e) {
+          failure = e.getMessage();
+          retryable = true;
+        }
+        if (!retryable || System.nanoTime() - deadline >= 0) {
+          System.err.println("basalt init: " + failure);
           return FAILED;
         }
-        System.out.println(
-            "initialized cluster "
-                + r.getInitCluster().getClusterId()
-                + " with "
-                + r.getInitCluster().getRangesCount()
-                + " ranges");
-        return 0;
+        System.err.println("basalt init: " + failure + "; trying again");
+        Thread.sleep(backoffMillis);
+        backoffMillis = Math.min(backoffMillis * 2, 5_000);
       }
     }
   }

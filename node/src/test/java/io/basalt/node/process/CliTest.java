@@ -53,20 +53,26 @@ class CliTest {
   void initStatusAndKvLikeAnOperator() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("cli", 3, 50)) {
       cluster.startAll();
-      ProcessCluster.await(
-          () -> {
-            try {
-              Result r = cli(cluster, "init", "--host", cluster.address(2), "--ranges", "4");
-              return r.code() == 0 && r.out().contains("initialized cluster");
-            } catch (Exception e) {
-              return false;
-            }
-          },
-          "init succeeds once the nodes found each other",
-          Duration.ofSeconds(60));
+      // init waits (--wait-seconds) while the nodes are still finding each other.
+      Result init =
+          cli(
+              cluster,
+              "init",
+              "--host",
+              cluster.address(2),
+              "--ranges",
+              "4",
+              "--wait-seconds",
+              "60");
+      assertThat(init.code()).as(init.err()).isZero();
+      assertThat(init.out()).contains("initialized cluster");
       Result again = cli(cluster, "init", "--host", cluster.address(3));
       assertThat(again.code()).isEqualTo(1);
       assertThat(again.err()).contains("ALREADY_INITIALIZED");
+      // --if-new makes a repeated init (a Kubernetes Job run again) succeed, changing nothing.
+      Result ifNew = cli(cluster, "init", "--host", cluster.address(1), "--if-new");
+      assertThat(ifNew.code()).as(ifNew.err()).isZero();
+      assertThat(ifNew.out()).contains("initialized already");
       cluster.awaitConverged(Duration.ofSeconds(60));
 
       // The placement driver may be moving a leadership when status runs (a range with no leader
