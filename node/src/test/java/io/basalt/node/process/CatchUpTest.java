@@ -26,19 +26,19 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * A follower that was down while its range took a minute of full-speed writes catches up by a
- * snapshot far larger than any in-memory bound (the range holds well over 64 MiB), within a minute
- * of its restart, and holds every acknowledged write afterwards.
+ * A follower that was down while its range took full-speed writes until it held twice 64 MiB
+ * catches up by a snapshot far larger than any in-memory bound, within a minute of its restart, and
+ * holds every acknowledged write afterwards.
  */
 class CatchUpTest {
   private static final int THREADS = 32;
   private static final int VALUE_BYTES = 1024;
-  private static final Duration WRITE_FOR = Duration.ofSeconds(60);
+  private static final Duration WRITE_AT_MOST = Duration.ofSeconds(90);
   private static final Duration CATCH_UP_WITHIN = Duration.ofSeconds(60);
   private static final long MIN_DATA_BYTES = 64L << 20;
 
   @Test
-  void aFollowerDownDuringAMinuteOfWritesCatchesUpBySnapshot() throws Exception {
+  void aFollowerDownDuringWritesOfTwice64MiBCatchesUpBySnapshot() throws Exception {
     try (ProcessCluster cluster = new ProcessCluster("catchup", 3, 100)) {
       // The follower holds the snapshot (hundreds of MiB) in memory until it installs it.
       cluster.setHeap("2g");
@@ -55,7 +55,11 @@ class CatchUpTest {
       // 32 clients put as fast as the cluster takes them, each on keys of its own.
       long[] acked = new long[THREADS];
       AtomicLong errors = new AtomicLong();
-      long end = System.nanoTime() + WRITE_FOR.toNanos();
+      long start = System.nanoTime();
+      long end = start + WRITE_AT_MOST.toNanos();
+      // Enough data that the snapshot is far beyond any in-memory bound; then the writers stop.
+      AtomicLong ackedPuts = new AtomicLong();
+      long enough = 2 * MIN_DATA_BYTES / VALUE_BYTES;
       try (BasaltClient client =
           cluster
               .clientBuilder()
@@ -71,10 +75,11 @@ class CatchUpTest {
                   .start(() -> {
                     // Each thread's puts are sequential: key (id, i) is written once, and all
                     // below acked[id] were acknowledged unless counted as errors.
-                    for (int i = 0; System.nanoTime() < end; i++) {
+                    for (int i = 0; System.nanoTime() < end && ackedPuts.get() < enough; i++) {
                       try {
                         client.put(key(id, i), value(id, i));
                         acked[id] = i + 1;
+                        ackedPuts.incrementAndGet();
                       } catch (RuntimeException e) {
                         errors.incrementAndGet();
                       }
@@ -86,13 +91,14 @@ class CatchUpTest {
         }
       }
       long puts = Arrays.stream(acked).sum();
+      double wrote = (System.nanoTime() - start) / 1e9;
       System.out.printf(
           Locale.ROOT,
-          "catch-up: %d puts of %d bytes acknowledged in %d s (%.0f/s), %d failed; node %d down%n",
+          "catch-up: %d puts of %d bytes acknowledged in %.0f s (%.0f/s), %d failed; node %d down%n",
           puts,
           VALUE_BYTES,
-          WRITE_FOR.toSeconds(),
-          puts / (double) WRITE_FOR.toSeconds(),
+          wrote,
+          puts / wrote,
           errors.get(),
           follower);
       assertThat(errors.get()).as("failed puts").isLessThan(Math.max(10, puts / 1000));
