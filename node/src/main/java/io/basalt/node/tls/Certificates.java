@@ -83,6 +83,27 @@ public final class Certificates {
   /** A certificate and its key. */
   public record Issued(X509Certificate certificate, PrivateKey key) {}
 
+  /**
+   * Whether {@code key} is the private key of {@code cert}: a challenge signed with it verifies
+   * with the certificate's public key.
+   */
+  static boolean isPair(X509Certificate cert, PrivateKey key) {
+    try {
+      byte[] challenge = new byte[32];
+      new SecureRandom().nextBytes(challenge);
+      java.security.Signature sign = java.security.Signature.getInstance("SHA256withECDSA");
+      sign.initSign(key);
+      sign.update(challenge);
+      byte[] signature = sign.sign();
+      java.security.Signature verify = java.security.Signature.getInstance("SHA256withECDSA");
+      verify.initVerify(cert.getPublicKey());
+      verify.update(challenge);
+      return verify.verify(signature);
+    } catch (GeneralSecurityException e) {
+      return false;
+    }
+  }
+
   /** A new self-signed CA, valid from now for {@code lifetime}. */
   public static Issued newCa(String commonName, Duration lifetime) {
     KeyPair pair = newKeyPair();

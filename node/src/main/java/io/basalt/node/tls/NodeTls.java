@@ -122,7 +122,10 @@ public final class NodeTls {
     Path cert = dir.resolve(Certificates.NODE_CERT);
     Path key = dir.resolve(Certificates.NODE_KEY);
     X509Certificate own = Certificates.readCertificate(cert);
-    Certificates.readKey(key);
+    if (!Certificates.isPair(own, Certificates.readKey(key))) {
+      throw new IOException(
+          key + " is not the key of " + cert + " (one of them is another certificate's)");
+    }
     Certificates.readCertificate(ca);
     String cn = Certificates.commonName(own);
     if (!allowedPeerNames.contains(cn)) {

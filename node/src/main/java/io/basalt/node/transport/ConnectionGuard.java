@@ -13,15 +13,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The last handler of every connection's pipeline: whatever goes wrong on one connection (bad
- * bytes, an oversize frame, a handshake from another cluster, a handler's exception) closes that
- * connection with one log line naming the peer and the reason, and the node goes on serving
- * everyone else (DESIGN.md decision 10).
+ * bytes, an oversize frame, a handshake from another cluster, a refused TLS handshake, a handler's
+ * exception) closes that connection with one log line naming the peer and the reason (a flood of
+ * them is limited to {@value #LOGGED_PER_WINDOW} lines of one kind per 10 s), and the node goes on
+ * serving everyone else (DESIGN.md decision 10).
  */
 @ChannelHandler.Sharable
 public final class ConnectionGuard extends ChannelDuplexHandler {
   private static final Logger log = LoggerFactory.getLogger(ConnectionGuard.class);
 
+  static final int LOGGED_PER_WINDOW = 20;
+
   private final BiConsumer<Channel, String> onClose;
+  private final LogLimiter limiter =
+      new LogLimiter(
+          LOGGED_PER_WINDOW, java.util.concurrent.TimeUnit.SECONDS.toNanos(10), System::nanoTime);
 
   /**
    * @param onClose told of every connection closed for a protocol error, with the reason
@@ -40,9 +46,20 @@ public final class ConnectionGuard extends ChannelDuplexHandler {
     channel.close();
   }
 
-  /** Logs a protocol problem of {@code channel} (and tells the listener). */
+  /**
+   * Logs a protocol problem of {@code channel} (at most {@value #LOGGED_PER_WINDOW} lines per 10 s;
+   * the next line logged counts those left out) and tells the listener.
+   */
   public void report(Channel channel, String reason) {
-    log.warn("closing connection {}: {}", channel.remoteAddress(), reason);
+    // Reasons of one kind share their first words ("refused: the peer's certificate expired").
+    long left = limiter.admit(reason.substring(0, Math.min(reason.length(), 40)));
+    if (left != LogLimiter.SUPPRESS) {
+      log.warn(
+          "closing connection {}: {}{}",
+          channel.remoteAddress(),
+          reason,
+          left == 0 ? "" : " (" + left + " more connections closed and not logged before this)");
+    }
     onClose.accept(channel, reason);
   }
 

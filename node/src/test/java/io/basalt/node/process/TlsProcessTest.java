@@ -32,9 +32,10 @@ import org.junit.jupiter.api.Test;
  * Three node processes with mutual TLS ({@code --certs-dir}), a client of the cluster's CA writing
  * all along, and connections that must each be refused with a reason in the nodes' logs: a
  * plaintext client, a client without a certificate, one whose certificate another CA signed, one
- * whose certificate expired, and a connection that presents a client's certificate and says it is a
- * node. Then the nodes' certificates are replaced under the running workload: the nodes read them
- * again, a new client connects, and no write is lost or failed.
+ * whose certificate expired, a connection that presents a client's certificate and says it is a
+ * node, and one that presents a node certificate of another CA. Then the nodes' certificates are
+ * replaced under the running workload: the nodes read them again, a new client connects, and no
+ * write is lost or failed.
  */
 class TlsProcessTest {
   @Test
@@ -136,6 +137,18 @@ class TlsProcessTest {
         }
         awaitLogged(cluster, "not an allowed peer name");
 
+        // A node whose certificate another CA signed, presented whatever issuers the node names.
+        Certificates.Issued foreignNode =
+            Certificates.newNode(
+                otherCa,
+                List.of("127.0.0.1", "localhost"),
+                now.minusSeconds(300),
+                now.plusSeconds(3600));
+        assertThatThrownBy(() ->
+                handshake(cluster, presenting(certs.resolve(Certificates.CA_CERT), foreignNode)))
+            .isInstanceOf(IOException.class);
+        awaitLogged(cluster, "not signed by this cluster's CA");
+
         // Rotation: new node certificates from the same CA, under the running workload.
         long before = acknowledged.size();
         Certificates.write(
@@ -167,7 +180,7 @@ class TlsProcessTest {
         }
         printRefusals(cluster);
         System.out.printf(
-            "TLS: %d writes acknowledged while five kinds of connection were refused and the"
+            "TLS: %d writes acknowledged while six kinds of connection were refused and the"
                 + " certificates rotated, none failed%n",
             acknowledged.size());
       } finally {
@@ -191,17 +204,71 @@ class TlsProcessTest {
     return b.build();
   }
 
+  /**
+   * A context that trusts {@code ca} and presents {@code identity} to any server, whatever issuers
+   * it asks for (a standard key manager would send nothing when the issuer is not among them).
+   */
+  private static SSLContext presenting(Path ca, Certificates.Issued identity) throws Exception {
+    javax.net.ssl.X509ExtendedKeyManager forced =
+        new javax.net.ssl.X509ExtendedKeyManager() {
+          @Override
+          public String[] getClientAliases(String keyType, java.security.Principal[] issuers) {
+            return new String[] {"forced"};
+          }
+
+          @Override
+          public String chooseClientAlias(
+              String[] keyType, java.security.Principal[] issuers, java.net.Socket socket) {
+            return "forced";
+          }
+
+          @Override
+          public String chooseEngineClientAlias(
+              String[] keyType, java.security.Principal[] issuers, javax.net.ssl.SSLEngine e) {
+            return "forced";
+          }
+
+          @Override
+          public String[] getServerAliases(String keyType, java.security.Principal[] issuers) {
+            return null;
+          }
+
+          @Override
+          public String chooseServerAlias(
+              String keyType, java.security.Principal[] issuers, java.net.Socket socket) {
+            return null;
+          }
+
+          @Override
+          public java.security.cert.X509Certificate[] getCertificateChain(String alias) {
+            return new java.security.cert.X509Certificate[] {identity.certificate()};
+          }
+
+          @Override
+          public java.security.PrivateKey getPrivateKey(String alias) {
+            return identity.key();
+          }
+        };
+    SSLContext context = SSLContext.getInstance("TLSv1.3");
+    context.init(new javax.net.ssl.KeyManager[] {forced}, trusting(ca), null);
+    return context;
+  }
+
   /** A context that trusts {@code ca} and has no certificate of its own. */
   private static SSLContext trustOnly(Path ca) throws Exception {
+    SSLContext context = SSLContext.getInstance("TLSv1.3");
+    context.init(null, trusting(ca), null);
+    return context;
+  }
+
+  private static javax.net.ssl.TrustManager[] trusting(Path ca) throws Exception {
     java.security.KeyStore trusted = java.security.KeyStore.getInstance("PKCS12");
     trusted.load(null, null);
     trusted.setCertificateEntry("ca", Certificates.readCertificate(ca));
     TrustManagerFactory tmf =
         TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(trusted);
-    SSLContext context = SSLContext.getInstance("TLSv1.3");
-    context.init(null, tmf.getTrustManagers(), null);
-    return context;
+    return tmf.getTrustManagers();
   }
 
   /** A TLS connection to node 1, its handshake done and a first read attempted. */
