@@ -9,7 +9,7 @@
 #   1. base     glibc, libstdc++, zlib and dash from Debian's packages (the runtime's and RocksDB's
 #               native code need nothing else), /etc/passwd with user basalt (10001), /tmp
 #   2. runtime  a jlink'ed Java runtime (>= 21, from the JDK bin/jdk.sh finds) in /opt/java
-#   3. libs     the node's dependencies in /app/lib
+#   3. libs     the node's dependencies in /app/lib (RocksDB's jar with its linux-amd64 library only)
 #   4. app      the node's jar in /app, the scripts in /app/bin (basalt, pod-start, pod-init, pod-drain)
 # The image runs as user 10001 with the store on the volume /data; the entrypoint is
 # /app/bin/basalt (any `basalt` command), and a StatefulSet runs /app/bin/pod-start.
@@ -46,7 +46,8 @@ rm -rf "$base/usr/share/doc" "$base/usr/share/man" "$base/usr/share/locale" "$ba
   "$base/usr/share/gcc" "$base/usr/share/gdb"
 # Debian 12's packages put dash in /bin (with /bin/sh pointing at it) and the loader in /lib64.
 [ -x "$base/bin/dash" ] && [ -e "$base/bin/sh" ] || { echo "build.sh: no /bin/sh in the base" >&2; exit 1; }
-mkdir -p "$base/etc" "$base/tmp" "$base/data" "$base/proc" "$base/dev" "$base/sys"
+# /data: the store's volume; /certs: where a Secret with the TLS files is mounted.
+mkdir -p "$base/etc" "$base/tmp" "$base/data" "$base/certs" "$base/proc" "$base/dev" "$base/sys"
 chmod 1777 "$base/tmp"
 printf 'root:x:0:0:root:/root:/usr/bin/sh\nbasalt:x:10001:10001:basalt:/data:/usr/bin/sh\n' >"$base/etc/passwd"
 printf 'root:x:0:\nbasalt:x:10001:\n' >"$base/etc/group"
@@ -72,6 +73,20 @@ libs="$WORK/libs"
 app="$WORK/app"
 mkdir -p "$libs/app/lib" "$app/app/bin"
 cp "$ROOT"/node/target/lib/*.jar "$libs/app/lib/"
+# RocksDB's jar carries its native library for a dozen platforms; the image is linux-amd64 with
+# glibc, so only that one stays (about 85 MiB less).
+for rocks in "$libs"/app/lib/rocksdbjni-*.jar; do
+  [ -f "$rocks" ] || continue
+  x="$WORK/rocksdbjni"
+  mkdir -p "$x"
+  (cd "$x" && "$JAVA_HOME/bin/jar" -xf "$rocks")
+  [ -f "$x/librocksdbjni-linux64.so" ] || { echo "build.sh: no linux64 library in $rocks" >&2; exit 1; }
+  find "$x" -maxdepth 1 -name 'librocksdbjni-*' ! -name librocksdbjni-linux64.so -delete
+  mv "$x/META-INF/MANIFEST.MF" "$WORK/rocksdbjni.mf"
+  rm "$rocks"
+  "$JAVA_HOME/bin/jar" --create --file "$rocks" --manifest "$WORK/rocksdbjni.mf" \
+    --date=1980-01-01T00:00:02Z -C "$x" .
+done
 cp "$JAR" "$app/app/basalt-node.jar"
 cp "$ROOT"/deploy/image/bin/* "$app/app/bin/"
 chmod 0755 "$app"/app/bin/*

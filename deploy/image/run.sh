@@ -7,6 +7,7 @@
 #     --hostname NAME   its own UTS namespace with this host name
 #     --hosts FILE      bind-mounted as /etc/hosts
 #     --env NAME=VALUE  in its environment (repeatable); nothing else is inherited but PATH
+#     --mount SRC:DST   SRC bind-mounted read-only at DST (a mount point the image has)
 #
 # The root is ROOTFS mounted read-only (readOnlyRootFilesystem), DATA is the volume at /data
 # (owned by the image's user 10001, as fsGroup makes it), /tmp a fresh tmpfs, /proc the container's
@@ -16,13 +17,14 @@ set -euo pipefail
 ROOTFS="$(readlink -f "$1")"
 DATA="$(readlink -f "$2")"
 shift 2
-NETNS="" HOSTNAME_="" HOSTS="" ENVS=()
+NETNS="" HOSTNAME_="" HOSTS="" MOUNTS="" ENVS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --netns) NETNS="$2"; shift 2 ;;
     --hostname) HOSTNAME_="$2"; shift 2 ;;
     --hosts) HOSTS="$(readlink -f "$2")"; shift 2 ;;
     --env) ENVS+=("$2"); shift 2 ;;
+    --mount) MOUNTS="$MOUNTS $2"; shift 2 ;;
     --) shift; break ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -41,12 +43,16 @@ mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 [ -n "$HOSTS" ] && mount --bind "$HOSTS" "$root/etc/hosts"
+for m in $MOUNTS; do
+  mount --bind "${m%%:*}" "$root${m#*:}"
+  mount -o remount,bind,ro "$root${m#*:}"
+done
 [ -n "$HOSTNAME_" ] && hostname "$HOSTNAME_"
 chroot=$(command -v chroot)
 exec env -i PATH=/app/bin:/opt/java/bin:/usr/bin:/bin HOME=/data "${ENVS[@]}" \
   "$chroot" --userspec=10001:10001 "$root" "$@"
 '
-export ROOTFS DATA HOSTS HOSTNAME_
+export ROOTFS DATA HOSTS HOSTNAME_ MOUNTS
 # bash for the inner script (arrays); ENVS passed as its positional prefix.
 run=(unshare --mount --uts --pid --fork --kill-child --propagation private
   bash -c "ENVS=(\"\${@:1:$((${#ENVS[@]}))}\"); shift ${#ENVS[@]}; $inner" inner "${ENVS[@]}" "$@")

@@ -35,6 +35,7 @@ final class EmulatedStatefulSet implements AutoCloseable {
   private final Container init;
   private final Path dir;
   private final Path hosts;
+  private final Path certs;
   private final Map<String, String> ips = new TreeMap<>();
   private final Map<String, Process> pods = new LinkedHashMap<>();
   private final Thread hook =
@@ -48,7 +49,12 @@ final class EmulatedStatefulSet implements AutoCloseable {
   private int nextAddress = 10;
   private int nextLink;
 
-  EmulatedStatefulSet(List<Map<String, Object>> docs, String namespace, Path dir, Path hosts)
+  /**
+   * @param certs the TLS Secret's files, mounted at /certs when the manifest runs with TLS (owned
+   *     by the image's user, as fsGroup makes a Secret's files), or null
+   */
+  EmulatedStatefulSet(
+      List<Map<String, Object>> docs, String namespace, Path dir, Path hosts, Path certs)
       throws IOException, InterruptedException {
     Map<String, Object> set = ProjectChecks.of(docs, "StatefulSet").get(0);
     this.setName = Manifests.name(set);
@@ -56,6 +62,7 @@ final class EmulatedStatefulSet implements AutoCloseable {
     this.namespace = namespace;
     this.dir = dir;
     this.hosts = hosts;
+    this.certs = certs;
     Map<String, Object> c = container(set);
     this.node = new Container(command(c), envOf(c), preStop(c));
     this.domain = peers + "." + namespace + ".svc." + ProjectChecks.env(c, "BASALT_CLUSTER_DOMAIN");
@@ -181,6 +188,9 @@ final class EmulatedStatefulSet implements AutoCloseable {
                 "--hosts",
                 hosts.toString()));
     env.forEach((k, v) -> cmd.addAll(List.of("--env", k + "=" + v)));
+    if (env.containsKey("BASALT_CERTS_DIR")) {
+      cmd.addAll(List.of("--mount", certs + ":" + env.get("BASALT_CERTS_DIR")));
+    }
     cmd.add("--");
     cmd.addAll(command);
     return new ProcessBuilder(cmd)

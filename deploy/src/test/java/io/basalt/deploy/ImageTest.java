@@ -94,6 +94,7 @@ class ImageTest {
     }
     // The store's volume belongs to the user the node runs as; the rest to root.
     assertThat(Files.getAttribute(root.resolve("data"), "unix:uid")).isEqualTo(10001);
+    assertThat(root.resolve("certs")).as("the TLS Secret's mount point").isDirectory();
     assertThat(Files.getAttribute(root.resolve("app/basalt-node.jar"), "unix:uid")).isEqualTo(0);
     assertThat(Files.readString(root.resolve("etc/passwd"))).contains("basalt:x:10001:10001");
     assertThat(Files.getPosixFilePermissions(root.resolve("tmp")))

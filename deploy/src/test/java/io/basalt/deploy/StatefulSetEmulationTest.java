@@ -3,7 +3,13 @@ package io.basalt.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.basalt.api.KvRequest;
+import io.basalt.api.StatusRequest;
 import io.basalt.client.BasaltClient;
+import io.basalt.client.ClientTls;
+import io.basalt.node.cli.WireClient;
+import io.basalt.node.tls.Certificates;
+import io.basalt.node.tls.JdkTls;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,12 +25,13 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * Tier 3: the chart's StatefulSet run from the image with its pods emulated in network namespaces
- * ({@link EmulatedStatefulSet}): three pods started together, probed as a kubelet would, the init
- * Job run, then, under a workload that runs throughout, a pod killed and re-created with its volume
- * and a new address, and a rolling restart in reverse ordinal order (preStop drain, stop, start,
- * wait for readiness). Every write the cluster acknowledged is read back at the end, and every
- * metric the Grafana dashboard plots is exported by the nodes.
+ * Tier 3: the chart's StatefulSet, with TLS on (a Secret's files at /certs), run from the image
+ * with its pods emulated in network namespaces ({@link EmulatedStatefulSet}): three pods started
+ * together, probed as a kubelet would, the init Job run, then, under a workload that runs
+ * throughout, a pod killed and re-created with its volume and a new address, and a rolling restart
+ * in reverse ordinal order (preStop drain, stop, start, wait for readiness). Every write the
+ * cluster acknowledged is read back at the end, and every metric the Grafana dashboard plots is
+ * exported by the nodes.
  */
 class StatefulSetEmulationTest {
   private static final Path DIR = Manifests.ROOT.resolve("deploy/target/pods");
@@ -35,12 +42,16 @@ class StatefulSetEmulationTest {
     assumeTrue(Image.root(), "tier 3 makes network namespaces: needs root");
     Image.build();
     long start = System.nanoTime();
-    var docs = Manifests.documents(Manifests.render(Map.of(), "1.33.0", "default"));
+    var docs =
+        Manifests.documents(Manifests.render(Map.of("tls.enabled", "true"), "1.33.0", "default"));
     // The hosts file this JVM resolves names from (-Djdk.net.hosts.file, see deploy/pom.xml).
     Path hosts = Path.of(System.getProperty("jdk.net.hosts.file"));
     Image.delete(DIR);
-    HttpClient web = HttpClient.newHttpClient();
-    try (EmulatedStatefulSet set = new EmulatedStatefulSet(docs, "default", DIR, hosts)) {
+    Path certs = certificates(DIR.resolve("certs"));
+    ClientTls tls = ClientTls.inCertsDir(certs, "root");
+    // A kubelet probes without a client certificate; this one checks the node's against the CA.
+    HttpClient web = HttpClient.newBuilder().sslContext(JdkTls.context(tls)).build();
+    try (EmulatedStatefulSet set = new EmulatedStatefulSet(docs, "default", DIR, hosts, certs)) {
       for (int i = 0; i < 3; i++) {
         set.create(i);
       }
@@ -49,13 +60,15 @@ class StatefulSetEmulationTest {
       }
       String init = set.runInit();
       assertThat(init).contains("initialized cluster");
+      WireClient.useTls(tls);
       for (int i = 0; i < 3; i++) {
         awaitProbe(web, set, i, "/ready");
+        awaitConnected(set, i);
       }
       // The init Job may run again (a retry, an upgrade): it changes nothing and succeeds.
       assertThat(set.runInit()).contains("initialized already");
 
-      Workload load = new Workload(set.seed(0), set.seed(1), set.seed(2));
+      Workload load = new Workload(tls, set.seed(0), set.seed(1), set.seed(2));
       Thread writer = Thread.ofPlatform().name("workload").start(load);
       try {
         load.awaitMore(50);
@@ -66,6 +79,8 @@ class StatefulSetEmulationTest {
         set.create(1);
         assertThat(set.ip(1)).isNotEqualTo(before);
         awaitProbe(web, set, 1, "/ready");
+        // Its peers reach it at its new address (a name looked up again, not a cached address).
+        awaitConnected(set, 1);
         load.awaitMore(50);
         // A rolling restart, highest ordinal first, each pod ready before the next.
         for (int i = 2; i >= 0; i--) {
@@ -74,6 +89,7 @@ class StatefulSetEmulationTest {
           set.kill(i);
           set.create(i);
           awaitProbe(web, set, i, "/ready");
+          awaitConnected(set, i);
           load.awaitMore(50);
         }
       } finally {
@@ -81,7 +97,8 @@ class StatefulSetEmulationTest {
         writer.join();
       }
       // Every acknowledged write is there.
-      try (BasaltClient client = BasaltClient.connect(set.seed(0), set.seed(1), set.seed(2))) {
+      try (BasaltClient client =
+          BasaltClient.builder().tls(tls).seeds(set.seed(0), set.seed(1), set.seed(2)).build()) {
         for (var e : load.acked.entrySet()) {
           assertThat(client.get(ImageTest.bytes(e.getKey())))
               .as("acknowledged write " + e.getKey())
@@ -91,7 +108,7 @@ class StatefulSetEmulationTest {
       // Every metric the Grafana dashboard plots is exported by the running nodes.
       String metrics = "";
       for (int i = 0; i < 3; i++) {
-        metrics += ImageTest.get(web, "http://" + set.ip(i) + ":7500/metrics").body();
+        metrics += ImageTest.get(web, "https://" + set.fqdn(i) + ":7500/metrics").body();
       }
       Matcher m =
           Pattern.compile("basalt_[a-z_]+")
@@ -113,11 +130,59 @@ class StatefulSetEmulationTest {
     Image.delete(DIR);
   }
 
+  /**
+   * The TLS Secret's files: the CA, one node certificate naming every pod by a wildcard under the
+   * peers Service (and localhost, for the preStop drain), and root's client certificate; readable
+   * by the image's user only, as fsGroup and defaultMode 0440 make a mounted Secret's.
+   */
+  private static Path certificates(Path dir) throws Exception {
+    Certificates.Issued ca = Certificates.newCa("Basalt test CA", Duration.ofDays(1));
+    Certificates.writeCertificate(dir.resolve(Certificates.CA_CERT), ca.certificate());
+    Certificates.write(
+        dir,
+        Certificates.NODE_CERT,
+        Certificates.NODE_KEY,
+        Certificates.newNode(
+            ca,
+            List.of("localhost", "127.0.0.1", "*.basalt-peers.default.svc.cluster.local"),
+            Duration.ofDays(1)));
+    Certificates.write(
+        dir,
+        Certificates.clientCert("root"),
+        Certificates.clientKey("root"),
+        Certificates.newClient(ca, "root", Duration.ofDays(1)));
+    Image.run(List.of("chown", "-R", "10001:10001", dir.toString()), 30);
+    Image.run(List.of("bash", "-c", "chmod 0440 " + dir + "/*"), 30);
+    return dir;
+  }
+
+  /** Waits until pod {@code ordinal}'s node is connected to both other nodes. */
+  private static void awaitConnected(EmulatedStatefulSet set, int ordinal)
+      throws InterruptedException {
+    long self = ordinal + 1;
+    List<Long> others = List.of(1L, 2L, 3L).stream().filter(n -> n != self).toList();
+    List<Long> connected = new ArrayList<>();
+    Poll.until(
+        () -> {
+          try (WireClient c = WireClient.connect(set.seed(ordinal), Duration.ofSeconds(5))) {
+            connected.clear();
+            connected.addAll(
+                c.call(KvRequest.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build())
+                    .getStatus()
+                    .getConnectedList());
+            return connected.containsAll(others);
+          }
+        },
+        "node " + self + " is connected to nodes " + others,
+        READY,
+        () -> "connected to " + connected);
+  }
+
   private static void awaitProbe(HttpClient web, EmulatedStatefulSet set, int ordinal, String path)
       throws InterruptedException {
     Poll.until(
         () -> {
-          var r = ImageTest.get(web, "http://" + set.ip(ordinal) + ":7500" + path);
+          var r = ImageTest.get(web, "https://" + set.fqdn(ordinal) + ":7500" + path);
           return r != null && r.statusCode() == 200;
         },
         "pod " + set.podName(ordinal) + " answers " + path,
@@ -137,17 +202,23 @@ class StatefulSetEmulationTest {
     final AtomicInteger failed = new AtomicInteger();
     final AtomicBoolean stop = new AtomicBoolean();
     private final String[] seeds;
+    private final ClientTls tls;
     private final AtomicInteger ackedCount = new AtomicInteger();
     private final List<Throwable> errors = new ArrayList<>();
 
-    Workload(String... seeds) {
+    Workload(ClientTls tls, String... seeds) {
+      this.tls = tls;
       this.seeds = seeds;
     }
 
     @Override
     public void run() {
       try (BasaltClient client =
-          BasaltClient.builder().seeds(seeds).callTimeout(Duration.ofSeconds(30)).build()) {
+          BasaltClient.builder()
+              .tls(tls)
+              .seeds(seeds)
+              .callTimeout(Duration.ofSeconds(30))
+              .build()) {
         for (int n = 0; !stop.get(); n++) {
           String key = "sts-" + n;
           String value = "v" + n;

@@ -669,7 +669,8 @@ public final class NodeTransport implements AutoCloseable {
                         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 2_000)
                         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
                         .handler(initializer(this))
-                        .connect(address);
+                        .resolver(PeerResolver.INSTANCE)
+                        .connect(PeerResolver.unresolved(address));
                 connect.addListener(done -> {
                   if (!done.isSuccess()) {
                     detachFailedDial();
