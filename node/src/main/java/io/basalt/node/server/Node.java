@@ -5,7 +5,6 @@ import io.basalt.api.BootstrapResponse;
 import io.basalt.api.DrainNodeResponse;
 import io.basalt.api.Errors;
 import io.basalt.api.InitClusterRequest;
-import io.basalt.api.InitClusterResponse;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.NodeDescriptor;
@@ -13,7 +12,6 @@ import io.basalt.api.NodeInfoRequest;
 import io.basalt.api.NodeInfoResponse;
 import io.basalt.api.RaftBatch;
 import io.basalt.api.RaftMessage;
-import io.basalt.api.RangeDescriptor;
 import io.basalt.api.SnapshotChunk;
 import io.basalt.api.StatusResponse;
 import io.basalt.node.cli.WireClient;
@@ -43,7 +41,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -583,87 +580,7 @@ public final class Node implements AutoCloseable {
           Errors.ALREADY_INITIALIZED,
           "a node this node knows of belongs to cluster " + clusterId + " already");
     }
-    int dataRanges = request.getDataRanges() == 0 ? 8 : request.getDataRanges();
-    int replication = request.getReplication() == 0 ? 3 : request.getReplication();
-    if (dataRanges > 4096) {
-      return Errors.invalid("at most 4096 initial data ranges, got " + dataRanges);
-    }
-    TreeMap<Long, String> nodes = new TreeMap<>(knownNodes);
-    if (nodes.size() < replication) {
-      return Errors.generic(
-          Errors.NOT_INITIALIZED,
-          "init needs "
-              + replication
-              + " nodes for "
-              + replication
-              + " replicas but this node knows of "
-              + nodes.size()
-              + " "
-              + nodes.keySet()
-              + "; start the others with --join, or wait for discovery");
-    }
-    List<Long> chosen = new ArrayList<>(nodes.keySet()).subList(0, replication);
-    String newCluster = UUID.randomUUID().toString();
-    List<RangeDescriptor> ranges = InitialRanges.of(dataRanges, chosen);
-    BootstrapRequest.Builder boot = BootstrapRequest.newBuilder().setClusterId(newCluster);
-    boot.addAllRanges(ranges);
-    nodes.forEach(
-        (id, addr) -> boot.addNodes(NodeDescriptor.newBuilder().setNodeId(id).setAddress(addr)));
-    // Every chosen node must answer, uninitialized, before any is bootstrapped.
-    for (long id : chosen) {
-      if (id == config.nodeId()) {
-        continue;
-      }
-      try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(5))) {
-        String theirs =
-            c.call(KvRequest.newBuilder().setNodeInfo(NodeInfoRequest.getDefaultInstance()).build())
-                .getNodeInfo()
-                .getClusterId();
-        if (!theirs.isEmpty()) {
-          return Errors.generic(
-              Errors.ALREADY_INITIALIZED, "node " + id + " belongs to cluster " + theirs);
-        }
-      } catch (RuntimeException e) {
-        return Errors.unavailable(
-            "node " + id + " at " + nodes.get(id) + " does not answer: " + e.getMessage());
-      }
-    }
-    KvRequest req = KvRequest.newBuilder().setBootstrap(boot).build();
-    for (long id : chosen) {
-      KvResponse r = null;
-      // Bootstrap is idempotent: a call whose answer was lost is simply made again.
-      for (int attempt = 0; attempt < 5 && (r == null || r.hasError()); attempt++) {
-        if (id == config.nodeId()) {
-          r = bootstrap(boot.build());
-        } else {
-          try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(10))) {
-            r = c.call(req);
-          } catch (RuntimeException e) {
-            r = Errors.unavailable("bootstrap of node " + id + " failed: " + e.getMessage());
-          }
-        }
-        if (r.hasError() && r.getError().hasGeneric()) {
-          break; // refused (another cluster): retrying cannot help
-        }
-      }
-      if (r.hasError()) {
-        log.error(
-            "init of cluster {} is incomplete: node {} was not bootstrapped ({})",
-            newCluster,
-            id,
-            r.getError());
-        return r;
-      }
-    }
-    log.info(
-        "initialized cluster {}: meta range and {} data ranges on nodes {}",
-        newCluster,
-        dataRanges,
-        chosen);
-    return KvResponse.newBuilder()
-        .setInitCluster(
-            InitClusterResponse.newBuilder().setClusterId(newCluster).addAllRanges(ranges))
-        .build();
+    return ClusterInit.run(request, config.nodeId(), new TreeMap<>(knownNodes), this::bootstrap);
   }
 
   private synchronized KvResponse bootstrap(BootstrapRequest request) {

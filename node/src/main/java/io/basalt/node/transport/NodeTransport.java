@@ -382,7 +382,7 @@ public final class NodeTransport implements AutoCloseable {
    * Runs {@code task} on {@code loop}: right here if this is that loop's thread (the store's round
    * writes before its fsync, not after), else as a task.
    */
-  private static void runOn(io.netty.channel.EventLoop loop, Runnable task) {
+  static void runOn(io.netty.channel.EventLoop loop, Runnable task) {
     if (loop.inEventLoop()) {
       task.run();
     } else {
@@ -696,50 +696,13 @@ public final class NodeTransport implements AutoCloseable {
   }
 
   /**
-   * A client connection's answers: whoever answers (the store thread, in bursts) queues them, and
-   * one task on the channel's event loop writes everything queued and flushes once, so a round's
-   * answers to a client cost one wake-up and one write.
-   */
-  private final class Replies {
-    private final Channel channel;
-    private final java.util.concurrent.ConcurrentLinkedQueue<Frame> queue =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final java.util.concurrent.atomic.AtomicBoolean scheduled =
-        new java.util.concurrent.atomic.AtomicBoolean();
-
-    Replies(Channel channel) {
-      this.channel = channel;
-    }
-
-    void add(Frame frame) {
-      queue.add(frame);
-      if (scheduled.compareAndSet(false, true)) {
-        scheduleFlush(() -> runOn(channel.eventLoop(), this::drain));
-      }
-    }
-
-    private void drain() {
-      scheduled.set(false);
-      Frame f;
-      boolean wrote = false;
-      while ((f = queue.poll()) != null) {
-        channel.write(f, channel.voidPromise());
-        wrote = true;
-      }
-      if (wrote) {
-        channel.flush();
-      }
-    }
-  }
-
-  /**
    * After the handshake: binds the connection to its peer, dispatches batches, tracks writability.
    */
   private final class PeerHandler extends ChannelInboundHandlerAdapter {
     private final Peer dialing;
     private Peer peer;
     private boolean client;
-    private Replies replies;
+    private ReplyQueue replies;
 
     PeerHandler(Peer dialing) {
       this.dialing = dialing;
@@ -792,10 +755,10 @@ public final class NodeTransport implements AutoCloseable {
           inbound.onRaftBatch(peer.nodeId, batch);
         } else if (msg instanceof Frame frame && frame.hasKvRequest() && client) {
           if (replies == null) {
-            replies = new Replies(ctx.channel());
+            replies = new ReplyQueue(ctx.channel(), NodeTransport.this::scheduleFlush);
           }
           long callId = frame.getKvRequest().getCallId();
-          Replies out = replies;
+          ReplyQueue out = replies;
           inbound.onKvRequest(
               frame.getKvRequest(),
               response ->

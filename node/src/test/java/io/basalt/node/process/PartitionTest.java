@@ -66,10 +66,20 @@ class PartitionTest {
     try (NetHosts hosts = NetHosts.up(3);
         ProcessCluster cluster = new ProcessCluster(name, 3, 50, hosts)) {
       Workload w = startWorkload(cluster, seed);
+      RunRecord record = RunRecord.create(name, seed);
       run(Duration.ofSeconds(3));
       long range = w.rangeOfKey.get("bk0").getRangeId();
       int leader = cluster.awaitLeader(range);
       int[] others = others(leader);
+      record.faultStarts(
+          "leader "
+              + leader
+              + " of range "
+              + range
+              + " "
+              + what
+              + " "
+              + List.of(others[0], others[1]));
       cut.apply(hosts, leader, others);
       long writesBefore = acknowledgedIn(w, range);
       ProcessCluster.await(
@@ -82,6 +92,7 @@ class PartitionTest {
       run(Duration.ofSeconds(5));
       long writesDuring = acknowledgedIn(w, range) - writesBefore;
       hosts.heal();
+      record.healed();
       run(Duration.ofSeconds(4));
       System.out.printf(
           "leader %d of range %d %s %s: %d writes to it acknowledged meanwhile%n",
@@ -89,7 +100,7 @@ class PartitionTest {
       assertThat(writesDuring)
           .as("writes to range %d acknowledged while its old leader was %s the others", range, what)
           .isPositive();
-      finish(cluster, w);
+      record.finish(cluster, w, () -> finish(cluster, w));
     }
   }
 
@@ -99,7 +110,8 @@ class PartitionTest {
    * with both sides of a split, which are cut from each other), one node deaf to the rest, a node
    * SIGKILLed (restarted at the heal) or SIGSTOPped (continued at the heal), and 30% packet loss on
    * every link. After the last heal: linearizable, every acknowledged write on every replica. A
-   * failure prints the seed; {@code -Dbasalt.partition.seed=N} replays it.
+   * failure prints the seed; {@code -Dbasalt.partition.seed=N} replays it. The run's history,
+   * timeline, logs, verdict and picture are left in {@code node/target/runs/} ({@link RunRecord}).
    */
   @Test
   void aSeededMixOfCutsBridgesAndLossKeepsEveryPromise() throws Exception {
@@ -118,6 +130,7 @@ class PartitionTest {
       cluster.init(4, 5);
       cluster.awaitConverged(Duration.ofSeconds(60));
       Workload w = new Workload(cluster, List.of("Ak0", "Ak1", "bk0", "bk1", "tk0", "tk1"), seed);
+      RunRecord record = RunRecord.create("partition-mix", seed);
       w.route();
       w.start(6);
       run(Duration.ofSeconds(2));
@@ -178,14 +191,16 @@ class PartitionTest {
         }
         long hold = 4_000 + random.nextInt(2_000);
         System.out.printf("%tT nemesis: %s for %d ms%n", System.currentTimeMillis(), fault, hold);
+        record.faultStarts(fault);
         run(Duration.ofMillis(hold));
         hosts.heal();
         undo.run();
+        record.healed();
         System.out.printf("%tT nemesis: healed%n", System.currentTimeMillis());
         run(Duration.ofSeconds(2));
       }
       run(Duration.ofSeconds(3));
-      finish(cluster, w);
+      record.finish(cluster, w, () -> finish(cluster, w));
     }
   }
 

@@ -41,6 +41,14 @@ final class Workload {
   final List<Operation<RegisterModel.Op, Object>> history =
       Collections.synchronizedList(new ArrayList<>());
 
+  /**
+   * Every operation's outcome, definite failures included (the history leaves those out), for the
+   * run's record: when it was invoked and completed, and "ok", "fail" or "unknown".
+   */
+  record Outcome(int client, String key, String op, long invoked, long completed, String result) {}
+
+  final List<Outcome> outcomes = Collections.synchronizedList(new ArrayList<>());
+
   /** Values of acknowledged puts and successful compare-and-sets, by key. */
   final Map<String, List<String>> acknowledged = new ConcurrentHashMap<>();
 
@@ -244,14 +252,18 @@ final class Workload {
       } else {
         readsOk.incrementAndGet();
       }
-      history.add(new Operation<>(client, key, op, output, invoked, System.nanoTime()));
+      long completed = System.nanoTime();
+      history.add(new Operation<>(client, key, op, output, invoked, completed));
+      outcomes.add(new Outcome(client, key, op + " -> " + output, invoked, completed, "ok"));
       return;
     }
     if (maybeApplied) {
       unknown.incrementAndGet();
       history.add(new Operation<>(client, key, op, null, invoked, Operation.UNKNOWN));
+      outcomes.add(new Outcome(client, key, op.toString(), invoked, System.nanoTime(), "unknown"));
     } else {
       failed.incrementAndGet();
+      outcomes.add(new Outcome(client, key, op.toString(), invoked, System.nanoTime(), "fail"));
     }
   }
 
