@@ -46,7 +46,7 @@ class DeployManifestsTest {
         Map.of(
             "replicas", "5",
             "antiAffinity", "hard",
-            "locality", "region=eu",
+            "startupSeconds", "900",
             "extraArgs[0]", "--range-max-bytes=128MiB",
             "storage.storageClassName", "fast",
             "storage.size", "100Gi",
@@ -197,6 +197,8 @@ class DeployManifestsTest {
     planted.add(
         with(
             docs, "Service", s -> ProjectChecks.map(s, "spec").remove("publishNotReadyAddresses")));
+    plants.put("but the nodes keep 5", "replication factor");
+    planted.add(withStatefulSet(docs, s -> setEnv(container(s), "BASALT_REPLICATION_FACTOR", "5")));
     plants.put("which the image does not hold", "command");
     planted.add(withStatefulSet(docs, s -> container(s).put("command", List.of("/app/bin/start"))));
     plants.put("selects no pod", "selector");

@@ -80,17 +80,26 @@ final class Image {
 
   /** Runs {@code command}, failing with its output unless it exits 0 within the time given. */
   static String run(List<String> command, int seconds) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
-    if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new IllegalStateException(command + " did not end in " + seconds + " s");
+    Path out = Files.createTempFile("basalt-deploy-run", ".out");
+    try {
+      Process p =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(out.toFile())
+              .start();
+      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor();
+        throw new IllegalStateException(
+            command + " did not end in " + seconds + " s:\n" + Files.readString(out));
+      }
+      String text = Files.readString(out, StandardCharsets.UTF_8);
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException(command + " failed (" + p.exitValue() + "):\n" + text);
+      }
+      return text;
+    } finally {
+      Files.deleteIfExists(out);
     }
-    String text = new String(out, StandardCharsets.UTF_8);
-    if (p.exitValue() != 0) {
-      throw new IllegalStateException(command + " failed (" + p.exitValue() + "):\n" + text);
-    }
-    return text;
   }
 
   static void delete(Path dir) throws IOException, InterruptedException {

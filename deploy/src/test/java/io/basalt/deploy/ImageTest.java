@@ -1,6 +1,7 @@
 package io.basalt.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.gson.JsonObject;
@@ -102,6 +103,31 @@ class ImageTest {
     System.out.printf(
         "tier 2: image %s built in %.1f s (%d MiB, %d layers)%n",
         Image.TARBALL, seconds, Files.size(Image.TARBALL) >> 20, layers.size());
+  }
+
+  @Test
+  void podStartPassesTheContainersArgumentsToTheNode(@TempDir Path tmp) throws Exception {
+    assumeTrue(Image.root(), "tier 2 runs the image's filesystem as a container: needs root");
+    Image.build();
+    // The chart's extraArgs arrive as the container's arguments: they must reach `start`, which
+    // names one it does not know (without them passed on, the node would start instead).
+    List<String> command =
+        List.of(
+            Image.RUN.toString(),
+            Image.ROOTFS.toString(),
+            tmp.resolve("data").toString(),
+            "--env",
+            "POD_NAME=basalt-2",
+            "--env",
+            "POD_NAMESPACE=ns",
+            "--env",
+            "BASALT_SERVICE=basalt-peers",
+            "--",
+            "/app/bin/pod-start",
+            "--no-such-option");
+    assertThatThrownBy(() -> Image.run(command, 20))
+        .hasMessageContaining("Unknown option: '--no-such-option'")
+        .hasMessageContaining("Usage: basalt start");
   }
 
   @Test

@@ -178,11 +178,16 @@ final class ProjectChecks {
       if (!contains(podLabels, map(pdb, "selector", "matchLabels"))) {
         problems.add("the PodDisruptionBudget selects no pod of the StatefulSet");
       }
-      int replication = Math.min(replicas, 3);
+      // The replication factor the nodes keep (the placement driver trims any range to it).
+      String factor = env(containers.get(0), "BASALT_REPLICATION_FACTOR");
+      int replication = factor == null ? 3 : Integer.parseInt(factor);
       for (Map<String, Object> job : of(docs, "Job")) {
         String r =
             env(list(map(job, "spec", "template", "spec"), "containers").get(0), "BASALT_REPLICAS");
-        replication = r == null ? replication : Integer.parseInt(r);
+        if (r != null && Integer.parseInt(r) != replication) {
+          problems.add(
+              "init makes " + r + " replicas per range, but the nodes keep " + replication);
+        }
       }
       Object max = pdb.get("maxUnavailable");
       if (!(max instanceof Integer m) || m < 1 || m > (replication - 1) / 2) {
