@@ -123,6 +123,22 @@ final class EmulatedStatefulSet implements AutoCloseable {
     writeHosts();
   }
 
+  /**
+   * Deletes pod {@code ordinal} as the kubelet does after its preStop hook: SIGTERM to the
+   * container's process, SIGKILL if it has not ended within {@code graceSeconds}; returns whether
+   * it ended by itself.
+   */
+  synchronized boolean terminate(int ordinal, int graceSeconds)
+      throws IOException, InterruptedException {
+    String name = podName(ordinal);
+    Process p = pods.get(name);
+    // The container's first process is the namespace launcher's child (run.sh execs down to it).
+    p.toHandle().children().forEach(ProcessHandle::destroy);
+    boolean ended = p.waitFor(graceSeconds, java.util.concurrent.TimeUnit.SECONDS);
+    kill(ordinal);
+    return ended;
+  }
+
   /** Runs the pod's preStop hook in it (a second container process), returning its output. */
   String preStop(int ordinal) throws IOException, InterruptedException {
     String name = podName(ordinal);

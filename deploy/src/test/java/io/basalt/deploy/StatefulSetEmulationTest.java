@@ -9,7 +9,6 @@ import io.basalt.client.BasaltClient;
 import io.basalt.client.ClientTls;
 import io.basalt.node.cli.WireClient;
 import io.basalt.node.tls.Certificates;
-import io.basalt.node.tls.JdkTls;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,9 +28,9 @@ import org.junit.jupiter.api.Test;
  * with its pods emulated in network namespaces ({@link EmulatedStatefulSet}): three pods started
  * together, probed as a kubelet would, the init Job run, then, under a workload that runs
  * throughout, a pod killed and re-created with its volume and a new address, and a rolling restart
- * in reverse ordinal order (preStop drain, stop, start, wait for readiness). Every write the
- * cluster acknowledged is read back at the end, and every metric the Grafana dashboard plots is
- * exported by the nodes.
+ * in reverse ordinal order (preStop drain, SIGTERM within the grace period, start, ready). Every
+ * write the cluster acknowledged is read back at the end, and every metric the Grafana dashboard
+ * plots is exported by the nodes.
  */
 class StatefulSetEmulationTest {
   private static final Path DIR = Manifests.ROOT.resolve("deploy/target/pods");
@@ -50,7 +49,7 @@ class StatefulSetEmulationTest {
     Path certs = certificates(DIR.resolve("certs"));
     ClientTls tls = ClientTls.inCertsDir(certs, "root");
     // A kubelet probes without a client certificate; this one checks the node's against the CA.
-    HttpClient web = HttpClient.newBuilder().sslContext(JdkTls.context(tls)).build();
+    HttpClient web = HttpClient.newBuilder().sslContext(trusting(certs)).build();
     try (EmulatedStatefulSet set = new EmulatedStatefulSet(docs, "default", DIR, hosts, certs)) {
       for (int i = 0; i < 3; i++) {
         set.create(i);
@@ -86,7 +85,9 @@ class StatefulSetEmulationTest {
         for (int i = 2; i >= 0; i--) {
           String drained = set.preStop(i);
           assertThat(drained).as("preStop of pod " + i).contains("is drained");
-          set.kill(i);
+          assertThat(set.terminate(i, 90))
+              .as("pod %d ends by itself on SIGTERM within the grace period", i)
+              .isTrue();
           set.create(i);
           awaitProbe(web, set, i, "/ready");
           awaitConnected(set, i);
@@ -132,8 +133,8 @@ class StatefulSetEmulationTest {
 
   /**
    * The TLS Secret's files: the CA, one node certificate naming every pod by a wildcard under the
-   * peers Service (and localhost, for the preStop drain), and root's client certificate; readable
-   * by the image's user only, as fsGroup and defaultMode 0440 make a mounted Secret's.
+   * peers Service (and localhost), and root's client certificate; readable by the image's user
+   * through its group only, as fsGroup and defaultMode 0440 make a mounted Secret's.
    */
   private static Path certificates(Path dir) throws Exception {
     Certificates.Issued ca = Certificates.newCa("Basalt test CA", Duration.ofDays(1));
@@ -151,7 +152,7 @@ class StatefulSetEmulationTest {
         Certificates.clientCert("root"),
         Certificates.clientKey("root"),
         Certificates.newClient(ca, "root", Duration.ofDays(1)));
-    Image.run(List.of("chown", "-R", "10001:10001", dir.toString()), 30);
+    Image.run(List.of("chown", "-R", "0:10001", dir.toString()), 30);
     Image.run(List.of("bash", "-c", "chmod 0440 " + dir + "/*"), 30);
     return dir;
   }
@@ -176,6 +177,21 @@ class StatefulSetEmulationTest {
         "node " + self + " is connected to nodes " + others,
         READY,
         () -> "connected to " + connected);
+  }
+
+  /** A TLS context that checks the node's certificate against the CA and presents none. */
+  private static javax.net.ssl.SSLContext trusting(Path certs) throws Exception {
+    java.security.KeyStore trusted = java.security.KeyStore.getInstance("PKCS12");
+    trusted.load(null, null);
+    trusted.setCertificateEntry(
+        "ca", Certificates.readCertificate(certs.resolve(Certificates.CA_CERT)));
+    javax.net.ssl.TrustManagerFactory tmf =
+        javax.net.ssl.TrustManagerFactory.getInstance(
+            javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trusted);
+    javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+    context.init(null, tmf.getTrustManagers(), null);
+    return context;
   }
 
   private static void awaitProbe(HttpClient web, EmulatedStatefulSet set, int ordinal, String path)
