@@ -4,6 +4,7 @@ import io.basalt.api.BootstrapRequest;
 import io.basalt.api.Errors;
 import io.basalt.api.InitClusterRequest;
 import io.basalt.api.InitClusterResponse;
+import io.basalt.api.InitialLeaders;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.NodeDescriptor;
@@ -109,6 +110,25 @@ final class ClusterInit {
             id,
             r.getError());
         return r;
+      }
+    }
+    // Every first node holds its replicas now: the initial leaders can be spread over them.
+    for (InitialLeaders round :
+        List.of(InitialLeaders.INITIAL_LEADERS_VOTE, InitialLeaders.INITIAL_LEADERS_ELECT)) {
+      BootstrapRequest spread = boot.setInitialLeaders(round).build();
+      for (long id : chosen) {
+        try {
+          if (id == self) {
+            localBootstrap.apply(spread);
+          } else {
+            try (WireClient c = WireClient.connect(nodes.get(id), Duration.ofSeconds(10))) {
+              c.call(KvRequest.newBuilder().setBootstrap(spread).build());
+            }
+          }
+        } catch (RuntimeException e) {
+          // (best effort: the placement driver balances leaders too, only more slowly)
+          log.warn("node {} did not help spread the initial leaders: {}", id, e.toString());
+        }
       }
     }
     log.info(

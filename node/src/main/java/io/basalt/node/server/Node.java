@@ -5,6 +5,7 @@ import io.basalt.api.BootstrapResponse;
 import io.basalt.api.DrainNodeResponse;
 import io.basalt.api.Errors;
 import io.basalt.api.InitClusterRequest;
+import io.basalt.api.InitialLeaders;
 import io.basalt.api.KvRequest;
 import io.basalt.api.KvResponse;
 import io.basalt.api.NodeDescriptor;
@@ -593,10 +594,18 @@ public final class Node implements AutoCloseable {
     try {
       onStore(() -> {
         store.bootstrap(request.getClusterId(), request.getRangesList(), request.getNodesList());
+        switch (request.getInitialLeaders()) {
+          case INITIAL_LEADERS_VOTE -> store.readyInitialVoters();
+          case INITIAL_LEADERS_ELECT -> store.spreadInitialLeaders();
+          default -> {}
+        }
         return null;
       });
     } catch (IllegalStateException e) {
       return Errors.generic(Errors.ALREADY_INITIALIZED, e.getMessage());
+    }
+    if (request.getInitialLeaders() != InitialLeaders.INITIAL_LEADERS_NONE) {
+      return KvResponse.newBuilder().setBootstrap(BootstrapResponse.getDefaultInstance()).build();
     }
     for (NodeDescriptor n : request.getNodesList()) {
       if (n.getNodeId() != config.nodeId()) {

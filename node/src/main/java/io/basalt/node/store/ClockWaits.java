@@ -36,6 +36,11 @@ final class ClockWaits {
    */
   private long appliedUpTo;
 
+  /** Whether nothing waits for the clock here. */
+  boolean isEmpty() {
+    return reads.isEmpty() && answers.isEmpty();
+  }
+
   /** Notes that the replica applied writes at wall times up to {@code upToNanos}. */
   void applied(long upToNanos) {
     appliedUpTo = Math.max(appliedUpTo, upToNanos);

@@ -67,11 +67,12 @@ final class Collector {
       return; // nothing applied since the last collection, and nothing it kept is due yet
     }
     RaftNode.ProposeResult pr =
-        r.raft.propose(
-            RaftCommand.newBuilder()
-                .setCollectDedupeBeforeNanos(beforeNanos)
-                .build()
-                .toByteArray());
+        r.raft()
+            .propose(
+                RaftCommand.newBuilder()
+                    .setCollectDedupeBeforeNanos(beforeNanos)
+                    .build()
+                    .toByteArray());
     if (pr.accepted()) {
       r.dedupeCollectedAt = pr.index();
       r.store.dirty.add(r);
@@ -96,7 +97,7 @@ final class Collector {
     RaftCommand.Builder gc = RaftCommand.newBuilder();
     if (readyLeader(r)
         && Commands.collectGarbage(r.engine, r.descriptor, threshold, gc)
-        && r.raft.propose(gc.build().toByteArray()).accepted()) {
+        && r.raft().propose(gc.build().toByteArray()).accepted()) {
       r.store.dirty.add(r);
     }
   }

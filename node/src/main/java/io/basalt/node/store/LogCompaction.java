@@ -27,7 +27,7 @@ final class LogCompaction {
     }
     // After a snapshot the state machine can be ahead of the log (the data carried a later
     // applied index than the snapshot's point); compact only what the core itself applied.
-    RaftNode.Status status = r.raft.status();
+    RaftNode.Status status = r.core.status();
     long to = Math.min(applied, status.applied()) - after / 2;
     if (to < first || to < r.lastConfChangeIndex || to <= r.storage.snapshot().metadata().index()) {
       return;

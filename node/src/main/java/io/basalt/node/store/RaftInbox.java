@@ -77,7 +77,7 @@ final class RaftInbox {
       if (unknownButNewer) {
         r.learnNode(msg.from(), fromNode);
       }
-      r.raft.step(msg);
+      r.raft().step(msg);
     } catch (IllegalArgumentException e) {
       store.listener.droppedMessage(fromNode, m.getRangeId(), "malformed: " + e.getMessage());
       return null;

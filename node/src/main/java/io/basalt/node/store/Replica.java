@@ -87,7 +87,16 @@ final class Replica {
 
   RangeDescriptor descriptor;
   final long rangeId;
-  final RaftNode raft;
+
+  /**
+   * The Raft group. Everything but a look at its status goes through {@link #raft()}, which wakes a
+   * hibernating replica first (see {@link Hibernation}).
+   */
+  final RaftNode core;
+
+  /** The store tick at which this replica stopped being ticked; -1 while it is awake. */
+  long sleptAt = -1;
+
   final EngineRaftStorage storage;
   final ReplicaStateMachine sm;
   long leader;
@@ -172,7 +181,7 @@ final class Replica {
             .checkQuorum(true)
             .maxUncommittedEntriesBytes(64L << 20)
             .build();
-    this.raft = RaftNode.create(config, storage);
+    this.core = RaftNode.create(config, storage);
     this.tscache = newTimestampCache();
     this.snapshots = new ReplicaSnapshots(this, store);
     this.load = new LoadSampler(new java.util.SplittableRandom(rangeId));
@@ -180,7 +189,26 @@ final class Replica {
     this.frozen = ReplicaMerges.readFrozen(engine, rangeId);
     this.prepared = ReplicaMerges.readPrepared(engine, rangeId);
     // Any conf change still in the log is at or below its last index.
-    this.lastConfChangeIndex = raft.status().lastIndex();
+    this.lastConfChangeIndex = core.status().lastIndex();
+    store.hibernation.awake(this);
+  }
+
+  /** The Raft group, awake: one that hibernates is first given the ticks it slept through. */
+  RaftNode raft() {
+    wake();
+    return core;
+  }
+
+  /** Ticks this replica again if it hibernates (see {@link Hibernation}). */
+  void wake() {
+    if (sleptAt >= 0) {
+      store.hibernation.wake(this);
+    }
+  }
+
+  /** Whether something of this replica's own waits for ticks (pushes, reads held by the clock). */
+  boolean waitsOnTicks() {
+    return !txnWaits.isEmpty() || !woken.isEmpty() || !clockWaits.isEmpty();
   }
 
   /** This node's replica id in {@code d}. */
@@ -276,7 +304,7 @@ final class Replica {
     }
     if (!p.isWrite) {
       byte[] ctx = ByteBuffer.allocate(8).putLong(store.nextReadSeq()).array();
-      if (!raft.readIndex(ctx)) {
+      if (!raft().readIndex(ctx)) {
         p.reply(Errors.notLeader(rangeId, leader, store.address(leader)));
         return;
       }
@@ -432,7 +460,7 @@ final class Replica {
       return;
     }
     RaftCommand command = cmd.setResult(result.toByteString()).build();
-    RaftNode.ProposeResult pr = raft.propose(command.toByteArray());
+    RaftNode.ProposeResult pr = raft().propose(command.toByteArray());
     listener.proposed(1);
     if (!pr.accepted()) {
       releaseLatches(p);
@@ -510,7 +538,7 @@ final class Replica {
       if (nowLeader && !isLeader) {
         // The last index now is this term's no-op: once it is applied, this replica's state holds
         // every earlier term's committed entry.
-        leaderReadyIndex = raft.status().lastIndex();
+        leaderReadyIndex = core.status().lastIndex();
         tscache = newTimestampCache();
         store.rules().onBecameLeader(new NewLeaderView(this), leaderReadyIndex, answers);
       }

@@ -189,7 +189,7 @@ final class ReplicaChanges {
       p.reply(refusal[0]);
       return;
     }
-    RaftNode.ProposeResult pr = r.raft.proposeConfChange(plan.change());
+    RaftNode.ProposeResult pr = r.raft().proposeConfChange(plan.change());
     if (!pr.accepted()) {
       p.reply(Errors.unavailable("replica change of range " + r.rangeId + ": " + pr.outcome()));
       return;
@@ -283,7 +283,7 @@ final class ReplicaChanges {
       p.reply(Errors.invalid("node " + node + " holds no voter of range " + r.rangeId));
       return;
     }
-    if (node != r.store.nodeId() && !r.raft.transferLeader(target.getReplicaId())) {
+    if (node != r.store.nodeId() && !r.raft().transferLeader(target.getReplicaId())) {
       p.reply(Errors.unavailable("range " + r.rangeId + " is already transferring its leadership"));
       return;
     }
@@ -300,7 +300,7 @@ final class ReplicaChanges {
    * not finish within an election timeout aborts in the core, and the next tick tries again.
    */
   static void handOverLeadership(Replica r) {
-    RaftNode.Status st = r.raft.status();
+    RaftNode.Status st = r.core.status();
     if (st.leadTransferee() != 0) {
       return;
     }
@@ -314,7 +314,7 @@ final class ReplicaChanges {
         best = e.getValue();
       }
     }
-    if (target != 0 && r.raft.transferLeader(target)) {
+    if (target != 0 && r.raft().transferLeader(target)) {
       r.store.dirty.add(r);
     }
   }

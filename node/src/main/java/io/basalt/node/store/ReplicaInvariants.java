@@ -91,7 +91,7 @@ final class ReplicaInvariants {
   /** Replica {@code r}'s request state, for a failing test's report. */
   static String debug(Replica r) {
     StringBuilder b = new StringBuilder();
-    b.append(r.raft.status()).append(" smApplied=").append(r.sm.appliedIndex());
+    b.append(r.core.status()).append(" smApplied=").append(r.sm.appliedIndex());
     b.append(" isLeader=").append(r.isLeader).append(" readyIndex=").append(r.leaderReadyIndex);
     b.append(" latched=").append(describe(r.latches.holders()));
     r.proposals.forEach((i, p) ->
@@ -150,7 +150,7 @@ final class ReplicaInvariants {
    * The Raft configuration of {@code store}'s replica of a range, as {@link #membershipOf} puts it.
    */
   static String membership(Store store, long rangeId) {
-    var c = store.replicaMap().get(rangeId).raft.status().confState();
+    var c = store.replicaMap().get(rangeId).core.status().confState();
     return "voters=" + c.voters() + " learners=" + c.learners();
   }
 

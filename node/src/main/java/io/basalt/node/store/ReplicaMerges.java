@@ -116,7 +116,7 @@ final class ReplicaMerges {
   }
 
   private static void propose(Replica r, Pending p, RaftCommand command, String what) {
-    RaftNode.ProposeResult pr = r.raft.propose(command.toByteArray());
+    RaftNode.ProposeResult pr = r.raft().propose(command.toByteArray());
     if (!pr.accepted()) {
       p.reply(Errors.unavailable(what + " of range " + r.rangeId + ": " + pr.outcome()));
       return;

@@ -11,7 +11,7 @@ final class ReplicaReports {
 
   /** The state of replica {@code r}, for {@code status}. */
   static ReplicaStatus of(Replica r) {
-    RaftNode.Status s = r.raft.status();
+    RaftNode.Status s = r.core.status();
     return ReplicaStatus.newBuilder()
         .setRange(r.descriptor)
         .setRole(s.role().name())

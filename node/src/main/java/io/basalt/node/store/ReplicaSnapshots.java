@@ -119,6 +119,11 @@ final class ReplicaSnapshots {
     return now - seen[1] > STREAM_STALL_NANOS;
   }
 
+  /** Whether no snapshot is being sent from here (nothing to check on a tick). */
+  boolean idle() {
+    return outgoingSnapshots.isEmpty();
+  }
+
   /**
    * Reports the snapshot streams that ended: a failed one to the core (it probes again and sends
    * another) and to the listener (logged, counted); a sent one only to the listener: the core waits
@@ -144,7 +149,7 @@ final class ReplicaSnapshots {
                 + " ms");
       }
       switch (s.state()) {
-        case SENDING -> replica.raft.snapshotInProgress(e.getKey());
+        case SENDING -> replica.raft().snapshotInProgress(e.getKey());
         case SENT -> {
           it.remove();
           store.listener.snapshotSent(
@@ -152,7 +157,7 @@ final class ReplicaSnapshots {
         }
         case FAILED -> {
           it.remove();
-          replica.raft.reportSnapshot(e.getKey(), false);
+          replica.raft().reportSnapshot(e.getKey(), false);
           store.listener.snapshotNotSent(rangeId, replica.nodeOf(e.getKey()), s.failure());
           store.dirty.add(replica);
         }
@@ -246,13 +251,13 @@ final class ReplicaSnapshots {
       return;
     }
     try {
-      replica.raft.step(message);
+      replica.raft().step(message);
     } catch (IllegalArgumentException malformed) {
       store.listener.droppedMessage(from, rangeId, "snapshot refused: " + malformed.getMessage());
     }
     // Keep the data of exactly the snapshot the core now means to install (this one if it
     // accepted it, an earlier one if it refused this one), and nothing else.
-    long accepted = replica.raft.pendingSnapshotIndex();
+    long accepted = replica.raft().pendingSnapshotIndex();
     pendingSnapshots
         .keySet()
         .removeIf(k -> Long.parseLong(k.substring(0, k.indexOf('/'))) != accepted);

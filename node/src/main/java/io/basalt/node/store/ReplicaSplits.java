@@ -104,7 +104,7 @@ final class ReplicaSplits {
             .setResult(answer.toByteString())
             .setProposedAtNanos(r.store.clock.now().wallNanos())
             .build();
-    RaftNode.ProposeResult pr = r.raft.propose(command.toByteArray());
+    RaftNode.ProposeResult pr = r.raft().propose(command.toByteArray());
     if (!pr.accepted()) {
       p.reply(Errors.unavailable("split of range " + r.rangeId + ": " + pr.outcome()));
       return;
@@ -302,7 +302,7 @@ final class ReplicaSplits {
     }
     if (existing != null) {
       heardOf = true;
-      RaftNode.Status st = existing.raft.status();
+      RaftNode.Status st = existing.core.status();
       if (st.term() > term || (st.term() == term && st.vote() != 0)) {
         term = st.term();
         vote = st.vote();

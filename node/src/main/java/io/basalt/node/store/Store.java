@@ -130,6 +130,9 @@ public final class Store {
   final LongSupplier nanoTime;
   private final TreeMap<Long, Replica> replicas = new TreeMap<>();
 
+  /** Which replicas are ticked. */
+  final Hibernation hibernation = new Hibernation(this);
+
   /** Replicas with work for the next round. */
   final LinkedHashSet<Replica> dirty = new LinkedHashSet<>();
 
@@ -271,7 +274,21 @@ public final class Store {
       replicas.put(d.getRangeId(), r);
       dirty.add(r);
       listener.replicaCreated(d.getRangeId(), false);
+      initialLeaders.add(r);
     }
+  }
+
+  /** The replicas created by this store's bootstrap, until init spreads their leaders. */
+  final InitialLeaders initialLeaders = new InitialLeaders();
+
+  /** See {@link InitialLeaders#readyVoters}. */
+  public void readyInitialVoters() {
+    initialLeaders.readyVoters();
+  }
+
+  /** See {@link InitialLeaders#spread}. */
+  public void spreadInitialLeaders() {
+    initialLeaders.spread(this);
   }
 
   /** Records the cluster this store belongs to, without replicas (a node joining later). */
@@ -360,25 +377,19 @@ public final class Store {
     } else {
       stallWatch.check(t, oldest.handedOverNanos(), oldest.bytes());
     }
-    for (Replica r : replicas.values()) {
-      r.raft.tick();
-      r.snapshots.checkOutgoing();
-      r.tickWaits();
-      if (refusal != null && r.isLeader) {
-        ReplicaChanges.handOverLeadership(r);
-      }
-      if (r.raft.hasReady()) {
-        dirty.add(r);
-      }
-    }
+    hibernation.tick(refusal);
     if (refusal == null) {
       collector.tick(ticks, t, replicas.values());
     }
     if (ticks % options.pingEveryTicks() == 0) {
-      for (long peer : peerNodes()) {
+      Set<Long> peers = peerNodes();
+      for (long peer : peers) {
         network.ping(peer);
       }
-      wakeFollowersOfSilentNodes();
+      if (peers.stream().anyMatch(this::silent)
+          || lastHeard.keySet().stream().anyMatch(this::silent)) {
+        hibernation.wakeFollowersOfSilentNodes(this::silent); // (else no range is looked at)
+      }
     }
     expireDeadlines();
   }
@@ -388,17 +399,8 @@ public final class Store {
     lastHeard.put(node, ticks);
   }
 
-  private void wakeFollowersOfSilentNodes() {
-    for (Replica r : replicas.values()) {
-      long leader = r.leader;
-      if (leader != 0 && leader != nodeId) {
-        long heard = lastHeard.getOrDefault(leader, 0L);
-        if (ticks - heard > options.livenessTicks()) {
-          r.raft.wake();
-          dirty.add(r);
-        }
-      }
-    }
+  private boolean silent(long node) {
+    return ticks - lastHeard.getOrDefault(node, 0L) > options.livenessTicks();
   }
 
   /** Steps a Raft message from {@code fromNode} into its replica (see {@link RaftInbox}). */
@@ -473,6 +475,7 @@ public final class Store {
       done.accept(splits.notHere(request, rangeId));
       return;
     }
+    r.wake(); // (a request may leave work for ticks: a push that waits, a read the clock holds)
     KvRequest.RequestCase kind = request.getRequestCase();
     KvResponse invalid =
         kind == KvRequest.RequestCase.CHANGE_REPLICAS
@@ -570,7 +573,7 @@ public final class Store {
       List<Replica> ready = new ArrayList<>();
       List<Ready> readies = new ArrayList<>();
       for (Replica r : dirty) {
-        if (!r.removed && r.raft.hasReady()) {
+        if (!r.removed && r.core.hasReady()) {
           ready.add(r);
         }
       }
@@ -579,7 +582,7 @@ public final class Store {
         return;
       }
       for (Replica r : ready) {
-        Ready rd = r.raft.ready();
+        Ready rd = r.raft().ready();
         readies.add(rd);
         r.send(rd.messages());
       }
@@ -620,7 +623,7 @@ public final class Store {
         r.storage.stage(batch, rd);
         sync |= rd.mustSync();
         if (rd.snapshot() == null) {
-          r.raft.accept(rd);
+          r.raft().accept(rd);
         }
         List<Pending> latches = r.stagedLatches;
         r.stagedLatches = new ArrayList<>();
@@ -656,7 +659,7 @@ public final class Store {
         continue; // (a merge absorbed it, or a split's new replica took its place, since)
       }
       if (rd.snapshot() == null) {
-        r.raft.persisted(rd);
+        r.raft().persisted(rd);
         r.sm.batchWritten(batch);
         r.writtenApplied = Math.max(r.writtenApplied, f.appliedTo());
         r.serveReads(rd);
@@ -681,11 +684,11 @@ public final class Store {
         continue;
       }
       if (f.ready().snapshot() != null) {
-        r.raft.advance(f.ready());
+        r.raft().advance(f.ready());
       }
       r.afterAdvance();
       LogCompaction.maybeCompact(r, options.compactLogAfter());
-      if (r.raft.hasReady()) {
+      if (r.core.hasReady()) {
         dirty.add(r);
       }
     }
@@ -788,7 +791,7 @@ public final class Store {
   /** Starts an election for a range's replica now (scripted tests place leaders with it). */
   void campaign(long rangeId) {
     Replica r = replicas.get(rangeId);
-    r.raft.campaign();
+    r.raft().campaign();
     dirty.add(r);
   }
 

@@ -23,6 +23,14 @@ interface StoreRules {
   }
 
   /**
+   * Whether a replica woken from hibernation counts the ticks it slept through. Always: its lease
+   * is counted in its own ticks, and uncounted ones would make old acknowledgements look recent.
+   */
+  default boolean countSleptTicks() {
+    return true;
+  }
+
+  /**
    * Whether a write is acknowledged only once its entry is applied. Always, never when proposed.
    */
   default boolean acknowledgeWhenApplied() {

@@ -100,13 +100,13 @@ final class StoreSplits {
       store.dirty.add(r);
       store.listener.replicaCreated(id, false);
       if (split.newGroup()) {
-        r.raft.startNewGroup();
+        r.raft().startNewGroup();
       }
       // Its data, and the dedupe records it answers retries from, were written at times up to
       // about now (some after an election, above the clock): answers wait as after a snapshot.
       r.snapshotInstalled();
       if (split.campaign()) {
-        r.raft.campaign();
+        r.raft().campaign();
       }
       messages.forEach(Runnable::run);
     }

@@ -81,6 +81,11 @@ final class TxnWaits {
     }
   }
 
+  /** Whether no push waits here. */
+  boolean isEmpty() {
+    return byPushee.isEmpty();
+  }
+
   /** Takes out every waiting push, every {@link #RECHECK_TICKS}. */
   void recheck(long tick, Collection<Pending> into) {
     if (!byPushee.isEmpty() && tick % RECHECK_TICKS == 0) {

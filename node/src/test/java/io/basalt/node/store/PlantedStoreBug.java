@@ -99,7 +99,9 @@ enum PlantedStoreBug {
   /** {@link PlantedEvalBug#COMMIT_WITHOUT_REFRESH}. */
   COMMIT_WITHOUT_REFRESH,
   /** {@link PlantedEvalBug#RECOVERY_WITHOUT_PREVENTION}. */
-  RECOVERY_WITHOUT_PREVENTION;
+  RECOVERY_WITHOUT_PREVENTION,
+  /** A replica woken from hibernation does not count the ticks it slept through. */
+  WAKE_WITHOUT_SLEPT_TICKS;
 
   /** The evaluation bugs among {@code bugs}. */
   static Set<PlantedEvalBug> evalBugs(Set<PlantedStoreBug> bugs) {
@@ -168,6 +170,11 @@ enum PlantedStoreBug {
         }
       }
       return withoutVersions;
+    }
+
+    @Override
+    public boolean countSleptTicks() {
+      return !bugs.contains(WAKE_WITHOUT_SLEPT_TICKS);
     }
 
     @Override

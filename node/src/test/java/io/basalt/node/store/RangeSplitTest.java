@@ -125,14 +125,14 @@ class RangeSplitTest {
     Replica placeholder = c.stores[2].replicaMap().get(RIGHT);
     assertThat(placeholder).as("node 2's replica of range 3, created by the vote").isNotNull();
     assertThat(placeholder.initialized).isFalse();
-    long term = placeholder.raft.status().term();
-    assertThat(placeholder.raft.status().vote()).as("it voted").isEqualTo(101);
+    long term = placeholder.core.status().term();
+    assertThat(placeholder.core.status().vote()).as("it voted").isEqualTo(101);
 
     c.restart(2);
     assertThat(c.stores[2].replicaMap().get(RIGHT)).as("placeholders are not loaded").isNull();
     c.tick(ALL, 3);
     c.exchange(ALL); // node 2 applies the split and then hears from range 3's leader
-    RaftNode.Status st = c.stores[2].replicaMap().get(RIGHT).raft.status();
+    RaftNode.Status st = c.stores[2].replicaMap().get(RIGHT).core.status();
     assertThat(st.term()).isEqualTo(term);
     assertThat(st.vote()).as("the vote written before the restart").isEqualTo(101);
     assertThat(c.descriptorOn(2, RIGHT)).isPresent();

@@ -274,6 +274,11 @@ final class ScriptedStores {
   }
 
   /** Node {@code n} campaigns for range {@code rangeId}; its requests stay in flight. */
+  /** The messages sent and not yet delivered or dropped. */
+  List<Sent> inFlight() {
+    return List.copyOf(inFlight);
+  }
+
   void campaign(long n, long rangeId) {
     stores[(int) n].campaign(rangeId);
     stores[(int) n].process();

@@ -341,6 +341,28 @@ public final class RaftNode {
     return raft.transferLeader(target);
   }
 
+  /** Whether the group is quiesced here: a tick then does nothing but count. */
+  public boolean quiesced() {
+    return raft.quiesced;
+  }
+
+  /**
+   * Counts {@code n} ticks at once, exactly as {@code n} calls of {@link #tick()} would while the
+   * group stays quiesced (they would only count). A host that stops ticking quiesced groups
+   * (hibernation) calls this before anything else touches the group again: the leader's lease is
+   * counted in its own ticks, and ticks that were never counted would make old acknowledgements
+   * look recent.
+   *
+   * @throws IllegalStateException if the group is not quiesced, or {@code n} is negative
+   */
+  public void skipQuiescedTicks(long n) {
+    if (!raft.quiesced || n < 0) {
+      throw new IllegalStateException(
+          "can skip only a non-negative number of ticks of a quiesced group, not " + n);
+    }
+    raft.ticks += n;
+  }
+
   /** Wakes a quiesced group (call when the leader is suspected dead). */
   public void wake() {
     raft.wake();

@@ -1,6 +1,7 @@
 package io.basalt.range.raft;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.range.raft.Config.ReadOnlyOption;
 import io.basalt.range.raft.Message.Type;
@@ -110,5 +111,42 @@ class QuiescenceTest {
     assertThat(n.status(1).role()).isEqualTo(Role.LEADER);
     assertThat(n.status(1).term()).as("no election was triggered").isEqualTo(term);
     assertThat(n.status(3).quiesced()).as("and the group went quiet again").isTrue();
+  }
+
+  /** The tick count a leader's heartbeats carry when {@code n} wakes it with a proposal. */
+  private static long heartbeatTickOnWake(Network n) {
+    n.sent.clear();
+    n.propose(1, "b"); // (a woken leader heartbeats at once, stamped with its tick count)
+    return n.sentOfType(Type.HEARTBEAT).stream()
+        .filter(m -> m.from() == 1)
+        .findFirst()
+        .orElseThrow()
+        .index();
+  }
+
+  @Test
+  void skippedTicksCountAsTicksSoHibernationCannotStretchALease() {
+    Network ticked = quiesced();
+    Network skipped = quiesced();
+    ticked.tickAll(250);
+    for (long id = 1; id <= 3; id++) {
+      skipped.node(id).skipQuiescedTicks(250);
+    }
+    long expected = heartbeatTickOnWake(ticked);
+    assertThat(heartbeatTickOnWake(skipped))
+        .as("a leader that slept through 250 ticks counts them, as one ticked 250 times does")
+        .isEqualTo(expected);
+    assertThat(skipped.status(1).leaseValid()).isEqualTo(ticked.status(1).leaseValid());
+  }
+
+  @Test
+  void onlyAQuiescedGroupSkipsTicks() {
+    Network n = quiescingNetwork();
+    n.elect(1);
+    assertThatThrownBy(() -> n.node(1).skipQuiescedTicks(1))
+        .isInstanceOf(IllegalStateException.class);
+    Network q = quiesced();
+    assertThatThrownBy(() -> q.node(1).skipQuiescedTicks(-1))
+        .isInstanceOf(IllegalStateException.class);
   }
 }
