@@ -49,7 +49,7 @@ for RANGES in "${COUNTS[@]}"; do
     # the launcher exec's java: the pid is the JVM's
     "$JAVA_HOME/bin/jcmd" "$p" GC.run >/dev/null
     heap=$("$JAVA_HOME/bin/jcmd" "$p" GC.heap_info | awk '/garbage-first heap|used/ { for (f = 1; f <= NF; f++) if ($f == "used") { v = $(f + 1); sub("K,?", "", v); print int(v / 1024); exit } }')
-    row=$(echo "$STATUS" | awk -v n="$i" '$1 == n && $2 ~ /:/ { print $5 "/" $6; exit }')
+    row=$(awk -v n="$i" '$1 == n && $2 ~ /:/ && !done { print $5 "/" $6; done = 1 }' <<<"$STATUS")
     awk -v r="$RANGES" -v n="$i" -v d="${cpu[$p]}" -v hz="$HZ" -v s="$SECONDS_TO_MEASURE" -v h="$heap" -v l="$row" \
       'BEGIN { printf "%-8s %-6s %-12.2f %-14s %s\n", r, n, 100 * d / hz / s, h, l }'
     i=$((i + 1))

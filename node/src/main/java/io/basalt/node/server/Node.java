@@ -349,6 +349,15 @@ public final class Node implements AutoCloseable {
 
   private final class Inbound implements NodeTransport.Inbound {
     @Override
+    public void onPeerLost(long node) {
+      try {
+        loop.execute(() -> store.suspect(node));
+      } catch (IllegalStateException e) {
+        // (stopping)
+      }
+    }
+
+    @Override
     public void onRaftBatch(long fromNode, RaftBatch batch) {
       NodeMetrics.Peer peer = metrics.peer(fromNode);
       peer.messagesReceived()
@@ -758,6 +767,7 @@ public final class Node implements AutoCloseable {
         o.dedupeCollectEveryTicks(),
         o.txnExpiryMillis(),
         config.gcTtl().toMillis(),
-        o.gcEveryTicks());
+        o.gcEveryTicks(),
+        true); // (a dead leader's followers campaign in turn: see DESIGN.md, "Failover")
   }
 }

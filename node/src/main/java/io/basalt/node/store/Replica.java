@@ -97,6 +97,9 @@ final class Replica {
   /** The store tick at which this replica stopped being ticked; -1 while it is awake. */
   long sleptAt = -1;
 
+  /** The applied index at which its approximate size was last measured, and that size. */
+  final long[] sizedAt = {-1, 0};
+
   final EngineRaftStorage storage;
   final ReplicaStateMachine sm;
   long leader;
@@ -175,6 +178,7 @@ final class Replica {
             .electionTimeoutTicks(options.electionTicks())
             .heartbeatTicks(options.heartbeatTicks())
             .quiesceAfterTicks(options.quiesceAfterTicks())
+            .rankedElectionTimeout(options.rankedElectionTimeout())
             .leaseClockDriftTicks(options.leaseDriftTicks())
             .readOnlyOption(Config.ReadOnlyOption.LEASE_BASED)
             .preVote(true)

@@ -334,6 +334,10 @@ final class ReplicaSplits {
 
   /** About how many bytes the range's data takes in the engine (its keys' versions and intents). */
   static long approximateBytes(Replica r) {
+    long applied = r.sm.appliedIndex();
+    if (r.sizedAt[0] == applied && applied > 0) {
+      return r.sizedAt[1]; // (nothing applied since it was measured: a range at rest)
+    }
     RangeSpan.EngineSpan mvcc =
         new RangeSpan(
                 r.rangeId,
@@ -341,6 +345,9 @@ final class ReplicaSplits {
                 r.descriptor.getEndKey().toByteArray())
             .dataSpans()
             .get(0);
-    return r.engine.approximateSize(mvcc.cf(), mvcc.lower(), mvcc.upper());
+    long bytes = r.engine.approximateSize(mvcc.cf(), mvcc.lower(), mvcc.upper());
+    r.sizedAt[0] = applied;
+    r.sizedAt[1] = bytes;
+    return bytes;
   }
 }

@@ -394,6 +394,15 @@ public final class Store {
     expireDeadlines();
   }
 
+  /**
+   * The connection to {@code node} was lost: the followers of ranges it leads start their election
+   * timers now (a quiesced follower's are stopped), rather than once the node has been silent for
+   * the liveness timeout. Waking is always safe: voters still refuse while they hear from a leader.
+   */
+  public void suspect(long node) {
+    hibernation.wakeFollowersOfSilentNodes(n -> n == node);
+  }
+
   /** Records that {@code node} was heard from (any message or probe answer). */
   public void heardFrom(long node) {
     lastHeard.put(node, ticks);

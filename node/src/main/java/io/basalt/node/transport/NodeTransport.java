@@ -73,6 +73,12 @@ public final class NodeTransport implements AutoCloseable {
     void onRaftBatch(long fromNode, RaftBatch batch);
 
     /**
+     * The connection to {@code node} closed (a peer that stopped, crashed or was cut off; the
+     * transport dials it again). Called on an event loop. By default nothing is done.
+     */
+    default void onPeerLost(long node) {}
+
+    /**
      * A client's request; {@code reply} may be called from any thread, once. By default the node
      * serves no clients.
      */
@@ -644,6 +650,7 @@ public final class NodeTransport implements AutoCloseable {
       if (wasOurs) {
         log.info("node {} lost its connection to node {}", options.nodeId(), nodeId);
         abortStreams("connection to node " + nodeId + " lost");
+        inbound.onPeerLost(nodeId);
         if (nodeId > options.nodeId()) {
           dial(nextBackoffMillis());
         }

@@ -113,4 +113,32 @@ class HibernationTest {
     c.tick(ALL, 500);
     assertThat(heartbeatTickOnWake(c)).isLessThanOrEqualTo(c.stores[1].ticks() - 500);
   }
+
+  /** Nodes 2 and 3, ticked and talking to each other only: does one of them lead the range? */
+  private static boolean anotherLeaderWithin(ScriptedStores c, int ticks) {
+    Set<Long> survivors = Set.of(2L, 3L);
+    for (int t = 0; t < ticks; t++) {
+      c.tick(survivors, 1);
+      c.exchange(survivors);
+    }
+    return c.stores[2].isLeader(RANGE) || c.stores[3].isLeader(RANGE);
+  }
+
+  @Test
+  void aLostConnectionToTheLeaderStartsItsFollowersTimersAtOnce() {
+    ScriptedStores c = atRest(Set.of());
+    c.dropAll(); // node 1 crashed: nothing of it arrives any more
+    c.stores[2].suspect(1);
+    c.stores[3].suspect(1);
+    assertThat(anotherLeaderWithin(c, 45)).as("elected within a few election timeouts").isTrue();
+  }
+
+  @Test
+  void withoutItQuiescedFollowersWaitForTheLivenessTimeout() {
+    // The control: the same crash unreported (the pings that would find node 1 silent are
+    // answered here) leaves the quiesced followers' timers stopped.
+    ScriptedStores c = atRest(Set.of());
+    c.dropAll();
+    assertThat(anotherLeaderWithin(c, 45)).isFalse();
+  }
 }

@@ -174,6 +174,16 @@ final class StoreSimulation {
    * (otherwise by up to 50 ms).
    */
   StoreSimulation(long seed, java.util.Set<PlantedStoreBug> bugs, boolean withTxns) {
+    this(seed, bugs, withTxns, false);
+  }
+
+  /** Whether followers time out in rank order, as a node's do (random otherwise). */
+  private final boolean rankedElectionTimeouts;
+
+  /** As above; with {@code ranked}, followers time out in rank order, as a node's do. */
+  StoreSimulation(
+      long seed, java.util.Set<PlantedStoreBug> bugs, boolean withTxns, boolean ranked) {
+    this.rankedElectionTimeouts = ranked;
     this.withTxns = withTxns;
     this.asyncWrites = (seed & 1) == 1;
     // Half of the transaction seeds expire records after 1.5 s without a heartbeat rather than 5 s:
@@ -401,7 +411,8 @@ final class StoreSimulation {
                   100,
                   txnExpiryMillis,
                   0, // (no MVCC garbage collection: the workloads read no old versions)
-                  600),
+                  600,
+                  rankedElectionTimeouts),
               rnd.split(),
               new StoreListener() {
                 @Override

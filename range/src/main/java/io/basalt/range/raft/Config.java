@@ -23,6 +23,11 @@ import java.util.random.RandomGenerator;
  *     differences between replicas; less than {@code electionTimeoutTicks}
  * @param quiesceAfterTicks a leader with nothing to do for this many ticks quiesces its group (0:
  *     never)
+ * @param rankedElectionTimeout whether a follower that knows its leader times out after {@code
+ *     electionTimeoutTicks} plus {@link #RANK_STAGGER_TICKS} per voter ranked before it (the voters
+ *     other than the leader, by id) instead of a random draw in {@code [electionTimeoutTicks, 2 *
+ *     electionTimeoutTicks)}: when a leader dies its followers campaign one after another, as early
+ *     as the leader's lease allows, without split votes
  * @param random the source of election jitter; inject a seeded one for determinism
  */
 public record Config(
@@ -38,7 +43,11 @@ public record Config(
     ReadOnlyOption readOnlyOption,
     int leaseClockDriftTicks,
     int quiesceAfterTicks,
+    boolean rankedElectionTimeout,
     RandomGenerator random) {
+
+  /** The ticks between the election timeouts of two followers next in rank. */
+  public static final int RANK_STAGGER_TICKS = 2;
 
   /** How reads are confirmed (thesis §6.4). */
   public enum ReadOnlyOption {
@@ -105,6 +114,7 @@ public record Config(
     private ReadOnlyOption readOnlyOption = ReadOnlyOption.SAFE;
     private int leaseClockDriftTicks = 1;
     private int quiesceAfterTicks = 0;
+    private boolean rankedElectionTimeout = false;
 
     private Builder(long id, RandomGenerator random) {
       this.id = id;
@@ -166,6 +176,11 @@ public record Config(
       return this;
     }
 
+    public Builder rankedElectionTimeout(boolean v) {
+      rankedElectionTimeout = v;
+      return this;
+    }
+
     public Config build() {
       return new Config(
           id,
@@ -180,6 +195,7 @@ public record Config(
           readOnlyOption,
           leaseClockDriftTicks,
           quiesceAfterTicks,
+          rankedElectionTimeout,
           random);
     }
   }

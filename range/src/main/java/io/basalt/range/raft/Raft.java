@@ -220,10 +220,29 @@ final class Raft {
     if (electionElapsed >= cfg.electionTimeoutTicks()) {
       restartQuarantine = false;
     }
-    if (promotable() && electionElapsed >= randomizedElectionTimeout) {
+    if (promotable() && electionElapsed >= electionTimeout()) {
       electionElapsed = 0;
       campaign(cfg.preVote() ? CampaignType.PRE_ELECTION : CampaignType.ELECTION);
     }
+  }
+
+  /**
+   * The ticks without hearing from a leader after which this replica campaigns: the random draw, or
+   * with {@link Config#rankedElectionTimeout()} and a known leader, the timeout plus a stagger per
+   * voter other than the leader whose id is lower than ours. Never below the election timeout, on
+   * which the lease rests.
+   */
+  private int electionTimeout() {
+    if (!cfg.rankedElectionTimeout() || role != Role.FOLLOWER || lead == NONE) {
+      return randomizedElectionTimeout;
+    }
+    int rank = 0;
+    for (long v : tracker.config().voters()) {
+      if (v != lead && v < id) {
+        rank++;
+      }
+    }
+    return cfg.electionTimeoutTicks() + rank * Config.RANK_STAGGER_TICKS;
   }
 
   private void tickHeartbeat() {
