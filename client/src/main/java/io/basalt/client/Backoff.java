@@ -33,4 +33,17 @@ record Backoff(long initialNanos, long maxNanos) {
     long half = ceiling / 2;
     return half + (long) (random01 * (ceiling - half));
   }
+
+  /**
+   * The wait before retry number {@code retry} while a leader is being elected: as {@link
+   * #delayNanos}, but drawn from {@code [poll/2, poll]} once that would be shorter (the growth
+   * stops at {@code pollNanos}). A backoff whose maximum is at most {@code pollNanos} is unchanged.
+   */
+  long delayWhileElectingNanos(int retry, double random01, long pollNanos) {
+    long delay = delayNanos(retry, random01);
+    if (maxNanos <= pollNanos) {
+      return delay;
+    }
+    return Math.min(delay, pollNanos / 2 + (long) (random01 * (pollNanos - pollNanos / 2)));
+  }
 }

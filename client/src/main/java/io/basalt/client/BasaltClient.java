@@ -362,7 +362,11 @@ public final class BasaltClient implements AutoCloseable {
       return this;
     }
 
-    /** The longest wait between retries (default 1 s); waits start at 10 ms and double. */
+    /**
+     * The longest wait between retries (default 1 s); waits start at 10 ms and double. While a
+     * range's leader is gone or unknown (being elected again), waits stop growing at 200 ms, so
+     * that a call notices the new leader soon after it is elected.
+     */
     public Builder maxRetryBackoff(Duration maxRetryBackoff) {
       this.maxRetryBackoff = positive(maxRetryBackoff, "maxRetryBackoff");
       return this;

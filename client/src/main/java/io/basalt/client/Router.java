@@ -97,6 +97,9 @@ final class Router implements AutoCloseable {
   /** Retries that skip the backoff (redirects that carry their fix), per call. */
   private static final int MAX_IMMEDIATE_RETRIES = 3;
 
+  /** The longest wait between attempts while a range's leader is gone or unknown. */
+  static final long ELECTION_POLL_NANOS = 200_000_000L;
+
   /**
    * An attempt is not started with less time left: its answer would hardly come back in time, and
    * for a write the attempt could only turn a certain failure into an ambiguous one.
@@ -498,12 +501,12 @@ final class Router implements AutoCloseable {
         case NOT_SENT -> {
           lastFailure = unavailable;
           forgetLeader(range, node);
-          retryAfterBackoff("unreachable");
+          retryWhileElecting("unreachable");
         }
         case LOST -> {
           lastFailure = unavailable;
           forgetLeader(range, node);
-          retryAfterBackoff("connection_lost");
+          retryWhileElecting("connection_lost");
         }
         case NO_REPLY -> {
           if (deadlineNanos - ticker.read() >= MIN_ATTEMPT_NANOS) {
@@ -586,7 +589,7 @@ final class Router implements AutoCloseable {
             retryNow("not_leader");
           } else {
             forgetLeader(range, node);
-            retryAfterBackoff("not_leader");
+            retryWhileElecting("not_leader");
           }
         }
         case RANGE_NOT_FOUND -> {
@@ -719,6 +722,19 @@ final class Router implements AutoCloseable {
 
     private void retryAfterBackoff(String reason) {
       retryAfter(reason, backoff.delayNanos(backoffs++, runtime.random().nextDouble()));
+    }
+
+    /**
+     * As {@link #retryAfterBackoff}, but waiting at most {@link #ELECTION_POLL_NANOS} (between half
+     * and all of it) when the backoff would grow beyond that: the range's leader is gone or
+     * unknown, a new one is usually elected within about a second, and a backoff of a second would
+     * overshoot it by as much again.
+     */
+    private void retryWhileElecting(String reason) {
+      retryAfter(
+          reason,
+          backoff.delayWhileElectingNanos(
+              backoffs++, runtime.random().nextDouble(), ELECTION_POLL_NANOS));
     }
 
     /** Tries again after a short wait for a live transaction's intent to go (IntentResolver). */

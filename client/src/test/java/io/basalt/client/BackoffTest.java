@@ -31,6 +31,35 @@ class BackoffTest {
   }
 
   @Test
+  void whileALeaderIsElectedWaitsStopGrowingAtThePollInterval() {
+    long poll = 200_000_000;
+    SplittableRandom random = new SplittableRandom(7);
+    for (int retry = 0; retry < 40; retry++) {
+      double r = random.nextDouble();
+      long plain = backoff.delayNanos(retry, r);
+      long electing = backoff.delayWhileElectingNanos(retry, r, poll);
+      assertThat(electing)
+          .as("retry %d", retry)
+          .isLessThanOrEqualTo(poll)
+          .isLessThanOrEqualTo(plain);
+      if (retry < 4) {
+        assertThat(electing).as("below the poll interval the backoff is the same").isEqualTo(plain);
+      }
+    }
+    // The control: the plain backoff grows far beyond it.
+    assertThat(backoff.delayNanos(7, 0.5)).isGreaterThan(3 * poll);
+  }
+
+  @Test
+  void aBackoffThatNeverReachesThePollIntervalIsUnchanged() {
+    Backoff small = new Backoff(5_000_000, 200_000_000);
+    for (int retry = 0; retry < 20; retry++) {
+      assertThat(small.delayWhileElectingNanos(retry, 0.9, 200_000_000))
+          .isEqualTo(small.delayNanos(retry, 0.9));
+    }
+  }
+
+  @Test
   void rejectsAMaximumBelowTheInitialDelay() {
     assertThatThrownBy(() -> new Backoff(10, 5))
         .isInstanceOf(IllegalArgumentException.class)
