@@ -23,8 +23,8 @@ package io.basalt.node.store;
  *     be refused); 0: never collected
  * @param gcEveryTicks how often a leader looks for garbage in its range
  * @param rankedElectionTimeout whether followers that know their leader time out in rank order
- *     rather than at random (see {@code Config#rankedElectionTimeout}); nodes run with it, and
- *     {@link #defaults()} and the 14-value constructor leave it off
+ *     rather than at random (see {@code Config#rankedElectionTimeout}); nodes run with it, {@link
+ *     #defaults()} leaves it off
  */
 public record StoreOptions(
     int electionTicks,
@@ -43,40 +43,6 @@ public record StoreOptions(
     int gcEveryTicks,
     boolean rankedElectionTimeout) {
 
-  /** Options with random election timeouts. */
-  public StoreOptions(
-      int electionTicks,
-      int heartbeatTicks,
-      int quiesceAfterTicks,
-      int leaseDriftTicks,
-      int requestTimeoutTicks,
-      int pingEveryTicks,
-      int livenessTicks,
-      int compactLogAfter,
-      int snapshotChunkBytes,
-      long dedupeRetentionMillis,
-      int dedupeCollectEveryTicks,
-      long txnExpiryMillis,
-      long gcTtlMillis,
-      int gcEveryTicks) {
-    this(
-        electionTicks,
-        heartbeatTicks,
-        quiesceAfterTicks,
-        leaseDriftTicks,
-        requestTimeoutTicks,
-        pingEveryTicks,
-        livenessTicks,
-        compactLogAfter,
-        snapshotChunkBytes,
-        dedupeRetentionMillis,
-        dedupeCollectEveryTicks,
-        txnExpiryMillis,
-        gcTtlMillis,
-        gcEveryTicks,
-        false);
-  }
-
   /**
    * For a 100 ms tick: 1 s election timeout, 5 s request deadline, dedupe records kept 10 minutes
    * and collected every minute, transactions expired after 5 s without a heartbeat, old versions
@@ -84,6 +50,20 @@ public record StoreOptions(
    */
   public static StoreOptions defaults() {
     return new StoreOptions(
-        10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 4 * 3_600_000L, 6_000);
+        10,
+        2,
+        30,
+        2,
+        50,
+        5,
+        20,
+        10_000,
+        1 << 20,
+        600_000,
+        600,
+        5_000,
+        4 * 3_600_000L,
+        6_000,
+        false);
   }
 }

@@ -25,7 +25,8 @@ class AbandonedRecordTest {
   /** Records expire after 5 s; collections every 10 ticks (1 s). */
   private final ManualStore node =
       new ManualStore(
-          new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 10, 5_000, 0, 600));
+          new StoreOptions(
+              10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 10, 5_000, 0, 600, false));
 
   @Test
   void aRecordUnheardOfForTwiceTheExpiryIsAborted() {

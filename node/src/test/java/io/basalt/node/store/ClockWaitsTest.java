@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  */
 class ClockWaitsTest {
   private static final StoreOptions OPTIONS =
-      new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 0, 600);
+      new StoreOptions(
+          10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 0, 600, false);
   private final ManualStore node = new ManualStore(OPTIONS);
   private int requests;
 

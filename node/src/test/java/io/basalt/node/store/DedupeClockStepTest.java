@@ -55,7 +55,7 @@ class DedupeClockStepTest {
             TestStores.NO_NETWORK,
             // 100 ms ticks; records kept a minute, collection considered every second.
             new StoreOptions(
-                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, RETENTION_MS, 10, 5_000, 0, 600),
+                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, RETENTION_MS, 10, 5_000, 0, 600, false),
             new SplittableRandom(1),
             StoreListener.NONE,
             () -> monotonicNanos);

@@ -59,7 +59,7 @@ class StoreGcTest {
     node =
         new ManualStore(
             new StoreOptions(
-                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, ttlMs, 10));
+                10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, ttlMs, 10, false));
   }
 
   private void advance(long ms) {

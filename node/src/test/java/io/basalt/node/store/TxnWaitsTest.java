@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
 class TxnWaitsTest {
   private final ManualStore node =
       new ManualStore(
-          new StoreOptions(10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 0, 600));
+          new StoreOptions(
+              10, 2, 30, 2, 50, 5, 20, 10_000, 1 << 20, 600_000, 600, 5_000, 0, 600, false));
   private int requests;
 
   @Test

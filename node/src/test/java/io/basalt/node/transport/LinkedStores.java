@@ -73,7 +73,7 @@ final class LinkedStores implements AutoCloseable {
    * snapshot chunks (a stream of a few MiB has many).
    */
   static final StoreOptions STORE_OPTIONS =
-      new StoreOptions(10, 2, 0, 2, 50, 5, 20, 20, 64 * 1024, 600_000, 600, 5_000, 0, 600);
+      new StoreOptions(10, 2, 0, 2, 50, 5, 20, 20, 64 * 1024, 600_000, 600, 5_000, 0, 600, false);
 
   /**
    * 2 MiB frames (an append of 1 MiB of entries fits), whose high water mark of 2 MiB bounds what a
