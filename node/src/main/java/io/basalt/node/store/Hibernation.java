@@ -59,10 +59,14 @@ final class Hibernation {
    */
   void tick(String refusal) {
     if (refusal != null) {
-      // A store that does not serve hands its leaderships over, those at rest included.
+      // A store that does not serve hands its leaderships over, those at rest included: woken
+      // with the ticks they slept through up to the last one, they take this one below.
       for (Replica r : store.replicaMap().values()) {
-        if (r.isLeader) {
-          r.wake();
+        if (r.isLeader && r.sleptAt >= 0) {
+          r.core.skipQuiescedTicks(
+              store.rules().countSleptTicks() ? store.ticks() - 1 - r.sleptAt : 0);
+          r.sleptAt = -1;
+          awake.add(r);
         }
       }
     }
