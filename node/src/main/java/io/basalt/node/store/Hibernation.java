@@ -38,7 +38,12 @@ final class Hibernation {
 
   /** Wakes {@code r}, which slept since tick {@code r.sleptAt}: it is ticked from now on. */
   void wake(Replica r) {
-    r.core.skipQuiescedTicks(store.rules().countSleptTicks() ? store.ticks() - r.sleptAt : 0);
+    wake(r, store.ticks());
+  }
+
+  /** Wakes {@code r} with the ticks it slept through counted up to tick {@code upTo}. */
+  private void wake(Replica r, long upTo) {
+    r.core.skipQuiescedTicks(store.rules().countSleptTicks() ? upTo - r.sleptAt : 0);
     r.sleptAt = -1;
     if (store.replicaMap().get(r.rangeId) == r) {
       awake.add(r); // (one the store no longer holds is counted up, never ticked again)
@@ -63,10 +68,7 @@ final class Hibernation {
       // with the ticks they slept through up to the last one, they take this one below.
       for (Replica r : store.replicaMap().values()) {
         if (r.isLeader && r.sleptAt >= 0) {
-          r.core.skipQuiescedTicks(
-              store.rules().countSleptTicks() ? store.ticks() - 1 - r.sleptAt : 0);
-          r.sleptAt = -1;
-          awake.add(r);
+          wake(r, store.ticks() - 1);
         }
       }
     }

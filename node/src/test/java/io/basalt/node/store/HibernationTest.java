@@ -141,4 +141,34 @@ class HibernationTest {
     c.dropAll();
     assertThat(anotherLeaderWithin(c, 45)).isFalse();
   }
+
+  @Test
+  void initSpreadsTheInitialLeadersByRangeId() {
+    // Range 1 is led by the replica at position 1 mod 3 (node 2), range 2 by position 2 (node 3).
+    ScriptedStores c = new ScriptedStores(3, Set.of());
+    for (long n : ALL) {
+      c.stores[(int) n].readyInitialVoters();
+      c.stores[(int) n].process();
+    }
+    for (long n : ALL) {
+      c.stores[(int) n].spreadInitialLeaders();
+      c.stores[(int) n].process();
+    }
+    c.exchange(ALL);
+    assertThat(c.stores[2].isLeader(1)).isTrue();
+    assertThat(c.stores[3].isLeader(RANGE)).isTrue();
+  }
+
+  @Test
+  void withoutTheVoteRoundTheSpreadCampaignsAreRefused() {
+    // The control: new replicas keep the restart quarantine, so no campaign wins before timeouts.
+    ScriptedStores c = new ScriptedStores(3, Set.of());
+    for (long n : ALL) {
+      c.stores[(int) n].spreadInitialLeaders();
+      c.stores[(int) n].process();
+    }
+    c.exchange(ALL);
+    assertThat(c.stores[2].isLeader(1)).isFalse();
+    assertThat(c.stores[3].isLeader(RANGE)).isFalse();
+  }
 }
