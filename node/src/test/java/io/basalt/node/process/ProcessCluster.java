@@ -234,6 +234,8 @@ final class ProcessCluster implements AutoCloseable {
     cmd.add("--enable-native-access=ALL-UNNAMED");
     cmd.add("-Xmx" + heap);
     cmd.add("-XX:+UseSerialGC");
+    // Leaks are looked for in tests (a node left to itself does not sample its buffers).
+    cmd.add("-Dio.netty.leakDetection.level=simple");
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add("io.basalt.node.cli.BasaltCli");

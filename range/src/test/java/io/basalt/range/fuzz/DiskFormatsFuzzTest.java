@@ -8,17 +8,20 @@ import io.basalt.range.keys.LocalKeys;
 import io.basalt.range.keys.MvccKeys;
 import io.basalt.range.keys.OrderedBytes;
 import io.basalt.range.log.Checksummed;
+import io.basalt.range.replica.ReplicaStateMachine;
 import io.basalt.range.snapshot.RangeSpan;
 import io.basalt.range.snapshot.SnapshotReceiver;
 import io.basalt.range.storage.CorruptionException;
+import io.basalt.range.storage.MemEngine;
 import java.util.Arrays;
 
 /**
  * Coverage-guided fuzz targets (Jazzer) for what this module parses from the disk or the network:
- * key encodings, checksummed log records and snapshot chunks. Each input must give a valid object
- * or a {@link CorruptionException}; anything else (another exception, a hang, an allocation sized
- * by an untrusted length) is a finding. {@code bin/test} runs the committed inputs (regression
- * mode); {@code bin/fuzz} fuzzes each target for a while.
+ * key encodings, checksummed log records, snapshot chunks and replicated commands (the write
+ * batches a leader proposes, applied by every replica). Each input must give a valid object or a
+ * {@link CorruptionException}; anything else (another exception, a hang, an allocation sized by an
+ * untrusted length) is a finding. {@code bin/test} runs the committed inputs (regression mode);
+ * {@code bin/fuzz} fuzzes each target for a while.
  */
 class DiskFormatsFuzzTest {
   @FuzzTest(maxDuration = "10s")
@@ -74,5 +77,19 @@ class DiskFormatsFuzzTest {
     } catch (CorruptionException expected) {
       // a clear rejection
     }
+  }
+
+  @FuzzTest(maxDuration = "10s")
+  void replicatedCommands(byte[] input) {
+    ReplicaStateMachine replica = new ReplicaStateMachine(new MemEngine(), 7);
+    try {
+      replica.apply(1, input);
+    } catch (CorruptionException expected) {
+      assertThat(replica.appliedIndex()).as("applied index after a refused command").isZero();
+      return;
+    }
+    assertThat(replica.appliedIndex()).isEqualTo(1);
+    // Applied once: the same index again is skipped without being read.
+    assertThat(replica.apply(1, input)).isEmpty();
   }
 }
