@@ -121,14 +121,73 @@ public final class ReplicaStateMachine {
     return stage(batch, index, data.length == 0 ? null : parse(rangeId, index, data));
   }
 
-  /** Parses the command of this range's entry at {@code index}; corruption if it does not parse. */
+  /**
+   * Parses the command of this range's entry at {@code index}; corruption if it does not parse or
+   * holds what no leader proposes (a key above the size limit, a negative timestamp), which would
+   * otherwise fail halfway through staging it.
+   */
   public static RaftCommand parse(long rangeId, long index, byte[] data) {
+    RaftCommand command;
     try {
-      return RaftCommand.parseFrom(data);
+      command = RaftCommand.parseFrom(data);
     } catch (InvalidProtocolBufferException e) {
       throw new CorruptionException(
           "range " + rangeId + " command at index " + index + " does not parse", e);
     }
+    String invalid = invalid(command);
+    if (invalid != null) {
+      throw new CorruptionException(
+          "range " + rangeId + " command at index " + index + " is not valid: " + invalid);
+    }
+    return command;
+  }
+
+  /** What in {@code command} no leader proposes, or null. */
+  private static String invalid(RaftCommand command) {
+    for (ReplicatedWrite w : command.getWritesList()) {
+      String bad = invalidKey(w.getKey());
+      if (bad == null) {
+        bad = invalidTimestamp(w.getTimestamp());
+      }
+      if (bad != null) {
+        return "write: " + bad;
+      }
+    }
+    for (WriteIntent intent : command.getIntentsList()) {
+      if (invalidKey(intent.getKey()) != null) {
+        return "intent: " + invalidKey(intent.getKey());
+      }
+    }
+    for (ByteString key : command.getClearedIntentsList()) {
+      if (invalidKey(key) != null) {
+        return "cleared intent: " + invalidKey(key);
+      }
+    }
+    for (MvccVersion gc : command.getGcVersionsList()) {
+      String bad = invalidKey(gc.getKey());
+      if (bad == null) {
+        bad = invalidTimestamp(gc.getTimestamp());
+      }
+      if (bad != null) {
+        return "collected version: " + bad;
+      }
+    }
+    if (command.hasGcThreshold() && invalidTimestamp(command.getGcThreshold()) != null) {
+      return "GC threshold: " + invalidTimestamp(command.getGcThreshold());
+    }
+    return null;
+  }
+
+  private static String invalidKey(ByteString key) {
+    return key.size() > MvccStore.MAX_KEY_BYTES
+        ? "a key of " + key.size() + " bytes (at most " + MvccStore.MAX_KEY_BYTES + ")"
+        : null;
+  }
+
+  private static String invalidTimestamp(io.basalt.api.Timestamp ts) {
+    return ts.getWallNanos() < 0 || ts.getLogical() < 0
+        ? "a negative timestamp " + ts.getWallNanos() + "," + ts.getLogical()
+        : null;
   }
 
   /**

@@ -273,6 +273,52 @@ class ReplicaStateMachineTest {
     assertThat(sm.appliedIndex()).isZero();
   }
 
+  /**
+   * A command that parses but holds what no leader proposes is corruption too, refused before any
+   * of it is staged (found by reading what {@code DiskFormatsFuzzTest#replicatedCommands} covers: a
+   * negative timestamp failed with an IllegalArgumentException halfway through staging).
+   */
+  @Test
+  void aCommandNoLeaderProposesIsCorruptionAndStagesNothing() {
+    MemEngine engine = new MemEngine();
+    ReplicaStateMachine sm = new ReplicaStateMachine(engine, RANGE);
+    ReplicatedWrite good =
+        ReplicatedWrite.newBuilder()
+            .setKey(b("a"))
+            .setTimestamp(io.basalt.api.Timestamp.newBuilder().setWallNanos(5))
+            .setValue(b("v"))
+            .build();
+    byte[] negative =
+        RaftCommand.newBuilder()
+            .addWrites(good)
+            .addWrites(
+                good.toBuilder()
+                    .setTimestamp(io.basalt.api.Timestamp.newBuilder().setWallNanos(-1)))
+            .build()
+            .toByteArray();
+    byte[] bigKey =
+        RaftCommand.newBuilder()
+            .addGcVersions(
+                io.basalt.api.MvccVersion.newBuilder()
+                    .setKey(ByteString.copyFrom(new byte[MvccStore.MAX_KEY_BYTES + 1]))
+                    .setTimestamp(io.basalt.api.Timestamp.newBuilder().setWallNanos(5)))
+            .build()
+            .toByteArray();
+    WriteBatch batch = new WriteBatch();
+    assertThatThrownBy(() -> sm.stage(batch, 1, negative))
+        .isInstanceOf(CorruptionException.class)
+        .hasMessageContaining("negative timestamp");
+    assertThatThrownBy(() -> sm.stage(batch, 1, bigKey))
+        .isInstanceOf(CorruptionException.class)
+        .hasMessageContaining("8193 bytes");
+    assertThat(batch.isEmpty()).as("nothing staged").isTrue();
+    assertThat(sm.appliedIndex()).isZero();
+    // The same write with a valid timestamp applies.
+    assertThat(sm.apply(1, RaftCommand.newBuilder().addWrites(good).build().toByteArray()))
+        .isPresent();
+    assertThat(read(engine, "a", 10)).isEqualTo("v");
+  }
+
   @Test
   void tombstonesDeleteFromTheirTimestamp() {
     MemEngine engine = new MemEngine();
