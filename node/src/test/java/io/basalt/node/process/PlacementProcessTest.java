@@ -491,11 +491,11 @@ class PlacementProcessTest {
             () -> acknowledged.size() > 200, "writes go through", Duration.ofSeconds(30));
         // The driver balances leaderships, the meta range's too: it may have moved itself to
         // another node meanwhile (CI saw it). The node to kill is the one whose driver runs now.
+        int driver = runningDriver(cluster);
         long[] startsBefore = new long[4];
         for (int n = 1; n <= 3; n++) {
           startsBefore[n] = driverStartsIn(cluster, n);
         }
-        int driver = runningDriver(cluster);
         long killedAt = System.nanoTime();
         cluster.kill(driver);
         ProcessCluster.await(
@@ -613,26 +613,41 @@ class PlacementProcessTest {
     }
   }
 
-  /** How many times node {@code n}'s log says a placement driver started there. */
-  /** The node whose log says its driver started more often than it stopped (the one running). */
+  /**
+   * The node whose log says its driver started more often than it stopped (the one running), once
+   * only one does: while the meta range's leadership moves, the new leader's driver may start
+   * before the old one's logs that it stopped, and killing the old one would then start nothing.
+   */
   private static int runningDriver(ProcessCluster cluster) {
-    for (int n = 1; n <= cluster.size; n++) {
-      try {
-        List<String> lines = java.nio.file.Files.readAllLines(cluster.log(n));
-        long starts =
-            lines.stream().filter(l -> l.contains("placement driver starts on node ")).count();
-        long stops =
-            lines.stream().filter(l -> l.contains("placement driver stops on node ")).count();
-        if (starts > stops) {
-          return n;
-        }
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    }
-    throw new AssertionError("no node's driver runs");
+    int[] running = new int[1];
+    ProcessCluster.await(
+        () -> {
+          List<Integer> nodes = new java.util.ArrayList<>();
+          for (int n = 1; n <= cluster.size; n++) {
+            try {
+              List<String> lines = java.nio.file.Files.readAllLines(cluster.log(n));
+              long starts =
+                  lines.stream()
+                      .filter(l -> l.contains("placement driver starts on node "))
+                      .count();
+              long stops =
+                  lines.stream().filter(l -> l.contains("placement driver stops on node ")).count();
+              if (starts > stops) {
+                nodes.add(n);
+              }
+            } catch (java.io.IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          }
+          running[0] = nodes.size() == 1 ? nodes.get(0) : 0;
+          return running[0] != 0;
+        },
+        "exactly one node's driver runs",
+        Duration.ofSeconds(15));
+    return running[0];
   }
 
+  /** How many times node {@code n}'s log says a placement driver started there. */
   private static long driverStartsIn(ProcessCluster cluster, int n) {
     try {
       return java.nio.file.Files.readAllLines(cluster.log(n)).stream()
