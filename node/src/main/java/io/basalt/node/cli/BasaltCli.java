@@ -56,25 +56,12 @@ public final class BasaltCli {
 
   public static void main(String[] args) {
     if (isStart(args)) {
-      withoutBufferLeakTracking();
+      NodeProcessDefaults.apply();
     }
     int code =
         new CommandLine(new BasaltCli()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
     if (code != 0 || !isStart(args)) {
       System.exit(code);
-    }
-  }
-
-  /**
-   * A node does not sample its buffers for leaks (Netty's default samples one allocation in 128,
-   * recording a stack trace for each, which costs CPU on every request, more with TLS, whose
-   * records allocate more buffers) unless {@code -Dio.netty.leakDetection.level} is given, as the
-   * tests give it. Set before any buffer is allocated: Netty reads it once.
-   */
-  private static void withoutBufferLeakTracking() {
-    if (System.getProperty("io.netty.leakDetection.level") == null
-        && System.getProperty("io.netty.leakDetectionLevel") == null) {
-      System.setProperty("io.netty.leakDetection.level", "disabled");
     }
   }
 

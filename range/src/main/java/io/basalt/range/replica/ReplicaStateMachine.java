@@ -145,37 +145,36 @@ public final class ReplicaStateMachine {
   /** What in {@code command} no leader proposes, or null. */
   private static String invalid(RaftCommand command) {
     for (ReplicatedWrite w : command.getWritesList()) {
-      String bad = invalidKey(w.getKey());
-      if (bad == null) {
-        bad = invalidTimestamp(w.getTimestamp());
-      }
+      String bad = invalidVersion(w.getKey(), w.getTimestamp());
       if (bad != null) {
         return "write: " + bad;
       }
     }
     for (WriteIntent intent : command.getIntentsList()) {
-      if (invalidKey(intent.getKey()) != null) {
-        return "intent: " + invalidKey(intent.getKey());
+      String bad = invalidKey(intent.getKey());
+      if (bad != null) {
+        return "intent: " + bad;
       }
     }
     for (ByteString key : command.getClearedIntentsList()) {
-      if (invalidKey(key) != null) {
-        return "cleared intent: " + invalidKey(key);
+      String bad = invalidKey(key);
+      if (bad != null) {
+        return "cleared intent: " + bad;
       }
     }
     for (MvccVersion gc : command.getGcVersionsList()) {
-      String bad = invalidKey(gc.getKey());
-      if (bad == null) {
-        bad = invalidTimestamp(gc.getTimestamp());
-      }
+      String bad = invalidVersion(gc.getKey(), gc.getTimestamp());
       if (bad != null) {
         return "collected version: " + bad;
       }
     }
-    if (command.hasGcThreshold() && invalidTimestamp(command.getGcThreshold()) != null) {
-      return "GC threshold: " + invalidTimestamp(command.getGcThreshold());
-    }
-    return null;
+    String bad = command.hasGcThreshold() ? invalidTimestamp(command.getGcThreshold()) : null;
+    return bad == null ? null : "GC threshold: " + bad;
+  }
+
+  private static String invalidVersion(ByteString key, io.basalt.api.Timestamp ts) {
+    String bad = invalidKey(key);
+    return bad != null ? bad : invalidTimestamp(ts);
   }
 
   private static String invalidKey(ByteString key) {
